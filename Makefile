@@ -1,0 +1,48 @@
+# KubeAI platform: every target creates what it needs (virtual environments, tools) itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BENCH_VENV := .venv-bench
+PY := $(VENV)/bin/python
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: help venv demo test lint typecheck unit bench clean
+
+help:
+	@echo "make demo   - the model lifecycle end to end on real data (train, register, serve, hot swap)"
+	@echo "make test   - the whole test suite (lint, types, unit, integration, the demo itself)"
+	@echo "make bench  - benchmarks (own virtual environment), results in .kubeai/bench/"
+
+$(VENV)/.stamp: pyproject.toml constraints/serving.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev]"
+	@touch $@
+
+venv: $(VENV)/.stamp
+
+demo: venv
+	$(VENV)/bin/kubeai demo
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy glue
+
+test: lint typecheck
+	$(PY) -m pytest -p no:cacheprovider
+
+$(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev]" -r benchmarks/requirements.txt
+	@touch $@
+
+bench: $(BENCH_VENV)/.stamp
+	$(BENCH_VENV)/bin/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) .kubeai .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""KubeAI glue services: model registry, artifact store, serving agent, CLI, training."""

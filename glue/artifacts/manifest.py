@@ -1,0 +1,126 @@
+"""Per-file sha256 manifests of artifact directories (model versions, datasets).
+
+A manifest maps each file's POSIX path relative to the artifact root (e.g. ``config.pbtxt``,
+``1/model.py``) to its sha256 hex digest and size in bytes. It is what the registry stores with a
+model version and what every download is verified against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from glue.artifacts.errors import ChecksumMismatch
+
+_CHUNK = 1 << 20
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class FileDigest(BaseModel):
+    """Digest of one file: ``sha256`` (64 lowercase hex chars) and ``size`` (bytes, >= 0)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    size: int = Field(ge=0)
+
+
+class Manifest(BaseModel):
+    """Files of one artifact directory: ``{"files": {"1/model.py": {"sha256": ..., "size": ...}}}``.
+
+    Keys are relative POSIX paths without ``..``, ``.`` or empty segments and not absolute; at
+    least one file. Raises ``pydantic.ValidationError`` naming the offending key otherwise.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    files: dict[str, FileDigest] = Field(min_length=1, max_length=10_000)
+
+    @field_validator("files")
+    @classmethod
+    def _relative_paths(cls, files: dict[str, FileDigest]) -> dict[str, FileDigest]:
+        for key in files:
+            check_relative_path(key)
+        return files
+
+    @property
+    def total_bytes(self) -> int:
+        """Sum of all file sizes in bytes."""
+        return sum(d.size for d in self.files.values())
+
+
+def check_relative_path(path: str) -> str:
+    """Return ``path`` if it is a safe relative POSIX path, else raise ``ValueError``.
+
+    Safe means: non-empty, not absolute, no backslashes, no ``..``/``.``/empty segments, <= 1024
+    characters. Used for manifest keys and for paths inside artifact URIs.
+    """
+    if not path or len(path) > 1024:
+        raise ValueError(f"path {path!r} must be 1..1024 characters")
+    if "\\" in path or "\x00" in path:
+        raise ValueError(f"path {path!r} must use '/' separators and no NUL bytes")
+    pure = PurePosixPath(path)
+    if pure.is_absolute():
+        raise ValueError(f"path {path!r} must be relative, not absolute")
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"path {path!r} must not contain '..', '.' or empty segments")
+    return path
+
+
+def hash_stream(stream: IO[bytes]) -> FileDigest:
+    """Digest a binary stream read to its end in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return FileDigest(sha256=digest.hexdigest(), size=size)
+
+
+def hash_file(path: Path) -> FileDigest:
+    """Digest one local file. Raises ``OSError`` if it cannot be read."""
+    with path.open("rb") as stream:
+        return hash_stream(stream)
+
+
+def build_manifest(directory: Path) -> Manifest:
+    """Manifest of every regular file below ``directory`` (recursively; symlinks are refused).
+
+    Raises ``ValueError`` if the directory holds no file or a symlink, ``OSError`` on read errors.
+    """
+    files: dict[str, FileDigest] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_symlink():
+            raise ValueError(f"{path} is a symlink; artifacts must hold regular files only")
+        if path.is_file():
+            files[path.relative_to(directory).as_posix()] = hash_file(path)
+    if not files:
+        raise ValueError(f"{directory} holds no files")
+    return Manifest(files=files)
+
+
+def verify_directory(directory: Path, manifest: Manifest) -> None:
+    """Check that ``directory`` holds exactly the manifest's files with matching digests.
+
+    Raises ``ChecksumMismatch`` naming the first differing file (missing, extra, wrong size or
+    sha256).
+    """
+    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+    extra = sorted(present - manifest.files.keys())
+    if extra:
+        raise ChecksumMismatch(f"unexpected file {extra[0]!r} not in the manifest", field=extra[0])
+    for rel, expected in manifest.files.items():
+        path = directory / rel
+        if not path.is_file():
+            raise ChecksumMismatch(f"file {rel!r} listed in the manifest is missing", field=rel)
+        actual = hash_file(path)
+        if actual != expected:
+            raise ChecksumMismatch(
+                f"file {rel!r}: sha256 {actual.sha256} ({actual.size} bytes) does not match the "
+                f"manifest's {expected.sha256} ({expected.size} bytes)",
+                field=rel,
+            )

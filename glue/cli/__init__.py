@@ -1,0 +1,1 @@
+"""The ``kubeai`` command line (typer + rich)."""

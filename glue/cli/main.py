@@ -1,0 +1,276 @@
+"""``kubeai``: the platform's command line for people.
+
+Commands: ``kubeai demo``; ``kubeai models list|show|versions|alias|rollback|history``;
+``kubeai services status``. The registry URL comes from ``--registry-url`` or
+``KUBEAI_REGISTRY_URL`` (default http://127.0.0.1:8080). Errors print one readable line and
+exit non-zero (1 for refused requests, 3 when the registry cannot be reached), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
+
+app = typer.Typer(help="KubeAI platform command line.", no_args_is_help=True)
+models_app = typer.Typer(help="Models, versions and aliases in the registry.", no_args_is_help=True)
+services_app = typer.Typer(
+    help="Inference services and what their pods serve.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+app.add_typer(services_app, name="services")
+
+console = Console()
+err = Console(stderr=True)
+
+RegistryURL = Annotated[
+    str,
+    typer.Option("--registry-url", envvar="KUBEAI_REGISTRY_URL", help="Registry base URL."),
+]
+DEFAULT_URL = "http://127.0.0.1:8080"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn registry errors into one red line and an exit code instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RegistryError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+        except RegistryUnavailable as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(3) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _age(when: datetime) -> str:
+    seconds = (datetime.now(UTC) - when).total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        str, typer.Option(help="Where the demo keeps its state and report.")
+    ] = ".kubeai/demo",
+    swap_seconds: Annotated[
+        float, typer.Option(min=20, help="How long the load generator runs across the swap.")
+    ] = 24.0,
+    clients: Annotated[int, typer.Option(min=2, max=16, help="Load generator threads.")] = 4,
+) -> None:
+    """Run the model lifecycle end to end on real data (digits) with a real tritonserver."""
+    from glue.demo.runner import DemoError, run_demo
+
+    try:
+        run_demo(workdir=workdir, swap_seconds=swap_seconds, clients=clients, console=console)
+    except DemoError as exc:
+        err.print(f"[red]demo failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted: every process the demo started was stopped[/yellow]")
+        raise typer.Exit(130) from None
+
+
+@models_app.command("list")
+@friendly
+def models_list(
+    registry_url: RegistryURL = DEFAULT_URL,
+    team: Annotated[str | None, typer.Option(help="Only this team's models.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List registered models with their latest version and aliases."""
+    with RegistryClient(registry_url) as client:
+        page = client.list_models(team=team, limit=limit, offset=offset)
+    table = Table("model", "team", "task", "latest", "aliases", title=f"{page.total} models")
+    for m in page.items:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))
+        table.add_row(m.name, m.team, m.task, str(m.latest_version), aliases)
+    console.print(table)
+    if page.next_offset is not None:
+        console.print(f"more: --offset {page.next_offset}")
+
+
+@models_app.command("show")
+@friendly
+def models_show(
+    model: str,
+    version: Annotated[
+        str | None, typer.Argument(help="Version number or alias; omitted: the model itself.")
+    ] = None,
+    registry_url: RegistryURL = DEFAULT_URL,
+) -> None:
+    """Show a model, or one version with its lineage, and where it is deployed."""
+    with RegistryClient(registry_url) as client:
+        if version is None:
+            m = client.get_model(model)
+            console.print(f"[bold]{m.name}[/bold] (team {m.team}) {m.description}")
+            console.print(f"task: {m.task}  framework: {m.framework}  latest: v{m.latest_version}")
+            for alias, number in sorted(m.aliases.items()):
+                console.print(f"  {alias} → v{number}")
+            deployments = client.deployments(model).items
+        else:
+            v = client.get_version(model, version)
+            console.print(
+                f"[bold]{v.model} v{v.version}[/bold] aliases: {', '.join(v.aliases) or '-'}"
+            )
+            console.print(
+                f"artifact: {v.artifact_uri} ({len(v.manifest.files)} files, "
+                f"{v.manifest.total_bytes} bytes)"
+            )
+            console.print(f"dataset: {v.dataset or '-'}")
+            console.print(
+                f"source: {v.source.kind} {v.source.namespace}/{v.source.name} uid={v.source.uid}"
+            )
+            console.print(f"created: {v.created_at:%Y-%m-%d %H:%M:%S} by {v.created_by or '-'}")
+            console.print("metrics: " + ", ".join(f"{k}={val:g}" for k, val in v.metrics.items()))
+            console.print("params: " + ", ".join(f"{k}={val}" for k, val in v.params.items()))
+            deployments = client.deployments(model, version=v.version).items
+    if deployments:
+        table = Table("service", "pod", "version", "state", "seen", title="served by")
+        for d in deployments:
+            table.add_row(d.service, d.pod, f"v{d.version}", d.state, _age(d.reported_at))
+        console.print(table)
+    else:
+        console.print("not served by any pod")
+
+
+@models_app.command("versions")
+@friendly
+def models_versions(
+    model: str,
+    registry_url: RegistryURL = DEFAULT_URL,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List a model's versions, newest first, with metrics and lineage."""
+    with RegistryClient(registry_url) as client:
+        page = client.list_versions(model, limit=limit, offset=offset)
+    table = Table(
+        "version",
+        "aliases",
+        "accuracy",
+        "dataset",
+        "source",
+        "created",
+        title=f"{model}: {page.total} versions",
+    )
+    for v in page.items:
+        accuracy = v.metrics.get("accuracy")
+        table.add_row(
+            f"v{v.version}",
+            ", ".join(v.aliases),
+            "-" if accuracy is None else f"{accuracy:.4f}",
+            v.dataset or "-",
+            f"{v.source.kind}/{v.source.name}",
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@models_app.command("alias")
+@friendly
+def models_alias(
+    model: str,
+    alias: str,
+    version: int,
+    registry_url: RegistryURL = DEFAULT_URL,
+    reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "",
+    actor: Annotated[str, typer.Option(envvar="USER", help="Who moves it.")] = "",
+) -> None:
+    """Point ALIAS of MODEL at VERSION (promotion): ``kubeai models alias digits production 2``."""
+    with RegistryClient(registry_url) as client:
+        event = client.set_alias(model, alias, version, actor=actor, reason=reason)
+    before = "-" if event.from_version is None else f"v{event.from_version}"
+    console.print(f"{model}: {alias} {before} → v{event.to_version}")
+
+
+@models_app.command("rollback")
+@friendly
+def models_rollback(
+    model: str,
+    alias: Annotated[str, typer.Argument(help="The alias to move back.")] = "production",
+    registry_url: RegistryURL = DEFAULT_URL,
+    reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "",
+    actor: Annotated[str, typer.Option(envvar="USER", help="Who rolls back.")] = "",
+) -> None:
+    """Move ALIAS back to the version it pointed at before its last move."""
+    with RegistryClient(registry_url) as client:
+        event = client.rollback_alias(model, alias, actor=actor, reason=reason)
+    console.print(f"{model}: {alias} v{event.from_version} → v{event.to_version} (rolled back)")
+
+
+@models_app.command("history")
+@friendly
+def models_history(
+    model: str,
+    registry_url: RegistryURL = DEFAULT_URL,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """The audit log of a model's alias moves, newest first."""
+    with RegistryClient(registry_url) as client:
+        page = client.alias_history(model, limit=limit)
+    table = Table("when", "alias", "from", "to", "actor", "reason", title=f"{model}: alias moves")
+    for e in page.items:
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.alias,
+            "-" if e.from_version is None else f"v{e.from_version}",
+            "-" if e.to_version is None else f"v{e.to_version}",
+            e.actor,
+            e.reason,
+        )
+    console.print(table)
+
+
+@services_app.command("status")
+@friendly
+def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> None:
+    """What SERVICE should serve and what each of its pods serves, with errors."""
+    with RegistryClient(registry_url) as client:
+        s = client.get_service(service)
+    console.print(f"[bold]{s.name}[/bold] (team {s.team})")
+    for a in s.assignments:
+        target = f"alias {a.alias}" if a.alias else f"v{a.version}"
+        resolved = "unresolved" if a.resolved_version is None else f"v{a.resolved_version}"
+        canary = (
+            f", canary v{a.canary_version} on {a.canary_share:.0%} of pods"
+            if a.canary_version is not None and a.canary_share is not None
+            else ""
+        )
+        console.print(f"  wants {a.model}: {target} → {resolved}{canary}")
+    if not s.observed:
+        console.print("no pod has reported yet")
+        return
+    table = Table("pod", "model", "version", "state", "seen", "error", title="observed")
+    for o in s.observed:
+        style = {"READY": "green", "FAILED": "red"}.get(o.state, "yellow")
+        table.add_row(
+            o.pod,
+            o.model,
+            f"v{o.version}",
+            f"[{style}]{o.state}[/{style}]",
+            _age(o.reported_at),
+            o.error or "",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

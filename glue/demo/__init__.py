@@ -1,0 +1,1 @@
+"""The local end-to-end demo (``kubeai demo`` / ``make demo``) and its load generator."""

@@ -1,0 +1,357 @@
+"""``kubeai demo``: the model lifecycle end to end on real data, with real processes.
+
+1. The digits dataset (scikit-learn's bundled 1,797 8x8 images) is written to the artifact store
+   and recorded in the registry.
+2. v1 is trained by the training entrypoint (``python -m glue.training.digits``, the script a
+   training job container runs) and registered with its lineage.
+3. A real tritonserver and a serving agent for service ``digits`` (alias ``production``) start;
+   ``production`` moves to v1; the held-out test split goes through Triton (accuracy).
+4. v2 is trained with other hyperparameters and registered; ``production`` moves to v2 while a
+   load generator keeps sending requests; the agent hot-swaps v1 -> v2.
+5. A summary is printed and ``<workdir>/report.json`` written. Every process started here is
+   stopped at the end, also on Ctrl-C, SIGTERM or failure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from glue.artifacts.settings import ArtifactSettings
+from glue.artifacts.store import ArtifactStore
+from glue.demo.loadgen import LoadGenerator, evaluate, summarize_swap
+from glue.demo.processes import ManagedProcess, ProcessFailed
+from glue.model_registry import schemas
+from glue.model_registry.client import RegistryClient
+from glue.training.datasets import write_digits_dataset
+from glue.triton.server import TritonServerError, TritonServerProcess, free_ports
+
+SERVICE = "digits"
+MODEL = "digits"
+DATASET = "digits"
+TEAM = "demo"
+POD = "digits-local-0"
+V1 = ("logistic_regression", ["C=0.05"])
+V2 = ("svc", ["C=10", "gamma=0.001"])
+MIN_ACCURACY = 0.90
+
+
+class DemoError(RuntimeError):
+    """The demo could not complete; the message says which step and why."""
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _wait_served(client: RegistryClient, version: int, *, timeout: float) -> float:
+    """Wait until the pod reports ``version`` READY and nothing else READY; returns seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        observed = client.get_service(SERVICE).observed
+        ready = {o.version for o in observed if o.model == MODEL and o.state == "READY"}
+        if ready == {version}:
+            return time.monotonic() - start
+        failed = [o for o in observed if o.state == "FAILED" and o.version == version]
+        if failed:
+            raise DemoError(f"the agent failed to serve v{version}: {failed[0].error}")
+        time.sleep(0.1)
+    raise DemoError(f"v{version} was not served within {timeout:.0f}s")
+
+
+def _train(
+    python: str,
+    env: dict[str, str],
+    registry_url: str,
+    algorithm: str,
+    params: list[str],
+    log: Path,
+) -> dict[str, Any]:
+    argv = [
+        python,
+        "-m",
+        "glue.training.digits",
+        "--registry-url",
+        registry_url,
+        "--dataset",
+        DATASET,
+        "--model",
+        MODEL,
+        "--team",
+        TEAM,
+        "--algorithm",
+        algorithm,
+        "--source-kind",
+        "LocalRun",
+        "--source-namespace",
+        "local",
+        "--source-name",
+        f"digits-{algorithm.replace('_', '-')}",
+        "--source-uid",
+        str(uuid.uuid4()),
+        "--created-by",
+        "kubeai-demo",
+    ]
+    for param in params:
+        argv += ["--param", param]
+    proc = ManagedProcess(f"training ({algorithm})", argv, log_path=log, env=env).start()
+    code = proc.wait()
+    if code != 0:
+        raise DemoError(f"training {algorithm} failed (exit {code}):\n{proc.log_tail()}")
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
+    return dict(json.loads(lines[-1]))
+
+
+def run_demo(
+    *, workdir: str | Path, swap_seconds: float, clients: int, console: Console
+) -> dict[str, Any]:
+    """Run every step; returns the report (also written to ``<workdir>/report.json``).
+
+    Raises ``DemoError`` with the failing step; ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (after
+    stopping every child process).
+    """
+    root = Path(workdir).resolve()
+    state = root / "state"
+    shutil.rmtree(state, ignore_errors=True)
+    (state / "artifacts").mkdir(parents=True)
+    (state / "model-repository").mkdir()
+    logs = root / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    python = sys.executable
+    registry_port, metrics_port = free_ports(2)
+    registry_url = f"http://127.0.0.1:{registry_port}"
+    artifacts_root = str(state / "artifacts")
+    env = {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "KUBEAI_ARTIFACTS_LOCAL_ROOT": artifacts_root,
+        "KUBEAI_REGISTRY_DATABASE_URL": f"sqlite:///{state / 'registry.db'}",
+        "KUBEAI_REGISTRY_ARTIFACTS__LOCAL_ROOT": artifacts_root,
+    }
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    report: dict[str, Any] = {}
+    try:
+        with ExitStack() as stack:
+            step = console.status("starting the model registry", spinner="dots")
+            with step:
+                registry = ManagedProcess(
+                    "registry",
+                    [python, "-m", "glue.model_registry", "--port", str(registry_port)],
+                    log_path=logs / "registry.log",
+                    env=env,
+                ).start()
+                stack.callback(registry.stop)
+                registry.wait_http(f"{registry_url}/readyz", timeout=60)
+            console.print(f"[green]✓[/green] model registry on {registry_url} (SQLite)")
+            client = stack.enter_context(RegistryClient(registry_url, timeout=30))
+            store = ArtifactStore(ArtifactSettings(local_root=Path(artifacts_root)))
+
+            with console.status("writing the digits dataset"):
+                uri = store.local_uri("datasets", DATASET)
+                split, manifest = write_digits_dataset(store, uri)
+                client.register_dataset(
+                    schemas.DatasetCreate(
+                        name=DATASET,
+                        team=TEAM,
+                        uri=uri,
+                        manifest=manifest,
+                        rows=split.rows,
+                        description="scikit-learn digits, stratified 75/25 split, seed 0",
+                    )
+                )
+            console.print(
+                f"[green]✓[/green] dataset {DATASET!r}: {split.rows} rows "
+                f"({len(split.y_train)} train / {len(split.y_test)} test) at {uri}"
+            )
+
+            with console.status(f"training v1 ({V1[0]})"):
+                v1 = _train(python, env, registry_url, *V1, logs / "train-v1.log")
+            console.print(
+                f"[green]✓[/green] trained and registered {MODEL} v{v1['version']} "
+                f"({V1[0]}, test accuracy {v1['metrics']['accuracy']:.4f})"
+            )
+
+            with console.status("starting tritonserver and the serving agent"):
+                triton = TritonServerProcess(state / "model-repository", logs / "triton")
+                stack.callback(triton.stop)
+                triton.start()
+                triton.wait_live(timeout=60)
+                client.ensure_model(schemas.ModelCreate(name=MODEL, team=TEAM))
+                client.create_service(
+                    schemas.ServiceCreate(
+                        name=SERVICE,
+                        team=TEAM,
+                        assignments=[schemas.Assignment(model=MODEL, alias="production")],
+                    ),
+                    exist_ok=True,
+                )
+                agent = ManagedProcess(
+                    "serving agent",
+                    [python, "-m", "glue.serving_agent"],
+                    log_path=logs / "agent.log",
+                    env={
+                        **env,
+                        "KUBEAI_AGENT_REGISTRY_URL": registry_url,
+                        "KUBEAI_AGENT_SERVICE": SERVICE,
+                        "KUBEAI_AGENT_POD": POD,
+                        "KUBEAI_AGENT_TRITON_URL": triton.http_url,
+                        "KUBEAI_AGENT_MODEL_REPOSITORY": str(state / "model-repository"),
+                        "KUBEAI_AGENT_POLL_INTERVAL": "0.5",
+                        "KUBEAI_AGENT_BACKOFF_INITIAL": "0.5",
+                        "KUBEAI_AGENT_BACKOFF_MAX": "5",
+                        "KUBEAI_AGENT_METRICS_PORT": str(metrics_port),
+                        "KUBEAI_AGENT_METRICS_ADDRESS": "127.0.0.1",
+                        "KUBEAI_AGENT_ARTIFACTS__LOCAL_ROOT": artifacts_root,
+                    },
+                ).start()
+                stack.callback(agent.stop)
+                agent.wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60)
+            console.print(
+                f"[green]✓[/green] tritonserver on {triton.http_url} (explicit model "
+                f"control) + serving agent for service {SERVICE!r}"
+            )
+
+            with console.status("promoting v1 to production and waiting for the agent"):
+                client.set_alias(
+                    MODEL, "production", v1["version"], actor="kubeai-demo", reason="first release"
+                )
+                load_v1 = _wait_served(client, v1["version"], timeout=120)
+                acc1, seen1 = evaluate(triton.http_url, MODEL, split.x_test, split.y_test)
+            if seen1 != {v1["version"]}:
+                raise DemoError(f"expected answers from v{v1['version']}, got versions {seen1}")
+            console.print(
+                f"[green]✓[/green] production → v{v1['version']} served after "
+                f"{load_v1:.2f}s; accuracy through Triton {acc1:.4f}"
+            )
+
+            with console.status(f"training v2 ({V2[0]})"):
+                v2 = _train(python, env, registry_url, *V2, logs / "train-v2.log")
+            console.print(
+                f"[green]✓[/green] trained and registered {MODEL} v{v2['version']} "
+                f"({V2[0]}, test accuracy {v2['metrics']['accuracy']:.4f})"
+            )
+
+            moved: dict[str, float] = {}
+            move_at = min(6.0, swap_seconds / 3)
+
+            def tick(elapsed: float) -> None:
+                if not moved and elapsed >= move_at:
+                    moved["at"] = time.monotonic()
+                    client.set_alias(
+                        MODEL,
+                        "production",
+                        v2["version"],
+                        actor="kubeai-demo",
+                        reason="better accuracy",
+                    )
+
+            with console.status(
+                f"hot swap under load: {clients} clients for {swap_seconds:.0f}s; "
+                f"production → v{v2['version']} after {move_at:.0f}s"
+            ):
+                generator = LoadGenerator(
+                    triton.http_url, MODEL, split.x_test, clients=clients, duration=swap_seconds
+                )
+                samples = generator.run(on_tick=tick)
+            if "at" not in moved:
+                raise DemoError("the alias was never moved during the load run")
+            swap = summarize_swap(samples, moved_at=moved["at"], new_version=v2["version"])
+            _wait_served(client, v2["version"], timeout=60)
+            acc2, seen2 = evaluate(triton.http_url, MODEL, split.x_test, split.y_test)
+            if seen2 != {v2["version"]}:
+                raise DemoError(f"expected answers from v{v2['version']}, got versions {seen2}")
+            console.print(
+                f"[green]✓[/green] hot swap v{v1['version']} → v{v2['version']}: "
+                f"{swap['requests_sent']} requests, {swap['failed_requests']} failed, "
+                f"swap {swap['swap_duration_seconds']:.2f}s; accuracy {acc2:.4f}"
+            )
+            status = client.get_service(SERVICE)
+
+            report = {
+                "dataset": {
+                    "name": DATASET,
+                    "rows": split.rows,
+                    "train_rows": len(split.y_train),
+                    "test_rows": len(split.y_test),
+                    "uri": uri,
+                },
+                "versions": [
+                    {
+                        "version": v1["version"],
+                        "algorithm": V1[0],
+                        "params": V1[1],
+                        "accuracy": round(acc1, 4),
+                        "artifact_uri": v1["artifact_uri"],
+                    },
+                    {
+                        "version": v2["version"],
+                        "algorithm": V2[0],
+                        "params": V2[1],
+                        "accuracy": round(acc2, 4),
+                        "artifact_uri": v2["artifact_uri"],
+                    },
+                ],
+                "swap": {
+                    "from_version": v1["version"],
+                    "to_version": v2["version"],
+                    "clients": clients,
+                    "load_seconds": swap_seconds,
+                    **swap,
+                },
+                "service": {
+                    "name": SERVICE,
+                    "observed": [
+                        {"pod": o.pod, "model": o.model, "version": o.version, "state": o.state}
+                        for o in status.observed
+                    ],
+                },
+                "registry_url": registry_url,
+                "logs": str(logs),
+            }
+            (root / "report.json").write_text(json.dumps(report, indent=2))
+    except (ProcessFailed, TritonServerError) as exc:
+        raise DemoError(str(exc)) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    _print_summary(console, report, root / "report.json")
+    bad = [v for v in report["versions"] if v["accuracy"] < MIN_ACCURACY]
+    if bad:
+        raise DemoError(f"accuracy below {MIN_ACCURACY}: {bad}")
+    if report["swap"]["failed_requests"]:
+        raise DemoError(f"{report['swap']['failed_requests']} requests failed during the swap")
+    return report
+
+
+def _print_summary(console: Console, report: dict[str, Any], path: Path) -> None:
+    table = Table("version", "algorithm", "accuracy (Triton)", "artifact", title="model versions")
+    for v in report["versions"]:
+        table.add_row(f"v{v['version']}", v["algorithm"], f"{v['accuracy']:.4f}", v["artifact_uri"])
+    console.print(table)
+    swap = report["swap"]
+    lat = Table(
+        "phase",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        title=f"hot swap v{swap['from_version']} → v{swap['to_version']}",
+    )
+    for phase in ("before", "during", "after"):
+        p = swap["latency_ms"][phase]
+        lat.add_row(phase, str(p["count"]), str(p["p50"]), str(p["p99"]))
+    console.print(lat)
+    console.print(
+        f"requests sent {swap['requests_sent']}, failed {swap['failed_requests']}, "
+        f"swap duration {swap['swap_duration_seconds']:.3f}s"
+    )
+    console.print(f"report: {path}")

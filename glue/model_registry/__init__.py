@@ -1,0 +1,1 @@
+"""Model registry service: models, versions with lineage, aliases, inference services."""

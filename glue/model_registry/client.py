@@ -1,0 +1,239 @@
+"""Synchronous HTTP client of the registry API, used by the CLI, training jobs and serving agents.
+
+Errors: ``RegistryUnavailable`` when the registry cannot be reached or answers 5xx (callers retry
+with backoff); ``RegistryError`` for 4xx answers, carrying the problem+json body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from glue.model_registry import schemas
+
+M = TypeVar("M", bound=BaseModel)
+
+API = "/api/v1"
+
+
+class RegistryError(Exception):
+    """The registry refused a request (4xx). ``status`` and the parsed ``problem`` are attached."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        detail = problem.get("detail") or problem.get("title") or "request refused"
+        fields = ", ".join(
+            f"{e.get('field')}: {e.get('message')}" for e in problem.get("errors", []) if e
+        )
+        super().__init__(
+            f"registry answered {status}: {detail}" + (f" ({fields})" if fields else "")
+        )
+        self.status = status
+        self.problem = problem
+
+
+class RegistryUnavailable(Exception):  # noqa: N818 - reads as a state in `except` clauses
+    """The registry could not be reached, timed out, or answered with a 5xx status."""
+
+
+class RegistryClient:
+    """Client for one registry base URL, e.g. ``http://127.0.0.1:8080``.
+
+    Args:
+        base_url: registry root URL (scheme, host, port).
+        timeout: per-request timeout in seconds.
+        token: optional bearer token sent as ``Authorization``.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 5.0, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, API + path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RegistryUnavailable(f"registry {self._http.base_url} unreachable: {exc}") from exc
+        if response.status_code >= 500:
+            raise RegistryUnavailable(
+                f"registry {self._http.base_url} answered {response.status_code}: "
+                f"{response.text[:200]}"
+            )
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"detail": response.text[:500]}
+            raise RegistryError(response.status_code, problem if isinstance(problem, dict) else {})
+        return response
+
+    def _get(self, path: str, model: type[M], **params: Any) -> M:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return model.model_validate(self._request("GET", path, params=clean).json())
+
+    def _send(self, method: str, path: str, body: BaseModel, model: type[M]) -> M:
+        response = self._request(method, path, json=body.model_dump(mode="json", exclude_none=True))
+        return model.model_validate(response.json())
+
+    # -- models ---------------------------------------------------------------------------------
+
+    def create_model(self, body: schemas.ModelCreate) -> schemas.ModelRead:
+        """Create a model; raises ``RegistryError`` 409 if the name exists."""
+        return self._send("POST", "/models", body, schemas.ModelRead)
+
+    def ensure_model(self, body: schemas.ModelCreate) -> schemas.ModelRead:
+        """Create the model unless it exists; returns it either way (existing fields unchanged)."""
+        try:
+            return self.create_model(body)
+        except RegistryError as exc:
+            if exc.status != 409:
+                raise
+            return self.get_model(body.name)
+
+    def get_model(self, name: str) -> schemas.ModelRead:
+        """One model by name (404 ``RegistryError`` if unknown)."""
+        return self._get(f"/models/{name}", schemas.ModelRead)
+
+    def list_models(
+        self, *, team: str | None = None, limit: int = 50, offset: int = 0
+    ) -> schemas.Page[schemas.ModelRead]:
+        """One page of models, optionally of one team."""
+        return self._get(
+            "/models", schemas.Page[schemas.ModelRead], team=team, limit=limit, offset=offset
+        )
+
+    def register_version(self, model: str, body: schemas.VersionCreate) -> schemas.VersionRead:
+        """Register a version (idempotent on ``body.source.uid``)."""
+        return self._send("POST", f"/models/{model}/versions", body, schemas.VersionRead)
+
+    def get_version(self, model: str, version: int | str) -> schemas.VersionRead:
+        """One version by number, or by alias name (``production``)."""
+        return self._get(f"/models/{model}/versions/{version}", schemas.VersionRead)
+
+    def list_versions(
+        self,
+        model: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        source_uid: str | None = None,
+        dataset: str | None = None,
+    ) -> schemas.Page[schemas.VersionRead]:
+        """One page of a model's versions, newest first (optionally of one source uid/dataset)."""
+        return self._get(
+            f"/models/{model}/versions",
+            schemas.Page[schemas.VersionRead],
+            limit=limit,
+            offset=offset,
+            source_uid=source_uid,
+            dataset=dataset,
+        )
+
+    def find_version_by_source(self, model: str, uid: str) -> schemas.VersionRead | None:
+        """The version produced by source ``uid``, or None (also when the model is unknown)."""
+        try:
+            page = self.list_versions(model, limit=1, source_uid=uid)
+        except RegistryError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return page.items[0] if page.items else None
+
+    def set_alias(
+        self, model: str, alias: str, version: int, *, actor: str = "", reason: str = ""
+    ) -> schemas.AliasEventRead:
+        """Point ``alias`` at ``version`` (promotion); returns the audited move."""
+        body = schemas.AliasSet(version=version, actor=actor, reason=reason)
+        return self._send("PUT", f"/models/{model}/aliases/{alias}", body, schemas.AliasEventRead)
+
+    def rollback_alias(
+        self, model: str, alias: str, *, actor: str = "", reason: str = ""
+    ) -> schemas.AliasEventRead:
+        """Move ``alias`` back to the version it pointed at before its last move."""
+        body = schemas.AliasRollback(actor=actor, reason=reason)
+        return self._send(
+            "POST", f"/models/{model}/aliases/{alias}/rollback", body, schemas.AliasEventRead
+        )
+
+    def alias_history(
+        self, model: str, *, limit: int = 50, offset: int = 0
+    ) -> schemas.Page[schemas.AliasEventRead]:
+        """The audit log of a model's alias moves, newest first."""
+        return self._get(
+            f"/models/{model}/aliases/history",
+            schemas.Page[schemas.AliasEventRead],
+            limit=limit,
+            offset=offset,
+        )
+
+    def deployments(
+        self, model: str, *, version: int | None = None, limit: int = 100, offset: int = 0
+    ) -> schemas.Page[schemas.Deployment]:
+        """Which services and pods are observed serving ``model`` (optionally one version)."""
+        return self._get(
+            f"/models/{model}/deployments",
+            schemas.Page[schemas.Deployment],
+            version=version,
+            limit=limit,
+            offset=offset,
+        )
+
+    # -- datasets -------------------------------------------------------------------------------
+
+    def register_dataset(self, body: schemas.DatasetCreate) -> schemas.DatasetRead:
+        """Record a dataset (idempotent for the same name and manifest)."""
+        return self._send("POST", "/datasets", body, schemas.DatasetRead)
+
+    def get_dataset(self, name: str) -> schemas.DatasetRead:
+        """One dataset by name."""
+        return self._get(f"/datasets/{name}", schemas.DatasetRead)
+
+    # -- services -------------------------------------------------------------------------------
+
+    def create_service(
+        self, body: schemas.ServiceCreate, *, exist_ok: bool = False
+    ) -> schemas.ServiceRead:
+        """Create a service; with ``exist_ok`` an existing one is returned unchanged."""
+        response = self._request(
+            "POST",
+            "/services",
+            params={"exist_ok": str(exist_ok).lower()},
+            json=body.model_dump(mode="json", exclude_none=True),
+        )
+        return schemas.ServiceRead.model_validate(response.json())
+
+    def get_service(self, name: str) -> schemas.ServiceRead:
+        """A service with its resolved assignments and observed pod state."""
+        return self._get(f"/services/{name}", schemas.ServiceRead)
+
+    def set_assignments(
+        self, name: str, assignments: list[schemas.Assignment]
+    ) -> schemas.ServiceRead:
+        """Replace a service's desired assignments."""
+        body = schemas.AssignmentsSet(assignments=assignments)
+        return self._send("PUT", f"/services/{name}/assignments", body, schemas.ServiceRead)
+
+    def desired_state(self, service: str, pod: str) -> schemas.DesiredState:
+        """The versions ``pod`` of ``service`` must serve now (aliases resolved, canary applied)."""
+        return self._get(f"/services/{service}/desired", schemas.DesiredState, pod=pod)
+
+    def report_pod_status(
+        self, service: str, pod: str, report: schemas.PodStatusReport
+    ) -> schemas.ServiceRead:
+        """Replace the observed state of ``pod`` with ``report``."""
+        return self._send(
+            "PUT", f"/services/{service}/pods/{pod}/status", report, schemas.ServiceRead
+        )

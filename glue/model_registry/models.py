@@ -1,0 +1,205 @@
+"""SQLAlchemy 2 ORM tables of the registry (SQLite by default, PostgreSQL in production).
+
+Tables: ``models``, ``model_versions``, ``aliases``, ``alias_events`` (audit log),
+``datasets``, ``inference_services``, ``service_assignments`` (desired), ``observed_models``
+(reported by serving agents). The schema is created and migrated by Alembic
+(glue/model_registry/migrations), never by ``create_all`` in production code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with deterministic constraint names (stable Alembic migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Model(Base):
+    """A registered model. ``latest_version`` is the per-model version counter."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    team: Mapped[str] = mapped_column(String(63), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    task: Mapped[str] = mapped_column(String(256), default="")
+    framework: Mapped[str] = mapped_column(String(256), default="")
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    aliases: Mapped[list[Alias]] = relationship(back_populates="model", lazy="selectin")
+
+
+class Dataset(Base):
+    """A recorded dataset (lineage target of model versions)."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    team: Mapped[str] = mapped_column(String(63), index=True)
+    uri: Mapped[str] = mapped_column(String(2048))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelVersion(Base):
+    """One immutable version of a model with its artifact, signature and lineage."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+        UniqueConstraint("model_id", "source_uid", name="uq_model_versions_model_source_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
+    version: Mapped[int] = mapped_column(Integer)
+    artifact_uri: Mapped[str] = mapped_column(String(2048))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    format: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"), nullable=True)
+    source_kind: Mapped[str] = mapped_column(String(63))
+    source_namespace: Mapped[str] = mapped_column(String(63))
+    source_name: Mapped[str] = mapped_column(String(253))
+    source_uid: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(256), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    model: Mapped[Model] = relationship(lazy="joined")
+    dataset: Mapped[Dataset | None] = relationship(lazy="joined")
+
+
+class Alias(Base):
+    """A named pointer (``production``...) to one version; unique per model."""
+
+    __tablename__ = "aliases"
+    __table_args__ = (UniqueConstraint("model_id", "name", name="uq_aliases_model_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(63))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    model: Mapped[Model] = relationship(back_populates="aliases")
+    version: Mapped[ModelVersion] = relationship(lazy="joined")
+
+
+class AliasEvent(Base):
+    """Audit log entry of one alias move (versions by number; None = alias did not exist)."""
+
+    __tablename__ = "alias_events"
+    __table_args__ = (Index("ix_alias_events_model_alias", "model_id", "alias", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(63))
+    from_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    to_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor: Mapped[str] = mapped_column(String(256), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InferenceService(Base):
+    """An inference service (its infrastructure is owned by Pulumi, its models by the registry)."""
+
+    __tablename__ = "inference_services"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    team: Mapped[str] = mapped_column(String(63), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignments: Mapped[list[ServiceAssignment]] = relationship(
+        back_populates="service",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        order_by="ServiceAssignment.id",
+    )
+
+
+class ServiceAssignment(Base):
+    """Desired model of a service: exact ``version`` or ``alias``, optional canary."""
+
+    __tablename__ = "service_assignments"
+    __table_args__ = (
+        UniqueConstraint("service_id", "model_id", name="uq_service_assignments_service_model"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("inference_services.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    alias: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    canary_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    canary_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    service: Mapped[InferenceService] = relationship(back_populates="assignments")
+    model: Mapped[Model] = relationship(lazy="joined")
+
+
+class ObservedModel(Base):
+    """What one pod of a service reported for one model version (replaced per report)."""
+
+    __tablename__ = "observed_models"
+    __table_args__ = (
+        UniqueConstraint(
+            "service_id", "pod", "model", "version", name="uq_observed_models_pod_model_version"
+        ),
+        Index("ix_observed_models_model_version", "model", "version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("inference_services.id", ondelete="CASCADE"))
+    pod: Mapped[str] = mapped_column(String(253))
+    model: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    service: Mapped[InferenceService] = relationship(lazy="joined")

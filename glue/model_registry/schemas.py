@@ -1,0 +1,379 @@
+"""Pydantic request/response schemas of the registry API (the OpenAPI contract).
+
+Names follow the field's terms: a *model* has *versions*; *aliases* (``production``, ``staging``,
+``canary``...) point at versions; an *inference service* has desired *assignments* (model + exact
+version or alias, optional canary version with a replica share) and *observed* per-pod state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from glue.artifacts.manifest import Manifest
+
+#: DNS-1123 label (Kubernetes object names): lowercase alphanumerics and '-', 1..63 chars,
+#: starting and ending alphanumeric. Source: Kubernetes `IsDNS1123Label`
+#: (k8s.io/apimachinery/pkg/util/validation).
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL)]
+#: Aliases are DNS-1123 labels that start with a letter, so they never read as a version number.
+ALIAS_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+AliasName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=ALIAS_PATTERN)]
+#: Pod names are DNS-1123 subdomains (<= 253 chars).
+PodName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+]
+ShortText = Annotated[str, StringConstraints(max_length=256)]
+LongText = Annotated[str, StringConstraints(max_length=4096)]
+LabelKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
+]
+LabelValue = Annotated[str, StringConstraints(max_length=256)]
+TritonDataType = Literal[
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+    "BF16",
+]
+ModelState = Literal["READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"]
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """Base for request bodies: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items``, ``total`` rows, ``next_offset`` (None at the end)."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Models and versions
+
+
+class ModelCreate(Strict):
+    """Body of ``POST /api/v1/models``."""
+
+    name: Name
+    team: Name
+    description: LongText = ""
+    task: ShortText = ""
+    framework: ShortText = ""
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+
+
+class ModelUpdate(Strict):
+    """Body of ``PATCH /api/v1/models/{model}``: fields left out are unchanged."""
+
+    description: LongText | None = None
+    task: ShortText | None = None
+    framework: ShortText | None = None
+    labels: dict[LabelKey, LabelValue] | None = Field(default=None, max_length=64)
+
+
+class ModelRead(BaseModel):
+    """A registered model with its aliases (alias -> version number) and latest version number."""
+
+    name: str
+    team: str
+    description: str
+    task: str
+    framework: str
+    labels: dict[str, str]
+    latest_version: int
+    aliases: dict[str, int]
+    created_at: datetime
+
+
+class TensorSpec(Strict):
+    """One input or output tensor: Triton name, datatype (``FP32``...) and dims (-1 = variable)."""
+
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    ]
+    datatype: TritonDataType
+    dims: list[Annotated[int, Field(ge=-1)]] = Field(max_length=16)
+
+
+class Signature(Strict):
+    """Input/output signature of a model version; must equal its Triton config.pbtxt."""
+
+    inputs: list[TensorSpec] = Field(min_length=1, max_length=64)
+    outputs: list[TensorSpec] = Field(min_length=1, max_length=64)
+
+
+class SourceRef(Strict):
+    """The object that produced a version, e.g. a PyTorchJob: kind, namespace, name, uid."""
+
+    kind: Annotated[
+        str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z][A-Za-z0-9]*$")
+    ]
+    namespace: Name
+    name: Annotated[
+        str,
+        StringConstraints(
+            min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+        ),
+    ]
+    uid: Annotated[
+        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    ]
+
+
+class VersionCreate(Strict):
+    """Body of ``POST /api/v1/models/{model}/versions``.
+
+    ``source.uid`` makes registration idempotent: registering the same uid again returns the
+    existing version (HTTP 200 instead of 201).
+    """
+
+    artifact_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    manifest: Manifest
+    format: Literal[
+        "triton-python", "onnx", "tensorrt", "pytorch-libtorch", "tensorflow-savedmodel", "openvino"
+    ] = "triton-python"
+    signature: Signature
+    metrics: dict[LabelKey, float] = Field(default_factory=dict, max_length=128)
+    params: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
+        default_factory=dict, max_length=256
+    )
+    dataset: Name | None = None
+    source: SourceRef
+    created_by: ShortText = ""
+    description: LongText = ""
+
+
+class VersionRead(BaseModel):
+    """A registered model version with its lineage and the aliases pointing at it."""
+
+    model: str
+    version: int
+    artifact_uri: str
+    manifest: Manifest
+    format: str
+    signature: Signature
+    metrics: dict[str, float]
+    params: dict[str, str]
+    dataset: str | None
+    source: SourceRef
+    created_at: datetime
+    created_by: str
+    description: str
+    aliases: list[str]
+
+
+class AliasSet(Strict):
+    """Body of ``PUT /api/v1/models/{model}/aliases/{alias}``: point the alias at ``version``."""
+
+    version: int = Field(ge=1)
+    actor: ShortText = ""
+    reason: LongText = ""
+
+
+class AliasRollback(Strict):
+    """Body of ``POST /api/v1/models/{model}/aliases/{alias}/rollback``."""
+
+    actor: ShortText = ""
+    reason: LongText = ""
+
+
+class AliasEventRead(BaseModel):
+    """One audited alias move (``from_version`` None when the alias was created)."""
+
+    id: int
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str
+    reason: str
+    at: datetime
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+
+
+class DatasetCreate(Strict):
+    """Body of ``POST /api/v1/datasets``; same name and manifest again is idempotent."""
+
+    name: Name
+    team: Name
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    manifest: Manifest
+    rows: int = Field(ge=0)
+    description: LongText = ""
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+
+
+class DatasetRead(BaseModel):
+    """A recorded dataset."""
+
+    name: str
+    team: str
+    uri: str
+    manifest: Manifest
+    rows: int
+    description: str
+    labels: dict[str, str]
+    created_at: datetime
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference services
+
+
+class Assignment(Strict):
+    """Desired model for a service: exactly one of ``version``/``alias``; optional canary.
+
+    ``canary_share`` (0 < share < 1) is the fraction of the service's pods that serve
+    ``canary_version``; pods are chosen by a stable hash of the pod name.
+    """
+
+    model: Name
+    version: int | None = Field(default=None, ge=1)
+    alias: AliasName | None = None
+    canary_version: int | None = Field(default=None, ge=1)
+    canary_share: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Assignment:
+        if (self.version is None) == (self.alias is None):
+            raise ValueError("set exactly one of 'version' or 'alias'")
+        if (self.canary_version is None) != (self.canary_share is None):
+            raise ValueError("'canary_version' and 'canary_share' go together")
+        return self
+
+
+class ServiceCreate(Strict):
+    """Body of ``POST /api/v1/services``."""
+
+    name: Name
+    team: Name
+    description: LongText = ""
+    assignments: list[Assignment] = Field(default_factory=list, max_length=64)
+
+
+class AssignmentsSet(Strict):
+    """Body of ``PUT /api/v1/services/{service}/assignments`` (replaces all assignments)."""
+
+    assignments: list[Assignment] = Field(max_length=64)
+
+
+class ObservedModel(Strict):
+    """What one pod's Triton does with one model version, as reported by its serving agent."""
+
+    model: Name
+    version: int = Field(ge=1)
+    state: ModelState
+    error: LongText | None = None
+
+
+class PodStatusReport(Strict):
+    """Body of ``PUT /api/v1/services/{service}/pods/{pod}/status``: the pod's full state."""
+
+    models: list[ObservedModel] = Field(max_length=256)
+    agent: ShortText = ""
+
+
+class ObservedModelRead(ObservedModel):
+    """An observed model version with the pod and the time it was reported."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    pod: str
+    reported_at: datetime
+
+
+class ResolvedAssignment(BaseModel):
+    """An assignment with its alias resolved (``resolved_version`` None if the alias is unset)."""
+
+    model: str
+    version: int | None
+    alias: str | None
+    canary_version: int | None
+    canary_share: float | None
+    resolved_version: int | None
+
+
+class ServiceRead(BaseModel):
+    """An inference service: desired assignments (resolved) and observed pod state."""
+
+    name: str
+    team: str
+    description: str
+    created_at: datetime
+    assignments: list[ResolvedAssignment]
+    observed: list[ObservedModelRead]
+
+
+class DesiredVersion(BaseModel):
+    """One model version a pod must serve, with what the agent needs to fetch and verify it."""
+
+    model: str
+    version: int
+    role: Literal["primary", "canary"]
+    artifact_uri: str
+    manifest: Manifest
+
+
+class DesiredState(BaseModel):
+    """Answer of ``GET /api/v1/services/{service}/desired?pod=``: one version per model.
+
+    ``unresolved`` lists models whose alias points at nothing yet (the agent leaves them alone).
+    """
+
+    service: str
+    pod: str
+    models: list[DesiredVersion]
+    unresolved: list[str]
+
+
+class Deployment(BaseModel):
+    """A pod observed serving a model version (answer of ``/models/{m}/deployments``)."""
+
+    service: str
+    pod: str
+    model: str
+    version: int
+    state: str
+    error: str | None
+    reported_at: datetime
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error is returned (``application/problem+json``).
+
+    ``errors`` lists each offending field as ``{"field": "body.manifest.files", "message": ...}``.
+    """
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,0 +1,48 @@
+"""Settings of the registry service (one pydantic-settings class, env prefix ``KUBEAI_REGISTRY_``).
+
+Nested values use ``__``: ``KUBEAI_REGISTRY_ARTIFACTS__LOCAL_ROOT=/data/artifacts``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from glue.artifacts.settings import ArtifactSettings
+
+
+class RegistrySettings(BaseSettings):
+    """Registry configuration.
+
+    Attributes:
+        database_url: SQLAlchemy URL; ``sqlite:///.kubeai/registry.db`` (embedded default) or
+            ``postgresql+psycopg://user:pass@host:5432/db``.
+        artifacts: artifact store settings used to read config.pbtxt at registration.
+        verify_config: read each version's config.pbtxt and refuse a signature that differs.
+        max_body_bytes: request bodies larger than this are refused with 413 (bytes).
+        max_page_size: largest ``limit`` a list accepts.
+        migrate_on_start: run Alembic migrations when the app starts.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="KUBEAI_REGISTRY_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = "sqlite:///.kubeai/registry.db"
+    artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    verify_config: bool = True
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    migrate_on_start: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError(
+                "database_url must start with sqlite:// or postgresql+psycopg:// "
+                f"(got {value.split('://', 1)[0]!r})"
+            )
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value

@@ -1,0 +1,1 @@
+"""Triton-facing code: model config, repository layout checks, server process, control API."""

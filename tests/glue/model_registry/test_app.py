@@ -1,0 +1,295 @@
+"""Registry API over a real SQLite file and a real local artifact store (FastAPI TestClient)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.glue.model_registry.conftest import CONFIG, SIGNATURE, Env
+
+API = "/api/v1"
+PROBLEM = "application/problem+json"
+
+
+def _problem_fields(response) -> list[str]:
+    assert response.headers["content-type"].startswith(PROBLEM), response.text
+    body = response.json()
+    assert body["status"] == response.status_code
+    return [e["field"] for e in body["errors"]]
+
+
+def test_model_crud_and_pagination(env: Env) -> None:
+    for i in range(5):
+        env.create_model(f"m{i}", team="cv" if i % 2 else "search")
+    page = env.client.get(f"{API}/models", params={"limit": 2}).json()
+    assert [m["name"] for m in page["items"]] == ["m0", "m1"]
+    assert page["total"] == 5 and page["next_offset"] == 2
+    last = env.client.get(f"{API}/models", params={"limit": 2, "offset": 4}).json()
+    assert [m["name"] for m in last["items"]] == ["m4"] and last["next_offset"] is None
+    cv = env.client.get(f"{API}/models", params={"team": "cv"}).json()
+    assert {m["name"] for m in cv["items"]} == {"m1", "m3"}
+    dup = env.client.post(f"{API}/models", json={"name": "m1", "team": "cv"})
+    assert dup.status_code == 409 and _problem_fields(dup) == ["body.name"]
+    patched = env.client.patch(f"{API}/models/m1", json={"description": "new"})
+    assert patched.json()["description"] == "new"
+    too_big = env.client.get(f"{API}/models", params={"limit": 100000})
+    assert too_big.status_code == 422 and _problem_fields(too_big) == ["query.limit"]
+
+
+def test_bad_names_are_refused_and_nothing_written(env: Env) -> None:
+    for bad in ["../etc", "Digits", "a" * 64, "-x", "x_y", ""]:
+        r = env.client.post(f"{API}/models", json={"name": bad, "team": "cv"})
+        assert r.status_code == 422, bad
+        assert _problem_fields(r) == ["body.name"]
+    r = env.client.get(f"{API}/models/..%2Fetc")
+    assert r.status_code in (404, 422)
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert env.client.get(f"{API}/models").json()["total"] == 0
+
+
+def test_register_version_with_lineage(env: Env) -> None:
+    env.create_model()
+    ds = env.client.post(
+        f"{API}/datasets",
+        json={
+            "name": "digits-2026",
+            "team": "cv",
+            "rows": 1797,
+            **{
+                "uri": env.upload_model("digits", "ds")["artifact_uri"],
+                "manifest": env.upload_model("digits", "ds2")["manifest"],
+            },
+        },
+    )
+    assert ds.status_code == 201, ds.text
+    body = env.version_body("digits", "uid-1", dataset="digits-2026")
+    r = env.client.post(f"{API}/models/digits/versions", json=body)
+    assert r.status_code == 201, r.text
+    v = r.json()
+    assert v["version"] == 1 and v["dataset"] == "digits-2026"
+    assert v["source"] == body["source"] and v["metrics"] == {"accuracy": 0.95}
+    assert set(v["manifest"]["files"]) == {"config.pbtxt", "1/model.py"}
+    again = env.client.post(f"{API}/models/digits/versions", json=body)
+    assert again.status_code == 200 and again.json()["version"] == 1
+    assert env.client.get(f"{API}/models/digits").json()["latest_version"] == 1
+
+
+def test_unknown_dataset_is_refused(env: Env) -> None:
+    env.create_model()
+    r = env.client.post(
+        f"{API}/models/digits/versions", json=env.version_body("digits", "u", dataset="nope")
+    )
+    assert r.status_code == 422 and _problem_fields(r) == ["body.dataset"]
+
+
+def test_signature_must_match_config(env: Env) -> None:
+    env.create_model()
+    body = env.version_body("digits", "uid-sig")
+    body["signature"] = {
+        **SIGNATURE,
+        "inputs": [{"name": "IMAGE", "datatype": "FP64", "dims": [-1, 64]}],
+    }
+    r = env.client.post(f"{API}/models/digits/versions", json=body)
+    assert r.status_code == 422 and _problem_fields(r) == ["body.signature"]
+    assert "FP64" in r.json()["detail"]
+    wrong_name = {
+        **env.version_body("digits", "uid-n"),
+        **env.upload_model("digits", "n2", config=CONFIG.format(name="other")),
+    }
+    r = env.client.post(f"{API}/models/digits/versions", json=wrong_name)
+    assert r.status_code == 422 and "must equal the model name" in r.json()["detail"]
+    assert env.client.get(f"{API}/models/digits").json()["latest_version"] == 0
+
+
+def test_artifact_uri_escaping_root_is_refused(env: Env) -> None:
+    env.create_model()
+    for uri in [
+        "file:///etc/passwd",
+        f"{env.store.local_uri('models')}/../../x",
+        "http://example.invalid/x",
+        "ftp://x/y",
+        "s3://bucket/a/../b",
+    ]:
+        body = env.version_body("digits", "uid-esc")
+        body["artifact_uri"] = uri
+        r = env.client.post(f"{API}/models/digits/versions", json=body)
+        assert r.status_code == 422, (uri, r.text)
+        assert _problem_fields(r) == ["body.artifact_uri"]
+    assert env.client.get(f"{API}/models/digits/versions").json()["total"] == 0
+    assert env.client.get(f"{API}/models/digits").json()["latest_version"] == 0
+
+
+def test_malformed_and_oversized_bodies(env: Env) -> None:
+    env.create_model()
+    r = env.client.post(
+        f"{API}/models/digits/versions",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    big = json.dumps({"name": "x", "team": "cv", "description": "a" * (2 << 20)})
+    r = env.client.post(f"{API}/models", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and _problem_fields(r) == ["body"]
+    extra = env.client.post(f"{API}/models", json={"name": "x", "team": "cv", "teem": 1})
+    assert extra.status_code == 422 and _problem_fields(extra) == ["body.teem"]
+    body = env.version_body("digits", "uid-m")
+    body["manifest"]["files"]["../evil"] = body["manifest"]["files"]["config.pbtxt"]
+    r = env.client.post(f"{API}/models/digits/versions", json=body)
+    assert r.status_code == 422 and _problem_fields(r)[0].startswith("body.manifest.files")
+    assert env.client.get(f"{API}/models").json()["total"] == 1
+
+
+def test_alias_promotion_rollback_and_audit(env: Env) -> None:
+    env.create_model()
+    for uid in ("a", "b", "c"):
+        assert (
+            env.client.post(
+                f"{API}/models/digits/versions", json=env.version_body("digits", uid)
+            ).status_code
+            == 201
+        )
+    put = env.client.put(
+        f"{API}/models/digits/aliases/production", json={"version": 1, "actor": "ana"}
+    )
+    assert put.status_code == 200 and put.json()["from_version"] is None
+    assert (
+        env.client.put(f"{API}/models/digits/aliases/production", json={"version": 3}).status_code
+        == 200
+    )
+    assert (
+        env.client.put(f"{API}/models/digits/aliases/staging", json={"version": 3}).status_code
+        == 200
+    )
+    model = env.client.get(f"{API}/models/digits").json()
+    assert model["aliases"] == {"production": 3, "staging": 3}
+    assert env.client.get(f"{API}/models/digits/versions/3").json()["aliases"] == [
+        "production",
+        "staging",
+    ]
+    assert env.client.get(f"{API}/models/digits/versions/production").json()["version"] == 3
+    rb = env.client.post(f"{API}/models/digits/aliases/production/rollback", json={"actor": "bo"})
+    assert rb.status_code == 200
+    assert (rb.json()["from_version"], rb.json()["to_version"]) == (3, 1)
+    assert env.client.get(f"{API}/models/digits").json()["aliases"]["production"] == 1
+    history = env.client.get(f"{API}/models/digits/aliases/history").json()
+    assert [(e["alias"], e["from_version"], e["to_version"]) for e in history["items"]] == [
+        ("production", 3, 1),
+        ("staging", None, 3),
+        ("production", 1, 3),
+        ("production", None, 1),
+    ]
+    no_prev = env.client.post(f"{API}/models/digits/aliases/staging/rollback", json={})
+    assert no_prev.status_code == 409
+    missing = env.client.put(f"{API}/models/digits/aliases/production", json={"version": 9})
+    assert missing.status_code == 404 and _problem_fields(missing) == ["body.version"]
+    numeric = env.client.put(f"{API}/models/digits/aliases/123", json={"version": 1})
+    assert numeric.status_code == 422
+
+
+def test_services_desired_observed_and_deployments(env: Env) -> None:
+    env.create_model()
+    for uid in ("a", "b"):
+        env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", uid))
+    svc = {
+        "name": "digits",
+        "team": "cv",
+        "assignments": [{"model": "digits", "alias": "production"}],
+    }
+    created = env.client.post(f"{API}/services", json=svc)
+    assert created.status_code == 201, created.text
+    desired = env.client.get(f"{API}/services/digits/desired", params={"pod": "digits-0"}).json()
+    assert desired["models"] == [] and desired["unresolved"] == ["digits"]
+    env.client.put(f"{API}/models/digits/aliases/production", json={"version": 1})
+    desired = env.client.get(f"{API}/services/digits/desired", params={"pod": "digits-0"}).json()
+    assert [(m["model"], m["version"], m["role"]) for m in desired["models"]] == [
+        ("digits", 1, "primary")
+    ]
+    # Infrastructure code re-creating the service never undoes a change made in the registry.
+    env.client.put(
+        f"{API}/services/digits/assignments",
+        json={"assignments": [{"model": "digits", "version": 2}]},
+    )
+    again = env.client.post(f"{API}/services", params={"exist_ok": "true"}, json=svc)
+    assert again.status_code == 200 and again.json()["assignments"][0]["version"] == 2
+    assert env.client.post(f"{API}/services", json=svc).status_code == 409
+    report = {
+        "models": [
+            {"model": "digits", "version": 2, "state": "READY"},
+            {"model": "digits", "version": 1, "state": "FAILED", "error": "boom"},
+        ]
+    }
+    r = env.client.put(f"{API}/services/digits/pods/digits-0/status", json=report)
+    assert r.status_code == 200
+    status = env.client.get(f"{API}/services/digits").json()
+    assert {(o["pod"], o["version"], o["state"]) for o in status["observed"]} == {
+        ("digits-0", 2, "READY"),
+        ("digits-0", 1, "FAILED"),
+    }
+    deps = env.client.get(f"{API}/models/digits/deployments").json()
+    assert [(d["service"], d["pod"], d["version"]) for d in deps["items"]] == [
+        ("digits", "digits-0", 2)
+    ]
+    v1 = env.client.get(
+        f"{API}/models/digits/deployments", params={"version": 1, "state": "FAILED"}
+    ).json()
+    assert v1["items"][0]["error"] == "boom"
+    # A new report replaces the pod's previous one.
+    env.client.put(f"{API}/services/digits/pods/digits-0/status", json={"models": []})
+    assert env.client.get(f"{API}/models/digits/deployments").json()["total"] == 0
+    bad = env.client.post(
+        f"{API}/services",
+        json={**svc, "name": "x2", "assignments": [{"model": "nope", "alias": "production"}]},
+    )
+    assert bad.status_code == 404 and _problem_fields(bad) == ["body.assignments[0].model"]
+    both = env.client.post(
+        f"{API}/services",
+        json={
+            **svc,
+            "name": "x3",
+            "assignments": [{"model": "digits", "alias": "production", "version": 1}],
+        },
+    )
+    assert both.status_code == 422
+    assert env.client.get(f"{API}/services/x2").status_code == 404
+
+
+def test_canary_share_splits_pods(env: Env) -> None:
+    env.create_model()
+    for uid in ("a", "b"):
+        env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", uid))
+    env.client.post(
+        f"{API}/services",
+        json={
+            "name": "digits",
+            "team": "cv",
+            "assignments": [
+                {"model": "digits", "version": 1, "canary_version": 2, "canary_share": 0.25}
+            ],
+        },
+    )
+    roles = [
+        env.client.get(f"{API}/services/digits/desired", params={"pod": f"digits-{i}"}).json()[
+            "models"
+        ][0]
+        for i in range(200)
+    ]
+    canary = [r for r in roles if r["role"] == "canary"]
+    assert all(r["version"] == 2 for r in canary)
+    assert 25 <= len(canary) <= 75  # ~50 of 200 pods
+    first = env.client.get(f"{API}/services/digits/desired", params={"pod": "digits-7"}).json()
+    assert first["models"][0]["role"] == roles[7]["role"]  # stable per pod
+
+
+def test_openapi_documents_every_route(env: Env) -> None:
+    spec = env.client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            ok = [s for s in op["responses"] if s.startswith("2")]
+            assert ok, (method, path)
+            if path.startswith(API) and method != "delete":
+                assert "schema" in op["responses"][ok[0]]["content"]["application/json"], (
+                    method,
+                    path,
+                )
+            assert "422" in op["responses"] and "404" in op["responses"], (method, path)
+    assert env.client.get("/metrics").status_code == 200
+    assert "kubeai_registry_request_seconds" in env.client.get("/metrics").text

@@ -1,0 +1,135 @@
+"""Pre-flight checks of staged model artifacts (glue.triton.layout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from glue.triton.layout import LayoutError, check_layout, is_version_name, manifest_version_dir
+from tests.support.triton import write_model
+
+
+def make(tmp_path: Path, **kwargs: object) -> Path:
+    return write_model(tmp_path / "artifact", "digits", 2.0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_valid_artifact_passes(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    (root / "metrics.json").write_text("{}")  # extra root files are allowed and ignored
+    (root / "1" / "weights").mkdir()
+    (root / "1" / "weights" / "w.bin").write_bytes(b"\0")
+    checked = check_layout(root, "digits")
+    assert checked.version_dir == root / "1"
+    assert checked.config.name == "digits" and checked.config.backend == "python"
+    assert checked.config_text == (root / "config.pbtxt").read_text()
+
+
+def test_any_single_numeric_version_dir_is_accepted(tmp_path: Path) -> None:
+    root = make(tmp_path, version_dir="7")
+    assert check_layout(root, "digits").version_dir.name == "7"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "hint"),
+    [
+        (lambda r: (r / "config.pbtxt").unlink(), "config.pbtxt", "must hold the Triton"),
+        (lambda r: (r / "config.pbtxt").write_text('name: "digits"\nbogus_field: 1\n'),
+         "config.pbtxt", "2:1"),
+        (lambda r: (r / "config.pbtxt").write_text('name: "other"\nbackend: "python"\n'),
+         "config.pbtxt:name", 'set name: "digits"'),
+        (lambda r: (r / "config.pbtxt").write_text('name: "digits"\n'),
+         "config.pbtxt:backend", "backend"),
+        (lambda r: (r / "config.pbtxt").write_bytes(b"\xff\xfe"), "config.pbtxt", "UTF-8"),
+        (lambda r: (r / "2").mkdir() or (r / "2" / "model.py").write_text(""), ".",
+         "exactly one version directory"),
+        (lambda r: (r / "configs").mkdir(), "configs", "positive integer"),
+        (lambda r: (r / "1").rename(r / "01"), "01", "positive integer"),
+        (lambda r: (r / "1" / "model.py").unlink(), "1/model.py", "loads 1/model.py"),
+        (lambda r: (r / "1" / "link").symlink_to(r / "config.pbtxt"), "1/link", "symlink"),
+    ],
+    ids=["no-config", "unparsable", "wrong-name", "no-backend", "not-utf8", "two-versions",
+         "configs-dir", "leading-zero", "no-model-file", "symlink"],
+)
+def test_invalid_artifacts_name_the_field(tmp_path: Path, mutate, field: str, hint: str) -> None:
+    root = make(tmp_path)
+    mutate(root)
+    with pytest.raises(LayoutError) as caught:
+        check_layout(root, "digits")
+    assert caught.value.field == field
+    assert hint in str(caught.value)
+
+
+def test_no_version_dir(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    for path in sorted((root / "1").iterdir()):
+        path.unlink()
+    (root / "1").rmdir()
+    with pytest.raises(LayoutError, match="found none"):
+        check_layout(root, "digits")
+
+
+def test_empty_version_dir(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    for path in sorted((root / "1").iterdir()):
+        path.unlink()
+    with pytest.raises(LayoutError, match="holds no file") as caught:
+        check_layout(root, "digits")
+    assert caught.value.field == "1/"
+
+
+def test_label_filename_is_refused(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    text = (root / "config.pbtxt").read_text().replace(
+        'dims: [ -1 ] } ]\ninstance', 'dims: [ -1 ] label_filename: "labels.txt" } ]\ninstance'
+    )
+    (root / "config.pbtxt").write_text(text)
+    with pytest.raises(LayoutError) as caught:
+        check_layout(root, "digits")
+    assert caught.value.field == "config.pbtxt:output[0].label_filename"
+
+
+def test_default_model_filename_must_exist(tmp_path: Path) -> None:
+    root = make(tmp_path, config_extra='default_model_filename: "net.py"\n')
+    with pytest.raises(LayoutError) as caught:
+        check_layout(root, "digits")
+    assert caught.value.field == "1/net.py"
+    (root / "1" / "net.py").write_text("")
+    check_layout(root, "digits")
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(LayoutError, match="not a directory"):
+        check_layout(tmp_path / "missing", "digits")
+
+
+@pytest.mark.parametrize(
+    ("files", "result"),
+    [
+        (["config.pbtxt", "1/model.py", "metrics.json"], "1"),
+        (["config.pbtxt", "3/a/b.bin", "3/model.py"], "3"),
+    ],
+)
+def test_manifest_version_dir(files: list[str], result: str) -> None:
+    assert manifest_version_dir(files) == result
+
+
+@pytest.mark.parametrize(
+    ("files", "field"),
+    [
+        (["1/model.py"], "config.pbtxt"),
+        (["config.pbtxt"], "."),
+        (["config.pbtxt", "1/model.py", "2/model.py"], "."),
+        (["config.pbtxt", "1/model.py", "configs/a.pbtxt"], "configs/"),
+    ],
+)
+def test_manifest_version_dir_refusals(files: list[str], field: str) -> None:
+    with pytest.raises(LayoutError) as caught:
+        manifest_version_dir(files)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("name", "ok"), [("1", True), ("42", True), ("0", False), ("01", False),
+                                          ("a", False), ("1a", False), ("", False), ("１", False)])
+def test_is_version_name(name: str, ok: bool) -> None:
+    assert is_version_name(name) is ok

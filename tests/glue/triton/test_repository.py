@@ -1,0 +1,138 @@
+"""TritonRepository (index/load/unload/wait_ready) against the session's real tritonserver.
+
+Each test uses its own model names, so the shared server's state does not leak between tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from glue.triton.config import config_to_json, parse_model_config
+from glue.triton.repository import (
+    TritonError,
+    TritonLoadError,
+    TritonRepository,
+    TritonUnavailable,
+)
+from glue.triton.server import free_ports
+from tests.support.triton import TritonFixture, infer, inits, write_model
+
+pytestmark = pytest.mark.integration
+
+
+def add_version(triton: TritonFixture, name: str, version: int, k: float, **kw: object) -> None:
+    """Write version ``version`` of ``name`` into the session repository."""
+    write_model(triton.repository / name, name, k, version_dir=str(version), **kw)  # type: ignore[arg-type]
+
+
+def config_json(triton: TritonFixture, name: str, versions: list[int]) -> str:
+    text = (triton.repository / name / "config.pbtxt").read_text()
+    return config_to_json(parse_model_config(text), versions=versions)
+
+
+def test_index_load_infer_unload(triton_server: TritonFixture) -> None:
+    repo = TritonRepository(triton_server.url)
+    add_version(triton_server, "repo-basic", 1, 3.0)
+    (triton_server.repository / ".staging").mkdir(exist_ok=True)
+    rows = [e for e in repo.index() if e.name == "repo-basic"]
+    assert [(e.version, e.state) for e in rows] == [(None, "")]  # known, never loaded
+    assert not any(e.name.startswith(".") for e in repo.index())
+
+    repo.load("repo-basic")
+    repo.wait_ready("repo-basic", [1], timeout=10)
+    assert repo.ready_versions("repo-basic") == {1}
+    assert infer(triton_server.url, "repo-basic", [1.0, 2.0]) == (1, [3.0, 6.0])
+
+    repo.unload("repo-basic")
+    assert repo.wait_not_ready("repo-basic", [1], timeout=10)
+    state = repo.versions("repo-basic")[1]
+    assert state.state in ("UNLOADING", "UNAVAILABLE")
+
+
+def test_specific_versions_overlap_then_switch(triton_server: TritonFixture) -> None:
+    repo = TritonRepository(triton_server.url)
+    add_version(triton_server, "repo-swap", 1, 2.0)
+    add_version(triton_server, "repo-swap", 2, 5.0)
+    repo.load("repo-swap", config_json(triton_server, "repo-swap", [1]))
+    repo.wait_ready("repo-swap", [1], timeout=10)
+    repo.load("repo-swap", config_json(triton_server, "repo-swap", [1, 2]))
+    repo.wait_ready("repo-swap", [1, 2], timeout=10)
+    assert repo.ready_versions("repo-swap") == {1, 2}
+    # Triton kept version 1 loaded (no second initialize) when only version_policy changed.
+    assert inits(triton_server.repository, "repo-swap") == [1, 2]
+    repo.load("repo-swap", config_json(triton_server, "repo-swap", [2]))
+    repo.wait_ready("repo-swap", [2], timeout=10)
+    assert repo.wait_not_ready("repo-swap", [1], timeout=10)
+    assert infer(triton_server.url, "repo-swap", [1.0])[1] == [5.0]
+    repo.unload("repo-swap")
+
+
+def test_load_failure_carries_tritons_reason(triton_server: TritonFixture) -> None:
+    repo = TritonRepository(triton_server.url)
+    add_version(triton_server, "repo-broken", 1, 1.0, fail_init=True)
+    with pytest.raises(TritonLoadError) as caught:
+        repo.load("repo-broken")
+    assert "initialize failed on purpose" in caught.value.reason
+    assert not caught.value.timed_out
+    # The index shows the version UNAVAILABLE; wait_ready reports that reason at once.
+    with pytest.raises(TritonLoadError, match="initialize failed on purpose") as waited:
+        repo.wait_ready("repo-broken", [1], timeout=10)
+    assert waited.value.versions == [1]
+
+
+def test_unknown_model_load_is_refused(triton_server: TritonFixture) -> None:
+    with pytest.raises(TritonLoadError, match="repo-nothing"):
+        TritonRepository(triton_server.url).load("repo-nothing")
+
+
+def test_wait_ready_times_out_for_a_version_never_loaded(triton_server: TritonFixture) -> None:
+    repo = TritonRepository(triton_server.url)
+    add_version(triton_server, "repo-never", 1, 1.0)
+    with pytest.raises(TritonLoadError, match="not READY after 0.3s") as caught:
+        repo.wait_ready("repo-never", [1], timeout=0.3)
+    assert caught.value.timed_out
+    assert "absent from the index" in str(caught.value)
+
+
+def test_unreachable_server_raises_triton_unavailable() -> None:
+    repo = TritonRepository(f"http://127.0.0.1:{free_ports(1)[0]}", timeout=1)
+    assert not repo.is_live()
+    for call in (repo.index, lambda: repo.load("m"), lambda: repo.unload("m")):
+        with pytest.raises(TritonUnavailable, match="unreachable"):
+            call()
+    assert issubclass(TritonUnavailable, TritonError)
+
+
+@pytest.mark.parametrize("url", ["ftp://h:1", "http://h:1/v2", "http://"])
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="must be http://host:port"):
+        TritonRepository(url)
+
+
+def test_control_calls_to_one_server_share_one_lock(triton_server: TritonFixture) -> None:
+    a = TritonRepository(triton_server.url)
+    b = TritonRepository(triton_server.url.replace("http://", ""))
+    assert a._lock is b._lock
+    # While one thread holds the lock, another's call waits for it.
+    order: list[str] = []
+    with a._lock:
+        worker = threading.Thread(target=lambda: (b.index(), order.append("index")))
+        worker.start()
+        worker.join(timeout=0.3)
+        order.append("released")
+    worker.join(timeout=10)
+    assert order == ["released", "index"]
+
+
+def test_is_live(triton_server: TritonFixture) -> None:
+    assert TritonRepository(triton_server.url).is_live()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cleanup(triton_server: TritonFixture):
+    yield
+    for name in ("repo-basic", "repo-swap", "repo-broken", "repo-never"):
+        shutil.rmtree(triton_server.repository / name, ignore_errors=True)
