@@ -108,14 +108,14 @@ class S3Settings(_S3CompatibleSettings):
 class OssSettings(_S3CompatibleSettings):
     """Alibaba Cloud OSS (``oss://bucket/key``), reached through OSS's S3-compatible API.
 
-    ``oss://`` is served by s3fs pointed at ``endpoint_url`` (e.g.
-    ``https://s3.oss-cn-hangzhou.aliyuncs.com``, the S3-compatible endpoint form Alibaba Cloud
-    documents, or ``https://oss-cn-hangzhou.aliyuncs.com``; ``region`` e.g. ``cn-hangzhou``) rather than by the ``ossfs`` fsspec plugin: one
-    well-maintained client (botocore) for every S3-like store, no extra dependency, and the same
-    timeout/retry/error handling as ``s3://``. OSS only accepts virtual-hosted requests, so
-    ``addressing_style`` defaults to ``virtual``; ``path`` exists for S3 test servers.
-    ``endpoint_url`` has no default: using ``oss://`` without it raises ``StorageUnavailable``
-    naming ``oss.endpoint_url``. Other fields as in ``S3Settings``.
+    ``oss://`` is served by s3fs pointed at ``endpoint_url`` rather than by the ``ossfs`` fsspec
+    plugin: one well-maintained client (botocore) for every S3-like store, no extra dependency,
+    and the same timeout/retry/error handling as ``s3://``. Endpoint e.g.
+    ``https://s3.oss-cn-hangzhou.aliyuncs.com`` (the S3-compatible form Alibaba Cloud documents)
+    or ``https://oss-cn-hangzhou.aliyuncs.com``; region e.g. ``cn-hangzhou``. OSS only accepts
+    virtual-hosted requests, so ``addressing_style`` defaults to ``virtual``; ``path`` exists for
+    S3 test servers. ``endpoint_url`` has no default: using ``oss://`` without it raises
+    ``StorageUnavailable`` naming ``oss.endpoint_url``. Other fields as in ``S3Settings``.
     """
 
     addressing_style: Literal["auto", "virtual", "path"] = "virtual"

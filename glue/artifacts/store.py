@@ -146,6 +146,8 @@ class ArtifactStore:
             raise InvalidArtifactURI("local_uri needs at least one path part below local_root")
         for part in parts:
             try:
+                if not isinstance(part, str):
+                    raise ValueError(f"path part {part!r} must be a string")
                 check_relative_path(part)
             except ValueError as exc:
                 raise InvalidArtifactURI(f"local_uri part: {exc}") from None
@@ -159,6 +161,8 @@ class ArtifactStore:
         base = self._parse(uri).uri
         for part in parts:
             try:
+                if not isinstance(part, str):
+                    raise ValueError(f"path part {part!r} must be a string")
                 check_relative_path(part)
             except ValueError as exc:
                 raise InvalidArtifactURI(f"join_uri part: {exc}") from None

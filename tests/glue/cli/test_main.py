@@ -1,0 +1,114 @@
+"""The `kubeai` command line against a real registry server (uvicorn + SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from glue.artifacts.store import ArtifactStore
+from glue.cli.main import app
+from glue.model_registry import schemas
+from glue.model_registry.client import RegistryClient
+from tests.glue.model_registry.conftest import CONFIG, SIGNATURE
+from tests.support.registry import RegistryServer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def populated(registry: RegistryServer, tmp_path: Path) -> str:
+    store = ArtifactStore(registry.settings.artifacts)
+    src = tmp_path / "src" / "digits"
+    (src / "1").mkdir(parents=True)
+    (src / "config.pbtxt").write_text(CONFIG.format(name="digits"))
+    (src / "1" / "model.py").write_text("# m\n")
+    uri = store.local_uri("models", "digits", "a")
+    manifest = store.upload_dir(src, uri)
+    with RegistryClient(registry.url) as client:
+        client.create_model(schemas.ModelCreate(name="digits", team="cv", task="classification"))
+        for i in (1, 2):
+            client.register_version(
+                "digits",
+                schemas.VersionCreate(
+                    artifact_uri=uri,
+                    manifest=manifest,
+                    signature=schemas.Signature(**SIGNATURE),
+                    metrics={"accuracy": 0.9 + i / 100},
+                    params={"C": str(i)},
+                    source=schemas.SourceRef(
+                        kind="PyTorchJob", namespace="cv", name=f"job-{i}", uid=f"u{i}"
+                    ),
+                ),
+            )
+        client.set_alias("digits", "production", 1)
+        client.create_service(
+            schemas.ServiceCreate(
+                name="digits-svc",
+                team="cv",
+                assignments=[schemas.Assignment(model="digits", alias="production")],
+            )
+        )
+        client.report_pod_status(
+            "digits-svc",
+            "pod-a",
+            schemas.PodStatusReport(
+                models=[
+                    schemas.ObservedModel(model="digits", version=1, state="READY"),
+                    schemas.ObservedModel(
+                        model="digits",
+                        version=2,
+                        state="FAILED",
+                        error="checksum mismatch in 1/model.py",
+                    ),
+                ]
+            ),
+        )
+    return registry.url
+
+
+def _run(url: str, *args: str):
+    return runner.invoke(app, [*args, "--registry-url", url], env={"COLUMNS": "200"})
+
+
+def test_models_list_show_versions(populated: str) -> None:
+    r = _run(populated, "models", "list")
+    assert r.exit_code == 0 and "digits" in r.stdout and "production→v1" in r.stdout
+    r = _run(populated, "models", "show", "digits")
+    assert r.exit_code == 0 and "production → v1" in r.stdout and "pod-a" in r.stdout
+    r = _run(populated, "models", "show", "digits", "2")
+    assert (
+        r.exit_code == 0
+        and "PyTorchJob cv/job-2 uid=u2" in r.stdout
+        and "accuracy=0.92" in r.stdout
+    )
+    r = _run(populated, "models", "versions", "digits")
+    assert r.exit_code == 0 and "v2" in r.stdout and "0.9200" in r.stdout
+
+
+def test_alias_rollback_history(populated: str) -> None:
+    r = _run(populated, "models", "alias", "digits", "production", "2", "--reason", "better")
+    assert r.exit_code == 0 and "production v1 → v2" in r.stdout
+    r = _run(populated, "models", "rollback", "digits")
+    assert r.exit_code == 0 and "v2 → v1" in r.stdout
+    r = _run(populated, "models", "history", "digits")
+    assert r.exit_code == 0 and "better" in r.stdout
+    with RegistryClient(populated) as client:
+        assert client.get_model("digits").aliases == {"production": 1}
+
+
+def test_services_status_shows_pods_and_errors(populated: str) -> None:
+    r = _run(populated, "services", "status", "digits-svc")
+    assert r.exit_code == 0
+    assert "alias production → v1" in r.stdout
+    assert "pod-a" in r.stdout and "READY" in r.stdout and "checksum mismatch" in r.stdout
+
+
+def test_errors_are_one_line_not_tracebacks(populated: str) -> None:
+    r = _run(populated, "models", "alias", "digits", "production", "9")
+    assert r.exit_code == 1 and "no version 9" in r.output and "Traceback" not in r.output
+    r = _run(populated, "services", "status", "nope")
+    assert r.exit_code == 1 and "does not exist" in r.output
+    r = runner.invoke(app, ["models", "list", "--registry-url", "http://127.0.0.1:9"])
+    assert r.exit_code == 3 and "unreachable" in r.output
