@@ -293,3 +293,61 @@ def test_openapi_documents_every_route(env: Env) -> None:
             assert "422" in op["responses"] and "404" in op["responses"], (method, path)
     assert env.client.get("/metrics").status_code == 200
     assert "kubeai_registry_request_seconds" in env.client.get("/metrics").text
+
+
+def test_lineage_filters_and_dataset_idempotency(env: Env) -> None:
+    env.create_model()
+    art = env.upload_model("digits", "ds")
+    ds = {
+        "name": "digits-a",
+        "team": "cv",
+        "rows": 10,
+        "uri": art["artifact_uri"],
+        "manifest": art["manifest"],
+    }
+    assert env.client.post(f"{API}/datasets", json=ds).status_code == 201
+    assert env.client.post(f"{API}/datasets", json=ds).status_code == 200
+    changed = {**ds, "manifest": env.upload_model("digits", "ds-b")["manifest"]}
+    conflict = env.client.post(f"{API}/datasets", json=changed)
+    assert conflict.status_code == 409 and _problem_fields(conflict) == ["body.name"]
+    env.client.post(
+        f"{API}/models/digits/versions", json=env.version_body("digits", "u1", dataset="digits-a")
+    )
+    env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", "u2"))
+    by_uid = env.client.get(f"{API}/models/digits/versions", params={"source_uid": "u2"}).json()
+    assert [v["version"] for v in by_uid["items"]] == [2]
+    by_ds = env.client.get(f"{API}/models/digits/versions", params={"dataset": "digits-a"}).json()
+    assert [v["version"] for v in by_ds["items"]] == [1]
+    assert env.client.get(f"{API}/datasets").json()["total"] == 1
+
+
+def test_unreachable_artifact_storage_is_503_not_500(env: Env, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from glue.artifacts.settings import ArtifactSettings, S3Settings
+    from glue.model_registry.app import create_app
+    from tests.support.net import free_port
+
+    settings = env.settings.model_copy(
+        update={
+            "artifacts": ArtifactSettings(
+                local_root=tmp_path / "artifacts",
+                s3=S3Settings(
+                    endpoint_url=f"http://127.0.0.1:{free_port()}",
+                    access_key_id="k",
+                    secret_access_key="s",
+                    region="us-east-1",
+                    max_attempts=1,
+                    connect_timeout=0.5,
+                ),
+            )
+        }
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        client.post(f"{API}/models", json={"name": "digits", "team": "cv"})
+        body = env.version_body("digits", "u-s3")
+        body["artifact_uri"] = "s3://models-bucket/digits/1"
+        r = client.post(f"{API}/models/digits/versions", json=body)
+        assert r.status_code == 503, r.text
+        assert _problem_fields(r) == ["body.artifact_uri"]
+        assert client.get(f"{API}/models/digits").json()["latest_version"] == 0
