@@ -17,7 +17,7 @@ $(VENV)/.stamp: pyproject.toml constraints/serving.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev]"
+	$(PY) -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]"
 	@touch $@
 
 venv: $(VENV)/.stamp

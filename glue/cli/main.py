@@ -272,5 +272,67 @@ def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> No
     console.print(table)
 
 
+@app.command()
+def render(
+    stack: Annotated[str, typer.Option(help="Stack name: stacks/Pulumi.<stack>.yaml.")],
+    out: Annotated[str, typer.Option(help="Output directory (emptied first).")],
+    stacks_dir: Annotated[str, typer.Option(help="Directory of the stack files.")] = "stacks",
+    kube_version: Annotated[str, typer.Option(help="Kubernetes version for helm.")] = "1.34.0",
+) -> None:
+    """Run the Pulumi program of STACK under mocks and write every object it declares."""
+    from pathlib import Path
+
+    from infra.config import ConfigError
+    from infra.render import RenderError, render_stack
+
+    try:
+        result = render_stack(
+            stack, Path(out), stacks_dir=Path(stacks_dir), kube_version=kube_version
+        )
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except RenderError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    console.print(f"rendered stack {stack!r} into {out}: {counts}")
+
+
+@app.command()
+def validate(
+    directory: Annotated[str, typer.Argument(help="A directory written by `kubeai render`.")],
+    crds: Annotated[
+        str | None,
+        typer.Option(envvar="KUBEAI_CRDS_DIR", help="Directory of upstream CRDs (YAML)."),
+    ] = None,
+    kube_version: Annotated[str, typer.Option(help="Kubernetes schema version.")] = "1.34.0",
+) -> None:
+    """Validate rendered objects: built-in kinds (kubernetes-validate, strict) and custom
+    resources against their upstream CRD schemas. Exits 1 naming each object and field."""
+    from pathlib import Path
+
+    from infra.validate import CrdSchemas, crds_dir, validate_directory
+
+    root = Path(directory)
+    if not root.is_dir():
+        err.print(f"[red]error:[/red] {directory} is not a directory")
+        raise typer.Exit(2)
+    try:
+        schemas = CrdSchemas(crds_dir(crds))
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    checked, problems = validate_directory(root, crds=schemas, kube_version=kube_version)
+    for problem in problems:
+        err.print(f"[red]invalid:[/red] {problem}")
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {checked} objects")
+        raise typer.Exit(1)
+    console.print(
+        f"{checked} objects valid (Kubernetes {kube_version}, CRDs from {schemas.directory})"
+    )
+
+
 if __name__ == "__main__":
     app()

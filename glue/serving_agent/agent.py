@@ -57,7 +57,7 @@ from glue.artifacts.errors import (
     InvalidArtifactURI,
     StorageUnavailable,
 )
-from glue.artifacts.manifest import Manifest, verify_directory
+from glue.artifacts.manifest import FileDigest, hash_file
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 from glue.model_registry.schemas import (
@@ -73,7 +73,9 @@ from glue.serving_agent.settings import AgentSettings
 from glue.triton.config import ModelConfig, config_to_json
 from glue.triton.layout import (
     CONFIG_FILE,
+    PYCACHE,
     LayoutError,
+    block_bytecode_cache,
     check_config_text,
     check_layout,
     is_version_name,
@@ -159,6 +161,34 @@ def same_config(a: Any, b: Any) -> bool:
     return bool(left == right)
 
 
+def verify_installed_directory(directory: Path, files: dict[str, FileDigest]) -> None:
+    """Check ``directory`` holds exactly ``files`` (relative path -> digest), ``__pycache__`` aside.
+
+    Entries named ``__pycache__`` (our bytecode blockers, or caches Python wrote) and everything
+    below them are ignored unless listed. Raises ``ChecksumMismatch`` naming the first
+    difference, ``OSError`` if a file cannot be read.
+    """
+    present = set()
+    for path in directory.rglob("*"):
+        parts = path.relative_to(directory).parts
+        if path.is_file() and PYCACHE not in parts:
+            present.add("/".join(parts))
+    extra = sorted(present - files.keys())
+    if extra:
+        raise ChecksumMismatch(f"unexpected file {extra[0]!r} not in the manifest", field=extra[0])
+    for rel, expected in files.items():
+        path = directory / rel
+        if not path.is_file():
+            raise ChecksumMismatch(f"file {rel!r} listed in the manifest is missing", field=rel)
+        actual = hash_file(path)
+        if actual != expected:
+            raise ChecksumMismatch(
+                f"file {rel!r}: sha256 {actual.sha256} ({actual.size} bytes) does not match the "
+                f"manifest's {expected.sha256} ({expected.size} bytes)",
+                field=rel,
+            )
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory + rename.
 
@@ -185,7 +215,7 @@ class ServingAgent:
         triton: repository API client (default: one for ``settings.triton_url``).
         store: artifact store (default: built from ``settings.artifacts``).
         metrics: metrics holder (default: a fresh one with its own ``CollectorRegistry``).
-        clock: monotonic clock in seconds (tests may replace it).
+        clock: monotonic clock in seconds that schedules retries (tests may replace it).
 
     ``reconcile_once`` is safe to call from several threads (calls are serialised).
     """
@@ -342,26 +372,28 @@ class ServingAgent:
             self._failures.pop((model, number), None)
             self.metrics.served_version.labels(model=model).set(number)
             self._remember(model, number)
+            self._collect_garbage(model, number, index, log)
             return False
         failure = self._failures.get((model, number))
         if failure is not None and self._clock() < failure.next_attempt:
             return False
-        started = self._clock()
         try:
             if number in served:
                 # An interrupted swap left old versions loaded beside N: finish it.
                 config = self._installed_config(model, number)
+                started = time.perf_counter()
                 self._load_exactly(model, config, [number], log)
                 self.triton.wait_not_ready(model, served - {number}, self.settings.ready_timeout)
             else:
                 config = self._install(desired, log)
+                started = time.perf_counter()
                 self._swap(model, number, sorted(served), config, log)
         except TritonUnavailable:
             raise
         except (ArtifactError, LayoutError, TritonError, OSError, ValueError) as exc:
             self._record_failure(model, number, exc, log)
             return False
-        elapsed = self._clock() - started
+        elapsed = time.perf_counter() - started
         self.metrics.load_duration.labels(model=model).observe(elapsed)
         self.metrics.served_version.labels(model=model).set(number)
         self._failures.pop((model, number), None)
@@ -370,7 +402,7 @@ class ServingAgent:
         for old in previous:
             self._remember(model, old)
         self._remember(model, number)
-        self._collect_garbage(model, number, log)
+        self._collect_garbage(model, number, self.triton.index(), log)
         return True
 
     # -- install --------------------------------------------------------------------------------
@@ -386,6 +418,7 @@ class ServingAgent:
         if target.exists():
             try:
                 config = self._verify_installed(desired, artifact_version)
+                block_bytecode_cache(target)
                 log.info("version_reused", path=str(target))
                 return config
             except (ChecksumMismatch, LayoutError, OSError, UnicodeDecodeError) as exc:
@@ -394,16 +427,23 @@ class ServingAgent:
                 os.rename(target, aside)
                 shutil.rmtree(aside, ignore_errors=True)
         stage = self.repository / STAGING_DIR / f"{model}-{number}-{uuid.uuid4().hex[:12]}"
+        started = time.perf_counter()
         try:
             log.info("download_started", uri=desired.artifact_uri)
             self.store.download_dir(desired.artifact_uri, stage, desired.manifest)
             checked = check_layout(stage, model)
+            block_bytecode_cache(checked.version_dir)
             meta = self._meta_path(model, number)
             meta.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(meta, checked.config_text.encode("utf-8"))
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(checked.version_dir, target)
-            log.info("version_installed", path=str(target), bytes=desired.manifest.total_bytes)
+            log.info(
+                "version_installed",
+                path=str(target),
+                bytes=desired.manifest.total_bytes,
+                seconds=round(time.perf_counter() - started, 3),
+            )
             return checked.config
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -416,9 +456,7 @@ class ServingAgent:
             for key, digest in desired.manifest.files.items()
             if key.startswith(prefix)
         }
-        verify_directory(
-            self.repository / desired.model / str(desired.version), Manifest(files=files)
-        )
+        verify_installed_directory(self.repository / desired.model / str(desired.version), files)
         meta = self._meta_path(desired.model, desired.version)
         if not meta.is_file():
             raise ChecksumMismatch(
@@ -521,18 +559,16 @@ class ServingAgent:
                     found.append((path.stat().st_mtime, int(path.name)))
         return [n for _, n in sorted(found)]
 
-    def _collect_garbage(self, model: str, current: int, log: Any) -> None:
-        """Remove version directories other than ``current`` and the last kept previous ones."""
+    def _collect_garbage(
+        self, model: str, current: int, index: list[RepositoryEntry], log: Any
+    ) -> None:
+        """Remove version directories other than ``current`` and the last kept previous ones.
+
+        Versions the index shows READY, LOADING or UNLOADING are left for a later pass.
+        """
         history = [v for v in self._history.get(model, []) if v != current]
         keep = {current, *history[len(history) - self.settings.keep_previous :]}
-        try:
-            busy = {
-                e.version
-                for e in self.triton.index()
-                if e.name == model and e.state in _SERVING_STATES
-            }
-        except TritonError:
-            return
+        busy = {e.version for e in index if e.name == model and e.state in _SERVING_STATES}
         for number in self._disk_history(model):
             if number in keep or number in busy:
                 continue
@@ -596,6 +632,10 @@ class ServingAgent:
                     state="UNAVAILABLE",
                     error=row.reason[:MAX_ERROR_CHARS] or None,
                 )
+        for model, number in wanted.items():
+            ready = sorted(v for (m, v), o in models.items() if m == model and o.state == "READY")
+            shown = number if number in ready else (ready[-1] if ready else 0)
+            self.metrics.served_version.labels(model=model).set(shown)
         ordered = sorted(models.values(), key=lambda m: (m.model, m.version))
         report = PodStatusReport(models=ordered, agent=AGENT_NAME)
         self._last_report = report

@@ -108,10 +108,10 @@ class AgentSettings(BaseSettings):
             raise ValueError(f"triton_url {value!r} must be http://host:port without a path")
         return value
 
-    @field_validator("model_repository")
+    @field_validator("model_repository", mode="before")
     @classmethod
-    def _repository(cls, value: Path) -> Path:
-        if "://" in str(value):
+    def _repository(cls, value: object) -> object:
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", str(value)):
             raise ValueError(
                 f"model_repository {str(value)!r} must be a local directory path (the agent "
                 "stages files into it), not a URI"

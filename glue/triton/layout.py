@@ -21,6 +21,9 @@ Refused, each with a ``LayoutError`` naming the file or field and what would be 
 * symlinks anywhere (an artifact must hold regular files only);
 * ``label_filename`` on an output: Triton resolves it against the model directory, which all
   served versions share, so per-version label files cannot be installed safely.
+
+``block_bytecode_cache`` prepares an installed version directory for the python backend: see
+its docstring for why.
 """
 
 from __future__ import annotations
@@ -180,3 +183,33 @@ def manifest_version_dir(files: Iterable[str]) -> str:
             field=".",
         )
     return tops[0]
+
+
+PYCACHE = "__pycache__"
+
+
+def block_bytecode_cache(version_dir: Path) -> list[Path]:
+    """Put an empty *file* named ``__pycache__`` in every directory holding ``.py`` files.
+
+    Why: the python backend's stub imports ``model.py`` with an embedded interpreter that ignores
+    ``PYTHONDONTWRITEBYTECODE`` and writes ``__pycache__/`` into the version directory during
+    the first load. Triton tracks the modification times of everything below a version
+    directory, so the next load of the model (the overlap step of a hot swap, loading
+    ``[old, new]``) re-initialises that version: twice the memory and init time for a moment.
+    A regular file in the cache's place makes Python skip writing the cache, silently.
+
+    Directories that already hold a ``__pycache__`` (shipped in the artifact) are left alone.
+    Returns the blocker files created. Raises ``OSError``.
+    """
+    created = []
+    for directory in [version_dir, *sorted(p for p in version_dir.rglob("*") if p.is_dir())]:
+        if PYCACHE in directory.parts[len(version_dir.parts) :]:
+            continue
+        if not any(p.suffix == ".py" and p.is_file() for p in directory.iterdir()):
+            continue
+        blocker = directory / PYCACHE
+        if blocker.exists() or blocker.is_symlink():
+            continue
+        blocker.touch()
+        created.append(blocker)
+    return created

@@ -55,8 +55,9 @@ class TritonLoadError(TritonError):
         self.versions = sorted(versions)
         self.reason = reason.strip()
         self.timed_out = timed_out
-        shown = ",".join(map(str, self.versions)) or "-"
-        super().__init__(f"model {model!r} version(s) {shown}: {self.reason}")
+        shown = ",".join(map(str, self.versions))
+        where = f"model {model!r} version(s) {shown}" if shown else f"model {model!r}"
+        super().__init__(f"{where}: {self.reason}")
 
 
 @dataclass(frozen=True)

@@ -241,8 +241,7 @@ class TritonServerProcess:
         return python_dir.parent
 
     def environment(self) -> dict[str, str]:
-        """The server's environment: ours + LD_LIBRARY_PATH, PATH, no cloud metadata probes and
-        ``PYTHONDONTWRITEBYTECODE=1``."""
+        """The server's environment: ours + LD_LIBRARY_PATH, PATH, and no cloud metadata probes."""
         env = dict(os.environ)
         libdir = sysconfig.get_config_var("LIBDIR") or ""
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
@@ -250,10 +249,6 @@ class TritonServerProcess:
         )
         env["PATH"] = os.pathsep.join(p for p in (str(self.python_bin), env.get("PATH", "")) if p)
         env["AWS_EC2_METADATA_DISABLED"] = "true"
-        # The stub's interpreter would write __pycache__/ into the version directory it imports
-        # model.py from; Triton then sees that version as modified and re-initialises it on the
-        # next load of the model (e.g. the overlap step of a hot swap).
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.update(self.extra_env)
         return env
 

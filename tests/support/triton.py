@@ -14,6 +14,7 @@ test can replace per request (e.g. answer Triton's load with 200 without forward
 from __future__ import annotations
 
 import http.server
+import json
 import re
 import threading
 import time
@@ -177,13 +178,15 @@ _HOP_BY_HOP = {
 class FaultProxy:
     """HTTP/1.1 reverse proxy on 127.0.0.1 to ``upstream``; ``rule(method, path)`` may intervene.
 
-    Records every request as ``(method, path)`` in ``requests``. Use as a context manager.
+    Records every request as ``(method, path)`` in ``requests`` and its body in ``bodies`` (same
+    order). Use as a context manager.
     """
 
     def __init__(self, upstream: str, rule: Rule | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.rule: Rule = rule or (lambda method, path: None)
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[bytes] = []
         self._lock = threading.Lock()
         self._client = httpx.Client(base_url=self.upstream, timeout=120)
         proxy = self
@@ -199,6 +202,7 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 with proxy._lock:
                     proxy.requests.append((self.command, self.path))
+                    proxy.bodies.append(body)
                 action = proxy.rule(self.command, self.path)
                 if action == "drop":
                     self.close_connection = True
@@ -244,6 +248,22 @@ class FaultProxy:
         """How many recorded requests had ``method`` and a path matching regex ``pattern``."""
         with self._lock:
             return sum(1 for m, p in self.requests if m == method and re.search(pattern, p))
+
+    def load_versions(self, model: str) -> list[list[int]]:
+        """The ``version_policy.specific.versions`` of each load request for ``model``, in order
+        (``[]`` for a load without a config override)."""
+        path = f"/v2/repository/models/{model}/load"
+        result = []
+        with self._lock:
+            for (method, p), body in zip(self.requests, self.bodies, strict=True):
+                if method != "POST" or p != path:
+                    continue
+                config = json.loads(
+                    json.loads(body or b"{}").get("parameters", {}).get("config", "{}")
+                )
+                specific = config.get("version_policy", {}).get("specific", {})
+                result.append([int(v) for v in specific.get("versions", [])])
+        return result
 
     def start(self) -> FaultProxy:
         """Start serving in a background thread."""

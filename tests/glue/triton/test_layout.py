@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from glue.triton.layout import LayoutError, check_layout, is_version_name, manifest_version_dir
+from glue.triton.layout import (
+    LayoutError,
+    block_bytecode_cache,
+    check_layout,
+    is_version_name,
+    manifest_version_dir,
+)
 from tests.support.triton import write_model
 
 
@@ -34,22 +40,44 @@ def test_any_single_numeric_version_dir_is_accepted(tmp_path: Path) -> None:
     ("mutate", "field", "hint"),
     [
         (lambda r: (r / "config.pbtxt").unlink(), "config.pbtxt", "must hold the Triton"),
-        (lambda r: (r / "config.pbtxt").write_text('name: "digits"\nbogus_field: 1\n'),
-         "config.pbtxt", "2:1"),
-        (lambda r: (r / "config.pbtxt").write_text('name: "other"\nbackend: "python"\n'),
-         "config.pbtxt:name", 'set name: "digits"'),
-        (lambda r: (r / "config.pbtxt").write_text('name: "digits"\n'),
-         "config.pbtxt:backend", "backend"),
+        (
+            lambda r: (r / "config.pbtxt").write_text('name: "digits"\nbogus_field: 1\n'),
+            "config.pbtxt",
+            "2:1",
+        ),
+        (
+            lambda r: (r / "config.pbtxt").write_text('name: "other"\nbackend: "python"\n'),
+            "config.pbtxt:name",
+            'set name: "digits"',
+        ),
+        (
+            lambda r: (r / "config.pbtxt").write_text('name: "digits"\n'),
+            "config.pbtxt:backend",
+            "backend",
+        ),
         (lambda r: (r / "config.pbtxt").write_bytes(b"\xff\xfe"), "config.pbtxt", "UTF-8"),
-        (lambda r: (r / "2").mkdir() or (r / "2" / "model.py").write_text(""), ".",
-         "exactly one version directory"),
+        (
+            lambda r: (r / "2").mkdir() or (r / "2" / "model.py").write_text(""),
+            ".",
+            "exactly one version directory",
+        ),
         (lambda r: (r / "configs").mkdir(), "configs", "positive integer"),
         (lambda r: (r / "1").rename(r / "01"), "01", "positive integer"),
         (lambda r: (r / "1" / "model.py").unlink(), "1/model.py", "loads 1/model.py"),
         (lambda r: (r / "1" / "link").symlink_to(r / "config.pbtxt"), "1/link", "symlink"),
     ],
-    ids=["no-config", "unparsable", "wrong-name", "no-backend", "not-utf8", "two-versions",
-         "configs-dir", "leading-zero", "no-model-file", "symlink"],
+    ids=[
+        "no-config",
+        "unparsable",
+        "wrong-name",
+        "no-backend",
+        "not-utf8",
+        "two-versions",
+        "configs-dir",
+        "leading-zero",
+        "no-model-file",
+        "symlink",
+    ],
 )
 def test_invalid_artifacts_name_the_field(tmp_path: Path, mutate, field: str, hint: str) -> None:
     root = make(tmp_path)
@@ -80,8 +108,12 @@ def test_empty_version_dir(tmp_path: Path) -> None:
 
 def test_label_filename_is_refused(tmp_path: Path) -> None:
     root = make(tmp_path)
-    text = (root / "config.pbtxt").read_text().replace(
-        'dims: [ -1 ] } ]\ninstance', 'dims: [ -1 ] label_filename: "labels.txt" } ]\ninstance'
+    text = (
+        (root / "config.pbtxt")
+        .read_text()
+        .replace(
+            "dims: [ -1 ] } ]\ninstance", 'dims: [ -1 ] label_filename: "labels.txt" } ]\ninstance'
+        )
     )
     (root / "config.pbtxt").write_text(text)
     with pytest.raises(LayoutError) as caught:
@@ -129,7 +161,35 @@ def test_manifest_version_dir_refusals(files: list[str], field: str) -> None:
     assert caught.value.field == field
 
 
-@pytest.mark.parametrize(("name", "ok"), [("1", True), ("42", True), ("0", False), ("01", False),
-                                          ("a", False), ("1a", False), ("", False), ("１", False)])
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("1", True),
+        ("42", True),
+        ("0", False),
+        ("01", False),
+        ("a", False),
+        ("1a", False),
+        ("", False),
+        ("\uff11", False),  # a non-ASCII digit
+    ],
+)
 def test_is_version_name(name: str, ok: bool) -> None:
     assert is_version_name(name) is ok
+
+
+def test_block_bytecode_cache(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    (root / "1" / "pkg").mkdir()
+    (root / "1" / "pkg" / "util.py").write_text("")
+    (root / "1" / "data").mkdir()  # no .py: left alone
+    (root / "1" / "shipped").mkdir()
+    (root / "1" / "shipped" / "a.py").write_text("")
+    (root / "1" / "shipped" / "__pycache__").mkdir()  # shipped cache: left alone
+    created = block_bytecode_cache(root / "1")
+    assert sorted(p.relative_to(root).as_posix() for p in created) == [
+        "1/__pycache__",
+        "1/pkg/__pycache__",
+    ]
+    assert all(p.is_file() and p.stat().st_size == 0 for p in created)
+    assert block_bytecode_cache(root / "1") == []  # idempotent

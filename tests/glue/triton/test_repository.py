@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from glue.triton.config import config_to_json, parse_model_config
+from glue.triton.layout import block_bytecode_cache
 from glue.triton.repository import (
     TritonError,
     TritonLoadError,
@@ -24,8 +25,9 @@ pytestmark = pytest.mark.integration
 
 
 def add_version(triton: TritonFixture, name: str, version: int, k: float, **kw: object) -> None:
-    """Write version ``version`` of ``name`` into the session repository."""
+    """Write version ``version`` of ``name`` into the session repository (as the agent would)."""
     write_model(triton.repository / name, name, k, version_dir=str(version), **kw)  # type: ignore[arg-type]
+    block_bytecode_cache(triton.repository / name / str(version))
 
 
 def config_json(triton: TritonFixture, name: str, versions: list[int]) -> str:
@@ -63,11 +65,30 @@ def test_specific_versions_overlap_then_switch(triton_server: TritonFixture) -> 
     assert repo.ready_versions("repo-swap") == {1, 2}
     # Triton kept version 1 loaded (no second initialize) when only version_policy changed.
     assert inits(triton_server.repository, "repo-swap") == [1, 2]
+    assert not (triton_server.repository / "repo-swap" / "1" / "__pycache__").is_dir()
     repo.load("repo-swap", config_json(triton_server, "repo-swap", [2]))
     repo.wait_ready("repo-swap", [2], timeout=10)
     assert repo.wait_not_ready("repo-swap", [1], timeout=10)
     assert infer(triton_server.url, "repo-swap", [1.0])[1] == [5.0]
+    assert inits(triton_server.repository, "repo-swap") == [1, 2]  # nor version 2 again
     repo.unload("repo-swap")
+
+
+def test_without_the_bytecode_blocker_triton_reloads_the_old_version(
+    triton_server: TritonFixture,
+) -> None:
+    """Documents why the agent blocks ``__pycache__``: the stub writes it during the first load,
+    and Triton then re-initialises that version on the next load of the model."""
+    repo = TritonRepository(triton_server.url)
+    for version, k in ((1, 2.0), (2, 5.0)):
+        write_model(triton_server.repository / "repo-pyc", "repo-pyc", k, version_dir=str(version))
+    repo.load("repo-pyc", config_json(triton_server, "repo-pyc", [1]))
+    assert (triton_server.repository / "repo-pyc" / "1" / "__pycache__").is_dir()
+    repo.load("repo-pyc", config_json(triton_server, "repo-pyc", [1, 2]))
+    assert inits(triton_server.repository, "repo-pyc") == [1, 1, 2] or inits(
+        triton_server.repository, "repo-pyc"
+    ) == [1, 2, 1]
+    repo.unload("repo-pyc")
 
 
 def test_load_failure_carries_tritons_reason(triton_server: TritonFixture) -> None:
@@ -91,7 +112,7 @@ def test_unknown_model_load_is_refused(triton_server: TritonFixture) -> None:
 def test_wait_ready_times_out_for_a_version_never_loaded(triton_server: TritonFixture) -> None:
     repo = TritonRepository(triton_server.url)
     add_version(triton_server, "repo-never", 1, 1.0)
-    with pytest.raises(TritonLoadError, match="not READY after 0.3s") as caught:
+    with pytest.raises(TritonLoadError, match=r"not READY after 0\.3s") as caught:
         repo.wait_ready("repo-never", [1], timeout=0.3)
     assert caught.value.timed_out
     assert "absent from the index" in str(caught.value)
@@ -134,5 +155,5 @@ def test_is_live(triton_server: TritonFixture) -> None:
 @pytest.fixture(autouse=True, scope="module")
 def _cleanup(triton_server: TritonFixture):
     yield
-    for name in ("repo-basic", "repo-swap", "repo-broken", "repo-never"):
+    for name in ("repo-basic", "repo-swap", "repo-broken", "repo-never", "repo-pyc"):
         shutil.rmtree(triton_server.repository / name, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -30,15 +31,26 @@ def test_session_server_is_live_on_loopback(triton_server: TritonFixture) -> Non
     assert len({server.http_port, server.grpc_port, server.metrics_port}) == 3
     assert "nv_" in httpx.get(server.metrics_url).text  # Triton's own metrics endpoint
     command = " ".join(server.command())
-    for arg in ("--model-control-mode=explicit", "--disable-auto-complete-config",
-                "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
-                "--metrics-address=127.0.0.1"):
+    for arg in (
+        "--model-control-mode=explicit",
+        "--disable-auto-complete-config",
+        "--http-address=127.0.0.1",
+        "--grpc-address=127.0.0.1",
+        "--metrics-address=127.0.0.1",
+    ):
         assert arg in command
     backend = server.workdir / "backends" / "python"
-    assert {p.name for p in backend.iterdir()} == {
-        "libtriton_python.so", "triton_python_backend_utils.py", "triton_python_backend_stub"
-    }
-    assert all(p.is_symlink() and p.resolve().is_file() for p in backend.iterdir())
+    links = [
+        backend / name
+        for name in (
+            "libtriton_python.so",
+            "triton_python_backend_utils.py",
+            "triton_python_backend_stub",
+        )
+    ]
+    assert all(p.is_symlink() and p.resolve().is_file() for p in links)
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert links[2].resolve().parent.name == python  # the stub built for this interpreter
     rss = server.rss_bytes()
     assert 10 * 2**20 < rss < 4 * 2**30
     assert server.rss_bytes(include_children=False) <= rss
@@ -64,9 +76,8 @@ def test_start_stop_reaps_the_process_and_frees_the_port(tmp_path: Path) -> None
 
 def test_wait_live_raises_with_the_log_tail_when_the_server_dies(tmp_path: Path) -> None:
     server = TritonServerProcess(tmp_path / "no-such-repository", tmp_path / "work")
-    with pytest.raises(TritonServerError) as caught:
-        with server:
-            pass
+    with pytest.raises(TritonServerError) as caught, server:
+        pass
     message = str(caught.value)
     assert "exited with code" in message
     assert "no-such-repository" in message  # the log tail says what was wrong

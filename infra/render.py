@@ -1,0 +1,285 @@
+"""Offline render of one stack: every Kubernetes object the program declares, written to a dir.
+
+``kubeai render --stack team-cv-prod --out build/team-cv-prod`` runs the Pulumi program for that
+stack under mocks (no engine, no cluster, no cloud), then writes:
+
+* Kubernetes resources the program declares directly, as their manifests;
+* releases of our own charts (``charts/...``) rendered with a real ``helm template`` and the
+  values the program passes;
+* upstream Helm releases, remote kustomize directories, manifest groups and cloud resources
+  (node pools) as the declared resource with its inputs (``apiVersion: render.kubeai.dev/v1``,
+  ``kind: DeclaredResource``), since their content lives upstream;
+* ``index.json``: one entry per written object (file, kind, name, namespace, Pulumi type/name,
+  how it was produced) and the counts.
+
+Secrets are replaced by placeholders (``<secret:postgresDsn>``). A team stack is rendered against
+the outputs computed from its platform stack's file (``stacks/Pulumi.<platform>.yaml``), and the
+cross-stack checks run on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.config import (
+    SECRET_KEYS,
+    ConfigError,
+    PlatformConfig,
+    PlatformOutputs,
+    TeamConfig,
+    parse_config,
+    platform_outputs,
+    split_keys,
+)
+from infra.mocks import Declared, record_program
+from infra.validate import DECLARED_API_VERSION
+from infra.versions import KUBERNETES_VERSION
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's secret marker key
+_OPAQUE = ("kubernetes:helm.sh/", "kubernetes:kustomize/", "kubernetes:yaml/")
+
+
+class RenderError(RuntimeError):
+    """The stack could not be rendered (unknown stack, invalid config, helm failure)."""
+
+
+@dataclass
+class RenderResult:
+    """What ``render_stack`` wrote: ``out`` dir, index ``entries``, ``counts`` by source."""
+
+    stack: str
+    out: Path
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Objects by how they were produced (``pulumi``, ``helm-template``, ``declared``)."""
+        out: dict[str, int] = {}
+        for entry in self.entries:
+            out[entry["source"]] = out.get(entry["source"], 0) + 1
+        out["total"] = len(self.entries)
+        return out
+
+
+def stack_file(stack: str, stacks_dir: Path) -> Path:
+    """``stacks/Pulumi.<stack>.yaml``; ``RenderError`` listing the known stacks if missing."""
+    path = stacks_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            for p in stacks_dir.glob("Pulumi.*.yaml")
+        )
+        raise RenderError(f"no stack file {path}; known stacks: {', '.join(known) or 'none'}")
+    return path
+
+
+def load_stack(
+    stack: str, stacks_dir: Path
+) -> tuple[PlatformConfig | TeamConfig, set[str], dict[str, Any]]:
+    """Parse a stack file: (config, secret keys set in it, the raw ``config:`` mapping).
+
+    Raises ``ConfigError`` (every problem with its key path) or ``RenderError``.
+    """
+    path = stack_file(stack, stacks_dir)
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise RenderError(f"{path} is not valid YAML: {exc}") from exc
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise RenderError(f"{path}: 'config' must be a mapping of 'namespace:key' to values")
+    values, secrets = split_keys(raw)
+    return parse_config(values), secrets, raw
+
+
+def platform_for(team: TeamConfig, stacks_dir: Path) -> PlatformOutputs:
+    """Outputs of the team's platform stack, computed from that stack's file; checked."""
+    name = team.platform_stack.rsplit("/", 1)[-1]
+    platform, _, _ = load_stack(name, stacks_dir)
+    if not isinstance(platform, PlatformConfig):
+        raise ConfigError([("kubeai:platformStack", f"stack {name!r} is not a platform stack")])
+    outputs = platform_outputs(platform)
+    team.check_against_platform(outputs)
+    return outputs
+
+
+def _unsecret(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) is not None and "value" in value:
+            return _unsecret(value["value"])
+        return {k: _unsecret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsecret(v) for v in value]
+    return value
+
+
+def find_helm() -> Path:
+    """The helm v3 binary: ``$KUBEAI_HELM``, ``.tools/helm-v3.19.0/helm``, or ``helm`` on PATH."""
+    candidates = [
+        os.environ.get("KUBEAI_HELM"),
+        str(REPO_ROOT / ".tools" / "helm-v3.19.0" / "helm"),
+        shutil.which("helm"),
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise RenderError("helm not found: run `make tools` (fetches helm v3.19.0) or set KUBEAI_HELM")
+
+
+def _local_chart(chart: str) -> Path | None:
+    path = (REPO_ROOT / chart).resolve() if not Path(chart).is_absolute() else Path(chart)
+    return path if (path / "Chart.yaml").is_file() else None
+
+
+def helm_template(
+    chart: Path,
+    *,
+    release: str,
+    namespace: str,
+    values: dict[str, Any],
+    kube_version: str = KUBERNETES_VERSION,
+) -> list[dict[str, Any]]:
+    """Objects of ``helm template`` of a local chart with ``values``; ``RenderError`` on failure."""
+    with tempfile.TemporaryDirectory(prefix="kubeai-helm-") as tmp:
+        values_file = Path(tmp) / "values.json"
+        values_file.write_text(json.dumps(values))
+        env = {
+            **os.environ,
+            "HELM_CACHE_HOME": f"{tmp}/cache",
+            "HELM_CONFIG_HOME": f"{tmp}/config",
+            "HELM_DATA_HOME": f"{tmp}/data",
+        }
+        result = subprocess.run(
+            [
+                str(find_helm()),
+                "template",
+                release,
+                str(chart),
+                "--namespace",
+                namespace,
+                "--values",
+                str(values_file),
+                "--kube-version",
+                kube_version,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    if result.returncode != 0:
+        raise RenderError(
+            f"helm template {chart.name} (release {release}) failed: {result.stderr.strip()}"
+        )
+    return [d for d in yaml.safe_load_all(result.stdout) if isinstance(d, dict)]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
+
+
+def _declared(item: Declared) -> dict[str, Any]:
+    return {
+        "apiVersion": DECLARED_API_VERSION,
+        "kind": "DeclaredResource",
+        "metadata": {"name": item.name},
+        "pulumiType": item.type,
+        "dependsOn": item.depends_on,
+        "retainOnDelete": item.retain_on_delete,
+        "inputs": _unsecret(item.inputs),
+    }
+
+
+def render_stack(
+    stack: str,
+    out: Path,
+    *,
+    stacks_dir: Path | None = None,
+    kube_version: str = KUBERNETES_VERSION,
+) -> RenderResult:
+    """Render ``stack`` into ``out`` (emptied first). See the module docstring for the layout.
+
+    Raises ``ConfigError`` for invalid configuration and ``RenderError`` for everything else.
+    """
+    from infra import program
+
+    stacks_dir = stacks_dir or REPO_ROOT / "stacks"
+    config, _, raw = load_stack(stack, stacks_dir)
+    platform = platform_for(config, stacks_dir) if isinstance(config, TeamConfig) else None
+
+    def run() -> None:
+        import pulumi
+
+        secrets = {key: pulumi.Output.secret(f"<secret:{key}>") for key in sorted(SECRET_KEYS)}
+        program.run(config, secrets=secrets, platform=platform)
+
+    plain = {
+        k: v if isinstance(v, str) else json.dumps(v)
+        for k, v in raw.items()
+        if not (isinstance(v, dict) and "secure" in v)
+    }
+    declared, _ = record_program(run, stack=stack, config=plain)
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    result = RenderResult(stack=stack, out=out)
+    for number, item in enumerate(d for d in declared if d.custom):
+        docs: list[tuple[dict[str, Any], str]]
+        if item.type == "kubernetes:helm.sh/v3:Release" and (
+            chart := _local_chart(str(item.inputs.get("chart", "")))
+        ):
+            inputs = _unsecret(item.inputs)
+            docs = [
+                (d, "helm-template")
+                for d in helm_template(
+                    chart,
+                    release=str(inputs.get("name") or item.name),
+                    namespace=str(inputs.get("namespace") or "default"),
+                    values=inputs.get("values") or {},
+                    kube_version=kube_version,
+                )
+            ]
+        elif (
+            item.type.startswith("kubernetes:")
+            and not item.type.startswith(_OPAQUE)
+            and "kind" in item.inputs
+        ):
+            docs = [(_unsecret(item.inputs), "pulumi")]
+        else:
+            docs = [(_declared(item), "declared")]
+        filename = f"{number:03d}-{_slug(item.type.split(':')[-1])}-{_slug(item.name)}.yaml"
+        (out / filename).write_text(yaml.safe_dump_all([d for d, _ in docs], sort_keys=False))
+        for doc, source in docs:
+            meta = doc.get("metadata") or {}
+            result.entries.append(
+                {
+                    "file": filename,
+                    "apiVersion": doc.get("apiVersion"),
+                    "kind": doc.get("kind"),
+                    "namespace": meta.get("namespace"),
+                    "name": meta.get("name"),
+                    "pulumiType": item.type,
+                    "pulumiName": item.name,
+                    "source": source,
+                }
+            )
+    index = {
+        "stack": stack,
+        "kind": config.stack_kind,
+        "counts": result.counts,
+        "objects": result.entries,
+    }
+    (out / "index.json").write_text(json.dumps(index, indent=2))
+    return result

@@ -1,0 +1,601 @@
+"""The serving agent against a real tritonserver, a real registry and a local file artifact store.
+
+Every test uses its own model name: the session shares one tritonserver and its repository.
+Models answer ``OUTPUT = INPUT * k`` with ``k`` differing per version, so a test sees which
+version answered.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from glue.artifacts.store import ArtifactStore
+from glue.model_registry.client import RegistryClient
+from glue.model_registry.schemas import (
+    Assignment,
+    ModelCreate,
+    ServiceCreate,
+    SourceRef,
+    VersionCreate,
+)
+from glue.serving_agent.agent import ServingAgent
+from glue.serving_agent.settings import AgentSettings
+from glue.triton.config import parse_model_config, signature_of
+from glue.triton.repository import TritonRepository
+from glue.triton.server import free_ports
+from tests.support.registry import RegistryServer
+from tests.support.triton import FaultProxy, TritonFixture, infer, inits, wait_until, write_model
+
+pytestmark = pytest.mark.integration
+
+SERVICE = "scoring"
+POD = "scoring-pod-0"
+
+
+class FakeClock:
+    """A monotonic clock the test moves forward by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Env:
+    """One test's world: registry, artifact store, the shared tritonserver, a model name."""
+
+    registry: RegistryServer
+    client: RegistryClient
+    store: ArtifactStore
+    triton: TritonFixture
+    model: str
+    tmp: Path
+    agents: list[ServingAgent] = field(default_factory=list)
+
+    def publish(self, k: float, **kwargs: object) -> int:
+        """Write, upload and register a version answering ``x * k``; returns its number."""
+        uid = uuid.uuid4().hex[:12]
+        source = write_model(self.tmp / "src" / uid, self.model, k, **kwargs)  # type: ignore[arg-type]
+        uri = self.store.local_uri("models", self.model, uid)
+        manifest = self.store.upload_dir(source, uri)
+        config = parse_model_config((source / "config.pbtxt").read_text())
+        version = self.client.register_version(
+            self.model,
+            VersionCreate(
+                artifact_uri=uri,
+                manifest=manifest,
+                signature=signature_of(config),
+                source=SourceRef(kind="Job", namespace="test", name=f"train-{uid}", uid=uid),
+            ),
+        )
+        return version.version
+
+    def artifact_dir(self, version: int) -> Path:
+        """Local directory of a registered version's artifact."""
+        uri = self.client.get_version(self.model, version).artifact_uri
+        return Path(uri.removeprefix("file://"))
+
+    def assign(self, version: int | None) -> None:
+        """Make ``version`` the service's desired version of the model (None: no model)."""
+        assignments = [] if version is None else [Assignment(model=self.model, version=version)]
+        self.client.set_assignments(SERVICE, assignments)
+
+    def agent(self, *, triton_url: str | None = None, **overrides: object) -> ServingAgent:
+        """A serving agent for the test's service and pod (closed at teardown)."""
+        values: dict[str, object] = {
+            "registry_url": self.registry.url,
+            "service": SERVICE,
+            "pod": POD,
+            "triton_url": triton_url or self.triton.url,
+            "model_repository": self.triton.repository,
+            "ready_timeout": 10.0,
+            "backoff_initial": 0.2,
+            "backoff_max": 1.0,
+            "registry_timeout": 2.0,
+            "artifacts": self.registry.settings.artifacts,
+        }
+        clock = overrides.pop("clock", None)
+        values.update(overrides)
+        agent = ServingAgent(
+            AgentSettings(**values),  # type: ignore[arg-type]
+            **({"clock": clock} if clock else {}),  # type: ignore[arg-type]
+        )
+        self.agents.append(agent)
+        return agent
+
+    def observed(self) -> set[tuple[int, str]]:
+        """(version, state) the registry recorded for the test's pod and model."""
+        service = self.client.get_service(SERVICE)
+        return {
+            (o.version, o.state) for o in service.observed if o.pod == POD and o.model == self.model
+        }
+
+    def observed_errors(self) -> dict[int, str | None]:
+        service = self.client.get_service(SERVICE)
+        return {
+            o.version: o.error for o in service.observed if o.pod == POD and o.model == self.model
+        }
+
+    def answer(self, url: str | None = None) -> tuple[int, float]:
+        """(version, output) of one inference with input 1.0."""
+        version, out = infer(url or self.triton.url, self.model, [1.0])
+        return version, out[0]
+
+
+@pytest.fixture
+def env(
+    registry: RegistryServer,
+    triton_server: TritonFixture,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Env]:
+    name = "agent-" + request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
+    client = RegistryClient(registry.url)
+    client.create_model(ModelCreate(name=name, team="ml"))
+    client.create_service(ServiceCreate(name=SERVICE, team="ml"))
+    world = Env(
+        registry=registry,
+        client=client,
+        store=ArtifactStore(registry.settings.artifacts),
+        triton=triton_server,
+        model=name,
+        tmp=tmp_path,
+    )
+    yield world
+    for agent in world.agents:
+        agent.close()
+    client.close()
+    repo = TritonRepository(triton_server.url)
+    if repo.is_live():
+        repo.unload(name)
+
+
+def served(env: Env) -> set[int]:
+    return TritonRepository(env.triton.url).ready_versions(env.model)
+
+
+# -- the happy path -------------------------------------------------------------------------------
+
+
+def test_first_sync_installs_verifies_loads_and_reports(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent()
+    result = agent.reconcile_once()
+    assert result.registry_ok and result.triton_ok and result.reported
+    assert result.swapped == [(env.model, v1)] and result.failed == {}
+    assert env.answer() == (v1, 2.0)
+    assert env.observed() == {(v1, "READY")}
+
+    repo = env.triton.repository
+    assert (repo / env.model / str(v1) / "model.py").is_file()
+    assert (repo / env.model / str(v1) / "__pycache__").is_file()  # bytecode blocker
+    assert (repo / env.model / "config.pbtxt").is_file()
+    assert (repo / ".kubeai" / env.model / f"{v1}.pbtxt").is_file()
+    assert list((repo / ".staging").iterdir()) == []
+    assert agent.metrics.value("kubeai_agent_served_version", {"model": env.model}) == v1
+    assert (
+        agent.metrics.value("kubeai_agent_load_duration_seconds_count", {"model": env.model}) == 1
+    )
+    assert agent.metrics.value("kubeai_agent_sync_duration_seconds_count") == 1
+
+    # Steady state: nothing is loaded again.
+    again = agent.reconcile_once()
+    assert again.swapped == [] and again.reported
+    assert inits(repo, env.model) == [v1]
+    assert again.next_delay == agent.settings.poll_interval
+
+
+def test_hot_swap_under_concurrent_inference_has_zero_failed_requests(env: Env) -> None:
+    """Inference goes straight to tritonserver from 3 threads; the agent's control calls go
+    through a recording proxy, so the test also sees the load sequence [v1, v2] then [v2]."""
+    proxy = FaultProxy(env.triton.url).start()
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent(triton_url=proxy.url)
+    agent.reconcile_once()
+    v2 = env.publish(3.0, init_delay=0.3)  # a slower load widens the window where both exist
+    env.assign(v2)
+
+    stop = threading.Event()
+    answers: list[tuple[float, int, float]] = []
+    failures: list[str] = []
+
+    def hammer() -> None:
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                sent = time.monotonic()
+                try:
+                    version, out = infer(env.triton.url, env.model, [1.0], client=http)
+                    answers.append((sent, version, out[0]))
+                except Exception as exc:
+                    failures.append(repr(exc))
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    result = agent.reconcile_once()
+    swap_seconds = time.monotonic() - started
+    done = time.monotonic()
+    time.sleep(0.3)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    proxy.stop()
+    assert result.swapped == [(env.model, v2)] and result.failed == {}
+    assert failures == []
+    assert proxy.load_versions(env.model) == [[v1], [v1, v2], [v2]]
+    assert {(v, out) for _, v, out in answers} == {(v1, 2.0), (v2, 3.0)}
+    assert all(v == v2 for sent, v, _ in answers if sent > done)  # after the swap: only v2
+    # The old version was never re-initialised during the overlap, the new one only once.
+    assert inits(env.triton.repository, env.model) == [v1, v2]
+    assert served(env) == {v2}
+    assert (v2, "READY") in env.observed()
+    print(f"\nhot swap: {swap_seconds:.3f}s, {len(answers)} requests, {len(failures)} failed")
+
+
+# -- failures keep the old version serving -------------------------------------------------------
+
+
+def test_corrupted_artifact_is_refused_old_version_kept_and_error_reported(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    clock = FakeClock()
+    agent = env.agent(clock=clock)
+    agent.reconcile_once()
+    v2 = env.publish(3.0)
+    weights = env.artifact_dir(v2) / "1" / "k.txt"
+    good = weights.read_bytes()
+    weights.write_bytes(b"9.0\n")  # same size, different bytes: only the sha256 can tell
+    env.assign(v2)
+
+    result = agent.reconcile_once()
+    assert result.swapped == []
+    assert "checksum_mismatch" in result.failed[(env.model, v2)]
+    assert env.answer() == (v1, 2.0)
+    assert not (env.triton.repository / env.model / str(v2)).exists()
+    assert list((env.triton.repository / ".staging").iterdir()) == []
+    assert env.observed() == {(v1, "READY"), (v2, "FAILED")}
+    error = env.observed_errors()[v2] or ""
+    assert "sha256" in error and "1/k.txt" in error
+    labels = {"model": env.model, "reason": "checksum_mismatch"}
+    assert agent.metrics.value("kubeai_agent_load_failures_total", labels) == 1
+
+    # Fixed artifact: retried after the backoff, then served.
+    weights.write_bytes(good)
+    assert agent.reconcile_once().failed  # still backing off: not retried yet
+    assert agent.metrics.value("kubeai_agent_load_failures_total", labels) == 1
+    clock.now += 5
+    result = agent.reconcile_once()
+    assert result.swapped == [(env.model, v2)]
+    assert env.answer() == (v2, 3.0)
+    assert env.observed() >= {(v2, "READY")}
+
+
+def test_load_answered_200_but_never_ready_is_reported_failed(env: Env) -> None:
+    """Triton itself cannot be made to answer a load with 200 and leave the model not READY, so
+    a fault-injecting HTTP proxy sits between the agent and the real tritonserver: it forwards
+    everything, except that once armed it answers ``POST .../models/<m>/load`` with 200 itself
+    without forwarding it. The agent must not trust the 200: it polls the repository index,
+    gives up after ``ready_timeout``, reports the new version FAILED and keeps the old one."""
+    armed = threading.Event()
+    load_path = f"/v2/repository/models/{env.model}/load"
+
+    def rule(method: str, path: str) -> tuple[int, bytes] | None:
+        if armed.is_set() and method == "POST" and path == load_path:
+            return 200, b""
+        return None
+
+    with FaultProxy(env.triton.url, rule) as proxy:
+        v1 = env.publish(2.0)
+        env.assign(v1)
+        agent = env.agent(triton_url=proxy.url, ready_timeout=0.5)
+        assert agent.reconcile_once().swapped == [(env.model, v1)]
+        v2 = env.publish(3.0)
+        env.assign(v2)
+        armed.set()
+        result = agent.reconcile_once()
+
+    assert result.swapped == []
+    failure = result.failed[(env.model, v2)]
+    assert failure.startswith("not_ready:") and "not READY after 0.5s" in failure
+    assert proxy.count("POST", load_path) == 2  # one forwarded (v1), one swallowed (v2)
+    assert env.answer() == (v1, 2.0)
+    assert served(env) == {v1}
+    assert env.observed() == {(v1, "READY"), (v2, "FAILED")}
+    labels = {"model": env.model, "reason": "not_ready"}
+    assert agent.metrics.value("kubeai_agent_load_failures_total", labels) == 1
+
+
+def test_failed_load_keeps_old_version_and_retries_with_capped_backoff(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    clock = FakeClock()
+    agent = env.agent(clock=clock, backoff_initial=1.0, backoff_max=4.0, poll_interval=30.0)
+    agent.reconcile_once()
+    v2 = env.publish(3.0, fail_init=True)
+    env.assign(v2)
+    labels = {"model": env.model, "reason": "load_refused"}
+
+    delays = []
+    for attempt in range(5):
+        if attempt:
+            clock.now += delays[-1]  # exactly when the agent wants to retry
+        delays.append(agent.reconcile_once().next_delay)
+    assert delays == [1.0, 2.0, 4.0, 4.0, 4.0]  # doubling from backoff_initial, capped
+    assert agent.metrics.value("kubeai_agent_load_failures_total", labels) == 5
+    clock.now += 1.0  # before the next retry is due: no attempt
+    assert agent.reconcile_once().next_delay == pytest.approx(3.0)
+    assert agent.metrics.value("kubeai_agent_load_failures_total", labels) == 5
+    assert env.answer() == (v1, 2.0)
+    assert served(env) == {v1}
+    assert env.observed() == {(v1, "READY"), (v2, "FAILED")}
+    assert "initialize failed on purpose" in (env.observed_errors()[v2] or "")
+
+
+def test_bad_layout_is_refused_before_download(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent()
+    agent.reconcile_once()
+    v2 = env.publish(3.0)
+    extra = env.artifact_dir(v2) / "2"
+    (extra).mkdir()
+    (extra / "model.py").write_text("")
+    # Re-register the same files plus a second version directory: two version dirs.
+    uid = uuid.uuid4().hex[:12]
+    manifest = env.store.upload_dir(
+        env.artifact_dir(v2), env.store.local_uri("models", env.model, uid)
+    )
+    config = parse_model_config((env.artifact_dir(v2) / "config.pbtxt").read_text())
+    v3 = env.client.register_version(
+        env.model,
+        VersionCreate(
+            artifact_uri=env.store.local_uri("models", env.model, uid),
+            manifest=manifest,
+            signature=signature_of(config),
+            source=SourceRef(kind="Job", namespace="test", name="two-dirs", uid=uid),
+        ),
+    ).version
+    env.assign(v3)
+    result = agent.reconcile_once()
+    assert result.failed[(env.model, v3)].startswith("layout:")
+    assert "exactly one version directory" in result.failed[(env.model, v3)]
+    assert env.answer() == (v1, 2.0)
+    assert env.observed() == {(v1, "READY"), (v3, "FAILED")}
+
+
+# -- registry outages ------------------------------------------------------------------------------
+
+
+def test_registry_down_during_a_swap_keeps_serving_and_catches_up(env: Env) -> None:
+    """The registry goes down while the agent is in the middle of a swap (stopped from inside
+    the proxy when the swap's first load arrives): the swap completes, the report is kept, and
+    it reaches the registry once the registry is back."""
+    load_path = f"/v2/repository/models/{env.model}/load"
+    stopped = threading.Event()
+
+    def rule(method: str, path: str) -> None:
+        if method == "POST" and path == load_path and armed.is_set() and not stopped.is_set():
+            env.registry.stop()
+            stopped.set()
+        return None
+
+    armed = threading.Event()
+    with FaultProxy(env.triton.url, rule) as proxy:
+        v1 = env.publish(2.0)
+        env.assign(v1)
+        agent = env.agent(triton_url=proxy.url)
+        agent.reconcile_once()
+        v2 = env.publish(3.0)
+        env.assign(v2)
+        armed.set()
+        result = agent.reconcile_once()
+        assert stopped.is_set()
+        assert result.swapped == [(env.model, v2)] and not result.reported
+        assert agent.unreported is not None
+        assert {(m.version, m.state) for m in agent.unreported.models} >= {(v2, "READY")}
+        assert env.answer() == (v2, 3.0)
+
+        down = agent.reconcile_once()  # registry still down: nothing changes, still serving
+        assert not down.registry_ok and down.next_delay > 0
+        assert env.answer() == (v2, 3.0)
+        assert (
+            agent.metrics.value("kubeai_agent_registry_errors_total", {"operation": "desired"}) >= 1
+        )
+        assert (
+            agent.metrics.value("kubeai_agent_registry_errors_total", {"operation": "report"}) >= 1
+        )
+
+        env.registry.start()
+        back = agent.reconcile_once()
+    assert back.registry_ok and back.reported and agent.unreported is None
+    assert (v2, "READY") in env.observed()
+    assert back.swapped == []
+
+
+def test_registry_down_before_a_new_version_then_back(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent(backoff_initial=0.5, backoff_max=2.0)
+    agent.reconcile_once()
+    v2 = env.publish(3.0)
+    env.assign(v2)
+    env.registry.stop()
+    delays = [agent.reconcile_once().next_delay for _ in range(4)]
+    assert delays == [0.5, 1.0, 2.0, 2.0]  # exponential, capped at backoff_max
+    assert env.answer() == (v1, 2.0)  # keeps serving what it served
+    env.registry.start()
+    result = agent.reconcile_once()
+    assert result.swapped == [(env.model, v2)]
+    assert env.answer() == (v2, 3.0)
+    assert (v2, "READY") in env.observed()
+
+
+# -- restart, rollback, removal ------------------------------------------------------------------
+
+
+def test_restart_rebuilds_state_without_reloading_and_rollback_reuses_files(env: Env) -> None:
+    with FaultProxy(env.triton.url) as proxy:
+        v1 = env.publish(2.0)
+        env.assign(v1)
+        env.agent(triton_url=proxy.url).reconcile_once()
+        loads = proxy.count("POST", r"/load$")
+        assert loads == 1
+
+        restarted = env.agent(triton_url=proxy.url)  # a new process: empty memory, same files
+        result = restarted.reconcile_once()
+        assert result.swapped == [] and result.reported
+        assert proxy.count("POST", r"/load$") == loads  # nothing loaded again
+        assert inits(env.triton.repository, env.model) == [v1]
+        assert env.observed() == {(v1, "READY")}
+        assert restarted.metrics.value("kubeai_agent_served_version", {"model": env.model}) == v1
+
+        v2 = env.publish(3.0)
+        v3 = env.publish(4.0)
+        for version in (v2, v3):
+            env.assign(version)
+            assert restarted.reconcile_once().swapped == [(env.model, version)]
+
+        def installed() -> list[str]:
+            restarted.reconcile_once()  # collects versions no longer loading/unloading
+            return sorted(
+                p.name for p in (env.triton.repository / env.model).iterdir() if p.is_dir()
+            )
+
+        # current + one previous (keep_previous=1); v1 goes once Triton finished unloading it
+        assert wait_until(lambda: installed() == sorted([str(v2), str(v3)]), timeout=15)
+        assert not (env.triton.repository / ".kubeai" / env.model / f"{v1}.pbtxt").exists()
+
+        # Rollback to the kept previous version: its files are reused, not downloaded again.
+        shutil.rmtree(env.artifact_dir(v2))
+        env.assign(v2)
+        rollback = restarted.reconcile_once()
+        assert rollback.swapped == [(env.model, v2)] and rollback.failed == {}
+        assert env.answer() == (v2, 3.0)
+
+
+def test_corrupted_installed_version_is_moved_aside_and_downloaded_again(env: Env) -> None:
+    v1 = env.publish(2.0)
+    v2 = env.publish(3.0)
+    env.assign(v1)
+    agent = env.agent()
+    agent.reconcile_once()
+    env.assign(v2)
+    agent.reconcile_once()
+    env.assign(v1)
+    agent.reconcile_once()  # v2 stays installed as the previous version
+    installed = env.triton.repository / env.model / str(v2) / "k.txt"
+    installed.write_text("7.0\n")  # bit rot on the node
+    env.assign(v2)
+    result = agent.reconcile_once()
+    assert result.swapped == [(env.model, v2)]
+    assert env.answer() == (v2, 3.0)  # the good bytes, downloaded again
+
+
+def test_model_no_longer_desired_is_unloaded(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent()
+    agent.reconcile_once()
+    env.assign(None)
+    result = agent.reconcile_once()
+    assert result.reported
+    assert wait_until(lambda: not served(env))
+    assert (env.triton.repository / env.model / str(v1)).is_dir()  # files kept for a rollback
+    assert agent.metrics.value("kubeai_agent_served_version", {"model": env.model}) == 0
+    assert all(state != "READY" for _, state in env.observed())
+
+
+def test_triton_unreachable_is_reported_and_backed_off(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent(triton_url=f"http://127.0.0.1:{free_ports(1)[0]}")
+    result = agent.reconcile_once()
+    assert not result.triton_ok and result.reported
+    assert result.next_delay == agent.settings.backoff_initial
+    assert env.observed() == {(v1, "UNAVAILABLE")}
+    assert "tritonserver unreachable" in (env.observed_errors()[v1] or "")
+
+
+# -- the run loop and the process ----------------------------------------------------------------
+
+
+def test_run_loop_serves_metrics_and_stops_promptly(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    port = free_ports(1)[0]
+    agent = env.agent(poll_interval=0.1, metrics_port=port, metrics_address="127.0.0.1")
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    try:
+        assert wait_until(lambda: served(env) == {v1}, timeout=20)
+        v2 = env.publish(3.0)
+        env.assign(v2)
+        assert wait_until(lambda: served(env) == {v2}, timeout=20)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert f'kubeai_agent_served_version{{model="{env.model}"}} {float(v2)}' in text
+        assert "kubeai_agent_sync_duration_seconds_count" in text
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
+
+
+def test_process_runs_from_env_and_stops_on_sigterm(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    variables = {
+        "KUBEAI_AGENT_REGISTRY_URL": env.registry.url,
+        "KUBEAI_AGENT_SERVICE": SERVICE,
+        "KUBEAI_AGENT_POD": POD,
+        "KUBEAI_AGENT_TRITON_URL": env.triton.url,
+        "KUBEAI_AGENT_MODEL_REPOSITORY": str(env.triton.repository),
+        "KUBEAI_AGENT_POLL_INTERVAL": "0.2",
+        "KUBEAI_AGENT_ARTIFACTS__LOCAL_ROOT": str(env.registry.settings.artifacts.local_root),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glue.serving_agent"],
+        env={**os.environ, **variables},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(lambda: (v1, "READY") in env.observed(), timeout=30)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    lines = [line for line in stderr.splitlines() if line.startswith("{")]
+    assert any(
+        '"event": "swap_done"' in line
+        and f'"model": "{env.model}"' in line
+        and f'"pod": "{POD}"' in line
+        for line in lines
+    )
+    assert any('"event": "agent_stopped"' in line for line in lines)

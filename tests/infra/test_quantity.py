@@ -1,0 +1,32 @@
+"""Kubernetes quantities parse to exact amounts."""
+
+from decimal import Decimal
+
+import pytest
+
+from infra.quantity import parse_quantity
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("500m", Decimal("0.5")),
+        ("4", Decimal(4)),
+        ("1.5", Decimal("1.5")),
+        ("1Gi", Decimal(2**30)),
+        ("256Gi", Decimal(256 * 2**30)),
+        ("10G", Decimal(10**10)),
+        ("1e3", Decimal(1000)),
+        (8, Decimal(8)),
+        ("1Ki", Decimal(1024)),
+        (".5", Decimal("0.5")),
+    ],
+)
+def test_parse(text, amount) -> None:
+    assert parse_quantity(text) == amount
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1GB", "lots", "1.2.3", "Gi"])
+def test_refused(text) -> None:
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        parse_quantity(text)
