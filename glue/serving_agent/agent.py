@@ -67,6 +67,7 @@ from glue.model_registry.schemas import (
     ModelState,
     ObservedModel,
     PodStatusReport,
+    ServiceCreate,
 )
 from glue.serving_agent.metrics import AgentMetrics
 from glue.serving_agent.settings import AgentSettings
@@ -294,6 +295,28 @@ class ServingAgent:
             self.metrics.stop()
             self._log.info("agent_stopped")
 
+    def _desired_state(self) -> DesiredState:
+        """Desired state of this pod; creates the service record first when it is missing.
+
+        The record is created with ``initial_assignments`` only if the registry answers 404
+        for the service (``exist_ok`` keeps an existing record untouched).
+        """
+        try:
+            return self.registry.desired_state(self.settings.service, self.settings.pod)
+        except RegistryError as exc:
+            if exc.status != 404 or not self.settings.initial_assignments:
+                raise
+            self.registry.create_service(
+                ServiceCreate(
+                    name=self.settings.service,
+                    team=self.settings.team,
+                    assignments=list(self.settings.initial_assignments),
+                ),
+                exist_ok=True,
+            )
+            self._log.info("service_created", assignments=len(self.settings.initial_assignments))
+            return self.registry.desired_state(self.settings.service, self.settings.pod)
+
     def reconcile_once(self) -> ReconcileResult:
         """One pass: fetch desired state, install and hot swap, unload, clean up, report.
 
@@ -308,7 +331,7 @@ class ServingAgent:
         if self._unreported is not None:
             self._send(self._unreported)
         try:
-            desired = self.registry.desired_state(self.settings.service, self.settings.pod)
+            desired = self._desired_state()
         except (RegistryUnavailable, RegistryError) as exc:
             self.metrics.registry_errors.labels(operation="desired").inc()
             self._log.warning("registry_desired_failed", error=str(exc))

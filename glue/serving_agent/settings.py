@@ -27,7 +27,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from glue.artifacts.settings import ArtifactSettings
-from glue.model_registry.schemas import DNS1123_LABEL
+from glue.model_registry.schemas import DNS1123_LABEL, Assignment
 
 _POD_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
@@ -72,6 +72,10 @@ class AgentSettings(BaseSettings):
         metrics_address: address the metrics endpoint binds (``0.0.0.0`` in a pod).
         keep_previous: older version directories kept per model for fast rollback (0..10).
         artifacts: settings of the artifact store the versions are downloaded from.
+        team: owner team recorded when the agent creates its service in the registry.
+        initial_assignments: JSON list of ``{"model": ..., "alias": ...}``; when the registry
+            does not know the service yet, the agent creates it with these (and never touches
+            an existing service, so a later promotion is never undone). Empty: never create.
     """
 
     model_config = SettingsConfigDict(
@@ -94,6 +98,10 @@ class AgentSettings(BaseSettings):
     metrics_address: str = "0.0.0.0"  # noqa: S104 - a pod's metrics must be scrapable
     keep_previous: int = Field(default=1, ge=0, le=10)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    team: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL)] = (
+        "default"
+    )
+    initial_assignments: list[Assignment] = Field(default_factory=list, max_length=64)
 
     @field_validator("registry_url")
     @classmethod

@@ -599,3 +599,36 @@ def test_process_runs_from_env_and_stops_on_sigterm(env: Env) -> None:
         for line in lines
     )
     assert any('"event": "agent_stopped"' in line for line in lines)
+
+
+def test_agent_creates_missing_service_with_initial_alias_but_never_overwrites(env: Env) -> None:
+    """The chart tells the agent the service's initial alias: the agent creates the registry
+    record only when it is missing, so a promotion made in the registry is never undone."""
+    version = env.publish(2.0)
+    env.client.set_alias(env.model, "production", version)
+    initial = [{"model": env.model, "alias": "production"}]
+    fresh = env.agent(
+        service="fresh-svc", pod="fresh-svc-0", team="vision", initial_assignments=initial
+    )
+    fresh.reconcile_once()
+    record = env.client.get_service("fresh-svc")
+    assert record.team == "vision"
+    assert [(a.model, a.alias, a.resolved_version) for a in record.assignments] == [
+        (env.model, "production", version)
+    ]
+    assert (version, "READY") in {(o.version, o.state) for o in record.observed}
+    # A registry-side change (exact version pin) survives agent restarts with initial config.
+    env.client.set_assignments("fresh-svc", [Assignment(model=env.model, version=version)])
+    again = env.agent(
+        service="fresh-svc", pod="fresh-svc-1", team="vision", initial_assignments=initial
+    )
+    again.reconcile_once()
+    assert env.client.get_service("fresh-svc").assignments[0].version == version
+    assert env.client.get_service("fresh-svc").assignments[0].alias is None
+    # Without initial assignments a missing service is an error reported, not created.
+    orphan = env.agent(service="missing-svc", pod="missing-0")
+    assert orphan.reconcile_once().registry_ok is False
+    assert env.client.list_models().total >= 1
+    with pytest.raises(Exception, match="does not exist"):
+        env.client.get_service("missing-svc")
+    TritonRepository(env.triton.url).unload(env.model)
