@@ -212,7 +212,9 @@ def render_stack(
 
     Raises ``ConfigError`` for invalid configuration and ``RenderError`` for everything else.
     """
-    from infra import program
+    import importlib
+
+    program: Any = importlib.import_module("infra.program")
 
     stacks_dir = stacks_dir or REPO_ROOT / "stacks"
     config, _, raw = load_stack(stack, stacks_dir)
