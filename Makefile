@@ -6,7 +6,7 @@ BENCH_VENV := .venv-bench
 PY := $(VENV)/bin/python
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv demo test lint typecheck unit bench clean
+.PHONY: help venv demo test lint typecheck unit bench clean tools e2e
 
 help:
 	@echo "make demo   - the model lifecycle end to end on real data (train, register, serve, hot swap)"
@@ -32,7 +32,10 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy glue
 
-test: lint typecheck
+tools: venv
+	$(PY) tools/fetch_tools.py --dest .tools
+
+test: lint typecheck tools
 	$(PY) -m pytest -p no:cacheprovider
 
 $(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt benchmarks/requirements.txt
@@ -43,6 +46,9 @@ $(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt benchmarks/requirem
 
 bench: $(BENCH_VENV)/.stamp
 	$(BENCH_VENV)/bin/python -m benchmarks.run
+
+e2e: venv tools
+	$(PY) -m pytest tests/e2e -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .kubeai .mypy_cache .ruff_cache

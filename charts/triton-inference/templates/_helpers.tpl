@@ -1,0 +1,233 @@
+{{/*
+Names. Kubernetes names and label values are limited to 63 characters: every generated name is
+cut to that length with a trailing "-" removed.
+*/}}
+
+{{/* The chart's name, or nameOverride (the app.kubernetes.io/name label). */}}
+{{- define "triton-inference.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Name of every resource: fullnameOverride, else the release name. One release is one
+inference service, so its Service is simply "<release>.<namespace>". */}}
+{{- define "triton-inference.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* "name-version" for the helm.sh/chart label ("+" is not allowed in label values). */}}
+{{- define "triton-inference.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The registry's name of this inference service: registry.service, else the release name. */}}
+{{- define "triton-inference.serviceName" -}}
+{{- default .Release.Name .Values.registry.service }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "triton-inference.labels" -}}
+helm.sh/chart: {{ include "triton-inference.chart" . }}
+{{ include "triton-inference.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: inference-service
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kubeai
+kubeai.io/inference-service: {{ include "triton-inference.serviceName" . }}
+{{- end }}
+
+{{/* Labels that select the service's pods (stable across upgrades). */}}
+{{- define "triton-inference.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "triton-inference.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "triton-inference.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "triton-inference.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* An image reference from an image block; call with (dict "image" ... "key" "agent.image").
+repository and tag are required and "latest" is refused even where the schema is bypassed. */}}
+{{- define "triton-inference.image" -}}
+{{- $repository := required (printf "%s.repository is required" .key) .image.repository }}
+{{- $tag := required (printf "%s.tag is required: a pinned image tag ('latest' is not allowed)" .key) .image.tag }}
+{{- if eq (lower $tag) "latest" }}
+{{- fail (printf "%s.tag must be a pinned tag, not 'latest'" .key) }}
+{{- end }}
+{{- if .image.digest }}
+{{- printf "%s:%s@%s" $repository $tag .image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Environment of the artifact store settings (glue.artifacts.settings.ArtifactSettings) under a
+prefix, e.g. KUBEAI_AGENT_ARTIFACTS__. Call with (dict "prefix" ... "artifacts" ...). Only
+values that are set become variables, so the agent's own defaults apply otherwise.
+*/}}
+{{- define "triton-inference.artifactEnv" -}}
+{{- $p := .prefix }}
+{{- $a := .artifacts }}
+- name: {{ $p }}ALLOWED_SCHEMES
+  value: {{ toJson $a.allowedSchemes | quote }}
+{{- with $a.local.root }}
+- name: {{ $p }}LOCAL_ROOT
+  value: {{ . | quote }}
+{{- end }}
+{{- range $backend := list "s3" "oss" }}
+{{- $b := index $a $backend }}
+{{- $up := upper $backend }}
+{{- with $b.endpointUrl }}
+- name: {{ $p }}{{ $up }}__ENDPOINT_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $b.region }}
+- name: {{ $p }}{{ $up }}__REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- with $b.addressingStyle }}
+- name: {{ $p }}{{ $up }}__ADDRESSING_STYLE
+  value: {{ . | quote }}
+{{- end }}
+{{- if $b.existingSecret }}
+- name: {{ $p }}{{ $up }}__ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $b.existingSecret }}
+      key: {{ $b.accessKeyIdKey }}
+- name: {{ $p }}{{ $up }}__SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $b.existingSecret }}
+      key: {{ $b.secretAccessKeyKey }}
+{{- end }}
+{{- end }}
+{{- with $a.gcs.project }}
+- name: {{ $p }}GCS__PROJECT
+  value: {{ . | quote }}
+{{- end }}
+{{- if $a.gcs.existingSecret }}
+- name: {{ $p }}GCS__TOKEN
+  value: {{ printf "/var/run/secrets/kubeai/gcs/%s" $a.gcs.keyFileKey | quote }}
+{{- else if $a.gcs.token }}
+- name: {{ $p }}GCS__TOKEN
+  value: {{ $a.gcs.token | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Volume mounts of the artifact store (local root claim, GCS key); call with .Values.artifacts. */}}
+{{- define "triton-inference.artifactVolumeMounts" -}}
+{{- if .local.existingClaim }}
+- name: artifacts
+  mountPath: {{ .local.root }}
+  readOnly: true
+{{- end }}
+{{- if .gcs.existingSecret }}
+- name: gcs-key
+  mountPath: /var/run/secrets/kubeai/gcs
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* Volumes of the artifact store; call with .Values.artifacts. */}}
+{{- define "triton-inference.artifactVolumes" -}}
+{{- if .local.existingClaim }}
+- name: artifacts
+  persistentVolumeClaim:
+    claimName: {{ .local.existingClaim }}
+    readOnly: true
+{{- end }}
+{{- if .gcs.existingSecret }}
+- name: gcs-key
+  secret:
+    secretName: {{ .gcs.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .gcs.keyFileKey }}
+        path: {{ .gcs.keyFileKey }}
+{{- end }}
+{{- end }}
+
+{{/* Resources of the tritonserver container: tritonserver.resources plus gpu.count GPUs. */}}
+{{- define "triton-inference.tritonResources" -}}
+{{- $resources := deepCopy (default (dict) .Values.tritonserver.resources) }}
+{{- if gt (int .Values.gpu.count) 0 }}
+{{- $gpus := dict .Values.gpu.resourceName (int .Values.gpu.count) }}
+{{- $_ := set $resources "limits" (merge (deepCopy $gpus) (default (dict) $resources.limits)) }}
+{{- $_ := set $resources "requests" (merge (deepCopy $gpus) (default (dict) $resources.requests)) }}
+{{- end }}
+{{- toYaml $resources }}
+{{- end }}
+
+{{/* Tolerations of the pods: tolerations plus gpu.tolerations when GPUs are requested. */}}
+{{- define "triton-inference.tolerations" -}}
+{{- $tolerations := .Values.tolerations }}
+{{- if gt (int .Values.gpu.count) 0 }}
+{{- $tolerations = concat .Values.gpu.tolerations $tolerations }}
+{{- end }}
+{{- with $tolerations }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Node selector of the pods: nodeSelector plus gpu.nodeSelector when GPUs are requested. */}}
+{{- define "triton-inference.nodeSelector" -}}
+{{- $selector := deepCopy (default (dict) .Values.nodeSelector) }}
+{{- if gt (int .Values.gpu.count) 0 }}
+{{- $selector = merge $selector (deepCopy (default (dict) .Values.gpu.nodeSelector)) }}
+{{- end }}
+{{- with $selector }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Cross-field checks the schema cannot express; each failure names the keys involved. */}}
+{{- define "triton-inference.validate" -}}
+{{- $service := include "triton-inference.serviceName" . }}
+{{- if or (gt (len $service) 63) (not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $service)) }}
+{{- fail (printf "registry.service %q (default: the release name) must be a DNS-1123 label of at most 63 characters: lower-case letters, digits and '-'" $service) }}
+{{- end }}
+{{- if and (has "file" .Values.artifacts.allowedSchemes) (not .Values.artifacts.local.root) }}
+{{- fail "artifacts.allowedSchemes contains file: set artifacts.local.root (and usually artifacts.local.existingClaim)" }}
+{{- end }}
+{{- if and .Values.artifacts.local.existingClaim (not .Values.artifacts.local.root) }}
+{{- fail "artifacts.local.existingClaim is set: set artifacts.local.root, the directory it is mounted at" }}
+{{- end }}
+{{- if has .Values.artifacts.local.root (list "/models" "/tmp" "/dev/shm") }}
+{{- fail (printf "artifacts.local.root %s collides with a directory of the pod (/models, /tmp, /dev/shm)" .Values.artifacts.local.root) }}
+{{- end }}
+{{- range .Values.tritonserver.extraArgs }}
+{{- $flag := regexReplaceAll "=.*$" . "" }}
+{{- if has $flag (list "--model-repository" "--model-store" "--model-control-mode" "--load-model" "--http-port" "--grpc-port" "--metrics-port" "--strict-readiness" "--exit-timeout-secs" "--log-verbose") }}
+{{- fail (printf "tritonserver.extraArgs must not contain %s: the chart sets it (see tritonserver.* values)" $flag) }}
+{{- end }}
+{{- end }}
+{{- if .Values.autoscaling.enabled }}
+{{- if gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas) }}
+{{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- end }}
+{{- if and (eq (int .Values.autoscaling.targetCPUUtilizationPercentage) 0) (eq (int .Values.autoscaling.targetMemoryUtilizationPercentage) 0) }}
+{{- fail "autoscaling.enabled is true but both autoscaling.targetCPUUtilizationPercentage and autoscaling.targetMemoryUtilizationPercentage are 0: set one, or autoscaling.enabled=false" }}
+{{- end }}
+{{- range $metric := list "cpu" "memory" }}
+{{- $target := ternary $.Values.autoscaling.targetCPUUtilizationPercentage $.Values.autoscaling.targetMemoryUtilizationPercentage (eq $metric "cpu") }}
+{{- if gt (int $target) 0 }}
+{{- $triton := dig "requests" $metric "" ($.Values.tritonserver.resources | default dict) }}
+{{- $agent := dig "requests" $metric "" ($.Values.agent.resources | default dict) }}
+{{- if or (not $triton) (not $agent) }}
+{{- fail (printf "autoscaling on %s utilisation needs tritonserver.resources.requests.%s and agent.resources.requests.%s (utilisation is a percentage of the requests)" $metric $metric $metric) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $grace := int .Values.terminationGracePeriodSeconds }}
+{{- $needed := add (int .Values.tritonserver.preStopSleepSeconds) (int .Values.tritonserver.exitTimeoutSeconds) }}
+{{- if lt $grace (int $needed) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be at least tritonserver.preStopSleepSeconds + tritonserver.exitTimeoutSeconds (%d), or in-flight requests are cut off" $grace (int $needed)) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,252 @@
+"""Behaviour of the kubeai-glue chart per scenario: database wiring (SQLite on a claim or
+PostgreSQL from a Secret), replicas and rollout strategy, probes, artifact store settings, and
+the registry container's environment checked against the registry's own settings class."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
+from glue.model_registry.app import create_app
+from glue.model_registry.settings import RegistrySettings
+from tests.charts.conftest import Render
+from tests.charts.support import (
+    Objects,
+    by_kind,
+    chart_path,
+    container,
+    env_of,
+    literal_env,
+    one,
+    pod_spec,
+    scenario_params,
+    settings_env_names,
+)
+from tests.support.helm import HelmTools
+
+CHART = "kubeai-glue"
+CI = chart_path(CHART) / "ci"
+PREFIX = "KUBEAI_REGISTRY_"
+
+
+def _glue(render: Render, scenario: str) -> Objects:
+    return render(CHART, CI / f"{scenario}-values.yaml")
+
+
+def _registry(objects: Objects) -> dict:
+    return container(objects, "registry")
+
+
+def _volumes(objects: Objects) -> dict[str, dict]:
+    return {v["name"]: v for v in pod_spec(objects)["volumes"]}
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_registry_env_is_what_the_registry_reads(
+    render: Render, monkeypatch: pytest.MonkeyPatch, chart: str, values: Path
+) -> None:
+    """Every KUBEAI_REGISTRY_* variable the chart sets is a RegistrySettings field, and the
+    settings validate with them (secrets replaced by plausible values)."""
+    registry = _registry(render(chart, values))
+    env = literal_env(
+        registry,
+        {f"{PREFIX}DATABASE_URL": "postgresql+psycopg://kubeai:secret@postgres:5432/registry"},
+    )
+    known = settings_env_names(RegistrySettings, PREFIX)
+    unknown = sorted(n for n in env if n.startswith(PREFIX) and n not in known)
+    assert not unknown, f"variables the registry would ignore: {unknown}"
+    for name in list(os.environ):
+        if name.startswith("KUBEAI_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = RegistrySettings()
+    assert settings.max_body_bytes >= 1024
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_registry_process_ports_and_probes(render: Render, chart: str, values: Path) -> None:
+    """The registry listens on 0.0.0.0 at the container port the Service targets; liveness is
+    /healthz, readiness /readyz, startup /healthz."""
+    objects = render(chart, values)
+    registry = _registry(objects)
+    assert registry["command"] == ["python", "-m", "glue.model_registry"]
+    assert "--host=0.0.0.0" in registry["args"]
+    port = registry["ports"][0]
+    assert port["name"] == "http"
+    assert f"--port={port['containerPort']}" in registry["args"]
+    assert registry["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert registry["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert registry["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    service = one(objects, "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert service["spec"]["selector"].items() <= (
+        one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_default_is_sqlite_on_a_kept_claim_with_one_replica(render: Render) -> None:
+    """Default: SQLite file on a ReadWriteOnce claim that survives uninstall, one replica,
+    Recreate rollout (never two writers), no PodDisruptionBudget."""
+    objects = _glue(render, "default")
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    claim = one(objects, "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    claim_name = _volumes(objects)["data"]["persistentVolumeClaim"]["claimName"]
+    assert claim_name == claim["metadata"]["name"]
+    env = env_of(_registry(objects))
+    assert env[f"{PREFIX}DATABASE_URL"]["value"] == "sqlite:////data/registry.db"
+    assert {"name": "data", "mountPath": "/data"} in _registry(objects)["volumeMounts"]
+    assert not by_kind(objects, "PodDisruptionBudget")
+    assert not by_kind(objects, "Secret")
+    assert not by_kind(objects, "ServiceMonitor")
+
+
+def test_postgresql_from_an_existing_secret(render: Render) -> None:
+    """PostgreSQL: DSN from the named Secret and key, no claim or chart Secret, three replicas
+    rolled without downtime, a disruption budget, IRSA annotation, pinned digest."""
+    objects = _glue(render, "postgresql")
+    env = env_of(_registry(objects))
+    assert env[f"{PREFIX}DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "kubeai-registry-db",
+        "key": "dsn",
+    }
+    assert not by_kind(objects, "PersistentVolumeClaim")
+    assert not by_kind(objects, "Secret")
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert "data" not in _volumes(objects)
+    pdb = one(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    account = one(objects, "ServiceAccount")
+    assert "eks.amazonaws.com/role-arn" in account["metadata"]["annotations"]
+    assert account["automountServiceAccountToken"] is False
+    assert _registry(objects)["image"].endswith(
+        ":4b49ade0fde126ad59addc70c6c7f54ede2593b7@sha256:"
+        "3f1c0f3c2b1a4e5d6c7b8a9f0e1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d"
+    )
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_postgresql_dsn_value_goes_into_a_chart_secret(render: Render) -> None:
+    """A DSN given as a value lands in a Secret of the chart that the registry reads; it never
+    appears in the Deployment."""
+    objects = _glue(render, "postgresql-chart-secret")
+    secret = one(objects, "Secret")
+    dsn = base64.b64decode(secret["data"]["database-url"]).decode()
+    assert dsn.startswith("postgresql+psycopg://kubeai:")
+    env = env_of(_registry(objects))
+    assert env[f"{PREFIX}DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": secret["metadata"]["name"],
+        "key": "database-url",
+    }
+    assert "change-me" not in str(one(objects, "Deployment"))
+    assert not by_kind(objects, "PodDisruptionBudget"), "disabled in this scenario"
+
+
+def test_every_artifact_backend_is_wired(render: Render) -> None:
+    """S3 (MinIO, path style), OSS and GCS settings and keys reach the registry; the shared
+    model claim and the GCS key are mounted read-only where the settings point."""
+    objects = _glue(render, "object-stores")
+    env = env_of(_registry(objects))
+    assert env[f"{PREFIX}ARTIFACTS__ALLOWED_SCHEMES"]["value"] == '["s3","oss","gs","file"]'
+    assert env[f"{PREFIX}ARTIFACTS__LOCAL_ROOT"]["value"] == "/mnt/models"
+    assert env[f"{PREFIX}ARTIFACTS__S3__ENDPOINT_URL"]["value"] == "http://minio.storage.svc:9000"
+    assert env[f"{PREFIX}ARTIFACTS__S3__ADDRESSING_STYLE"]["value"] == "path"
+    assert env[f"{PREFIX}ARTIFACTS__S3__ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+        "name": "minio-credentials",
+        "key": "accesskey",
+    }
+    assert env[f"{PREFIX}ARTIFACTS__OSS__SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "oss-credentials",
+        "key": "secret-access-key",
+    }
+    assert env[f"{PREFIX}ARTIFACTS__OSS__REGION"]["value"] == "cn-hangzhou"
+    token = env[f"{PREFIX}ARTIFACTS__GCS__TOKEN"]["value"]
+    mounts = {m["name"]: m for m in _registry(objects)["volumeMounts"]}
+    assert token == f"{mounts['gcs-key']['mountPath']}/key.json"
+    assert mounts["gcs-key"]["readOnly"] is True
+    assert mounts["artifacts"] == {
+        "name": "artifacts",
+        "mountPath": "/mnt/models",
+        "readOnly": True,
+    }
+    volumes = _volumes(objects)
+    assert volumes["artifacts"]["persistentVolumeClaim"] == {
+        "claimName": "shared-models",
+        "readOnly": True,
+    }
+    assert volumes["gcs-key"]["secret"]["secretName"] == "gcs-key"
+    assert pod_spec(objects)["imagePullSecrets"] == [{"name": "example-registry"}]
+
+
+def test_existing_claim_and_service_account(render: Render) -> None:
+    """An existing claim is used as is (no claim created); an existing ServiceAccount is used
+    (none created); scheduling values reach the pod."""
+    objects = _glue(render, "sqlite-existing-claim")
+    assert not by_kind(objects, "PersistentVolumeClaim")
+    assert not by_kind(objects, "ServiceAccount")
+    spec = pod_spec(objects)
+    assert spec["serviceAccountName"] == "kubeai-registry"
+    assert _volumes(objects)["data"]["persistentVolumeClaim"]["claimName"] == (
+        "kubeai-registry-data"
+    )
+    assert spec["nodeSelector"] == {"node-role.kubernetes.io/system": "true"}
+    assert spec["tolerations"] == [{"key": "CriticalAddonsOnly", "operator": "Exists"}]
+    assert one(objects, "Service")["spec"]["type"] == "NodePort"
+    assert env_of(_registry(objects))["TZ"]["value"] == "UTC"
+
+
+def test_ephemeral_database_uses_an_empty_dir(render: Render) -> None:
+    """persistence.enabled=false keeps SQLite in an emptyDir and creates no claim."""
+    objects = _glue(render, "ephemeral")
+    assert not by_kind(objects, "PersistentVolumeClaim")
+    assert "emptyDir" in _volumes(objects)["data"]
+    assert "--log-level=DEBUG" in _registry(objects)["args"]
+
+
+def test_registry_grants_no_kubernetes_api_access(render: Render) -> None:
+    """No scenario renders a Role, ClusterRole or binding: neither the registry nor the serving
+    agents need Kubernetes API permissions."""
+    for values in sorted(CI.glob("*-values.yaml")):
+        kinds = {o["kind"] for o in render(CHART, values)}
+        assert not kinds & {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
+
+def test_probe_and_metrics_paths_are_registry_routes(render: Render, tmp_path: Path) -> None:
+    """The paths the probes and the ServiceMonitor use are routes of the registry app."""
+    objects = _glue(render, "postgresql")
+    registry = _registry(objects)
+    paths = {
+        registry[probe]["httpGet"]["path"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+    paths |= {e["path"] for e in one(objects, "ServiceMonitor")["spec"]["endpoints"]}
+    app = create_app(
+        RegistrySettings(database_url=f"sqlite:///{tmp_path}/registry.db", migrate_on_start=False)
+    )
+    routes = {getattr(route, "path", None) for route in app.routes}
+    assert paths <= routes, f"not served by the registry: {sorted(paths - routes)}"
+
+
+def test_component_names_keep_their_suffix_with_a_63_character_prefix(
+    helm_tools: HelmTools,
+) -> None:
+    """A 63-character fullnameOverride is cut so "-registry" still fits in 63 characters."""
+    objects = helm_tools.template(
+        chart_path(CHART),
+        values=[CI / "default-values.yaml"],
+        set_values=["fullnameOverride=" + "x" * 63],
+    )
+    names = {o["metadata"]["name"] for o in objects}
+    assert names == {"x" * 63, "x" * 54 + "-registry"}
