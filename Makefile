@@ -30,7 +30,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 typecheck: venv
-	$(VENV)/bin/mypy glue
+	$(VENV)/bin/mypy glue infra
 
 tools: venv
 	$(PY) tools/fetch_tools.py --dest .tools

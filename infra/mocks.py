@@ -80,6 +80,7 @@ class RecordingMocks(Mocks):
             item = self.declared.get(key) or Declared(
                 type=key[0], name=key[1], inputs={}, custom=bool(opts["custom"])
             )
+            item.custom = bool(opts["custom"])
             item.parent = opts["parent"]
             item.depends_on = list(opts["depends_on"])
             item.retain_on_delete = bool(opts["retain_on_delete"])

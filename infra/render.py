@@ -212,9 +212,7 @@ def render_stack(
 
     Raises ``ConfigError`` for invalid configuration and ``RenderError`` for everything else.
     """
-    import importlib
-
-    program: Any = importlib.import_module("infra.program")
+    from infra import program
 
     stacks_dir = stacks_dir or REPO_ROOT / "stacks"
     config, _, raw = load_stack(stack, stacks_dir)
@@ -237,7 +235,14 @@ def render_stack(
         shutil.rmtree(out)
     out.mkdir(parents=True)
     result = RenderResult(stack=stack, out=out)
-    for number, item in enumerate(d for d in declared if d.custom):
+    # Custom resources, plus the kubernetes provider's own components that stand for upstream
+    # content (kustomize directories, manifest groups); not our components, not providers.
+    objects = [
+        d
+        for d in declared
+        if (d.custom or d.type.startswith(_OPAQUE)) and not d.type.startswith("pulumi:providers:")
+    ]
+    for number, item in enumerate(objects):
         docs: list[tuple[dict[str, Any], str]]
         if item.type == "kubernetes:helm.sh/v3:Release" and (
             chart := _local_chart(str(item.inputs.get("chart", "")))

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.support.triton",
     "tests.support.postgres",
     "tests.support.registry",
+    "tests.support.helm",
 ]

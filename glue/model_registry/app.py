@@ -322,7 +322,11 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         try:
             with db.writing() as session:
                 version, created = svc.register_version(session, model_name=model, body=body)
-                result = svc.version_read(version)
+                result = (
+                    svc.new_version_read(model_name=model, version=version, body=body)
+                    if created
+                    else svc.version_read(version)
+                )
         except IntegrityError:
             # A concurrent registration of the same source uid won the race: return it.
             with db.reading() as session:

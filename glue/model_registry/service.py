@@ -210,8 +210,10 @@ def register_version(
     returns the existing version with ``created=False``. The config.pbtxt check
     (``check_config``) runs before this transaction, so no storage I/O holds a database lock.
     """
-    model = get_model(session, name=model_name)
-    existing = find_by_source(session, model_id=model.id, uid=body.source.uid)
+    model_id = session.scalar(select(orm.Model.id).where(orm.Model.name == model_name))
+    if model_id is None:
+        raise NotFound(f"model {model_name!r} does not exist", field="path.model")
+    existing = find_by_source(session, model_id=model_id, uid=body.source.uid)
     if existing is not None:
         return existing, False
     dataset_id = None
@@ -221,15 +223,18 @@ def register_version(
             raise Invalid(
                 f"dataset {body.dataset!r} is not recorded; register it first", field="body.dataset"
             )
+    # Everything above only reads; the counter bump takes the model's row lock (PostgreSQL) and is
+    # followed by one INSERT and the commit, so the lock is held as briefly as possible.
     number = session.execute(
         update(orm.Model)
-        .where(orm.Model.id == model.id)
+        .where(orm.Model.id == model_id)
         .values(latest_version=orm.Model.latest_version + 1)
         .returning(orm.Model.latest_version)
     ).scalar_one()
     version = orm.ModelVersion(
-        model_id=model.id,
+        model_id=model_id,
         version=number,
+        created_at=utcnow(),
         artifact_uri=body.artifact_uri,
         manifest=body.manifest.model_dump(mode="json"),
         format=body.format,
@@ -246,8 +251,29 @@ def register_version(
     )
     session.add(version)
     session.flush()
-    session.refresh(model)
     return version, True
+
+
+def new_version_read(
+    *, model_name: str, version: orm.ModelVersion, body: schemas.VersionCreate
+) -> schemas.VersionRead:
+    """API view of a just-registered version, built without further queries (no aliases yet)."""
+    return schemas.VersionRead(
+        model=model_name,
+        version=version.version,
+        artifact_uri=body.artifact_uri,
+        manifest=body.manifest,
+        format=body.format,
+        signature=body.signature,
+        metrics=body.metrics,
+        params=body.params,
+        dataset=body.dataset,
+        source=body.source,
+        created_at=version.created_at,
+        created_by=body.created_by,
+        description=body.description,
+        aliases=[],
+    )
 
 
 def get_version(session: Session, *, model_name: str, ref: str) -> orm.ModelVersion:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.charts.support import Objects, chart_path
-from tests.support.helm import HelmTools, helm_tools  # noqa: F401 - session fixture
+from tests.support.helm import HelmTools
 
 Render = Callable[..., Objects]
 
@@ -21,7 +21,7 @@ NAMESPACE = "team-a"
 
 
 @pytest.fixture(scope="session")
-def render(helm_tools: HelmTools) -> Render:  # noqa: F811 - the imported fixture
+def render(helm_tools: HelmTools) -> Render:
     """``render(chart, values_file, release="svc", v4=False)`` → rendered objects, cached."""
     cache: dict[tuple[str, str, str, bool], Objects] = {}
 

@@ -1,0 +1,268 @@
+"""``python -m benchmarks.run``: run the benchmarks, print the tables, write the results.
+
+Options: ``--only swap|registry`` (one benchmark), ``--quick`` (shorter: fewer registrations,
+shorter load windows), ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
+Results go to ``<out>/results.json``; work directories and server logs to ``<out>/work/``.
+Every number is measured in this run. Exit status: 0 when every selected benchmark ran (parts
+skipped for a missing tool are listed in the JSON), 1 when one failed, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.registry import CLIENTS, run_registry_benchmark
+from benchmarks.support import OUT_DIR, BenchmarkSkipped, apply_quiet_env, machine_info
+from benchmarks.swap import run_swap_benchmark
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--only", choices=("swap", "registry"), help="run one benchmark")
+    parser.add_argument("--quick", action="store_true", help="a shorter run (smoke test)")
+    parser.add_argument(
+        "--registrations", type=int, help="registrations per configuration (400; quick: 100)"
+    )
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="results directory")
+    args = parser.parse_args(argv)
+    if args.registrations is not None and not 1 <= args.registrations <= 100_000:
+        parser.error("--registrations must be between 1 and 100000")
+    return args
+
+
+def _cell(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def swap_table(result: dict[str, Any]) -> Table:
+    """Hot swap and restart rollout side by side."""
+    hot, restart = result["hot_swap"], result["restart_rollout"]
+    load = result["load"]
+    table = Table(
+        "",
+        "hot swap",
+        "restart rollout",
+        title=(
+            f"model rollout v1 → v2 under load ({load['clients']} clients, batch {load['batch']})"
+        ),
+    )
+    rows: list[tuple[str, Any, Any, int]] = [
+        ("requests sent", hot["requests_sent"], restart["requests_sent"], 0),
+        ("failed requests", hot["failed_requests"], restart["failed_requests"], 0),
+        (
+            "rollout start → every request v2 (s)",
+            hot["all_v2_after_seconds"],
+            restart["all_v2_after_seconds"],
+            2,
+        ),
+        (
+            "rollout start → old version gone (s)",
+            hot["rollout_seconds"],
+            restart["rollout_seconds"],
+            2,
+        ),
+        (
+            "latency p50 / p99, whole run (ms)",
+            _pair(hot["latency_ms"]["all"]),
+            _pair(restart["latency_ms"]["all"]),
+            0,
+        ),
+        (
+            "latency p50 / p99, during rollout (ms)",
+            _pair(hot["latency_ms"]["rollout"]),
+            _pair(restart["latency_ms"]["rollout"]),
+            0,
+        ),
+        (
+            "latency max during rollout (ms)",
+            hot["rollout_max_latency_ms"],
+            restart["rollout_max_latency_ms"],
+            1,
+        ),
+        (
+            "requests > 100 ms during rollout",
+            hot["rollout_requests_over_100ms"],
+            restart["rollout_requests_over_100ms"],
+            0,
+        ),
+        ("requests/s, whole run", hot["requests_per_second"], restart["requests_per_second"], 0),
+        (
+            "Triton RSS before rollout (MiB)",
+            hot["memory_mib"]["baseline"],
+            restart["memory_mib"]["baseline"],
+            1,
+        ),
+        ("Triton RSS peak (MiB)", hot["memory_mib"]["peak"], restart["memory_mib"]["peak"], 1),
+        (
+            "extra peak memory (MiB)",
+            hot["memory_mib"]["extra_peak"],
+            restart["memory_mib"]["extra_peak"],
+            1,
+        ),
+        ("accuracy after (v2)", hot["accuracy_after"], restart["accuracy_after"], 4),
+    ]
+    for label, a, b, digits in rows:
+        table.add_row(label, _cell(a, digits), _cell(b, digits))
+    return table
+
+
+def _pair(p: dict[str, Any]) -> str:
+    return f"{_cell(p['p50'], 2)} / {_cell(p['p99'], 2)}"
+
+
+def registry_table(result: dict[str, Any]) -> Table:
+    """One row per (backend, clients, server), our registry and MLflow adjacent."""
+    table = Table(
+        "backend",
+        "clients",
+        "server",
+        "reg/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "versions 1..N",
+        title=(
+            f"model version registration, {result['registrations_per_configuration']} per row, "
+            "one model per row"
+        ),
+    )
+    previous = None
+    for row in result["rows"]:
+        key = (row["backend"], row["clients"])
+        if previous is not None and key != previous:
+            table.add_section()
+        previous = key
+        versions = row["versions"]
+        check = (
+            f"yes ({versions['listed']})"
+            if versions["contiguous_1_to_n"] and versions["responses_match_listing"]
+            else f"NO: {versions['listed']} listed, {versions['missing_count']} missing"
+        )
+        errors = str(row["errors"])
+        if row["not_attempted"]:
+            errors += f" (+{row['not_attempted']} not sent)"
+        table.add_row(
+            row["backend"],
+            str(row["clients"]),
+            row["server"],
+            _cell(row["registrations_per_second"]),
+            _cell(row["latency_ms"]["p50"]),
+            _cell(row["latency_ms"]["p99"]),
+            errors,
+            check,
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks; returns the exit status."""
+    args = parse_args(argv)
+    apply_quiet_env()
+    # Piped output (make bench | tee) would otherwise be cut to 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 132)
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    count = args.registrations or (100 if args.quick else 400)
+    results: dict[str, Any] = {
+        "machine": machine_info(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": args.quick,
+    }
+    results["machine"]["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()]
+    failed = False
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    started = time.monotonic()
+    try:
+        if args.only in (None, "swap"):
+            with console.status("swap benchmark: training v1/v2, hot swap, restart rollout"):
+                try:
+                    swap = run_swap_benchmark(
+                        workdir=work / "swap",
+                        warmup=2.5 if args.quick else 4.0,
+                        tail=1.5 if args.quick else 3.0,
+                    )
+                    results["swap"] = swap
+                    results["machine"]["versions"]["tritonserver"] = swap["hot_swap"][
+                        "tritonserver_version"
+                    ]
+                except BenchmarkSkipped as exc:
+                    results["swap"] = {"skipped": str(exc)}
+                except Exception as exc:
+                    failed = True
+                    results["swap"] = {"error": f"{type(exc).__name__}: {exc}"}
+                    console.print(traceback.format_exc(), markup=False)
+            if "hot_swap" in results["swap"]:
+                console.print(swap_table(results["swap"]))
+            else:
+                console.print(f"[yellow]swap benchmark: {results['swap']}[/yellow]")
+        if args.only in (None, "registry"):
+            status = console.status("registry benchmark")
+
+            def progress(row: dict[str, Any]) -> None:
+                console.print(
+                    f"  {row['backend']:<10} {row['clients']:>2} clients  {row['server']:<28} "
+                    f"{_cell(row['registrations_per_second']):>7} reg/s  "
+                    f"p99 {_cell(row['latency_ms']['p99']):>8} ms  errors {row['errors']}",
+                    highlight=False,
+                )
+
+            with status:
+                try:
+                    results["registry"] = run_registry_benchmark(
+                        workdir=work / "registry",
+                        count=count,
+                        clients=CLIENTS,
+                        budget=60.0 if args.quick else 120.0,
+                        on_row=progress,
+                    )
+                except Exception as exc:
+                    failed = True
+                    results["registry"] = {"error": f"{type(exc).__name__}: {exc}"}
+                    console.print(traceback.format_exc(), markup=False)
+            if "rows" in results["registry"]:
+                console.print(registry_table(results["registry"]))
+                for skip in results["registry"]["skipped"]:
+                    console.print(f"[yellow]skipped {skip['backend']}: {skip['reason']}[/yellow]")
+    except KeyboardInterrupt:
+        console.print("[red]interrupted: every process started was stopped[/red]")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        results["duration_seconds"] = round(time.monotonic() - started, 1)
+        results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+        path = out / "results.json"
+        path.write_text(json.dumps(results, indent=2) + "\n")
+    machine = results["machine"]
+    console.print(
+        f"{machine['cores']} cores, load average (1/5/15 min) at start "
+        f"{machine['load_average_at_start']}, at end {machine['load_average_at_end']}; "
+        f"results: {path} ({results['duration_seconds']:.0f} s)",
+        highlight=False,
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Add-ons: one ComponentResource per upstream component, plus the helpers they share.
+
+Modules: ``volcano`` (batch scheduler), ``fluid`` (dataset caching), ``training_operator``
+(Kubeflow training operator v1), ``argo`` (Argo Workflows + its CRDs), ``gpu`` (NVIDIA device
+plugin or GPU Operator), ``triton`` (serving defaults of every inference service), ``glue`` (our
+glue services chart). Every chart version, manifest tag and image comes from ``infra.versions``.
+
+CRD retention: a resource that installs CustomResourceDefinitions is registered with
+``retain_on_delete=True`` (``crd_installer_options``). Deleting or replacing it in Pulumi
+(switching the install method, renaming the release, disabling the add-on) then leaves the CRDs,
+and with them every team's Queues, Datasets, PyTorchJobs and Workflows, in the cluster; removing
+them is a deliberate manual step. ``protect`` is not set: it would also block the replacements an
+upgrade may need, while ``retain_on_delete`` already makes every delete a no-op in the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.config import ChartSource
+from infra.versions import Chart
+
+#: The repository root (the directory holding Pulumi.yaml, charts/ and infra/).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: Pulumi type token of a CRD, as children of ConfigGroup/Directory components are registered.
+CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+
+#: Pod Security Admission labels (https://kubernetes.io/docs/concepts/security/pod-security-admission/).
+PSA_MODES = ("enforce", "audit", "warn")
+
+
+def repo_path(*parts: str) -> str:
+    """A path under the repository root, relative to the current directory when possible.
+
+    ``pulumi up`` runs the program (and the Kubernetes provider) in ``infra/`` (Pulumi.yaml
+    ``main``), the offline render and the tests in the repository root; a relative path keeps the
+    Release/Directory inputs identical on every machine, so state never diffs on a checkout path.
+    """
+    target = REPO_ROOT.joinpath(*parts)
+    try:
+        return os.path.relpath(target)
+    except ValueError:  # a different drive (Windows): fall back to the absolute path
+        return str(target)
+
+
+def chart_args(chart: Chart, source: ChartSource) -> dict[str, Any]:
+    """``helm.v3.Release`` arguments locating ``chart`` at its pinned version.
+
+    ``source`` (``kubeai:addons.<addon>.chart``) overrides where it comes from: ``repository`` (a
+    mirror; ``oci://`` registries are addressed as ``<repository>/<chart name>``) or ``path``
+    (a local chart directory or ``.tgz``, relative to the repository root). The pinned version is
+    always passed, so a mirror serving another version fails instead of drifting.
+    Returns a dict with ``chart``, ``version`` and, for HTTP repositories, ``repository_opts``.
+    """
+    if source.path:
+        path = source.path if os.path.isabs(source.path) else repo_path(source.path)
+        return {"chart": path, "version": chart.version}
+    repository = source.repository or chart.repository
+    if repository.startswith("oci://"):
+        return {"chart": f"{repository.rstrip('/')}/{chart.name}", "version": chart.version}
+    return {
+        "chart": chart.name,
+        "version": chart.version,
+        "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+    }
+
+
+def namespace_manifest_labels(
+    pod_security: str | None, labels: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Namespace labels: ``labels`` plus Pod Security Admission ``enforce``/``audit``/``warn``."""
+    out = dict(labels or {})
+    if pod_security:
+        for mode in PSA_MODES:
+            out[f"pod-security.kubernetes.io/{mode}"] = pod_security
+    return out
+
+
+def create_namespace(
+    resource_name: str,
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    pod_security: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> k8s.core.v1.Namespace:
+    """A Namespace ``name`` (child of ``parent``) with Pod Security labels.
+
+    Add-on namespaces that run privileged node agents (CSI/FUSE, device plugin) pass
+    ``pod_security="privileged"``; the others ``baseline``.
+    """
+    return k8s.core.v1.Namespace(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            labels=namespace_manifest_labels(
+                pod_security, {"app.kubernetes.io/part-of": "kubeai", **(labels or {})}
+            ),
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def retain_crds(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Resource transform: CRDs created inside a component (ConfigGroup, Directory) are retained.
+
+    ``retain_on_delete`` on a multi-language component is not reliably applied to the objects the
+    provider creates inside it, so the CRD children get it explicitly.
+    """
+    if args.type_ != CRD_TYPE:
+        return None
+    return pulumi.ResourceTransformResult(
+        props=args.props,
+        opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True)),
+    )
+
+
+def crd_installer_options(
+    parent: pulumi.Resource, depends_on: list[pulumi.Resource] | None = None
+) -> pulumi.ResourceOptions:
+    """Options of a resource that installs CRDs: retained on delete/replace (module docstring)."""
+    return pulumi.ResourceOptions(
+        parent=parent,
+        depends_on=depends_on or [],
+        retain_on_delete=True,
+        transforms=[retain_crds],
+    )
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def check_dns_label(value: str, what: str) -> None:
+    """Raise ``ValueError`` naming ``what`` unless ``value`` is a DNS-1123 label (<= 63 chars)."""
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(f"{what} must be a DNS-1123 label (a-z, 0-9, '-', <= 63), got {value!r}")

@@ -1,0 +1,110 @@
+"""Fluid dataset caching (Dataset + runtime -> a PVC named after the dataset).
+
+Installed with the upstream chart ``fluid`` at ``versions.FLUID`` (fluid-cloudnative/fluid v1.0.8,
+``charts/fluid/fluid``; ../shared/UPSTREAM.md section 2). Values we set:
+
+* ``runtime.<engine>.enabled`` for every engine the chart knows (``alluxio``, ``jindo``,
+  ``goosefs``, ``juicefs``, ``thin``, ``efc``, ``vineyard``): ``true`` for the engines in
+  ``kubeai:addons.fluid.runtimes`` (their controllers run from the start), ``false`` for the rest
+  (their controllers start on demand, scaled up by the dataset controller).
+* ``csi.tolerations`` — ``[{operator: Exists}]``: the CSI node plugin (``csi-nodeplugin-fluid``
+  DaemonSet, ``templates/csi/daemonset.yaml``) must run on every node a pod may mount a dataset
+  on, GPU nodes with their ``nvidia.com/gpu=present:NoSchedule`` taint included. Set explicitly
+  so a change of the chart default can never strand GPU nodes without the driver.
+
+Where the other Fluid pods get their tolerations (nothing to set at install time):
+
+* FUSE pods: the runtime charts the controllers render (e.g. ``charts/alluxio/templates/fuse/
+  daemonset.yaml``) give the FUSE DaemonSet ``tolerations: [{operator: Exists}]``, so FUSE runs on
+  tainted GPU nodes.
+* Cache worker/master pods: the runtime copies the Dataset's ``spec.tolerations`` onto them
+  (``transformTolerations`` in ``pkg/ddc/<engine>/transform.go``); team stacks set the GPU
+  toleration there (``infra.tenancy``) so caches can sit next to the GPU pods that read them.
+
+The chart ships its CRDs in ``crds/`` (Helm never deletes those) and the Release is retained on
+delete as well (``infra.addons`` module docstring).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import versions
+from infra.addons import chart_args, check_dns_label, crd_installer_options, create_namespace
+from infra.config import FluidAddon
+
+#: Runtime engines of the v1.0.8 chart (``runtime.<engine>`` in values.yaml).
+ENGINES = ("alluxio", "jindo", "goosefs", "juicefs", "thin", "efc", "vineyard")
+
+#: Tolerations of the CSI node plugin: every taint, GPU pools included.
+CSI_TOLERATIONS = ({"operator": "Exists"},)
+
+
+def fluid_values(config: FluidAddon, *, namespace: str) -> dict[str, Any]:
+    """Values of the ``fluid`` chart for ``kubeai:addons.fluid`` (keys in module docstring)."""
+    enabled = set(config.runtimes)
+    return {
+        "namespace": namespace,
+        "runtime": {engine: {"enabled": engine in enabled} for engine in ENGINES},
+        "csi": {"tolerations": [dict(t) for t in CSI_TOLERATIONS]},
+    }
+
+
+@dataclass(frozen=True)
+class FluidArgs:
+    """Inputs of ``Fluid``: the add-on config and its namespace (``fluid-system`` upstream)."""
+
+    config: FluidAddon
+    namespace: str = "fluid-system"
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for a disabled add-on, a bad namespace or an unknown engine."""
+        if not self.config.enabled:
+            raise ValueError("Fluid is disabled (kubeai:addons.fluid.enabled); do not build it")
+        check_dns_label(self.namespace, "Fluid namespace")
+        unknown = sorted(set(self.config.runtimes) - set(ENGINES))
+        if unknown:
+            raise ValueError(f"unknown Fluid runtime engine(s) {unknown}; known: {list(ENGINES)}")
+
+
+class Fluid(pulumi.ComponentResource):
+    """Fluid in its own (privileged: CSI and FUSE pods) namespace: Namespace + retained Release.
+
+    Attributes: ``namespace``, ``release_name``, ``runtimes`` (enabled engines) and ``release``.
+    """
+
+    namespace: pulumi.Output[str]
+    release_name: pulumi.Output[str]
+    runtimes: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: FluidArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        args.validate()
+        super().__init__("kubeai:addons:Fluid", name, None, opts)
+        ns = create_namespace(
+            f"{name}-namespace", args.namespace, parent=self, pod_security="privileged"
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="fluid",
+            namespace=ns.metadata.name,
+            values=fluid_values(args.config, namespace=args.namespace),
+            max_history=10,
+            opts=crd_installer_options(self),
+            **chart_args(versions.FLUID, args.config.chart),
+        )
+        self.namespace = ns.metadata.name
+        self.release_name = self.release.name.apply(lambda n: n or "fluid")
+        self.runtimes = pulumi.Output.from_input(list(args.config.runtimes))
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "releaseName": self.release_name,
+                "runtimes": self.runtimes,
+            }
+        )

@@ -1,0 +1,153 @@
+"""GPU enablement: the NVIDIA device plugin, the NVIDIA GPU Operator, or nothing.
+
+``PlatformConfig.gpu_mode`` decides (``auto``: the device plugin where the nodes bring none, i.e.
+EKS and existing clusters with GPU pools; nothing on GKE and ACK, whose GPU nodes run their own).
+
+* ``devicePlugin``: chart ``nvidia-device-plugin`` at ``versions.NVIDIA_DEVICE_PLUGIN``
+  (NVIDIA/k8s-device-plugin v0.20.0, ``deployments/helm/nvidia-device-plugin/values.yaml``;
+  ../shared/UPSTREAM.md section 6). Values: ``tolerations`` = ``kubeai:addons.gpu.tolerations``
+  (they must tolerate every GPU pool's taints; config validation checks it) plus
+  ``CriticalAddonsOnly``; ``nodeSelector`` ``nvidia.com/gpu.present: "true"`` (the label every
+  GPU pool carries), on top of the chart's default node affinity which matches the same label.
+* ``gpuOperator``: chart ``gpu-operator`` at ``versions.GPU_OPERATOR`` (NVIDIA/gpu-operator
+  v26.7.0, ``deployments/gpu-operator/values.yaml``; UPSTREAM.md section 7). Values:
+  ``daemonsets.tolerations`` (the operands' DaemonSets, device plugin included) from config,
+  ``driver.enabled``/``toolkit.enabled`` only on ``existing`` clusters (EKS's NVIDIA AMI and the
+  managed GKE/ACK images bring the driver and container toolkit). The operator places its
+  operands with NFD labels, so no node selector is set. Its CRDs ship in the chart's ``crds/``
+  and the Release is retained on delete.
+* ``none``: no resources.
+
+The component depends on the GPU node pools (passed as ``depends_on``), so the DaemonSets are
+created once the pools exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import versions
+from infra.addons import chart_args, check_dns_label, crd_installer_options, create_namespace
+from infra.config import GPU_PRESENT_LABEL, GpuAddon, Toleration
+
+GpuMode = Literal["devicePlugin", "gpuOperator", "none"]
+
+#: Always tolerated by the device plugin (the chart's own default keeps it too).
+CRITICAL_ADDONS_ONLY = {"key": "CriticalAddonsOnly", "operator": "Exists"}
+
+
+def toleration_manifests(tolerations: list[Toleration]) -> list[dict[str, str]]:
+    """Kubernetes ``tolerations[]`` entries for ``tolerations`` (order kept, duplicates dropped)."""
+    out: list[dict[str, str]] = []
+    for toleration in tolerations:
+        manifest = toleration.manifest()
+        if manifest not in out:
+            out.append(manifest)
+    return out
+
+
+def device_plugin_values(config: GpuAddon) -> dict[str, Any]:
+    """Values of the ``nvidia-device-plugin`` chart (keys in module docstring)."""
+    tolerations = toleration_manifests(config.tolerations)
+    if CRITICAL_ADDONS_ONLY not in tolerations:
+        tolerations.append(dict(CRITICAL_ADDONS_ONLY))
+    return {
+        "tolerations": tolerations,
+        "nodeSelector": {GPU_PRESENT_LABEL: "true"},
+    }
+
+
+def gpu_operator_values(config: GpuAddon, *, provider: str) -> dict[str, Any]:
+    """Values of the ``gpu-operator`` chart for a cluster of ``provider`` (module docstring)."""
+    bring_own = provider == "existing"
+    return {
+        "daemonsets": {"tolerations": toleration_manifests(config.tolerations)},
+        "driver": {"enabled": bring_own},
+        "toolkit": {"enabled": bring_own},
+        "devicePlugin": {"enabled": True},
+    }
+
+
+@dataclass(frozen=True)
+class GpuEnablementArgs:
+    """Inputs of ``GpuEnablement``: resolved ``mode``, config, cluster ``provider``, namespace.
+
+    ``namespace`` defaults to ``nvidia-device-plugin`` or ``gpu-operator`` by mode.
+    """
+
+    mode: GpuMode
+    config: GpuAddon
+    provider: str
+    namespace: str | None = None
+
+    @property
+    def effective_namespace(self) -> str:
+        """The namespace the chart is installed into."""
+        if self.namespace:
+            return self.namespace
+        return "gpu-operator" if self.mode == "gpuOperator" else "nvidia-device-plugin"
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for an unknown mode/provider, a bad namespace, or no tolerations."""
+        if self.mode not in ("devicePlugin", "gpuOperator", "none"):
+            raise ValueError(f"GPU mode must be devicePlugin, gpuOperator or none: {self.mode!r}")
+        if self.provider not in ("existing", "eks", "gke", "ack"):
+            raise ValueError(f"unknown cluster provider {self.provider!r}")
+        check_dns_label(self.effective_namespace, "GPU add-on namespace")
+        if self.mode != "none" and not self.config.tolerations:
+            raise ValueError(
+                "kubeai:addons.gpu.tolerations is empty: the GPU DaemonSets would never run on "
+                "tainted GPU nodes"
+            )
+        if self.mode != "none" and self.effective_namespace == "default":
+            raise ValueError("the device plugin chart refuses namespace 'default'")
+
+
+class GpuEnablement(pulumi.ComponentResource):
+    """The device plugin or GPU Operator release (or nothing), after the GPU pools.
+
+    Attributes: ``mode``, ``namespace`` (``None`` output for ``none``), ``release`` (or None).
+    """
+
+    mode: pulumi.Output[str]
+    namespace: pulumi.Output[str | None]
+
+    def __init__(
+        self, name: str, args: GpuEnablementArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        args.validate()
+        super().__init__("kubeai:addons:GpuEnablement", name, None, opts)
+        self.release: k8s.helm.v3.Release | None = None
+        namespace: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        if args.mode != "none":
+            ns = create_namespace(
+                f"{name}-namespace",
+                args.effective_namespace,
+                parent=self,
+                pod_security="privileged",
+            )
+            if args.mode == "devicePlugin":
+                release_name, chart = "nvidia-device-plugin", versions.NVIDIA_DEVICE_PLUGIN
+                values = device_plugin_values(args.config)
+                release_opts = pulumi.ResourceOptions(parent=self)
+            else:
+                release_name, chart = "gpu-operator", versions.GPU_OPERATOR
+                values = gpu_operator_values(args.config, provider=args.provider)
+                release_opts = crd_installer_options(self)
+            self.release = k8s.helm.v3.Release(
+                f"{name}-release",
+                name=release_name,
+                namespace=ns.metadata.name,
+                values=values,
+                max_history=10,
+                opts=release_opts,
+                **chart_args(chart, args.config.chart),
+            )
+            namespace = ns.metadata.name
+        self.mode = pulumi.Output.from_input(args.mode)
+        self.namespace = namespace
+        self.register_outputs({"mode": self.mode, "namespace": self.namespace})

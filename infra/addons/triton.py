@@ -1,0 +1,260 @@
+"""The Triton serving layer: platform defaults every inference service release uses.
+
+The platform stack exports the defaults in ``PlatformOutputs`` (tritonserver image pinned at
+``versions.TRITON_IMAGE`` unless ``kubeai:triton.image`` overrides it, the nvcr.io pull secret
+name, the registry URL, the glue image that carries the serving agent). A team stack builds one
+``TritonServing`` component in its namespace; it resolves those defaults and, when the team stack
+has the Pulumi secret ``kubeai:nvcrApiKey``, creates the ``kubernetes.io/dockerconfigjson`` pull
+secret for nvcr.io (user ``$oauthtoken``, password the NGC API key: NGC's documented login).
+
+Each inference service is then a release of ``charts/triton-inference`` whose values come from
+``inference_service_values`` (the one builder of that chart's values; keys from
+charts/triton-inference/values.yaml). Pulumi owns the service's infrastructure (replicas,
+resources, GPUs, tolerations); which model versions it serves is the registry's business, so no
+value here names a model version. The model and its initial alias go to the chart's
+``registry.initialAssignments``: the serving agent creates the registry record with them only
+when it does not exist yet, so ``pulumi up`` never undoes a promotion. They are also shown as pod
+annotations (``kubeai.dev/model``, ``kubeai.dev/initial-alias``) for people reading pods.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import versions
+from infra.addons.glue import artifact_values
+from infra.config import (
+    GPU_PRESENT_LABEL,
+    InferenceServiceConfig,
+    PlatformOutputs,
+)
+from infra.config import (
+    TritonServing as TritonServingConfig,
+)
+
+#: Chart directory (relative to the repository root).
+CHART = ("charts", "triton-inference")
+#: Pull secret name used when the platform names none but the team has an nvcr.io API key.
+DEFAULT_PULL_SECRET = "nvcr-pull"  # noqa: S105 (a Secret name)
+#: NGC's fixed user name for API-key logins.
+NGC_USER = "$oauthtoken"
+MODEL_ANNOTATION = "kubeai.dev/model"
+ALIAS_ANNOTATION = "kubeai.dev/initial-alias"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image reference split into ``registry``, ``repository`` (with registry), ``tag``,
+    ``digest``."""
+
+    registry: str
+    repository: str
+    tag: str
+    digest: str
+
+    @classmethod
+    def parse(cls, image: str) -> ImageRef:
+        """Split ``host/path:tag`` or ``host/path@sha256:...``; ``ValueError`` if unpinned."""
+        name, _, digest = image.partition("@")
+        slash = name.rfind("/")
+        colon = name.rfind(":")
+        tag = ""
+        if colon > slash:
+            name, tag = name[:colon], name[colon + 1 :]
+        if not tag and not digest:
+            raise ValueError(f"image {image!r} is not pinned: give a tag or a digest")
+        if tag == "latest":
+            raise ValueError(f"image {image!r} uses 'latest': pin a version tag or digest")
+        first = name.split("/", 1)[0]
+        registry = first if ("." in first or ":" in first or first == "localhost") else "docker.io"
+        return cls(registry=registry, repository=name, tag=tag, digest=digest)
+
+    def values(self) -> dict[str, str]:
+        """The chart ``image`` block (``repository``, ``tag``, ``digest`` when set)."""
+        out = {"repository": self.repository, "tag": self.tag}
+        if self.digest:
+            out["digest"] = self.digest
+        return out
+
+
+@dataclass(frozen=True)
+class TritonDefaults:
+    """Resolved serving defaults (from ``PlatformOutputs``) used by every service release."""
+
+    triton_image: ImageRef
+    agent_image: ImageRef
+    registry_url: str
+    pull_secret: str | None
+    artifact_store: dict[str, Any]
+    model_repository_size: str
+    poll_interval_seconds: float
+
+    @classmethod
+    def from_platform(cls, platform: PlatformOutputs, *, pull_secret: str | None) -> TritonDefaults:
+        """Defaults for ``platform``; ``pull_secret`` is the secret actually available (or None).
+
+        ``model_repository_size`` and ``poll_interval_seconds`` are taken from the platform
+        outputs when it exports them, else from ``kubeai:triton`` defaults.
+        """
+        serving_defaults = TritonServingConfig()
+        return cls(
+            triton_image=ImageRef.parse(platform.triton_image),
+            agent_image=ImageRef.parse(platform.glue_image),
+            registry_url=platform.registry_url,
+            pull_secret=pull_secret,
+            artifact_store=dict(platform.artifact_store),
+            model_repository_size=str(
+                getattr(
+                    platform,
+                    "triton_model_repository_size",
+                    serving_defaults.model_repository_size,
+                )
+            ),
+            poll_interval_seconds=float(
+                getattr(
+                    platform,
+                    "triton_poll_interval_seconds",
+                    serving_defaults.poll_interval_seconds,
+                )
+            ),
+        )
+
+
+def inference_service_values(
+    service: InferenceServiceConfig,
+    defaults: TritonDefaults,
+    *,
+    team: str = "default",
+    artifact_secret: str | None = None,
+) -> dict[str, Any]:
+    """Values of ``charts/triton-inference`` for one service of ``team``.
+
+    GPUs: ``gpu.count`` sets the ``nvidia.com/gpu`` requests/limits and makes the chart add the
+    node selector ``nvidia.com/gpu.present=true``; the tolerations are the service's effective
+    ones (the GPU taint's by default when it asks for GPUs), passed in ``tolerations`` with
+    ``gpu.tolerations`` emptied so the stack config stays the one source of them.
+    """
+    autoscaling = service.autoscaling
+    values: dict[str, Any] = {
+        "fullnameOverride": service.name,
+        "registry": {
+            "url": defaults.registry_url,
+            "service": service.name,
+            "team": team,
+            "initialAssignments": [{"model": service.model, "alias": service.alias}],
+        },
+        "replicas": service.replicas,
+        "imagePullSecrets": [{"name": defaults.pull_secret}] if defaults.pull_secret else [],
+        "tritonserver": {
+            "image": defaults.triton_image.values(),
+            "resources": {
+                "requests": {"cpu": service.cpu, "memory": service.memory},
+                "limits": {"memory": service.memory},
+            },
+        },
+        "agent": {
+            "image": defaults.agent_image.values(),
+            "pollInterval": defaults.poll_interval_seconds,
+        },
+        "modelRepository": {"sizeLimit": defaults.model_repository_size},
+        "gpu": {
+            "count": service.gpus,
+            "tolerations": [],
+            "nodeSelector": {GPU_PRESENT_LABEL: "true"},
+        },
+        "tolerations": [t.manifest() for t in service.effective_tolerations],
+        "nodeSelector": dict(service.node_selector),
+        "autoscaling": {
+            "enabled": autoscaling.enabled,
+            "minReplicas": autoscaling.min_replicas,
+            "maxReplicas": autoscaling.max_replicas,
+            "targetCPUUtilizationPercentage": autoscaling.target_cpu_utilization,
+        },
+        "podAnnotations": {MODEL_ANNOTATION: service.model, ALIAS_ANNOTATION: service.alias},
+        "artifacts": artifact_values(defaults.artifact_store, existing_secret=artifact_secret),
+    }
+    return values
+
+
+def dockerconfigjson(registry: str, api_key: str) -> str:
+    """``.dockerconfigjson`` content for an NGC API key login to ``registry``."""
+    auth = base64.b64encode(f"{NGC_USER}:{api_key}".encode()).decode()
+    return json.dumps(
+        {"auths": {registry: {"username": NGC_USER, "password": api_key, "auth": auth}}},
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True)
+class TritonServingArgs:
+    """Inputs of ``TritonServing``.
+
+    ``platform``: the platform outputs (already checked); ``namespace``: the team namespace;
+    ``nvcr_api_key``: the Pulumi secret ``kubeai:nvcrApiKey`` or None.
+    """
+
+    platform: pulumi.Output[PlatformOutputs]
+    namespace: pulumi.Input[str]
+    nvcr_api_key: pulumi.Output[str] | None = None
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` when ``platform`` is not an Output of ``PlatformOutputs``."""
+        if not isinstance(self.platform, pulumi.Output):
+            raise ValueError("platform must be a pulumi.Output[PlatformOutputs]")
+
+
+class TritonServing(pulumi.ComponentResource):
+    """Serving defaults of a team namespace (+ the nvcr.io pull secret when a key is given).
+
+    Attributes: ``defaults`` (``Output[TritonDefaults]``), ``pull_secret_name`` (``None`` when no
+    pull secret exists), ``triton_image`` and ``pull_secret`` (the Secret resource or None).
+    The Triton image default is ``versions.TRITON_IMAGE``.
+    """
+
+    defaults: pulumi.Output[TritonDefaults]
+    pull_secret_name: pulumi.Output[str | None]
+    triton_image: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TritonServingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        args.validate()
+        super().__init__("kubeai:addons:TritonServing", name, None, opts)
+        self.pull_secret: k8s.core.v1.Secret | None = None
+        if args.nvcr_api_key is not None:
+            api_key = args.nvcr_api_key
+            secret_name = args.platform.apply(
+                lambda p: p.triton_image_pull_secret or DEFAULT_PULL_SECRET
+            )
+            content = pulumi.Output.all(args.platform, api_key).apply(
+                lambda pair: dockerconfigjson(
+                    ImageRef.parse(pair[0].triton_image).registry, str(pair[1])
+                )
+            )
+            self.pull_secret = k8s.core.v1.Secret(
+                f"{name}-pull-secret",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace),
+                type="kubernetes.io/dockerconfigjson",
+                string_data={".dockerconfigjson": content},  # secret: derived from the key
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.pull_secret_name = secret_name
+        else:
+            self.pull_secret_name = pulumi.Output.from_input(None)
+        self.defaults = pulumi.Output.all(args.platform, self.pull_secret_name).apply(
+            lambda pair: TritonDefaults.from_platform(pair[0], pull_secret=pair[1])
+        )
+        self.triton_image = args.platform.apply(lambda p: p.triton_image)
+        self.register_outputs(
+            {
+                "pullSecretName": self.pull_secret_name,
+                "tritonImage": self.triton_image,
+                "defaultImage": versions.TRITON_IMAGE,
+            }
+        )

@@ -1,0 +1,591 @@
+"""The team stack: one team's tenancy in its platform's cluster (``TeamTenancy``).
+
+Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
+
+* Namespace with the platform's team label (``<teamLabel>: <team>``), Pod Security labels
+  (``enforce``/``audit``/``warn`` = ``kubeai:team.podSecurity``) and the annotation
+  ``scheduling.volcano.sh/queue-name: <team>`` (Volcano's ``/podgroups/mutate`` admission moves
+  PodGroups left in queue ``default`` into it).
+* Volcano ``Queue`` (cluster-scoped, ``scheduling.volcano.sh/v1beta1``; field names from
+  ../shared/crds/volcano/v1.15.1/scheduling.volcano.sh_queues.yaml): ``weight``, ``capability``,
+  ``deserved``, ``guarantee.resource``, ``reclaimable``, ``priority``. Platform teams run every
+  stack, so a team stack may create its cluster-scoped Queue.
+* ``ResourceQuota`` (``requests.cpu``, ``requests.memory``, ``requests.nvidia.com/gpu``, ``pods``,
+  ``requests.storage``, ``persistentvolumeclaims``) and a ``LimitRange`` (container defaults, so
+  pods without requests still pass the quota).
+* RBAC, namespaced only: Roles ``kubeai-admin``, ``kubeai-member``, ``kubeai-viewer`` bound to the
+  team's groups (``kubeai:team.groups``): training jobs (kubeflow.org pytorchjobs, tfjobs,
+  xgboostjobs), Argo workflows, Fluid datasets and dataloads, their pods, logs and services, read
+  on events; nothing cluster-wide.
+* ServiceAccounts ``kubeai-training`` (training pods; no API rights, no token) and
+  ``kubeai-workflow`` (Argo workflow pods) with the executor Role (``workflowtaskresults`` create
+  and patch, as the emissary executor of Argo >= 3.4 needs, plus creating the training jobs and
+  data loads a pipeline step submits).
+* Argo's per-namespace default artifact repository (ConfigMap ``artifact-repositories``) in the
+  platform object store under ``argo/<team>/``; with static keys
+  (``kubeai:artifactStoreAccessKeyId``/``SecretAccessKey`` in the team stack) the Secret
+  ``kubeai-artifact-store`` it references.
+* Fluid Datasets (+ a runtime of the configured kind, same name; field names from
+  ../shared/crds/fluid/v1.0.8) with the GPU toleration, so cache workers may sit on GPU nodes.
+* Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``).
+  Pulumi owns a service's infrastructure; the registry owns which model versions it serves, so
+  nothing here writes model assignments and ``pulumi up`` never undoes a promotion.
+
+Ordering: every resource that needs the platform (labels, chart values) consumes the platform
+outputs *after* the cross-stack checks (``check_platform``); every custom resource depends on the
+Namespace, which itself consumes the checked outputs, so a failed check (or a platform stack
+without Volcano/Fluid, whose add-ons install the CRDs) stops the update before any object exists.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.addons import namespace_manifest_labels, repo_path
+from infra.addons import triton as triton_addon
+from infra.addons.argo import (
+    ARTIFACT_REPOSITORIES_CONFIGMAP,
+    ARTIFACT_SECRET,
+    WORKFLOW_SERVICE_ACCOUNT,
+    artifact_repositories_configmap,
+)
+from infra.addons.glue import artifact_store_secret
+from infra.config import (
+    GPU_TOLERATION,
+    NAMESPACE,
+    ConfigError,
+    DatasetConfig,
+    InferenceServiceConfig,
+    PlatformOutputs,
+    TeamConfig,
+)
+
+QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
+TRAINING_SERVICE_ACCOUNT = "kubeai-training"
+EXECUTOR_ROLE = "kubeai-workflow-executor"
+
+#: Fluid runtime kinds by ``kubeai:datasets[].runtime.kind``.
+RUNTIME_KINDS = {
+    "alluxio": "AlluxioRuntime",
+    "juicefs": "JuiceFSRuntime",
+    "jindo": "JindoRuntime",
+    "thin": "ThinRuntime",
+}
+FLUID_API = "data.fluid.io/v1alpha1"
+VOLCANO_API = "scheduling.volcano.sh/v1beta1"
+
+_READ = ["get", "list", "watch"]
+_WRITE = ["get", "list", "watch", "create", "update", "patch", "delete"]
+_JOBS = ["pytorchjobs", "tfjobs", "xgboostjobs"]
+_WORKFLOWS = ["workflows", "workflowtemplates", "cronworkflows"]
+_DATA = ["datasets", "dataloads"]
+
+
+def check_platform(config: TeamConfig, platform: PlatformOutputs) -> None:
+    """All cross-stack checks of a team stack; raises ``ConfigError`` listing every problem.
+
+    ``TeamConfig.check_against_platform`` (GPU quota vs the pools' capacity, Fluid for datasets)
+    plus: the platform must run Volcano (the team's Queue and gang scheduling need it).
+    """
+    problems: list[tuple[str, str]] = []
+    try:
+        config.check_against_platform(platform)
+    except ConfigError as error:
+        problems.extend(error.problems)
+    if not platform.volcano_enabled:
+        problems.append(
+            (
+                f"{NAMESPACE}:queue",
+                f"Volcano is disabled on platform stack {config.platform_stack!r}: the team's "
+                "Queue (scheduling.volcano.sh) cannot be created",
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# manifests (pure; unit-tested and validated against the CRD schemas)
+
+
+def namespace_metadata(config: TeamConfig, team_label: str) -> dict[str, Any]:
+    """``metadata`` of the team Namespace."""
+    team = config.team.name
+    return {
+        "name": team,
+        "labels": namespace_manifest_labels(
+            config.team.pod_security,
+            {team_label: team, "app.kubernetes.io/part-of": "kubeai"},
+        ),
+        "annotations": {QUEUE_ANNOTATION: team},
+    }
+
+
+def queue_manifest(config: TeamConfig, team_label: str) -> dict[str, Any]:
+    """The team's Volcano ``Queue`` (cluster-scoped)."""
+    queue = config.queue
+    spec: dict[str, Any] = {
+        "weight": queue.weight,
+        "capability": queue.capability.as_resource_list(),
+        "reclaimable": queue.reclaimable,
+        "priority": queue.priority,
+    }
+    if queue.deserved is not None:
+        spec["deserved"] = queue.deserved.as_resource_list()
+    if queue.guarantee is not None:
+        spec["guarantee"] = {"resource": queue.guarantee.as_resource_list()}
+    return {
+        "apiVersion": VOLCANO_API,
+        "kind": "Queue",
+        "metadata": {"name": config.team.name, "labels": {team_label: config.team.name}},
+        "spec": spec,
+    }
+
+
+def resource_quota_spec(config: TeamConfig) -> dict[str, Any]:
+    """``spec`` of the namespace ResourceQuota (requests; GPUs as ``requests.nvidia.com/gpu``)."""
+    quota = config.quota
+    return {
+        "hard": {
+            "requests.cpu": quota.cpu,
+            "requests.memory": quota.memory,
+            "requests.nvidia.com/gpu": str(quota.gpus),
+            "pods": str(quota.pods),
+            "requests.storage": quota.storage,
+            "persistentvolumeclaims": str(quota.persistent_volume_claims),
+        }
+    }
+
+
+def limit_range_spec(config: TeamConfig) -> dict[str, Any]:
+    """``spec`` of the namespace LimitRange (per-container defaults and maximum)."""
+    limits = config.limit_range
+    item: dict[str, Any] = {
+        "type": "Container",
+        "defaultRequest": limits.default_request.as_resource_list(),
+        "default": limits.default_limit.as_resource_list(),
+    }
+    if limits.max is not None:
+        item["max"] = limits.max.as_resource_list()
+    return {"limits": [item]}
+
+
+def role_rules() -> dict[str, list[dict[str, Any]]]:
+    """Rules of the team Roles by role (``admin``, ``member``, ``viewer``)."""
+    viewer = [
+        {
+            "apiGroups": ["kubeflow.org"],
+            "resources": [*_JOBS, *(f"{r}/status" for r in _JOBS)],
+            "verbs": _READ,
+        },
+        {"apiGroups": ["argoproj.io"], "resources": _WORKFLOWS, "verbs": _READ},
+        {"apiGroups": ["data.fluid.io"], "resources": _DATA, "verbs": _READ},
+        {"apiGroups": ["scheduling.volcano.sh"], "resources": ["podgroups"], "verbs": _READ},
+        {
+            "apiGroups": [""],
+            "resources": [
+                "pods",
+                "pods/log",
+                "services",
+                "events",
+                "persistentvolumeclaims",
+                "configmaps",
+            ],
+            "verbs": _READ,
+        },
+        {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": _READ},
+        {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _READ},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": _READ},
+    ]
+    member = [
+        {"apiGroups": ["kubeflow.org"], "resources": _JOBS, "verbs": _WRITE},
+        {
+            "apiGroups": ["kubeflow.org"],
+            "resources": [f"{r}/status" for r in _JOBS],
+            "verbs": _READ,
+        },
+        {"apiGroups": ["argoproj.io"], "resources": _WORKFLOWS, "verbs": _WRITE},
+        {"apiGroups": ["data.fluid.io"], "resources": _DATA, "verbs": _WRITE},
+        {"apiGroups": ["scheduling.volcano.sh"], "resources": ["podgroups"], "verbs": _READ},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": [*_READ, "delete"]},
+        {
+            "apiGroups": [""],
+            "resources": ["pods/log", "services", "events", "persistentvolumeclaims", "configmaps"],
+            "verbs": _READ,
+        },
+        {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": _READ},
+        {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _READ},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": _READ},
+    ]
+    admin = [
+        *member,
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps", "secrets", "persistentvolumeclaims"],
+            "verbs": _WRITE,
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["pods/exec", "pods/portforward"],
+            "verbs": ["get", "create"],
+        },
+    ]
+    return {"admin": admin, "member": member, "viewer": viewer}
+
+
+def executor_rules() -> list[dict[str, Any]]:
+    """Rules of the Argo workflow executor Role (``kubeai-workflow``)."""
+    return [
+        {
+            "apiGroups": ["argoproj.io"],
+            "resources": ["workflowtaskresults"],
+            "verbs": ["create", "patch"],
+        },
+        {"apiGroups": ["kubeflow.org"], "resources": _JOBS, "verbs": _WRITE},
+        {
+            "apiGroups": ["data.fluid.io"],
+            "resources": ["dataloads"],
+            "verbs": ["get", "list", "watch", "create", "delete"],
+        },
+        {"apiGroups": ["data.fluid.io"], "resources": ["datasets"], "verbs": _READ},
+        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": _READ},
+    ]
+
+
+def role_subjects(groups: list[str]) -> list[dict[str, str]]:
+    """RoleBinding ``subjects`` for identity-provider groups."""
+    return [{"kind": "Group", "name": g, "apiGroup": "rbac.authorization.k8s.io"} for g in groups]
+
+
+def dataset_manifest(dataset: DatasetConfig, namespace: str) -> dict[str, Any]:
+    """A Fluid ``Dataset``: its mounts, access mode, and the GPU toleration for cache workers."""
+    read_only = all(m.read_only for m in dataset.mounts)
+    return {
+        "apiVersion": FLUID_API,
+        "kind": "Dataset",
+        "metadata": {"name": dataset.name, "namespace": namespace},
+        "spec": {
+            "mounts": [
+                {"name": m.name, "mountPoint": m.mount_point, "readOnly": m.read_only}
+                for m in dataset.mounts
+            ],
+            "accessModes": ["ReadOnlyMany" if read_only else "ReadWriteMany"],
+            "tolerations": [GPU_TOLERATION.manifest()],
+        },
+    }
+
+
+def runtime_manifest(dataset: DatasetConfig, namespace: str) -> dict[str, Any]:
+    """The Fluid runtime binding ``dataset`` (same name): replicas and one tiered-store level."""
+    runtime = dataset.runtime
+    return {
+        "apiVersion": FLUID_API,
+        "kind": RUNTIME_KINDS[runtime.kind],
+        "metadata": {"name": dataset.name, "namespace": namespace},
+        "spec": {
+            "replicas": runtime.replicas,
+            "tieredstore": {
+                "levels": [
+                    {
+                        "mediumtype": runtime.medium,
+                        "path": runtime.cache_path,
+                        "quota": runtime.cache_quota,
+                        "high": "0.95",
+                        "low": "0.7",
+                    }
+                ]
+            },
+        },
+    }
+
+
+def _service_values(
+    defaults: triton_addon.TritonDefaults,
+    *,
+    service: InferenceServiceConfig,
+    team: str,
+    artifact_secret: str | None,
+) -> dict[str, Any]:
+    return triton_addon.inference_service_values(
+        service, defaults, team=team, artifact_secret=artifact_secret
+    )
+
+
+def object_meta(metadata: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
+    """``ObjectMetaArgs`` from a manifest's ``metadata`` (name, namespace, labels, annotations)."""
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=metadata.get("name"),
+        namespace=metadata.get("namespace"),
+        labels=metadata.get("labels"),
+        annotations=metadata.get("annotations"),
+    )
+
+
+def policy_rules(rules: list[dict[str, Any]]) -> list[k8s.rbac.v1.PolicyRuleArgs]:
+    """``PolicyRuleArgs`` from manifest rules (``apiGroups``, ``resources``, ``verbs``)."""
+    return [
+        k8s.rbac.v1.PolicyRuleArgs(
+            api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"]
+        )
+        for r in rules
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# component
+
+
+@dataclass(frozen=True)
+class TeamTenancyArgs:
+    """Inputs of ``TeamTenancy``.
+
+    ``platform``: the platform stack's outputs, already checked (``check_platform``) inside the
+    Output; ``secrets``: the team stack's Pulumi secrets by key (``nvcrApiKey``,
+    ``artifactStoreAccessKeyId``, ``artifactStoreSecretAccessKey``).
+    """
+
+    config: TeamConfig
+    platform: pulumi.Output[PlatformOutputs]
+    secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for half-given object-store keys or a non-Output platform."""
+        if not isinstance(self.platform, pulumi.Output):
+            raise ValueError("platform must be a pulumi.Output[PlatformOutputs]")
+        keys = {"artifactStoreAccessKeyId", "artifactStoreSecretAccessKey"} & set(self.secrets)
+        if len(keys) == 1:
+            raise ValueError(
+                "set both kubeai:artifactStoreAccessKeyId and kubeai:artifactStoreSecretAccessKey"
+                f" (only {keys.pop()} is set)"
+            )
+
+
+class TeamTenancy(pulumi.ComponentResource):
+    """Everything one team gets (module docstring), in dependency order.
+
+    Attributes: ``namespace``, ``queue_name``, ``service_names`` (inference services),
+    ``dataset_names`` and the resources ``namespace_resource``, ``queue``, ``datasets``,
+    ``runtimes``, ``services`` (Releases by service name).
+    """
+
+    namespace: pulumi.Output[str]
+    queue_name: pulumi.Output[str]
+    service_names: pulumi.Output[list[str]]
+    dataset_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: TeamTenancyArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        args.validate()
+        super().__init__("kubeai:tenancy:TeamTenancy", name, None, opts)
+        config = args.config
+        team = config.team.name
+        platform = args.platform
+        child = pulumi.ResourceOptions(parent=self)
+
+        metadata = platform.apply(lambda p: object_meta(namespace_metadata(config, p.team_label)))
+        self.namespace_resource = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata=metadata, opts=child
+        )
+        ns_name = self.namespace_resource.metadata.name
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource])
+
+        queue = platform.apply(lambda p: queue_manifest(config, p.team_label))
+        self.queue = k8s.apiextensions.CustomResource(
+            f"{name}-queue",
+            api_version=VOLCANO_API,
+            kind="Queue",
+            metadata=queue.apply(lambda q: object_meta(q["metadata"])),
+            spec=queue["spec"],
+            opts=after_ns,
+        )
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=ns_name),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=resource_quota_spec(config)["hard"]),
+            opts=child,
+        )
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=ns_name),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type=item["type"],
+                        default=item.get("default"),
+                        default_request=item.get("defaultRequest"),
+                        max=item.get("max"),
+                    )
+                    for item in limit_range_spec(config)["limits"]
+                ]
+            ),
+            opts=child,
+        )
+        create_rbac(name, config, ns_name, parent=self)
+
+        secret_resources: list[pulumi.Resource] = []
+        static_keys = "artifactStoreAccessKeyId" in args.secrets
+        if static_keys:
+            secret_resources.append(
+                artifact_store_secret(
+                    f"{name}-artifact-store",
+                    ns_name,
+                    (
+                        args.secrets["artifactStoreAccessKeyId"],
+                        args.secrets["artifactStoreSecretAccessKey"],
+                    ),
+                    parent=self,
+                )
+            )
+        repositories = platform.apply(
+            lambda p: artifact_repositories_configmap(
+                p.artifact_store, team=team, static_credentials=static_keys
+            )
+        )
+        k8s.core.v1.ConfigMap(
+            f"{name}-artifact-repositories",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ARTIFACT_REPOSITORIES_CONFIGMAP,
+                namespace=ns_name,
+                annotations=repositories["annotations"],
+            ),
+            data=repositories["data"],
+            opts=child,
+        )
+
+        self.datasets: dict[str, k8s.apiextensions.CustomResource] = {}
+        self.runtimes: dict[str, k8s.apiextensions.CustomResource] = {}
+        for dataset in config.datasets:
+            manifest = dataset_manifest(dataset, team)
+            resource = k8s.apiextensions.CustomResource(
+                f"{name}-dataset-{dataset.name}",
+                api_version=manifest["apiVersion"],
+                kind=manifest["kind"],
+                metadata=object_meta(manifest["metadata"]),
+                spec=manifest["spec"],
+                opts=after_ns,
+            )
+            runtime = runtime_manifest(dataset, team)
+            self.datasets[dataset.name] = resource
+            self.runtimes[dataset.name] = k8s.apiextensions.CustomResource(
+                f"{name}-runtime-{dataset.name}",
+                api_version=runtime["apiVersion"],
+                kind=runtime["kind"],
+                metadata=object_meta(runtime["metadata"]),
+                spec=runtime["spec"],
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[self.namespace_resource, resource]
+                ),
+            )
+
+        serving = triton_addon.TritonServing(
+            f"{name}-serving",
+            triton_addon.TritonServingArgs(
+                platform=platform,
+                namespace=ns_name,
+                nvcr_api_key=args.secrets.get("nvcrApiKey"),
+            ),
+            opts=after_ns,
+        )
+        service_deps: list[pulumi.Resource] = [self.namespace_resource, *secret_resources]
+        if serving.pull_secret is not None:
+            service_deps.append(serving.pull_secret)
+        artifact_secret = ARTIFACT_SECRET if static_keys else None
+        self.services: dict[str, k8s.helm.v3.Release] = {}
+        for service in config.inference_services:
+            values = serving.defaults.apply(
+                functools.partial(
+                    _service_values,
+                    service=service,
+                    team=config.team.name,
+                    artifact_secret=artifact_secret,
+                )
+            )
+            self.services[service.name] = k8s.helm.v3.Release(
+                f"{name}-service-{service.name}",
+                name=service.name,
+                chart=repo_path(*triton_addon.CHART),
+                namespace=ns_name,
+                values=values,
+                max_history=10,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=service_deps),
+            )
+
+        self.namespace = ns_name
+        self.queue_name = pulumi.Output.from_input(team)
+        self.service_names = pulumi.Output.from_input([s.name for s in config.inference_services])
+        self.dataset_names = pulumi.Output.from_input([d.name for d in config.datasets])
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "queueName": self.queue_name,
+                "serviceNames": self.service_names,
+                "datasetNames": self.dataset_names,
+            }
+        )
+
+
+def create_rbac(
+    name: str, config: TeamConfig, namespace: pulumi.Input[str], *, parent: pulumi.Resource
+) -> None:
+    """Team Roles + RoleBindings (only for roles with groups), the training and workflow
+    ServiceAccounts and the executor Role/RoleBinding, as children of ``parent``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    groups = {
+        "admin": config.team.groups.admins,
+        "member": config.team.groups.members,
+        "viewer": config.team.groups.viewers,
+    }
+    rbac_group = "rbac.authorization.k8s.io"
+    for role, rules in role_rules().items():
+        role_name = f"kubeai-{role}"
+        k8s.rbac.v1.Role(
+            f"{name}-role-{role}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name, namespace=namespace),
+            rules=policy_rules(rules),
+            opts=child,
+        )
+        if groups[role]:
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-binding-{role}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name, namespace=namespace),
+                role_ref=k8s.rbac.v1.RoleRefArgs(api_group=rbac_group, kind="Role", name=role_name),
+                subjects=[
+                    k8s.rbac.v1.SubjectArgs(kind=s["kind"], name=s["name"], api_group=s["apiGroup"])
+                    for s in role_subjects(groups[role])
+                ],
+                opts=child,
+            )
+    k8s.core.v1.ServiceAccount(
+        f"{name}-sa-training",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=TRAINING_SERVICE_ACCOUNT, namespace=namespace),
+        automount_service_account_token=False,
+        opts=child,
+    )
+    k8s.core.v1.ServiceAccount(
+        f"{name}-sa-workflow",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=WORKFLOW_SERVICE_ACCOUNT, namespace=namespace),
+        opts=child,
+    )
+    k8s.rbac.v1.Role(
+        f"{name}-role-executor",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=EXECUTOR_ROLE, namespace=namespace),
+        rules=policy_rules(executor_rules()),
+        opts=child,
+    )
+    k8s.rbac.v1.RoleBinding(
+        f"{name}-binding-executor",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=EXECUTOR_ROLE, namespace=namespace),
+        role_ref=k8s.rbac.v1.RoleRefArgs(api_group=rbac_group, kind="Role", name=EXECUTOR_ROLE),
+        subjects=[
+            k8s.rbac.v1.SubjectArgs(
+                kind="ServiceAccount", name=WORKFLOW_SERVICE_ACCOUNT, namespace=namespace
+            )
+        ],
+        opts=child,
+    )

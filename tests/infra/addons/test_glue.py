@@ -1,0 +1,144 @@
+"""infra/addons/glue.py: the kubeai-glue release: image, database, artifact store, secrets."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from infra.addons import REPO_ROOT
+from infra.addons.glue import (
+    DATABASE_SECRET,
+    FULLNAME,
+    NAMESPACE,
+    GlueArgs,
+    artifact_values,
+    glue_values,
+)
+from infra.config import ConfigError, GlueServices, platform_outputs
+from tests.infra import factories
+from tests.support.pulumi_mocks import is_secret, reveal, run_program
+
+SCHEMA = REPO_ROOT / "charts" / "kubeai-glue" / "values.schema.json"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SECRET = "kubernetes:core/v1:Secret"
+
+
+def glue(**overrides: object) -> GlueServices:
+    return GlueServices.model_validate(
+        {"image": {"repository": "ghcr.io/acme/kubeai-glue", "tag": "0.1.0"}, **overrides}
+    )
+
+
+def test_registry_service_matches_the_exported_url() -> None:
+    config = factories.platform_config("eks")
+    url = platform_outputs(config, glue_namespace=NAMESPACE).registry_url
+    assert url == f"http://{FULLNAME}-registry.{NAMESPACE}.svc:8080"
+    assert glue_values(config.glue, factories.STORES["eks"])["fullnameOverride"] == FULLNAME
+
+
+def test_sqlite_default_on_a_pvc() -> None:
+    values = glue_values(glue(storageSize="20Gi", storageClass="gp3"), factories.STORES["eks"])
+    assert values["database"] == {"type": "sqlite"}
+    assert values["persistence"] == {"enabled": True, "size": "20Gi", "storageClassName": "gp3"}
+    assert values["image"] == {"repository": "ghcr.io/acme/kubeai-glue", "tag": "0.1.0"}
+
+
+def test_postgresql_reads_the_dsn_from_a_secret() -> None:
+    values = glue_values(
+        glue(database="postgresql", replicas=2), factories.STORES["eks"], database_secret="db"
+    )
+    assert values["database"] == {
+        "type": "postgresql",
+        "postgresql": {"existingSecret": "db", "secretKey": "database-url"},
+    }
+    assert values["persistence"]["enabled"] is False
+    with pytest.raises(ValueError, match="postgresDsn"):
+        glue_values(glue(database="postgresql"), factories.STORES["eks"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("eks", {"allowedSchemes": ["s3"], "s3": {"region": "us-east-1"}}),
+        ("gke", {"allowedSchemes": ["gs"], "gcs": {"token": "google_default"}}),
+        (
+            "ack",
+            {
+                "allowedSchemes": ["oss"],
+                "oss": {
+                    "endpointUrl": "https://oss-cn-hangzhou.aliyuncs.com",
+                    "region": "cn-hangzhou",
+                },
+            },
+        ),
+        (
+            "existing",
+            {
+                "allowedSchemes": ["s3"],
+                "s3": {"endpointUrl": "http://minio.minio:9000", "addressingStyle": "path"},
+            },
+        ),
+    ],
+)
+def test_artifact_values_per_store(kind: str, expected: dict) -> None:
+    assert artifact_values(factories.STORES[kind], existing_secret=None) == expected
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason="charts/kubeai-glue has no values.schema.json")
+@pytest.mark.parametrize("provider", ["existing", "eks", "gke", "ack"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_values_match_the_chart_schema(provider: str, database: str) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    values = glue_values(
+        glue(database=database),
+        factories.STORES[provider],
+        database_secret=DATABASE_SECRET,
+        artifact_secret="kubeai-artifact-store" if provider != "gke" else None,
+    )
+    assert [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(values)] == []
+
+
+def test_release_with_postgres_and_static_keys(platform_run) -> None:
+    run = platform_run(
+        "eks",
+        secrets={
+            "postgresDsn": "postgresql+psycopg://u:p@db:5432/kubeai",
+            "artifactStoreAccessKeyId": "id",
+            "artifactStoreSecretAccessKey": "key",
+        },
+        glue={"database": "postgresql", "replicas": 2},
+    )
+    database = run.one(SECRET, "glue-database")
+    assert database.inputs["metadata"] == {"name": DATABASE_SECRET, "namespace": NAMESPACE}
+    assert is_secret(database.inputs["stringData"])
+    assert reveal(database.inputs["stringData"]) == {
+        "database-url": "postgresql+psycopg://u:p@db:5432/kubeai"
+    }
+    keys = run.one(SECRET, "glue-artifact-store")
+    assert is_secret(keys.inputs["stringData"])
+    assert reveal(keys.inputs["stringData"]) == {"access-key-id": "id", "secret-access-key": "key"}
+    release = run.one(RELEASE, "glue-release")
+    assert release.inputs["chart"] == "charts/kubeai-glue"
+    assert release.inputs["namespace"] == NAMESPACE
+    values = release.inputs["values"]
+    assert values["database"]["postgresql"]["existingSecret"] == DATABASE_SECRET
+    assert values["artifacts"]["s3"]["existingSecret"] == "kubeai-artifact-store"
+    assert run.waits_for(release.key, [database.key, keys.key])
+
+
+def test_postgres_without_dsn_is_a_config_error() -> None:
+    config = factories.platform_config("eks", glue={"database": "postgresql", "replicas": 2})
+    with pytest.raises(ConfigError, match="kubeai:postgresDsn"):
+        run_program(config)
+
+
+def test_args_validate() -> None:
+    with pytest.raises(ValueError, match="postgresDsn"):
+        GlueArgs(
+            glue=glue(database="postgresql"), artifact_store=factories.STORES["eks"]
+        ).validate()
+    with pytest.raises(ValueError, match="kind"):
+        GlueArgs(glue=glue(), artifact_store={"kind": "azure", "bucket": "b"}).validate()

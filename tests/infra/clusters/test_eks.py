@@ -1,0 +1,77 @@
+"""infra/clusters/eks.py: managed node groups with the NVIDIA AMI, taints, labels, scaling."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.clusters import eks
+from infra.config import NodePool
+from tests.infra import factories
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def test_gpu_node_group(platform_run) -> None:
+    run = platform_run("eks")
+    gpu = run.one(NODE_GROUP, "pool-gpu-node-group")
+    inputs = gpu.inputs
+    assert inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert inputs["instanceTypes"] == ["g5.2xlarge"]
+    assert inputs["capacityType"] == "SPOT"
+    assert inputs["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
+    assert inputs["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+    ]
+    assert inputs["labels"]["nvidia.com/gpu.present"] == "true"
+    assert inputs["labels"]["kubeai.dev/gpu-type"] == "nvidia-a10g"
+    assert inputs["clusterName"] == "kubeai-prod" and inputs["region"] == "us-east-1"
+    assert inputs["nodeGroupName"] == "prod-gpu"
+    assert inputs["subnetIds"] == ["subnet-0a1b2c", "subnet-0d4e5f"]
+    assert gpu.parent == ("kubeai:clusters:GpuNodePool", "pool-gpu")
+    assert gpu.options.ignore_changes == ["scalingConfig.desiredSize"]
+
+
+def test_cpu_node_group(platform_run) -> None:
+    cpu = platform_run("eks").one(NODE_GROUP, "pool-cpu-node-group").inputs
+    assert cpu["amiType"] == "AL2023_x86_64_STANDARD"
+    assert cpu["capacityType"] == "ON_DEMAND"
+    assert cpu.get("taints", []) == []
+    assert "nvidia.com/gpu.present" not in cpu["labels"]
+
+
+@pytest.mark.parametrize(
+    ("instance", "arm"),
+    [
+        ("g5g.xlarge", True),
+        ("m7gd.large", True),
+        ("g5.2xlarge", False),
+        ("p4d.24xlarge", False),
+        ("c7gn.medium", True),
+    ],
+)
+def test_graviton_detection(instance: str, arm: bool) -> None:
+    assert eks.is_arm(instance) is arm
+    pool = NodePool(
+        name="p", instance_type=instance, gpu_type="nvidia-t4g", gpus_per_node=1, max_size=1
+    )
+    assert eks.ami_type(pool) == ("AL2023_ARM_64_NVIDIA" if arm else "AL2023_x86_64_NVIDIA")
+
+
+def test_custom_taints_keep_their_effect() -> None:
+    config = factories.platform_config(
+        "eks",
+        nodePools=[
+            {
+                "name": "gpu",
+                "instanceType": "p4d.24xlarge",
+                "gpuType": "nvidia-a100",
+                "gpusPerNode": 8,
+                "maxSize": 2,
+                "taints": [{"key": "dedicated", "value": "training", "effect": "NoExecute"}],
+            }
+        ],
+        addons={"gpu": {"tolerations": [{"key": "dedicated", "operator": "Exists"}]}},
+    )
+    assert eks.taints(config.node_pools[0]) == [
+        {"key": "dedicated", "value": "training", "effect": "NO_EXECUTE"}
+    ]

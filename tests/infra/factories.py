@@ -1,0 +1,144 @@
+"""Stack configurations for the infra tests: one platform stack per provider and a team stack.
+
+``platform_config(provider, **overrides)`` / ``team_config(**overrides)`` deep-merge overrides
+(stack-file form, camelCase keys) into a valid base and validate with ``parse_config``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from infra.config import PlatformConfig, PlatformOutputs, TeamConfig, parse_config, platform_outputs
+
+CLUSTERS: dict[str, dict[str, Any]] = {
+    "existing": {"name": "local", "provider": "existing", "existing": {"context": "kind-kubeai"}},
+    "eks": {
+        "name": "prod",
+        "provider": "eks",
+        "eks": {
+            "clusterName": "kubeai-prod",
+            "region": "us-east-1",
+            "nodeRoleArn": "arn:aws:iam::123456789012:role/kubeai-nodes",
+            "subnetIds": ["subnet-0a1b2c", "subnet-0d4e5f"],
+        },
+    },
+    "gke": {
+        "name": "prod",
+        "provider": "gke",
+        "gke": {"project": "kubeai-prod-1", "location": "us-central1", "clusterName": "kubeai"},
+    },
+    "ack": {
+        "name": "prod",
+        "provider": "ack",
+        "ack": {
+            "clusterId": "c0123456789abcdef0123456789",
+            "region": "cn-hangzhou",
+            "vswitchIds": ["vsw-0abc123"],
+        },
+    },
+}
+
+GPU_TYPES = {"existing": "nvidia-t4", "eks": "nvidia-a10g", "gke": "nvidia-l4", "ack": "nvidia-a10"}
+INSTANCE_TYPES = {
+    "existing": ("gpu-node", "cpu-node"),
+    "eks": ("g5.2xlarge", "m6i.xlarge"),
+    "gke": ("g2-standard-8", "e2-standard-8"),
+    "ack": ("ecs.gn7i-c8g1.2xlarge", "ecs.g7.xlarge"),
+}
+STORES: dict[str, dict[str, Any]] = {
+    "existing": {"kind": "minio", "bucket": "kubeai", "endpointUrl": "http://minio.minio:9000"},
+    "eks": {"kind": "s3", "bucket": "kubeai-prod", "region": "us-east-1"},
+    "gke": {"kind": "gcs", "bucket": "kubeai-prod"},
+    "ack": {
+        "kind": "oss",
+        "bucket": "kubeai-prod",
+        "endpointUrl": "https://oss-cn-hangzhou.aliyuncs.com",
+        "region": "cn-hangzhou",
+    },
+}
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``overrides`` into a copy of ``base`` (lists and scalars replace)."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def platform_values(provider: str = "eks", **overrides: Any) -> dict[str, Any]:
+    """Stack-file values of a platform stack on ``provider`` with a GPU pool and a CPU pool."""
+    gpu_instance, cpu_instance = INSTANCE_TYPES[provider]
+    base = {
+        "stackKind": "platform",
+        "environment": "prod" if provider != "existing" else "local",
+        "cluster": CLUSTERS[provider],
+        "nodePools": [
+            {
+                "name": "gpu",
+                "instanceType": gpu_instance,
+                "gpuType": GPU_TYPES[provider],
+                "gpusPerNode": 2,
+                "minSize": 0,
+                "maxSize": 4,
+                "capacityType": "spot",
+            },
+            {"name": "cpu", "instanceType": cpu_instance, "minSize": 1, "maxSize": 3},
+        ],
+        "glue": {"image": {"repository": "ghcr.io/acme/kubeai-glue", "tag": "0.1.0"}},
+        "artifactStore": STORES[provider],
+    }
+    return merge(base, overrides)
+
+
+def platform_config(provider: str = "eks", **overrides: Any) -> PlatformConfig:
+    """A validated platform stack config (see ``platform_values``)."""
+    config = parse_config(platform_values(provider, **overrides))
+    assert isinstance(config, PlatformConfig)
+    return config
+
+
+def team_values(**overrides: Any) -> dict[str, Any]:
+    """Stack-file values of team ``cv`` with a dataset and a GPU and a CPU inference service."""
+    base = {
+        "stackKind": "team",
+        "platformStack": "prod-eks",
+        "team": {
+            "name": "cv",
+            "groups": {"admins": ["cv-leads"], "members": ["cv-eng"], "viewers": ["analysts"]},
+        },
+        "queue": {
+            "weight": 4,
+            "capability": {"cpu": "64", "memory": "256Gi", "gpus": 4},
+            "deserved": {"cpu": "32", "memory": "128Gi", "gpus": 2},
+            "guarantee": {"cpu": "8", "memory": "32Gi", "gpus": 1},
+        },
+        "quota": {"gpus": 4, "cpu": "64", "memory": "256Gi"},
+        "datasets": [
+            {
+                "name": "imagenet",
+                "mounts": [{"name": "train", "mountPoint": "s3://kubeai-data/imagenet"}],
+            }
+        ],
+        "inferenceServices": [
+            {"name": "resnet", "model": "resnet50", "gpus": 1, "replicas": 2},
+            {"name": "ranker", "model": "ranker", "cpu": "2", "memory": "4Gi"},
+        ],
+    }
+    return merge(base, overrides)
+
+
+def team_config(**overrides: Any) -> TeamConfig:
+    """A validated team stack config (see ``team_values``)."""
+    config = parse_config(team_values(**overrides))
+    assert isinstance(config, TeamConfig)
+    return config
+
+
+def outputs_of(config: PlatformConfig) -> PlatformOutputs:
+    """The platform outputs a team stack reads (computed as the platform exports them)."""
+    return platform_outputs(config)

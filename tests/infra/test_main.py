@@ -1,0 +1,99 @@
+"""infra/__main__.py: runtime config decoding, secrets, ConfigError as a clean RunError."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from infra import __main__ as entry
+from infra.config import ConfigError, PlatformConfig, TeamConfig
+from tests.infra import factories
+from tests.support.pulumi_mocks import RecordingMocks, fresh_mocks
+
+
+def runtime_values(values: dict) -> dict[str, str]:
+    """Stack-file values as the Pulumi runtime passes them: objects and lists as JSON."""
+    return {
+        f"kubeai:{k}": json.dumps(v) if isinstance(v, dict | list) else str(v)
+        for k, v in values.items()
+    }
+
+
+def with_mocks(fn):
+    fresh_mocks(RecordingMocks(), stack="t")
+    result = {}
+
+    def body():
+        result["value"] = fn()
+
+    pulumi.runtime.test(body)()
+    return result["value"]
+
+
+def test_decode() -> None:
+    assert entry.decode('{"a": 1}') == {"a": 1}
+    assert entry.decode("[1, 2]") == [1, 2]
+    assert entry.decode("0.1.0") == "0.1.0"
+    assert entry.decode("{not json") == "{not json"
+
+
+def test_load_platform_config_from_runtime_values() -> None:
+    values = runtime_values(factories.platform_values("eks"))
+    values["aws:region"] = "us-east-1"  # other namespaces are left to their providers
+    config, secrets = entry.load(values, set())
+    assert isinstance(config, PlatformConfig)
+    assert config.node_pools[0].gpus_per_node == 2
+    assert secrets == {}
+
+
+def test_load_reads_known_secrets_as_pulumi_secrets() -> None:
+    def body():
+        values = runtime_values(factories.team_values())
+        values["kubeai:nvcrApiKey"] = "ngc-key"
+        pulumi.runtime.set_all_config(values, ["kubeai:nvcrApiKey"])
+        config, secrets = entry.load(values, {"kubeai:nvcrApiKey"})
+        assert isinstance(config, TeamConfig)
+        assert set(secrets) == {"nvcrApiKey"}
+        return secrets["nvcrApiKey"]
+
+    secret = with_mocks(body)
+    assert isinstance(secret, pulumi.Output)
+
+
+def test_a_known_secret_given_in_plain_text_is_refused() -> None:
+    values = runtime_values(factories.team_values())
+    values["kubeai:nvcrApiKey"] = "ngc-key"
+    with pytest.raises(ConfigError, match="pulumi config set --secret kubeai:nvcrApiKey"):
+        entry.load(values, set())
+
+
+def test_main_turns_config_errors_into_a_clean_run_error() -> None:
+    values = runtime_values(factories.team_values(quota={"gpuQouta": 2}))
+
+    def body():
+        pulumi.runtime.set_all_config(values, [])
+        with pytest.raises(pulumi.RunError) as caught:
+            entry.main()
+        return str(caught.value)
+
+    message = with_mocks(body)
+    assert "kubeai:quota.gpuQouta" in message and "did you mean 'gpus'" in message
+
+
+def test_main_runs_the_program_with_stack_secrets() -> None:
+    values = runtime_values(
+        factories.platform_values("eks", glue={"database": "postgresql", "replicas": 2})
+    )
+    values["kubeai:postgresDsn"] = "postgresql+psycopg://u:p@db/kubeai"
+    mocks = RecordingMocks()
+    fresh_mocks(mocks, stack="t")
+
+    def body():
+        pulumi.runtime.set_all_config(values, ["kubeai:postgresDsn"])
+        entry.main()
+
+    pulumi.runtime.test(body)()
+    names = {name for _, name in mocks.resources}
+    assert {"glue-release", "glue-database", "volcano-release"} <= names

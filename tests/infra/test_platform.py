@@ -1,0 +1,115 @@
+"""infra/platform.py: the platform stack in dependency order, pinned versions, exports, checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import versions
+from infra.config import ConfigError, platform_outputs
+from infra.platform import check_platform_secrets
+from tests.infra import factories
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PINNED = {c.name: c for c in versions.ALL_CHARTS}
+PROVIDERS = ("existing", "eks", "gke", "ack")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_upstream_release_is_pinned(platform_run, provider: str) -> None:
+    run = platform_run(provider)
+    for release in run.of_type(RELEASE):
+        chart = release.inputs["chart"]
+        if chart.startswith("charts/"):
+            continue  # our own charts, versioned in the repository
+        assert release.inputs["version"] == PINNED[chart].version, release.name
+        assert release.inputs["repositoryOpts"]["repo"] == PINNED[chart].repository
+    for text in (s for r in run.resources.values() for s in _strings(r.inputs)):
+        assert not text.endswith(":latest") and text != "latest"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_exports_are_the_platform_outputs(platform_run, provider: str) -> None:
+    run = platform_run(provider)
+    expected = platform_outputs(factories.platform_config(provider)).model_dump(by_alias=True)
+    assert run.exports["platform"] == expected
+
+
+def test_dependency_order(platform_run) -> None:
+    run = platform_run("eks")
+    pools = [
+        ("kubeai:clusters:GpuNodePool", "pool-gpu"),
+        ("kubeai:clusters:GpuNodePool", "pool-cpu"),
+    ]
+    assert run.waits_for(("kubeai:addons:GpuEnablement", "gpu"), pools)
+    assert run.waits_for(
+        (RELEASE, "gpu-release"), [("aws:eks/nodeGroup:NodeGroup", "pool-gpu-node-group")]
+    )
+    assert run.waits_for(
+        ("kubernetes:kustomize/v2:Directory", "training-operator-manifests"),
+        [(RELEASE, "volcano-release")],
+    )
+    assert run.waits_for(
+        (RELEASE, "argo-release"), [("kubernetes:yaml/v2:ConfigGroup", "argo-crds")]
+    )
+
+
+def test_crd_installers_are_retained_and_nothing_else(platform_run) -> None:
+    run = platform_run("eks")
+    retained = {r.name for r in run.resources.values() if r.options and r.options.retain_on_delete}
+    assert retained == {
+        "volcano-release",
+        "fluid-release",
+        "training-operator-manifests",
+        "argo-crds",
+    }
+
+
+def test_disabled_addons_are_absent(platform_run) -> None:
+    run = platform_run(
+        "eks",
+        addons={
+            "argo": {"enabled": False},
+            "trainingOperator": {"enabled": False},
+            "volcano": {"enabled": False},
+        },
+    )
+    types = run.types()
+    assert (
+        not {
+            "kubeai:addons:ArgoWorkflows",
+            "kubeai:addons:TrainingOperator",
+            "kubeai:addons:Volcano",
+        }
+        & types
+    )
+    assert "kubeai:addons:Glue" in types
+
+
+def test_training_operator_needs_volcano() -> None:
+    config = factories.platform_config("eks", addons={"volcano": {"enabled": False}})
+    with pytest.raises(ConfigError, match=r"kubeai:addons\.trainingOperator\.enabled"):
+        check_platform_secrets(config, {})
+
+
+def test_object_store_keys_come_in_pairs() -> None:
+    config = factories.platform_config("eks")
+    with pytest.raises(ConfigError) as caught:
+        check_platform_secrets(config, {"artifactStoreAccessKeyId": "x"})
+    assert caught.value.problems[0][0] == "kubeai:artifactStoreSecretAccessKey"
+
+
+def test_ambient_kubeconfig_without_an_existing_block(platform_run) -> None:
+    run = platform_run("eks")
+    assert "pulumi:providers:kubernetes" not in {
+        t for t in run.types() if run.of_type(t) and run.of_type(t)[0].name == "kubernetes"
+    }

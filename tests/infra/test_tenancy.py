@@ -1,0 +1,265 @@
+"""infra/tenancy.py: the team stack: namespace, Queue, quota, RBAC, datasets, inference services.
+
+Every custom resource the team stack declares is validated against the upstream CRD schema
+(../shared/crds) and every built-in object with kubernetes-validate (strict, Kubernetes 1.34).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import versions
+from infra.config import ConfigError, DatasetConfig
+from infra.tenancy import (
+    QUEUE_ANNOTATION,
+    check_platform,
+    dataset_manifest,
+    executor_rules,
+    queue_manifest,
+    role_rules,
+    runtime_manifest,
+)
+from tests.infra import crd_schema, factories
+from tests.support.pulumi_mocks import reveal
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+QUEUE = "kubernetes:scheduling.volcano.sh/v1beta1:Queue"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+TEAM = ("kubeai:tenancy:TeamTenancy", "team")
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+def test_queue_manifest_fields_and_schema() -> None:
+    queue = queue_manifest(factories.team_config(), "kubeai.dev/team")
+    assert queue["metadata"] == {"name": "cv", "labels": {"kubeai.dev/team": "cv"}}
+    spec = queue["spec"]
+    assert spec["weight"] == 4 and spec["reclaimable"] is True
+    assert spec["capability"] == {"cpu": "64", "memory": "256Gi", "nvidia.com/gpu": "4"}
+    assert spec["deserved"] == {"cpu": "32", "memory": "128Gi", "nvidia.com/gpu": "2"}
+    assert spec["guarantee"] == {"resource": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"}}
+    assert crd_schema.errors(queue) == []
+
+
+@pytest.mark.parametrize("kind", ["alluxio", "juicefs", "jindo", "thin"])
+def test_dataset_and_runtime_match_the_fluid_crds(kind: str) -> None:
+    dataset = DatasetConfig.model_validate(
+        {
+            "name": "imagenet",
+            "mounts": [
+                {"name": "train", "mountPoint": "s3://data/imagenet/train"},
+                {"name": "extra", "mountPoint": "pvc://extra-data", "readOnly": False},
+            ],
+            "runtime": {
+                "kind": kind,
+                "replicas": 2,
+                "medium": "SSD",
+                "cachePath": "/mnt/cache",
+                "cacheQuota": "100Gi",
+            },
+        }
+    )
+    ds = dataset_manifest(dataset, "cv")
+    assert ds["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in ds["spec"][
+        "tolerations"
+    ]
+    runtime = runtime_manifest(dataset, "cv")
+    assert runtime["metadata"] == ds["metadata"]  # a runtime binds the Dataset of its name
+    assert runtime["spec"]["tieredstore"]["levels"][0]["mediumtype"] == "SSD"
+    assert crd_schema.errors(ds) == []
+    assert crd_schema.errors(runtime) == []
+
+
+def test_every_declared_object_validates(team_run) -> None:
+    import kubernetes_validate
+
+    run = team_run(
+        "eks",
+        secrets={
+            "nvcrApiKey": "k",
+            "artifactStoreAccessKeyId": "a",
+            "artifactStoreSecretAccessKey": "b",
+        },
+    )
+    custom = builtin = 0
+    for resource in run.resources.values():
+        if not resource.custom or not resource.type.startswith("kubernetes:"):
+            continue
+        if resource.type.startswith(("kubernetes:helm.sh", "pulumi:")):
+            continue
+        manifest = reveal(resource.inputs)
+        group = resource.type.split(":")[1]
+        if "." in group.split("/")[0] and not group.startswith("rbac.authorization.k8s.io"):
+            custom += 1
+            assert crd_schema.errors(manifest) == [], resource.name
+        else:
+            builtin += 1
+            kubernetes_validate.validate(manifest, "1.34.0", strict=True)
+    assert custom == 3  # Queue, Dataset, AlluxioRuntime
+    assert builtin >= 12
+
+
+def test_namespace_labels_and_queue_annotation(team_run) -> None:
+    run = team_run("eks")
+    metadata = run.one(NAMESPACE, "team-namespace").inputs["metadata"]
+    assert metadata["name"] == "cv"
+    assert metadata["labels"]["kubeai.dev/team"] == "cv"  # the platform's team label
+    assert metadata["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert metadata["annotations"] == {QUEUE_ANNOTATION: "cv"}
+
+
+def test_quota_and_limit_range(team_run) -> None:
+    run = team_run("eks")
+    hard = run.one("kubernetes:core/v1:ResourceQuota", "team-quota").inputs["spec"]["hard"]
+    assert hard == {
+        "requests.cpu": "64",
+        "requests.memory": "256Gi",
+        "requests.nvidia.com/gpu": "4",
+        "pods": "500",
+        "requests.storage": "1Ti",
+        "persistentvolumeclaims": "50",
+    }
+    (limit,) = run.one("kubernetes:core/v1:LimitRange", "team-limits").inputs["spec"]["limits"]
+    assert limit["type"] == "Container"
+    assert limit["defaultRequest"] == {"cpu": "250m", "memory": "512Mi"}
+
+
+def test_rbac_is_namespaced_and_bound_to_the_groups(team_run) -> None:
+    run = team_run("eks")
+    assert not [t for t in run.types() if "ClusterRole" in t]
+    bindings = {
+        r.name: r.inputs for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+    }
+    assert bindings["team-binding-member"]["subjects"] == [
+        {"kind": "Group", "name": "cv-eng", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
+    assert bindings["team-binding-admin"]["subjects"][0]["name"] == "cv-leads"
+    assert bindings["team-binding-executor"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kubeai-workflow", "namespace": "cv"}
+    ]
+    for binding in bindings.values():
+        assert binding["metadata"]["namespace"] == "cv"
+        assert binding["roleRef"]["kind"] == "Role"
+
+
+def test_role_rules_cover_the_lifecycle_and_viewers_only_read() -> None:
+    rules = role_rules()
+    member = {
+        (g, r)
+        for rule in rules["member"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        if "create" in rule["verbs"]
+    }
+    for needed in [
+        ("kubeflow.org", "pytorchjobs"),
+        ("kubeflow.org", "tfjobs"),
+        ("kubeflow.org", "xgboostjobs"),
+        ("argoproj.io", "workflows"),
+        ("data.fluid.io", "datasets"),
+        ("data.fluid.io", "dataloads"),
+    ]:
+        assert needed in member
+    assert all(not WRITE_VERBS & set(rule["verbs"]) for rule in rules["viewer"])
+    assert not any("secrets" in rule["resources"] for rule in rules["member"] + rules["viewer"])
+    readable = {r for rule in rules["member"] for r in rule["resources"]}
+    assert {"pods/log", "events", "services"} <= readable
+
+
+def test_executor_can_report_task_results() -> None:
+    (rule,) = [r for r in executor_rules() if "workflowtaskresults" in r["resources"]]
+    assert rule["apiGroups"] == ["argoproj.io"]
+    assert set(rule["verbs"]) == {"create", "patch"}
+
+
+def test_service_accounts(team_run) -> None:
+    run = team_run("eks")
+    accounts = {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in run.of_type("kubernetes:core/v1:ServiceAccount")
+    }
+    assert set(accounts) == {"kubeai-training", "kubeai-workflow"}
+    assert accounts["kubeai-training"]["automountServiceAccountToken"] is False
+
+
+def test_custom_resources_wait_for_the_namespace(team_run) -> None:
+    run = team_run("eks")
+    namespace = ("kubernetes:core/v1:Namespace", "team-namespace")
+    for resource in run.resources.values():
+        if resource.custom and resource.type.split(":")[1].split("/")[0].endswith(
+            ("volcano.sh", "fluid.io")
+        ):
+            assert run.waits_for(resource.key, [namespace]), resource.name
+    assert run.waits_for(
+        ("kubernetes:data.fluid.io/v1alpha1:AlluxioRuntime", "team-runtime-imagenet"),
+        [("kubernetes:data.fluid.io/v1alpha1:Dataset", "team-dataset-imagenet")],
+    )
+
+
+def test_inference_services(team_run) -> None:
+    run = team_run("eks")
+    resnet = run.one(RELEASE, "team-service-resnet")
+    assert resnet.inputs["chart"] == "charts/triton-inference"
+    assert (resnet.inputs["name"], resnet.inputs["namespace"]) == ("resnet", "cv")
+    values = resnet.inputs["values"]
+    assert values["gpu"]["count"] == 1 and values["replicas"] == 2
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in values[
+        "tolerations"
+    ]
+    assert values["tritonserver"]["image"]["tag"] == versions.TRITON_IMAGE.rsplit(":", 1)[1]
+    assert values["registry"]["url"] == "http://kubeai-registry.kubeai-system.svc:8080"
+    ranker = run.one(RELEASE, "team-service-ranker").inputs["values"]
+    assert ranker["gpu"]["count"] == 0 and ranker["tolerations"] == []
+    assert run.waits_for(resnet.key, [("kubernetes:core/v1:Namespace", "team-namespace")])
+
+
+def test_static_keys_give_a_secret_and_the_team_artifact_repository(team_run) -> None:
+    run = team_run(
+        "eks", secrets={"artifactStoreAccessKeyId": "a", "artifactStoreSecretAccessKey": "b"}
+    )
+    secret = run.one("kubernetes:core/v1:Secret", "team-artifact-store")
+    assert secret.inputs["metadata"] == {"name": "kubeai-artifact-store", "namespace": "cv"}
+    cm = run.one("kubernetes:core/v1:ConfigMap", "team-artifact-repositories").inputs
+    assert "kubeai-artifact-store" in cm["data"]["default-v1"]
+    assert "argo/cv/" in cm["data"]["default-v1"]
+    values = run.one(RELEASE, "team-service-resnet").inputs["values"]
+    assert values["artifacts"]["s3"]["existingSecret"] == "kubeai-artifact-store"
+
+
+def test_check_platform_gpu_capacity() -> None:
+    platform = factories.outputs_of(factories.platform_config("eks"))  # 2 x 4 GPUs
+    config = factories.team_config(
+        quota={"gpus": 9},
+        queue={"capability": {"gpus": 9}},
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_platform(config, platform)
+    assert caught.value.problems[0][0] == "kubeai:quota.gpus"
+    assert "at most 8" in str(caught.value)
+
+
+def test_check_platform_needs_volcano_and_fluid() -> None:
+    platform = factories.outputs_of(
+        factories.platform_config(
+            "eks",
+            addons={
+                "volcano": {"enabled": False},
+                "fluid": {"enabled": False},
+                "trainingOperator": {"enabled": False},
+            },
+        )
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_platform(factories.team_config(), platform)
+    paths = {path for path, _ in caught.value.problems}
+    assert paths == {"kubeai:queue", "kubeai:datasets"}
+
+
+def test_half_artifact_keys_are_refused() -> None:
+    from tests.support.pulumi_mocks import run_program
+
+    platform = factories.outputs_of(factories.platform_config("eks"))
+    with pytest.raises(ValueError, match="artifactStoreSecretAccessKey"):
+        run_program(
+            factories.team_config(), secrets={"artifactStoreAccessKeyId": "a"}, platform=platform
+        )
