@@ -41,7 +41,7 @@ test: lint typecheck tools
 $(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
-	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev]" -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]" -r benchmarks/requirements.txt
 	@touch $@
 
 bench: $(BENCH_VENV)/.stamp
