@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
@@ -46,13 +48,27 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RegistryError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
         except RegistryUnavailable as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(3) from None
+        except ValidationError as exc:  # refused before sending: say which argument and why
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "argument"
+            err.print(f"[red]error:[/red] {escape(where)}: {escape(str(first.get('msg')))}")
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _whoami() -> str:
+    """``user@host`` for the audit log (``$USER``/``$LOGNAME``, else the process's uid)."""
+    import os
+    import socket
+
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _age(when: datetime) -> str:
@@ -192,11 +208,11 @@ def models_alias(
     version: int,
     registry_url: RegistryURL = DEFAULT_URL,
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "",
-    actor: Annotated[str, typer.Option(envvar="USER", help="Who moves it.")] = "",
+    actor: Annotated[str, typer.Option(help="Who moves it (default: user@host).")] = "",
 ) -> None:
     """Point ALIAS of MODEL at VERSION (promotion): ``kubeai models alias digits production 2``."""
     with RegistryClient(registry_url) as client:
-        event = client.set_alias(model, alias, version, actor=actor, reason=reason)
+        event = client.set_alias(model, alias, version, actor=actor or _whoami(), reason=reason)
     before = "-" if event.from_version is None else f"v{event.from_version}"
     console.print(f"{model}: {alias} {before} → v{event.to_version}")
 
@@ -208,11 +224,11 @@ def models_rollback(
     alias: Annotated[str, typer.Argument(help="The alias to move back.")] = "production",
     registry_url: RegistryURL = DEFAULT_URL,
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "",
-    actor: Annotated[str, typer.Option(envvar="USER", help="Who rolls back.")] = "",
+    actor: Annotated[str, typer.Option(help="Who rolls back (default: user@host).")] = "",
 ) -> None:
     """Move ALIAS back to the version it pointed at before its last move."""
     with RegistryClient(registry_url) as client:
-        event = client.rollback_alias(model, alias, actor=actor, reason=reason)
+        event = client.rollback_alias(model, alias, actor=actor or _whoami(), reason=reason)
     console.print(f"{model}: {alias} v{event.from_version} → v{event.to_version} (rolled back)")
 
 
@@ -261,13 +277,14 @@ def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> No
     table = Table("pod", "model", "version", "state", "seen", "error", title="observed")
     for o in s.observed:
         style = {"READY": "green", "FAILED": "red"}.get(o.state, "yellow")
+        state = f"[{style}]{o.state}[/{style}]" + (" [dim](stale)[/dim]" if o.stale else "")
         table.add_row(
-            o.pod,
+            escape(o.pod),
             o.model,
             f"v{o.version}",
-            f"[{style}]{o.state}[/{style}]",
+            state,
             _age(o.reported_at),
-            o.error or "",
+            escape(o.error or ""),
         )
     console.print(table)
 
@@ -324,6 +341,9 @@ def validate(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     checked, problems = validate_directory(root, crds=schemas, kube_version=kube_version)
+    if checked == 0 and not problems:
+        err.print(f"[red]error:[/red] no Kubernetes objects found in {directory} (*.yaml)")
+        raise typer.Exit(1)
     for problem in problems:
         err.print(f"[red]invalid:[/red] {problem}")
     if problems:

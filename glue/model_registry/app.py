@@ -55,7 +55,7 @@ def reading(request: Request) -> Iterator[Session]:
         yield session
 
 
-def limit_param(request: Request, limit: Annotated[int, Query(ge=1)] = 50) -> int:
+def limit_param(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
     """Dependency: the page size, 1..``settings.max_page_size``."""
     maximum = request.app.state.settings.max_page_size
     if limit > maximum:
@@ -119,7 +119,9 @@ def problem(
 class BodyLimit:
     """ASGI middleware refusing request bodies over ``limit`` bytes with 413 problem+json.
 
-    Checks ``Content-Length`` up front and counts streamed (chunked) bytes as they arrive.
+    A declared ``Content-Length`` over the limit is refused before reading; otherwise the body
+    is read (chunked too) up to the limit and replayed to the app, so an oversized streamed body
+    is also a 413 and never reaches the JSON parser. Memory use is bounded by ``limit``.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -134,21 +136,23 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, receive, send)
             return
-        seen = 0
-
-        async def counting() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counting, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
@@ -161,8 +165,18 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):  # noqa: N818
-    pass
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A ``receive`` that yields ``messages`` first, then defers to ``then`` (disconnects)."""
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -222,7 +236,20 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_of(err.get("loc", ())), "message": err.get("msg", "invalid")}
+            {
+                # A JSON syntax error's loc holds a character offset, not a field: name the body.
+                "field": "body"
+                if err.get("type") == "json_invalid"
+                else _field_of(err.get("loc", ())),
+                "message": err.get("msg", "invalid")
+                + (
+                    f" ({err['ctx']['error']})"
+                    if err.get("type") == "json_invalid"
+                    and isinstance(err.get("ctx"), dict)
+                    and "error" in err["ctx"]
+                    else ""
+                ),
+            }
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
@@ -304,6 +331,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             found = svc.get_model(session, name=model)
             existing = svc.find_by_source(session, model_id=found.id, uid=body.source.uid)
             if existing is not None:
+                svc.check_same_registration(existing, body)
                 metrics.registrations.labels("existing").inc()
                 response.status_code = 200
                 return svc.version_read(existing)
@@ -334,6 +362,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 again = svc.find_by_source(session, model_id=found.id, uid=body.source.uid)
                 if again is None:
                     raise
+                svc.check_same_registration(again, body)
                 created, result = False, svc.version_read(again)
         metrics.registrations.labels("created" if created else "existing").inc()
         if not created:
@@ -398,8 +427,15 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         response_model=schemas.AliasEventRead,
         tags=["aliases"],
     )
-    def rollback_alias(model: ModelName, alias: AliasName, body: schemas.AliasRollback) -> Any:
-        """Move an alias back to the version it pointed at before its last move."""
+    def rollback_alias(
+        model: ModelName, alias: AliasName, body: schemas.AliasRollback | None = None
+    ) -> Any:
+        """Move an alias back to where its last move took it from (the body is optional).
+
+        Rollback undoes the last move, and is itself a move: a second rollback returns to the
+        version the first one left.
+        """
+        body = body or schemas.AliasRollback()
         with db.writing() as session:
             event = svc.rollback_alias(session, model_name=model, alias=alias, body=body)
             result = svc.alias_event_read(event, model)
@@ -427,13 +463,21 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         model: ModelName,
         session: Reader,
         limit: Limit,
-        version: Annotated[int | None, Query(ge=1)] = None,
+        version: Annotated[int | None, Query(ge=1, le=svc.MAX_VERSION)] = None,
         state: Annotated[schemas.ModelState | None, Query()] = "READY",
         offset: Offset = 0,
+        include_stale: bool = False,
     ) -> Any:
-        """Which services and pods are observed serving the model (default: READY only)."""
+        """Which services and pods are observed serving the model (default: READY only, and
+        only pods that reported within ``observed_ttl_seconds``)."""
         rows, total = svc.deployments(
-            session, model_name=model, version=version, state=state, limit=limit, offset=offset
+            session,
+            model_name=model,
+            version=version,
+            state=state,
+            limit=limit,
+            offset=offset,
+            ttl_seconds=0 if include_stale else settings.observed_ttl_seconds,
         )
         items = [svc.deployment_read(r) for r in rows]
         return svc.page_of(items, total, limit=limit, offset=offset)
@@ -480,7 +524,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         """Create an inference service; ``exist_ok=true`` returns an existing one untouched."""
         with db.writing() as session:
             service, created = svc.create_service(session, body=body, exist_ok=exist_ok)
-            result = svc.service_read(session, service)
+            result = svc.service_read(
+                ttl_seconds=settings.observed_ttl_seconds, session=session, service=service
+            )
         if not created:
             response.status_code = 200
         return result
@@ -489,13 +535,20 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     def list_services(session: Reader, limit: Limit, team: Team = None, offset: Offset = 0) -> Any:
         """Services ordered by name, with assignments and observed state."""
         rows, total = svc.list_services(session, team=team, limit=limit, offset=offset)
-        items = [svc.service_read(session, s) for s in rows]
+        items = [
+            svc.service_read(ttl_seconds=settings.observed_ttl_seconds, session=session, service=s)
+            for s in rows
+        ]
         return svc.page_of(items, total, limit=limit, offset=offset)
 
     @api.get("/services/{service}", response_model=schemas.ServiceRead, tags=["services"])
     def get_service(service: ServiceName, session: Reader) -> Any:
         """What the service should serve and what each pod is observed serving."""
-        return svc.service_read(session, svc.get_service(session, name=service))
+        return svc.service_read(
+            ttl_seconds=settings.observed_ttl_seconds,
+            session=session,
+            service=svc.get_service(session, name=service),
+        )
 
     @api.put(
         "/services/{service}/assignments", response_model=schemas.ServiceRead, tags=["services"]
@@ -504,7 +557,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         """Replace the service's desired model assignments."""
         with db.writing() as session:
             found = svc.set_assignments(session, name=service, body=body)
-            return svc.service_read(session, found)
+            return svc.service_read(
+                ttl_seconds=settings.observed_ttl_seconds, session=session, service=found
+            )
 
     @api.get("/services/{service}/desired", response_model=schemas.DesiredState, tags=["services"])
     def desired(
@@ -524,7 +579,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         """A serving agent reports its pod's full observed state (replaces the previous one)."""
         with db.writing() as session:
             found = svc.report_pod_status(session, name=service, pod=pod, body=body)
-            return svc.service_read(session, found)
+            return svc.service_read(
+                ttl_seconds=settings.observed_ttl_seconds, session=session, service=found
+            )
 
     @api.delete("/services/{service}/pods/{pod}", status_code=204, tags=["services"])
     def forget_pod(service: ServiceName, pod: PodName) -> Response:

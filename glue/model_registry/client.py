@@ -23,12 +23,13 @@ class RegistryError(Exception):
 
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
         detail = problem.get("detail") or problem.get("title") or "request refused"
-        fields = ", ".join(
-            f"{e.get('field')}: {e.get('message')}" for e in problem.get("errors", []) if e
-        )
-        super().__init__(
-            f"registry answered {status}: {detail}" + (f" ({fields})" if fields else "")
-        )
+        errors = [e for e in problem.get("errors", []) if isinstance(e, dict)]
+        if len(errors) == 1 and errors[0].get("message") == detail:
+            text = f"{errors[0].get('field')}: {detail}"
+        else:
+            fields = ", ".join(f"{e.get('field')}: {e.get('message')}" for e in errors)
+            text = f"{detail}" + (f" ({fields})" if fields and fields != detail else "")
+        super().__init__(f"registry answered {status}: {text}")
         self.status = status
         self.problem = problem
 
@@ -237,3 +238,11 @@ class RegistryClient:
         return self._send(
             "PUT", f"/services/{service}/pods/{pod}/status", report, schemas.ServiceRead
         )
+
+    def forget_pod(self, service: str, pod: str) -> None:
+        """Forget ``pod``'s observed state (the pod is gone or its agent stopped).
+
+        Raises ``RegistryError`` 404 if the service is unknown, ``RegistryUnavailable`` if the
+        registry cannot be reached.
+        """
+        self._request("DELETE", f"/services/{service}/pods/{pod}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -97,7 +98,7 @@ class Dataset(Base):
     team: Mapped[str] = mapped_column(String(63), index=True)
     uri: Mapped[str] = mapped_column(String(2048))
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
-    rows: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(BigInteger)
     description: Mapped[str] = mapped_column(Text, default="")
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from glue.artifacts.manifest import Manifest
 
@@ -28,12 +28,18 @@ PodName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
 ]
-ShortText = Annotated[str, StringConstraints(max_length=256)]
-LongText = Annotated[str, StringConstraints(max_length=4096)]
+#: Free text: any characters but NUL (PostgreSQL text cannot hold it), bounded length.
+NO_NUL = r"^[^\x00]*$"
+ShortText = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
+LongText = Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)]
+#: Version numbers are stored as 32-bit integers: 1 .. 2,147,483,647; JSON integers only.
+VersionNumber = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
+#: Metric values: finite numbers (NaN and infinities are refused; JSON has no such numbers).
+MetricValue = Annotated[float, Field(allow_inf_nan=False)]
 LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
 ]
-LabelValue = Annotated[str, StringConstraints(max_length=256)]
+LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
 TritonDataType = Literal[
     "BOOL",
     "UINT8",
@@ -116,7 +122,7 @@ class TensorSpec(Strict):
         str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
     ]
     datatype: TritonDataType
-    dims: list[Annotated[int, Field(ge=-1)]] = Field(max_length=16)
+    dims: list[Annotated[StrictInt, Field(ge=-1, le=2**31 - 1)]] = Field(max_length=16)
 
 
 class Signature(Strict):
@@ -157,9 +163,9 @@ class VersionCreate(Strict):
         "triton-python", "onnx", "tensorrt", "pytorch-libtorch", "tensorflow-savedmodel", "openvino"
     ] = "triton-python"
     signature: Signature
-    metrics: dict[LabelKey, float] = Field(default_factory=dict, max_length=128)
-    params: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
-        default_factory=dict, max_length=256
+    metrics: dict[LabelKey, MetricValue] = Field(default_factory=dict, max_length=128)
+    params: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024, pattern=NO_NUL)]] = (
+        Field(default_factory=dict, max_length=256)
     )
     dataset: Name | None = None
     source: SourceRef
@@ -189,7 +195,7 @@ class VersionRead(BaseModel):
 class AliasSet(Strict):
     """Body of ``PUT /api/v1/models/{model}/aliases/{alias}``: point the alias at ``version``."""
 
-    version: int = Field(ge=1)
+    version: VersionNumber
     actor: ShortText = ""
     reason: LongText = ""
 
@@ -225,7 +231,7 @@ class DatasetCreate(Strict):
     team: Name
     uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     manifest: Manifest
-    rows: int = Field(ge=0)
+    rows: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
     description: LongText = ""
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
 
@@ -255,10 +261,10 @@ class Assignment(Strict):
     """
 
     model: Name
-    version: int | None = Field(default=None, ge=1)
+    version: VersionNumber | None = None
     alias: AliasName | None = None
-    canary_version: int | None = Field(default=None, ge=1)
-    canary_share: float | None = Field(default=None, gt=0, lt=1)
+    canary_version: VersionNumber | None = None
+    canary_share: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Assignment:
@@ -266,6 +272,8 @@ class Assignment(Strict):
             raise ValueError("set exactly one of 'version' or 'alias'")
         if (self.canary_version is None) != (self.canary_share is None):
             raise ValueError("'canary_version' and 'canary_share' go together")
+        if self.canary_version is not None and self.canary_version == self.version:
+            raise ValueError("'canary_version' must differ from 'version'")
         return self
 
 
@@ -288,7 +296,7 @@ class ObservedModel(Strict):
     """What one pod's Triton does with one model version, as reported by its serving agent."""
 
     model: Name
-    version: int = Field(ge=1)
+    version: VersionNumber
     state: ModelState
     error: LongText | None = None
 
@@ -307,6 +315,7 @@ class ObservedModelRead(ObservedModel):
 
     pod: str
     reported_at: datetime
+    stale: bool = False
 
 
 class ResolvedAssignment(BaseModel):

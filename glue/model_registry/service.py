@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -21,6 +22,9 @@ from glue.model_registry import models as orm
 from glue.model_registry import schemas
 from glue.model_registry.errors import Conflict, Invalid, NotFound, Unavailable
 from glue.model_registry.models import utcnow
+
+#: Largest version number (versions are 32-bit integers in the database).
+MAX_VERSION = 2_147_483_647
 
 #: Reads one file of an artifact: (artifact_uri, relative path) -> bytes.
 ArtifactReader = Callable[[str, str], bytes]
@@ -144,13 +148,13 @@ def check_config(*, model: str, body: schemas.VersionCreate, read_artifact: Arti
     ``body.artifact_uri``) or ``Unavailable`` when the artifact store cannot be reached.
     """
     from glue.triton.config import parse_model_config, signature_mismatches
+    from glue.triton.layout import LayoutError, manifest_version_dir
 
-    entry = body.manifest.files.get("config.pbtxt")
-    if entry is None:
-        raise Invalid(
-            "the manifest must list 'config.pbtxt' at the artifact root (Triton model layout)",
-            field="body.manifest.files",
-        )
+    try:  # the same layout rule the serving agent applies before it downloads anything
+        manifest_version_dir(body.manifest.files)
+    except LayoutError as exc:
+        raise Invalid(f"{exc.field}: {exc}", field="body.manifest.files") from exc
+    entry = body.manifest.files["config.pbtxt"]
     try:
         raw = read_artifact(body.artifact_uri, "config.pbtxt")
     except ArtifactNotFound as exc:
@@ -196,6 +200,23 @@ def find_by_source(session: Session, *, model_id: int, uid: str) -> orm.ModelVer
     )
 
 
+def check_same_registration(existing: orm.ModelVersion, body: schemas.VersionCreate) -> None:
+    """``Conflict`` when a retried registration (same source uid) carries another artifact.
+
+    A retry must send the same artifact URI and manifest; anything else means the uid was
+    reused for different content, which would silently drop that content.
+    """
+    if existing.artifact_uri != body.artifact_uri or existing.manifest != body.manifest.model_dump(
+        mode="json"
+    ):
+        raise Conflict(
+            f"source uid {body.source.uid!r} already registered version {existing.version} with "
+            f"another artifact ({existing.artifact_uri}); a retry must send the same artifact, "
+            "a new training run needs its own uid",
+            field="body.source.uid",
+        )
+
+
 def register_version(
     session: Session,
     *,
@@ -215,6 +236,7 @@ def register_version(
         raise NotFound(f"model {model_name!r} does not exist", field="path.model")
     existing = find_by_source(session, model_id=model_id, uid=body.source.uid)
     if existing is not None:
+        check_same_registration(existing, body)
         return existing, False
     dataset_id = None
     if body.dataset is not None:
@@ -280,6 +302,8 @@ def get_version(session: Session, *, model_name: str, ref: str) -> orm.ModelVers
     """A version by number (``"3"``) or by alias (``"production"``); ``NotFound`` otherwise."""
     model = get_model(session, name=model_name)
     if ref.isdigit():
+        if int(ref) > MAX_VERSION:
+            raise NotFound(f"model {model_name!r} has no version {ref}", field="path.version")
         version = session.scalar(
             select(orm.ModelVersion).where(
                 orm.ModelVersion.model_id == model.id, orm.ModelVersion.version == int(ref)
@@ -554,8 +578,13 @@ def create_service(
         select(orm.InferenceService).where(orm.InferenceService.name == body.name)
     )
     if existing is not None:
-        if exist_ok:
+        if exist_ok and existing.team == body.team:
             return existing, False
+        if exist_ok:
+            raise Conflict(
+                f"inference service {body.name!r} exists and belongs to team {existing.team!r}",
+                field="body.team",
+            )
         raise Conflict(f"inference service {body.name!r} already exists", field="body.name")
     service = orm.InferenceService(name=body.name, team=body.team, description=body.description)
     service.assignments = _build_assignments(
@@ -696,8 +725,19 @@ def forget_pod(session: Session, *, name: str, pod: str) -> int:
     return len(rows)
 
 
-def service_read(session: Session, service: orm.InferenceService) -> schemas.ServiceRead:
-    """API view: assignments (aliases resolved) and every pod's observed state."""
+def stale_before(ttl_seconds: float) -> datetime | None:
+    """Reports older than this are stale (None: ``ttl_seconds`` 0, nothing is stale)."""
+    return utcnow() - timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None
+
+
+def service_read(
+    session: Session, service: orm.InferenceService, *, ttl_seconds: float = 0
+) -> schemas.ServiceRead:
+    """API view: assignments (aliases resolved) and every pod's observed state.
+
+    Reports older than ``ttl_seconds`` (0: never) carry ``stale=True``.
+    """
+    cutoff = stale_before(ttl_seconds)
     observed = session.scalars(
         select(orm.ObservedModel)
         .where(orm.ObservedModel.service_id == service.id)
@@ -727,6 +767,7 @@ def service_read(session: Session, service: orm.InferenceService) -> schemas.Ser
                 error=o.error,
                 pod=o.pod,
                 reported_at=o.reported_at,
+                stale=cutoff is not None and o.reported_at < cutoff,
             )
             for o in observed
         ],
@@ -741,8 +782,12 @@ def deployments(
     state: str | None,
     limit: int,
     offset: int,
+    ttl_seconds: float = 0,
 ) -> tuple[list[orm.ObservedModel], int]:
-    """Observed pods serving ``model_name`` (optionally one version / one state)."""
+    """Observed pods serving ``model_name`` (optionally one version / one state).
+
+    Reports older than ``ttl_seconds`` (0: keep all) are left out: those pods stopped reporting.
+    """
     get_model(session, name=model_name)
     query = (
         select(orm.ObservedModel)
@@ -754,6 +799,9 @@ def deployments(
         query = query.where(orm.ObservedModel.version == version)
     if state is not None:
         query = query.where(orm.ObservedModel.state == state)
+    cutoff = stale_before(ttl_seconds)
+    if cutoff is not None:
+        query = query.where(orm.ObservedModel.reported_at >= cutoff)
     return _page(session, query, limit=limit, offset=offset)
 
 

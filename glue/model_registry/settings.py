@@ -19,9 +19,13 @@ class RegistrySettings(BaseSettings):
             ``postgresql+psycopg://user:pass@host:5432/db``.
         artifacts: artifact store settings used to read config.pbtxt at registration.
         verify_config: read each version's config.pbtxt and refuse a signature that differs.
-        max_body_bytes: request bodies larger than this are refused with 413 (bytes).
+        max_body_bytes: request bodies larger than this are refused with 413 (bytes); the
+            default 4 MiB holds a manifest of the maximum 10,000 files.
         max_page_size: largest ``limit`` a list accepts.
         migrate_on_start: run Alembic migrations when the app starts.
+        observed_ttl_seconds: a pod's report older than this is *stale* (agents report every
+            poll interval; a pod that stopped reporting is gone): stale pods are left out of
+            ``/deployments`` and flagged in service status. 0 keeps reports forever.
     """
 
     model_config = SettingsConfigDict(
@@ -31,9 +35,10 @@ class RegistrySettings(BaseSettings):
     database_url: str = "sqlite:///.kubeai/registry.db"
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     verify_config: bool = True
-    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    max_body_bytes: int = Field(default=4 << 20, ge=1024, le=64 << 20)
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     migrate_on_start: bool = True
+    observed_ttl_seconds: float = Field(default=120.0, ge=0, le=86_400)
 
     @field_validator("database_url")
     @classmethod

@@ -81,5 +81,9 @@ def test_cli_validate_exit_codes(tmp_path: Path, crds: CrdSchemas) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path), "--crds", str(crds.directory)])
     assert result.exit_code == 1
     assert "bad.yaml: Queue/cv" in result.output and "capabilty" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = runner.invoke(app, ["validate", str(empty), "--crds", str(crds.directory)])
+    assert nothing.exit_code == 1 and "no Kubernetes objects" in nothing.output
     missing = runner.invoke(app, ["validate", str(tmp_path), "--crds", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "KUBEAI_CRDS_DIR" in missing.output

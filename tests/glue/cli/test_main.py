@@ -95,6 +95,8 @@ def test_alias_rollback_history(populated: str) -> None:
     r = _run(populated, "models", "history", "digits")
     assert r.exit_code == 0 and "better" in r.stdout
     with RegistryClient(populated) as client:
+        assert "@" in client.alias_history("digits").items[0].actor  # user@host by default
+    with RegistryClient(populated) as client:
         assert client.get_model("digits").aliases == {"production": 1}
 
 
@@ -112,3 +114,7 @@ def test_errors_are_one_line_not_tracebacks(populated: str) -> None:
     assert r.exit_code == 1 and "does not exist" in r.output
     r = runner.invoke(app, ["models", "list", "--registry-url", "http://127.0.0.1:9"])
     assert r.exit_code == 3 and "unreachable" in r.output
+    r = _run(populated, "models", "alias", "digits", "production", "0")
+    assert r.exit_code == 2 and "version" in r.output and "Traceback" not in r.output
+    r = _run(populated, "models", "alias", "digits", "Prod", "1")
+    assert r.exit_code == 1 and "^[a-z]([-a-z0-9]*[a-z0-9])?$" in r.output  # markup not eaten

@@ -126,7 +126,7 @@ def test_malformed_and_oversized_bodies(env: Env) -> None:
         headers={"content-type": "application/json"},
     )
     assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
-    big = json.dumps({"name": "x", "team": "cv", "description": "a" * (2 << 20)})
+    big = json.dumps({"name": "x", "team": "cv", "description": "a" * (5 << 20)})
     r = env.client.post(f"{API}/models", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413 and _problem_fields(r) == ["body"]
     extra = env.client.post(f"{API}/models", json={"name": "x", "team": "cv", "teem": 1})
@@ -351,3 +351,148 @@ def test_unreachable_artifact_storage_is_503_not_500(env: Env, tmp_path) -> None
         assert r.status_code == 503, r.text
         assert _problem_fields(r) == ["body.artifact_uri"]
         assert client.get(f"{API}/models/digits").json()["latest_version"] == 0
+
+
+def test_non_finite_huge_and_loose_numbers_are_4xx(env: Env) -> None:
+    env.create_model()
+    for metrics in ('{"acc": NaN}', '{"acc": Infinity}', '{"acc": -Infinity}', '{"acc": 1e309}'):
+        body = json.dumps(env.version_body("digits", "u-nan")).replace(
+            '"metrics": {"accuracy": 0.95}', f'"metrics": {metrics}'
+        )
+        r = env.client.post(
+            f"{API}/models/digits/versions",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 422, (metrics, r.text)
+    assert (
+        env.client.post(
+            f"{API}/models/digits/versions", json=env.version_body("digits", "ok")
+        ).status_code
+        == 201
+    )
+    huge = 2**63
+    for method, path, payload in [
+        ("PUT", "/models/digits/aliases/production", {"version": huge}),
+        ("PUT", "/models/digits/aliases/production", {"version": True}),
+        ("PUT", "/models/digits/aliases/production", {"version": "1"}),
+        ("PUT", "/models/digits/aliases/production", {"version": 2_147_483_648}),
+        (
+            "POST",
+            "/datasets",
+            {
+                "name": "d",
+                "team": "cv",
+                "uri": env.store.local_uri("x"),
+                "rows": huge,
+                "manifest": env.upload_model("digits", "m")["manifest"],
+            },
+        ),
+    ]:
+        r = env.client.request(method, API + path, json=payload)
+        assert r.status_code == 422, (path, payload, r.text)
+    assert env.client.get(f"{API}/models/digits/versions/9999999999").status_code == 404
+    assert (
+        env.client.get(f"{API}/models/digits/deployments", params={"version": huge}).status_code
+        == 422
+    )
+    nul = env.client.post(
+        f"{API}/models", json={"name": "n", "team": "cv", "description": "a\x00b"}
+    )
+    assert nul.status_code == 422 and _problem_fields(nul) == ["body.description"]
+    canary = env.client.post(
+        f"{API}/services",
+        json={
+            "name": "s",
+            "team": "cv",
+            "assignments": [
+                {"model": "digits", "version": 1, "canary_version": 1, "canary_share": 0.5}
+            ],
+        },
+    )
+    assert canary.status_code == 422
+
+
+def test_chunked_oversized_body_is_413_and_json_errors_name_body(env: Env) -> None:
+    def chunks():
+        for _ in range(6):
+            yield b" " * (1 << 20)
+
+    r = env.client.post(
+        f"{API}/models", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413 and _problem_fields(r) == ["body"]
+    bad = env.client.post(
+        f"{API}/models", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
+    assert bad.status_code == 422 and _problem_fields(bad) == ["body"]
+
+
+def test_idempotency_key_reuse_with_other_artifact_is_409(env: Env) -> None:
+    env.create_model()
+    first = env.version_body("digits", "uid-x")
+    assert env.client.post(f"{API}/models/digits/versions", json=first).status_code == 201
+    other = {**first, **env.upload_model("digits", "other-artifact")}
+    r = env.client.post(f"{API}/models/digits/versions", json=other)
+    assert r.status_code == 409 and _problem_fields(r) == ["body.source.uid"]
+    assert env.client.get(f"{API}/models/digits").json()["latest_version"] == 1
+
+
+def test_layout_the_agent_would_refuse_is_refused_at_registration(env: Env) -> None:
+    env.create_model()
+    body = env.version_body("digits", "uid-layout")
+    body["manifest"]["files"]["metrics/metrics.json"] = body["manifest"]["files"]["config.pbtxt"]
+    r = env.client.post(f"{API}/models/digits/versions", json=body)
+    assert r.status_code == 422 and _problem_fields(r) == ["body.manifest.files"]
+    assert "metrics/" in r.json()["detail"]
+
+
+def test_exist_ok_with_another_team_is_409_and_rollback_without_body(env: Env) -> None:
+    env.create_model()
+    svc = {"name": "svc", "team": "cv", "assignments": []}
+    assert env.client.post(f"{API}/services", json=svc).status_code == 201
+    r = env.client.post(
+        f"{API}/services", params={"exist_ok": "true"}, json={**svc, "team": "search"}
+    )
+    assert r.status_code == 409 and _problem_fields(r) == ["body.team"]
+    for uid in ("a", "b"):
+        env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", uid))
+    env.client.put(f"{API}/models/digits/aliases/production", json={"version": 1})
+    env.client.put(f"{API}/models/digits/aliases/production", json={"version": 2})
+    r = env.client.post(f"{API}/models/digits/aliases/production/rollback")
+    assert r.status_code == 200 and r.json()["to_version"] == 1
+
+
+def test_stale_pods_are_flagged_and_left_out_of_deployments(env: Env) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from glue.model_registry.app import create_app
+
+    env.create_model()
+    env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", "a"))
+    env.client.post(f"{API}/services", json={"name": "svc", "team": "cv", "assignments": []})
+    env.client.put(
+        f"{API}/services/svc/pods/p1/status",
+        json={"models": [{"model": "digits", "version": 1, "state": "READY"}]},
+    )
+    quick = env.settings.model_copy(update={"observed_ttl_seconds": 0.5})
+    with TestClient(create_app(quick)) as client:
+        assert client.get(f"{API}/models/digits/deployments").json()["total"] == 1
+        time.sleep(0.7)
+        assert client.get(f"{API}/models/digits/deployments").json()["total"] == 0
+        assert (
+            client.get(f"{API}/models/digits/deployments", params={"include_stale": "true"}).json()[
+                "total"
+            ]
+            == 1
+        )
+        assert client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is True
+        client.put(
+            f"{API}/services/svc/pods/p1/status",
+            json={"models": [{"model": "digits", "version": 1, "state": "READY"}]},
+        )
+        assert client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is False
+        assert client.delete(f"{API}/services/svc/pods/p1").status_code == 204
+        assert client.get(f"{API}/services/svc").json()["observed"] == []
