@@ -1,7 +1,8 @@
 """``python -m benchmarks.run``: run the benchmarks, print the tables, write the results.
 
-Options: ``--only swap|registry`` (one benchmark), ``--quick`` (shorter: fewer registrations,
-shorter load windows), ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
+Options: ``--only swap|registry|stacks`` (one benchmark), ``--quick`` (shorter: fewer
+registrations, shorter load windows, 5/20/50 team stacks instead of 10/100/500),
+``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
 Results go to ``<out>/results.json``; work directories and server logs to ``<out>/work/``.
 Every number is measured in this run. Exit status: 0 when every selected benchmark ran (parts
 skipped for a missing tool are listed in the JSON), 1 when one failed, 130 on Ctrl-C.
@@ -24,6 +25,14 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.registry import CLIENTS, run_registry_benchmark
+from benchmarks.stacks import (
+    BUDGET,
+    QUICK_BUDGET,
+    QUICK_SIZES,
+    SIZES,
+    run_stacks_benchmark,
+    stacks_tables,
+)
 from benchmarks.support import OUT_DIR, BenchmarkSkipped, apply_quiet_env, machine_info
 from benchmarks.swap import run_swap_benchmark
 
@@ -35,7 +44,7 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--only", choices=("swap", "registry"), help="run one benchmark")
+    parser.add_argument("--only", choices=("swap", "registry", "stacks"), help="run one benchmark")
     parser.add_argument("--quick", action="store_true", help="a shorter run (smoke test)")
     parser.add_argument(
         "--registrations", type=int, help="registrations per configuration (400; quick: 100)"
@@ -245,6 +254,42 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(registry_table(results["registry"]))
                 for skip in results["registry"]["skipped"]:
                     console.print(f"[yellow]skipped {skip['backend']}: {skip['reason']}[/yellow]")
+        if args.only in (None, "stacks"):
+
+            def stacks_progress(row: dict[str, Any]) -> None:
+                console.print(
+                    f"  {row['variant']:<10} {row['team_stacks']:>4} team stacks  "
+                    f"{_cell(row['evaluation_seconds'], 2):>7} s  "
+                    f"{_cell(row['team_stack_ms']['mean']):>6} ms/team stack  "
+                    f"peak RSS {_cell(row['process_peak_rss_mib']):>6} MiB"
+                    + ("  (budget hit)" if row["truncated"] else ""),
+                    highlight=False,
+                )
+
+            with console.status("stacks benchmark: 1 platform + N team stacks under mocks"):
+                try:
+                    results["stacks"] = run_stacks_benchmark(
+                        workdir=work / "stacks",
+                        sizes=QUICK_SIZES if args.quick else SIZES,
+                        budget=QUICK_BUDGET if args.quick else BUDGET,
+                        on_row=stacks_progress,
+                    )
+                except BenchmarkSkipped as exc:
+                    results["stacks"] = {"skipped": str(exc)}
+                except Exception as exc:
+                    failed = True
+                    results["stacks"] = {"error": f"{type(exc).__name__}: {exc}"}
+                    console.print(traceback.format_exc(), markup=False)
+            if "variants" in results["stacks"]:
+                for table in stacks_tables(results["stacks"]):
+                    console.print(table)
+                if results["stacks"]["any_truncated"]:
+                    console.print(
+                        "[yellow]stacks: a size hit its time budget; its row counts only the "
+                        "team stacks evaluated[/yellow]"
+                    )
+            else:
+                console.print(f"[yellow]stacks benchmark: {results['stacks']}[/yellow]")
     except KeyboardInterrupt:
         console.print("[red]interrupted: every process started was stopped[/red]")
         return 130

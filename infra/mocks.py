@@ -107,6 +107,9 @@ def record_program(
     """
     with _LOCK:
         mocks = RecordingMocks()
+        # A fresh root stack per run: otherwise every earlier run's stack transformation stays
+        # registered on the shared root and each run gets slower (measured: benchmarks/stacks.py).
+        pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
         pulumi.runtime.set_all_config(dict(config or {}), [])
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
         result: dict[str, Any] = {}

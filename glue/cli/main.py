@@ -98,9 +98,9 @@ def demo(
     except DemoError as exc:
         err.print(f"[red]demo failed:[/red] {exc}")
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("[yellow]interrupted: every process the demo started was stopped[/yellow]")
-        raise typer.Exit(130) from None
+        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
 
 
 @models_app.command("list")

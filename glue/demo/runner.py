@@ -9,7 +9,12 @@
 4. v2 is trained with other hyperparameters and registered; ``production`` moves to v2 while a
    load generator keeps sending requests; the agent hot-swaps v1 -> v2.
 5. A summary is printed and ``<workdir>/report.json`` written. Every process started here is
-   stopped at the end, also on Ctrl-C, SIGTERM or failure.
+   stopped at the end, also on Ctrl-C, SIGTERM or failure; the serving agent, stopped first,
+   tells the registry to forget its pod.
+
+The workdir holds ``state/`` (registry database, artifacts, model repository), ``logs/`` and
+``report.json``. The demo marks a workdir it created with ``.kubeai-demo`` and only ever clears
+``state/`` and ``logs/`` of a marked, new or empty directory: any other folder is refused.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
@@ -45,14 +51,70 @@ POD = "digits-local-0"
 V1 = ("logistic_regression", ["C=0.05"])
 V2 = ("svc", ["C=10", "gamma=0.001"])
 MIN_ACCURACY = 0.90
+#: File that marks a directory as a demo workdir (its state/ and logs/ may be cleared).
+MARKER = ".kubeai-demo"
 
 
 class DemoError(RuntimeError):
     """The demo could not complete; the message says which step and why."""
 
 
-def _sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class DemoTerminated(KeyboardInterrupt):
+    """SIGTERM stopped the demo (after every child process was stopped).
+
+    A ``KeyboardInterrupt`` so callers handle it like Ctrl-C; ``exit_code`` is 143 (128 + 15),
+    the status a process killed by SIGTERM conventionally ends with.
+    """
+
+    exit_code = 143
+
+
+def _on_sigterm() -> Callable[[int, FrameType | None], None]:
+    """A SIGTERM handler raising ``DemoTerminated`` once; a repeated SIGTERM while the demo
+    stops its children is ignored, so the cleanup is not cut short."""
+    raised = False
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise DemoTerminated
+
+    return handler
+
+
+def prepare_workdir(root: Path) -> tuple[Path, Path]:
+    """Make ``root`` a demo workdir with an empty ``state/`` and no ``logs/``; (state, logs).
+
+    ``root`` must not exist, be an empty directory, or hold the ``.kubeai-demo`` marker a previous
+    run wrote: anything else is refused with ``DemoError`` (so ``--workdir .`` or ``~`` never
+    loses a ``state``/``logs`` folder that is not the demo's). A file, or a directory that cannot
+    be created or written, is a ``DemoError`` too.
+    """
+    state, logs = root / "state", root / "logs"
+    try:
+        if root.exists() or root.is_symlink():
+            if not root.is_dir():
+                raise DemoError(f"workdir {root} exists and is not a directory; pick another")
+            if not (root / MARKER).is_file() and any(root.iterdir()):
+                raise DemoError(
+                    f"workdir {root} is not empty and is not a previous demo workdir (no {MARKER}"
+                    " file): the demo would clear its state/ and logs/; pick a new or empty folder"
+                )
+        root.mkdir(parents=True, exist_ok=True)
+        (root / MARKER).write_text(
+            "kubeai demo workdir: state/ and logs/ here are cleared at each `kubeai demo` run\n"
+        )
+        for path in (state, logs):
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+            elif path.is_dir():
+                shutil.rmtree(path)
+        (state / "artifacts").mkdir(parents=True)
+        (state / "model-repository").mkdir()
+    except OSError as exc:
+        raise DemoError(f"cannot prepare the workdir {root}: {exc}") from exc
+    return state, logs
 
 
 def _wait_served(client: RegistryClient, version: int, *, timeout: float) -> float:
@@ -118,16 +180,13 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run every step; returns the report (also written to ``<workdir>/report.json``).
 
-    Raises ``DemoError`` with the failing step; ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (after
-    stopping every child process).
+    Raises ``DemoError`` with the failing step (also for a workdir it must not use, see
+    ``prepare_workdir``); ``KeyboardInterrupt`` on Ctrl-C, ``DemoTerminated`` (a
+    ``KeyboardInterrupt`` with ``exit_code`` 143) on SIGTERM, both after stopping every child
+    process.
     """
-    root = Path(workdir).resolve()
-    state = root / "state"
-    shutil.rmtree(state, ignore_errors=True)
-    (state / "artifacts").mkdir(parents=True)
-    (state / "model-repository").mkdir()
-    logs = root / "logs"
-    shutil.rmtree(logs, ignore_errors=True)
+    root = Path(workdir).expanduser().resolve()
+    state, logs = prepare_workdir(root)
     python = sys.executable
     registry_port, metrics_port = free_ports(2)
     registry_url = f"http://127.0.0.1:{registry_port}"
@@ -138,7 +197,7 @@ def run_demo(
         "KUBEAI_REGISTRY_DATABASE_URL": f"sqlite:///{state / 'registry.db'}",
         "KUBEAI_REGISTRY_ARTIFACTS__LOCAL_ROOT": artifacts_root,
     }
-    previous = signal.signal(signal.SIGTERM, _sigterm)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm())
     report: dict[str, Any] = {}
     try:
         with ExitStack() as stack:

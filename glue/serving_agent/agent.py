@@ -19,7 +19,9 @@ locally) and shares its model repository directory. Each reconcile:
       ``[N]`` directly (Triton keeps the old version serving until N is loaded);
 3. unloads models no longer desired (their files stay for a fast rollback);
 4. removes version directories older than the current and ``keep_previous`` previous ones;
-5. reports the pod's observed state (PUT, full state) to the registry.
+5. reports the pod's observed state (PUT, full state) to the registry, on every reconcile even
+   when nothing changed: the report doubles as a heartbeat, so the registry can tell a live
+   pod from one that died without saying so.
 
 The model-level ``config.pbtxt`` is only rewritten when the config really changes: Triton reloads
 every loaded version of a model whose config file changed, which would defeat the overlap.
@@ -30,6 +32,8 @@ error while the still-served version is reported READY, and it is retried with e
 (``backoff_initial`` doubling up to ``backoff_max``). A report that could not be sent is kept and
 sent first on the next reconcile. After a restart the state is rebuilt from Triton's repository
 index and the repository directory: a desired version already READY is not loaded again.
+When ``run`` stops (SIGTERM/SIGINT for the process), the agent asks the registry to forget
+the pod (``DELETE .../pods/{pod}``), best effort, so a stopped pod is not listed as serving.
 """
 
 from __future__ import annotations
@@ -276,7 +280,8 @@ class ServingAgent:
         """Reconcile until ``stop`` is set: every ``poll_interval`` s, sooner/later on failures.
 
         Serves ``/metrics`` meanwhile when ``settings.metrics_port`` > 0. Never raises for
-        registry, storage or Triton failures (they are logged, reported and retried).
+        registry, storage or Triton failures (they are logged, reported and retried). Once
+        ``stop`` is set, the registry is told to forget this pod (``forget_pod``, best effort).
         """
         if self.settings.metrics_port:
             port = self.metrics.serve(self.settings.metrics_port, self.settings.metrics_address)
@@ -291,9 +296,28 @@ class ServingAgent:
                     self._outage_count += 1
                     delay = self._outage_delay()
                 stop.wait(delay)
+            self.forget_pod()
         finally:
             self.metrics.stop()
             self._log.info("agent_stopped")
+
+    def forget_pod(self) -> bool:
+        """Tell the registry this pod is gone (its observed state is removed); True if done.
+
+        Best effort, for a graceful stop: an unreachable or refusing registry is logged and
+        counted (``registry_errors_total{operation="forget"}``), never raised. A report not
+        sent yet is dropped.
+        """
+        with self._lock:
+            self._unreported = None
+            try:
+                self.registry.forget_pod(self.settings.service, self.settings.pod)
+            except (RegistryUnavailable, RegistryError) as exc:
+                self.metrics.registry_errors.labels(operation="forget").inc()
+                self._log.warning("registry_forget_failed", error=str(exc))
+                return False
+        self._log.info("pod_forgotten")
+        return True
 
     def _desired_state(self) -> DesiredState:
         """Desired state of this pod; creates the service record first when it is missing.

@@ -8,7 +8,7 @@ Names (all prefixed ``kubeai_agent_``):
   one of ``checksum_mismatch``, ``artifact_not_found``, ``storage_unavailable``,
   ``invalid_uri``, ``artifact_error``, ``layout``, ``load_refused``, ``not_ready``, ``io``;
 - ``served_version{model}`` (gauge): the version READY in Triton (0 when none);
-- ``registry_errors_total{operation}`` (counter): failed ``desired``/``report`` calls.
+- ``registry_errors_total{operation}`` (counter): failed ``desired``/``report``/``forget`` calls.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class AgentMetrics:
         )
         self.registry_errors = Counter(
             "kubeai_agent_registry_errors",
-            "Failed registry calls, by operation (desired, report).",
+            "Failed registry calls, by operation (desired, report, forget).",
             ["operation"],
             registry=self.registry,
         )

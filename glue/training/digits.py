@@ -11,6 +11,11 @@ python-backend model directory (``config.pbtxt``, ``1/model.py``, ``1/model.jobl
 Inside a Kubeflow job the source reference comes from the environment (``KUBEAI_SOURCE_KIND``,
 ``KUBEAI_SOURCE_NAMESPACE``, ``KUBEAI_SOURCE_NAME``, ``KUBEAI_SOURCE_UID``, set through the
 downward API); a retried job has the same uid, so it never registers a second version.
+
+Every argument is checked before any data is read or uploaded. Exit status: 0 registered (or
+already registered by an earlier attempt), 2 bad input (an invalid argument or ``--param``, or a
+dataset the registry does not record; nothing uploaded), 3 registry or artifact storage
+unreachable (worth a retry), 1 any other failure. Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -18,26 +23,36 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
+from glue.artifacts.errors import InvalidArtifactURI, StorageUnavailable
 from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry import schemas
-from glue.model_registry.client import RegistryClient
+from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 from glue.training.datasets import DigitsSplit, read_digits_dataset
 from glue.triton.config import parse_model_config, signature_of
 
 ALGORITHMS = ("logistic_regression", "svc", "random_forest", "mlp")
+#: Exit statuses: other failures, bad input (nothing uploaded), registry/storage unreachable.
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+#: Longest ``--param`` value the registry records.
+MAX_PARAM_CHARS = 1024
 
 CONFIG_TEMPLATE = """name: "{name}"
 backend: "python"
@@ -53,7 +68,29 @@ instance_group [ {{ kind: KIND_CPU count: 1 }} ]
 """
 
 
-def _number(value: str) -> int | float | str:
+class BadInput(ValueError):  # noqa: N818 - reads as a state in `except` clauses
+    """An argument, or the dataset it names, is invalid (exit status 2); the message names it."""
+
+
+#: Hyperparameters each algorithm gets unless ``--param`` sets them.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "logistic_regression": {"max_iter": 2000},
+    "svc": {},
+    "random_forest": {"random_state": 0},
+    "mlp": {"random_state": 0, "max_iter": 500},
+}
+#: Parameters refused per algorithm: svc probabilities come from ``CalibratedClassifierCV``
+#: (``SVC(probability=True)`` is deprecated in scikit-learn 1.9, removed in 1.11).
+REFUSED: dict[str, dict[str, str]] = {
+    "svc": {"probability": "svc probabilities always come from CalibratedClassifierCV"}
+}
+_WORDS: dict[str, bool | None] = {"true": True, "false": False, "none": None}
+
+
+def _number(value: str) -> int | float | str | bool | None:
+    """``"10"`` -> 10, ``"0.5"`` -> 0.5, ``"true"``/``"false"``/``"none"`` -> True/False/None."""
+    if value.lower() in _WORDS:
+        return _WORDS[value.lower()]
     for cast in (int, float):
         try:
             return cast(value)
@@ -62,12 +99,19 @@ def _number(value: str) -> int | float | str:
     return value
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def build_estimator(algorithm: str, params: dict[str, str]) -> Any:
     """A scikit-learn classifier with probability output for ``algorithm`` and ``params``.
 
-    ``params`` values are strings (as registered); numbers are parsed. Raises ``ValueError``
-    naming the algorithm or parameter when either is unknown.
+    ``params`` values are strings (as registered); numbers and true/false/none are parsed, and
+    they override the algorithm's ``DEFAULTS``. Parameter values are checked here (scikit-learn's
+    own constraints), before any data is touched. Raises ``BadInput`` (a ``ValueError``) naming
+    the algorithm or parameter when either is unknown or a value is invalid.
     """
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
@@ -75,19 +119,38 @@ def build_estimator(algorithm: str, params: dict[str, str]) -> Any:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    kwargs = {key: _number(value) for key, value in params.items()}
     factories: dict[str, Any] = {
-        "logistic_regression": lambda: LogisticRegression(max_iter=2000, **kwargs),
-        "svc": lambda: SVC(probability=True, random_state=0, **kwargs),
-        "random_forest": lambda: RandomForestClassifier(random_state=0, **kwargs),
-        "mlp": lambda: MLPClassifier(random_state=0, max_iter=500, **kwargs),
+        "logistic_regression": LogisticRegression,
+        "svc": SVC,
+        "random_forest": RandomForestClassifier,
+        "mlp": MLPClassifier,
     }
     if algorithm not in factories:
-        raise ValueError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-    try:
-        estimator = factories[algorithm]()
-    except TypeError as exc:
-        raise ValueError(f"--param: {exc}") from exc
+        raise BadInput(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    factory = factories[algorithm]
+    refused = REFUSED.get(algorithm, {})
+    clash = sorted(set(params) & set(refused))
+    if clash:
+        raise BadInput(f"--param {clash[0]}: not accepted for {algorithm} ({refused[clash[0]]})")
+    valid = set(factory().get_params()) - set(refused)
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise BadInput(
+            f"--param {unknown[0]}: not a parameter of {algorithm} "
+            f"(valid: {', '.join(sorted(valid))})"
+        )
+    kwargs = {**DEFAULTS.get(algorithm, {}), **{k: _number(v) for k, v in params.items()}}
+    estimator = factory(**kwargs)
+    check = getattr(estimator, "_validate_params", None)  # scikit-learn's constraint check
+    if callable(check):
+        try:
+            check()
+        except (ValueError, TypeError) as exc:
+            raise BadInput(f"--param: {_one_line(exc)}") from exc
+    if algorithm == "svc":
+        # Platt scaling on cross-validated decision values, one SVC fitted on all the data:
+        # what SVC(probability=True) did, as scikit-learn recommends from 1.9 on.
+        return CalibratedClassifierCV(estimator, ensemble=False)
     if algorithm in ("logistic_regression", "mlp"):
         return make_pipeline(StandardScaler(), estimator)
     return estimator
@@ -104,7 +167,10 @@ def train_and_evaluate(
 
     estimator = build_estimator(algorithm, params)
     start = time.perf_counter()
-    estimator.fit(split.x_train.astype(np.float64), split.y_train)
+    try:
+        estimator.fit(split.x_train.astype(np.float64), split.y_train)
+    except ValueError as exc:  # a combination of parameters the estimator refuses
+        raise BadInput(f"--param: {algorithm} refused the parameters: {_one_line(exc)}") from exc
     elapsed = time.perf_counter() - start
     predicted = estimator.predict(split.x_test.astype(np.float64))
     return estimator, {
@@ -132,67 +198,189 @@ def write_model_directory(out: Path, *, model: str, estimator: Any) -> schemas.S
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:
-    """``["C=10"]`` -> ``{"C": "10"}``; raises ``ValueError`` if a pair is malformed."""
+    """``["C=10"]`` -> ``{"C": "10"}``; raises ``BadInput`` if a pair is malformed."""
     params: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--param {pair!r} must look like NAME=VALUE")
+            raise BadInput(f"--param {pair!r} must look like NAME=VALUE")
+        if len(value) > MAX_PARAM_CHARS or "\x00" in value:
+            raise BadInput(
+                f"--param {key}: the value must be at most {MAX_PARAM_CHARS} characters, no NUL"
+            )
         params[key] = value
     return params
 
 
-def run(args: argparse.Namespace) -> schemas.VersionRead:
-    """Train, upload and register one version; returns the registered version."""
-    store = ArtifactStore(ArtifactSettings())
+#: What each argument checked against the registry's schemas must look like.
+_DNS_LABEL = (
+    "a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending with a letter "
+    "or digit"
+)
+_HINTS = {
+    "--model": _DNS_LABEL,
+    "--team": _DNS_LABEL,
+    "--dataset": _DNS_LABEL,
+    "--source-namespace": _DNS_LABEL,
+    "--source-name": (
+        "a DNS-1123 subdomain: 1-253 lowercase letters, digits, '-' or '.', starting and ending "
+        "with a letter or digit"
+    ),
+    "--source-kind": (
+        "1-63 letters or digits starting with a letter (a Kubernetes kind, e.g. PyTorchJob)"
+    ),
+    "--source-uid": "1-128 letters, digits, '.', '_', ':' or '-'",
+    "--created-by": "at most 256 characters, no NUL",
+}
+_STRING_ERRORS = ("string_pattern_mismatch", "string_too_long", "string_too_short", "string_type")
+
+
+def _refused(exc: ValidationError, flags: dict[str, str]) -> BadInput:
+    """One readable line for the first error of ``exc``; ``flags`` maps field -> argument."""
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    flag = flags.get(field, field or "argument")
+    value = error.get("input")
+    if error["type"] in _STRING_ERRORS and flag in _HINTS:
+        return BadInput(f"{flag} {value!r} is invalid: it must be {_HINTS[flag]}")
+    return BadInput(f"{flag} {value!r} is invalid: {_one_line(error['msg'])}")
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """The validated arguments of one training run."""
+
+    algorithm: str
+    params: dict[str, str]
+    model: schemas.ModelCreate
+    dataset: str
+    source: schemas.SourceRef
+    created_by: str
+    output_uri: str | None
+
+
+def _default_source_name(uid: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", uid[:8].lower()).strip("-")
+    return f"train-{slug}" if slug else "train"
+
+
+def validate(args: argparse.Namespace, store: ArtifactStore) -> TrainingRequest:
+    """Check every argument before any data is read, trained or uploaded.
+
+    Names are checked with the registry's schemas (``ModelCreate``, ``SourceRef``), params by
+    building the estimator. Raises ``BadInput`` naming the first invalid argument.
+    """
     params = parse_params(args.param)
+    build_estimator(args.algorithm, params)
+    try:
+        model = schemas.ModelCreate(
+            name=args.model,
+            team=args.team,
+            task="image-classification",
+            framework="scikit-learn",
+            description="Handwritten digit classifier (8x8 images)",
+        )
+    except ValidationError as exc:
+        raise _refused(exc, {"name": "--model", "team": "--team"}) from exc
     uid = args.source_uid or str(uuid.uuid4())
+    try:
+        source = schemas.SourceRef(
+            kind=args.source_kind,
+            namespace=args.source_namespace,
+            name=args.source_name or _default_source_name(uid),
+            uid=uid,
+        )
+    except ValidationError as exc:
+        flags = {f: f"--source-{f}" for f in ("kind", "namespace", "name", "uid")}
+        raise _refused(exc, flags) from exc
+    try:
+        dataset = TypeAdapter(schemas.Name).validate_python(args.dataset)
+    except ValidationError as exc:
+        raise _refused(exc, {"": "--dataset"}) from exc
+    try:
+        created_by = TypeAdapter(schemas.ShortText).validate_python(args.created_by or "")
+    except ValidationError as exc:
+        raise _refused(exc, {"": "--created-by"}) from exc
+    output_uri = None
+    if args.output_uri:
+        try:
+            output_uri = store.check_uri(args.output_uri)
+        except InvalidArtifactURI as exc:
+            raise BadInput(f"--output-uri {args.output_uri!r} is invalid: {exc}") from exc
+    return TrainingRequest(
+        algorithm=args.algorithm,
+        params=params,
+        model=model,
+        dataset=dataset,
+        source=source,
+        created_by=created_by,
+        output_uri=output_uri,
+    )
+
+
+def _artifact_store() -> ArtifactStore:
+    try:
+        return ArtifactStore(ArtifactSettings())
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = "__".join(str(p) for p in error["loc"]).upper()
+        raise BadInput(
+            f"invalid setting KUBEAI_ARTIFACTS_{where or '*'}: {_one_line(error['msg'])}"
+        ) from exc
+
+
+def run(args: argparse.Namespace) -> schemas.VersionRead:
+    """Validate, train, upload and register one version; returns the registered version.
+
+    Raises ``BadInput`` for an invalid argument or a dataset the registry does not know (before
+    anything is uploaded), ``RegistryUnavailable``/``StorageUnavailable`` when the registry or
+    the artifact storage cannot be reached, other errors as they come.
+    """
+    store = _artifact_store()
+    request = validate(args, store)
+    uid = request.source.uid
+    name = request.model.name
     with RegistryClient(args.registry_url, timeout=60) as registry:
-        done = registry.find_version_by_source(args.model, uid)
+        done = registry.find_version_by_source(name, uid)
         if done is not None:  # a retried job: its version is already registered
             return done
-        dataset = registry.get_dataset(args.dataset)
+        try:
+            dataset = registry.get_dataset(request.dataset)
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
+            raise BadInput(
+                f"--dataset: dataset {request.dataset!r} is not recorded in the registry "
+                f"{args.registry_url} (register it first)"
+            ) from exc
         split = read_digits_dataset(store, dataset.uri, dataset.manifest)
-        estimator, metrics = train_and_evaluate(split, args.algorithm, params)
+        estimator, metrics = train_and_evaluate(split, request.algorithm, request.params)
         # A fresh attempt directory: a retry after a crash between upload and registration
         # never collides with the earlier attempt's (immutable) files.
         attempt = f"{uid}-{uuid.uuid4().hex[:8]}"
-        base = args.output_uri or store.local_uri("models", args.model, "runs", attempt)
+        base = request.output_uri or store.local_uri("models", name, "runs", attempt)
         with tempfile.TemporaryDirectory(prefix="kubeai-train-") as tmp:
-            model_dir = Path(tmp) / args.model
-            signature = write_model_directory(model_dir, model=args.model, estimator=estimator)
+            model_dir = Path(tmp) / name
+            signature = write_model_directory(model_dir, model=name, estimator=estimator)
             metrics_file = Path(tmp) / "metrics" / "metrics.json"
             metrics_file.parent.mkdir()
             metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True))
             manifest = store.upload_dir(model_dir, store.join_uri(base, "model"))
             store.upload_dir(metrics_file.parent, store.join_uri(base, "metrics"))
             shutil.rmtree(model_dir)
-        registry.ensure_model(
-            schemas.ModelCreate(
-                name=args.model,
-                team=args.team,
-                task="image-classification",
-                framework="scikit-learn",
-                description="Handwritten digit classifier (8x8 images)",
-            )
-        )
+        registry.ensure_model(request.model)
         return registry.register_version(
-            args.model,
+            name,
             schemas.VersionCreate(
                 artifact_uri=store.join_uri(base, "model"),
                 manifest=manifest,
                 format="triton-python",
                 signature=signature,
                 metrics=metrics,
-                params={"algorithm": args.algorithm, **params},
-                dataset=args.dataset,
-                source=schemas.SourceRef(
-                    kind=args.source_kind,
-                    namespace=args.source_namespace,
-                    name=args.source_name or f"train-{uid[:8]}",
-                    uid=uid,
-                ),
-                created_by=args.created_by,
+                params={"algorithm": request.algorithm, **request.params},
+                dataset=request.dataset,
+                source=request.source,
+                created_by=request.created_by,
             ),
         )
 
@@ -219,16 +407,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (2 on bad input, 1 on other failures)."""
+    """Entry point; returns the process exit code (see ``EXIT_*``); errors are one line."""
     args = parser().parse_args(argv)
     try:
         version = run(args)
+    except ValidationError as exc:  # a check this module missed: still one line, no dump
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "argument"
+        print(f"error: {where}: {_one_line(error['msg'])}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (RegistryUnavailable, StorageUnavailable) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except Exception as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        print(f"error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     print(
         json.dumps(
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,15 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         {"pod": "digits-local-0", "model": "digits", "version": 2, "state": "READY"}
     ]
     assert "accuracy" in result.stdout and "failed 0" in result.stdout
+    assert (workdir / ".kubeai-demo").is_file()
+    # Training printed no warnings (SVC(probability=True) warns from scikit-learn 1.9 on).
+    for log in ("train-v1.log", "train-v2.log"):
+        assert "Warning" not in (workdir / "logs" / log).read_text()
+    assert report["versions"][1]["accuracy"] >= 0.98
+    # The demo's agent was stopped gracefully: the registry forgot its pod.
+    with sqlite3.connect(workdir / "state" / "registry.db") as db:
+        assert db.execute("SELECT count(*) FROM observed_models").fetchone() == (0,)
+    assert '"event": "pod_forgotten"' in (workdir / "logs" / "agent.log").read_text()
     # Nothing the demo started is left running.
     leftover = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""

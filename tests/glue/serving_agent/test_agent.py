@@ -7,9 +7,12 @@ version answered.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,11 +20,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from glue.artifacts.manifest import build_manifest
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.client import RegistryClient
 from glue.model_registry.schemas import (
@@ -167,6 +172,16 @@ def env(
 
 def served(env: Env) -> set[int]:
     return TritonRepository(env.triton.url).ready_versions(env.model)
+
+
+def pods(env: Env) -> set[str]:
+    """Pods the registry records observed state for in the test's service."""
+    return {o.pod for o in env.client.get_service(SERVICE).observed}
+
+
+def reported_at(env: Env) -> set[datetime]:
+    """When the registry last received the test pod's report (one time per report)."""
+    return {o.reported_at for o in env.client.get_service(SERVICE).observed if o.pod == POD}
 
 
 # -- the happy path -------------------------------------------------------------------------------
@@ -352,29 +367,27 @@ def test_failed_load_keeps_old_version_and_retries_with_capped_backoff(env: Env)
 
 
 def test_bad_layout_is_refused_before_download(env: Env) -> None:
+    """A version whose manifest lists two version directories. The registry refuses such a
+    registration now, so the row is edited in its database (a version registered before that
+    check): the agent refuses it from the manifest alone and keeps serving v1."""
     v1 = env.publish(2.0)
     env.assign(v1)
     agent = env.agent()
     agent.reconcile_once()
-    v2 = env.publish(3.0)
-    extra = env.artifact_dir(v2) / "2"
-    (extra).mkdir()
-    (extra / "model.py").write_text("")
-    # Re-register the same files plus a second version directory: two version dirs.
-    uid = uuid.uuid4().hex[:12]
-    manifest = env.store.upload_dir(
-        env.artifact_dir(v2), env.store.local_uri("models", env.model, uid)
-    )
-    config = parse_model_config((env.artifact_dir(v2) / "config.pbtxt").read_text())
-    v3 = env.client.register_version(
-        env.model,
-        VersionCreate(
-            artifact_uri=env.store.local_uri("models", env.model, uid),
-            manifest=manifest,
-            signature=signature_of(config),
-            source=SourceRef(kind="Job", namespace="test", name="two-dirs", uid=uid),
-        ),
-    ).version
+    v3 = env.publish(3.0)
+    directory = env.artifact_dir(v3)
+    (directory / "2").mkdir()
+    (directory / "2" / "model.py").write_text("")
+    manifest = build_manifest(directory).model_dump(mode="json")
+    uri = env.client.get_version(env.model, v3).artifact_uri
+    database = env.registry.settings.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        changed = db.execute(
+            "UPDATE model_versions SET manifest = ? WHERE artifact_uri = ?",
+            (json.dumps(manifest), uri),
+        ).rowcount
+    assert changed == 1
+    assert "2/model.py" in env.client.get_version(env.model, v3).manifest.files
     env.assign(v3)
     result = agent.reconcile_once()
     assert result.failed[(env.model, v3)].startswith("layout:")
@@ -563,7 +576,72 @@ def test_run_loop_serves_metrics_and_stops_promptly(env: Env) -> None:
         httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
 
 
-def test_process_runs_from_env_and_stops_on_sigterm(env: Env) -> None:
+def test_every_reconcile_reports_a_heartbeat_even_when_nothing_changed(env: Env) -> None:
+    """The report is sent on every reconcile, not only on change: the registry ages out pods
+    whose last report is old, so a live pod must keep reporting its unchanged state."""
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent()
+    agent.reconcile_once()
+    first = reported_at(env)
+    time.sleep(0.05)
+    again = agent.reconcile_once()
+    assert again.swapped == [] and again.reported
+    second = reported_at(env)
+    assert len(first) == len(second) == 1 and max(second) > max(first)
+    assert env.observed() == {(v1, "READY")}
+
+
+def test_run_loop_heartbeats_every_poll_and_forgets_the_pod_when_stopped(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent(poll_interval=0.1)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    seen: set[datetime] = set()
+    try:
+        assert wait_until(lambda: (v1, "READY") in env.observed(), timeout=20)
+        # Nothing changes any more, yet the report keeps arriving, once per poll.
+        deadline = time.monotonic() + 10
+        while len(seen) < 4 and time.monotonic() < deadline:
+            seen |= reported_at(env)
+            time.sleep(0.03)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(seen) >= 4, seen
+    assert pods(env) == set()
+    assert env.client.get_service(SERVICE).observed == []
+    assert served(env) == {v1}  # forgetting is bookkeeping: tritonserver is not touched
+
+
+def test_forget_with_the_registry_down_is_logged_not_raised(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    agent = env.agent()
+    agent.reconcile_once()
+    env.registry.stop()
+    assert agent.forget_pod() is False
+    stop = threading.Event()
+    stop.set()
+    agent.run(stop)  # a stop during an outage returns normally too
+    captured = capsys.readouterr()
+    assert (captured.out + captured.err).count("registry_forget_failed") == 2
+    assert agent.metrics.value("kubeai_agent_registry_errors_total", {"operation": "forget"}) == 2
+    env.registry.start()
+    assert env.observed() == {(v1, "READY")}  # left for the registry's age limit
+    assert agent.forget_pod() is True
+    assert pods(env) == set()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_process_runs_from_env_and_stops_on_sigterm(env: Env, signum: signal.Signals) -> None:
+    """A graceful stop (SIGTERM from the kubelet, Ctrl-C locally) exits 0 and tells the
+    registry to forget the pod; the log has no line per HTTP request (httpx is quiet)."""
     v1 = env.publish(2.0)
     env.assign(v1)
     variables = {
@@ -584,13 +662,17 @@ def test_process_runs_from_env_and_stops_on_sigterm(env: Env) -> None:
     )
     try:
         assert wait_until(lambda: (v1, "READY") in env.observed(), timeout=30)
-        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # a few more polls, each of which used to log httpx lines
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == 0
+    assert pods(env) == set()  # forgotten: a stopped pod is not listed as serving
+    assert "HTTP Request" not in stderr
+    assert all(line.startswith("{") for line in stderr.splitlines()), stderr[-2000:]
     lines = [line for line in stderr.splitlines() if line.startswith("{")]
     assert any(
         '"event": "swap_done"' in line
@@ -599,6 +681,7 @@ def test_process_runs_from_env_and_stops_on_sigterm(env: Env) -> None:
         for line in lines
     )
     assert any('"event": "agent_stopped"' in line for line in lines)
+    assert any('"event": "pod_forgotten"' in line for line in lines)
 
 
 def test_agent_creates_missing_service_with_initial_alias_but_never_overwrites(env: Env) -> None:

@@ -1,0 +1,135 @@
+"""``kubeai demo`` only clears ``state/`` and ``logs/`` of a folder that is its own workdir, and
+stops everything it started with exit status 143 on SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from glue.demo import runner
+from glue.demo.runner import MARKER, DemoError, DemoTerminated, prepare_workdir, run_demo
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+def user_folder(root: Path) -> None:
+    """A folder that is not the demo's, holding ``state/`` and ``logs/`` of its own."""
+    (root / "state").mkdir(parents=True)
+    (root / "state" / "important.db").write_text("user data")
+    (root / "logs").mkdir()
+    (root / "logs" / "app.log").write_text("user logs")
+    (root / "notes.txt").write_text("notes")
+
+
+def test_new_directory_is_created_and_marked(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "demo"
+    state, logs = prepare_workdir(root)
+    assert (root / MARKER).is_file()
+    assert (state / "artifacts").is_dir() and (state / "model-repository").is_dir()
+    assert state == root / "state" and logs == root / "logs" and not logs.exists()
+
+
+def test_empty_directory_is_used_and_marked(tmp_path: Path) -> None:
+    prepare_workdir(tmp_path)
+    assert (tmp_path / MARKER).is_file() and (tmp_path / "state" / "artifacts").is_dir()
+
+
+def test_previous_demo_workdir_is_cleared_but_only_state_and_logs(tmp_path: Path) -> None:
+    prepare_workdir(tmp_path)
+    (tmp_path / "state" / "registry.db").write_text("old run")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "agent.log").write_text("old run")
+    (tmp_path / "report.json").write_text("{}")
+    state, logs = prepare_workdir(tmp_path)
+    assert sorted(p.name for p in state.iterdir()) == ["artifacts", "model-repository"]
+    assert not logs.exists()
+    assert (tmp_path / "report.json").read_text() == "{}"  # rewritten by the run itself
+
+
+@pytest.mark.parametrize("nested", ["", "sub"])
+def test_non_empty_folder_that_is_not_a_demo_workdir_is_refused_untouched(
+    tmp_path: Path, nested: str
+) -> None:
+    root = tmp_path / nested if nested else tmp_path
+    user_folder(root)
+    with pytest.raises(DemoError, match=r"not a previous demo workdir.*pick a new or empty"):
+        prepare_workdir(root)
+    assert (root / "state" / "important.db").read_text() == "user data"
+    assert (root / "logs" / "app.log").read_text() == "user logs"
+    assert not (root / MARKER).exists()
+
+
+def test_home_folder_is_refused_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kubeai demo --workdir ~`` used to delete ``~/state`` and ``~/logs``."""
+    user_folder(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(DemoError, match="not a previous demo workdir"):
+        run_demo(workdir="~", swap_seconds=20, clients=2, console=quiet())
+    assert (tmp_path / "state" / "important.db").read_text() == "user data"
+    assert (tmp_path / "logs" / "app.log").read_text() == "user logs"
+
+
+def test_current_directory_is_refused_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DemoError, match="not a previous demo workdir"):
+        run_demo(workdir=".", swap_seconds=20, clients=2, console=quiet())
+    assert (tmp_path / "state" / "important.db").is_file()
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_a_file_is_a_demo_error_not_a_traceback(tmp_path: Path, below: bool) -> None:
+    target = tmp_path / "hostname"
+    target.write_text("host\n")
+    workdir = target / "demo" if below else target
+    with pytest.raises(DemoError, match="workdir"):
+        run_demo(workdir=workdir, swap_seconds=20, clients=2, console=quiet())
+    assert target.read_text() == "host\n"
+
+
+def test_sigterm_handler_raises_once_with_exit_code_143() -> None:
+    handler = runner._on_sigterm()
+    with pytest.raises(DemoTerminated) as caught:
+        handler(signal.SIGTERM, None)
+    assert isinstance(caught.value, KeyboardInterrupt)
+    assert caught.value.exit_code == 143
+    handler(signal.SIGTERM, None)  # a second SIGTERM during the cleanup is ignored
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need main thread"
+)
+def test_sigterm_stops_every_child_and_raises_demo_terminated(tmp_path: Path) -> None:
+    """SIGTERM while the registry starts: the demo stops it and raises ``DemoTerminated``."""
+    workdir = tmp_path / "demo"
+    registry_log = workdir / "logs" / "registry.log"
+
+    def terminate() -> None:  # the handler is installed before the registry is started
+        deadline = time.monotonic() + 30
+        while not registry_log.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    killer = threading.Thread(target=terminate)
+    killer.start()
+    try:
+        with pytest.raises(DemoTerminated):
+            run_demo(workdir=workdir, swap_seconds=20, clients=2, console=quiet())
+    finally:
+        killer.join()
+    assert signal.getsignal(signal.SIGTERM) == before
+    leftover = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
