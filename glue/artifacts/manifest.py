@@ -8,6 +8,7 @@ model version and what every download is verified against.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -103,17 +104,29 @@ def build_manifest(directory: Path) -> Manifest:
     return Manifest(files=files)
 
 
-def verify_directory(directory: Path, manifest: Manifest) -> None:
+def verify_directory(
+    directory: Path,
+    manifest: Manifest | Mapping[str, FileDigest],
+    *,
+    ignore_names: frozenset[str] = frozenset(),
+) -> None:
     """Check that ``directory`` holds exactly the manifest's files with matching digests.
 
+    ``manifest`` is a ``Manifest`` or its ``files`` mapping. Entries named in ``ignore_names``
+    (e.g. ``__pycache__``) and everything below them are not counted as extra.
     Raises ``ChecksumMismatch`` naming the first differing file (missing, extra, wrong size or
-    sha256).
+    sha256); ``OSError`` if a file cannot be read.
     """
-    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
-    extra = sorted(present - manifest.files.keys())
+    files = manifest.files if isinstance(manifest, Manifest) else manifest
+    present = set()
+    for path in directory.rglob("*"):
+        parts = path.relative_to(directory).parts
+        if path.is_file() and not ignore_names.intersection(parts):
+            present.add("/".join(parts))
+    extra = sorted(present - files.keys())
     if extra:
         raise ChecksumMismatch(f"unexpected file {extra[0]!r} not in the manifest", field=extra[0])
-    for rel, expected in manifest.files.items():
+    for rel, expected in files.items():
         path = directory / rel
         if not path.is_file():
             raise ChecksumMismatch(f"file {rel!r} listed in the manifest is missing", field=rel)

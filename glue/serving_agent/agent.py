@@ -61,7 +61,7 @@ from glue.artifacts.errors import (
     InvalidArtifactURI,
     StorageUnavailable,
 )
-from glue.artifacts.manifest import FileDigest, hash_file
+from glue.artifacts.manifest import FileDigest, verify_directory
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 from glue.model_registry.schemas import (
@@ -173,25 +173,7 @@ def verify_installed_directory(directory: Path, files: dict[str, FileDigest]) ->
     below them are ignored unless listed. Raises ``ChecksumMismatch`` naming the first
     difference, ``OSError`` if a file cannot be read.
     """
-    present = set()
-    for path in directory.rglob("*"):
-        parts = path.relative_to(directory).parts
-        if path.is_file() and PYCACHE not in parts:
-            present.add("/".join(parts))
-    extra = sorted(present - files.keys())
-    if extra:
-        raise ChecksumMismatch(f"unexpected file {extra[0]!r} not in the manifest", field=extra[0])
-    for rel, expected in files.items():
-        path = directory / rel
-        if not path.is_file():
-            raise ChecksumMismatch(f"file {rel!r} listed in the manifest is missing", field=rel)
-        actual = hash_file(path)
-        if actual != expected:
-            raise ChecksumMismatch(
-                f"file {rel!r}: sha256 {actual.sha256} ({actual.size} bytes) does not match the "
-                f"manifest's {expected.sha256} ({expected.size} bytes)",
-                field=rel,
-            )
+    verify_directory(directory, files, ignore_names=frozenset({PYCACHE}))
 
 
 def atomic_write(path: Path, data: bytes) -> None:
