@@ -28,6 +28,8 @@ services_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(services_app, name="services")
+datasets_app = typer.Typer(help="Datasets recorded for lineage.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
 
 console = Console()
 err = Console(stderr=True)
@@ -287,6 +289,90 @@ def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> No
             escape(o.error or ""),
         )
     console.print(table)
+
+
+@datasets_app.command("list")
+@friendly
+def datasets_list(
+    registry_url: RegistryURL = DEFAULT_URL,
+    team: Annotated[str | None, typer.Option(help="Only this team's datasets.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List recorded datasets."""
+    with RegistryClient(registry_url) as client:
+        page = client.list_datasets(team=team, limit=limit, offset=offset)
+    table = Table("dataset", "team", "rows", "files", "uri", title=f"{page.total} datasets")
+    for d in page.items:
+        table.add_row(d.name, d.team, str(d.rows), str(len(d.manifest.files)), escape(d.uri))
+    console.print(table)
+
+
+@datasets_app.command("add")
+@friendly
+def datasets_add(
+    name: str,
+    from_dir: Annotated[str, typer.Option(help="Local directory holding the dataset's files.")],
+    uri: Annotated[
+        str, typer.Option(help="Artifact URI to upload to (s3://, oss://, gs://, file://).")
+    ],
+    team: Annotated[str, typer.Option(help="Owner team.")],
+    rows: Annotated[int, typer.Option(min=0, help="Number of rows (records).")],
+    description: Annotated[str, typer.Option(help="What the data is.")] = "",
+    registry_url: RegistryURL = DEFAULT_URL,
+) -> None:
+    """Upload a local directory to the artifact store (sha256 manifest) and record it.
+
+    Storage comes from the ``KUBEAI_ARTIFACTS_*`` settings. Uploading the same files again is
+    idempotent; other files at the same URI are refused (artifacts are immutable).
+    """
+    from pathlib import Path
+
+    from glue.artifacts.errors import ArtifactError
+    from glue.artifacts.manifest import build_manifest
+    from glue.artifacts.settings import ArtifactSettings
+    from glue.artifacts.store import ArtifactStore
+    from glue.model_registry import schemas
+
+    source = Path(from_dir)
+    if not source.is_dir():
+        err.print(f"[red]error:[/red] --from-dir {escape(from_dir)} is not a directory")
+        raise typer.Exit(2)
+    body = schemas.DatasetCreate.model_validate(
+        {
+            "name": name,
+            "team": team,
+            "uri": uri,
+            "rows": rows,
+            "description": description,
+            "manifest": {"files": {"placeholder": {"sha256": "0" * 64, "size": 0}}},
+        }
+    )  # checks names and fields before anything is uploaded
+    with RegistryClient(registry_url) as client:
+        local = build_manifest(source)
+        try:
+            existing = client.get_dataset(name)
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
+        else:  # refuse before uploading anything: datasets are immutable
+            if existing.manifest != local or existing.uri.rstrip("/") != uri.rstrip("/"):
+                err.print(
+                    f"[red]error:[/red] dataset {name!r} is already recorded with other files "
+                    f"or URI ({escape(existing.uri)}); record a new name instead"
+                )
+                raise typer.Exit(1)
+        try:
+            store = ArtifactStore(ArtifactSettings())
+            manifest = store.upload_dir(source, store.check_uri(uri))
+        except ArtifactError as exc:
+            err.print(f"[red]error:[/red] {exc.field}: {escape(str(exc))}")
+            raise typer.Exit(2) from None
+        record = client.register_dataset(body.model_copy(update={"manifest": manifest}))
+    console.print(
+        f"dataset {record.name!r}: {len(record.manifest.files)} files, "
+        f"{record.manifest.total_bytes} bytes at {escape(record.uri)}"
+    )
 
 
 @app.command()

@@ -198,6 +198,14 @@ class RegistryClient:
         """Record a dataset (idempotent for the same name and manifest)."""
         return self._send("POST", "/datasets", body, schemas.DatasetRead)
 
+    def list_datasets(
+        self, *, team: str | None = None, limit: int = 50, offset: int = 0
+    ) -> schemas.Page[schemas.DatasetRead]:
+        """One page of datasets, optionally of one team."""
+        return self._get(
+            "/datasets", schemas.Page[schemas.DatasetRead], team=team, limit=limit, offset=offset
+        )
+
     def get_dataset(self, name: str) -> schemas.DatasetRead:
         """One dataset by name."""
         return self._get(f"/datasets/{name}", schemas.DatasetRead)

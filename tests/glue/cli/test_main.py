@@ -118,3 +118,69 @@ def test_errors_are_one_line_not_tracebacks(populated: str) -> None:
     assert r.exit_code == 2 and "version" in r.output and "Traceback" not in r.output
     r = _run(populated, "models", "alias", "digits", "Prod", "1")
     assert r.exit_code == 1 and "^[a-z]([-a-z0-9]*[a-z0-9])?$" in r.output  # markup not eaten
+
+
+def test_datasets_add_uploads_records_and_lists(
+    registry: RegistryServer, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("KUBEAI_ARTIFACTS_LOCAL_ROOT", str(registry.settings.artifacts.local_root))
+    data = tmp_path / "clicks"
+    data.mkdir()
+    (data / "part-0.csv").write_text("a,b\n1,2\n")
+    store = ArtifactStore(registry.settings.artifacts)
+    uri = store.local_uri("datasets", "clicks")
+    args = [
+        "datasets",
+        "add",
+        "clicks",
+        "--from-dir",
+        str(data),
+        "--uri",
+        uri,
+        "--team",
+        "search",
+        "--rows",
+        "1",
+    ]
+    r = _run(registry.url, *args)
+    assert r.exit_code == 0, r.output
+    assert "1 files" in r.output
+    assert _run(registry.url, *args).exit_code == 0  # idempotent
+    listed = _run(registry.url, "datasets", "list")
+    assert "clicks" in listed.stdout and "search" in listed.stdout
+    (data / "part-1.csv").write_text("c\n")
+    changed = _run(registry.url, *args)
+    assert changed.exit_code == 1 and "already recorded" in changed.output  # immutable
+    assert not (
+        registry.settings.artifacts.local_root / "datasets" / "clicks" / "part-1.csv"
+    ).exists()
+    bad = _run(
+        registry.url,
+        "datasets",
+        "add",
+        "Bad_Name",
+        "--from-dir",
+        str(data),
+        "--uri",
+        uri,
+        "--team",
+        "search",
+        "--rows",
+        "1",
+    )
+    assert bad.exit_code == 2 and "name" in bad.output
+    escape = _run(
+        registry.url,
+        "datasets",
+        "add",
+        "x",
+        "--from-dir",
+        str(data),
+        "--uri",
+        "file:///etc",
+        "--team",
+        "search",
+        "--rows",
+        "1",
+    )
+    assert escape.exit_code == 2 and "artifact_uri" in escape.output
