@@ -464,35 +464,32 @@ def test_exist_ok_with_another_team_is_409_and_rollback_without_body(env: Env) -
 
 
 def test_stale_pods_are_flagged_and_left_out_of_deployments(env: Env) -> None:
-    import time
+    from datetime import UTC, datetime, timedelta
 
-    from fastapi.testclient import TestClient
+    from sqlalchemy import update
 
-    from glue.model_registry.app import create_app
+    from glue.model_registry import models as orm
+    from glue.model_registry.db import Database
 
     env.create_model()
     env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", "a"))
     env.client.post(f"{API}/services", json={"name": "svc", "team": "cv", "assignments": []})
-    env.client.put(
-        f"{API}/services/svc/pods/p1/status",
-        json={"models": [{"model": "digits", "version": 1, "state": "READY"}]},
-    )
-    quick = env.settings.model_copy(update={"observed_ttl_seconds": 0.5})
-    with TestClient(create_app(quick)) as client:
-        assert client.get(f"{API}/models/digits/deployments").json()["total"] == 1
-        time.sleep(0.7)
-        assert client.get(f"{API}/models/digits/deployments").json()["total"] == 0
-        assert (
-            client.get(f"{API}/models/digits/deployments", params={"include_stale": "true"}).json()[
-                "total"
-            ]
-            == 1
+    report = {"models": [{"model": "digits", "version": 1, "state": "READY"}]}
+    env.client.put(f"{API}/services/svc/pods/p1/status", json=report)
+    assert env.client.get(f"{API}/models/digits/deployments").json()["total"] == 1
+    assert env.client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is False
+    # The pod stopped reporting an hour ago (default TTL 120 s).
+    db = Database(env.settings.database_url)
+    with db.writing() as session:
+        session.execute(
+            update(orm.ObservedModel).values(reported_at=datetime.now(UTC) - timedelta(hours=1))
         )
-        assert client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is True
-        client.put(
-            f"{API}/services/svc/pods/p1/status",
-            json={"models": [{"model": "digits", "version": 1, "state": "READY"}]},
-        )
-        assert client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is False
-        assert client.delete(f"{API}/services/svc/pods/p1").status_code == 204
-        assert client.get(f"{API}/services/svc").json()["observed"] == []
+    db.dispose()
+    assert env.client.get(f"{API}/models/digits/deployments").json()["total"] == 0
+    stale = env.client.get(f"{API}/models/digits/deployments", params={"include_stale": "true"})
+    assert stale.json()["total"] == 1
+    assert env.client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is True
+    env.client.put(f"{API}/services/svc/pods/p1/status", json=report)  # it reports again
+    assert env.client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is False
+    assert env.client.delete(f"{API}/services/svc/pods/p1").status_code == 204
+    assert env.client.get(f"{API}/services/svc").json()["observed"] == []
