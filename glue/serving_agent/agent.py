@@ -11,12 +11,15 @@ locally) and shares its model repository directory. Each reconcile:
       ``<repo>/.kubeai/<model>/<N>.pbtxt`` and renames the artifact's single version directory
       to ``<repo>/<model>/<N>`` (``os.rename``: atomic, and it never replaces a directory; a
       corrupted existing one is first moved aside to ``<repo>/.trash/``);
-   b. hot swaps: when the old version's config equals the new one (``version_policy`` aside),
-      loads with version policy ``specific [old, N]``, confirms both READY in the repository
-      index, then loads ``specific [N]`` and confirms N READY and the old one gone, so in-flight
-      and new requests never fail. When the configs differ, Triton cannot serve both under one
-      config: it writes the new ``<repo>/<model>/config.pbtxt`` (tmp + rename) and loads
-      ``[N]`` directly (Triton keeps the old version serving until N is loaded);
+   b. hot swaps with one load of version policy ``specific [N]``: Triton loads N while the old
+      version keeps serving and unloads the old one only once N is ready (a failed load leaves
+      the old one serving); the agent then confirms N READY in the repository index (a 200
+      alone is not proof) and the old version gone. In-flight and new requests never fail.
+      An earlier design loaded ``[old, N]`` first; with tritonserver 2.51 a load that
+      re-initialises a loaded version while another version loads crashed the server
+      (SIGSEGV, seen in the test suite), so the agent never asks Triton to touch the version
+      being served. A changed config is written to ``<repo>/<model>/config.pbtxt`` first
+      (tmp + rename);
 3. unloads models no longer desired (their files stay for a fast rollback);
 4. removes version directories older than the current and ``keep_previous`` previous ones;
 5. reports the pod's observed state (PUT, full state) to the registry, on every reconcile even
@@ -24,7 +27,7 @@ locally) and shares its model repository directory. Each reconcile:
    pod from one that died without saying so.
 
 The model-level ``config.pbtxt`` is only rewritten when the config really changes: Triton reloads
-every loaded version of a model whose config file changed, which would defeat the overlap.
+every loaded version of a model whose config file changed.
 
 Failures (checksum mismatch, bad layout, load refused or not READY in time, artifact storage or
 registry unreachable) never touch what is served: the failed version is reported FAILED with the
@@ -527,17 +530,13 @@ class ServingAgent:
         self.triton.wait_ready(model, versions, self.settings.ready_timeout)
 
     def _swap(self, model: str, number: int, old: list[int], config: Any, log: Any) -> None:
-        """Serve ``number`` instead of ``old`` without a moment with nothing READY."""
-        overlap = bool(old) and all(
-            (c := self._installed_config(model, v)) is not None and same_config(c, config)
-            for v in old
-        )
+        """Serve ``number`` instead of ``old`` without a moment with nothing READY.
+
+        One load of ``[number]``: Triton keeps ``old`` serving until ``number`` is loaded and
+        keeps it when the load fails; the index then confirms the switch.
+        """
         if self._write_model_config(model, config):
             log.info("model_config_written")
-        if overlap:
-            self._load_exactly(model, config, [*old, number], log)
-        elif old:
-            log.info("config_changed_direct_swap", previous=old)
         self._load_exactly(model, config, [number], log)
         if old and not self.triton.wait_not_ready(model, old, self.settings.ready_timeout):
             log.warning("old_version_still_ready", previous=old)

@@ -74,20 +74,22 @@ def test_specific_versions_overlap_then_switch(triton_server: TritonFixture) -> 
     repo.unload("repo-swap")
 
 
-def test_without_the_bytecode_blocker_triton_reloads_the_old_version(
+def test_direct_load_of_the_new_version_never_reinitialises_the_served_one(
     triton_server: TritonFixture,
 ) -> None:
-    """Documents why the agent blocks ``__pycache__``: the stub writes it during the first load,
-    and Triton then re-initialises that version on the next load of the model."""
+    """The agent's swap: one load of ``[2]`` while 1 serves. Triton loads 2, then unloads 1;
+    version 1 is never initialised again (a re-initialisation concurrent with another load is
+    what crashed tritonserver 2.51 in an earlier design)."""
     repo = TritonRepository(triton_server.url)
     for version, k in ((1, 2.0), (2, 5.0)):
         write_model(triton_server.repository / "repo-pyc", "repo-pyc", k, version_dir=str(version))
     repo.load("repo-pyc", config_json(triton_server, "repo-pyc", [1]))
-    assert (triton_server.repository / "repo-pyc" / "1" / "__pycache__").is_dir()
-    repo.load("repo-pyc", config_json(triton_server, "repo-pyc", [1, 2]))
-    assert inits(triton_server.repository, "repo-pyc") == [1, 1, 2] or inits(
-        triton_server.repository, "repo-pyc"
-    ) == [1, 2, 1]
+    repo.wait_ready("repo-pyc", [1], timeout=10)
+    repo.load("repo-pyc", config_json(triton_server, "repo-pyc", [2]))
+    repo.wait_ready("repo-pyc", [2], timeout=10)
+    assert repo.wait_not_ready("repo-pyc", [1], timeout=10)
+    assert infer(triton_server.url, "repo-pyc", [1.0])[1] == [5.0]
+    assert inits(triton_server.repository, "repo-pyc") == [1, 2]
     repo.unload("repo-pyc")
 
 
