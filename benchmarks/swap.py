@@ -39,7 +39,7 @@ from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
 from glue.demo.loadgen import LoadGenerator, Sample, evaluate, infer_once, percentiles_ms
 from glue.demo.loadgen import summarize_swap as _summarize_swap
-from glue.demo.processes import ManagedProcess
+from glue.demo.processes import ManagedProcess, serving_agent_process
 from glue.demo.runner import V1, V2
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
@@ -362,24 +362,17 @@ def run_hot_swap(
             ),
             exist_ok=True,
         )
-        agent = ManagedProcess(
-            "serving agent",
-            [sys.executable, "-m", "glue.serving_agent"],
+        agent = serving_agent_process(
+            registry_url=registry_url,
+            service=SERVICE,
+            pod=POD,
+            triton_url=triton.http_url,
+            model_repository=repository,
+            artifacts_root=artifacts,
+            metrics_port=metrics_port,
             log_path=state / "logs" / "agent.log",
-            env={
-                **env,
-                "KUBEAI_AGENT_REGISTRY_URL": registry_url,
-                "KUBEAI_AGENT_SERVICE": SERVICE,
-                "KUBEAI_AGENT_POD": POD,
-                "KUBEAI_AGENT_TRITON_URL": triton.http_url,
-                "KUBEAI_AGENT_MODEL_REPOSITORY": str(repository),
-                "KUBEAI_AGENT_POLL_INTERVAL": str(AGENT_POLL),
-                "KUBEAI_AGENT_BACKOFF_INITIAL": "0.5",
-                "KUBEAI_AGENT_BACKOFF_MAX": "5",
-                "KUBEAI_AGENT_METRICS_PORT": str(metrics_port),
-                "KUBEAI_AGENT_METRICS_ADDRESS": "127.0.0.1",
-                "KUBEAI_AGENT_ARTIFACTS__LOCAL_ROOT": str(artifacts),
-            },
+            poll_interval=AGENT_POLL,
+            env=env,
         ).start()
         stack.callback(agent.stop)
         agent.wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60)

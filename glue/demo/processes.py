@@ -97,3 +97,45 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
         return process.wait()
+
+
+def serving_agent_process(
+    *,
+    registry_url: str,
+    service: str,
+    pod: str,
+    triton_url: str,
+    model_repository: Path,
+    artifacts_root: Path | str,
+    metrics_port: int,
+    log_path: Path,
+    poll_interval: float = 0.5,
+    env: dict[str, str] | None = None,
+    python: str | None = None,
+) -> ManagedProcess:
+    """A (not yet started) ``python -m glue.serving_agent`` for a local tritonserver.
+
+    Settings go through the agent's ``KUBEAI_AGENT_*`` environment (local file artifact store
+    under ``artifacts_root``, metrics on 127.0.0.1:``metrics_port``, backoff 0.5..5 s).
+    """
+    import sys
+
+    return ManagedProcess(
+        "serving agent",
+        [python or sys.executable, "-m", "glue.serving_agent"],
+        log_path=log_path,
+        env={
+            **(env or {}),
+            "KUBEAI_AGENT_REGISTRY_URL": registry_url,
+            "KUBEAI_AGENT_SERVICE": service,
+            "KUBEAI_AGENT_POD": pod,
+            "KUBEAI_AGENT_TRITON_URL": triton_url,
+            "KUBEAI_AGENT_MODEL_REPOSITORY": str(model_repository),
+            "KUBEAI_AGENT_POLL_INTERVAL": str(poll_interval),
+            "KUBEAI_AGENT_BACKOFF_INITIAL": "0.5",
+            "KUBEAI_AGENT_BACKOFF_MAX": "5",
+            "KUBEAI_AGENT_METRICS_PORT": str(metrics_port),
+            "KUBEAI_AGENT_METRICS_ADDRESS": "127.0.0.1",
+            "KUBEAI_AGENT_ARTIFACTS__LOCAL_ROOT": str(artifacts_root),
+        },
+    )

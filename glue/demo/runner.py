@@ -37,7 +37,7 @@ from rich.table import Table
 from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
 from glue.demo.loadgen import LoadGenerator, evaluate, summarize_swap
-from glue.demo.processes import ManagedProcess, ProcessFailed
+from glue.demo.processes import ManagedProcess, ProcessFailed, serving_agent_process
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
 from glue.training.datasets import write_digits_dataset
@@ -254,24 +254,17 @@ def run_demo(
                     ),
                     exist_ok=True,
                 )
-                agent = ManagedProcess(
-                    "serving agent",
-                    [python, "-m", "glue.serving_agent"],
+                agent = serving_agent_process(
+                    registry_url=registry_url,
+                    service=SERVICE,
+                    pod=POD,
+                    triton_url=triton.http_url,
+                    model_repository=state / "model-repository",
+                    artifacts_root=artifacts_root,
+                    metrics_port=metrics_port,
                     log_path=logs / "agent.log",
-                    env={
-                        **env,
-                        "KUBEAI_AGENT_REGISTRY_URL": registry_url,
-                        "KUBEAI_AGENT_SERVICE": SERVICE,
-                        "KUBEAI_AGENT_POD": POD,
-                        "KUBEAI_AGENT_TRITON_URL": triton.http_url,
-                        "KUBEAI_AGENT_MODEL_REPOSITORY": str(state / "model-repository"),
-                        "KUBEAI_AGENT_POLL_INTERVAL": "0.5",
-                        "KUBEAI_AGENT_BACKOFF_INITIAL": "0.5",
-                        "KUBEAI_AGENT_BACKOFF_MAX": "5",
-                        "KUBEAI_AGENT_METRICS_PORT": str(metrics_port),
-                        "KUBEAI_AGENT_METRICS_ADDRESS": "127.0.0.1",
-                        "KUBEAI_AGENT_ARTIFACTS__LOCAL_ROOT": artifacts_root,
-                    },
+                    env=env,
+                    python=python,
                 ).start()
                 stack.callback(agent.stop)
                 agent.wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60)
