@@ -18,6 +18,27 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 _LOCK = threading.Lock()
 
+#: How Pulumi marks a secret value among recorded inputs: ``{SIG_KEY: SECRET_SIG, "value": v}``
+#: (pulumi/runtime/rpc.py, ``_special_sig_key`` and ``_special_secret_sig``).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a marker, not a password
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a recorded input value is a Pulumi secret envelope."""
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def reveal(value: Any) -> Any:
+    """A recorded input value with every secret envelope removed (recursively)."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
 
 @dataclass
 class Declared:

@@ -41,12 +41,11 @@ from infra.config import (
     platform_outputs,
     split_keys,
 )
-from infra.mocks import Declared, record_program
+from infra.mocks import Declared, record_program, reveal
 from infra.validate import DECLARED_API_VERSION
 from infra.versions import KUBERNETES_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's secret marker key
 _OPAQUE = ("kubernetes:helm.sh/", "kubernetes:kustomize/", "kubernetes:yaml/")
 
 
@@ -112,16 +111,6 @@ def platform_for(team: TeamConfig, stacks_dir: Path) -> PlatformOutputs:
     outputs = platform_outputs(platform)
     team.check_against_platform(outputs)
     return outputs
-
-
-def _unsecret(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get(_SECRET_SIG) is not None and "value" in value:
-            return _unsecret(value["value"])
-        return {k: _unsecret(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unsecret(v) for v in value]
-    return value
 
 
 def find_helm() -> Path:
@@ -197,7 +186,7 @@ def _declared(item: Declared) -> dict[str, Any]:
         "pulumiType": item.type,
         "dependsOn": item.depends_on,
         "retainOnDelete": item.retain_on_delete,
-        "inputs": _unsecret(item.inputs),
+        "inputs": reveal(item.inputs),
     }
 
 
@@ -247,7 +236,7 @@ def render_stack(
         if item.type == "kubernetes:helm.sh/v3:Release" and (
             chart := _local_chart(str(item.inputs.get("chart", "")))
         ):
-            inputs = _unsecret(item.inputs)
+            inputs = reveal(item.inputs)
             docs = [
                 (d, "helm-template")
                 for d in helm_template(
@@ -263,7 +252,7 @@ def render_stack(
             and not item.type.startswith(_OPAQUE)
             and "kind" in item.inputs
         ):
-            docs = [(_unsecret(item.inputs), "pulumi")]
+            docs = [(reveal(item.inputs), "pulumi")]
         else:
             docs = [(_declared(item), "declared")]
         filename = f"{number:03d}-{_slug(item.type.split(':')[-1])}-{_slug(item.name)}.yaml"

@@ -24,29 +24,12 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks_module
 
+from infra.mocks import is_secret, reveal  # noqa: F401 - re-exported for the infra tests
+
 Key = tuple[str, str]  # (type token, logical name)
 
+
 #: How the engine wire format marks a secret value: ``{SIG_KEY: SECRET_SIG, "value": ...}``.
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-def is_secret(value: Any) -> bool:
-    """Whether a recorded input value is a Pulumi secret."""
-    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
-
-
-def reveal(value: Any) -> Any:
-    """A recorded input value with every secret envelope removed (recursively)."""
-    if is_secret(value):
-        return reveal(value["value"])
-    if isinstance(value, dict):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
-
-
 @dataclass
 class RecordedResource:
     """One resource the program declared."""
