@@ -2,7 +2,8 @@
 
 Built-in kinds are checked with kubernetes-validate (the upstream OpenAPI schemas, strict: unknown
 fields are errors). Custom resources are checked against the ``openAPIV3Schema`` of their upstream
-CRD, read from a directory the user names (``--crds`` or ``KUBEAI_CRDS_DIR``), with the
+CRD, read from the pinned upstream CRDs (``infra.upstream``) or a directory the user names
+(``--crds`` or ``KUBEAI_CRDS_DIR``), with the
 conversions a plain JSON-Schema validator needs: ``nullable`` adds ``null`` to the type,
 ``x-kubernetes-int-or-string`` accepts both, and in strict mode objects with ``properties`` and no
 ``x-kubernetes-preserve-unknown-fields`` refuse unknown fields. CEL rules
@@ -21,6 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from infra import upstream
 from infra.versions import KUBERNETES_VERSION
 
 #: apiVersion of documents that record a declared (not rendered) resource; never validated.
@@ -40,13 +42,17 @@ class Problem:
 
 
 def crds_dir(explicit: str | Path | None = None) -> Path:
-    """The CRD directory: ``explicit``, else ``$KUBEAI_CRDS_DIR``, else ``<repo>/../shared/crds``.
+    """The CRD directory: ``explicit``, else ``$KUBEAI_CRDS_DIR``, else the pinned upstream CRDs.
 
-    Raises ``FileNotFoundError`` naming the directory when it does not exist.
+    The default is ``crds/`` below the verified upstream root (``infra.upstream``), fetched (or
+    copied from ``$KUBEAI_UPSTREAM_MIRROR``) first when missing. Raises ``FileNotFoundError``
+    naming the directory when a named one does not exist, ``infra.upstream.UpstreamError`` when
+    the pinned CRDs cannot be fetched or verified.
     """
-    chosen = Path(
-        explicit or os.environ.get("KUBEAI_CRDS_DIR") or Path.cwd().parent / "shared" / "crds"
-    )
+    named = explicit or os.environ.get("KUBEAI_CRDS_DIR")
+    if not named:
+        return upstream.ensure("crds")
+    chosen = Path(named)
     if not chosen.is_dir():
         raise FileNotFoundError(
             f"CRD directory {chosen} does not exist; pass --crds DIR or set KUBEAI_CRDS_DIR"

@@ -415,6 +415,9 @@ def validate(
     resources against their upstream CRD schemas. Exits 1 naming each object and field."""
     from pathlib import Path
 
+    from rich.markup import escape
+
+    from infra.upstream import UpstreamError
     from infra.validate import CrdSchemas, crds_dir, validate_directory
 
     root = Path(directory)
@@ -426,6 +429,9 @@ def validate(
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    except UpstreamError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(3) from None
     checked, problems = validate_directory(root, crds=schemas, kube_version=kube_version)
     if checked == 0 and not problems:
         err.print(f"[red]error:[/red] no Kubernetes objects found in {directory} (*.yaml)")

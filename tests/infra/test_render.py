@@ -1,6 +1,6 @@
 """`kubeai render` + `kubeai validate` of every example stack: the Pulumi program under mocks,
 our charts through a real `helm template`, every object validated (kubernetes-validate strict,
-upstream CRD schemas from ../shared/crds)."""
+pinned upstream CRD schemas, infra.upstream)."""
 
 from __future__ import annotations
 

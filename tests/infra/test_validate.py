@@ -1,5 +1,5 @@
 """Offline validation: built-in kinds with kubernetes-validate (strict), custom resources against
-the stock upstream CRDs in ../shared/crds (or $KUBEAI_CRDS_DIR)."""
+the pinned upstream CRDs (infra.upstream; or $KUBEAI_CRDS_DIR)."""
 
 from __future__ import annotations
 
