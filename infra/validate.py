@@ -222,3 +222,18 @@ def validate_directory(
             validate_object(doc, crds=crds, kube_version=kube_version, where=_where(path, doc))
         )
     return checked, problems
+
+
+def declared_types(directory: Path) -> dict[str, int]:
+    """How many declared (not rendered) resources below ``directory`` there are, by Pulumi type.
+
+    These documents (``apiVersion: render.kubeai.dev/v1``) stand for resources whose objects only
+    exist at deploy time (upstream Helm releases, kustomize directories, cloud node pools), so
+    ``validate_directory`` cannot check them; callers report them so no object goes unmentioned.
+    """
+    counts: dict[str, int] = {}
+    for _, doc in iter_documents(directory):
+        if doc.get("apiVersion") == DECLARED_API_VERSION:
+            kind = str(doc.get("pulumiType") or doc.get("kind"))
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))

@@ -418,7 +418,7 @@ def validate(
     from rich.markup import escape
 
     from infra.upstream import UpstreamError
-    from infra.validate import CrdSchemas, crds_dir, validate_directory
+    from infra.validate import CrdSchemas, crds_dir, declared_types, validate_directory
 
     root = Path(directory)
     if not root.is_dir():
@@ -444,6 +444,14 @@ def validate(
     console.print(
         f"{checked} objects valid (Kubernetes {kube_version}, CRDs from {schemas.directory})"
     )
+    declared = declared_types(root)
+    if declared:
+        listing = ", ".join(f"{count} {kind}" for kind, count in declared.items())
+        total = sum(declared.values())
+        console.print(
+            f"{total} declared resource{'' if total == 1 else 's'} not validated here (their "
+            f"objects are made at deploy time): {escape(listing)}"
+        )
 
 
 if __name__ == "__main__":
