@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -12,7 +15,9 @@ from tests.support.helm import REPO_ROOT
 
 CHARTS_DIR = REPO_ROOT / "charts"
 CHART_NAMES = ("kubeai-glue", "triton-inference")
-"""Every chart of the project; each is linted, rendered and validated per scenario."""
+"""Every application chart of the project; each is linted, rendered and validated per scenario."""
+LIBRARY_NAME = "kubeai-common"
+"""The library chart the application charts depend on (shared helpers and schema definitions)."""
 
 Objects = list[dict[str, Any]]
 
@@ -20,6 +25,16 @@ Objects = list[dict[str, Any]]
 def chart_path(name: str) -> Path:
     """Directory of chart ``name``."""
     return CHARTS_DIR / name
+
+
+def load_script(path: Path, module_name: str) -> ModuleType:
+    """Import the Python script at ``path`` (not part of a package) as ``module_name``."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def scenarios(name: str) -> list[Path]:
