@@ -89,6 +89,22 @@ def test_agent_env_is_what_the_agent_reads(
 
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_every_object_names_its_inference_service(render: Render, chart: str, values: Path) -> None:
+    """Every object, and the pod template, carries ``kubeai.dev/inference-service`` with the
+    registry's name of the service (``registry.service``, default the release name); the label
+    stays out of the selector."""
+    objects = render(chart, values)
+    expected = _scenario_values(values).get("registry", {}).get("service") or "svc"
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        assert labels.get("kubeai.dev/inference-service") == expected, obj["kind"]
+    template = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert template["kubeai.dev/inference-service"] == expected
+    selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert "kubeai.dev/inference-service" not in selector
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
 def test_tritonserver_runs_explicit_mode_on_the_shared_repository(
     render: Render, chart: str, values: Path
 ) -> None:
@@ -211,7 +227,7 @@ def test_custom_gpu_pool_merges_tolerations_and_node_selectors(render: Render) -
     assert spec["nodeSelector"] == {
         "nvidia.com/gpu.present": "true",
         "aliyun.accelerator/nvidia_name": "NVIDIA-A10",
-        "kubeai.io/pool": "inference-a10",
+        "kubeai.dev/pool": "inference-a10",
     }
     strategy = one(objects, "Deployment")["spec"]["strategy"]["rollingUpdate"]
     assert strategy == {"maxSurge": 0, "maxUnavailable": 1}

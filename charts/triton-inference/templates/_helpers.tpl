@@ -22,7 +22,7 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | trunc 63 | trimSuffix "-" | qu
 app.kubernetes.io/component: inference-service
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kubeai
-kubeai.io/inference-service: {{ include "triton-inference.serviceName" . }}
+kubeai.dev/inference-service: {{ include "triton-inference.serviceName" . }}
 {{- end }}
 
 {{/* Labels that select the service's pods (stable across upgrades). */}}
