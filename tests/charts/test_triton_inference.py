@@ -5,7 +5,6 @@ against the agent's own settings class."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +25,7 @@ from tests.charts.support import (
     pod_spec,
     scenario_params,
     scenarios,
-    settings_env_names,
+    settings_from_env,
 )
 from tests.support.helm import HelmTools
 
@@ -71,15 +70,7 @@ def test_agent_env_is_what_the_agent_reads(
     objects = render(chart, values)
     agent = container(objects, "serving-agent")
     env = literal_env(agent)
-    known = settings_env_names(AgentSettings, PREFIX)
-    unknown = sorted(n for n in env if n.startswith(PREFIX) and n not in known)
-    assert not unknown, f"variables the agent would ignore: {unknown}"
-    for name in list(os.environ):
-        if name.startswith("KUBEAI_"):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    settings = AgentSettings()
+    settings = settings_from_env(AgentSettings, PREFIX, env, monkeypatch)
     assert settings.triton_url == "http://127.0.0.1:8000"
     assert str(settings.model_repository) == "/models"
     assert settings.metrics_port == agent["ports"][0]["containerPort"]
