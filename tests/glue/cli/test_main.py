@@ -11,6 +11,7 @@ from glue.artifacts.store import ArtifactStore
 from glue.cli.main import app
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
+from glue.model_registry.publish import publish_model
 from tests.glue.model_registry.conftest import CONFIG, SIGNATURE
 from tests.support.registry import RegistryServer
 
@@ -24,24 +25,22 @@ def populated(registry: RegistryServer, tmp_path: Path) -> str:
     (src / "1").mkdir(parents=True)
     (src / "config.pbtxt").write_text(CONFIG.format(name="digits"))
     (src / "1" / "model.py").write_text("# m\n")
-    uri = store.local_uri("models", "digits", "a")
-    manifest = store.upload_dir(src, uri)
     with RegistryClient(registry.url) as client:
-        client.create_model(schemas.ModelCreate(name="digits", team="cv", task="classification"))
         for i in (1, 2):
-            client.register_version(
-                "digits",
-                schemas.VersionCreate(
-                    artifact_uri=uri,
-                    manifest=manifest,
-                    signature=schemas.Signature(**SIGNATURE),
-                    metrics={"accuracy": 0.9 + i / 100},
-                    params={"C": str(i)},
-                    source=schemas.SourceRef(
-                        kind="PyTorchJob", namespace="cv", name=f"job-{i}", uid=f"u{i}"
-                    ),
+            published = publish_model(
+                store=store,
+                registry=client,
+                model=schemas.ModelCreate(name="digits", team="cv", task="classification"),
+                model_dir=src,
+                uri=store.local_uri("models", "digits", "a"),
+                metrics={"accuracy": 0.9 + i / 100},
+                params={"C": str(i)},
+                source=schemas.SourceRef(
+                    kind="PyTorchJob", namespace="cv", name=f"job-{i}", uid=f"u{i}"
                 ),
             )
+            assert published.created and published.record.version == i
+            assert published.record.signature == schemas.Signature(**SIGNATURE)
         client.set_alias("digits", "production", 1)
         client.create_service(
             schemas.ServiceCreate(
@@ -144,7 +143,7 @@ def test_datasets_add_uploads_records_and_lists(
     ]
     r = _run(registry.url, *args)
     assert r.exit_code == 0, r.output
-    assert "1 files" in r.output
+    assert "1 file," in r.output and "1 files" not in r.output
     assert _run(registry.url, *args).exit_code == 0  # idempotent
     listed = _run(registry.url, "datasets", "list")
     assert "clicks" in listed.stdout and "search" in listed.stdout
