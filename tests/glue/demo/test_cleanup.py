@@ -7,14 +7,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from glue.demo.processes import ChildProcesses, ManagedProcess, marked_processes
+from tests.glue.demo.support import start_demo
 
 
 def _wait_for(predicate, *, timeout: float, what: str, process: subprocess.Popen | None = None):
@@ -101,64 +102,39 @@ def test_a_signal_during_start_is_raised_once_the_child_has_joined(tmp_path: Pat
     assert marked_processes(marker) == []
 
 
-def _start_demo(workdir: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "glue.cli.main",
-            "demo",
-            "--workdir",
-            str(workdir),
-            "--swap-seconds",
-            "20",
-            "--clients",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "120"},
-    )
+def _signal_demo(workdir: Path, signum: int, started: Callable[[], object], what: str) -> int:
+    """Start the demo, wait until ``started()`` is truthy, send ``signum``; its exit status."""
+    demo = start_demo(workdir)
+    try:
+        _wait_for(started, timeout=120, what=what, process=demo)
+        demo.send_signal(signum)
+        _, stderr = demo.communicate(timeout=90)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert "Traceback" not in stderr, stderr
+    return demo.returncode
 
 
 @pytest.mark.integration
 def test_ctrl_c_during_training_stops_the_training_process(tmp_path: Path) -> None:
     """Ctrl-C while "training v1" is shown used to leave the training process running."""
     workdir = (tmp_path / "demo").resolve()
-    demo = _start_demo(workdir)
-    try:
-        running = _wait_for(
-            lambda: [c for c in _cmdlines(marked_processes(str(workdir))) if "glue.training" in c],
-            timeout=120,
-            what="the training process",
-            process=demo,
-        )
-        assert running
-        demo.send_signal(signal.SIGINT)
-        _, stderr = demo.communicate(timeout=90)
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-    assert demo.returncode == 130, stderr.decode()
-    assert b"interrupted" in stderr
+
+    def training() -> list[str]:
+        return [c for c in _cmdlines(marked_processes(str(workdir))) if "glue.training" in c]
+
+    assert _signal_demo(workdir, signal.SIGINT, training, "the training process") == 130
     assert marked_processes(str(workdir)) == []
 
 
 @pytest.mark.integration
 def test_sigterm_right_after_the_registry_starts_leaks_nothing(tmp_path: Path) -> None:
     workdir = (tmp_path / "demo").resolve()
-    demo = _start_demo(workdir)
-    try:
-        _wait_for(
-            lambda: marked_processes(str(workdir)),
-            timeout=60,
-            what="the registry process",
-            process=demo,
-        )
-        demo.send_signal(signal.SIGTERM)
-        _, stderr = demo.communicate(timeout=90)
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-    assert demo.returncode == 143, stderr.decode()
+
+    def registry() -> list[int]:
+        return marked_processes(str(workdir))
+
+    assert _signal_demo(workdir, signal.SIGTERM, registry, "the registry process") == 143
     assert marked_processes(str(workdir)) == []
