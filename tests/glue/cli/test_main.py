@@ -259,3 +259,13 @@ def test_datasets_add_exit_status_follows_the_table(
     r = _run(registry.url, *args, "--uri", "s3://bucket-x/clicks", "--rows", "1")
     assert r.exit_code == ExitCode.UNAVAILABLE == 3, r.output
     assert "Traceback" not in r.output
+
+
+def test_render_writes_declared_ints_as_ints(tmp_path: Path) -> None:
+    """Pulumi passes numbers as doubles: ``max_history=10`` was written ``maxHistory: 10.0``."""
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["render", "--stack", "local", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    written = "\n".join(p.read_text() for p in sorted(out.glob("*.yaml")))
+    assert "maxHistory: 10\n" in written
+    assert not re.search(r":\s+\d+\.0\s*$", written, re.MULTILINE)
