@@ -46,7 +46,7 @@ from glue.demo.processes import (
     start_serving,
 )
 from glue.model_registry.client import RegistryClient
-from glue.training.datasets import publish_digits_dataset
+from glue.training.datasets import DigitsSplit, publish_digits_dataset
 from glue.triton.server import TritonServerError, free_ports
 
 SERVICE = "digits"
@@ -116,6 +116,18 @@ def _wait_served(client: RegistryClient, version: int, *, timeout: float) -> flo
             raise DemoError(f"the agent failed to serve v{version}: {failed[0].error}")
         time.sleep(0.1)
     raise DemoError(f"v{version} was not served within {timeout:.0f}s")
+
+
+def _served_accuracy(
+    client: RegistryClient, triton_url: str, version: int, split: DigitsSplit, *, timeout: float
+) -> tuple[float, float]:
+    """Wait until ``version`` alone is served, then send the test split through Triton:
+    (seconds waited, accuracy). ``DemoError`` if another version answers."""
+    waited = _wait_served(client, version, timeout=timeout)
+    accuracy, seen = evaluate(triton_url, MODEL, split.x_test, split.y_test)
+    if seen != {version}:
+        raise DemoError(f"expected answers from v{version}, got versions {seen}")
+    return waited, accuracy
 
 
 def _train(
@@ -331,10 +343,7 @@ def _lifecycle(
         client.set_alias(
             MODEL, "production", v1["version"], actor="kubeai-demo", reason="first release"
         )
-        load_v1 = _wait_served(client, v1["version"], timeout=120)
-        acc1, seen1 = evaluate(triton_url, MODEL, split.x_test, split.y_test)
-    if seen1 != {v1["version"]}:
-        raise DemoError(f"expected answers from v{v1['version']}, got versions {seen1}")
+        load_v1, acc1 = _served_accuracy(client, triton_url, v1["version"], split, timeout=120)
     _done(
         console,
         f"production → v{v1['version']} served after "
@@ -368,10 +377,7 @@ def _lifecycle(
     if "at" not in moved:
         raise DemoError("the alias was never moved during the load run")
     swap = summarize_swap(samples, moved_at=moved["at"], new_version=v2["version"])
-    _wait_served(client, v2["version"], timeout=60)
-    acc2, seen2 = evaluate(triton_url, MODEL, split.x_test, split.y_test)
-    if seen2 != {v2["version"]}:
-        raise DemoError(f"expected answers from v{v2['version']}, got versions {seen2}")
+    _, acc2 = _served_accuracy(client, triton_url, v2["version"], split, timeout=60)
     _done(
         console,
         f"hot swap v{v1['version']} → v{v2['version']}: "

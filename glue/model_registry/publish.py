@@ -106,9 +106,11 @@ def publish_model(
         registry: the registry to register with.
         model: the model's name, or a ``ModelCreate`` to create the model first when missing.
         model_dir: local Triton model directory (``config.pbtxt`` + version directory).
-        uri: artifact URI to upload to (a new one per attempt: artifacts are immutable).
+        uri: artifact URI to upload to (artifacts are immutable).
         source: the object that produced the version; its ``uid`` makes registration
-            idempotent.
+            idempotent: the same uid and artifact again returns the registered version, the
+            same uid with another artifact is refused (``RegistryError`` 409), so a caller that
+            may retry with new files looks the uid up first (``find_version_by_source``).
         metrics, params, dataset, format, created_by, description: recorded with the version.
 
     Returns ``Published(record=VersionRead, created=...)``; ``created`` is False when the
