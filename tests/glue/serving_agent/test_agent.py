@@ -29,16 +29,15 @@ import pytest
 from glue.artifacts.manifest import build_manifest
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.client import RegistryClient
+from glue.model_registry.publish import publish_model
 from glue.model_registry.schemas import (
     Assignment,
     ModelCreate,
     ServiceCreate,
     SourceRef,
-    VersionCreate,
 )
 from glue.serving_agent.agent import ServingAgent
 from glue.serving_agent.settings import AgentSettings
-from glue.triton.config import parse_model_config, signature_of
 from glue.triton.repository import TritonRepository
 from glue.triton.server import free_ports
 from tests.support.registry import RegistryServer
@@ -76,19 +75,15 @@ class Env:
         """Write, upload and register a version answering ``x * k``; returns its number."""
         uid = uuid.uuid4().hex[:12]
         source = write_model(self.tmp / "src" / uid, self.model, k, **kwargs)  # type: ignore[arg-type]
-        uri = self.store.local_uri("models", self.model, uid)
-        manifest = self.store.upload_dir(source, uri)
-        config = parse_model_config((source / "config.pbtxt").read_text())
-        version = self.client.register_version(
-            self.model,
-            VersionCreate(
-                artifact_uri=uri,
-                manifest=manifest,
-                signature=signature_of(config),
-                source=SourceRef(kind="Job", namespace="test", name=f"train-{uid}", uid=uid),
-            ),
+        published = publish_model(
+            store=self.store,
+            registry=self.client,
+            model=self.model,
+            model_dir=source,
+            uri=self.store.local_uri("models", self.model, uid),
+            source=SourceRef(kind="Job", namespace="test", name=f"train-{uid}", uid=uid),
         )
-        return version.version
+        return published.record.version
 
     def artifact_dir(self, version: int) -> Path:
         """Local directory of a registered version's artifact."""
