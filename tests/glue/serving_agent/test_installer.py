@@ -1,4 +1,4 @@
-"""Pure helpers of the agent: config comparison, failure labels, installed-files check, writes."""
+"""The installer: config comparison, installed-files check, atomic writes, install and cleanup."""
 
 from __future__ import annotations
 
@@ -6,22 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from glue.artifacts.errors import (
-    ArtifactNotFound,
-    ChecksumMismatch,
-    InvalidArtifactURI,
-    StorageUnavailable,
-)
+from glue.artifacts.errors import ChecksumMismatch
 from glue.artifacts.manifest import build_manifest
-from glue.serving_agent.agent import (
+from glue.serving_agent.installer import (
     atomic_write,
-    failure_reason,
     same_config,
     verify_installed_directory,
 )
 from glue.triton.config import parse_model_config
-from glue.triton.layout import LayoutError
-from glue.triton.repository import TritonLoadError
 from tests.support.triton import CONFIG_PBTXT
 
 
@@ -35,23 +27,6 @@ def test_same_config_ignores_version_policy_only() -> None:
         config(), config('max_batch_size: 0\nparameters { key: "a" value: { string_value: "b" } }')
     )
     assert not same_config(config(), config('default_model_filename: "x.py"'))
-
-
-@pytest.mark.parametrize(
-    ("exc", "label"),
-    [
-        (ChecksumMismatch("x"), "checksum_mismatch"),
-        (ArtifactNotFound("x"), "artifact_not_found"),
-        (StorageUnavailable("x"), "storage_unavailable"),
-        (InvalidArtifactURI("x"), "invalid_uri"),
-        (LayoutError("x", field="."), "layout"),
-        (TritonLoadError("m", [1], "boom"), "load_refused"),
-        (TritonLoadError("m", [1], "slow", timed_out=True), "not_ready"),
-        (OSError("disk full"), "io"),
-    ],
-)
-def test_failure_reason(exc: BaseException, label: str) -> None:
-    assert failure_reason(exc) == label
 
 
 def test_verify_installed_directory(tmp_path: Path) -> None:
