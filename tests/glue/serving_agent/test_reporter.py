@@ -39,7 +39,7 @@ from tests.support.registry import RegistryServer
 SERVICE = "scoring"
 POD = "scoring-pod-0"
 #: The reporter's logger in these tests; ``events`` keeps its lines (the registry logs too).
-LOG = structlog.get_logger("test").bind(origin="reporter")
+LOG = structlog.get_logger("test", origin="reporter")  # lazy: bound at each call
 
 
 def events(logs: Iterable[Mapping[str, object]]) -> list[object]:

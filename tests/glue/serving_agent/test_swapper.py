@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 #: Seconds a load may take (a safety net: loads take about a second).
 READY_TIMEOUT = 60.0
-LOG = structlog.get_logger("test").bind(origin="swapper")
+LOG = structlog.get_logger("test", origin="swapper")  # lazy: bound at each call
 
 
 def events(logs: Iterable[Mapping[str, object]]) -> list[object]:
