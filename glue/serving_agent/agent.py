@@ -139,7 +139,6 @@ class ServingAgent:
         )
         self.store = store or ArtifactStore(settings.artifacts)
         self.metrics = metrics or AgentMetrics()
-        self._clock = clock
         self._lock = threading.Lock()
         self._log = structlog.get_logger("kubeai.serving_agent").bind(
             service=settings.service, pod=settings.pod
