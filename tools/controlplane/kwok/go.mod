@@ -1,6 +1,6 @@
 module kubeai.local/tools/controlplane/kwok
 
-go 1.25.0
+go 1.24.0
 
 tool sigs.k8s.io/kwok/cmd/kwok
 
