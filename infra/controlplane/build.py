@@ -47,8 +47,8 @@ class BuildError(RuntimeError):
 
 
 def cache_dir(dest: Path = DEFAULT_DEST) -> Path:
-    """Folder of this release's binaries and stamp: ``<dest>/controlplane-<versions>``."""
-    return dest / release_name()
+    """Absolute folder of this release's binaries and stamp: ``<dest>/controlplane-<pins>``."""
+    return dest.resolve() / release_name()
 
 
 def go_version() -> str:

@@ -60,5 +60,11 @@ def test_build_command_is_reproducible_and_module_pinned(module: Binary, tmp_pat
     assert build.GO_ENV == {"GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
 
 
-def test_cache_dir_is_named_after_the_pins(tmp_path: Path) -> None:
-    assert build.cache_dir(tmp_path) == tmp_path / components.release_name()
+def test_cache_dir_is_absolute_and_named_after_the_pins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert build.cache_dir(tmp_path) == tmp_path.resolve() / components.release_name()
+    monkeypatch.chdir(tmp_path)
+    assert (
+        build.cache_dir(Path(".tools")) == tmp_path.resolve() / ".tools" / components.release_name()
+    )
