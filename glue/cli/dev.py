@@ -1,0 +1,133 @@
+"""``kubeai dev``: tools for people working on the platform itself.
+
+``kubeai dev cluster up`` runs a real Kubernetes control plane (etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler, KWOK) in the foreground with KWOK nodes for a platform
+stack's node pools, until Ctrl-C. It always runs inside its own loopback-only network namespace:
+started elsewhere, it builds the binaries if needed (that needs the Go module proxy) and re-runs
+itself under ``unshare --net`` (root or CAP_SYS_ADMIN). It prints the kubeconfig and the
+``nsenter`` line to use the cluster from another shell. Exit status 1 when the plane cannot start,
+2 for a bad stack.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+app = typer.Typer(help="Tools for working on the platform itself.", no_args_is_help=True)
+cluster_app = typer.Typer(
+    help="A real Kubernetes control plane on loopback with KWOK nodes.", no_args_is_help=True
+)
+app.add_typer(cluster_app, name="cluster")
+
+console = Console()
+err = Console(stderr=True)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+if TYPE_CHECKING:
+    from infra.controlplane.harness import ControlPlane
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)
+
+
+@cluster_app.command("up")
+def cluster_up(
+    stack: Annotated[
+        list[str] | None,
+        typer.Option("--stack", help="Platform stack(s) whose node pools become KWOK nodes."),
+    ] = None,
+    workdir: Annotated[
+        Path, typer.Option(help="Parent folder of the run's files (PKI, kubeconfig, logs).")
+    ] = Path(".kubeai/cluster"),
+    nodes_per_pool: Annotated[int, typer.Option(min=0, max=1000)] = 2,
+    system_nodes: Annotated[int, typer.Option(min=0, max=1000, help="Extra CPU nodes.")] = 1,
+    stacks_dir: Annotated[Path, typer.Option(help="Folder of Pulumi.<stack>.yaml.")] = REPO_ROOT
+    / "stacks",
+    build: Annotated[bool, typer.Option(help="Build missing binaries first.")] = True,
+    keep: Annotated[bool, typer.Option(help="Keep the run's folder after stopping.")] = False,
+) -> None:
+    """Run the control plane in the foreground (Ctrl-C stops every process)."""
+    from infra.config import ConfigError
+    from infra.controlplane import build as builder
+    from infra.controlplane.harness import ControlPlane, ControlPlaneError
+    from infra.controlplane.netns import loopback_only_problem, unshare_command, unshare_problem
+    from infra.controlplane.nodes import stack_nodes, stack_pools
+    from infra.render import RenderError
+
+    stacks = stack or ["local"]
+    try:
+        pools = [pool for name in stacks for pool in stack_pools(name, stacks_dir)]
+        nodes = stack_nodes(pools, per_pool=nodes_per_pool, system_nodes=system_nodes)
+    except (ConfigError, RenderError, ValueError) as exc:
+        raise _fail(str(exc), 2) from None
+
+    if loopback_only_problem() is not None:
+        problem = unshare_problem()
+        if problem:
+            raise _fail(f"cannot create a loopback-only network namespace: {problem}")
+        if build:
+            try:
+                builder.build()
+            except builder.BuildError as exc:
+                raise _fail(str(exc)) from None
+        args = [sys.executable, "-m", "glue.cli.dev", "cluster", "up", "--no-build"]
+        args += [f"--stack={name}" for name in stacks]
+        args += [f"--workdir={workdir.resolve()}", f"--stacks-dir={stacks_dir.resolve()}"]
+        args += [f"--nodes-per-pool={nodes_per_pool}", f"--system-nodes={system_nodes}"]
+        args += ["--keep" if keep else "--no-keep"]
+        sys.stdout.flush()
+        os.execvp("unshare", unshare_command(args))  # noqa: S606 - argv list, no shell
+
+    try:
+        binaries = builder.installed()
+    except builder.BuildError as exc:
+        raise _fail(str(exc)) from None
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix="plane-", dir=workdir)).resolve()
+    plane = ControlPlane(run_dir, binaries, log=lambda line: console.print(escape(line)))
+    try:
+        with plane:
+            plane.add_nodes(nodes)
+            _print_usage(plane, len(nodes))
+            while True:
+                signal.pause()  # until Ctrl-C (KeyboardInterrupt) or SIGTERM/SIGHUP (SystemExit)
+    except ControlPlaneError as exc:
+        raise _fail(f"{exc}\n(logs in {run_dir / 'logs'})") from None
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _print_usage(plane: ControlPlane, nodes: int) -> None:
+    """Where the kubeconfig is and how to reach the plane from another shell."""
+    enter = f"nsenter --net=/proc/{os.getpid()}/ns/net"
+    console.print(
+        f"control plane ready in {plane.ready_after_s:.1f} s on {plane.server}, "
+        f"{nodes} KWOK nodes\n"
+        f"kubeconfig: {plane.kubeconfig}\n"
+        f"logs:       {plane.logs_dir}\n"
+        "It listens on loopback inside this process's own network namespace; from another shell:\n"
+        f"  {enter} kubectl --kubeconfig {plane.kubeconfig} get nodes\n"
+        f"  {enter} bash   # a shell in the namespace (KUBECONFIG={plane.kubeconfig})\n"
+        "Ctrl-C stops every process.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+if __name__ == "__main__":
+    app()
