@@ -12,6 +12,8 @@ help:
 	@echo "make demo   - the model lifecycle end to end on real data (train, register, serve, hot swap)"
 	@echo "make test   - the whole test suite (lint, types, unit, integration, the demo itself)"
 	@echo "make bench  - benchmarks (own virtual environment), results in .kubeai/bench/"
+	@echo "make tools  - pinned helm/kubectl, upstream CRDs/charts/manifests, control plane binaries"
+	@echo "make test-cluster - the tests on a real control plane (loopback-only network namespace)"
 
 $(VENV)/.stamp: pyproject.toml constraints/serving.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
@@ -35,13 +37,18 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy glue infra
 
-# helm/kubectl binaries and the pinned upstream CRDs, charts and manifests (sha256-verified);
-# KUBEAI_UPSTREAM_MIRROR=<folder with crds/ and charts/> is used before the network.
+# helm/kubectl binaries and the pinned upstream CRDs, charts and manifests (sha256-verified;
+# KUBEAI_UPSTREAM_MIRROR=<folder with crds/ and charts/> is used before the network), then the
+# control plane binaries built from pinned Go modules.
 tools: venv
 	$(PY) tools/fetch_tools.py --dest .tools
+	@$(MAKE) --no-print-directory controlplane
 
+# Everything but the cluster tests in this process; then the cluster tests in their own
+# loopback-only network namespace (test-cluster).
 test: lint typecheck tools
-	$(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider --ignore=tests/cluster
+	@$(MAKE) --no-print-directory test-cluster
 
 $(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)

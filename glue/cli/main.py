@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from glue.cli.dev import app as dev_app
 from glue.cli.exit_codes import ExitCode
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 
@@ -37,6 +38,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(services_app, name="services")
 datasets_app = typer.Typer(help="Datasets recorded for lineage.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(dev_app, name="dev")
 
 console = Console(markup=False)
 err = Console(stderr=True, markup=False)
