@@ -13,6 +13,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from glue.artifacts.manifest import Manifest
+from glue.signature import Signature as Signature
+from glue.signature import TensorSpec as TensorSpec
 
 #: DNS-1123 label (Kubernetes object names): lowercase alphanumerics and '-', 1..63 chars,
 #: starting and ending alphanumeric. Source: Kubernetes `IsDNS1123Label`
@@ -40,22 +42,6 @@ LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
 ]
 LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
-TritonDataType = Literal[
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-    "BF16",
-]
 ModelState = Literal["READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"]
 
 T = TypeVar("T")
@@ -113,23 +99,6 @@ class ModelRead(BaseModel):
     latest_version: int
     aliases: dict[str, int]
     created_at: datetime
-
-
-class TensorSpec(Strict):
-    """One input or output tensor: Triton name, datatype (``FP32``...) and dims (-1 = variable)."""
-
-    name: Annotated[
-        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
-    ]
-    datatype: TritonDataType
-    dims: list[Annotated[StrictInt, Field(ge=-1, le=2**31 - 1)]] = Field(max_length=16)
-
-
-class Signature(Strict):
-    """Input/output signature of a model version; must equal its Triton config.pbtxt."""
-
-    inputs: list[TensorSpec] = Field(min_length=1, max_length=64)
-    outputs: list[TensorSpec] = Field(min_length=1, max_length=64)
 
 
 class SourceRef(Strict):

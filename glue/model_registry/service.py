@@ -22,6 +22,8 @@ from glue.model_registry import models as orm
 from glue.model_registry import schemas
 from glue.model_registry.errors import Conflict, Invalid, NotFound, Unavailable
 from glue.model_registry.models import utcnow
+from glue.triton.config import parse_model_config, signature_mismatches
+from glue.triton.layout import LayoutError, manifest_version_dir
 
 #: Largest version number (versions are 32-bit integers in the database).
 MAX_VERSION = 2_147_483_647
@@ -147,9 +149,6 @@ def check_config(*, model: str, body: schemas.VersionCreate, read_artifact: Arti
     Raises ``Invalid`` (field ``body.signature`` / ``body.manifest.files`` /
     ``body.artifact_uri``) or ``Unavailable`` when the artifact store cannot be reached.
     """
-    from glue.triton.config import parse_model_config, signature_mismatches
-    from glue.triton.layout import LayoutError, manifest_version_dir
-
     try:  # the same layout rule the serving agent applies before it downloads anything
         manifest_version_dir(body.manifest.files)
     except LayoutError as exc:

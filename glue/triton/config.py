@@ -13,7 +13,7 @@ from typing import Any
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
-from glue.model_registry.schemas import Signature, TensorSpec
+from glue.signature import Signature, TensorSpec
 
 ModelConfig = model_config_pb2.ModelConfig
 
