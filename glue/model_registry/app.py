@@ -23,16 +23,24 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry import schemas
-from glue.model_registry import service as svc
 from glue.model_registry.db import Database
 from glue.model_registry.errors import RegistryProblem
+from glue.model_registry.service import (
+    aliases,
+    datasets,
+    inference,
+    models,
+    registration,
+    versions,
+)
+from glue.model_registry.service.common import check_artifact_uri, page_of
 from glue.model_registry.settings import RegistrySettings
 
 log = structlog.get_logger("kubeai.registry")
@@ -97,6 +105,10 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+
+    def count_registration(self, outcome: registration.Outcome) -> None:
+        """Count one version registration by its outcome."""
+        self.registrations.labels(outcome).inc()
 
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -291,25 +303,25 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     def create_model(body: schemas.ModelCreate) -> schemas.ModelRead:
         """Register a new model (name unique, DNS-1123 label)."""
         with db.writing() as session:
-            model = svc.create_model(session, body=body)
-            return svc.model_read(model)
+            model = models.create_model(session, body=body)
+            return models.model_read(model)
 
     @api.get("/models", response_model=schemas.Page[schemas.ModelRead], tags=["models"])
     def list_models(session: Reader, limit: Limit, team: Team = None, offset: Offset = 0) -> Any:
         """List models ordered by name."""
-        rows, total = svc.list_models(session, team=team, limit=limit, offset=offset)
-        return svc.page_of([svc.model_read(m) for m in rows], total, limit=limit, offset=offset)
+        rows, total = models.list_models(session, team=team, limit=limit, offset=offset)
+        return page_of([models.model_read(m) for m in rows], total, limit=limit, offset=offset)
 
     @api.get("/models/{model}", response_model=schemas.ModelRead, tags=["models"])
     def get_model(model: ModelName, session: Reader) -> schemas.ModelRead:
         """One model with its aliases."""
-        return svc.model_read(svc.get_model(session, name=model))
+        return models.model_read(models.get_model(session, name=model))
 
     @api.patch("/models/{model}", response_model=schemas.ModelRead, tags=["models"])
     def update_model(model: ModelName, body: schemas.ModelUpdate) -> schemas.ModelRead:
         """Change a model's description, task, framework or labels."""
         with db.writing() as session:
-            return svc.model_read(svc.update_model(session, name=model, body=body))
+            return models.model_read(models.update_model(session, name=model, body=body))
 
     @api.post(
         "/models/{model}/versions",
@@ -322,53 +334,17 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         model: ModelName, body: schemas.VersionCreate, response: Response
     ) -> schemas.VersionRead:
         """Register a version; the same ``source.uid`` returns the existing one (200)."""
-        try:
-            store.check_uri(body.artifact_uri)
-        except Exception as exc:
-            metrics.registrations.labels("refused").inc()
-            raise svc.Invalid(str(exc), field="body.artifact_uri") from exc
-        with db.reading() as session:
-            found = svc.get_model(session, name=model)
-            existing = svc.find_by_source(session, model_id=found.id, uid=body.source.uid)
-            if existing is not None:
-                svc.check_same_registration(existing, body)
-                metrics.registrations.labels("existing").inc()
-                response.status_code = 200
-                return svc.version_read(existing)
-        if settings.verify_config:
-            try:
-                svc.check_config(
-                    model=model,
-                    body=body,
-                    read_artifact=lambda uri, rel: store.read_bytes(
-                        uri.rstrip("/") + "/" + rel, max_bytes=1 << 20
-                    ),
-                )
-            except RegistryProblem:
-                metrics.registrations.labels("refused").inc()
-                raise
-        try:
-            with db.writing() as session:
-                version, created = svc.register_version(session, model_name=model, body=body)
-                result = (
-                    svc.new_version_read(model_name=model, version=version, body=body)
-                    if created
-                    else svc.version_read(version)
-                )
-        except IntegrityError:
-            # A concurrent registration of the same source uid won the race: return it.
-            with db.reading() as session:
-                found = svc.get_model(session, name=model)
-                again = svc.find_by_source(session, model_id=found.id, uid=body.source.uid)
-                if again is None:
-                    raise
-                svc.check_same_registration(again, body)
-                created, result = False, svc.version_read(again)
-        metrics.registrations.labels("created" if created else "existing").inc()
+        version, created = registration.register_version(
+            db=db,
+            store=store,
+            model_name=model,
+            body=body,
+            verify_config=settings.verify_config,
+            on_outcome=metrics.count_registration,
+        )
         if not created:
             response.status_code = 200
-        log.info("version registered", model=model, version=result.version, created=created)
-        return result
+        return version
 
     @api.get(
         "/models/{model}/versions",
@@ -384,7 +360,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         dataset: Annotated[str | None, Query(pattern=schemas.DNS1123_LABEL, max_length=63)] = None,
     ) -> Any:
         """A model's versions, newest first; filter by producing ``source_uid`` or ``dataset``."""
-        rows, total = svc.list_versions(
+        rows, total = versions.list_versions(
             session,
             model_name=model,
             limit=limit,
@@ -392,7 +368,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             source_uid=source_uid,
             dataset=dataset,
         )
-        return svc.page_of([svc.version_read(v) for v in rows], total, limit=limit, offset=offset)
+        return page_of([versions.version_read(v) for v in rows], total, limit=limit, offset=offset)
 
     @api.get(
         "/models/{model}/versions/{version}",
@@ -401,7 +377,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
     def get_version(model: ModelName, version: VersionRef, session: Reader) -> schemas.VersionRead:
         """One version by number or alias name."""
-        return svc.version_read(svc.get_version(session, model_name=model, ref=version))
+        return versions.version_read(versions.get_version(session, model_name=model, ref=version))
 
     @api.put(
         "/models/{model}/aliases/{alias}", response_model=schemas.AliasEventRead, tags=["aliases"]
@@ -409,8 +385,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     def set_alias(model: ModelName, alias: AliasName, body: schemas.AliasSet) -> Any:
         """Point an alias at a version (promotion); the move is audited."""
         with db.writing() as session:
-            event = svc.set_alias(session, model_name=model, alias=alias, body=body)
-            result = svc.alias_event_read(event, model)
+            event = aliases.set_alias(session, model_name=model, alias=alias, body=body)
+            result = aliases.alias_event_read(event, model)
         metrics.alias_moves.labels("set").inc()
         log.info(
             "alias moved",
@@ -437,8 +413,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         """
         body = body or schemas.AliasRollback()
         with db.writing() as session:
-            event = svc.rollback_alias(session, model_name=model, alias=alias, body=body)
-            result = svc.alias_event_read(event, model)
+            event = aliases.rollback_alias(session, model_name=model, alias=alias, body=body)
+            result = aliases.alias_event_read(event, model)
         metrics.alias_moves.labels("rollback").inc()
         log.info("alias rolled back", model=model, alias=alias, to=result.to_version)
         return result
@@ -450,9 +426,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
     def alias_history(model: ModelName, session: Reader, limit: Limit, offset: Offset = 0) -> Any:
         """Audit log of the model's alias moves, newest first."""
-        rows, total = svc.alias_history(session, model_name=model, limit=limit, offset=offset)
-        items = [svc.alias_event_read(e, model) for e in rows]
-        return svc.page_of(items, total, limit=limit, offset=offset)
+        rows, total = aliases.alias_history(session, model_name=model, limit=limit, offset=offset)
+        items = [aliases.alias_event_read(e, model) for e in rows]
+        return page_of(items, total, limit=limit, offset=offset)
 
     @api.get(
         "/models/{model}/deployments",
@@ -463,14 +439,14 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         model: ModelName,
         session: Reader,
         limit: Limit,
-        version: Annotated[int | None, Query(ge=1, le=svc.MAX_VERSION)] = None,
+        version: Annotated[int | None, Query(ge=1, le=versions.MAX_VERSION)] = None,
         state: Annotated[schemas.ModelState | None, Query()] = "READY",
         offset: Offset = 0,
         include_stale: bool = False,
     ) -> Any:
         """Which services and pods are observed serving the model (default: READY only, and
         only pods that reported within ``observed_ttl_seconds``)."""
-        rows, total = svc.deployments(
+        rows, total = inference.deployments(
             session,
             model_name=model,
             version=version,
@@ -479,21 +455,18 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             offset=offset,
             ttl_seconds=0 if include_stale else settings.observed_ttl_seconds,
         )
-        items = [svc.deployment_read(r) for r in rows]
-        return svc.page_of(items, total, limit=limit, offset=offset)
+        items = [inference.deployment_read(r) for r in rows]
+        return page_of(items, total, limit=limit, offset=offset)
 
     # -- datasets -------------------------------------------------------------------------------
 
     @api.post("/datasets", status_code=201, response_model=schemas.DatasetRead, tags=["datasets"])
     def register_dataset(body: schemas.DatasetCreate, response: Response) -> Any:
         """Record a dataset; the same name and manifest again returns it (200)."""
-        try:
-            store.check_uri(body.uri)
-        except Exception as exc:
-            raise svc.Invalid(str(exc), field="body.uri") from exc
+        check_artifact_uri(store=store, uri=body.uri, field="body.uri")
         with db.writing() as session:
-            dataset, created = svc.register_dataset(session, body=body)
-            result = svc.dataset_read(dataset)
+            dataset, created = datasets.register_dataset(session, body=body)
+            result = datasets.dataset_read(dataset)
         if not created:
             response.status_code = 200
         return result
@@ -501,13 +474,13 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     @api.get("/datasets", response_model=schemas.Page[schemas.DatasetRead], tags=["datasets"])
     def list_datasets(session: Reader, limit: Limit, team: Team = None, offset: Offset = 0) -> Any:
         """Datasets ordered by name."""
-        rows, total = svc.list_datasets(session, team=team, limit=limit, offset=offset)
-        return svc.page_of([svc.dataset_read(d) for d in rows], total, limit=limit, offset=offset)
+        rows, total = datasets.list_datasets(session, team=team, limit=limit, offset=offset)
+        return page_of([datasets.dataset_read(d) for d in rows], total, limit=limit, offset=offset)
 
     @api.get("/datasets/{dataset}", response_model=schemas.DatasetRead, tags=["datasets"])
     def get_dataset(dataset: ModelName, session: Reader) -> Any:
         """One dataset."""
-        return svc.dataset_read(svc.get_dataset(session, name=dataset))
+        return datasets.dataset_read(datasets.get_dataset(session, name=dataset))
 
     # -- services -------------------------------------------------------------------------------
 
@@ -523,8 +496,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     ) -> Any:
         """Create an inference service; ``exist_ok=true`` returns an existing one untouched."""
         with db.writing() as session:
-            service, created = svc.create_service(session, body=body, exist_ok=exist_ok)
-            result = svc.service_read(
+            service, created = inference.create_service(session, body=body, exist_ok=exist_ok)
+            result = inference.service_read(
                 ttl_seconds=settings.observed_ttl_seconds, session=session, service=service
             )
         if not created:
@@ -534,20 +507,22 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     @api.get("/services", response_model=schemas.Page[schemas.ServiceRead], tags=["services"])
     def list_services(session: Reader, limit: Limit, team: Team = None, offset: Offset = 0) -> Any:
         """Services ordered by name, with assignments and observed state."""
-        rows, total = svc.list_services(session, team=team, limit=limit, offset=offset)
+        rows, total = inference.list_services(session, team=team, limit=limit, offset=offset)
         items = [
-            svc.service_read(ttl_seconds=settings.observed_ttl_seconds, session=session, service=s)
+            inference.service_read(
+                ttl_seconds=settings.observed_ttl_seconds, session=session, service=s
+            )
             for s in rows
         ]
-        return svc.page_of(items, total, limit=limit, offset=offset)
+        return page_of(items, total, limit=limit, offset=offset)
 
     @api.get("/services/{service}", response_model=schemas.ServiceRead, tags=["services"])
     def get_service(service: ServiceName, session: Reader) -> Any:
         """What the service should serve and what each pod is observed serving."""
-        return svc.service_read(
+        return inference.service_read(
             ttl_seconds=settings.observed_ttl_seconds,
             session=session,
-            service=svc.get_service(session, name=service),
+            service=inference.get_service(session, name=service),
         )
 
     @api.put(
@@ -556,8 +531,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     def set_assignments(service: ServiceName, body: schemas.AssignmentsSet) -> Any:
         """Replace the service's desired model assignments."""
         with db.writing() as session:
-            found = svc.set_assignments(session, name=service, body=body)
-            return svc.service_read(
+            found = inference.set_assignments(session, name=service, body=body)
+            return inference.service_read(
                 ttl_seconds=settings.observed_ttl_seconds, session=session, service=found
             )
 
@@ -568,7 +543,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         pod: Annotated[str, Query(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)],
     ) -> Any:
         """The versions one pod must serve now (aliases resolved, canary share applied)."""
-        return svc.desired_state(session, name=service, pod=pod)
+        return inference.desired_state(session, name=service, pod=pod)
 
     @api.put(
         "/services/{service}/pods/{pod}/status",
@@ -578,8 +553,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     def report_status(service: ServiceName, pod: PodName, body: schemas.PodStatusReport) -> Any:
         """A serving agent reports its pod's full observed state (replaces the previous one)."""
         with db.writing() as session:
-            found = svc.report_pod_status(session, name=service, pod=pod, body=body)
-            return svc.service_read(
+            found = inference.report_pod_status(session, name=service, pod=pod, body=body)
+            return inference.service_read(
                 ttl_seconds=settings.observed_ttl_seconds, session=session, service=found
             )
 
@@ -587,7 +562,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     def forget_pod(service: ServiceName, pod: PodName) -> Response:
         """Forget a pod's observed state (the pod is gone)."""
         with db.writing() as session:
-            svc.forget_pod(session, name=service, pod=pod)
+            inference.forget_pod(session, name=service, pod=pod)
         return Response(status_code=204)
 
     app.include_router(api)
