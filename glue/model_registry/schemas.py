@@ -25,11 +25,11 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS
 #: Aliases are DNS-1123 labels that start with a letter, so they never read as a version number.
 ALIAS_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 AliasName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=ALIAS_PATTERN)]
+#: DNS-1123 subdomain (pod and job names): lowercase alphanumerics, '-' and '.', starting and
+#: ending alphanumeric (length limits are set where it is used).
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 #: Pod names are DNS-1123 subdomains (<= 253 chars).
-PodName = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
-]
+PodName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
 #: Free text: any characters but NUL (PostgreSQL text cannot hold it), bounded length.
 NO_NUL = r"^[^\x00]*$"
 ShortText = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
@@ -108,12 +108,7 @@ class SourceRef(Strict):
         str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z][A-Za-z0-9]*$")
     ]
     namespace: Name
-    name: Annotated[
-        str,
-        StringConstraints(
-            min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-        ),
-    ]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
     uid: Annotated[
         str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     ]
