@@ -13,6 +13,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from glue.artifacts.manifest import Manifest
+from glue.signature import Signature as Signature
+from glue.signature import TensorSpec as TensorSpec
 
 #: DNS-1123 label (Kubernetes object names): lowercase alphanumerics and '-', 1..63 chars,
 #: starting and ending alphanumeric. Source: Kubernetes `IsDNS1123Label`
@@ -23,11 +25,11 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS
 #: Aliases are DNS-1123 labels that start with a letter, so they never read as a version number.
 ALIAS_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 AliasName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=ALIAS_PATTERN)]
+#: DNS-1123 subdomain (pod and job names): lowercase alphanumerics, '-' and '.', starting and
+#: ending alphanumeric (length limits are set where it is used).
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 #: Pod names are DNS-1123 subdomains (<= 253 chars).
-PodName = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
-]
+PodName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
 #: Free text: any characters but NUL (PostgreSQL text cannot hold it), bounded length.
 NO_NUL = r"^[^\x00]*$"
 ShortText = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
@@ -40,22 +42,6 @@ LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
 ]
 LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
-TritonDataType = Literal[
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-    "BF16",
-]
 ModelState = Literal["READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"]
 
 T = TypeVar("T")
@@ -115,23 +101,6 @@ class ModelRead(BaseModel):
     created_at: datetime
 
 
-class TensorSpec(Strict):
-    """One input or output tensor: Triton name, datatype (``FP32``...) and dims (-1 = variable)."""
-
-    name: Annotated[
-        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
-    ]
-    datatype: TritonDataType
-    dims: list[Annotated[StrictInt, Field(ge=-1, le=2**31 - 1)]] = Field(max_length=16)
-
-
-class Signature(Strict):
-    """Input/output signature of a model version; must equal its Triton config.pbtxt."""
-
-    inputs: list[TensorSpec] = Field(min_length=1, max_length=64)
-    outputs: list[TensorSpec] = Field(min_length=1, max_length=64)
-
-
 class SourceRef(Strict):
     """The object that produced a version, e.g. a PyTorchJob: kind, namespace, name, uid."""
 
@@ -139,12 +108,7 @@ class SourceRef(Strict):
         str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z][A-Za-z0-9]*$")
     ]
     namespace: Name
-    name: Annotated[
-        str,
-        StringConstraints(
-            min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-        ),
-    ]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
     uid: Annotated[
         str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     ]

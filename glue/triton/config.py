@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
-from glue.model_registry.schemas import Signature, TensorSpec
+from glue.signature import Signature, TensorSpec
 
 if TYPE_CHECKING:
     # Triton's generated module ships without type stubs (mypy sees ``Any``). These stubs give

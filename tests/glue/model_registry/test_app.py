@@ -493,3 +493,33 @@ def test_stale_pods_are_flagged_and_left_out_of_deployments(env: Env) -> None:
     assert env.client.get(f"{API}/services/svc").json()["observed"][0]["stale"] is False
     assert env.client.delete(f"{API}/services/svc/pods/p1").status_code == 204
     assert env.client.get(f"{API}/services/svc").json()["observed"] == []
+
+
+def test_create_app_only_wires_module_level_routers(env: Env) -> None:
+    from fastapi.routing import APIRoute
+
+    from glue.model_registry.api import aliases, datasets, models, ops, services, versions
+
+    documented = set()
+    for module in (models, versions, aliases, datasets, services, ops):
+        for route in module.router.routes:
+            assert isinstance(route, APIRoute)
+            assert route.endpoint.__module__ == module.__name__, route.path
+            assert route.endpoint.__qualname__ == route.endpoint.__name__, route.path
+            if route.include_in_schema:
+                documented |= {(m.lower(), route.path) for m in route.methods}
+    spec = env.client.get("/openapi.json").json()
+    served = {(m, path) for path, ops_ in spec["paths"].items() for m in ops_}
+    assert served == documented and len(served) == 23
+    for handler in env.client.app.exception_handlers.values():
+        assert handler.__qualname__ == handler.__name__, handler
+
+
+def test_request_metrics_are_labelled_with_the_full_route_template(env: Env) -> None:
+    env.create_model()
+    assert env.client.get(f"{API}/models/digits").status_code == 200
+    assert env.client.get("/nowhere").status_code == 404
+    text = env.client.get("/metrics").text
+    assert 'route="/api/v1/models/{model}",status="200"' in text
+    assert 'route="/api/v1/models",status="201"' in text
+    assert 'route="unmatched",status="404"' in text

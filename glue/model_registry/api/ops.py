@@ -1,0 +1,30 @@
+"""Operational routes at the root: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from glue.model_registry.deps import AppMetrics, Db, Reader
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(session: Reader, db: Db) -> dict[str, str]:
+    """Readiness: the database answers."""
+    session.execute(text("SELECT 1"))
+    return {"status": "ok", "database": db.backend}
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(metrics: AppMetrics) -> Response:
+    """Prometheus exposition of this app's metrics."""
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,103 @@
+"""Errors as RFC 9457 problem+json: the response builder and the app's exception handlers.
+
+Every error names the offending field in ``errors`` (``{"field": "body.artifact_uri", ...}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from glue.model_registry import schemas
+from glue.model_registry.errors import RegistryProblem
+
+log = structlog.get_logger("kubeai.registry")
+
+PROBLEM = "application/problem+json"
+
+#: The error responses every operation documents.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": schemas.Problem, "content": {PROBLEM: {}}}
+    for status in (400, 404, 409, 413, 422, 503)
+}
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def problem(
+    status: int, title: str, detail: str, *, instance: str | None, errors: list[dict[str, Any]]
+) -> JSONResponse:
+    """An RFC 9457 problem+json response."""
+    body = schemas.Problem(
+        title=title, status=status, detail=detail, instance=instance, errors=errors
+    )
+    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM)
+
+
+async def domain_problem(request: Request, exc: RegistryProblem) -> JSONResponse:
+    """Handler: a ``RegistryProblem`` becomes its status, title, detail and field."""
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else []
+    return problem(exc.status, exc.title, exc.detail, instance=request.url.path, errors=errors)
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Handler: request validation errors become 422 with one entry per offending field."""
+    errors = [
+        {
+            # A JSON syntax error's loc holds a character offset, not a field: name the body.
+            "field": "body" if err.get("type") == "json_invalid" else _field_of(err.get("loc", ())),
+            "message": err.get("msg", "invalid")
+            + (
+                f" ({err['ctx']['error']})"
+                if err.get("type") == "json_invalid"
+                and isinstance(err.get("ctx"), dict)
+                and "error" in err["ctx"]
+                else ""
+            ),
+        }
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem(422, "Invalid request", detail, instance=request.url.path, errors=errors)
+
+
+async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Handler: Starlette's HTTP errors (404 for unknown paths, 405...) as problem+json."""
+    return problem(
+        exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path, errors=[]
+    )
+
+
+async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
+    """Handler: a database ``OperationalError`` (unreachable, locked too long) is 503."""
+    log.error("database error", error=str(exc.orig))
+    return problem(
+        503,
+        "Service unavailable",
+        "the registry database is unavailable; retry later",
+        instance=request.url.path,
+        errors=[],
+    )
+
+
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Handler: anything else is a logged 500 that leaks no detail."""
+    log.exception("unhandled error", path=request.url.path)
+    return problem(
+        500,
+        "Internal error",
+        "unexpected error; it has been logged",
+        instance=request.url.path,
+        errors=[],
+    )

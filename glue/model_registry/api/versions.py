@@ -1,0 +1,73 @@
+"""Routes of ``/api/v1/models/{model}/versions``: register, list and read model versions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from glue.model_registry import schemas
+from glue.model_registry.api import API_PREFIX
+from glue.model_registry.api.params import ModelName, Offset, VersionRef
+from glue.model_registry.deps import AppMetrics, Db, Limit, Reader, Settings, Store
+from glue.model_registry.service import registration
+from glue.model_registry.service import versions as svc
+from glue.model_registry.service.common import page_of
+
+router = APIRouter(prefix=API_PREFIX, tags=["versions"])
+
+
+@router.post(
+    "/models/{model}/versions",
+    status_code=201,
+    response_model=schemas.VersionRead,
+    responses={200: {"model": schemas.VersionRead, "description": "already registered"}},
+)
+def register_version(
+    model: ModelName,
+    body: schemas.VersionCreate,
+    response: Response,
+    db: Db,
+    store: Store,
+    settings: Settings,
+    metrics: AppMetrics,
+) -> schemas.VersionRead:
+    """Register a version; the same ``source.uid`` returns the existing one (200)."""
+    version, created = registration.register_version(
+        db=db,
+        store=store,
+        model_name=model,
+        body=body,
+        verify_config=settings.verify_config,
+        on_outcome=metrics.count_registration,
+    )
+    if not created:
+        response.status_code = 200
+    return version
+
+
+@router.get("/models/{model}/versions", response_model=schemas.Page[schemas.VersionRead])
+def list_versions(
+    model: ModelName,
+    session: Reader,
+    limit: Limit,
+    offset: Offset = 0,
+    source_uid: Annotated[str | None, Query(max_length=128)] = None,
+    dataset: Annotated[str | None, Query(pattern=schemas.DNS1123_LABEL, max_length=63)] = None,
+) -> Any:
+    """A model's versions, newest first; filter by producing ``source_uid`` or ``dataset``."""
+    rows, total = svc.list_versions(
+        session,
+        model_name=model,
+        limit=limit,
+        offset=offset,
+        source_uid=source_uid,
+        dataset=dataset,
+    )
+    return page_of([svc.version_read(v) for v in rows], total, limit=limit, offset=offset)
+
+
+@router.get("/models/{model}/versions/{version}", response_model=schemas.VersionRead)
+def get_version(model: ModelName, version: VersionRef, session: Reader) -> schemas.VersionRead:
+    """One version by number or alias name."""
+    return svc.version_read(svc.get_version(session, model_name=model, ref=version))

@@ -1,0 +1,41 @@
+"""Helpers every service module shares: pagination and the artifact URI check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from glue.artifacts.errors import InvalidArtifactURI
+from glue.artifacts.store import ArtifactStore
+from glue.model_registry.errors import Invalid
+
+
+def page(session: Session, query: Select[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of ``query``'s rows (``limit`` from ``offset``) and the total row count."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.scalars(query.limit(limit).offset(offset)).unique())
+    return rows, total
+
+
+def page_of(items: Sequence[Any], total: int, *, limit: int, offset: int) -> dict[str, Any]:
+    """A ``schemas.Page`` body: ``next_offset`` is None when nothing follows."""
+    following = offset + len(items)
+    return {
+        "items": list(items),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
+
+
+def check_artifact_uri(*, store: ArtifactStore, uri: str, field: str) -> str:
+    """The normalised ``uri`` (``ArtifactStore.check_uri``); ``Invalid`` naming ``field`` if not
+    an artifact URI this registry may use (scheme, bucket, escape from the local root...)."""
+    try:
+        return store.check_uri(uri)
+    except InvalidArtifactURI as exc:
+        raise Invalid(str(exc), field=field) from exc

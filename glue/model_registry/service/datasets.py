@@ -1,0 +1,62 @@
+"""Datasets recorded for lineage: register (idempotent), read and list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from glue.artifacts.manifest import Manifest
+from glue.model_registry import models as orm
+from glue.model_registry import schemas
+from glue.model_registry.errors import Conflict, NotFound
+from glue.model_registry.service.common import page
+
+
+def register_dataset(session: Session, *, body: schemas.DatasetCreate) -> tuple[orm.Dataset, bool]:
+    """Record a dataset; the same name with the same manifest is idempotent, else ``Conflict``."""
+    existing = session.scalar(select(orm.Dataset).where(orm.Dataset.name == body.name))
+    manifest = body.manifest.model_dump(mode="json")
+    if existing is not None:
+        if existing.manifest == manifest and existing.uri == body.uri:
+            return existing, False
+        raise Conflict(
+            f"dataset {body.name!r} is already recorded with other content; datasets are "
+            "immutable, register a new name (e.g. with a date or version suffix)",
+            field="body.name",
+        )
+    dataset = orm.Dataset(**{**body.model_dump(), "manifest": manifest})
+    session.add(dataset)
+    session.flush()
+    return dataset, True
+
+
+def get_dataset(session: Session, *, name: str) -> orm.Dataset:
+    """One dataset; ``NotFound`` otherwise."""
+    dataset = session.scalar(select(orm.Dataset).where(orm.Dataset.name == name))
+    if dataset is None:
+        raise NotFound(f"dataset {name!r} is not recorded", field="path.dataset")
+    return dataset
+
+
+def list_datasets(
+    session: Session, *, team: str | None, limit: int, offset: int
+) -> tuple[list[orm.Dataset], int]:
+    """Datasets ordered by name."""
+    query = select(orm.Dataset).order_by(orm.Dataset.name)
+    if team:
+        query = query.where(orm.Dataset.team == team)
+    return page(session, query, limit=limit, offset=offset)
+
+
+def dataset_read(dataset: orm.Dataset) -> schemas.DatasetRead:
+    """API view of a dataset."""
+    return schemas.DatasetRead(
+        name=dataset.name,
+        team=dataset.team,
+        uri=dataset.uri,
+        manifest=Manifest.model_validate(dataset.manifest),
+        rows=dataset.rows,
+        description=dataset.description,
+        labels=dataset.labels,
+        created_at=dataset.created_at,
+    )

@@ -1,0 +1,310 @@
+"""Inference services: desired assignments, what each pod must serve, and observed pod state."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from glue.artifacts.manifest import Manifest
+from glue.model_registry import models as orm
+from glue.model_registry import schemas
+from glue.model_registry.errors import Conflict, Invalid, NotFound
+from glue.model_registry.models import utcnow
+from glue.model_registry.service.common import page
+from glue.model_registry.service.models import get_model
+
+
+def get_service(
+    session: Session, *, name: str, field: str = "path.service"
+) -> orm.InferenceService:
+    """One inference service; ``NotFound`` otherwise."""
+    service = session.scalar(select(orm.InferenceService).where(orm.InferenceService.name == name))
+    if service is None:
+        raise NotFound(f"inference service {name!r} does not exist", field=field)
+    return service
+
+
+def _build_assignments(
+    session: Session, *, assignments: list[schemas.Assignment], field: str
+) -> list[orm.ServiceAssignment]:
+    built: list[orm.ServiceAssignment] = []
+    seen: set[str] = set()
+    for index, item in enumerate(assignments):
+        where = f"{field}[{index}]"
+        if item.model in seen:
+            raise Invalid(f"model {item.model!r} is assigned twice", field=f"{where}.model")
+        seen.add(item.model)
+        model = get_model(session, name=item.model, field=f"{where}.model")
+        for key in ("version", "canary_version"):
+            number = getattr(item, key)
+            if number is not None and number > model.latest_version:
+                raise Invalid(
+                    f"model {item.model!r} has no version {number} (latest is "
+                    f"{model.latest_version})",
+                    field=f"{where}.{key}",
+                )
+        built.append(
+            orm.ServiceAssignment(
+                model_id=model.id,
+                version=item.version,
+                alias=item.alias,
+                canary_version=item.canary_version,
+                canary_share=item.canary_share,
+            )
+        )
+    return built
+
+
+def create_service(
+    session: Session, *, body: schemas.ServiceCreate, exist_ok: bool
+) -> tuple[orm.InferenceService, bool]:
+    """Create a service with its initial assignments; returns ``(service, created)``.
+
+    With ``exist_ok`` an existing service is returned untouched: infrastructure code creates
+    the record when missing and never overwrites a promotion. Without it: ``Conflict``.
+    """
+    existing = session.scalar(
+        select(orm.InferenceService).where(orm.InferenceService.name == body.name)
+    )
+    if existing is not None:
+        if exist_ok and existing.team == body.team:
+            return existing, False
+        if exist_ok:
+            raise Conflict(
+                f"inference service {body.name!r} exists and belongs to team {existing.team!r}",
+                field="body.team",
+            )
+        raise Conflict(f"inference service {body.name!r} already exists", field="body.name")
+    service = orm.InferenceService(name=body.name, team=body.team, description=body.description)
+    service.assignments = _build_assignments(
+        session, assignments=body.assignments, field="body.assignments"
+    )
+    session.add(service)
+    session.flush()
+    return service, True
+
+
+def set_assignments(
+    session: Session, *, name: str, body: schemas.AssignmentsSet
+) -> orm.InferenceService:
+    """Replace a service's desired assignments."""
+    service = get_service(session, name=name)
+    new = _build_assignments(session, assignments=body.assignments, field="body.assignments")
+    service.assignments.clear()
+    session.flush()
+    service.assignments.extend(new)
+    session.flush()
+    return service
+
+
+def list_services(
+    session: Session, *, team: str | None, limit: int, offset: int
+) -> tuple[list[orm.InferenceService], int]:
+    """Services ordered by name."""
+    query = select(orm.InferenceService).order_by(orm.InferenceService.name)
+    if team:
+        query = query.where(orm.InferenceService.team == team)
+    return page(session, query, limit=limit, offset=offset)
+
+
+def _resolve(assignment: orm.ServiceAssignment) -> int | None:
+    if assignment.version is not None:
+        return assignment.version
+    for alias in assignment.model.aliases:
+        if alias.name == assignment.alias:
+            return alias.version.version
+    return None
+
+
+def in_canary(*, service: str, pod: str, share: float) -> bool:
+    """Whether ``pod`` serves the canary: a stable hash of service/pod below ``share`` (0..1)."""
+    digest = hashlib.sha256(f"{service}/{pod}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def desired_state(session: Session, *, name: str, pod: str) -> schemas.DesiredState:
+    """What ``pod`` must serve: one version per assigned model, aliases resolved."""
+    service = get_service(session, name=name)
+    wanted: list[schemas.DesiredVersion] = []
+    unresolved: list[str] = []
+    for assignment in service.assignments:
+        number = _resolve(assignment)
+        role = "primary"
+        if (
+            assignment.canary_version is not None
+            and assignment.canary_share is not None
+            and in_canary(service=name, pod=pod, share=assignment.canary_share)
+        ):
+            number, role = assignment.canary_version, "canary"
+        if number is None:
+            unresolved.append(assignment.model.name)
+            continue
+        version = session.scalar(
+            select(orm.ModelVersion).where(
+                orm.ModelVersion.model_id == assignment.model_id,
+                orm.ModelVersion.version == number,
+            )
+        )
+        if version is None:
+            unresolved.append(assignment.model.name)
+            continue
+        wanted.append(
+            schemas.DesiredVersion(
+                model=assignment.model.name,
+                version=number,
+                role=role,
+                artifact_uri=version.artifact_uri,
+                manifest=Manifest.model_validate(version.manifest),
+            )
+        )
+    return schemas.DesiredState(service=name, pod=pod, models=wanted, unresolved=unresolved)
+
+
+def report_pod_status(
+    session: Session, *, name: str, pod: str, body: schemas.PodStatusReport
+) -> orm.InferenceService:
+    """Replace everything recorded for ``pod`` with the report (one transaction)."""
+    service = get_service(session, name=name)
+    seen: set[tuple[str, int]] = set()
+    for index, item in enumerate(body.models):
+        key = (item.model, item.version)
+        if key in seen:
+            raise Invalid(
+                f"model {item.model!r} version {item.version} is reported twice",
+                field=f"body.models[{index}]",
+            )
+        seen.add(key)
+    rows = session.scalars(
+        select(orm.ObservedModel).where(
+            orm.ObservedModel.service_id == service.id, orm.ObservedModel.pod == pod
+        )
+    )
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    now = utcnow()
+    for item in body.models:
+        session.add(
+            orm.ObservedModel(
+                service_id=service.id,
+                pod=pod,
+                model=item.model,
+                version=item.version,
+                state=item.state,
+                error=item.error,
+                reported_at=now,
+            )
+        )
+    session.flush()
+    return service
+
+
+def forget_pod(session: Session, *, name: str, pod: str) -> int:
+    """Remove a pod's observed rows (pod deleted); returns how many were removed."""
+    service = get_service(session, name=name)
+    rows = list(
+        session.scalars(
+            select(orm.ObservedModel).where(
+                orm.ObservedModel.service_id == service.id, orm.ObservedModel.pod == pod
+            )
+        )
+    )
+    for row in rows:
+        session.delete(row)
+    return len(rows)
+
+
+def stale_before(ttl_seconds: float) -> datetime | None:
+    """Reports older than this are stale (None: ``ttl_seconds`` 0, nothing is stale)."""
+    return utcnow() - timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None
+
+
+def service_read(
+    session: Session, service: orm.InferenceService, *, ttl_seconds: float = 0
+) -> schemas.ServiceRead:
+    """API view: assignments (aliases resolved) and every pod's observed state.
+
+    Reports older than ``ttl_seconds`` (0: never) carry ``stale=True``.
+    """
+    cutoff = stale_before(ttl_seconds)
+    observed = session.scalars(
+        select(orm.ObservedModel)
+        .where(orm.ObservedModel.service_id == service.id)
+        .order_by(orm.ObservedModel.pod, orm.ObservedModel.model, orm.ObservedModel.version)
+    )
+    return schemas.ServiceRead(
+        name=service.name,
+        team=service.team,
+        description=service.description,
+        created_at=service.created_at,
+        assignments=[
+            schemas.ResolvedAssignment(
+                model=a.model.name,
+                version=a.version,
+                alias=a.alias,
+                canary_version=a.canary_version,
+                canary_share=a.canary_share,
+                resolved_version=_resolve(a),
+            )
+            for a in service.assignments
+        ],
+        observed=[
+            schemas.ObservedModelRead(
+                model=o.model,
+                version=o.version,
+                state=o.state,
+                error=o.error,
+                pod=o.pod,
+                reported_at=o.reported_at,
+                stale=cutoff is not None and o.reported_at < cutoff,
+            )
+            for o in observed
+        ],
+    )
+
+
+def deployments(
+    session: Session,
+    *,
+    model_name: str,
+    version: int | None,
+    state: str | None,
+    limit: int,
+    offset: int,
+    ttl_seconds: float = 0,
+) -> tuple[list[orm.ObservedModel], int]:
+    """Observed pods serving ``model_name`` (optionally one version / one state).
+
+    Reports older than ``ttl_seconds`` (0: keep all) are left out: those pods stopped reporting.
+    """
+    get_model(session, name=model_name)
+    query = (
+        select(orm.ObservedModel)
+        .join(orm.InferenceService)
+        .where(orm.ObservedModel.model == model_name)
+        .order_by(orm.InferenceService.name, orm.ObservedModel.pod, orm.ObservedModel.version)
+    )
+    if version is not None:
+        query = query.where(orm.ObservedModel.version == version)
+    if state is not None:
+        query = query.where(orm.ObservedModel.state == state)
+    cutoff = stale_before(ttl_seconds)
+    if cutoff is not None:
+        query = query.where(orm.ObservedModel.reported_at >= cutoff)
+    return page(session, query, limit=limit, offset=offset)
+
+
+def deployment_read(row: orm.ObservedModel) -> schemas.Deployment:
+    """API view of one observed (service, pod, model, version)."""
+    return schemas.Deployment(
+        service=row.service.name,
+        pod=row.pod,
+        model=row.model,
+        version=row.version,
+        state=row.state,
+        error=row.error,
+        reported_at=row.reported_at,
+    )
