@@ -9,8 +9,8 @@ import pytest
 
 from infra import __main__ as entry
 from infra.config import ConfigError, PlatformConfig, TeamConfig
+from infra.mocks import RecordingMocks, start
 from tests.infra import factories
-from tests.support.pulumi_mocks import RecordingMocks, fresh_mocks
 
 
 def runtime_values(values: dict) -> dict[str, str]:
@@ -22,7 +22,7 @@ def runtime_values(values: dict) -> dict[str, str]:
 
 
 def with_mocks(fn):
-    fresh_mocks(RecordingMocks(), stack="t")
+    start(RecordingMocks(), stack="t")
     result = {}
 
     def body():
@@ -88,7 +88,7 @@ def test_main_runs_the_program_with_stack_secrets() -> None:
     )
     values["kubeai:postgresDsn"] = "postgresql+psycopg://u:p@db/kubeai"
     mocks = RecordingMocks()
-    fresh_mocks(mocks, stack="t")
+    start(mocks, stack="t")
 
     def body():
         pulumi.runtime.set_all_config(values, ["kubeai:postgresDsn"])

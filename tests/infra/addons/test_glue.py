@@ -17,8 +17,8 @@ from infra.addons.glue import (
     glue_values,
 )
 from infra.config import ConfigError, GlueServices, platform_outputs
+from infra.mocks import is_secret, record_stack, reveal
 from tests.infra import factories
-from tests.support.pulumi_mocks import is_secret, reveal, run_program
 
 SCHEMA = REPO_ROOT / "charts" / "kubeai-glue" / "values.schema.json"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -132,7 +132,7 @@ def test_release_with_postgres_and_static_keys(platform_run) -> None:
 def test_postgres_without_dsn_is_a_config_error() -> None:
     config = factories.platform_config("eks", glue={"database": "postgresql", "replicas": 2})
     with pytest.raises(ConfigError, match="kubeai:postgresDsn"):
-        run_program(config)
+        record_stack(config)
 
 
 def test_args_validate() -> None:
