@@ -9,7 +9,7 @@ Order (``deploy_platform``):
    DaemonSets only make sense once GPU nodes can appear;
 4. Volcano; Fluid; the training operator *after* Volcano (it needs the PodGroup CRD at start);
    Argo Workflows (its Release after its CRDs, inside the component);
-5. the glue services (registry);
+5. the model registry (the glue services);
 6. export ``platform`` = ``platform_outputs(config)`` (what team stacks read through a
    StackReference) and ``nodePools`` (pool name -> provider id).
 
@@ -25,16 +25,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.addons.argo import ArgoWorkflows, ArgoWorkflowsArgs
+from infra.addons.artifact_store import KEY_SECRETS, static_keys
 from infra.addons.fluid import Fluid, FluidArgs
-from infra.addons.glue import NAMESPACE as GLUE_NAMESPACE
-from infra.addons.glue import Glue, GlueArgs
 from infra.addons.gpu import GpuEnablement, GpuEnablementArgs
+from infra.addons.model_registry import ModelRegistry, ModelRegistryArgs
 from infra.addons.training_operator import TrainingOperator, TrainingOperatorArgs
 from infra.addons.volcano import Volcano, VolcanoArgs
 from infra.clusters import GpuNodePool, GpuNodePoolArgs
-from infra.config import NAMESPACE, ConfigError, PlatformConfig, platform_outputs
-
-ARTIFACT_KEYS = ("artifactStoreAccessKeyId", "artifactStoreSecretAccessKey")
+from infra.config import (
+    NAMESPACE,
+    REGISTRY_NAMESPACE,
+    ConfigError,
+    PlatformConfig,
+    platform_outputs,
+)
 
 
 def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]) -> None:
@@ -53,9 +57,9 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
                 f"`pulumi config set --secret {NAMESPACE}:postgresDsn <dsn>`",
             )
         )
-    given = [k for k in ARTIFACT_KEYS if k in secrets]
+    given = [k for k in KEY_SECRETS if k in secrets]
     if len(given) == 1:
-        missing = next(k for k in ARTIFACT_KEYS if k not in secrets)
+        missing = next(k for k in KEY_SECRETS if k not in secrets)
         problems.append(
             (f"{NAMESPACE}:{missing}", f"set together with {NAMESPACE}:{given[0]} (a key pair)")
         )
@@ -93,7 +97,7 @@ class PlatformStack:
     provider: k8s.Provider | None
     pools: list[GpuNodePool]
     gpu: GpuEnablement
-    glue: Glue
+    model_registry: ModelRegistry
     volcano: Volcano | None = None
     fluid: Fluid | None = None
     training_operator: TrainingOperator | None = None
@@ -146,31 +150,30 @@ def deploy_platform(
             TrainingOperatorArgs(config=addons.training_operator, volcano=volcano),
             opts=opts(),
         )
-    store = config.artifact_store.model_dump(by_alias=True, exclude_none=True)
-    static_keys = all(k in secrets for k in ARTIFACT_KEYS)
+    keys = static_keys(secrets)
     argo = None
     if addons.argo.enabled:
         argo = ArgoWorkflows(
             "argo",
             ArgoWorkflowsArgs(
-                config=addons.argo, artifact_store=store, static_credentials=static_keys
+                config=addons.argo,
+                artifact_store=config.artifact_store,
+                static_credentials=keys is not None,
             ),
             opts=opts(),
         )
-    glue = Glue(
+    model_registry = ModelRegistry(
         "glue",
-        GlueArgs(
+        ModelRegistryArgs(
             glue=config.glue,
-            artifact_store=store,
+            artifact_store=config.artifact_store,
             postgres_dsn=secrets.get("postgresDsn"),
-            artifact_keys=(
-                (secrets[ARTIFACT_KEYS[0]], secrets[ARTIFACT_KEYS[1]]) if static_keys else None
-            ),
-            namespace=GLUE_NAMESPACE,
+            artifact_keys=keys,
+            namespace=REGISTRY_NAMESPACE,
         ),
         opts=opts(),
     )
-    outputs = platform_outputs(config, glue_namespace=GLUE_NAMESPACE).model_dump(by_alias=True)
+    outputs = platform_outputs(config, glue_namespace=REGISTRY_NAMESPACE).model_dump(by_alias=True)
     exports: dict[str, object] = {
         "platform": outputs,
         "nodePools": {
@@ -183,7 +186,7 @@ def deploy_platform(
         provider=provider,
         pools=pools,
         gpu=gpu,
-        glue=glue,
+        model_registry=model_registry,
         volcano=volcano,
         fluid=fluid,
         training_operator=training,

@@ -50,11 +50,15 @@ from infra.addons import namespace_manifest_labels, repo_path
 from infra.addons import triton as triton_addon
 from infra.addons.argo import (
     ARTIFACT_REPOSITORIES_CONFIGMAP,
-    ARTIFACT_SECRET,
     WORKFLOW_SERVICE_ACCOUNT,
     artifact_repositories_configmap,
 )
-from infra.addons.glue import artifact_store_secret
+from infra.addons.artifact_store import (
+    ARTIFACT_SECRET,
+    KEY_SECRETS,
+    artifact_store_secret,
+    static_keys,
+)
 from infra.config import (
     GPU_TOLERATION,
     NAMESPACE,
@@ -357,7 +361,7 @@ class TeamTenancyArgs:
         """Raise ``ValueError`` for half-given object-store keys or a non-Output platform."""
         if not isinstance(self.platform, pulumi.Output):
             raise ValueError("platform must be a pulumi.Output[PlatformOutputs]")
-        keys = {"artifactStoreAccessKeyId", "artifactStoreSecretAccessKey"} & set(self.secrets)
+        keys = set(KEY_SECRETS) & set(self.secrets)
         if len(keys) == 1:
             raise ValueError(
                 "set both kubeai:artifactStoreAccessKeyId and kubeai:artifactStoreSecretAccessKey"
@@ -429,22 +433,14 @@ class TeamTenancy(pulumi.ComponentResource):
         create_rbac(name, config, ns_name, parent=self)
 
         secret_resources: list[pulumi.Resource] = []
-        static_keys = "artifactStoreAccessKeyId" in args.secrets
-        if static_keys:
+        keys = static_keys(args.secrets)
+        if keys is not None:
             secret_resources.append(
-                artifact_store_secret(
-                    f"{name}-artifact-store",
-                    ns_name,
-                    (
-                        args.secrets["artifactStoreAccessKeyId"],
-                        args.secrets["artifactStoreSecretAccessKey"],
-                    ),
-                    parent=self,
-                )
+                artifact_store_secret(f"{name}-artifact-store", ns_name, keys, parent=self)
             )
         repositories = platform.apply(
             lambda p: artifact_repositories_configmap(
-                p.artifact_store, team=team, static_credentials=static_keys
+                p.artifact_store, team=team, static_credentials=keys is not None
             )
         )
         k8s.core.v1.ConfigMap(
@@ -495,7 +491,7 @@ class TeamTenancy(pulumi.ComponentResource):
         service_deps: list[pulumi.Resource] = [self.namespace_resource, *secret_resources]
         if serving.pull_secret is not None:
             service_deps.append(serving.pull_secret)
-        artifact_secret = ARTIFACT_SECRET if static_keys else None
+        artifact_secret = ARTIFACT_SECRET if keys is not None else None
         self.services: dict[str, k8s.helm.v3.Release] = {}
         for service in config.inference_services:
             values = serving.defaults.apply(

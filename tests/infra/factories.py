@@ -9,7 +9,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from infra.config import PlatformConfig, PlatformOutputs, TeamConfig, parse_config, platform_outputs
+from infra.config import (
+    ArtifactStore,
+    PlatformConfig,
+    PlatformOutputs,
+    TeamConfig,
+    parse_config,
+    platform_outputs,
+)
 
 CLUSTERS: dict[str, dict[str, Any]] = {
     "existing": {"name": "local", "provider": "existing", "existing": {"context": "kind-kubeai"}},
@@ -57,6 +64,11 @@ STORES: dict[str, dict[str, Any]] = {
         "region": "cn-hangzhou",
     },
 }
+
+
+def store(provider: str) -> ArtifactStore:
+    """The artifact store of ``provider``'s platform stack (``STORES``), validated."""
+    return ArtifactStore.model_validate(STORES[provider])
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from infra.config import (
     platform_outputs,
     split_keys,
 )
+from tests.infra import factories
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 
@@ -155,3 +156,25 @@ def test_gpu_mode_resolution_and_capacity() -> None:
         ("nvidia.com/gpu", "present", "NoSchedule")
     ]
     assert ack.node_pools[0].effective_taints == []
+
+
+def test_an_empty_pool_on_eks_is_a_config_error_with_its_key_path() -> None:
+    values = factories.platform_values("eks")
+    values["nodePools"][0]["maxSize"] = 0
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:nodePools[0].maxSize"
+    assert "must be >= 1" in message and "'gpu'" in message and "eks" in message
+
+
+def test_a_gke_gpu_type_that_is_no_accelerator_is_a_config_error() -> None:
+    values = factories.platform_values("gke")
+    values["nodePools"][0]["gpuType"] = "tesla-l4"
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:nodePools[0].gpuType"
+    assert "nvidia-l4" in message and "'tesla-l4'" in message
+
+
+def test_an_existing_cluster_may_describe_an_empty_pool() -> None:
+    values = factories.platform_values("existing")
+    values["nodePools"][0]["maxSize"] = 0
+    assert isinstance(parse_config(values), PlatformConfig)

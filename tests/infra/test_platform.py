@@ -92,7 +92,7 @@ def test_disabled_addons_are_absent(platform_run) -> None:
         }
         & types
     )
-    assert "kubeai:addons:Glue" in types
+    assert "kubeai:addons:ModelRegistry" in types
 
 
 def test_training_operator_needs_volcano() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from infra import versions
 from infra.addons import retain_crds
 from infra.addons.argo import (
-    ARTIFACT_SECRET,
     WORKFLOW_SERVICE_ACCOUNT,
     ArgoWorkflowsArgs,
     argo_values,
@@ -17,9 +17,10 @@ from infra.addons.argo import (
     crd_urls,
     s3_endpoint,
 )
-from infra.config import ArgoAddon
+from infra.addons.artifact_store import ARTIFACT_SECRET
+from infra.config import ArgoAddon, ArtifactStore
 from tests.infra.crd_schema import CRDS_DIR
-from tests.infra.factories import STORES
+from tests.infra.factories import store
 
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -40,7 +41,7 @@ def test_crd_urls_cover_every_argo_crd_at_the_pinned_tag() -> None:
 
 
 def test_values_leave_crds_and_workflow_rbac_to_us() -> None:
-    values = argo_values(ArgoAddon(), STORES["eks"], static_credentials=False)
+    values = argo_values(ArgoAddon(), store("eks"), static_credentials=False)
     assert values["crds"] == {"install": False}
     assert values["controller"]["workflowNamespaces"] == []
     assert values["controller"]["workflowDefaults"]["spec"]["serviceAccountName"] == (
@@ -51,7 +52,7 @@ def test_values_leave_crds_and_workflow_rbac_to_us() -> None:
 
 
 def test_artifact_repository_on_s3_uses_sdk_credentials() -> None:
-    values = argo_values(ArgoAddon(), STORES["eks"], static_credentials=False)
+    values = argo_values(ArgoAddon(), store("eks"), static_credentials=False)
     s3 = values["artifactRepository"]["s3"]
     assert s3["bucket"] == "kubeai-prod"
     assert s3["endpoint"] == "s3.us-east-1.amazonaws.com"
@@ -62,7 +63,7 @@ def test_artifact_repository_on_s3_uses_sdk_credentials() -> None:
 
 def test_artifact_repository_override_and_static_keys_on_minio() -> None:
     config = ArgoAddon.model_validate({"artifactRepository": {"bucket": "wf", "keyPrefix": "p/q"}})
-    values = argo_values(config, STORES["existing"], static_credentials=True)
+    values = argo_values(config, store("existing"), static_credentials=True)
     s3 = values["artifactRepository"]["s3"]
     assert (s3["bucket"], s3["endpoint"], s3["insecure"]) == ("wf", "minio.minio:9000", True)
     assert s3["keyFormat"].startswith("p/q/")
@@ -71,22 +72,22 @@ def test_artifact_repository_override_and_static_keys_on_minio() -> None:
 
 
 def test_artifact_repository_on_gcs_has_no_templated_key() -> None:
-    values = argo_values(ArgoAddon(), STORES["gke"], static_credentials=True)
+    values = argo_values(ArgoAddon(), store("gke"), static_credentials=True)
     assert values["artifactRepository"] == {"gcs": {"bucket": "kubeai-prod"}}
     assert values["useStaticCredentials"] is False
 
 
 def test_s3_endpoint_forms() -> None:
-    assert s3_endpoint({"kind": "s3", "bucket": "b"}) == ("s3.amazonaws.com", False)
-    assert s3_endpoint(STORES["ack"]) == ("oss-cn-hangzhou.aliyuncs.com", False)
+    assert s3_endpoint(ArtifactStore(kind="s3", bucket="b")) == ("s3.amazonaws.com", False)
+    assert s3_endpoint(store("ack")) == ("oss-cn-hangzhou.aliyuncs.com", False)
 
 
 def test_team_configmap_is_argos_default_repository() -> None:
-    cm = artifact_repositories_configmap(STORES["ack"], team="cv", static_credentials=False)
+    cm = artifact_repositories_configmap(store("ack"), team="cv", static_credentials=False)
     assert cm["annotations"] == {"workflows.argoproj.io/default-artifact-repository": "default-v1"}
     repository = yaml.safe_load(cm["data"]["default-v1"])
     assert repository == artifact_repository(
-        STORES["ack"], key_format="argo/cv/{{workflow.name}}/{{pod.name}}"
+        store("ack"), key_format="argo/cv/{{workflow.name}}/{{pod.name}}"
     )
 
 
@@ -120,7 +121,7 @@ def test_static_keys_reach_the_chart(platform_run) -> None:
 def test_args_validate() -> None:
     with pytest.raises(ValueError, match="crdsBaseUrl"):
         ArgoWorkflowsArgs(
-            config=ArgoAddon(crds_base_url="ftp://x"), artifact_store=STORES["eks"]
+            config=ArgoAddon(crds_base_url="ftp://x"), artifact_store=store("eks")
         ).validate()
-    with pytest.raises(ValueError, match="kind"):
-        ArgoWorkflowsArgs(config=ArgoAddon(), artifact_store={"bucket": "b"}).validate()
+    with pytest.raises(ValidationError, match="kind"):
+        ArtifactStore.model_validate({"bucket": "b"})  # an artifact store without a kind
