@@ -31,7 +31,6 @@ from infra.addons.gpu import GpuEnablement, GpuEnablementArgs
 from infra.addons.model_registry import ModelRegistry, ModelRegistryArgs
 from infra.addons.training_operator import TrainingOperator, TrainingOperatorArgs
 from infra.addons.volcano import Volcano, VolcanoArgs
-from infra.clusters import GpuNodePool, GpuNodePoolArgs
 from infra.config import (
     NAMESPACE,
     REGISTRY_NAMESPACE,
@@ -39,6 +38,7 @@ from infra.config import (
     PlatformConfig,
     platform_outputs,
 )
+from infra.node_pools import GpuNodePool, GpuNodePoolArgs
 
 
 def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]) -> None:
