@@ -22,7 +22,7 @@ from tests.infra import urns
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 BEFORE = json.loads((Path(__file__).parent / "data" / "urns-before.json").read_text())
 #: Resources the restructuring added (new URNs without an earlier one).
-ADDED: set[str] = set()
+ADDED = {"kubeai:platform:Platform"}
 
 
 def run_stack(name: str) -> ProgramRun:
@@ -46,3 +46,11 @@ def test_every_earlier_urn_is_kept(stack: str) -> None:
     claimed = {c for currents in found.values() for c in currents}
     new = {u for u in answers if u not in claimed}
     assert {u.split("::")[2].split("$")[-1] for u in new} <= ADDED
+
+
+def test_the_platform_is_one_component(platform_run) -> None:
+    run = platform_run("eks")
+    (platform,) = run.of_type("kubeai:platform:Platform")
+    top = {key for key, r in run.resources.items() if r.parent is None}
+    assert top == {platform.key}
+    assert ("kubeai:addons:ModelRegistry", "glue") in run.children(platform.key)
