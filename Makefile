@@ -32,6 +32,8 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy glue infra
 
+# helm/kubectl binaries and the pinned upstream CRDs, charts and manifests (sha256-verified);
+# KUBEAI_UPSTREAM_MIRROR=<folder with crds/ and charts/> is used before the network.
 tools: venv
 	$(PY) tools/fetch_tools.py --dest .tools
 

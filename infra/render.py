@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from infra import toolchain
 from infra.config import (
     SECRET_KEYS,
     ConfigError,
@@ -46,6 +47,8 @@ from infra.validate import DECLARED_API_VERSION
 from infra.versions import KUBERNETES_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The helm release our charts are rendered with (pinned in ``infra.toolchain``).
+HELM_VERSION = "v3.19.0"
 _OPAQUE = ("kubernetes:helm.sh/", "kubernetes:kustomize/", "kubernetes:yaml/")
 
 
@@ -114,16 +117,20 @@ def platform_for(team: TeamConfig, stacks_dir: Path) -> PlatformOutputs:
 
 
 def find_helm() -> Path:
-    """The helm v3 binary: ``$KUBEAI_HELM``, ``.tools/helm-v3.19.0/helm``, or ``helm`` on PATH."""
-    candidates = [
-        os.environ.get("KUBEAI_HELM"),
-        str(REPO_ROOT / ".tools" / "helm-v3.19.0" / "helm"),
-        shutil.which("helm"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise RenderError("helm not found: run `make tools` (fetches helm v3.19.0) or set KUBEAI_HELM")
+    """The helm v3 binary: ``$KUBEAI_HELM``, else the pinned helm v3.19.0 (fetched when missing).
+
+    Raises ``RenderError`` when ``$KUBEAI_HELM`` names no file or the pinned helm cannot be
+    fetched (the message says why).
+    """
+    named = os.environ.get("KUBEAI_HELM")
+    if named:
+        if not Path(named).is_file():
+            raise RenderError(f"KUBEAI_HELM={named} is not a file")
+        return Path(named)
+    try:
+        return toolchain.binary("helm", HELM_VERSION)
+    except (toolchain.FetchError, OSError) as exc:
+        raise RenderError(f"cannot get helm {HELM_VERSION}: {exc}") from None
 
 
 def _local_chart(chart: str) -> Path | None:

@@ -7,7 +7,8 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   ``scheduling.volcano.sh/queue-name: <team>`` (Volcano's ``/podgroups/mutate`` admission moves
   PodGroups left in queue ``default`` into it).
 * Volcano ``Queue`` (cluster-scoped, ``scheduling.volcano.sh/v1beta1``; field names from
-  ../shared/crds/volcano/v1.15.1/scheduling.volcano.sh_queues.yaml): ``weight``, ``capability``,
+  the pinned upstream CRD ``crds/volcano/v1.15.1/scheduling.volcano.sh_queues.yaml``):
+  ``weight``, ``capability``,
   ``deserved``, ``guarantee.resource``, ``reclaimable``, ``priority``. Platform teams run every
   stack, so a team stack may create its cluster-scoped Queue.
 * ``ResourceQuota`` (``requests.cpu``, ``requests.memory``, ``requests.nvidia.com/gpu``, ``pods``,
@@ -26,7 +27,8 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   (``kubeai:artifactStoreAccessKeyId``/``SecretAccessKey`` in the team stack) the Secret
   ``kubeai-artifact-store`` it references.
 * Fluid Datasets (+ a runtime of the configured kind, same name; field names from
-  ../shared/crds/fluid/v1.0.8) with the GPU toleration, so cache workers may sit on GPU nodes.
+  the pinned upstream CRDs ``crds/fluid/v1.0.8``) with the GPU toleration, so cache workers
+  may sit on GPU nodes.
 * Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``).
   Pulumi owns a service's infrastructure; the registry owns which model versions it serves, so
   nothing here writes model assignments and ``pulumi up`` never undoes a promotion.

@@ -2,7 +2,8 @@
 
 Built-in kinds are checked with kubernetes-validate (the upstream OpenAPI schemas, strict: unknown
 fields are errors). Custom resources are checked against the ``openAPIV3Schema`` of their upstream
-CRD, read from a directory the user names (``--crds`` or ``KUBEAI_CRDS_DIR``), with the
+CRD, read from the pinned upstream CRDs (``infra.upstream``) or a directory the user names
+(``--crds`` or ``KUBEAI_CRDS_DIR``), with the
 conversions a plain JSON-Schema validator needs: ``nullable`` adds ``null`` to the type,
 ``x-kubernetes-int-or-string`` accepts both, and in strict mode objects with ``properties`` and no
 ``x-kubernetes-preserve-unknown-fields`` refuse unknown fields. CEL rules
@@ -21,6 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from infra import upstream
 from infra.versions import KUBERNETES_VERSION
 
 #: apiVersion of documents that record a declared (not rendered) resource; never validated.
@@ -40,13 +42,17 @@ class Problem:
 
 
 def crds_dir(explicit: str | Path | None = None) -> Path:
-    """The CRD directory: ``explicit``, else ``$KUBEAI_CRDS_DIR``, else ``<repo>/../shared/crds``.
+    """The CRD directory: ``explicit``, else ``$KUBEAI_CRDS_DIR``, else the pinned upstream CRDs.
 
-    Raises ``FileNotFoundError`` naming the directory when it does not exist.
+    The default is ``crds/`` below the verified upstream root (``infra.upstream``), fetched (or
+    copied from ``$KUBEAI_UPSTREAM_MIRROR``) first when missing. Raises ``FileNotFoundError``
+    naming the directory when a named one does not exist, ``infra.upstream.UpstreamError`` when
+    the pinned CRDs cannot be fetched or verified.
     """
-    chosen = Path(
-        explicit or os.environ.get("KUBEAI_CRDS_DIR") or Path.cwd().parent / "shared" / "crds"
-    )
+    named = explicit or os.environ.get("KUBEAI_CRDS_DIR")
+    if not named:
+        return upstream.ensure("crds")
+    chosen = Path(named)
     if not chosen.is_dir():
         raise FileNotFoundError(
             f"CRD directory {chosen} does not exist; pass --crds DIR or set KUBEAI_CRDS_DIR"
@@ -216,3 +222,18 @@ def validate_directory(
             validate_object(doc, crds=crds, kube_version=kube_version, where=_where(path, doc))
         )
     return checked, problems
+
+
+def declared_types(directory: Path) -> dict[str, int]:
+    """How many declared (not rendered) resources below ``directory`` there are, by Pulumi type.
+
+    These documents (``apiVersion: render.kubeai.dev/v1``) stand for resources whose objects only
+    exist at deploy time (upstream Helm releases, kustomize directories, cloud node pools), so
+    ``validate_directory`` cannot check them; callers report them so no object goes unmentioned.
+    """
+    counts: dict[str, int] = {}
+    for _, doc in iter_documents(directory):
+        if doc.get("apiVersion") == DECLARED_API_VERSION:
+            kind = str(doc.get("pulumiType") or doc.get("kind"))
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))

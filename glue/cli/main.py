@@ -415,7 +415,10 @@ def validate(
     resources against their upstream CRD schemas. Exits 1 naming each object and field."""
     from pathlib import Path
 
-    from infra.validate import CrdSchemas, crds_dir, validate_directory
+    from rich.markup import escape
+
+    from infra.upstream import UpstreamError
+    from infra.validate import CrdSchemas, crds_dir, declared_types, validate_directory
 
     root = Path(directory)
     if not root.is_dir():
@@ -426,6 +429,9 @@ def validate(
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    except UpstreamError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(3) from None
     checked, problems = validate_directory(root, crds=schemas, kube_version=kube_version)
     if checked == 0 and not problems:
         err.print(f"[red]error:[/red] no Kubernetes objects found in {directory} (*.yaml)")
@@ -438,6 +444,14 @@ def validate(
     console.print(
         f"{checked} objects valid (Kubernetes {kube_version}, CRDs from {schemas.directory})"
     )
+    declared = declared_types(root)
+    if declared:
+        listing = ", ".join(f"{count} {kind}" for kind, count in declared.items())
+        total = sum(declared.values())
+        console.print(
+            f"{total} declared resource{'' if total == 1 else 's'} not validated here (their "
+            f"objects are made at deploy time): {escape(listing)}"
+        )
 
 
 if __name__ == "__main__":

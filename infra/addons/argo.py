@@ -1,37 +1,39 @@
-"""Argo Workflows: full CRDs from the pinned release, then the argo-helm chart without CRDs.
+"""Argo Workflows from its own release manifests at the pinned tag, through a kustomize overlay.
 
-Facts from ../shared/UPSTREAM.md section 5 (argoproj/argo-workflows v4.1.2, argoproj/argo-helm
-``charts/argo-workflows``):
+Facts from argoproj/argo-workflows v4.1.2 (``versions.ARGO_WORKFLOWS``, commit 16a52d67):
 
-* CRDs: the full schemas of ``manifests/base/crds/full/`` at tag ``versions.ARGO_CRDS`` are
-  applied by the program (``yaml.v2.ConfigGroup`` over ``versions.ARGO_CRD_FILES``; they need
-  server-side apply, the Kubernetes provider's default) from ``kubeai:addons.argo.crdsBaseUrl``
-  (a mirror of raw.githubusercontent.com works), never by the chart's CRD job (it downloads them
-  at install time and needs egress). The ConfigGroup is a retained CRD installer and the Release
-  depends on it.
-* Chart ``versions.ARGO_WORKFLOWS`` with ``crds.install: false``.
+* Install: ``manifests/cluster-install`` (the tree the release's ``install.yaml`` is built from):
+  the full CRDs, the workflow controller and the Argo server with their RBAC, so the controller
+  and the CRDs come from one tag. The files are the pinned, sha256-verified copies below the
+  upstream root (``infra.upstream``; ``$KUBEAI_UPSTREAM_MIRROR`` serves air-gapped machines). The
+  manifests name ``:latest`` images; like the release build, our overlay pins them to the tag
+  (``versions.ARGO_IMAGES``) and passes ``--executor-image`` (``versions.ARGO_EXECUTOR_IMAGE``).
+  The overlay installs the CRDs, so its Directory is a retained CRD installer.
+* Namespace: the manifests target ``argo``; our overlay sets the configured namespace and, with
+  kustomize's NamespaceTransformer (``setRoleBindingSubjects: allServiceAccounts``), the subjects
+  of the cluster-wide bindings, so another namespace keeps working RBAC.
+* Controller configuration: the ConfigMap ``workflow-controller-configmap`` (empty upstream) gets
+  ``workflowDefaults`` and ``artifactRepository`` (``controller_config``).
 
 Which namespaces the controller serves (decision): Argo Workflows has exactly two modes, cluster
 scope (all namespaces) or one managed namespace (``--managed-namespace``); it has no namespace
 label selector (an allowlist is still an open request, argoproj/argo-workflows#16980). So the
-controller runs cluster-scoped and team namespaces are selected by their label through what
-exists only there:
+controller runs cluster-scoped (as ``cluster-install`` does) and team namespaces are selected by
+their label through what exists only there:
 
-* ``controller.workflowNamespaces: []`` and ``workflow.serviceAccount.create/rbac.create: false``:
-  the chart creates no workflow ServiceAccount or RBAC anywhere;
+* no workflow ServiceAccount or RBAC is created outside team namespaces;
 * each team stack creates, in its namespace (labelled ``<teamLabel>=<team>``), the executor
   ServiceAccount ``kubeai-workflow`` with the RBAC the emissary executor needs;
-* ``controller.workflowDefaults.spec.serviceAccountName: kubeai-workflow``: a workflow that names
-  no account runs as that one, so outside team namespaces its pods cannot even be created.
+* ``workflowDefaults.spec.serviceAccountName: kubeai-workflow``: a workflow that names no account
+  runs as that one, so outside team namespaces its pods cannot even be created.
 
 Artifact repository: the platform object store (``kubeai:artifactStore``; a bucket override in
 ``kubeai:addons.argo.artifactRepository``). S3-compatible stores (s3, oss, minio) use
 ``artifactRepository.s3`` with keys ``<keyPrefix>/<namespace>/<workflow>/<pod>``; GCS uses
-``artifactRepository.gcs`` (Workload Identity; no key format because newer charts pass the gcs
-block through ``tpl``, which would try to evaluate Argo's ``{{...}}`` placeholders). Static keys
-(``kubeai:artifactStoreAccessKeyId``/``SecretAccessKey``) switch on ``useStaticCredentials`` with
-the Secret ``kubeai-artifact-store``, which Argo reads from each workflow's namespace: team stacks
-create it there. Each team namespace also gets its own default repository ConfigMap
+``artifactRepository.gcs`` (Workload Identity). Static keys
+(``kubeai:artifactStoreAccessKeyId``/``SecretAccessKey``) reference the Secret
+``kubeai-artifact-store``, which Argo reads from each workflow's namespace: team stacks create it
+there. Each team namespace also gets its own default repository ConfigMap
 (``artifact_repositories_configmap``), which takes precedence over the controller's.
 """
 
@@ -43,14 +45,16 @@ from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from infra import versions
-from infra.addons import chart_args, check_dns_label, crd_installer_options, create_namespace
+from infra.addons import check_dns_label, crd_installer_options, create_namespace
 from infra.addons.artifact_store import (
     ARTIFACT_SECRET,
     ARTIFACT_SECRET_ACCESS_KEY,
     ARTIFACT_SECRET_SECRET_KEY,
 )
+from infra.addons.kustomize import upstream_resource, write_overlay
 from infra.config import ArgoAddon, ArtifactStore
 
 #: ServiceAccount every team namespace provides for workflow pods (created by team stacks).
@@ -59,13 +63,6 @@ WORKFLOW_SERVICE_ACCOUNT = "kubeai-workflow"
 ARTIFACT_REPOSITORIES_CONFIGMAP = "artifact-repositories"
 ARTIFACT_REPOSITORIES_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
 ARTIFACT_REPOSITORIES_KEY = "default-v1"
-
-
-def crd_urls(base_url: str) -> list[str]:
-    """URLs of the full CRDs at the pinned release (``<base>/<tag>/manifests/base/crds/full/``)."""
-    base = base_url.rstrip("/")
-    tag = versions.ARGO_CRDS.version
-    return [f"{base}/{tag}/manifests/base/crds/full/{file}" for file in versions.ARGO_CRD_FILES]
 
 
 def s3_endpoint(store: ArtifactStore) -> tuple[str, bool]:
@@ -114,10 +111,11 @@ def artifact_repository(
     return {"s3": s3}
 
 
-def argo_values(
+def controller_config(
     config: ArgoAddon, store: ArtifactStore, *, static_credentials: bool
-) -> dict[str, Any]:
-    """Values of the ``argo-workflows`` chart (keys and reasons in the module docstring)."""
+) -> dict[str, str]:
+    """``data`` of ``workflow-controller-configmap``: ``workflowDefaults`` and
+    ``artifactRepository``, each a YAML document (reasons in the module docstring)."""
     repository_config = config.artifact_repository
     prefix = repository_config.key_prefix.strip("/") if repository_config else "argo"
     bucket = repository_config.bucket if repository_config else None
@@ -129,18 +127,70 @@ def argo_values(
     repository = artifact_repository(
         store, bucket=bucket, key_format=key_format, static_credentials=static_credentials
     )
+    defaults = {"spec": {"serviceAccountName": WORKFLOW_SERVICE_ACCOUNT}}
     return {
-        "crds": {"install": False},
-        "singleNamespace": False,
-        "controller": {
-            "workflowNamespaces": [],
-            "workflowDefaults": {"spec": {"serviceAccountName": WORKFLOW_SERVICE_ACCOUNT}},
-        },
-        "workflow": {"serviceAccount": {"create": False}, "rbac": {"create": False}},
-        "useDefaultArtifactRepo": True,
-        "useStaticCredentials": static_credentials and "s3" in repository,
-        "artifactRepository": repository,
+        "workflowDefaults": yaml.safe_dump(defaults, sort_keys=True),
+        "artifactRepository": yaml.safe_dump(repository, sort_keys=True),
     }
+
+
+def overlay_files(namespace: str, data: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Our overlay over ``cluster-install``: the kustomization and its files (name → text)."""
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "workflow-controller-configmap"},
+        "data": data,
+    }
+    controller = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "workflow-controller"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "workflow-controller",
+                            "args": ["--executor-image", versions.ARGO_EXECUTOR_IMAGE],
+                        }
+                    ]
+                }
+            }
+        },
+    }
+    transformer = {
+        "apiVersion": "builtin",
+        "kind": "NamespaceTransformer",
+        "metadata": {"name": "kubeai-argo-namespace", "namespace": namespace},
+        "setRoleBindingSubjects": "allServiceAccounts",
+        "unsetOnly": False,
+    }
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [upstream_resource(versions.ARGO_WORKFLOWS.manifests, versions.ARGO_OVERLAY)],
+        "transformers": ["namespace.yaml"],
+        "images": [
+            {"name": image, "newTag": tag} for image, tag in sorted(versions.ARGO_IMAGES.items())
+        ],
+        "patches": [{"path": "controller-configmap.yaml"}, {"path": "controller-deployment.yaml"}],
+    }
+    files = {
+        "namespace.yaml": yaml.safe_dump(transformer, sort_keys=False),
+        "controller-configmap.yaml": yaml.safe_dump(configmap, sort_keys=False),
+        "controller-deployment.yaml": yaml.safe_dump(controller, sort_keys=False),
+    }
+    return kustomization, files
+
+
+def overlay_directory(namespace: str, data: dict[str, str]) -> str:
+    """The generated overlay directory (``.kubeai/overlays/argo-workflows-*``) to apply.
+
+    Raises ``infra.upstream.UpstreamError`` when the pinned manifests cannot be had.
+    """
+    kustomization, files = overlay_files(namespace, data)
+    return write_overlay("argo-workflows", kustomization, files)
 
 
 def artifact_repositories_configmap(
@@ -151,8 +201,6 @@ def artifact_repositories_configmap(
     Keys go under ``argo/<team>/<workflow>/<pod>`` in the platform bucket. Returns
     ``{"annotations": {...}, "data": {"default-v1": <YAML>}}``.
     """
-    import yaml
-
     repository = artifact_repository(
         store,
         key_format=f"argo/{team}/{{{{workflow.name}}}}/{{{{pod.name}}}}",
@@ -178,27 +226,21 @@ class ArgoWorkflowsArgs:
     namespace: str = "argo"
 
     def validate(self) -> None:
-        """Raise ``ValueError`` for a disabled add-on, a bad namespace or CRD base URL."""
+        """Raise ``ValueError`` for a disabled add-on or a bad namespace."""
         if not self.config.enabled:
             raise ValueError("Argo Workflows is disabled (kubeai:addons.argo.enabled)")
         check_dns_label(self.namespace, "Argo namespace")
-        if not self.config.crds_base_url.startswith(("https://", "http://")):
-            raise ValueError(
-                "kubeai:addons.argo.crdsBaseUrl must be an http(s) URL, got "
-                f"{self.config.crds_base_url!r}"
-            )
 
 
 class ArgoWorkflows(pulumi.ComponentResource):
-    """Argo Workflows: Namespace, the retained full CRDs, and the Release that depends on them.
+    """Argo Workflows: its Namespace (Pod Security ``baseline``), then the release manifests.
 
-    Attributes: ``namespace``, ``release_name``, ``crd_urls`` (the files applied),
-    ``workflow_service_account`` and the resources ``crds`` and ``release``.
+    Attributes: ``namespace``, ``directory`` (the overlay applied), ``workflow_service_account``
+    and the resources ``namespace_resource`` and ``manifests`` (the retained kustomize Directory).
     """
 
     namespace: pulumi.Output[str]
-    release_name: pulumi.Output[str]
-    crd_urls: pulumi.Output[list[str]]
+    directory: pulumi.Output[str]
     workflow_service_account: pulumi.Output[str]
 
     def __init__(
@@ -206,34 +248,25 @@ class ArgoWorkflows(pulumi.ComponentResource):
     ) -> None:
         args.validate()
         super().__init__("kubeai:addons:ArgoWorkflows", name, None, opts)
-        ns = create_namespace(
+        self.namespace_resource = create_namespace(
             f"{name}-namespace", args.namespace, parent=self, pod_security="baseline"
         )
-        urls = crd_urls(args.config.crds_base_url)
-        self.crds = k8s.yaml.v2.ConfigGroup(
-            f"{name}-crds", files=urls, opts=crd_installer_options(self)
+        data = controller_config(
+            args.config, args.artifact_store, static_credentials=args.static_credentials
         )
-        self.release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name="argo-workflows",
-            namespace=ns.metadata.name,
-            values=argo_values(
-                args.config, args.artifact_store, static_credentials=args.static_credentials
-            ),
-            skip_crds=True,
-            max_history=10,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.crds]),
-            **chart_args(versions.ARGO_WORKFLOWS, args.config.chart),
+        directory = overlay_directory(args.namespace, data)
+        self.manifests = k8s.kustomize.v2.Directory(
+            f"{name}-manifests",
+            directory=directory,
+            opts=crd_installer_options(self, depends_on=[self.namespace_resource]),
         )
-        self.namespace = ns.metadata.name
-        self.release_name = self.release.name.apply(lambda n: n or "argo-workflows")
-        self.crd_urls = pulumi.Output.from_input(urls)
+        self.namespace = self.namespace_resource.metadata.name
+        self.directory = pulumi.Output.from_input(directory)
         self.workflow_service_account = pulumi.Output.from_input(WORKFLOW_SERVICE_ACCOUNT)
         self.register_outputs(
             {
                 "namespace": self.namespace,
-                "releaseName": self.release_name,
-                "crdUrls": self.crd_urls,
+                "directory": self.directory,
                 "workflowServiceAccount": self.workflow_service_account,
             }
         )

@@ -1,7 +1,7 @@
 """Fluid dataset caching (Dataset + runtime -> a PVC named after the dataset).
 
 Installed with the upstream chart ``fluid`` at ``versions.FLUID`` (fluid-cloudnative/fluid v1.0.8,
-``charts/fluid/fluid``; ../shared/UPSTREAM.md section 2). Values we set:
+``charts/fluid/fluid``). Values we set:
 
 * ``runtime.<engine>.enabled`` for every engine the chart knows (``alluxio``, ``jindo``,
   ``goosefs``, ``juicefs``, ``thin``, ``efc``, ``vineyard``): ``true`` for the engines in

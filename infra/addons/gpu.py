@@ -5,7 +5,7 @@ EKS and existing clusters with GPU pools; nothing on GKE and ACK, whose GPU node
 
 * ``devicePlugin``: chart ``nvidia-device-plugin`` at ``versions.NVIDIA_DEVICE_PLUGIN``
   (NVIDIA/k8s-device-plugin v0.20.0, ``deployments/helm/nvidia-device-plugin/values.yaml``;
-  ../shared/UPSTREAM.md section 6). Values: ``tolerations`` = ``kubeai:addons.gpu.tolerations``
+  pinned in ``infra.versions``). Values: ``tolerations`` = ``kubeai:addons.gpu.tolerations``
   (they must tolerate every GPU pool's taints; config validation checks it) plus
   ``CriticalAddonsOnly``; ``nodeSelector`` ``nvidia.com/gpu.present: "true"`` (the label every
   GPU pool carries), on top of the chart's default node affinity which matches the same label.

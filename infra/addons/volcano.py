@@ -2,7 +2,7 @@
 
 Installed with the upstream chart ``volcano`` at ``versions.VOLCANO`` (volcano-sh/volcano v1.15.1,
 ``installer/helm/chart/volcano``). Values we set, all read from that chart's ``values.yaml`` and
-``templates/scheduler.yaml`` (see ../shared/UPSTREAM.md section 1):
+``templates/scheduler.yaml`` at that tag:
 
 * ``custom.scheduler_config_override`` — the whole ``volcano-scheduler.conf``: actions
   ``enqueue, allocate, preempt, reclaim, backfill``; tier 1 ``priority``, ``gang``,

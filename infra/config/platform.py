@@ -163,11 +163,9 @@ class FluidAddon(Strict):
 
 
 class TrainingOperatorAddon(Strict):
-    """Kubeflow training operator v1 (kustomize overlay at the pinned tag)."""
+    """Kubeflow training operator v1 (kustomize overlay over the pinned, verified manifests)."""
 
     enabled: bool = True
-    #: Base of the kustomize directory; a mirror of github.com/kubeflow/trainer works too.
-    manifests_base: str = "https://github.com/kubeflow/trainer"
 
 
 class ArgoArtifactRepository(Strict):
@@ -178,12 +176,9 @@ class ArgoArtifactRepository(Strict):
 
 
 class ArgoAddon(Strict):
-    """Argo Workflows: controller watching team namespaces by label; full CRDs from a release."""
+    """Argo Workflows from its release manifests (CRDs, controller, server) at the pinned tag."""
 
     enabled: bool = True
-    chart: ChartSource = Field(default_factory=ChartSource)
-    #: URL base of the release's full CRDs (mirror allowed); files are appended to it.
-    crds_base_url: str = "https://raw.githubusercontent.com/argoproj/argo-workflows"
     artifact_repository: ArgoArtifactRepository | None = None
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, TypeVar
 
 import pytest
 from pydantic import BaseModel
@@ -12,14 +16,27 @@ from tests.support.helm import REPO_ROOT
 
 CHARTS_DIR = REPO_ROOT / "charts"
 CHART_NAMES = ("kubeai-glue", "triton-inference")
-"""Every chart of the project; each is linted, rendered and validated per scenario."""
+"""Every application chart of the project; each is linted, rendered and validated per scenario."""
+LIBRARY_NAME = "kubeai-common"
+"""The library chart the application charts depend on (shared helpers and schema definitions)."""
 
 Objects = list[dict[str, Any]]
+Settings = TypeVar("Settings", bound=BaseModel)
 
 
 def chart_path(name: str) -> Path:
     """Directory of chart ``name``."""
     return CHARTS_DIR / name
+
+
+def load_script(path: Path, module_name: str) -> ModuleType:
+    """Import the Python script at ``path`` (not part of a package) as ``module_name``."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def scenarios(name: str) -> list[Path]:
@@ -93,6 +110,23 @@ def settings_env_names(model: type[BaseModel], prefix: str) -> set[str]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             names |= settings_env_names(annotation, f"{name}__")
     return names
+
+
+def settings_from_env(
+    model: type[Settings], prefix: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """``model()`` (a pydantic-settings class) read from exactly ``env``, other ``KUBEAI_*``
+    variables of the test process removed; fails when ``env`` holds a variable under ``prefix``
+    that ``model`` does not read."""
+    known = settings_env_names(model, prefix)
+    unknown = sorted(n for n in env if n.startswith(prefix) and n not in known)
+    assert not unknown, f"variables {model.__name__} would ignore: {unknown}"
+    for name in list(os.environ):
+        if name.startswith("KUBEAI_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return model()
 
 
 def literal_env(c: dict[str, Any], secret_values: dict[str, str] | None = None) -> dict[str, str]:

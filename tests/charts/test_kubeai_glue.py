@@ -5,7 +5,6 @@ the registry container's environment checked against the registry's own settings
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from tests.charts.support import (
     one,
     pod_spec,
     scenario_params,
-    settings_env_names,
+    settings_from_env,
 )
 from tests.support.helm import HelmTools
 
@@ -55,15 +54,7 @@ def test_registry_env_is_what_the_registry_reads(
         registry,
         {f"{PREFIX}DATABASE_URL": "postgresql+psycopg://kubeai:secret@postgres:5432/registry"},
     )
-    known = settings_env_names(RegistrySettings, PREFIX)
-    unknown = sorted(n for n in env if n.startswith(PREFIX) and n not in known)
-    assert not unknown, f"variables the registry would ignore: {unknown}"
-    for name in list(os.environ):
-        if name.startswith("KUBEAI_"):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    settings = RegistrySettings()
+    settings = settings_from_env(RegistrySettings, PREFIX, env, monkeypatch)
     assert settings.max_body_bytes >= 1024
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.charts.support import load_script
 from tests.support.helm import FETCH_SCRIPT, REPO_ROOT, HelmTools
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -49,12 +50,7 @@ def _stages(text: str) -> list[str]:
 
 
 def _fetch_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kubeai_fetch_tools_under_test", FETCH_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(FETCH_SCRIPT, "kubeai_fetch_tools_under_test")
 
 
 # --- Dockerfile -------------------------------------------------------------------------------

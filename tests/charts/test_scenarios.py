@@ -210,6 +210,15 @@ def test_metadata_labels_and_namespace(render: Render, chart: str, values: Path)
 
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params())
+def test_platform_keys_use_the_kubeai_dev_domain(render: Render, chart: str, values: Path) -> None:
+    """The platform's own label, annotation and selector keys are ``kubeai.dev/*`` (as in the
+    Pulumi program); no rendered key or value uses another ``kubeai.*`` domain."""
+    text = yaml.safe_dump_all(render(chart, values))
+    domains = set(re.findall(r"\b(kubeai\.[a-z]+)/", text))
+    assert domains <= {"kubeai.dev"}, domains
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params())
 def test_names_fit_in_63_characters_with_a_long_release_name(
     render: Render, chart: str, values: Path
 ) -> None:

@@ -5,7 +5,6 @@ against the agent's own settings class."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +25,7 @@ from tests.charts.support import (
     pod_spec,
     scenario_params,
     scenarios,
-    settings_env_names,
+    settings_from_env,
 )
 from tests.support.helm import HelmTools
 
@@ -71,21 +70,29 @@ def test_agent_env_is_what_the_agent_reads(
     objects = render(chart, values)
     agent = container(objects, "serving-agent")
     env = literal_env(agent)
-    known = settings_env_names(AgentSettings, PREFIX)
-    unknown = sorted(n for n in env if n.startswith(PREFIX) and n not in known)
-    assert not unknown, f"variables the agent would ignore: {unknown}"
-    for name in list(os.environ):
-        if name.startswith("KUBEAI_"):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    settings = AgentSettings()
+    settings = settings_from_env(AgentSettings, PREFIX, env, monkeypatch)
     assert settings.triton_url == "http://127.0.0.1:8000"
     assert str(settings.model_repository) == "/models"
     assert settings.metrics_port == agent["ports"][0]["containerPort"]
     assert env_of(agent)[f"{PREFIX}POD"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     expected_service = _scenario_values(values).get("registry", {}).get("service") or "svc"
     assert settings.service == expected_service
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_every_object_names_its_inference_service(render: Render, chart: str, values: Path) -> None:
+    """Every object, and the pod template, carries ``kubeai.dev/inference-service`` with the
+    registry's name of the service (``registry.service``, default the release name); the label
+    stays out of the selector."""
+    objects = render(chart, values)
+    expected = _scenario_values(values).get("registry", {}).get("service") or "svc"
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        assert labels.get("kubeai.dev/inference-service") == expected, obj["kind"]
+    template = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert template["kubeai.dev/inference-service"] == expected
+    selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert "kubeai.dev/inference-service" not in selector
 
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
@@ -211,7 +218,7 @@ def test_custom_gpu_pool_merges_tolerations_and_node_selectors(render: Render) -
     assert spec["nodeSelector"] == {
         "nvidia.com/gpu.present": "true",
         "aliyun.accelerator/nvidia_name": "NVIDIA-A10",
-        "kubeai.io/pool": "inference-a10",
+        "kubeai.dev/pool": "inference-a10",
     }
     strategy = one(objects, "Deployment")["spec"]["strategy"]["rollingUpdate"]
     assert strategy == {"maxSurge": 0, "maxUnavailable": 1}

@@ -90,6 +90,12 @@ SCHEMA_CASES = {
         ("tolerations[0].key=a", "tolerations[0].operator=Matches"),
         ("at '/tolerations/0/operator'",),
     ),
+    "glue-library-values": Case(
+        "kubeai-glue", ("kubeai-common.debug=true",), ("at '/kubeai-common'", "'debug'")
+    ),
+    "triton-library-values": Case(
+        "triton-inference", ("kubeai-common.debug=true",), ("at '/kubeai-common'", "'debug'")
+    ),
 }
 
 TEMPLATE_CASES = {
@@ -114,6 +120,21 @@ TEMPLATE_CASES = {
     ),
     "glue-file-scheme-needs-root": Case(
         "kubeai-glue", ("artifacts.allowedSchemes={s3,file}",), ("artifacts.local.root",)
+    ),
+    "glue-existing-claim-needs-root": Case(
+        "kubeai-glue",
+        ("artifacts.local.existingClaim=models",),
+        ("artifacts.local.existingClaim is set", "artifacts.local.root"),
+    ),
+    "triton-file-scheme-needs-root": Case(
+        "triton-inference",
+        ("artifacts.allowedSchemes={s3,file}",),
+        ("artifacts.allowedSchemes contains file", "artifacts.local.root"),
+    ),
+    "triton-existing-claim-needs-root": Case(
+        "triton-inference",
+        ("artifacts.local.existingClaim=models",),
+        ("artifacts.local.existingClaim is set", "artifacts.local.root"),
     ),
     "triton-registry-url-required": Case(
         "triton-inference",

@@ -1,5 +1,5 @@
 """Validate custom resources in tests with the product's validator (infra/validate.py) against
-the upstream CRDs in ``$KUBEAI_CRDS_DIR`` (default ``<repo>/../shared/crds``)."""
+the pinned upstream CRDs (``infra.upstream``; ``$KUBEAI_CRDS_DIR`` overrides)."""
 
 from __future__ import annotations
 

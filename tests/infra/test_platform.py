@@ -59,7 +59,8 @@ def test_dependency_order(platform_run) -> None:
         [(RELEASE, "volcano-release")],
     )
     assert run.waits_for(
-        (RELEASE, "argo-release"), [("kubernetes:yaml/v2:ConfigGroup", "argo-crds")]
+        ("kubernetes:kustomize/v2:Directory", "argo-manifests"),
+        [("kubernetes:core/v1:Namespace", "argo-namespace")],
     )
 
 
@@ -70,7 +71,7 @@ def test_crd_installers_are_retained_and_nothing_else(platform_run) -> None:
         "volcano-release",
         "fluid-release",
         "training-operator-manifests",
-        "argo-crds",
+        "argo-manifests",
     }
 
 

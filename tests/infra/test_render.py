@@ -1,6 +1,6 @@
 """`kubeai render` + `kubeai validate` of every example stack: the Pulumi program under mocks,
 our charts through a real `helm template`, every object validated (kubernetes-validate strict,
-upstream CRD schemas from ../shared/crds)."""
+pinned upstream CRD schemas, infra.upstream)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from glue.cli.main import app
 from infra.render import REPO_ROOT, render_stack
-from infra.validate import CrdSchemas, crds_dir, validate_directory
+from infra.validate import CrdSchemas, crds_dir, declared_types, validate_directory
 from tests.support.helm import HelmTools
 
 STACKS = sorted(p.name[7:-5] for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -50,6 +50,8 @@ def test_every_stack_renders_and_validates(
     assert problems == [] and checked == sum(
         v for k, v in result.counts.items() if k in ("pulumi", "helm-template")
     )
+    # Every object is accounted for: validated, or reported as declared (made at deploy time).
+    assert checked + sum(declared_types(tmp_path / stack).values()) == result.counts["total"]
     text = "\n".join(p.read_text() for p in (tmp_path / stack).glob("*.yaml"))
     assert ":latest" not in text
     assert "\n    secure: " not in text and "{secure:" not in text

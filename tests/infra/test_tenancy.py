@@ -1,7 +1,8 @@
 """infra/tenancy.py: the team stack: namespace, Queue, quota, RBAC, datasets, inference services.
 
 Every custom resource the team stack declares is validated against the upstream CRD schema
-(../shared/crds) and every built-in object with kubernetes-validate (strict, Kubernetes 1.34).
+(the pinned upstream CRDs, infra.upstream) and every built-in object with kubernetes-validate
+(strict, Kubernetes 1.34).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``data/urns-before.json`` lists the URNs of every example stack as the program declared them
 before the platform became a component, ``Glue`` became ``ModelRegistry`` and ``infra/clusters``
-became ``infra/node_pools`` (recorded under mocks, secrets set, from main at 7870a1c). Each must
+became ``infra/node_pools`` (recorded under mocks, secrets set, from main at 3c0be47). Each must
 still be a resource's URN or one of its aliases (``tests.infra.urns``), so ``pulumi up`` on an
 existing stack moves nothing and replaces nothing.
 """

@@ -1,5 +1,5 @@
 """Offline validation: built-in kinds with kubernetes-validate (strict), custom resources against
-the stock upstream CRDs in ../shared/crds (or $KUBEAI_CRDS_DIR)."""
+the pinned upstream CRDs (infra.upstream; or $KUBEAI_CRDS_DIR)."""
 
 from __future__ import annotations
 
@@ -72,9 +72,22 @@ def test_cli_validate_exit_codes(tmp_path: Path, crds: CrdSchemas) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["validate", str(tmp_path), "--crds", str(crds.directory)])
     assert result.exit_code == 0, result.output
-    assert "2 objects valid" in result.output
+    assert "2 objects valid" in result.output and "declared" not in result.output
     checked, problems = validate_directory(tmp_path, crds=crds)
     assert (checked, problems) == (2, [])
+    declared = {
+        "apiVersion": "render.kubeai.dev/v1",
+        "kind": "DeclaredResource",
+        "metadata": {"name": "volcano-release"},
+        "pulumiType": "kubernetes:helm.sh/v3:Release",
+    }
+    (tmp_path / "declared.yaml").write_text(yaml.safe_dump(declared))
+    result = runner.invoke(app, ["validate", str(tmp_path), "--crds", str(crds.directory)])
+    assert result.exit_code == 0, result.output
+    assert "2 objects valid" in result.output
+    assert "1 declared resource not validated" in result.output
+    assert "1 kubernetes:helm.sh/v3:Release" in result.output
+    (tmp_path / "declared.yaml").unlink()
     (tmp_path / "bad.yaml").write_text(
         yaml.safe_dump({**QUEUE, "spec": {"weight": -1, "capabilty": {}}})
     )

@@ -3,20 +3,10 @@ Names. Kubernetes names and label values are limited to 63 characters: every gen
 cut to that length with a trailing "-" removed.
 */}}
 
-{{/* The chart's name, or nameOverride (the app.kubernetes.io/name label). */}}
-{{- define "triton-inference.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
 {{/* Name of every resource: fullnameOverride, else the release name. One release is one
 inference service, so its Service is simply "<release>.<namespace>". */}}
 {{- define "triton-inference.fullname" -}}
 {{- default .Release.Name .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/* "name-version" for the helm.sh/chart label ("+" is not allowed in label values). */}}
-{{- define "triton-inference.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/* The registry's name of this inference service: registry.service, else the release name. */}}
@@ -26,28 +16,19 @@ inference service, so its Service is simply "<release>.<namespace>". */}}
 
 {{/* Labels of every object. */}}
 {{- define "triton-inference.labels" -}}
-helm.sh/chart: {{ include "triton-inference.chart" . }}
+helm.sh/chart: {{ include "kubeai-common.chart" . }}
 {{ include "triton-inference.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/component: inference-service
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kubeai
-kubeai.io/inference-service: {{ include "triton-inference.serviceName" . }}
+kubeai.dev/inference-service: {{ include "triton-inference.serviceName" . }}
 {{- end }}
 
 {{/* Labels that select the service's pods (stable across upgrades). */}}
 {{- define "triton-inference.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "triton-inference.name" . }}
+app.kubernetes.io/name: {{ include "kubeai-common.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/* The ServiceAccount the pods run as. */}}
-{{- define "triton-inference.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "triton-inference.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
 {{- end }}
 
 {{/* An image reference from an image block; call with (dict "image" ... "key" "agent.image").
@@ -62,94 +43,6 @@ repository and tag are required and "latest" is refused even where the schema is
 {{- printf "%s:%s@%s" $repository $tag .image.digest }}
 {{- else }}
 {{- printf "%s:%s" $repository $tag }}
-{{- end }}
-{{- end }}
-
-{{/*
-Environment of the artifact store settings (glue.artifacts.settings.ArtifactSettings) under a
-prefix, e.g. KUBEAI_AGENT_ARTIFACTS__. Call with (dict "prefix" ... "artifacts" ...). Only
-values that are set become variables, so the agent's own defaults apply otherwise.
-*/}}
-{{- define "triton-inference.artifactEnv" -}}
-{{- $p := .prefix }}
-{{- $a := .artifacts }}
-- name: {{ $p }}ALLOWED_SCHEMES
-  value: {{ toJson $a.allowedSchemes | quote }}
-{{- with $a.local.root }}
-- name: {{ $p }}LOCAL_ROOT
-  value: {{ . | quote }}
-{{- end }}
-{{- range $backend := list "s3" "oss" }}
-{{- $b := index $a $backend }}
-{{- $up := upper $backend }}
-{{- with $b.endpointUrl }}
-- name: {{ $p }}{{ $up }}__ENDPOINT_URL
-  value: {{ . | quote }}
-{{- end }}
-{{- with $b.region }}
-- name: {{ $p }}{{ $up }}__REGION
-  value: {{ . | quote }}
-{{- end }}
-{{- with $b.addressingStyle }}
-- name: {{ $p }}{{ $up }}__ADDRESSING_STYLE
-  value: {{ . | quote }}
-{{- end }}
-{{- if $b.existingSecret }}
-- name: {{ $p }}{{ $up }}__ACCESS_KEY_ID
-  valueFrom:
-    secretKeyRef:
-      name: {{ $b.existingSecret }}
-      key: {{ $b.accessKeyIdKey }}
-- name: {{ $p }}{{ $up }}__SECRET_ACCESS_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ $b.existingSecret }}
-      key: {{ $b.secretAccessKeyKey }}
-{{- end }}
-{{- end }}
-{{- with $a.gcs.project }}
-- name: {{ $p }}GCS__PROJECT
-  value: {{ . | quote }}
-{{- end }}
-{{- if $a.gcs.existingSecret }}
-- name: {{ $p }}GCS__TOKEN
-  value: {{ printf "/var/run/secrets/kubeai/gcs/%s" $a.gcs.keyFileKey | quote }}
-{{- else if $a.gcs.token }}
-- name: {{ $p }}GCS__TOKEN
-  value: {{ $a.gcs.token | quote }}
-{{- end }}
-{{- end }}
-
-{{/* Volume mounts of the artifact store (local root claim, GCS key); call with .Values.artifacts. */}}
-{{- define "triton-inference.artifactVolumeMounts" -}}
-{{- if .local.existingClaim }}
-- name: artifacts
-  mountPath: {{ .local.root }}
-  readOnly: true
-{{- end }}
-{{- if .gcs.existingSecret }}
-- name: gcs-key
-  mountPath: /var/run/secrets/kubeai/gcs
-  readOnly: true
-{{- end }}
-{{- end }}
-
-{{/* Volumes of the artifact store; call with .Values.artifacts. */}}
-{{- define "triton-inference.artifactVolumes" -}}
-{{- if .local.existingClaim }}
-- name: artifacts
-  persistentVolumeClaim:
-    claimName: {{ .local.existingClaim }}
-    readOnly: true
-{{- end }}
-{{- if .gcs.existingSecret }}
-- name: gcs-key
-  secret:
-    secretName: {{ .gcs.existingSecret }}
-    defaultMode: 0440
-    items:
-      - key: {{ .gcs.keyFileKey }}
-        path: {{ .gcs.keyFileKey }}
 {{- end }}
 {{- end }}
 
@@ -192,12 +85,7 @@ values that are set become variables, so the agent's own defaults apply otherwis
 {{- if or (gt (len $service) 63) (not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $service)) }}
 {{- fail (printf "registry.service %q (default: the release name) must be a DNS-1123 label of at most 63 characters: lower-case letters, digits and '-'" $service) }}
 {{- end }}
-{{- if and (has "file" .Values.artifacts.allowedSchemes) (not .Values.artifacts.local.root) }}
-{{- fail "artifacts.allowedSchemes contains file: set artifacts.local.root (and usually artifacts.local.existingClaim)" }}
-{{- end }}
-{{- if and .Values.artifacts.local.existingClaim (not .Values.artifacts.local.root) }}
-{{- fail "artifacts.local.existingClaim is set: set artifacts.local.root, the directory it is mounted at" }}
-{{- end }}
+{{- include "kubeai-common.validateArtifacts" .Values.artifacts }}
 {{- if has .Values.artifacts.local.root (list "/models" "/tmp" "/dev/shm") }}
 {{- fail (printf "artifacts.local.root %s collides with a directory of the pod (/models, /tmp, /dev/shm)" .Values.artifacts.local.root) }}
 {{- end }}

@@ -1,80 +1,113 @@
-"""infra/addons/argo.py: pinned full CRDs (retained), chart values, ordering, artifacts."""
+"""infra/addons/argo.py: the release manifests through our overlay (pinned images, namespace,
+controller configuration), retained as a CRD installer, artifact repositories."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+from typing import Any
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from infra import versions
-from infra.addons import retain_crds
+from infra.addons import REPO_ROOT, retain_crds
 from infra.addons.argo import (
     WORKFLOW_SERVICE_ACCOUNT,
     ArgoWorkflowsArgs,
-    argo_values,
     artifact_repositories_configmap,
     artifact_repository,
-    crd_urls,
+    controller_config,
+    overlay_directory,
     s3_endpoint,
 )
 from infra.addons.artifact_store import ARTIFACT_SECRET
 from infra.config import ArgoAddon, ArtifactStore
-from tests.infra.crd_schema import CRDS_DIR
 from tests.infra.factories import store
+from tests.support.helm import HelmTools
 
-CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-
-
-def test_crd_urls_cover_every_argo_crd_at_the_pinned_tag() -> None:
-    urls = crd_urls("https://raw.githubusercontent.com/argoproj/argo-workflows/")
-    prefix = (
-        "https://raw.githubusercontent.com/argoproj/argo-workflows/"
-        f"{versions.ARGO_CRDS.version}/manifests/base/crds/full/"
-    )
-    assert all(u.startswith(prefix) for u in urls)
-    files = {u.removeprefix(prefix) for u in urls}
-    assert files == set(versions.ARGO_CRD_FILES)
-    upstream = CRDS_DIR / "argo-workflows" / versions.ARGO_CRDS.version
-    if upstream.is_dir():
-        assert files == {p.name for p in upstream.glob("*.yaml")}
+DIRECTORY = "kubernetes:kustomize/v2:Directory"
 
 
-def test_values_leave_crds_and_workflow_rbac_to_us() -> None:
-    values = argo_values(ArgoAddon(), store("eks"), static_credentials=False)
-    assert values["crds"] == {"install": False}
-    assert values["controller"]["workflowNamespaces"] == []
-    assert values["controller"]["workflowDefaults"]["spec"]["serviceAccountName"] == (
-        WORKFLOW_SERVICE_ACCOUNT
-    )
-    assert values["workflow"] == {"serviceAccount": {"create": False}, "rbac": {"create": False}}
-    assert values["singleNamespace"] is False
+def values(config: ArgoAddon, store: dict[str, Any], *, static_credentials: bool) -> dict:
+    """The controller ConfigMap's documents, parsed."""
+    data = controller_config(config, store, static_credentials=static_credentials)
+    return {key: yaml.safe_load(text) for key, text in data.items()}
+
+
+def rendered(helm_tools: HelmTools, directory: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [str(helm_tools.kubectl), "kustomize", directory],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=helm_tools.env,
+        cwd=REPO_ROOT,
+    ).stdout
+    return [o for o in yaml.safe_load_all(out) if o]
+
+
+def test_overlay_installs_the_pinned_release_in_the_namespace_with_pinned_images(
+    helm_tools: HelmTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    data = controller_config(ArgoAddon(), store("eks"), static_credentials=False)
+    objects = rendered(helm_tools, overlay_directory("workflows", data))
+    kinds = Counter(o["kind"] for o in objects)
+    # manifests/cluster-install at v4.1.2 renders 24 objects, 8 of them the full CRDs.
+    assert len(objects) == 24 and kinds["CustomResourceDefinition"] == 8
+    crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
+    assert "workflows.argoproj.io" in crds and "cronworkflows.argoproj.io" in crds
+    for obj in objects:
+        if obj["kind"] in ("ServiceAccount", "Deployment", "ConfigMap", "Role", "RoleBinding"):
+            assert obj["metadata"]["namespace"] == "workflows", obj["metadata"]
+        for subject in obj.get("subjects", []):
+            assert subject["namespace"] == "workflows", obj["metadata"]["name"]
+    images = {}
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            (container,) = obj["spec"]["template"]["spec"]["containers"]
+            images[obj["metadata"]["name"]] = container
+    assert images["workflow-controller"]["image"] == "quay.io/argoproj/workflow-controller:v4.1.2"
+    assert images["workflow-controller"]["args"] == [
+        "--executor-image",
+        versions.ARGO_EXECUTOR_IMAGE,
+    ]
+    assert images["argo-server"]["image"] == "quay.io/argoproj/argocli:v4.1.2"
+    assert not any(":latest" in c["image"] for c in images.values())
+    (configmap,) = [o for o in objects if o["kind"] == "ConfigMap"]
+    assert configmap["data"] == data
+
+
+def test_controller_runs_workflows_as_the_team_executor_account() -> None:
+    config = values(ArgoAddon(), store("eks"), static_credentials=False)
+    assert config["workflowDefaults"] == {"spec": {"serviceAccountName": WORKFLOW_SERVICE_ACCOUNT}}
 
 
 def test_artifact_repository_on_s3_uses_sdk_credentials() -> None:
-    values = argo_values(ArgoAddon(), store("eks"), static_credentials=False)
-    s3 = values["artifactRepository"]["s3"]
+    config = values(ArgoAddon(), store("eks"), static_credentials=False)
+    s3 = config["artifactRepository"]["s3"]
     assert s3["bucket"] == "kubeai-prod"
     assert s3["endpoint"] == "s3.us-east-1.amazonaws.com"
     assert s3["insecure"] is False and s3["useSDKCreds"] is True
     assert s3["keyFormat"] == "argo/{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}"
-    assert values["useStaticCredentials"] is False
+    assert "accessKeySecret" not in s3
 
 
 def test_artifact_repository_override_and_static_keys_on_minio() -> None:
     config = ArgoAddon.model_validate({"artifactRepository": {"bucket": "wf", "keyPrefix": "p/q"}})
-    values = argo_values(config, store("existing"), static_credentials=True)
-    s3 = values["artifactRepository"]["s3"]
+    s3 = values(config, store("existing"), static_credentials=True)["artifactRepository"]["s3"]
     assert (s3["bucket"], s3["endpoint"], s3["insecure"]) == ("wf", "minio.minio:9000", True)
     assert s3["keyFormat"].startswith("p/q/")
     assert s3["accessKeySecret"]["name"] == s3["secretKeySecret"]["name"] == ARTIFACT_SECRET
-    assert values["useStaticCredentials"] is True
+    assert "useSDKCreds" not in s3
 
 
 def test_artifact_repository_on_gcs_has_no_templated_key() -> None:
-    values = argo_values(ArgoAddon(), store("gke"), static_credentials=True)
-    assert values["artifactRepository"] == {"gcs": {"bucket": "kubeai-prod"}}
-    assert values["useStaticCredentials"] is False
+    config = values(ArgoAddon(), store("gke"), static_credentials=True)
+    assert config["artifactRepository"] == {"gcs": {"bucket": "kubeai-prod"}}
 
 
 def test_s3_endpoint_forms() -> None:
@@ -91,37 +124,36 @@ def test_team_configmap_is_argos_default_repository() -> None:
     )
 
 
-def test_release_after_retained_crds(platform_run) -> None:
+def test_manifests_after_the_namespace_and_retained(platform_run) -> None:
     run = platform_run("eks")
-    crds = run.one(CONFIG_GROUP, "argo-crds")
-    assert crds.inputs["files"] == crd_urls(ArgoAddon().crds_base_url)
-    assert crds.options.retain_on_delete is True
-    assert retain_crds in crds.options.transforms
-    release = run.one(RELEASE, "argo-release")
-    assert run.waits_for(release.key, [crds.key])
-    assert release.inputs["chart"] == versions.ARGO_WORKFLOWS.name
-    assert release.inputs["version"] == versions.ARGO_WORKFLOWS.version
-    assert release.inputs["skipCrds"] is True
-    assert release.inputs["values"]["crds"]["install"] is False
+    directory = run.one(DIRECTORY, "argo-manifests")
+    assert os.path.basename(directory.inputs["directory"]).startswith("argo-workflows-")
+    assert directory.options.retain_on_delete is True
+    assert retain_crds in directory.options.transforms
+    assert run.waits_for(directory.key, [("kubernetes:core/v1:Namespace", "argo-namespace")])
 
 
-def test_crds_from_a_mirror(platform_run) -> None:
-    run = platform_run("eks", addons={"argo": {"crdsBaseUrl": "https://mirror.example/argo"}})
-    files = run.one(CONFIG_GROUP, "argo-crds").inputs["files"]
-    assert all(f.startswith("https://mirror.example/argo/v4.1.2/") for f in files)
-
-
-def test_static_keys_reach_the_chart(platform_run) -> None:
+def test_static_keys_reach_the_controller_configuration(platform_run, monkeypatch) -> None:
+    monkeypatch.chdir(REPO_ROOT)
     run = platform_run(
         "eks", secrets={"artifactStoreAccessKeyId": "id", "artifactStoreSecretAccessKey": "key"}
     )
-    assert run.one(RELEASE, "argo-release").inputs["values"]["useStaticCredentials"] is True
+    directory = REPO_ROOT / run.one(DIRECTORY, "argo-manifests").inputs["directory"]
+    patch = yaml.safe_load((directory / "controller-configmap.yaml").read_text())
+    s3 = yaml.safe_load(patch["data"]["artifactRepository"])["s3"]
+    assert s3["accessKeySecret"]["name"] == ARTIFACT_SECRET
 
 
 def test_args_validate() -> None:
-    with pytest.raises(ValueError, match="crdsBaseUrl"):
-        ArgoWorkflowsArgs(
-            config=ArgoAddon(crds_base_url="ftp://x"), artifact_store=store("eks")
-        ).validate()
+    with pytest.raises(ValueError, match="disabled"):
+        ArgoWorkflowsArgs(config=ArgoAddon(enabled=False), artifact_store=store("eks")).validate()
     with pytest.raises(ValidationError, match="kind"):
         ArtifactStore.model_validate({"bucket": "b"})  # an artifact store without a kind
+
+
+def test_old_chart_keys_are_refused_with_their_path() -> None:
+    from pydantic import ValidationError
+
+    for key in ("chart", "crdsBaseUrl"):
+        with pytest.raises(ValidationError, match=key):
+            ArgoAddon.model_validate({key: "x"})

@@ -1,0 +1,219 @@
+"""Fetch and verify the pinned upstream files (CRDs, chart archives, kustomize manifests).
+
+Every file in ``infra.versions.UPSTREAM_FILES`` is installed below one root, by default
+``<repo>/.tools/upstream`` (``$KUBEAI_TOOLS_DIR/upstream`` when that is set), at its pinned
+``path``. Where each file comes from, in order:
+
+1. the root itself, when the file is already there and verifies (a second run only hashes);
+2. a mirror folder named by ``$KUBEAI_UPSTREAM_MIRROR`` (laid out as ``crds/`` and ``charts/``,
+   the same relative paths), verified the same way;
+3. its upstream URL (HTTPS, 30 s timeout per file).
+
+A file whose digest differs from the pin is a hard error naming the file, the expected and the
+actual sha256; nothing unverified is ever written below the root (files are written to a
+temporary name and renamed). When a file cannot be fetched at all the error is one line naming
+the URL and how to set a mirror.
+
+Command line: ``python -m infra.upstream [--dest DIR] [--mirror DIR] [--quiet]``; exit 0 when
+every file is in place, 1 with one line on stderr otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from infra.versions import UPSTREAM_FILES, UpstreamFile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Environment variable naming a mirror folder (``crds/``, ``charts/``) used before the network.
+MIRROR_ENV = "KUBEAI_UPSTREAM_MIRROR"
+#: Environment variable naming the tools folder (default ``<repo>/.tools``).
+TOOLS_ENV = "KUBEAI_TOOLS_DIR"
+#: Seconds one download may take before it counts as unreachable.
+DOWNLOAD_TIMEOUT_S = 30.0
+
+
+class UpstreamError(RuntimeError):
+    """A pinned upstream file is missing, unreachable or fails verification (message says which)."""
+
+
+def tools_dir() -> Path:
+    """The tools folder: ``$KUBEAI_TOOLS_DIR`` or ``<repo>/.tools``."""
+    return Path(os.environ.get(TOOLS_ENV) or REPO_ROOT / ".tools")
+
+
+def default_root() -> Path:
+    """Where the pinned upstream files are installed: ``<tools folder>/upstream``."""
+    return tools_dir() / "upstream"
+
+
+def chart_content_digest(data: bytes) -> str:
+    """Content digest of a Helm chart archive (``.tgz`` bytes): 64 hex digits.
+
+    The sha256 of the lines ``"<sha256 of file>  <path in archive>\\n"`` for every regular file,
+    sorted by path (the format of ``sha256sum``). Timestamps, ownership and compression do not
+    count, so two ``helm package`` runs of the same chart give the same digest. Raises
+    ``UpstreamError`` when ``data`` is not a gzip'd tar archive.
+    """
+    lines: list[tuple[str, str]] = []
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                if not member.isfile():
+                    continue
+                handle = archive.extractfile(member)
+                if handle is None:  # pragma: no cover - isfile() members always extract
+                    continue
+                lines.append((member.name, hashlib.sha256(handle.read()).hexdigest()))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise UpstreamError(f"not a chart archive (.tgz): {exc}") from None
+    listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(lines))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def digest_of(pin: UpstreamFile, data: bytes) -> str:
+    """The digest of ``data`` in the pin's kind (``file``: sha256 of the bytes; ``chart``)."""
+    if pin.digest == "chart":
+        return chart_content_digest(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify(pin: UpstreamFile, data: bytes, *, origin: str) -> None:
+    """Raise ``UpstreamError`` naming ``pin.path``, ``origin``, expected and actual digests."""
+    actual = digest_of(pin, data)
+    if actual != pin.sha256:
+        kind = "content sha256" if pin.digest == "chart" else "sha256"
+        raise UpstreamError(
+            f"{pin.path} from {origin}: {kind} mismatch: expected {pin.sha256}, actual {actual}"
+        )
+
+
+def _is_installed(pin: UpstreamFile, root: Path) -> bool:
+    path = root / pin.path
+    if not path.is_file():
+        return False
+    try:
+        verify(pin, path.read_bytes(), origin=str(path))
+    except UpstreamError:
+        return False
+    return True
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _download(pin: UpstreamFile) -> bytes:
+    if not pin.url.startswith("https://"):
+        raise UpstreamError(f"{pin.path}: refusing to fetch a non-https URL {pin.url}")
+    request = urllib.request.Request(pin.url, headers={"User-Agent": "kubeai-upstream-fetch"})  # noqa: S310 - https only, checked above
+    try:
+        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310
+            data: bytes = response.read()
+            return data
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UpstreamError(
+            f"cannot fetch {pin.path} from {pin.url} ({reason}); on a machine without access to "
+            f"upstream hosts set {MIRROR_ENV} to a folder laid out as crds/ and charts/ "
+            "(for example a copy of the files under .tools/upstream from a machine that has them)"
+        ) from None
+
+
+def fetch(
+    *,
+    root: Path | None = None,
+    mirror: Path | None = None,
+    pins: Iterable[UpstreamFile] = UPSTREAM_FILES,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Install every pin below ``root`` (default ``default_root()``) and return ``root``.
+
+    ``mirror`` defaults to ``$KUBEAI_UPSTREAM_MIRROR`` (unset: none). Files already in place and
+    verified are kept. Raises ``UpstreamError`` (one line: the file, and expected/actual digests
+    or the URL that failed) at the first file that cannot be installed; files installed before it
+    stay, verified. ``log`` receives one line per file installed.
+    """
+    root = (root or default_root()).resolve()
+    if mirror is None and os.environ.get(MIRROR_ENV):
+        mirror = Path(os.environ[MIRROR_ENV])
+    if mirror is not None and not mirror.is_dir():
+        raise UpstreamError(f"{MIRROR_ENV}={mirror} is not a directory")
+    for pin in pins:
+        if _is_installed(pin, root):
+            continue
+        if mirror is not None and (mirror / pin.path).is_file():
+            source = mirror / pin.path
+            data = source.read_bytes()
+            verify(pin, data, origin=str(source))
+            origin = f"mirror {source}"
+        elif mirror is not None:
+            raise UpstreamError(
+                f"{pin.path} is missing from the mirror {mirror} ({MIRROR_ENV}); "
+                f"it is pinned as {pin.url}"
+            )
+        else:
+            data = _download(pin)
+            verify(pin, data, origin=pin.url)
+            origin = pin.url
+        _write(root / pin.path, data)
+        if log is not None:
+            log(f"installed {pin.path} (verified) from {origin}")
+    return root
+
+
+def ensure(subdir: str = "") -> Path:
+    """The verified upstream root (fetching what is missing, quietly), or ``root / subdir``."""
+    root = fetch()
+    return root / subdir if subdir else root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.upstream",
+        description="Fetch and verify the pinned upstream CRDs, charts and manifests.",
+    )
+    parser.add_argument("--dest", type=Path, default=None, help="root (default .tools/upstream)")
+    parser.add_argument("--mirror", type=Path, default=None, help=f"mirror folder (${MIRROR_ENV})")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+    parser.add_argument("--verbose", action="store_true", help="one line per file installed")
+    args = parser.parse_args(argv)
+    count = 0
+
+    def log(line: str) -> None:
+        nonlocal count
+        count += 1
+        if args.verbose:
+            print(line, file=sys.stderr)
+
+    try:
+        root = fetch(root=args.dest, mirror=args.mirror, log=log)
+    except (UpstreamError, OSError) as exc:
+        print(f"upstream: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"upstream: {len(UPSTREAM_FILES)} pinned files verified in {root} ({count} new)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
