@@ -15,9 +15,12 @@ help:
 
 $(VENV)/.stamp: pyproject.toml constraints/serving.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
+	@echo "==> [1/3] creating $(VENV) (once, and again when pyproject.toml changes)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]"
+	@echo "==> [2/3] upgrading pip"
+	$(PY) -m pip install --upgrade --progress-bar on "pip>=24"
+	@echo "==> [3/3] installing KubeAI and its tools into $(VENV) (first run: about 5 minutes; pip lists each package)"
+	$(PY) -m pip install --progress-bar on -c constraints/serving.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]"
 	@touch $@
 
 venv: $(VENV)/.stamp

@@ -39,14 +39,14 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.support import BenchmarkSkipped, PostgresServer, stop_group
 from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
 from glue.demo.loadgen import percentiles_ms
 from glue.demo.processes import ManagedProcess
+from glue.model_registry.publish import upload_model
 from glue.training.digits import CONFIG_TEMPLATE
-from glue.triton.config import parse_model_config, signature_of
 from glue.triton.server import free_ports
+from tests.support.postgres import PostgresNotInstalled, PostgresServer
 
 MODEL = "bench"
 WARMUP_MODEL = "warmup"
@@ -76,16 +76,15 @@ def prepare_artifacts(root: Path) -> dict[str, Artifact]:
         src = root.parent / "src" / name
         shutil.rmtree(src, ignore_errors=True)
         (src / "1").mkdir(parents=True)
-        config = CONFIG_TEMPLATE.format(name=name)
-        (src / "config.pbtxt").write_text(config)
+        (src / "config.pbtxt").write_text(CONFIG_TEMPLATE.format(name=name))
         (src / "1" / "model.py").write_text(f"# benchmark model {name}\n")
-        uri = store.local_uri("models", name, "shared")
-        manifest = store.upload_dir(src, uri)
-        signature = signature_of(parse_model_config(config))
+        uploaded = upload_model(
+            store=store, model_dir=src, uri=store.local_uri("models", name, "shared")
+        )
         out[name] = Artifact(
-            uri=uri,
-            manifest=manifest.model_dump(mode="json"),
-            signature=signature.model_dump(mode="json"),
+            uri=uploaded.artifact_uri,
+            manifest=uploaded.manifest.model_dump(mode="json"),
+            signature=uploaded.signature.model_dump(mode="json"),
         )
     return out
 
@@ -115,7 +114,7 @@ class RegistryUnderTest:
 
     def stop(self) -> None:
         """Stop the server and every process it started."""
-        stop_group(self.process)
+        self.process.stop()
 
     # subclass hooks
     def create_model(self, http: httpx.Client, name: str) -> None:
@@ -281,6 +280,7 @@ def make_registry(
                 str(workers),
             ],
             log_path=workdir / "server.log",
+            stop_timeout=15.0,
             env={
                 "KUBEAI_REGISTRY_DATABASE_URL": database_url,
                 "KUBEAI_REGISTRY_ARTIFACTS__LOCAL_ROOT": str(artifacts_root),
@@ -309,6 +309,7 @@ def make_registry(
                 str(workers),
             ],
             log_path=workdir / "server.log",
+            stop_timeout=15.0,
             # The job runner (huey consumers for GenAI jobs) has nothing to do with the registry.
             env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         )
@@ -512,7 +513,7 @@ def run_registry_benchmark(
             if backend == "postgresql":
                 try:
                     postgres = PostgresServer().start()
-                except BenchmarkSkipped as exc:
+                except PostgresNotInstalled as exc:
                     skipped.append({"backend": backend, "reason": str(exc)})
                     continue
                 stack.callback(postgres.stop)

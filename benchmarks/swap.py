@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import threading
 import time
 import uuid
@@ -39,10 +38,11 @@ from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
 from glue.demo.loadgen import LoadGenerator, Sample, evaluate, infer_once, percentiles_ms
 from glue.demo.loadgen import summarize_swap as _summarize_swap
-from glue.demo.processes import ManagedProcess, serving_agent_process
+from glue.demo.processes import ChildProcesses, start_registry, start_serving
 from glue.demo.runner import V1, V2
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
+from glue.model_registry.publish import publish_model
 from glue.training.datasets import DigitsSplit, make_digits_split
 from glue.training.digits import parse_params, train_and_evaluate, write_model_directory
 from glue.triton.repository import TritonRepository
@@ -192,25 +192,20 @@ class TrainedVersions:
     split: DigitsSplit
     v1: Path
     v2: Path
-    v1_signature: schemas.Signature
-    v2_signature: schemas.Signature
     accuracy: dict[str, float]
 
 
 def train_versions(workdir: Path) -> TrainedVersions:
     """Train v1 and v2 once (the demo's algorithms and parameters) and write both directories."""
     split = make_digits_split()
-    dirs, signatures, accuracy = {}, {}, {}
+    dirs, accuracy = {}, {}
     for tag, (algorithm, params) in (("v1", V1), ("v2", V2)):
         estimator, metrics = train_and_evaluate(split, algorithm, parse_params(params))
         out = workdir / "models" / tag / MODEL
         shutil.rmtree(out.parent, ignore_errors=True)
-        signatures[tag] = write_model_directory(out, model=MODEL, estimator=estimator)
-        dirs[tag] = out
+        dirs[tag] = write_model_directory(out, model=MODEL, estimator=estimator)
         accuracy[tag] = round(metrics["accuracy"], 4)
-    return TrainedVersions(
-        split, dirs["v1"], dirs["v2"], signatures["v1"], signatures["v2"], accuracy
-    )
+    return TrainedVersions(split, dirs["v1"], dirs["v2"], accuracy)
 
 
 def install_version(model_dir: Path, repository: Path, number: int) -> None:
@@ -306,76 +301,51 @@ def run_hot_swap(
     repository = state / "model-repository"
     artifacts.mkdir(parents=True)
     repository.mkdir()
-    registry_port, metrics_port = free_ports(2)
-    registry_url = f"http://127.0.0.1:{registry_port}"
-    env = {
-        "KUBEAI_REGISTRY_DATABASE_URL": f"sqlite:///{state / 'registry.db'}",
-        "KUBEAI_REGISTRY_ARTIFACTS__LOCAL_ROOT": str(artifacts),
-    }
+    (registry_port,) = free_ports(1)
     store = ArtifactStore(ArtifactSettings(local_root=artifacts))
     with ExitStack() as stack:
-        registry = ManagedProcess(
-            "registry",
-            [sys.executable, "-m", "glue.model_registry", "--port", str(registry_port)],
+        children = stack.enter_context(ChildProcesses(str(state)))
+        registry_url = start_registry(
+            children,
+            port=registry_port,
+            state=state,
             log_path=state / "logs" / "registry.log",
-            env=env,
-        ).start()
-        stack.callback(registry.stop)
-        registry.wait_http(f"{registry_url}/readyz", timeout=60)
+            env={},
+        )
         client = stack.enter_context(RegistryClient(registry_url, timeout=30))
-        client.ensure_model(schemas.ModelCreate(name=MODEL, team=TEAM))
         numbers = {}
-        for tag, path, signature in (
-            ("v1", versions.v1, versions.v1_signature),
-            ("v2", versions.v2, versions.v2_signature),
-        ):
-            uri = store.local_uri("models", MODEL, tag)
-            manifest = store.upload_dir(path, uri)
-            read = client.register_version(
-                MODEL,
-                schemas.VersionCreate(
-                    artifact_uri=uri,
-                    manifest=manifest,
-                    signature=signature,
-                    source=schemas.SourceRef(
-                        kind="LocalRun",
-                        namespace="bench",
-                        name=f"train-{tag}",
-                        uid=str(uuid.uuid4()),
-                    ),
-                    created_by="kubeai-bench",
+        for tag, path in (("v1", versions.v1), ("v2", versions.v2)):
+            published = publish_model(
+                store=store,
+                registry=client,
+                model=schemas.ModelCreate(name=MODEL, team=TEAM),
+                model_dir=path,
+                uri=store.local_uri("models", MODEL, tag),
+                source=schemas.SourceRef(
+                    kind="LocalRun", namespace="bench", name=f"train-{tag}", uid=str(uuid.uuid4())
                 ),
+                created_by="kubeai-bench",
             )
-            numbers[tag] = read.version
+            numbers[tag] = published.record.version
         if numbers != {"v1": 1, "v2": 2}:
             raise RuntimeError(f"expected versions 1 and 2 in a fresh registry, got {numbers}")
 
-        triton = TritonServerProcess(repository, state / "triton")
-        stack.callback(triton.stop)
-        triton.start()
-        triton.wait_live(timeout=60)
-        client.create_service(
-            schemas.ServiceCreate(
-                name=SERVICE,
-                team=TEAM,
-                assignments=[schemas.Assignment(model=MODEL, alias="production")],
-            ),
-            exist_ok=True,
-        )
-        agent = serving_agent_process(
+        serving = start_serving(
+            children,
+            client,
             registry_url=registry_url,
             service=SERVICE,
+            team=TEAM,
+            model=MODEL,
+            alias="production",
             pod=POD,
-            triton_url=triton.http_url,
             model_repository=repository,
             artifacts_root=artifacts,
-            metrics_port=metrics_port,
-            log_path=state / "logs" / "agent.log",
+            logs=state / "logs",
+            env={},
             poll_interval=AGENT_POLL,
-            env=env,
-        ).start()
-        stack.callback(agent.stop)
-        agent.wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60)
+        )
+        triton = serving.triton
         index = TritonRepository(triton.http_url)
 
         def reported(version: int) -> bool:

@@ -185,6 +185,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
 
 
+def _integral(value: Any) -> Any:
+    """``value`` with every integral float made an int (recursively): Pulumi passes inputs as
+    protobuf numbers (doubles), so a declared ``max_history=10`` arrives as ``10.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _inputs(item: Declared) -> dict[str, Any]:
+    """The declared inputs as written: secrets revealed, integral numbers as ints."""
+    return dict(_integral(reveal(item.inputs)))
+
+
 def _declared(item: Declared) -> dict[str, Any]:
     return {
         "apiVersion": DECLARED_API_VERSION,
@@ -193,7 +210,7 @@ def _declared(item: Declared) -> dict[str, Any]:
         "pulumiType": item.type,
         "dependsOn": item.depends_on,
         "retainOnDelete": item.retain_on_delete,
-        "inputs": reveal(item.inputs),
+        "inputs": _inputs(item),
     }
 
 
@@ -243,7 +260,7 @@ def render_stack(
         if item.type == "kubernetes:helm.sh/v3:Release" and (
             chart := _local_chart(str(item.inputs.get("chart", "")))
         ):
-            inputs = reveal(item.inputs)
+            inputs = _inputs(item)
             docs = [
                 (d, "helm-template")
                 for d in helm_template(
@@ -259,7 +276,7 @@ def render_stack(
             and not item.type.startswith(_OPAQUE)
             and "kind" in item.inputs
         ):
-            docs = [(reveal(item.inputs), "pulumi")]
+            docs = [(_inputs(item), "pulumi")]
         else:
             docs = [(_declared(item), "declared")]
         filename = f"{number:03d}-{_slug(item.type.split(':')[-1])}-{_slug(item.name)}.yaml"

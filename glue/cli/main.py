@@ -1,9 +1,15 @@
 """``kubeai``: the platform's command line for people.
 
 Commands: ``kubeai demo``; ``kubeai models list|show|versions|alias|rollback|history``;
-``kubeai services status``. The registry URL comes from ``--registry-url`` or
-``KUBEAI_REGISTRY_URL`` (default http://127.0.0.1:8080). Errors print one readable line and
-exit non-zero (1 for refused requests, 3 when the registry cannot be reached), never a traceback.
+``kubeai services status``; ``kubeai datasets list|add``; ``kubeai render``; ``kubeai validate``.
+The registry URL comes from ``--registry-url`` or ``KUBEAI_REGISTRY_URL`` (default
+http://127.0.0.1:8080). Errors print one readable line and exit with a status of the one table in
+``glue.cli.exit_codes`` (1 refused or failed, 2 bad input, 3 registry or storage unreachable),
+never a traceback.
+
+Both consoles print text literally (``markup=False``): names, URIs and server messages such as
+the pattern ``^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`` are never read as rich markup; styles are
+applied with ``rich.text.Text`` instead.
 """
 
 from __future__ import annotations
@@ -11,14 +17,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from glue.cli.exit_codes import ExitCode
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 
 app = typer.Typer(help="KubeAI platform command line.", no_args_is_help=True)
@@ -31,8 +38,8 @@ app.add_typer(services_app, name="services")
 datasets_app = typer.Typer(help="Datasets recorded for lineage.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 
-console = Console()
-err = Console(stderr=True)
+console = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 RegistryURL = Annotated[
     str,
@@ -40,26 +47,40 @@ RegistryURL = Annotated[
 ]
 DEFAULT_URL = "http://127.0.0.1:8080"
 F = TypeVar("F", bound=Callable[..., Any])
+#: Aliases with a meaning by convention (the registry accepts any DNS-style name).
+CONVENTIONAL_ALIASES = ("production", "staging", "canary")
+
+
+def fail(message: str, code: ExitCode, *, label: str = "error:") -> NoReturn:
+    """Print ``label`` in red and ``message`` literally on stderr, then exit with ``code``."""
+    err.print(Text.assemble((label, "red"), " ", message) if label else Text(message))
+    raise typer.Exit(code)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 model``, ``2 models``, ``0 models``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def friendly(func: F) -> F:
-    """Turn registry errors into one red line and an exit code instead of a traceback."""
+    """Turn registry and artifact errors into one red line and an ``ExitCode``, no traceback."""
+    from glue.artifacts.errors import ArtifactConflict, ArtifactError, StorageUnavailable
+    from glue.model_registry.publish import DatasetConflict
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except RegistryError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(1) from None
-        except RegistryUnavailable as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(3) from None
+        except (RegistryError, DatasetConflict, ArtifactConflict) as exc:
+            fail(str(exc), ExitCode.FAILED)
+        except (RegistryUnavailable, StorageUnavailable) as exc:
+            fail(str(exc), ExitCode.UNAVAILABLE)
+        except ArtifactError as exc:
+            fail(f"{exc.field}: {exc}", ExitCode.BAD_INPUT)
         except ValidationError as exc:  # refused before sending: say which argument and why
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "argument"
-            err.print(f"[red]error:[/red] {escape(where)}: {escape(str(first.get('msg')))}")
-            raise typer.Exit(2) from None
+            fail(f"{where}: {first.get('msg')}", ExitCode.BAD_INPUT)
 
     return wrapper  # type: ignore[return-value]
 
@@ -91,18 +112,30 @@ def demo(
         float, typer.Option(min=20, help="How long the load generator runs across the swap.")
     ] = 24.0,
     clients: Annotated[int, typer.Option(min=2, max=16, help="Load generator threads.")] = 4,
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            help="After the summary, keep the registry, tritonserver and the serving agent "
+            "running until Ctrl-C, to browse what the demo produced with kubeai models ..."
+        ),
+    ] = False,
 ) -> None:
     """Run the model lifecycle end to end on real data (digits) with a real tritonserver."""
     from glue.demo.runner import DemoError, run_demo
 
     try:
-        run_demo(workdir=workdir, swap_seconds=swap_seconds, clients=clients, console=console)
+        run_demo(
+            workdir=workdir,
+            swap_seconds=swap_seconds,
+            clients=clients,
+            console=console,
+            keep_running=keep_running,
+        )
     except DemoError as exc:
-        err.print(f"[red]demo failed:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), ExitCode.FAILED, label="demo failed:")
     except KeyboardInterrupt as exc:
-        err.print("[yellow]interrupted: every process the demo started was stopped[/yellow]")
-        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
+        err.print(Text("interrupted: every process the demo started was stopped", style="yellow"))
+        raise typer.Exit(getattr(exc, "exit_code", ExitCode.INTERRUPTED)) from None
 
 
 @models_app.command("list")
@@ -116,7 +149,7 @@ def models_list(
     """List registered models with their latest version and aliases."""
     with RegistryClient(registry_url) as client:
         page = client.list_models(team=team, limit=limit, offset=offset)
-    table = Table("model", "team", "task", "latest", "aliases", title=f"{page.total} models")
+    table = Table("model", "team", "task", "latest", "aliases", title=plural(page.total, "model"))
     for m in page.items:
         aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))
         table.add_row(m.name, m.team, m.task, str(m.latest_version), aliases)
@@ -138,7 +171,7 @@ def models_show(
     with RegistryClient(registry_url) as client:
         if version is None:
             m = client.get_model(model)
-            console.print(f"[bold]{m.name}[/bold] (team {m.team}) {m.description}")
+            console.print(Text.assemble((m.name, "bold"), f" (team {m.team}) {m.description}"))
             console.print(f"task: {m.task}  framework: {m.framework}  latest: v{m.latest_version}")
             for alias, number in sorted(m.aliases.items()):
                 console.print(f"  {alias} → v{number}")
@@ -146,11 +179,13 @@ def models_show(
         else:
             v = client.get_version(model, version)
             console.print(
-                f"[bold]{v.model} v{v.version}[/bold] aliases: {', '.join(v.aliases) or '-'}"
+                Text.assemble(
+                    (f"{v.model} v{v.version}", "bold"), f" aliases: {', '.join(v.aliases) or '-'}"
+                )
             )
             console.print(
-                f"artifact: {v.artifact_uri} ({len(v.manifest.files)} files, "
-                f"{v.manifest.total_bytes} bytes)"
+                f"artifact: {v.artifact_uri} ({plural(len(v.manifest.files), 'file')}, "
+                f"{plural(v.manifest.total_bytes, 'byte')})"
             )
             console.print(f"dataset: {v.dataset or '-'}")
             console.print(
@@ -187,7 +222,7 @@ def models_versions(
         "dataset",
         "source",
         "created",
-        title=f"{model}: {page.total} versions",
+        title=f"{model}: {plural(page.total, 'version')}",
     )
     for v in page.items:
         accuracy = v.metrics.get("accuracy")
@@ -202,6 +237,32 @@ def models_versions(
     console.print(table)
 
 
+def one_edit_apart(a: str, b: str) -> bool:
+    """True if ``a`` becomes ``b`` by inserting, deleting or replacing exactly one character."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
+
+
+def close_alias(new: str, known: list[str]) -> str | None:
+    """The first of ``known`` that a NEW alias ``new`` looks like a slip for, or None.
+
+    Close means one edit apart (``canery``/``canary``) or one name a prefix of the other
+    (``prod``/``production``).
+    """
+    for name in known:
+        if name != new and (
+            one_edit_apart(new, name) or name.startswith(new) or new.startswith(name)
+        ):
+            return name
+    return None
+
+
 @models_app.command("alias")
 @friendly
 def models_alias(
@@ -212,11 +273,27 @@ def models_alias(
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "",
     actor: Annotated[str, typer.Option(help="Who moves it (default: user@host).")] = "",
 ) -> None:
-    """Point ALIAS of MODEL at VERSION (promotion): ``kubeai models alias digits production 2``."""
+    """Point ALIAS of MODEL at VERSION (promotion), e.g. kubeai models alias digits production 2.
+
+    Any lowercase name is an alias; production, staging and canary are the conventional ones.
+
+    A NEW alias close to an existing or conventional one (prod, prodution) warns as it is made.
+    """
     with RegistryClient(registry_url) as client:
+        existing = sorted(client.get_model(model).aliases)
         event = client.set_alias(model, alias, version, actor=actor or _whoami(), reason=reason)
     before = "-" if event.from_version is None else f"v{event.from_version}"
     console.print(f"{model}: {alias} {before} → v{event.to_version}")
+    if alias not in existing and alias not in CONVENTIONAL_ALIASES:
+        meant = close_alias(alias, [*existing, *CONVENTIONAL_ALIASES])
+        if meant is not None:
+            err.print(
+                Text.assemble(
+                    ("warning:", "yellow"),
+                    f" created a NEW alias {alias!r} of {model}; did you mean {meant!r}? "
+                    f"(conventional aliases: {', '.join(CONVENTIONAL_ALIASES)})",
+                )
+            )
 
 
 @models_app.command("rollback")
@@ -263,7 +340,7 @@ def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> No
     """What SERVICE should serve and what each of its pods serves, with errors."""
     with RegistryClient(registry_url) as client:
         s = client.get_service(service)
-    console.print(f"[bold]{s.name}[/bold] (team {s.team})")
+    console.print(Text.assemble((s.name, "bold"), f" (team {s.team})"))
     for a in s.assignments:
         target = f"alias {a.alias}" if a.alias else f"v{a.version}"
         resolved = "unresolved" if a.resolved_version is None else f"v{a.resolved_version}"
@@ -279,15 +356,10 @@ def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> No
     table = Table("pod", "model", "version", "state", "seen", "error", title="observed")
     for o in s.observed:
         style = {"READY": "green", "FAILED": "red"}.get(o.state, "yellow")
-        state = f"[{style}]{o.state}[/{style}]" + (" [dim](stale)[/dim]" if o.stale else "")
-        table.add_row(
-            escape(o.pod),
-            o.model,
-            f"v{o.version}",
-            state,
-            _age(o.reported_at),
-            escape(o.error or ""),
-        )
+        state = Text(o.state, style=style)
+        if o.stale:
+            state.append(" (stale)", style="dim")
+        table.add_row(o.pod, o.model, f"v{o.version}", state, _age(o.reported_at), o.error or "")
     console.print(table)
 
 
@@ -302,9 +374,9 @@ def datasets_list(
     """List recorded datasets."""
     with RegistryClient(registry_url) as client:
         page = client.list_datasets(team=team, limit=limit, offset=offset)
-    table = Table("dataset", "team", "rows", "files", "uri", title=f"{page.total} datasets")
+    table = Table("dataset", "team", "rows", "files", "uri", title=plural(page.total, "dataset"))
     for d in page.items:
-        table.add_row(d.name, d.team, str(d.rows), str(len(d.manifest.files)), escape(d.uri))
+        table.add_row(d.name, d.team, str(d.rows), str(len(d.manifest.files)), d.uri)
     console.print(table)
 
 
@@ -323,55 +395,35 @@ def datasets_add(
 ) -> None:
     """Upload a local directory to the artifact store (sha256 manifest) and record it.
 
-    Storage comes from the ``KUBEAI_ARTIFACTS_*`` settings. Uploading the same files again is
-    idempotent; other files at the same URI are refused (artifacts are immutable).
+    Storage comes from the KUBEAI_ARTIFACTS_* settings.
+
+    The same files again are idempotent; other files at the same URI are refused (immutable).
     """
     from pathlib import Path
 
-    from glue.artifacts.errors import ArtifactError
-    from glue.artifacts.manifest import build_manifest
     from glue.artifacts.settings import ArtifactSettings
     from glue.artifacts.store import ArtifactStore
-    from glue.model_registry import schemas
+    from glue.model_registry.publish import publish_dataset
 
     source = Path(from_dir)
     if not source.is_dir():
-        err.print(f"[red]error:[/red] --from-dir {escape(from_dir)} is not a directory")
-        raise typer.Exit(2)
-    body = schemas.DatasetCreate.model_validate(
-        {
-            "name": name,
-            "team": team,
-            "uri": uri,
-            "rows": rows,
-            "description": description,
-            "manifest": {"files": {"placeholder": {"sha256": "0" * 64, "size": 0}}},
-        }
-    )  # checks names and fields before anything is uploaded
+        fail(f"--from-dir {from_dir} is not a directory", ExitCode.BAD_INPUT)
     with RegistryClient(registry_url) as client:
-        local = build_manifest(source)
-        try:
-            existing = client.get_dataset(name)
-        except RegistryError as exc:
-            if exc.status != 404:
-                raise
-        else:  # refuse before uploading anything: datasets are immutable
-            if existing.manifest != local or existing.uri.rstrip("/") != uri.rstrip("/"):
-                err.print(
-                    f"[red]error:[/red] dataset {name!r} is already recorded with other files "
-                    f"or URI ({escape(existing.uri)}); record a new name instead"
-                )
-                raise typer.Exit(1)
-        try:
-            store = ArtifactStore(ArtifactSettings())
-            manifest = store.upload_dir(source, store.check_uri(uri))
-        except ArtifactError as exc:
-            err.print(f"[red]error:[/red] {exc.field}: {escape(str(exc))}")
-            raise typer.Exit(2) from None
-        record = client.register_dataset(body.model_copy(update={"manifest": manifest}))
+        published = publish_dataset(
+            store=ArtifactStore(ArtifactSettings()),
+            registry=client,
+            source_dir=source,
+            uri=uri,
+            name=name,
+            team=team,
+            rows=rows,
+            description=description,
+        )
+    record = published.record
     console.print(
-        f"dataset {record.name!r}: {len(record.manifest.files)} files, "
-        f"{record.manifest.total_bytes} bytes at {escape(record.uri)}"
+        f"dataset {record.name!r}: {plural(len(record.manifest.files), 'file')}, "
+        f"{plural(record.manifest.total_bytes, 'byte')} at {record.uri}"
+        + ("" if published.created else " (already recorded)")
     )
 
 
@@ -393,11 +445,9 @@ def render(
             stack, Path(out), stacks_dir=Path(stacks_dir), kube_version=kube_version
         )
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc), ExitCode.BAD_INPUT)
     except RenderError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), ExitCode.FAILED)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     console.print(f"rendered stack {stack!r} into {out}: {counts}")
 
@@ -415,42 +465,39 @@ def validate(
     resources against their upstream CRD schemas. Exits 1 naming each object and field."""
     from pathlib import Path
 
-    from rich.markup import escape
-
     from infra.upstream import UpstreamError
     from infra.validate import CrdSchemas, crds_dir, declared_types, validate_directory
 
     root = Path(directory)
     if not root.is_dir():
-        err.print(f"[red]error:[/red] {directory} is not a directory")
-        raise typer.Exit(2)
+        fail(f"{directory} is not a directory", ExitCode.BAD_INPUT)
     try:
         schemas = CrdSchemas(crds_dir(crds))
     except FileNotFoundError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc), ExitCode.BAD_INPUT)
     except UpstreamError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(3) from None
+        fail(str(exc), ExitCode.UNAVAILABLE)
     checked, problems = validate_directory(root, crds=schemas, kube_version=kube_version)
     if checked == 0 and not problems:
-        err.print(f"[red]error:[/red] no Kubernetes objects found in {directory} (*.yaml)")
-        raise typer.Exit(1)
+        fail(f"no Kubernetes objects found in {directory} (*.yaml)", ExitCode.FAILED)
     for problem in problems:
-        err.print(f"[red]invalid:[/red] {problem}")
+        err.print(Text.assemble(("invalid:", "red"), " ", str(problem)))
     if problems:
-        err.print(f"{len(problems)} problem(s) in {checked} objects")
-        raise typer.Exit(1)
+        fail(
+            f"{plural(len(problems), 'problem')} in {plural(checked, 'object')}",
+            ExitCode.FAILED,
+            label="",
+        )
     console.print(
-        f"{checked} objects valid (Kubernetes {kube_version}, CRDs from {schemas.directory})"
+        f"{plural(checked, 'object')} valid "
+        f"(Kubernetes {kube_version}, CRDs from {schemas.directory})"
     )
     declared = declared_types(root)
     if declared:
         listing = ", ".join(f"{count} {kind}" for kind, count in declared.items())
-        total = sum(declared.values())
         console.print(
-            f"{total} declared resource{'' if total == 1 else 's'} not validated here (their "
-            f"objects are made at deploy time): {escape(listing)}"
+            f"{plural(sum(declared.values()), 'declared resource')} not validated here (their "
+            f"objects are made at deploy time): {listing}"
         )
 
 

@@ -1,4 +1,4 @@
-"""Datasets the platform ships for demos and tests, written to the artifact store.
+"""Datasets the platform ships for demos and tests, written to the artifact store and recorded.
 
 ``digits``: scikit-learn's bundled handwritten digits (1,797 8x8 images, 10 classes; UCI ML
 hand-written digits test set), split once into train/test with a fixed seed so every training
@@ -18,6 +18,9 @@ import numpy as np
 
 from glue.artifacts.manifest import Manifest
 from glue.artifacts.store import ArtifactStore
+from glue.model_registry.client import RegistryClient
+from glue.model_registry.publish import Published, publish_dataset
+from glue.model_registry.schemas import DatasetRead
 
 SPLIT_FILE = "split.npz"
 INFO_FILE = "dataset.json"
@@ -59,16 +62,25 @@ def make_digits_split(*, test_fraction: float = 0.25, seed: int = 0) -> DigitsSp
     return DigitsSplit(x_train, y_train, x_test, y_test)
 
 
-def write_digits_dataset(
-    store: ArtifactStore, uri: str, *, test_fraction: float = 0.25, seed: int = 0
-) -> tuple[DigitsSplit, Manifest]:
-    """Write the digits split (``split.npz``, ``dataset.json``) to ``uri``: (split, manifest).
+def publish_digits_dataset(
+    *,
+    store: ArtifactStore,
+    registry: RegistryClient,
+    uri: str,
+    team: str,
+    name: str = "digits",
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> tuple[DigitsSplit, Published[DatasetRead]]:
+    """Write the digits split (``split.npz``, ``dataset.json``) to ``uri`` and record it as
+    ``name``: (split, published record with its manifest).
 
-    Idempotent: writing the same split to the same URI again returns the same manifest.
+    Idempotent: the same split to the same URI again returns the recorded dataset
+    (``created=False``). Errors are ``publish_dataset``'s.
     """
     split = make_digits_split(test_fraction=test_fraction, seed=seed)
     info: dict[str, Any] = {
-        "name": "digits",
+        "name": name,
         "source": "sklearn.datasets.load_digits (UCI ML hand-written digits)",
         "features": 64,
         "classes": 10,
@@ -90,8 +102,20 @@ def write_digits_dataset(
         )
         (root / SPLIT_FILE).write_bytes(buffer.getvalue())
         (root / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True))
-        manifest = store.upload_dir(root, uri)
-    return split, manifest
+        published = publish_dataset(
+            store=store,
+            registry=registry,
+            source_dir=root,
+            uri=uri,
+            name=name,
+            team=team,
+            rows=split.rows,
+            description=(
+                f"scikit-learn digits, stratified {100 - round(test_fraction * 100)}/"
+                f"{round(test_fraction * 100)} split, seed {seed}"
+            ),
+        )
+    return split, published
 
 
 def read_digits_dataset(store: ArtifactStore, uri: str, manifest: Manifest) -> DigitsSplit:

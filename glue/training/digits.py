@@ -12,10 +12,11 @@ Inside a Kubeflow job the source reference comes from the environment (``KUBEAI_
 ``KUBEAI_SOURCE_NAMESPACE``, ``KUBEAI_SOURCE_NAME``, ``KUBEAI_SOURCE_UID``, set through the
 downward API); a retried job has the same uid, so it never registers a second version.
 
-Every argument is checked before any data is read or uploaded. Exit status: 0 registered (or
-already registered by an earlier attempt), 2 bad input (an invalid argument or ``--param``, or a
-dataset the registry does not record; nothing uploaded), 3 registry or artifact storage
-unreachable (worth a retry), 1 any other failure. Errors are one line on stderr.
+Every argument is checked before any data is read or uploaded. Exit status (``ExitCode``, the
+table every command shares): 0 registered (or already registered by an earlier attempt), 2 bad
+input (an invalid argument or ``--param``, or a dataset the registry does not record; nothing
+uploaded), 3 registry or artifact storage unreachable (worth a retry), 1 any other failure.
+Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -41,16 +41,13 @@ from pydantic import TypeAdapter, ValidationError
 from glue.artifacts.errors import InvalidArtifactURI, StorageUnavailable
 from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
+from glue.cli.exit_codes import ExitCode
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
+from glue.model_registry.publish import publish_model
 from glue.training.datasets import DigitsSplit, read_digits_dataset
-from glue.triton.config import parse_model_config, signature_of
 
 ALGORITHMS = ("logistic_regression", "svc", "random_forest", "mlp")
-#: Exit statuses: other failures, bad input (nothing uploaded), registry/storage unreachable.
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 3
 #: Longest ``--param`` value the registry records.
 MAX_PARAM_CHARS = 1024
 
@@ -182,19 +179,18 @@ def train_and_evaluate(
     }
 
 
-def write_model_directory(out: Path, *, model: str, estimator: Any) -> schemas.Signature:
-    """Write a Triton python-backend model directory for ``model`` at ``out``.
+def write_model_directory(out: Path, *, model: str, estimator: Any) -> Path:
+    """Write a Triton python-backend model directory for ``model`` at ``out``; returns ``out``.
 
-    Layout: ``config.pbtxt`` + ``1/model.py`` + ``1/model.joblib``. Returns the signature read
-    back from the written config.pbtxt (so registration states exactly what Triton will see).
+    Layout: ``config.pbtxt`` + ``1/model.py`` + ``1/model.joblib``. ``publish_model`` reads the
+    signature back from the written config.pbtxt, so registration states what Triton will see.
     """
     (out / "1").mkdir(parents=True)
-    config_text = CONFIG_TEMPLATE.format(name=model)
-    (out / "config.pbtxt").write_text(config_text)
+    (out / "config.pbtxt").write_text(CONFIG_TEMPLATE.format(name=model))
     template = resources.files("glue.training").joinpath("templates/digits_model.py")
     (out / "1" / "model.py").write_text(template.read_text())
     joblib.dump(estimator, out / "1" / "model.joblib")
-    return signature_of(parse_model_config(config_text))
+    return out
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:
@@ -361,28 +357,24 @@ def run(args: argparse.Namespace) -> schemas.VersionRead:
         base = request.output_uri or store.local_uri("models", name, "runs", attempt)
         with tempfile.TemporaryDirectory(prefix="kubeai-train-") as tmp:
             model_dir = Path(tmp) / name
-            signature = write_model_directory(model_dir, model=name, estimator=estimator)
+            write_model_directory(model_dir, model=name, estimator=estimator)
             metrics_file = Path(tmp) / "metrics" / "metrics.json"
             metrics_file.parent.mkdir()
             metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-            manifest = store.upload_dir(model_dir, store.join_uri(base, "model"))
             store.upload_dir(metrics_file.parent, store.join_uri(base, "metrics"))
-            shutil.rmtree(model_dir)
-        registry.ensure_model(request.model)
-        return registry.register_version(
-            name,
-            schemas.VersionCreate(
-                artifact_uri=store.join_uri(base, "model"),
-                manifest=manifest,
-                format="triton-python",
-                signature=signature,
+            published = publish_model(
+                store=store,
+                registry=registry,
+                model=request.model,
+                model_dir=model_dir,
+                uri=store.join_uri(base, "model"),
+                source=request.source,
                 metrics=metrics,
                 params={"algorithm": request.algorithm, **request.params},
                 dataset=request.dataset,
-                source=request.source,
                 created_by=request.created_by,
-            ),
-        )
+            )
+        return published.record
 
 
 def parser() -> argparse.ArgumentParser:
@@ -407,7 +399,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (see ``EXIT_*``); errors are one line."""
+    """Entry point; returns the process exit status (``ExitCode``); errors are one line."""
     args = parser().parse_args(argv)
     try:
         version = run(args)
@@ -415,16 +407,16 @@ def main(argv: list[str] | None = None) -> int:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "argument"
         print(f"error: {where}: {_one_line(error['msg'])}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     except ValueError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     except (RegistryUnavailable, StorageUnavailable) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return ExitCode.UNAVAILABLE
     except Exception as exc:
         print(f"error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     print(
         json.dumps(
             {
@@ -435,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     )
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

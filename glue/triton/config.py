@@ -8,21 +8,84 @@ triton-inference-server/common ``protobuf/model_config.proto``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
 from glue.model_registry.schemas import Signature, TensorSpec
 
-ModelConfig = model_config_pb2.ModelConfig
+if TYPE_CHECKING:
+    # Triton's generated module ships without type stubs (mypy sees ``Any``). These stubs give
+    # the static types of the fields this project reads, named and shaped as in
+    # ``model_config.proto``; at run time the names are the generated message classes.
+    from google.protobuf.internal.containers import (
+        RepeatedCompositeFieldContainer,
+        RepeatedScalarFieldContainer,
+    )
+    from google.protobuf.message import Message
+
+    class ModelInput(Message):
+        """``ModelInput``: one input tensor (``data_type`` is a ``DataType`` enum value)."""
+
+        name: str
+        data_type: int
+
+        @property
+        def dims(self) -> RepeatedScalarFieldContainer[int]: ...
+
+    class ModelOutput(Message):
+        """``ModelOutput``: one output tensor (``data_type`` is a ``DataType`` enum value)."""
+
+        name: str
+        data_type: int
+        label_filename: str
+
+        @property
+        def dims(self) -> RepeatedScalarFieldContainer[int]: ...
+
+    class ModelVersionPolicy(Message):
+        """``ModelVersionPolicy``: which versions of a model Triton serves."""
+
+        class Specific(Message):
+            """``ModelVersionPolicy.Specific``: exactly the listed versions."""
+
+            @property
+            def versions(self) -> RepeatedScalarFieldContainer[int]: ...
+
+        @property
+        def specific(self) -> ModelVersionPolicy.Specific: ...
+
+    class ModelConfig(Message):
+        """``ModelConfig``: one model's configuration (the content of ``config.pbtxt``)."""
+
+        name: str
+        platform: str
+        backend: str
+        max_batch_size: int
+        default_model_filename: str
+
+        @property
+        def input(self) -> RepeatedCompositeFieldContainer[ModelInput]: ...
+
+        @property
+        def output(self) -> RepeatedCompositeFieldContainer[ModelOutput]: ...
+
+        @property
+        def version_policy(self) -> ModelVersionPolicy: ...
+
+else:
+    ModelInput = model_config_pb2.ModelInput
+    ModelOutput = model_config_pb2.ModelOutput
+    ModelVersionPolicy = model_config_pb2.ModelVersionPolicy
+    ModelConfig = model_config_pb2.ModelConfig
 
 #: ``DataType`` enum names without the ``TYPE_`` prefix are the datatypes of the KServe v2 protocol
 #: (``TYPE_FP32`` <-> ``FP32``); ``TYPE_STRING`` is ``BYTES`` on the wire.
 _WIRE_NAMES = {"STRING": "BYTES"}
 
 
-def parse_model_config(text: str) -> Any:
+def parse_model_config(text: str) -> ModelConfig:
     """Parse config.pbtxt text into a ``ModelConfig`` message.
 
     Raises ``ValueError`` with the line/column and the reason when the text is not a valid
@@ -42,7 +105,7 @@ def wire_datatype(data_type: int) -> str:
     return _WIRE_NAMES.get(name, name)
 
 
-def signature_of(config: Any) -> Signature:
+def signature_of(config: ModelConfig) -> Signature:
     """The input/output signature clients see for a parsed ``ModelConfig``.
 
     Dims are the full tensor shape a client sends or receives: when ``max_batch_size > 0`` Triton
@@ -52,7 +115,10 @@ def signature_of(config: Any) -> Signature:
     """
     batch = [-1] if config.max_batch_size > 0 else []
 
-    def specs(tensors: Any) -> list[TensorSpec]:
+    def specs(
+        tensors: RepeatedCompositeFieldContainer[ModelInput]
+        | RepeatedCompositeFieldContainer[ModelOutput],
+    ) -> list[TensorSpec]:
         return [
             TensorSpec(
                 name=t.name, datatype=wire_datatype(t.data_type), dims=[*batch, *list(t.dims)]
@@ -66,7 +132,7 @@ def signature_of(config: Any) -> Signature:
     return Signature(inputs=inputs, outputs=outputs)
 
 
-def signature_mismatches(declared: Signature, config: Any) -> list[str]:
+def signature_mismatches(declared: Signature, config: ModelConfig) -> list[str]:
     """Differences between a declared signature and a config's, as readable sentences.
 
     Empty when they match (same tensor names, datatypes and dims; order does not matter).
@@ -90,7 +156,7 @@ def signature_mismatches(declared: Signature, config: Any) -> list[str]:
     return problems
 
 
-def config_to_json(config: Any, *, versions: list[int]) -> str:
+def config_to_json(config: ModelConfig, *, versions: list[int]) -> str:
     """JSON of ``config`` with ``version_policy`` = specific ``versions``, for the load API.
 
     The result is the ``config`` parameter of ``POST /v2/repository/models/{name}/load``, which

@@ -31,9 +31,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from glue.triton.config import parse_model_config
+from glue.triton.config import ModelConfig, parse_model_config
 
 CONFIG_FILE = "config.pbtxt"
 
@@ -62,7 +61,7 @@ class CheckedModel:
     """
 
     root: Path
-    config: Any
+    config: ModelConfig
     config_text: str
     version_dir: Path
 
@@ -72,7 +71,7 @@ def is_version_name(name: str) -> bool:
     return name.isascii() and name.isdigit() and not name.startswith("0")
 
 
-def check_config_text(text: str, model: str) -> Any:
+def check_config_text(text: str, model: str) -> ModelConfig:
     """Parse ``config.pbtxt`` text and check it can serve as ``model``; returns the message.
 
     Raises ``LayoutError`` (field ``config.pbtxt`` or ``config.pbtxt:<field>``).

@@ -26,6 +26,9 @@ from tritonclient.utils import InferenceServerException
 
 T = TypeVar("T")
 
+#: Index states of a version Triton holds: loaded, being loaded or being unloaded.
+SERVING_STATES = ("READY", "LOADING", "UNLOADING")
+
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 

@@ -1,7 +1,9 @@
-"""A real PostgreSQL server for the session, started from the Debian packages when installed.
+"""A real, throw-away PostgreSQL server, started from the Debian packages when installed.
 
-Tests that need it take the ``postgres_url`` fixture; when no ``initdb`` is installed they are
-skipped with the reason printed (``.ci/run`` installs PostgreSQL with apt-get first).
+The one PostgreSQL starter of the repository: tests take the ``postgres_url`` fixture (skipped
+with the reason when no ``initdb`` is installed; ``.ci/run`` installs PostgreSQL with apt-get
+first), and the benchmarks use ``PostgresServer`` directly (``benchmarks/registry.py``; they run
+from the repository root, so ``tests.support`` is importable there too).
 """
 
 from __future__ import annotations
@@ -20,81 +22,127 @@ import pytest
 from tests.support.net import free_port
 
 
-def _bin_dir() -> Path | None:
+class PostgresNotInstalled(RuntimeError):  # noqa: N818 - reads as a state in `except` clauses
+    """No PostgreSQL server binaries (``/usr/lib/postgresql/*/bin/initdb``) on this machine."""
+
+
+def postgres_bindir() -> Path | None:
+    """Directory of the newest installed PostgreSQL server binaries, or None."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
 
 
-def _as_postgres(args: list[str]) -> list[str]:
-    # initdb refuses to run as root; run the server as the 'postgres' user the package creates.
+def _as_postgres(argv: list[str]) -> list[str]:
+    # initdb refuses to run as root: run the server as the 'postgres' user the package creates.
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *args]
-    return args
+        return ["runuser", "-u", "postgres", "--", *argv]
+    return argv
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free loopback port (``fsync=off``, trust auth).
+
+    Use as a context manager (or ``start``/``stop``). ``create_database()`` gives a fresh, empty
+    database and returns its SQLAlchemy URL (``postgresql+psycopg://postgres@127.0.0.1:PORT/N``).
+
+    Args:
+        max_connections: the server's ``max_connections``.
+
+    Raises ``PostgresNotInstalled`` at start when PostgreSQL is not installed.
+    """
+
+    def __init__(self, *, max_connections: int = 300) -> None:
+        self.bindir = postgres_bindir()
+        self.max_connections = max_connections
+        self.port = 0
+        self.data: Path | None = None
+        self.version = ""
+
+    def start(self) -> PostgresServer:
+        """initdb + pg_ctl start (about 1 s); raises ``PostgresNotInstalled``."""
+        if self.bindir is None:
+            raise PostgresNotInstalled(
+                "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); "
+                "apt-get install postgresql"
+            )
+        self.version = subprocess.run(
+            [str(self.bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.data = Path(tempfile.mkdtemp(prefix="kubeai-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres", "postgres")
+        self.port = free_port()
+        initdb = [str(self.bindir / "initdb"), "-D", str(self.data / "db")]
+        subprocess.run(
+            _as_postgres([*initdb, "-U", "postgres", "-A", "trust", "--no-sync"]),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        options = (
+            f"-k {self.data} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c max_connections={self.max_connections}"
+        )
+        pg_ctl = [str(self.bindir / "pg_ctl"), "-D", str(self.data / "db")]
+        log = str(self.data / "log")
+        subprocess.run(
+            _as_postgres([*pg_ctl, "-w", "-t", "60", "-l", log, "start", "-o", options]),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        return self
+
+    @property
+    def admin_url(self) -> str:
+        """libpq URL of the ``postgres`` database (for CREATE DATABASE)."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def create_database(self, prefix: str = "t") -> str:
+        """Create an empty database; returns its SQLAlchemy URL (psycopg 3 driver)."""
+        import psycopg
+
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        """Stop the server (fast mode) and delete its data directory. Idempotent."""
+        if self.data is None or self.bindir is None:
+            return
+        subprocess.run(
+            _as_postgres(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.data / "db"), "-m", "fast", "stop"]
+            ),
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.data, ignore_errors=True)
+        self.data = None
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """Start PostgreSQL on a free loopback port; yields the admin URL (database ``postgres``)."""
-    bindir = _bin_dir()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)")
-    data = Path(tempfile.mkdtemp(prefix="kubeai-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(data / "db"),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = (
-        f"-k {data} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    )
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data / "db"),
-                "-w",
-                "-l",
-                str(data / "log"),
-                "start",
-                "-o",
-                options,
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (max_connections 200); skipped if not installed."""
+    server = PostgresServer(max_connections=200)
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        server.start()
+    except PostgresNotInstalled as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
     finally:
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(data, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A fresh, empty database on the session's server; yields its SQLAlchemy URL."""
-    import psycopg
-
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = postgres_server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return postgres_server.rsplit("/", 1)[0] + "/" + name
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server; its SQLAlchemy URL."""
+    return postgres_server.create_database("t")

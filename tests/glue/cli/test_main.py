@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from glue.artifacts.store import ArtifactStore
+from glue.cli.exit_codes import ExitCode
 from glue.cli.main import app
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
+from glue.model_registry.publish import publish_model
 from tests.glue.model_registry.conftest import CONFIG, SIGNATURE
 from tests.support.registry import RegistryServer
 
@@ -24,24 +28,22 @@ def populated(registry: RegistryServer, tmp_path: Path) -> str:
     (src / "1").mkdir(parents=True)
     (src / "config.pbtxt").write_text(CONFIG.format(name="digits"))
     (src / "1" / "model.py").write_text("# m\n")
-    uri = store.local_uri("models", "digits", "a")
-    manifest = store.upload_dir(src, uri)
     with RegistryClient(registry.url) as client:
-        client.create_model(schemas.ModelCreate(name="digits", team="cv", task="classification"))
         for i in (1, 2):
-            client.register_version(
-                "digits",
-                schemas.VersionCreate(
-                    artifact_uri=uri,
-                    manifest=manifest,
-                    signature=schemas.Signature(**SIGNATURE),
-                    metrics={"accuracy": 0.9 + i / 100},
-                    params={"C": str(i)},
-                    source=schemas.SourceRef(
-                        kind="PyTorchJob", namespace="cv", name=f"job-{i}", uid=f"u{i}"
-                    ),
+            published = publish_model(
+                store=store,
+                registry=client,
+                model=schemas.ModelCreate(name="digits", team="cv", task="classification"),
+                model_dir=src,
+                uri=store.local_uri("models", "digits", "a"),
+                metrics={"accuracy": 0.9 + i / 100},
+                params={"C": str(i)},
+                source=schemas.SourceRef(
+                    kind="PyTorchJob", namespace="cv", name=f"job-{i}", uid=f"u{i}"
                 ),
             )
+            assert published.created and published.record.version == i
+            assert published.record.signature == schemas.Signature(**SIGNATURE)
         client.set_alias("digits", "production", 1)
         client.create_service(
             schemas.ServiceCreate(
@@ -144,7 +146,7 @@ def test_datasets_add_uploads_records_and_lists(
     ]
     r = _run(registry.url, *args)
     assert r.exit_code == 0, r.output
-    assert "1 files" in r.output
+    assert "1 file," in r.output and "1 files" not in r.output
     assert _run(registry.url, *args).exit_code == 0  # idempotent
     listed = _run(registry.url, "datasets", "list")
     assert "clicks" in listed.stdout and "search" in listed.stdout
@@ -184,3 +186,86 @@ def test_datasets_add_uploads_records_and_lists(
         "1",
     )
     assert escape.exit_code == 2 and "artifact_uri" in escape.output
+
+
+def test_counts_are_pluralised(populated: str) -> None:
+    listed = _run(populated, "models", "list")
+    assert re.search(r"\b1 model(?!s)", listed.stdout), listed.stdout
+    versions = _run(populated, "models", "versions", "digits")
+    assert "digits: 2 versions" in versions.stdout
+
+
+def test_a_new_alias_one_slip_from_a_known_one_warns(populated: str) -> None:
+    """``kubeai models alias digits prod 1`` used to create ``prod`` silently."""
+    r = _run(populated, "models", "alias", "digits", "prod", "1")
+    assert r.exit_code == 0 and "prod - → v1" in r.stdout
+    assert "warning" in r.output and "did you mean 'production'" in r.output
+    r = _run(populated, "models", "alias", "digits", "stagin", "1")  # one edit from staging
+    assert r.exit_code == 0 and "did you mean 'staging'" in r.output
+    for quiet in ("staging", "prod", "shadow"):  # conventional, existing now, not close
+        r = _run(populated, "models", "alias", "digits", quiet, "2")
+        assert r.exit_code == 0 and "warning" not in r.output, (quiet, r.output)
+    with RegistryClient(populated) as client:
+        assert client.get_model("digits").aliases == {
+            "production": 1,
+            "prod": 2,
+            "stagin": 1,
+            "staging": 2,
+            "shadow": 2,
+        }
+
+
+def test_help_has_no_literal_markup() -> None:
+    r = runner.invoke(app, ["models", "alias", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "``" not in r.output
+    assert "production, staging and canary are the conventional ones" in r.output
+
+
+def test_pattern_in_a_render_error_is_printed_literally(tmp_path: Path) -> None:
+    """Rich markup used to eat ``[a-z0-9]`` from the name pattern in config errors."""
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    root = Path(__file__).resolve().parents[3] / "stacks"
+    team = yaml.safe_load((root / "Pulumi.team-risk-prod.yaml").read_text())
+    team["config"]["kubeai:team"]["name"] = "Bad_Name"
+    (stacks / "Pulumi.team-risk-prod.yaml").write_text(yaml.safe_dump(team))
+    out = str(tmp_path / "out")
+    r = runner.invoke(
+        app,
+        ["render", "--stack", "team-risk-prod", "--out", out, "--stacks-dir", str(stacks)],
+        env={"COLUMNS": "200"},
+    )
+    assert r.exit_code == 2, r.output
+    assert "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" in r.output
+
+
+def test_datasets_add_exit_status_follows_the_table(
+    registry: RegistryServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "clicks"
+    data.mkdir()
+    (data / "part-0.csv").write_text("a,b\n1,2\n")
+    args = ["datasets", "add", "clicks", "--from-dir", str(data), "--team", "search"]
+    # Bad input: the name pattern is printed as is.
+    r = _run(registry.url, *args[:2], "Bad_Name", *args[3:], "--uri", "s3://b-x/c", "--rows", "1")
+    assert r.exit_code == ExitCode.BAD_INPUT == 2
+    assert "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" in r.output
+    r = _run(registry.url, *args[:4], str(tmp_path / "nope"), *args[5:], "--uri", "s3://b-x/c")
+    assert r.exit_code == 2 and "--rows" in r.output  # typer's own usage error is 2 as well
+    # Storage unreachable: 3 (retry), as for the training entrypoint.
+    monkeypatch.setenv("KUBEAI_ARTIFACTS_S3__ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    r = _run(registry.url, *args, "--uri", "s3://bucket-x/clicks", "--rows", "1")
+    assert r.exit_code == ExitCode.UNAVAILABLE == 3, r.output
+    assert "Traceback" not in r.output
+
+
+def test_render_writes_declared_ints_as_ints(tmp_path: Path) -> None:
+    """Pulumi passes numbers as doubles: ``max_history=10`` was written ``maxHistory: 10.0``."""
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["render", "--stack", "local", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    written = "\n".join(p.read_text() for p in sorted(out.glob("*.yaml")))
+    assert "maxHistory: 10\n" in written
+    assert not re.search(r":\s+\d+\.0\s*$", written, re.MULTILINE)

@@ -3,39 +3,62 @@ tritonserver, a real serving agent process and real training on the digits data.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from glue.demo.processes import marked_processes
+from tests.glue.demo.support import start_demo
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path: Path) -> None:
-    workdir = tmp_path / "demo"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "glue.cli.main",
-            "demo",
-            "--workdir",
-            str(workdir),
-            "--swap-seconds",
-            "20",
-            "--clients",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=480,
-        env={**os.environ, "COLUMNS": "120"},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    workdir = (tmp_path / "demo").resolve()
+    demo = start_demo(workdir, "--keep-running", stdout=subprocess.PIPE)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 480
+        while not any("kept running" in line for line in lines):
+            assert demo.poll() is None, (
+                "".join(lines)[-3000:] + (demo.stderr or io.StringIO()).read()
+            )
+            assert time.monotonic() < deadline, "".join(lines)[-3000:]
+            time.sleep(0.5)
+        time.sleep(1)  # the rest of the kept-running block
+        # While it keeps running, the printed command lists what the demo produced.
+        command = next(ln.split() for ln in lines if "kubeai models list --registry-url" in ln)
+        listed = subprocess.run(
+            [sys.executable, "-m", "glue.cli.main", *command[1:]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "120"},
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert re.search(r"\b1 model(?!s)", listed.stdout), listed.stdout
+        assert "digits" in listed.stdout and "production→v2" in listed.stdout
+        demo.send_signal(signal.SIGINT)  # Ctrl-C ends a kept-running demo normally
+        demo.wait(timeout=90)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    reader.join(timeout=10)
+    stdout, stderr = "".join(lines), (demo.stderr or io.StringIO()).read()
+    assert demo.returncode == 0, stdout[-3000:] + stderr[-3000:]
     report = json.loads((workdir / "report.json").read_text())
     assert report["dataset"] == {**report["dataset"], "name": "digits", "rows": 1797}
     versions = report["versions"]
@@ -53,7 +76,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert report["service"]["observed"] == [
         {"pod": "digits-local-0", "model": "digits", "version": 2, "state": "READY"}
     ]
-    assert "accuracy" in result.stdout and "failed 0" in result.stdout
+    assert "accuracy" in stdout and "failed 0" in stdout
     assert (workdir / ".kubeai-demo").is_file()
     # Training printed no warnings (SVC(probability=True) warns from scikit-learn 1.9 on).
     for log in ("train-v1.log", "train-v2.log"):
@@ -63,6 +86,5 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     with sqlite3.connect(workdir / "state" / "registry.db") as db:
         assert db.execute("SELECT count(*) FROM observed_models").fetchone() == (0,)
     assert '"event": "pod_forgotten"' in (workdir / "logs" / "agent.log").read_text()
-    # Nothing the demo started is left running.
-    leftover = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True)
-    assert leftover.stdout.strip() == ""
+    # Nothing the demo started is left running (every child carries the workdir marker).
+    assert marked_processes(str(workdir)) == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from glue.demo import runner
+from glue.demo.processes import ChildProcesses, marked_processes
 from glue.demo.runner import MARKER, DemoError, DemoTerminated, prepare_workdir, run_demo
 
 
@@ -99,13 +98,22 @@ def test_a_file_is_a_demo_error_not_a_traceback(tmp_path: Path, below: bool) -> 
     assert target.read_text() == "host\n"
 
 
-def test_sigterm_handler_raises_once_with_exit_code_143() -> None:
-    handler = runner._on_sigterm()
-    with pytest.raises(DemoTerminated) as caught:
-        handler(signal.SIGTERM, None)
-    assert isinstance(caught.value, KeyboardInterrupt)
-    assert caught.value.exit_code == 143
-    handler(signal.SIGTERM, None)  # a second SIGTERM during the cleanup is ignored
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need main thread"
+)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_handler_raises_once(signum: int) -> None:
+    """SIGTERM raises ``DemoTerminated`` (exit 143), SIGINT ``KeyboardInterrupt``; a repeated
+    signal during the cleanup is ignored."""
+    with ChildProcesses("unused-marker", handle_signals=True) as children:
+        with pytest.raises(KeyboardInterrupt) as caught:
+            children._on_signal(signum, None)
+        if signum == signal.SIGTERM:
+            assert isinstance(caught.value, DemoTerminated)
+            assert caught.value.exit_code == 143
+        else:
+            assert not isinstance(caught.value, DemoTerminated)
+        children._on_signal(signum, None)  # a second signal during the cleanup is ignored
 
 
 @pytest.mark.skipif(
@@ -122,7 +130,7 @@ def test_sigterm_stops_every_child_and_raises_demo_terminated(tmp_path: Path) ->
             time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     killer = threading.Thread(target=terminate)
     killer.start()
     try:
@@ -130,6 +138,5 @@ def test_sigterm_stops_every_child_and_raises_demo_terminated(tmp_path: Path) ->
             run_demo(workdir=workdir, swap_seconds=20, clients=2, console=quiet())
     finally:
         killer.join()
-    assert signal.getsignal(signal.SIGTERM) == before
-    leftover = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True)
-    assert leftover.stdout.strip() == ""
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    assert marked_processes(str(workdir.resolve())) == []

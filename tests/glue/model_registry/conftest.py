@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.app import create_app
+from glue.model_registry.publish import upload_model
 from tests.support.registry import registry_settings
 
 CONFIG = """name: "{name}"
@@ -37,16 +38,20 @@ class Env:
         self.client = TestClient(create_app(self.settings), raise_server_exceptions=False)
 
     def upload_model(self, name: str, tag: str, *, config: str | None = None) -> dict[str, Any]:
-        """Write and upload a Triton model dir; returns artifact_uri and manifest."""
+        """Write and upload a Triton model dir; returns artifact_uri and manifest (JSON)."""
         src = self.tmp / "src" / tag / name
         (src / "1").mkdir(parents=True, exist_ok=True)
         (src / "config.pbtxt").write_text(
             config if config is not None else CONFIG.format(name=name)
         )
         (src / "1" / "model.py").write_text(f"# model {name} {tag}\n")
-        uri = self.store.local_uri("models", name, tag)
-        manifest = self.store.upload_dir(src, uri)
-        return {"artifact_uri": uri, "manifest": manifest.model_dump(mode="json")}
+        uploaded = upload_model(
+            store=self.store, model_dir=src, uri=self.store.local_uri("models", name, tag)
+        )
+        return {
+            "artifact_uri": uploaded.artifact_uri,
+            "manifest": uploaded.manifest.model_dump(mode="json"),
+        }
 
     def version_body(self, name: str, uid: str, **extra: Any) -> dict[str, Any]:
         """A valid registration body for a freshly uploaded artifact."""

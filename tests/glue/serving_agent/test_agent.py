@@ -3,6 +3,9 @@
 Every test uses its own model name: the session shares one tritonserver and its repository.
 Models answer ``OUTPUT = INPUT * k`` with ``k`` differing per version, so a test sees which
 version answered.
+
+Tests wait on the condition they need (a report arrived, a version is served), never for a fixed
+time: the machine may be slow. ``PATIENCE`` only bounds a wait that would otherwise never end.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,16 +32,15 @@ import pytest
 from glue.artifacts.manifest import build_manifest
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.client import RegistryClient
+from glue.model_registry.publish import publish_model
 from glue.model_registry.schemas import (
     Assignment,
     ModelCreate,
     ServiceCreate,
     SourceRef,
-    VersionCreate,
 )
-from glue.serving_agent.agent import ServingAgent
+from glue.serving_agent.agent import ReconcileResult, ServingAgent
 from glue.serving_agent.settings import AgentSettings
-from glue.triton.config import parse_model_config, signature_of
 from glue.triton.repository import TritonRepository
 from glue.triton.server import free_ports
 from tests.support.registry import RegistryServer
@@ -48,6 +50,10 @@ pytestmark = pytest.mark.integration
 
 SERVICE = "scoring"
 POD = "scoring-pod-0"
+
+#: Seconds after which a wait on a condition gives up (a safety net: on a healthy machine the
+#: conditions hold within a second or two, and every wait returns as soon as its condition holds).
+PATIENCE = 60.0
 
 
 class FakeClock:
@@ -76,19 +82,15 @@ class Env:
         """Write, upload and register a version answering ``x * k``; returns its number."""
         uid = uuid.uuid4().hex[:12]
         source = write_model(self.tmp / "src" / uid, self.model, k, **kwargs)  # type: ignore[arg-type]
-        uri = self.store.local_uri("models", self.model, uid)
-        manifest = self.store.upload_dir(source, uri)
-        config = parse_model_config((source / "config.pbtxt").read_text())
-        version = self.client.register_version(
-            self.model,
-            VersionCreate(
-                artifact_uri=uri,
-                manifest=manifest,
-                signature=signature_of(config),
-                source=SourceRef(kind="Job", namespace="test", name=f"train-{uid}", uid=uid),
-            ),
+        published = publish_model(
+            store=self.store,
+            registry=self.client,
+            model=self.model,
+            model_dir=source,
+            uri=self.store.local_uri("models", self.model, uid),
+            source=SourceRef(kind="Job", namespace="test", name=f"train-{uid}", uid=uid),
         )
-        return version.version
+        return published.record.version
 
     def artifact_dir(self, version: int) -> Path:
         """Local directory of a registered version's artifact."""
@@ -108,10 +110,10 @@ class Env:
             "pod": POD,
             "triton_url": triton_url or self.triton.url,
             "model_repository": self.triton.repository,
-            "ready_timeout": 10.0,
+            "ready_timeout": PATIENCE,
             "backoff_initial": 0.2,
             "backoff_max": 1.0,
-            "registry_timeout": 2.0,
+            "registry_timeout": PATIENCE,  # a slow answer under load is not an outage
             "artifacts": self.registry.settings.artifacts,
         }
         clock = overrides.pop("clock", None)
@@ -184,6 +186,35 @@ def reported_at(env: Env) -> set[datetime]:
     return {o.reported_at for o in env.client.get_service(SERVICE).observed if o.pod == POD}
 
 
+def heartbeats(env: Env, count: int) -> set[datetime]:
+    """Distinct report times of the test pod seen while polling until ``count`` were seen."""
+    seen: set[datetime] = set()
+
+    def enough() -> bool:
+        seen.update(reported_at(env))
+        return len(seen) >= count
+
+    wait_until(enough, timeout=PATIENCE, interval=0.02)
+    return seen
+
+
+def reconcile_until(
+    agent: ServingAgent, done: Callable[[ReconcileResult], bool]
+) -> ReconcileResult:
+    """Reconcile until ``done(result)`` holds and return that result.
+
+    For a step that needs the registry to answer after an outage: the first reconcile after a
+    restart may still fail (a slow answer, a stale connection) and the agent retries on the next
+    one. After ``PATIENCE`` seconds the last result is returned for the caller's assertions.
+    """
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        result = agent.reconcile_once()
+        if done(result) or time.monotonic() >= deadline:
+            return result
+        time.sleep(0.05)
+
+
 # -- the happy path -------------------------------------------------------------------------------
 
 
@@ -245,12 +276,16 @@ def test_hot_swap_under_concurrent_inference_has_zero_failed_requests(env: Env) 
     threads = [threading.Thread(target=hammer) for _ in range(3)]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+    wait_until(lambda: len(answers) >= 10, timeout=PATIENCE)  # inference flows before the swap
     started = time.monotonic()
     result = agent.reconcile_once()
     swap_seconds = time.monotonic() - started
     done = time.monotonic()
-    time.sleep(0.3)
+    # ... and after it, until requests sent after the swap were answered (or failed).
+    wait_until(
+        lambda: bool(failures) or sum(sent > done for sent, _, _ in answers) >= 10,
+        timeout=PATIENCE,
+    )
     stop.set()
     for thread in threads:
         thread.join(timeout=10)
@@ -422,7 +457,7 @@ def test_registry_down_during_a_swap_keeps_serving_and_catches_up(env: Env) -> N
         v2 = env.publish(3.0)
         env.assign(v2)
         armed.set()
-        result = agent.reconcile_once()
+        result = reconcile_until(agent, lambda r: r.registry_ok)  # fetched, then the swap
         assert stopped.is_set()
         assert result.swapped == [(env.model, v2)] and not result.reported
         assert agent.unreported is not None
@@ -440,7 +475,7 @@ def test_registry_down_during_a_swap_keeps_serving_and_catches_up(env: Env) -> N
         )
 
         env.registry.start()
-        back = agent.reconcile_once()
+        back = reconcile_until(agent, lambda r: r.registry_ok and r.reported)
     assert back.registry_ok and back.reported and agent.unreported is None
     assert (v2, "READY") in env.observed()
     assert back.swapped == []
@@ -458,7 +493,7 @@ def test_registry_down_before_a_new_version_then_back(env: Env) -> None:
     assert delays == [0.5, 1.0, 2.0, 2.0]  # exponential, capped at backoff_max
     assert env.answer() == (v1, 2.0)  # keeps serving what it served
     env.registry.start()
-    result = agent.reconcile_once()
+    result = reconcile_until(agent, lambda r: r.registry_ok)
     assert result.swapped == [(env.model, v2)]
     assert env.answer() == (v2, 3.0)
     assert (v2, "READY") in env.observed()
@@ -496,7 +531,7 @@ def test_restart_rebuilds_state_without_reloading_and_rollback_reuses_files(env:
             )
 
         # current + one previous (keep_previous=1); v1 goes once Triton finished unloading it
-        assert wait_until(lambda: installed() == sorted([str(v2), str(v3)]), timeout=15)
+        assert wait_until(lambda: installed() == sorted([str(v2), str(v3)]), timeout=PATIENCE)
         assert not (env.triton.repository / ".kubeai" / env.model / f"{v1}.pbtxt").exists()
 
         # Rollback to the kept previous version: its files are reused, not downloaded again.
@@ -533,7 +568,7 @@ def test_model_no_longer_desired_is_unloaded(env: Env) -> None:
     env.assign(None)
     result = agent.reconcile_once()
     assert result.reported
-    assert wait_until(lambda: not served(env))
+    assert wait_until(lambda: not served(env), timeout=PATIENCE)
     assert (env.triton.repository / env.model / str(v1)).is_dir()  # files kept for a rollback
     assert agent.metrics.value("kubeai_agent_served_version", {"model": env.model}) == 0
     assert all(state != "READY" for _, state in env.observed())
@@ -562,10 +597,10 @@ def test_run_loop_serves_metrics_and_stops_promptly(env: Env) -> None:
     thread = threading.Thread(target=agent.run, args=(stop,))
     thread.start()
     try:
-        assert wait_until(lambda: served(env) == {v1}, timeout=20)
+        assert wait_until(lambda: served(env) == {v1}, timeout=PATIENCE)
         v2 = env.publish(3.0)
         env.assign(v2)
-        assert wait_until(lambda: served(env) == {v2}, timeout=20)
+        assert wait_until(lambda: served(env) == {v2}, timeout=PATIENCE)
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert f'kubeai_agent_served_version{{model="{env.model}"}} {float(v2)}' in text
         assert "kubeai_agent_sync_duration_seconds_count" in text
@@ -602,12 +637,9 @@ def test_run_loop_heartbeats_every_poll_and_forgets_the_pod_when_stopped(env: En
     thread.start()
     seen: set[datetime] = set()
     try:
-        assert wait_until(lambda: (v1, "READY") in env.observed(), timeout=20)
+        assert wait_until(lambda: (v1, "READY") in env.observed(), timeout=PATIENCE)
         # Nothing changes any more, yet the report keeps arriving, once per poll.
-        deadline = time.monotonic() + 10
-        while len(seen) < 4 and time.monotonic() < deadline:
-            seen |= reported_at(env)
-            time.sleep(0.03)
+        seen = heartbeats(env, 4)
     finally:
         stop.set()
         thread.join(timeout=10)
@@ -662,8 +694,8 @@ def test_process_runs_from_env_and_stops_on_sigterm(env: Env, signum: signal.Sig
         text=True,
     )
     try:
-        assert wait_until(lambda: (v1, "READY") in env.observed(), timeout=30)
-        time.sleep(0.5)  # a few more polls, each of which used to log httpx lines
+        assert wait_until(lambda: (v1, "READY") in env.observed(), timeout=PATIENCE)
+        heartbeats(env, 3)  # a few more polls, each of which used to log httpx lines
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=15)
     finally:

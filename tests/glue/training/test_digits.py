@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from glue.artifacts.store import ArtifactStore
-from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
 from glue.training import digits
-from glue.training.datasets import make_digits_split, read_digits_dataset, write_digits_dataset
+from glue.training.datasets import (
+    make_digits_split,
+    publish_digits_dataset,
+    read_digits_dataset,
+)
 from glue.triton.server import free_ports
 from tests.support.registry import RegistryServer
 
@@ -24,16 +27,15 @@ def dataset(registry: RegistryServer, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("KUBEAI_ARTIFACTS_LOCAL_ROOT", str(root))
     store = ArtifactStore(registry.settings.artifacts)
     uri = store.local_uri("datasets", "digits")
-    split, manifest = write_digits_dataset(store, uri)
-    assert split.rows == 1797 and len(split.y_test) == 450
-    again = read_digits_dataset(store, uri, manifest)
-    assert (again.y_test == split.y_test).all()
     with RegistryClient(registry.url) as client:
-        client.register_dataset(
-            schemas.DatasetCreate(
-                name="digits", team="cv", uri=uri, manifest=manifest, rows=split.rows
-            )
-        )
+        split, published = publish_digits_dataset(store=store, registry=client, uri=uri, team="cv")
+        assert published.created and published.record.rows == split.rows
+        # Publishing the same split again is idempotent.
+        _, again = publish_digits_dataset(store=store, registry=client, uri=uri, team="cv")
+        assert not again.created and again.record.manifest == published.record.manifest
+    assert split.rows == 1797 and len(split.y_test) == 450
+    read = read_digits_dataset(store, uri, published.record.manifest)
+    assert (read.y_test == split.y_test).all()
     return uri
 
 
