@@ -1,6 +1,8 @@
 """The platform stack: node pools, add-ons and glue services of one cluster, in dependency order.
 
-Order (``deploy_platform``):
+``Platform`` is the stack's one component (type ``kubeai:platform:Platform``, name ``platform``);
+its children keep the URNs they had when they sat directly under the stack (``aliases``, see
+``infra.aliases``). Order:
 
 1. the Kubernetes provider (explicit only for ``existing`` clusters that name a kubeconfig or
    context; otherwise the ambient kubeconfig / ``kubernetes:*`` stack config);
@@ -9,11 +11,12 @@ Order (``deploy_platform``):
    DaemonSets only make sense once GPU nodes can appear;
 4. Volcano; Fluid; the training operator *after* Volcano (it needs the PodGroup CRD at start);
    Argo Workflows (its Release after its CRDs, inside the component);
-5. the glue services (registry);
-6. export ``platform`` = ``platform_outputs(config)`` (what team stacks read through a
-   StackReference) and ``nodePools`` (pool name -> provider id).
+5. the model registry (the glue services);
+6. ``exports``: ``platform`` = ``platform_outputs(config)`` (what team stacks read through a
+   StackReference) and ``nodePools`` (pool name -> provider id); ``infra.program`` exports them.
 
-Checks that need secrets run before any resource (``check_platform_secrets``).
+Checks that need secrets run before any resource (``check_platform_secrets``), so the component
+raises ``ConfigError`` with key paths before it registers anything.
 """
 
 from __future__ import annotations
@@ -25,16 +28,24 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.addons.argo import ArgoWorkflows, ArgoWorkflowsArgs
+from infra.addons.artifact_store import KEY_SECRETS, static_keys
 from infra.addons.fluid import Fluid, FluidArgs
-from infra.addons.glue import NAMESPACE as GLUE_NAMESPACE
-from infra.addons.glue import Glue, GlueArgs
 from infra.addons.gpu import GpuEnablement, GpuEnablementArgs
+from infra.addons.model_registry import ModelRegistry, ModelRegistryArgs
 from infra.addons.training_operator import TrainingOperator, TrainingOperatorArgs
 from infra.addons.volcano import Volcano, VolcanoArgs
-from infra.clusters import GpuNodePool, GpuNodePoolArgs
-from infra.config import NAMESPACE, ConfigError, PlatformConfig, platform_outputs
+from infra.aliases import moved_from_stack_root
+from infra.config import (
+    NAMESPACE,
+    REGISTRY_NAMESPACE,
+    ConfigError,
+    PlatformConfig,
+    platform_outputs,
+)
+from infra.node_pools import GpuNodePool, GpuNodePoolArgs
 
-ARTIFACT_KEYS = ("artifactStoreAccessKeyId", "artifactStoreSecretAccessKey")
+#: Pulumi type of the platform component.
+TYPE = "kubeai:platform:Platform"
 
 
 def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]) -> None:
@@ -53,9 +64,9 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
                 f"`pulumi config set --secret {NAMESPACE}:postgresDsn <dsn>`",
             )
         )
-    given = [k for k in ARTIFACT_KEYS if k in secrets]
+    given = [k for k in KEY_SECRETS if k in secrets]
     if len(given) == 1:
-        missing = next(k for k in ARTIFACT_KEYS if k not in secrets)
+        missing = next(k for k in KEY_SECRETS if k not in secrets)
         problems.append(
             (f"{NAMESPACE}:{missing}", f"set together with {NAMESPACE}:{given[0]} (a key pair)")
         )
@@ -72,7 +83,9 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
         raise ConfigError(problems)
 
 
-def kubernetes_provider(config: PlatformConfig) -> k8s.Provider | None:
+def kubernetes_provider(
+    config: PlatformConfig, opts: pulumi.ResourceOptions | None = None
+) -> k8s.Provider | None:
     """An explicit Kubernetes provider for ``existing`` clusters naming a kubeconfig/context."""
     existing = config.cluster.existing
     if config.cluster.provider != "existing" or existing is None:
@@ -83,110 +96,125 @@ def kubernetes_provider(config: PlatformConfig) -> k8s.Provider | None:
         "kubernetes",
         kubeconfig=existing.kubeconfig,
         context=existing.context,
+        opts=opts,
     )
 
 
-@dataclass
-class PlatformStack:
-    """What ``deploy_platform`` built (for tests and the render): components by role."""
+@dataclass(frozen=True)
+class PlatformArgs:
+    """Inputs of ``Platform``: the validated stack config and its Pulumi secrets by key
+    (``postgresDsn``, ``artifactStoreAccessKeyId``, ``artifactStoreSecretAccessKey``, ...)."""
 
-    provider: k8s.Provider | None
-    pools: list[GpuNodePool]
-    gpu: GpuEnablement
-    glue: Glue
-    volcano: Volcano | None = None
-    fluid: Fluid | None = None
-    training_operator: TrainingOperator | None = None
-    argo: ArgoWorkflows | None = None
-    exports: dict[str, object] = field(default_factory=dict)
+    config: PlatformConfig
+    secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` (key paths) for missing/half secrets or add-on conflicts."""
+        check_platform_secrets(self.config, self.secrets)
 
 
-def deploy_platform(
-    config: PlatformConfig, *, secrets: dict[str, pulumi.Output[str]]
-) -> PlatformStack:
-    """Declare the platform stack (module docstring) and export its outputs.
+class Platform(pulumi.ComponentResource):
+    """Everything a platform stack declares (module docstring), in dependency order.
 
-    Raises ``ConfigError`` (before any resource) for missing/half secrets or add-on conflicts.
+    Attributes: ``provider`` (explicit Kubernetes provider or None), ``pools``, ``gpu``,
+    ``model_registry``, ``volcano``/``fluid``/``training_operator``/``argo`` (None when
+    disabled) and ``exports`` (stack outputs by name, for ``pulumi.export``).
     """
-    check_platform_secrets(config, secrets)
-    provider = kubernetes_provider(config)
-    k8s_opts = pulumi.ResourceOptions(providers=[provider]) if provider is not None else None
 
-    def opts(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+    def __init__(
+        self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        args.validate()
+        super().__init__(TYPE, name, None, opts)
+        config = args.config
+        self.provider = kubernetes_provider(config, self._child())
+        self.pools = [
+            GpuNodePool(
+                f"pool-{pool.name}",
+                GpuNodePoolArgs(cluster=config.cluster, pool=pool),
+                opts=self._child(),
+            )
+            for pool in config.node_pools
+        ]
+        self.gpu = GpuEnablement(
+            "gpu",
+            GpuEnablementArgs(
+                mode=config.gpu_mode, config=config.addons.gpu, provider=config.cluster.provider
+            ),
+            opts=self._k8s(*self.pools),
+        )
+        keys = static_keys(args.secrets)
+        self._addons(config, static_credentials=keys is not None)
+        self.model_registry = ModelRegistry(
+            "glue",
+            ModelRegistryArgs(
+                glue=config.glue,
+                artifact_store=config.artifact_store,
+                postgres_dsn=args.secrets.get("postgresDsn"),
+                artifact_keys=keys,
+                namespace=REGISTRY_NAMESPACE,
+            ),
+            opts=self._k8s(),
+        )
+        outputs = platform_outputs(config, glue_namespace=REGISTRY_NAMESPACE)
+        self.exports: dict[str, object] = {
+            "platform": outputs.model_dump(by_alias=True),
+            "nodePools": {
+                pool.name: p.node_pool_id
+                for pool, p in zip(config.node_pools, self.pools, strict=True)
+            },
+        }
+        self.register_outputs(self.exports)
+
+    def _child(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options of a direct child: parented here, aliased to its place under the stack."""
+        return moved_from_stack_root(
+            pulumi.ResourceOptions(parent=self, depends_on=list(depends_on))
+        )
+
+    def _k8s(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options of a child that talks to the cluster (the explicit provider when there is
+        one)."""
+        providers: list[pulumi.ProviderResource] | None = (
+            [self.provider] if self.provider is not None else None
+        )
         return pulumi.ResourceOptions.merge(
-            k8s_opts, pulumi.ResourceOptions(depends_on=list(depends_on))
+            self._child(*depends_on), pulumi.ResourceOptions(providers=providers)
         )
 
-    pools = [
-        GpuNodePool(f"pool-{pool.name}", GpuNodePoolArgs(cluster=config.cluster, pool=pool))
-        for pool in config.node_pools
-    ]
-    gpu = GpuEnablement(
-        "gpu",
-        GpuEnablementArgs(
-            mode=config.gpu_mode, config=config.addons.gpu, provider=config.cluster.provider
-        ),
-        opts=opts(*pools),
-    )
-    addons = config.addons
-    volcano = (
-        Volcano("volcano", VolcanoArgs(config=addons.volcano), opts=opts())
-        if (addons.volcano.enabled)
-        else None
-    )
-    fluid = (
-        Fluid("fluid", FluidArgs(config=addons.fluid), opts=opts())
-        if (addons.fluid.enabled)
-        else None
-    )
-    training = None
-    if addons.training_operator.enabled:
-        training = TrainingOperator(
-            "training-operator",
-            TrainingOperatorArgs(config=addons.training_operator, volcano=volcano),
-            opts=opts(),
+    def _addons(self, config: PlatformConfig, *, static_credentials: bool) -> None:
+        """Volcano, Fluid, the training operator (after Volcano) and Argo Workflows
+        (``static_credentials``: the stack has static object-store keys)."""
+        addons = config.addons
+        self.volcano = (
+            Volcano("volcano", VolcanoArgs(config=addons.volcano), opts=self._k8s())
+            if addons.volcano.enabled
+            else None
         )
-    store = config.artifact_store.model_dump(by_alias=True, exclude_none=True)
-    static_keys = all(k in secrets for k in ARTIFACT_KEYS)
-    argo = None
-    if addons.argo.enabled:
-        argo = ArgoWorkflows(
-            "argo",
-            ArgoWorkflowsArgs(
-                config=addons.argo, artifact_store=store, static_credentials=static_keys
-            ),
-            opts=opts(),
+        self.fluid = (
+            Fluid("fluid", FluidArgs(config=addons.fluid), opts=self._k8s())
+            if addons.fluid.enabled
+            else None
         )
-    glue = Glue(
-        "glue",
-        GlueArgs(
-            glue=config.glue,
-            artifact_store=store,
-            postgres_dsn=secrets.get("postgresDsn"),
-            artifact_keys=(
-                (secrets[ARTIFACT_KEYS[0]], secrets[ARTIFACT_KEYS[1]]) if static_keys else None
-            ),
-            namespace=GLUE_NAMESPACE,
-        ),
-        opts=opts(),
-    )
-    outputs = platform_outputs(config, glue_namespace=GLUE_NAMESPACE).model_dump(by_alias=True)
-    exports: dict[str, object] = {
-        "platform": outputs,
-        "nodePools": {
-            pool.name: p.node_pool_id for pool, p in zip(config.node_pools, pools, strict=True)
-        },
-    }
-    for key, value in exports.items():
-        pulumi.export(key, value)
-    return PlatformStack(
-        provider=provider,
-        pools=pools,
-        gpu=gpu,
-        glue=glue,
-        volcano=volcano,
-        fluid=fluid,
-        training_operator=training,
-        argo=argo,
-        exports=exports,
-    )
+        self.training_operator = (
+            TrainingOperator(
+                "training-operator",
+                TrainingOperatorArgs(config=addons.training_operator, volcano=self.volcano),
+                opts=self._k8s(),
+            )
+            if addons.training_operator.enabled
+            else None
+        )
+        self.argo = (
+            ArgoWorkflows(
+                "argo",
+                ArgoWorkflowsArgs(
+                    config=addons.argo,
+                    artifact_store=config.artifact_store,
+                    static_credentials=static_credentials,
+                ),
+                opts=self._k8s(),
+            )
+            if addons.argo.enabled
+            else None
+        )

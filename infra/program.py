@@ -2,7 +2,8 @@
 
 ``run(config, secrets=..., platform=...)``:
 
-* a ``PlatformConfig`` declares the platform stack (``infra.platform.deploy_platform``);
+* a ``PlatformConfig`` declares the platform stack (``infra.platform.Platform``) and exports its
+  outputs;
 * a ``TeamConfig`` declares the team's tenancy (``infra.tenancy.TeamTenancy``). Its platform
   outputs come either from ``platform`` (offline render: computed from the platform stack's file
   with ``platform_outputs``; the cross-stack checks run immediately and raise ``ConfigError``
@@ -22,13 +23,15 @@ import pulumi
 from pydantic import ValidationError
 
 from infra.config import ConfigError, PlatformConfig, PlatformOutputs, TeamConfig
-from infra.platform import deploy_platform
+from infra.platform import Platform, PlatformArgs
 from infra.tenancy import TeamTenancy, TeamTenancyArgs, check_platform
 
 #: Name of the platform stack output team stacks read.
 PLATFORM_OUTPUT = "platform"
 #: Resource name of the team's tenancy component.
 TEAM_COMPONENT = "team"
+#: Resource name of the platform component.
+PLATFORM_COMPONENT = "platform"
 
 
 class PlatformCheckError(pulumi.RunError):
@@ -129,7 +132,9 @@ def run(
     if isinstance(config, PlatformConfig):
         if platform is not None:
             raise ValueError("platform outputs are read by team stacks only")
-        deploy_platform(config, secrets=secrets)
+        stack = Platform(PLATFORM_COMPONENT, PlatformArgs(config=config, secrets=secrets))
+        for key, value in stack.exports.items():
+            pulumi.export(key, value)
         return
     checked = team_platform(config, platform)
     tenancy = TeamTenancy(

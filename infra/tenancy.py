@@ -52,11 +52,15 @@ from infra.addons import namespace_manifest_labels, repo_path
 from infra.addons import triton as triton_addon
 from infra.addons.argo import (
     ARTIFACT_REPOSITORIES_CONFIGMAP,
-    ARTIFACT_SECRET,
     WORKFLOW_SERVICE_ACCOUNT,
     artifact_repositories_configmap,
 )
-from infra.addons.glue import artifact_store_secret
+from infra.addons.artifact_store import (
+    ARTIFACT_SECRET,
+    KEY_SECRETS,
+    artifact_store_secret,
+    static_keys,
+)
 from infra.config import (
     GPU_TOLERATION,
     NAMESPACE,
@@ -359,7 +363,7 @@ class TeamTenancyArgs:
         """Raise ``ValueError`` for half-given object-store keys or a non-Output platform."""
         if not isinstance(self.platform, pulumi.Output):
             raise ValueError("platform must be a pulumi.Output[PlatformOutputs]")
-        keys = {"artifactStoreAccessKeyId", "artifactStoreSecretAccessKey"} & set(self.secrets)
+        keys = set(KEY_SECRETS) & set(self.secrets)
         if len(keys) == 1:
             raise ValueError(
                 "set both kubeai:artifactStoreAccessKeyId and kubeai:artifactStoreSecretAccessKey"
@@ -369,6 +373,9 @@ class TeamTenancyArgs:
 
 class TeamTenancy(pulumi.ComponentResource):
     """Everything one team gets (module docstring), in dependency order.
+
+    The constructor runs one step per concern: ``_namespace``, ``_queue``, ``_quota``,
+    ``create_rbac``, ``_artifact_repository``, ``_datasets``, ``_services``.
 
     Attributes: ``namespace``, ``queue_name``, ``service_names`` (inference services),
     ``dataset_names`` and the resources ``namespace_resource``, ``queue``, ``datasets``,
@@ -385,141 +392,18 @@ class TeamTenancy(pulumi.ComponentResource):
     ) -> None:
         args.validate()
         super().__init__("kubeai:tenancy:TeamTenancy", name, None, opts)
-        config = args.config
-        team = config.team.name
-        platform = args.platform
-        child = pulumi.ResourceOptions(parent=self)
-
-        metadata = platform.apply(lambda p: object_meta(namespace_metadata(config, p.team_label)))
-        self.namespace_resource = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata=metadata, opts=child
-        )
-        ns_name = self.namespace_resource.metadata.name
-        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource])
-
-        queue = platform.apply(lambda p: queue_manifest(config, p.team_label))
-        self.queue = k8s.apiextensions.CustomResource(
-            f"{name}-queue",
-            api_version=VOLCANO_API,
-            kind="Queue",
-            metadata=queue.apply(lambda q: object_meta(q["metadata"])),
-            spec=queue["spec"],
-            opts=after_ns,
-        )
-        k8s.core.v1.ResourceQuota(
-            f"{name}-quota",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=ns_name),
-            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=resource_quota_spec(config)["hard"]),
-            opts=child,
-        )
-        k8s.core.v1.LimitRange(
-            f"{name}-limits",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=ns_name),
-            spec=k8s.core.v1.LimitRangeSpecArgs(
-                limits=[
-                    k8s.core.v1.LimitRangeItemArgs(
-                        type=item["type"],
-                        default=item.get("default"),
-                        default_request=item.get("defaultRequest"),
-                        max=item.get("max"),
-                    )
-                    for item in limit_range_spec(config)["limits"]
-                ]
-            ),
-            opts=child,
-        )
-        create_rbac(name, config, ns_name, parent=self)
-
-        secret_resources: list[pulumi.Resource] = []
-        static_keys = "artifactStoreAccessKeyId" in args.secrets
-        if static_keys:
-            secret_resources.append(
-                artifact_store_secret(
-                    f"{name}-artifact-store",
-                    ns_name,
-                    (
-                        args.secrets["artifactStoreAccessKeyId"],
-                        args.secrets["artifactStoreSecretAccessKey"],
-                    ),
-                    parent=self,
-                )
-            )
-        repositories = platform.apply(
-            lambda p: artifact_repositories_configmap(
-                p.artifact_store, team=team, static_credentials=static_keys
-            )
-        )
-        k8s.core.v1.ConfigMap(
-            f"{name}-artifact-repositories",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ARTIFACT_REPOSITORIES_CONFIGMAP,
-                namespace=ns_name,
-                annotations=repositories["annotations"],
-            ),
-            data=repositories["data"],
-            opts=child,
-        )
-
-        self.datasets: dict[str, k8s.apiextensions.CustomResource] = {}
-        self.runtimes: dict[str, k8s.apiextensions.CustomResource] = {}
-        for dataset in config.datasets:
-            manifest = dataset_manifest(dataset, team)
-            resource = k8s.apiextensions.CustomResource(
-                f"{name}-dataset-{dataset.name}",
-                api_version=manifest["apiVersion"],
-                kind=manifest["kind"],
-                metadata=object_meta(manifest["metadata"]),
-                spec=manifest["spec"],
-                opts=after_ns,
-            )
-            runtime = runtime_manifest(dataset, team)
-            self.datasets[dataset.name] = resource
-            self.runtimes[dataset.name] = k8s.apiextensions.CustomResource(
-                f"{name}-runtime-{dataset.name}",
-                api_version=runtime["apiVersion"],
-                kind=runtime["kind"],
-                metadata=object_meta(runtime["metadata"]),
-                spec=runtime["spec"],
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[self.namespace_resource, resource]
-                ),
-            )
-
-        serving = triton_addon.TritonServing(
-            f"{name}-serving",
-            triton_addon.TritonServingArgs(
-                platform=platform,
-                namespace=ns_name,
-                nvcr_api_key=args.secrets.get("nvcrApiKey"),
-            ),
-            opts=after_ns,
-        )
-        service_deps: list[pulumi.Resource] = [self.namespace_resource, *secret_resources]
-        if serving.pull_secret is not None:
-            service_deps.append(serving.pull_secret)
-        artifact_secret = ARTIFACT_SECRET if static_keys else None
-        self.services: dict[str, k8s.helm.v3.Release] = {}
-        for service in config.inference_services:
-            values = serving.defaults.apply(
-                functools.partial(
-                    _service_values,
-                    service=service,
-                    team=config.team.name,
-                    artifact_secret=artifact_secret,
-                )
-            )
-            self.services[service.name] = k8s.helm.v3.Release(
-                f"{name}-service-{service.name}",
-                name=service.name,
-                chart=repo_path(*triton_addon.CHART),
-                namespace=ns_name,
-                values=values,
-                max_history=10,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=service_deps),
-            )
-
-        self.namespace = ns_name
-        self.queue_name = pulumi.Output.from_input(team)
+        self._prefix = name
+        self._config = args.config
+        self._platform = args.platform
+        self._namespace()
+        self._queue()
+        self._quota()
+        create_rbac(name, self._config, self.namespace, parent=self)
+        artifact_secret = self._artifact_repository(args.secrets)
+        self._datasets()
+        self._services(artifact_secret, args.secrets.get("nvcrApiKey"))
+        config = self._config
+        self.queue_name = pulumi.Output.from_input(config.team.name)
         self.service_names = pulumi.Output.from_input([s.name for s in config.inference_services])
         self.dataset_names = pulumi.Output.from_input([d.name for d in config.datasets])
         self.register_outputs(
@@ -530,6 +414,155 @@ class TeamTenancy(pulumi.ComponentResource):
                 "datasetNames": self.dataset_names,
             }
         )
+
+    def _after_namespace(self, *more: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options of a child that needs the team Namespace (and ``more``) to exist first."""
+        return pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, *more])
+
+    def _namespace(self) -> None:
+        """The team Namespace; it consumes the checked platform outputs (its labels), so a
+        failed cross-stack check stops everything that depends on it."""
+        config = self._config
+        metadata = self._platform.apply(
+            lambda p: object_meta(namespace_metadata(config, p.team_label))
+        )
+        self.namespace_resource = k8s.core.v1.Namespace(
+            f"{self._prefix}-namespace", metadata=metadata, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.namespace = self.namespace_resource.metadata.name
+
+    def _queue(self) -> None:
+        """The team's Volcano Queue (cluster-scoped)."""
+        config = self._config
+        queue = self._platform.apply(lambda p: queue_manifest(config, p.team_label))
+        self.queue = k8s.apiextensions.CustomResource(
+            f"{self._prefix}-queue",
+            api_version=VOLCANO_API,
+            kind="Queue",
+            metadata=queue.apply(lambda q: object_meta(q["metadata"])),
+            spec=queue["spec"],
+            opts=self._after_namespace(),
+        )
+
+    def _quota(self) -> None:
+        """The namespace ResourceQuota and LimitRange."""
+        child = pulumi.ResourceOptions(parent=self)
+        k8s.core.v1.ResourceQuota(
+            f"{self._prefix}-quota",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=self.namespace),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=resource_quota_spec(self._config)["hard"]),
+            opts=child,
+        )
+        k8s.core.v1.LimitRange(
+            f"{self._prefix}-limits",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=self.namespace),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type=item["type"],
+                        default=item.get("default"),
+                        default_request=item.get("defaultRequest"),
+                        max=item.get("max"),
+                    )
+                    for item in limit_range_spec(self._config)["limits"]
+                ]
+            ),
+            opts=child,
+        )
+
+    def _artifact_repository(
+        self, secrets: dict[str, pulumi.Output[str]]
+    ) -> k8s.core.v1.Secret | None:
+        """Argo's default artifact repository ConfigMap and, with static keys, the
+        ``kubeai-artifact-store`` Secret, which is returned (None without static keys)."""
+        keys = static_keys(secrets)
+        secret = None
+        if keys is not None:
+            secret = artifact_store_secret(
+                f"{self._prefix}-artifact-store", self.namespace, keys, parent=self
+            )
+        team = self._config.team.name
+        repositories = self._platform.apply(
+            lambda p: artifact_repositories_configmap(
+                p.artifact_store, team=team, static_credentials=keys is not None
+            )
+        )
+        k8s.core.v1.ConfigMap(
+            f"{self._prefix}-artifact-repositories",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ARTIFACT_REPOSITORIES_CONFIGMAP,
+                namespace=self.namespace,
+                annotations=repositories["annotations"],
+            ),
+            data=repositories["data"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return secret
+
+    def _datasets(self) -> None:
+        """Each Fluid Dataset and, after it, the runtime that binds it."""
+        team = self._config.team.name
+        self.datasets: dict[str, k8s.apiextensions.CustomResource] = {}
+        self.runtimes: dict[str, k8s.apiextensions.CustomResource] = {}
+        for dataset in self._config.datasets:
+            manifest = dataset_manifest(dataset, team)
+            resource = k8s.apiextensions.CustomResource(
+                f"{self._prefix}-dataset-{dataset.name}",
+                api_version=manifest["apiVersion"],
+                kind=manifest["kind"],
+                metadata=object_meta(manifest["metadata"]),
+                spec=manifest["spec"],
+                opts=self._after_namespace(),
+            )
+            runtime = runtime_manifest(dataset, team)
+            self.datasets[dataset.name] = resource
+            self.runtimes[dataset.name] = k8s.apiextensions.CustomResource(
+                f"{self._prefix}-runtime-{dataset.name}",
+                api_version=runtime["apiVersion"],
+                kind=runtime["kind"],
+                metadata=object_meta(runtime["metadata"]),
+                spec=runtime["spec"],
+                opts=self._after_namespace(resource),
+            )
+
+    def _services(
+        self, artifact_secret: k8s.core.v1.Secret | None, nvcr_api_key: pulumi.Output[str] | None
+    ) -> None:
+        """The serving defaults (+ pull secret) and one triton-inference release per service,
+        each after the Namespace and the Secrets it uses (static object-store keys, pull key)."""
+        config = self._config
+        serving = triton_addon.TritonServing(
+            f"{self._prefix}-serving",
+            triton_addon.TritonServingArgs(
+                platform=self._platform, namespace=self.namespace, nvcr_api_key=nvcr_api_key
+            ),
+            opts=self._after_namespace(),
+        )
+        service_deps: list[pulumi.Resource] = []
+        if artifact_secret is not None:
+            service_deps.append(artifact_secret)
+        if serving.pull_secret is not None:
+            service_deps.append(serving.pull_secret)
+        secret_name = ARTIFACT_SECRET if artifact_secret is not None else None
+        self.services: dict[str, k8s.helm.v3.Release] = {}
+        for service in config.inference_services:
+            values = serving.defaults.apply(
+                functools.partial(
+                    _service_values,
+                    service=service,
+                    team=config.team.name,
+                    artifact_secret=secret_name,
+                )
+            )
+            self.services[service.name] = k8s.helm.v3.Release(
+                f"{self._prefix}-service-{service.name}",
+                name=service.name,
+                chart=repo_path(*triton_addon.CHART),
+                namespace=self.namespace,
+                values=values,
+                max_history=10,
+                opts=self._after_namespace(*service_deps),
+            )
 
 
 def create_rbac(

@@ -2,8 +2,11 @@
 
 Modules: ``volcano`` (batch scheduler), ``fluid`` (dataset caching), ``training_operator``
 (Kubeflow training operator v1), ``argo`` (Argo Workflows + its CRDs), ``gpu`` (NVIDIA device
-plugin or GPU Operator), ``triton`` (serving defaults of every inference service), ``glue`` (our
-glue services chart). Every chart version, manifest tag and image comes from ``infra.versions``.
+plugin or GPU Operator), ``triton`` (serving defaults of every inference service),
+``model_registry`` (our kubeai-glue chart: the model registry), and ``artifact_store`` (the names
+every add-on and team stack uses for the platform object store). Add-ons never import each other:
+what two of them share lives here or in ``artifact_store``. Every chart version, manifest tag and
+image comes from ``infra.versions``.
 
 CRD retention: a resource that installs CustomResourceDefinitions is registered with
 ``retain_on_delete=True`` (``crd_installer_options``). Deleting or replacing it in Pulumi

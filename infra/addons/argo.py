@@ -49,38 +49,37 @@ import yaml
 
 from infra import versions
 from infra.addons import check_dns_label, crd_installer_options, create_namespace
+from infra.addons.artifact_store import (
+    ARTIFACT_SECRET,
+    ARTIFACT_SECRET_ACCESS_KEY,
+    ARTIFACT_SECRET_SECRET_KEY,
+)
 from infra.addons.kustomize import upstream_resource, write_overlay
-from infra.config import ArgoAddon
+from infra.config import ArgoAddon, ArtifactStore
 
 #: ServiceAccount every team namespace provides for workflow pods (created by team stacks).
 WORKFLOW_SERVICE_ACCOUNT = "kubeai-workflow"
-#: Secret with static object-store keys, in each namespace that needs them.
-# Names of a Secret and its keys, not credentials:
-ARTIFACT_SECRET = "kubeai-artifact-store"  # noqa: S105
-ARTIFACT_SECRET_ACCESS_KEY = "access-key-id"  # noqa: S105
-ARTIFACT_SECRET_SECRET_KEY = "secret-access-key"  # noqa: S105
 #: Per-namespace default artifact repository (docs/artifact-repository-ref.md).
 ARTIFACT_REPOSITORIES_CONFIGMAP = "artifact-repositories"
 ARTIFACT_REPOSITORIES_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
 ARTIFACT_REPOSITORIES_KEY = "default-v1"
 
 
-def s3_endpoint(store: dict[str, Any]) -> tuple[str, bool]:
+def s3_endpoint(store: ArtifactStore) -> tuple[str, bool]:
     """Argo's ``endpoint`` (host[:port], no scheme) and ``insecure`` flag for an S3-like store.
 
-    ``store`` is the platform artifact store in stack-file form (``kind``, ``bucket``,
-    ``endpointUrl``, ``region``). AWS S3 without endpoint: ``s3.<region>.amazonaws.com``.
+    AWS S3 without endpoint: ``s3.<region>.amazonaws.com``.
     """
-    url = store.get("endpointUrl")
+    url = store.endpoint_url
     if url:
         parts = urlsplit(url)
         return parts.netloc, parts.scheme == "http"
-    region = store.get("region")
+    region = store.region
     return (f"s3.{region}.amazonaws.com" if region else "s3.amazonaws.com"), False
 
 
 def artifact_repository(
-    store: dict[str, Any],
+    store: ArtifactStore,
     *,
     bucket: str | None = None,
     key_format: str | None = None,
@@ -92,16 +91,16 @@ def artifact_repository(
     ``static_credentials`` references the ``kubeai-artifact-store`` Secret instead of the SDK's
     credential chain (IRSA, RRSA, instance roles).
     """
-    target = bucket or store["bucket"]
-    if store["kind"] == "gcs":
+    target = bucket or store.bucket
+    if store.kind == "gcs":
         gcs: dict[str, Any] = {"bucket": target}
         if key_format:
             gcs["keyFormat"] = key_format
         return {"gcs": gcs}
     endpoint, insecure = s3_endpoint(store)
     s3: dict[str, Any] = {"bucket": target, "endpoint": endpoint, "insecure": insecure}
-    if store.get("region"):
-        s3["region"] = store["region"]
+    if store.region:
+        s3["region"] = store.region
     if key_format:
         s3["keyFormat"] = key_format
     if static_credentials:
@@ -113,7 +112,7 @@ def artifact_repository(
 
 
 def controller_config(
-    config: ArgoAddon, store: dict[str, Any], *, static_credentials: bool
+    config: ArgoAddon, store: ArtifactStore, *, static_credentials: bool
 ) -> dict[str, str]:
     """``data`` of ``workflow-controller-configmap``: ``workflowDefaults`` and
     ``artifactRepository``, each a YAML document (reasons in the module docstring)."""
@@ -121,7 +120,7 @@ def controller_config(
     prefix = repository_config.key_prefix.strip("/") if repository_config else "argo"
     bucket = repository_config.bucket if repository_config else None
     key_format = None
-    if store["kind"] != "gcs":
+    if store.kind != "gcs":
         key_format = "/".join(
             p for p in (prefix, "{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}") if p
         )
@@ -195,7 +194,7 @@ def overlay_directory(namespace: str, data: dict[str, str]) -> str:
 
 
 def artifact_repositories_configmap(
-    store: dict[str, Any], *, team: str, static_credentials: bool
+    store: ArtifactStore, *, team: str, static_credentials: bool
 ) -> dict[str, Any]:
     """``data`` and ``annotations`` of a team's ``artifact-repositories`` ConfigMap.
 
@@ -217,22 +216,20 @@ def artifact_repositories_configmap(
 class ArgoWorkflowsArgs:
     """Inputs of ``ArgoWorkflows``.
 
-    ``artifact_store`` is the platform store in stack-file form (``kind``, ``bucket``,
-    ``endpointUrl``, ``region``); ``static_credentials`` whether the stack has static keys.
+    ``artifact_store`` is the platform store (``kubeai:artifactStore``); ``static_credentials``
+    whether the stack has static keys.
     """
 
     config: ArgoAddon
-    artifact_store: dict[str, Any]
+    artifact_store: ArtifactStore
     static_credentials: bool = False
     namespace: str = "argo"
 
     def validate(self) -> None:
-        """Raise ``ValueError`` for a disabled add-on, a bad namespace or store."""
+        """Raise ``ValueError`` for a disabled add-on or a bad namespace."""
         if not self.config.enabled:
             raise ValueError("Argo Workflows is disabled (kubeai:addons.argo.enabled)")
         check_dns_label(self.namespace, "Argo namespace")
-        if not {"kind", "bucket"} <= set(self.artifact_store):
-            raise ValueError("artifact_store needs 'kind' and 'bucket' (kubeai:artifactStore)")
 
 
 class ArgoWorkflows(pulumi.ComponentResource):

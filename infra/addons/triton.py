@@ -28,14 +28,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import versions
-from infra.addons.glue import artifact_values
+from infra.addons.artifact_store import artifact_values
 from infra.config import (
     GPU_PRESENT_LABEL,
+    ArtifactStore,
     InferenceServiceConfig,
     PlatformOutputs,
-)
-from infra.config import (
-    TritonServing as TritonServingConfig,
+    TritonServingConfig,
 )
 
 #: Chart directory (relative to the repository root).
@@ -91,7 +90,7 @@ class TritonDefaults:
     agent_image: ImageRef
     registry_url: str
     pull_secret: str | None
-    artifact_store: dict[str, Any]
+    artifact_store: ArtifactStore
     model_repository_size: str
     poll_interval_seconds: float
 
@@ -108,7 +107,7 @@ class TritonDefaults:
             agent_image=ImageRef.parse(platform.glue_image),
             registry_url=platform.registry_url,
             pull_secret=pull_secret,
-            artifact_store=dict(platform.artifact_store),
+            artifact_store=platform.artifact_store,
             model_repository_size=str(
                 getattr(
                     platform,

@@ -1,7 +1,7 @@
 """Fixtures of the infra tests: program runs under Pulumi mocks, cached per configuration.
 
 A ``ProgramRun`` is read-only once returned, so runs of the same configuration are shared across
-tests (each costs ~0.2-0.5 s); ``run_program`` resets the process-global mocks every time.
+tests (each costs ~0.2-0.5 s); ``record_stack`` resets the process-global mocks every time.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from infra.mocks import ProgramRun, record_stack
 from tests.infra import factories
-from tests.support.pulumi_mocks import ProgramRun, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -31,7 +31,7 @@ def platform_run() -> Callable[..., ProgramRun]:
         key = json.dumps([provider, secrets, overrides], sort_keys=True)
         if key not in cache:
             config = factories.platform_config(provider, **overrides)
-            cache[key] = run_program(config, secrets=secrets)
+            cache[key] = record_stack(config, secrets=secrets)
         return cache[key]
 
     return get
@@ -50,7 +50,7 @@ def team_run() -> Callable[..., ProgramRun]:
         if key not in cache:
             platform = factories.outputs_of(factories.platform_config(provider))
             config = factories.team_config(**overrides)
-            cache[key] = run_program(config, secrets=secrets, platform=platform)
+            cache[key] = record_stack(config, secrets=secrets, platform=platform)
         return cache[key]
 
     return get

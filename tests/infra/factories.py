@@ -7,9 +7,25 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
-from infra.config import PlatformConfig, PlatformOutputs, TeamConfig, parse_config, platform_outputs
+import pytest
+import yaml
+
+from infra.config import (
+    ArtifactStore,
+    ConfigError,
+    PlatformConfig,
+    PlatformOutputs,
+    TeamConfig,
+    parse_config,
+    platform_outputs,
+    split_keys,
+)
+
+#: The example stack files.
+STACKS = Path(__file__).resolve().parents[2] / "stacks"
 
 CLUSTERS: dict[str, dict[str, Any]] = {
     "existing": {"name": "local", "provider": "existing", "existing": {"context": "kind-kubeai"}},
@@ -57,6 +73,11 @@ STORES: dict[str, dict[str, Any]] = {
         "region": "cn-hangzhou",
     },
 }
+
+
+def store(provider: str) -> ArtifactStore:
+    """The artifact store of ``provider``'s platform stack (``STORES``), validated."""
+    return ArtifactStore.model_validate(STORES[provider])
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -142,3 +163,16 @@ def team_config(**overrides: Any) -> TeamConfig:
 def outputs_of(config: PlatformConfig) -> PlatformOutputs:
     """The platform outputs a team stack reads (computed as the platform exports them)."""
     return platform_outputs(config)
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """Plain ``kubeai:`` values of the example stack file ``stacks/Pulumi.<stack>.yaml``."""
+    raw = yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return split_keys(raw)[0]
+
+
+def config_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``(key path, message)`` problems ``parse_config(values)`` fails with (it must fail)."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(values)
+    return caught.value.problems

@@ -9,8 +9,8 @@ import pytest
 
 from infra import __main__ as entry
 from infra.config import ConfigError, PlatformConfig, TeamConfig
+from infra.mocks import RecordingMocks, start
 from tests.infra import factories
-from tests.support.pulumi_mocks import RecordingMocks, fresh_mocks
 
 
 def runtime_values(values: dict) -> dict[str, str]:
@@ -22,7 +22,7 @@ def runtime_values(values: dict) -> dict[str, str]:
 
 
 def with_mocks(fn):
-    fresh_mocks(RecordingMocks(), stack="t")
+    start(RecordingMocks(), stack="t")
     result = {}
 
     def body():
@@ -69,8 +69,8 @@ def test_a_known_secret_given_in_plain_text_is_refused() -> None:
         entry.load(values, set())
 
 
-def test_main_turns_config_errors_into_a_clean_run_error() -> None:
-    values = runtime_values(factories.team_values(quota={"gpuQouta": 2}))
+def main_error(values: dict[str, str]) -> str:
+    """The ``pulumi.RunError`` message ``main`` fails with for runtime config ``values``."""
 
     def body():
         pulumi.runtime.set_all_config(values, [])
@@ -78,7 +78,11 @@ def test_main_turns_config_errors_into_a_clean_run_error() -> None:
             entry.main()
         return str(caught.value)
 
-    message = with_mocks(body)
+    return with_mocks(body)
+
+
+def test_main_turns_config_errors_into_a_clean_run_error() -> None:
+    message = main_error(runtime_values(factories.team_values(quota={"gpuQouta": 2})))
     assert "kubeai:quota.gpuQouta" in message and "did you mean 'gpus'" in message
 
 
@@ -88,7 +92,7 @@ def test_main_runs_the_program_with_stack_secrets() -> None:
     )
     values["kubeai:postgresDsn"] = "postgresql+psycopg://u:p@db/kubeai"
     mocks = RecordingMocks()
-    fresh_mocks(mocks, stack="t")
+    start(mocks, stack="t")
 
     def body():
         pulumi.runtime.set_all_config(values, ["kubeai:postgresDsn"])
@@ -97,3 +101,19 @@ def test_main_runs_the_program_with_stack_secrets() -> None:
     pulumi.runtime.test(body)()
     names = {name for _, name in mocks.resources}
     assert {"glue-release", "glue-database", "volcano-release"} <= names
+
+
+@pytest.mark.parametrize(
+    ("provider", "pool", "path"),
+    [
+        ("eks", {"maxSize": 0}, "kubeai:nodePools[0].maxSize"),
+        ("gke", {"gpuType": "tesla-l4"}, "kubeai:nodePools[0].gpuType"),
+    ],
+)
+def test_pool_settings_a_provider_cannot_provision_fail_as_config_errors(
+    provider: str, pool: dict, path: str
+) -> None:
+    raw = factories.platform_values(provider)
+    raw["nodePools"][0].update(pool)
+    message = main_error(runtime_values(raw))
+    assert path in message and "Traceback" not in message

@@ -47,8 +47,8 @@ def test_exports_are_the_platform_outputs(platform_run, provider: str) -> None:
 def test_dependency_order(platform_run) -> None:
     run = platform_run("eks")
     pools = [
-        ("kubeai:clusters:GpuNodePool", "pool-gpu"),
-        ("kubeai:clusters:GpuNodePool", "pool-cpu"),
+        ("kubeai:node_pools:GpuNodePool", "pool-gpu"),
+        ("kubeai:node_pools:GpuNodePool", "pool-cpu"),
     ]
     assert run.waits_for(("kubeai:addons:GpuEnablement", "gpu"), pools)
     assert run.waits_for(
@@ -93,7 +93,7 @@ def test_disabled_addons_are_absent(platform_run) -> None:
         }
         & types
     )
-    assert "kubeai:addons:Glue" in types
+    assert "kubeai:addons:ModelRegistry" in types
 
 
 def test_training_operator_needs_volcano() -> None:

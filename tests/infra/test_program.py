@@ -18,9 +18,9 @@ from infra.config import (
     platform_outputs,
     split_keys,
 )
+from infra.mocks import RecordingMocks, record_stack, reveal
 from infra.program import checked_platform, required_secrets
 from tests.infra import crd_schema, factories
-from tests.support.pulumi_mocks import RecordingMocks, reveal, run_program
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
@@ -31,7 +31,7 @@ def platform_export(provider: str = "eks", **overrides: object) -> dict:
 
 
 def test_team_stack_reads_its_platform_through_a_stack_reference() -> None:
-    run = run_program(factories.team_config(), stack_outputs={"prod-eks": platform_export()})
+    run = record_stack(factories.team_config(), stack_outputs={"prod-eks": platform_export()})
     (reference,) = run.of_type(STACK_REFERENCE)
     assert reference.name == "prod-eks"
     assert (
@@ -58,7 +58,7 @@ def test_offline_path_needs_no_stack_reference(team_run) -> None:
 
 def test_both_paths_declare_the_same_resources(team_run) -> None:
     offline = team_run("eks")
-    online = run_program(factories.team_config(), stack_outputs={"prod-eks": platform_export()})
+    online = record_stack(factories.team_config(), stack_outputs={"prod-eks": platform_export()})
     keys = {k for k in online.resources if k[0] != STACK_REFERENCE}
     assert keys == set(offline.resources)
 
@@ -78,7 +78,7 @@ def test_cross_stack_gpu_check_fails_the_update_clearly() -> None:
     )
     mocks = RecordingMocks({"prod-eks": small})
     with pytest.raises(pulumi.RunError) as caught:
-        run_program(factories.team_config(), mocks=mocks)
+        record_stack(factories.team_config(), mocks=mocks)
     created = {key[0] for key in mocks.resources}
     assert "kubernetes:core/v1:Namespace" not in created  # nothing lands in the cluster
     assert not {t for t in created if "volcano.sh" in t or "helm.sh" in t}
@@ -97,13 +97,13 @@ def test_offline_gpu_check_raises_before_any_resource() -> None:
     )
     mocks = RecordingMocks()
     with pytest.raises(ConfigError, match=r"kubeai:quota\.gpus.*no GPU pools"):
-        run_program(factories.team_config(), platform=platform, mocks=mocks)
+        record_stack(factories.team_config(), platform=platform, mocks=mocks)
     assert mocks.resources == {}
 
 
 def test_missing_platform_output_is_explained() -> None:
     with pytest.raises(pulumi.RunError, match="exports no 'platform' output"):
-        run_program(factories.team_config(), stack_outputs={"prod-eks": {}})
+        record_stack(factories.team_config(), stack_outputs={"prod-eks": {}})
 
 
 def test_malformed_platform_output_is_explained() -> None:
@@ -121,7 +121,7 @@ def test_required_secrets() -> None:
 def test_platform_stack_takes_no_platform_outputs() -> None:
     config = factories.platform_config("eks")
     with pytest.raises(ValueError, match="team stacks only"):
-        run_program(config, platform=factories.outputs_of(config))
+        record_stack(config, platform=factories.outputs_of(config))
 
 
 STACKS = sorted((REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -145,7 +145,7 @@ def test_every_example_stack_runs_and_validates(path: Path) -> None:
         assert isinstance(platform_config, PlatformConfig)
         platform = platform_outputs(platform_config)
     secrets = {key: f"placeholder-{key}" for key in required_secrets(config)}
-    run = run_program(config, secrets=secrets, platform=platform)
+    run = record_stack(config, secrets=secrets, platform=platform)
     assert run.resources
     for resource in run.resources.values():
         group = resource.type.split(":")[1] if resource.type.startswith("kubernetes:") else ""

@@ -11,6 +11,7 @@ import pytest
 
 from infra import versions
 from infra.config import ConfigError, DatasetConfig
+from infra.mocks import reveal
 from infra.tenancy import (
     QUEUE_ANNOTATION,
     check_platform,
@@ -21,7 +22,6 @@ from infra.tenancy import (
     runtime_manifest,
 )
 from tests.infra import crd_schema, factories
-from tests.support.pulumi_mocks import reveal
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 QUEUE = "kubernetes:scheduling.volcano.sh/v1beta1:Queue"
@@ -257,10 +257,10 @@ def test_check_platform_needs_volcano_and_fluid() -> None:
 
 
 def test_half_artifact_keys_are_refused() -> None:
-    from tests.support.pulumi_mocks import run_program
+    from infra.mocks import record_stack
 
     platform = factories.outputs_of(factories.platform_config("eks"))
     with pytest.raises(ValueError, match="artifactStoreSecretAccessKey"):
-        run_program(
+        record_stack(
             factories.team_config(), secrets={"artifactStoreAccessKeyId": "a"}, platform=platform
         )

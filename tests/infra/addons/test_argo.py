@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from infra import versions
 from infra.addons import REPO_ROOT, retain_crds
 from infra.addons.argo import (
-    ARTIFACT_SECRET,
     WORKFLOW_SERVICE_ACCOUNT,
     ArgoWorkflowsArgs,
     artifact_repositories_configmap,
@@ -23,8 +23,9 @@ from infra.addons.argo import (
     overlay_directory,
     s3_endpoint,
 )
-from infra.config import ArgoAddon
-from tests.infra.factories import STORES
+from infra.addons.artifact_store import ARTIFACT_SECRET
+from infra.config import ArgoAddon, ArtifactStore
+from tests.infra.factories import store
 from tests.support.helm import HelmTools
 
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
@@ -52,7 +53,7 @@ def test_overlay_installs_the_pinned_release_in_the_namespace_with_pinned_images
     helm_tools: HelmTools, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(REPO_ROOT)
-    data = controller_config(ArgoAddon(), STORES["eks"], static_credentials=False)
+    data = controller_config(ArgoAddon(), store("eks"), static_credentials=False)
     objects = rendered(helm_tools, overlay_directory("workflows", data))
     kinds = Counter(o["kind"] for o in objects)
     # manifests/cluster-install at v4.1.2 renders 24 objects, 8 of them the full CRDs.
@@ -81,12 +82,12 @@ def test_overlay_installs_the_pinned_release_in_the_namespace_with_pinned_images
 
 
 def test_controller_runs_workflows_as_the_team_executor_account() -> None:
-    config = values(ArgoAddon(), STORES["eks"], static_credentials=False)
+    config = values(ArgoAddon(), store("eks"), static_credentials=False)
     assert config["workflowDefaults"] == {"spec": {"serviceAccountName": WORKFLOW_SERVICE_ACCOUNT}}
 
 
 def test_artifact_repository_on_s3_uses_sdk_credentials() -> None:
-    config = values(ArgoAddon(), STORES["eks"], static_credentials=False)
+    config = values(ArgoAddon(), store("eks"), static_credentials=False)
     s3 = config["artifactRepository"]["s3"]
     assert s3["bucket"] == "kubeai-prod"
     assert s3["endpoint"] == "s3.us-east-1.amazonaws.com"
@@ -97,7 +98,7 @@ def test_artifact_repository_on_s3_uses_sdk_credentials() -> None:
 
 def test_artifact_repository_override_and_static_keys_on_minio() -> None:
     config = ArgoAddon.model_validate({"artifactRepository": {"bucket": "wf", "keyPrefix": "p/q"}})
-    s3 = values(config, STORES["existing"], static_credentials=True)["artifactRepository"]["s3"]
+    s3 = values(config, store("existing"), static_credentials=True)["artifactRepository"]["s3"]
     assert (s3["bucket"], s3["endpoint"], s3["insecure"]) == ("wf", "minio.minio:9000", True)
     assert s3["keyFormat"].startswith("p/q/")
     assert s3["accessKeySecret"]["name"] == s3["secretKeySecret"]["name"] == ARTIFACT_SECRET
@@ -105,21 +106,21 @@ def test_artifact_repository_override_and_static_keys_on_minio() -> None:
 
 
 def test_artifact_repository_on_gcs_has_no_templated_key() -> None:
-    config = values(ArgoAddon(), STORES["gke"], static_credentials=True)
+    config = values(ArgoAddon(), store("gke"), static_credentials=True)
     assert config["artifactRepository"] == {"gcs": {"bucket": "kubeai-prod"}}
 
 
 def test_s3_endpoint_forms() -> None:
-    assert s3_endpoint({"kind": "s3", "bucket": "b"}) == ("s3.amazonaws.com", False)
-    assert s3_endpoint(STORES["ack"]) == ("oss-cn-hangzhou.aliyuncs.com", False)
+    assert s3_endpoint(ArtifactStore(kind="s3", bucket="b")) == ("s3.amazonaws.com", False)
+    assert s3_endpoint(store("ack")) == ("oss-cn-hangzhou.aliyuncs.com", False)
 
 
 def test_team_configmap_is_argos_default_repository() -> None:
-    cm = artifact_repositories_configmap(STORES["ack"], team="cv", static_credentials=False)
+    cm = artifact_repositories_configmap(store("ack"), team="cv", static_credentials=False)
     assert cm["annotations"] == {"workflows.argoproj.io/default-artifact-repository": "default-v1"}
     repository = yaml.safe_load(cm["data"]["default-v1"])
     assert repository == artifact_repository(
-        STORES["ack"], key_format="argo/cv/{{workflow.name}}/{{pod.name}}"
+        store("ack"), key_format="argo/cv/{{workflow.name}}/{{pod.name}}"
     )
 
 
@@ -145,9 +146,9 @@ def test_static_keys_reach_the_controller_configuration(platform_run, monkeypatc
 
 def test_args_validate() -> None:
     with pytest.raises(ValueError, match="disabled"):
-        ArgoWorkflowsArgs(config=ArgoAddon(enabled=False), artifact_store=STORES["eks"]).validate()
-    with pytest.raises(ValueError, match="kind"):
-        ArgoWorkflowsArgs(config=ArgoAddon(), artifact_store={"bucket": "b"}).validate()
+        ArgoWorkflowsArgs(config=ArgoAddon(enabled=False), artifact_store=store("eks")).validate()
+    with pytest.raises(ValidationError, match="kind"):
+        ArtifactStore.model_validate({"bucket": "b"})  # an artifact store without a kind
 
 
 def test_old_chart_keys_are_refused_with_their_path() -> None:

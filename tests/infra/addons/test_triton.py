@@ -18,8 +18,8 @@ from infra.addons.triton import (
     inference_service_values,
 )
 from infra.config import InferenceServiceConfig, Taint, Toleration, untolerated
+from infra.mocks import is_secret, reveal
 from tests.infra import factories
-from tests.support.pulumi_mocks import is_secret, reveal
 
 SCHEMA = REPO_ROOT / "charts" / "triton-inference" / "values.schema.json"
 GPU_TAINT = Taint(key="nvidia.com/gpu", value="present")

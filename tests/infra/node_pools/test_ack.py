@@ -1,4 +1,4 @@
-"""infra/clusters/ack.py: ACK node pools with GPU instance types, scaling, labels, taints."""
+"""infra/node_pools/ack.py: ACK node pools with GPU instance types, scaling, labels, taints."""
 
 from __future__ import annotations
 

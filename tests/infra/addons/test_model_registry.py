@@ -1,4 +1,5 @@
-"""infra/addons/glue.py: the kubeai-glue release: image, database, artifact store, secrets."""
+"""infra/addons/model_registry.py: the kubeai-glue release: image, database, artifact store,
+secrets."""
 
 from __future__ import annotations
 
@@ -6,19 +7,19 @@ import json
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from infra.addons import REPO_ROOT
-from infra.addons.glue import (
+from infra.addons.model_registry import (
     DATABASE_SECRET,
     FULLNAME,
     NAMESPACE,
-    GlueArgs,
-    artifact_values,
+    ModelRegistryArgs,
     glue_values,
 )
-from infra.config import ConfigError, GlueServices, platform_outputs
+from infra.config import ArtifactStore, ConfigError, GlueServices, platform_outputs
+from infra.mocks import is_secret, record_stack, reveal
 from tests.infra import factories
-from tests.support.pulumi_mocks import is_secret, reveal, run_program
 
 SCHEMA = REPO_ROOT / "charts" / "kubeai-glue" / "values.schema.json"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -35,11 +36,11 @@ def test_registry_service_matches_the_exported_url() -> None:
     config = factories.platform_config("eks")
     url = platform_outputs(config, glue_namespace=NAMESPACE).registry_url
     assert url == f"http://{FULLNAME}-registry.{NAMESPACE}.svc:8080"
-    assert glue_values(config.glue, factories.STORES["eks"])["fullnameOverride"] == FULLNAME
+    assert glue_values(config.glue, factories.store("eks"))["fullnameOverride"] == FULLNAME
 
 
 def test_sqlite_default_on_a_pvc() -> None:
-    values = glue_values(glue(storageSize="20Gi", storageClass="gp3"), factories.STORES["eks"])
+    values = glue_values(glue(storageSize="20Gi", storageClass="gp3"), factories.store("eks"))
     assert values["database"] == {"type": "sqlite"}
     assert values["persistence"] == {"enabled": True, "size": "20Gi", "storageClassName": "gp3"}
     assert values["image"] == {"repository": "ghcr.io/acme/kubeai-glue", "tag": "0.1.0"}
@@ -47,43 +48,15 @@ def test_sqlite_default_on_a_pvc() -> None:
 
 def test_postgresql_reads_the_dsn_from_a_secret() -> None:
     values = glue_values(
-        glue(database="postgresql", replicas=2), factories.STORES["eks"], database_secret="db"
+        glue(database="postgresql", replicas=2), factories.store("eks"), database_secret="db"
     )
     assert values["database"] == {
         "type": "postgresql",
         "postgresql": {"existingSecret": "db", "secretKey": "database-url"},
     }
     assert values["persistence"]["enabled"] is False
-    with pytest.raises(ValueError, match="postgresDsn"):
-        glue_values(glue(database="postgresql"), factories.STORES["eks"])
-
-
-@pytest.mark.parametrize(
-    ("kind", "expected"),
-    [
-        ("eks", {"allowedSchemes": ["s3"], "s3": {"region": "us-east-1"}}),
-        ("gke", {"allowedSchemes": ["gs"], "gcs": {"token": "google_default"}}),
-        (
-            "ack",
-            {
-                "allowedSchemes": ["oss"],
-                "oss": {
-                    "endpointUrl": "https://oss-cn-hangzhou.aliyuncs.com",
-                    "region": "cn-hangzhou",
-                },
-            },
-        ),
-        (
-            "existing",
-            {
-                "allowedSchemes": ["s3"],
-                "s3": {"endpointUrl": "http://minio.minio:9000", "addressingStyle": "path"},
-            },
-        ),
-    ],
-)
-def test_artifact_values_per_store(kind: str, expected: dict) -> None:
-    assert artifact_values(factories.STORES[kind], existing_secret=None) == expected
+    default = glue_values(glue(database="postgresql"), factories.store("eks"))
+    assert default["database"]["postgresql"]["existingSecret"] == DATABASE_SECRET
 
 
 @pytest.mark.skipif(not SCHEMA.exists(), reason="charts/kubeai-glue has no values.schema.json")
@@ -94,7 +67,7 @@ def test_values_match_the_chart_schema(provider: str, database: str) -> None:
     validator = jsonschema.validators.validator_for(schema)(schema)
     values = glue_values(
         glue(database=database),
-        factories.STORES[provider],
+        factories.store(provider),
         database_secret=DATABASE_SECRET,
         artifact_secret="kubeai-artifact-store" if provider != "gke" else None,
     )
@@ -132,13 +105,13 @@ def test_release_with_postgres_and_static_keys(platform_run) -> None:
 def test_postgres_without_dsn_is_a_config_error() -> None:
     config = factories.platform_config("eks", glue={"database": "postgresql", "replicas": 2})
     with pytest.raises(ConfigError, match="kubeai:postgresDsn"):
-        run_program(config)
+        record_stack(config)
 
 
 def test_args_validate() -> None:
-    with pytest.raises(ValueError, match="postgresDsn"):
-        GlueArgs(
-            glue=glue(database="postgresql"), artifact_store=factories.STORES["eks"]
+    with pytest.raises(ValueError, match="glue namespace"):
+        ModelRegistryArgs(
+            glue=glue(), artifact_store=factories.store("eks"), namespace="Not_A_Label"
         ).validate()
-    with pytest.raises(ValueError, match="kind"):
-        GlueArgs(glue=glue(), artifact_store={"kind": "azure", "bucket": "b"}).validate()
+    with pytest.raises(ValidationError, match="kind"):
+        ArtifactStore.model_validate({"kind": "azure", "bucket": "b"})

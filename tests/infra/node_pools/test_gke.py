@@ -1,4 +1,4 @@
-"""infra/clusters/gke.py: node pools with guest accelerators, managed drivers, autoscaling."""
+"""infra/node_pools/gke.py: node pools with guest accelerators, managed drivers, autoscaling."""
 
 from __future__ import annotations
 

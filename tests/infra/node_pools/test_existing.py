@@ -1,8 +1,8 @@
-"""infra/clusters/existing.py: nothing provisioned on an existing cluster."""
+"""infra/node_pools/existing.py: nothing provisioned on an existing cluster."""
 
 from __future__ import annotations
 
-from infra.clusters.existing import pool_id
+from infra.node_pools.existing import pool_id
 from tests.infra import factories
 
 CLOUD_PREFIXES = ("aws:", "gcp:", "alicloud:", "pulumi:providers:aws", "pulumi:providers:gcp")
@@ -11,7 +11,7 @@ CLOUD_PREFIXES = ("aws:", "gcp:", "alicloud:", "pulumi:providers:aws", "pulumi:p
 def test_no_cloud_resources(platform_run) -> None:
     run = platform_run("existing")
     assert not [t for t in run.types() if t.startswith(CLOUD_PREFIXES)]
-    for pool_component in run.of_type("kubeai:clusters:GpuNodePool"):
+    for pool_component in run.of_type("kubeai:node_pools:GpuNodePool"):
         assert run.children(pool_component.key) == []
 
 

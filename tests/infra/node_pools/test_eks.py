@@ -1,11 +1,11 @@
-"""infra/clusters/eks.py: managed node groups with the NVIDIA AMI, taints, labels, scaling."""
+"""infra/node_pools/eks.py: managed node groups with the NVIDIA AMI, taints, labels, scaling."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.clusters import eks
 from infra.config import NodePool
+from infra.node_pools import eks
 from tests.infra import factories
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -27,7 +27,7 @@ def test_gpu_node_group(platform_run) -> None:
     assert inputs["clusterName"] == "kubeai-prod" and inputs["region"] == "us-east-1"
     assert inputs["nodeGroupName"] == "prod-gpu"
     assert inputs["subnetIds"] == ["subnet-0a1b2c", "subnet-0d4e5f"]
-    assert gpu.parent == ("kubeai:clusters:GpuNodePool", "pool-gpu")
+    assert gpu.parent == ("kubeai:node_pools:GpuNodePool", "pool-gpu")
     assert gpu.options.ignore_changes == ["scalingConfig.desiredSize"]
 
 

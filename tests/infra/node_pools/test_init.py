@@ -1,11 +1,11 @@
-"""infra/clusters/__init__.py: GpuNodePool args validation, provider dispatch, outputs."""
+"""infra/node_pools/__init__.py: GpuNodePool args validation, provider dispatch, outputs."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.clusters import PROVIDERS, GpuNodePoolArgs, provisioner
 from infra.config import NodePool
+from infra.node_pools import PROVIDERS, GpuNodePoolArgs, provisioner
 from tests.infra import factories
 
 
@@ -46,7 +46,7 @@ def test_provisioner_dispatch() -> None:
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_component_per_pool_with_its_outputs(platform_run, provider: str) -> None:
     run = platform_run(provider)
-    components = run.of_type("kubeai:clusters:GpuNodePool")
+    components = run.of_type("kubeai:node_pools:GpuNodePool")
     assert [c.name for c in components] == ["pool-cpu", "pool-gpu"]
     ids = run.exports["nodePools"]
     assert set(ids) == {"gpu", "cpu"}

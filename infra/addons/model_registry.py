@@ -1,18 +1,23 @@
-"""The KubeAI glue services: our chart ``charts/kubeai-glue`` (the model registry and its wiring).
+"""The model registry add-on: our chart ``charts/kubeai-glue`` (the registry and its wiring).
 
+``ModelRegistry`` installs the glue services of ``kubeai:glue``: the namespace
+``REGISTRY_NAMESPACE``, the database and object-store Secrets, and the ``kubeai-glue`` release.
 Values (``glue_values``, the one builder of this chart's values; keys from
 charts/kubeai-glue/values.yaml):
 
 * ``fullnameOverride: kubeai`` -> the registry Service ``kubeai-registry`` that
-  ``PlatformOutputs.registry_url`` names (``http://kubeai-registry.<namespace>.svc:8080``);
+  ``PlatformOutputs.registry_url`` names: both are built from ``infra.config.outputs``'
+  ``REGISTRY_FULLNAME``/``REGISTRY_NAMESPACE``/``REGISTRY_PORT``;
 * ``image.repository``/``image.tag`` from ``kubeai:glue.image`` (required, never ``latest``);
 * database: SQLite on a PersistentVolumeClaim by default (``persistence.*``, one replica); with
   ``kubeai:glue.database: postgresql`` the DSN comes from the Pulumi secret
-  ``kubeai:postgresDsn``, stored in the Secret ``kubeai-registry-database`` that the release
-  references (``database.postgresql.existingSecret``), so the DSN never appears in Helm values;
-* ``artifacts.*``: the platform object store; static keys (``kubeai:artifactStoreAccessKeyId`` /
-  ``SecretAccessKey``) go into the Secret ``kubeai-artifact-store`` (``existingSecret``),
-  otherwise the SDK's credential chain applies (IRSA, Workload Identity, RRSA).
+  ``kubeai:postgresDsn`` (required; checked with the stack config by
+  ``infra.platform.check_platform_secrets``), stored in the Secret ``kubeai-registry-database``
+  that the release references (``database.postgresql.existingSecret``), so the DSN never appears
+  in Helm values;
+* ``artifacts.*``: the platform object store (``infra.addons.artifact_store``); static keys go
+  into the Secret ``kubeai-artifact-store`` (``existingSecret``), otherwise the SDK's credential
+  chain applies (IRSA, Workload Identity, RRSA).
 """
 
 from __future__ import annotations
@@ -24,62 +29,42 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.addons import check_dns_label, create_namespace, repo_path
-from infra.addons.argo import (
-    ARTIFACT_SECRET,
-    ARTIFACT_SECRET_ACCESS_KEY,
-    ARTIFACT_SECRET_SECRET_KEY,
+from infra.addons.artifact_store import ARTIFACT_SECRET, artifact_store_secret, artifact_values
+from infra.aliases import with_previous_type
+from infra.config import (
+    REGISTRY_FULLNAME,
+    REGISTRY_NAMESPACE,
+    ArtifactStore,
+    GlueServices,
+    registry_service_name,
 )
-from infra.config import GlueServices
 
 #: Chart directory (relative to the repository root).
 CHART = ("charts", "kubeai-glue")
 #: Resource name prefix of the release; the registry Service is ``<prefix>-registry``.
-FULLNAME = "kubeai"
+FULLNAME = REGISTRY_FULLNAME
 #: Namespace of the glue services (``platform_outputs(glue_namespace=...)`` default).
-NAMESPACE = "kubeai-system"
+NAMESPACE = REGISTRY_NAMESPACE
 #: Secret holding the PostgreSQL DSN, and its key (``database.postgresql.secretKey`` default).
 DATABASE_SECRET = "kubeai-registry-database"  # noqa: S105 (a Secret name)
 DATABASE_SECRET_KEY = "database-url"  # noqa: S105 (a key name)
-#: Artifact URI scheme each store kind serves.
-SCHEMES = {"s3": "s3", "minio": "s3", "oss": "oss", "gcs": "gs"}
-
-
-def artifact_values(store: dict[str, Any], *, existing_secret: str | None) -> dict[str, Any]:
-    """The ``artifacts`` block shared by the kubeai-glue and triton-inference charts.
-
-    ``store`` is the platform artifact store in stack-file form (``kind``, ``bucket``,
-    ``endpointUrl``, ``region``); ``existing_secret`` names a Secret with static keys
-    (``access-key-id``/``secret-access-key``) or is None for the SDK credential chain.
-    """
-    kind = store["kind"]
-    out: dict[str, Any] = {"allowedSchemes": [SCHEMES[kind]]}
-    if kind == "gcs":
-        out["gcs"] = {"token": "google_default"}
-        return out
-    block: dict[str, Any] = {}
-    if store.get("endpointUrl"):
-        block["endpointUrl"] = store["endpointUrl"]
-    if store.get("region"):
-        block["region"] = store["region"]
-    if kind == "minio":
-        block["addressingStyle"] = "path"
-    if existing_secret:
-        block["existingSecret"] = existing_secret
-        block["accessKeyIdKey"] = ARTIFACT_SECRET_ACCESS_KEY
-        block["secretAccessKeyKey"] = ARTIFACT_SECRET_SECRET_KEY
-    out["oss" if kind == "oss" else "s3"] = block
-    return out
+#: Pulumi type of the component, and the type it had before (as ``Glue``): kept as an alias.
+TYPE = "kubeai:addons:ModelRegistry"
+PREVIOUS_TYPE = "kubeai:addons:Glue"
 
 
 def glue_values(
     glue: GlueServices,
-    store: dict[str, Any],
+    store: ArtifactStore,
     *,
-    database_secret: str | None = None,
+    database_secret: str = DATABASE_SECRET,
     artifact_secret: str | None = None,
 ) -> dict[str, Any]:
-    """Values of ``charts/kubeai-glue`` (module docstring). Raises ``ValueError`` when
-    ``glue.database`` is postgresql and no ``database_secret`` is given."""
+    """Values of ``charts/kubeai-glue`` (module docstring).
+
+    ``database_secret`` names the Secret holding the PostgreSQL DSN (used when ``glue.database``
+    is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None.
+    """
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
         "image": {"repository": glue.image.repository, "tag": glue.image.tag},
@@ -93,8 +78,6 @@ def glue_values(
         "artifacts": artifact_values(store, existing_secret=artifact_secret),
     }
     if glue.database == "postgresql":
-        if not database_secret:
-            raise ValueError("a PostgreSQL registry needs the DSN Secret (kubeai:postgresDsn)")
         values["database"]["postgresql"] = {
             "existingSecret": database_secret,
             "secretKey": DATABASE_SECRET_KEY,
@@ -103,33 +86,27 @@ def glue_values(
 
 
 @dataclass(frozen=True)
-class GlueArgs:
-    """Inputs of ``Glue``.
+class ModelRegistryArgs:
+    """Inputs of ``ModelRegistry``.
 
-    ``postgres_dsn`` (secret) is required for ``glue.database == "postgresql"``;
+    ``postgres_dsn`` (secret) is the DSN of a ``glue.database == "postgresql"`` registry: the
+    stack config check (``infra.platform.check_platform_secrets``) makes sure it is set;
     ``artifact_keys`` is ``(access key id, secret access key)`` or None.
     """
 
     glue: GlueServices
-    artifact_store: dict[str, Any]
+    artifact_store: ArtifactStore
     postgres_dsn: pulumi.Output[str] | None = None
     artifact_keys: tuple[pulumi.Output[str], pulumi.Output[str]] | None = None
     namespace: str = NAMESPACE
 
     def validate(self) -> None:
-        """Raise ``ValueError`` for a missing DSN, an unknown store kind or a bad namespace."""
+        """Raise ``ValueError`` for a bad namespace."""
         check_dns_label(self.namespace, "glue namespace")
-        if self.glue.database == "postgresql" and self.postgres_dsn is None:
-            raise ValueError(
-                "kubeai:glue.database is postgresql but the secret kubeai:postgresDsn is not set "
-                "(pulumi config set --secret kubeai:postgresDsn ...)"
-            )
-        if self.artifact_store.get("kind") not in SCHEMES:
-            raise ValueError(f"unknown artifact store kind {self.artifact_store.get('kind')!r}")
 
 
-class Glue(pulumi.ComponentResource):
-    """Namespace, Secrets (DSN, object-store keys) and the ``kubeai-glue`` Release.
+class ModelRegistry(pulumi.ComponentResource):
+    """The model registry: Namespace, Secrets (DSN, object-store keys), ``kubeai-glue`` Release.
 
     Attributes: ``namespace``, ``release_name``, ``registry_service`` (``kubeai-registry``) and
     ``release``.
@@ -140,15 +117,14 @@ class Glue(pulumi.ComponentResource):
     registry_service: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: GlueArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         args.validate()
-        super().__init__("kubeai:addons:Glue", name, None, opts)
+        super().__init__(TYPE, name, None, with_previous_type(opts, PREVIOUS_TYPE))
         ns = create_namespace(
             f"{name}-namespace", args.namespace, parent=self, pod_security="restricted"
         )
         secrets: list[pulumi.Resource] = []
-        database_secret = None
         if args.postgres_dsn is not None and args.glue.database == "postgresql":
             secrets.append(
                 k8s.core.v1.Secret(
@@ -161,7 +137,6 @@ class Glue(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
-            database_secret = DATABASE_SECRET
         artifact_secret = None
         if args.artifact_keys is not None:
             secrets.append(
@@ -178,7 +153,6 @@ class Glue(pulumi.ComponentResource):
             values=glue_values(
                 args.glue,
                 args.artifact_store,
-                database_secret=database_secret,
                 artifact_secret=artifact_secret,
             ),
             max_history=10,
@@ -186,7 +160,7 @@ class Glue(pulumi.ComponentResource):
         )
         self.namespace = ns.metadata.name
         self.release_name = self.release.name.apply(lambda n: n or "kubeai-glue")
-        self.registry_service = pulumi.Output.from_input(f"{FULLNAME}-registry")
+        self.registry_service = pulumi.Output.from_input(registry_service_name(FULLNAME))
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -194,24 +168,3 @@ class Glue(pulumi.ComponentResource):
                 "registryService": self.registry_service,
             }
         )
-
-
-def artifact_store_secret(
-    resource_name: str,
-    namespace: pulumi.Input[str],
-    keys: tuple[pulumi.Output[str], pulumi.Output[str]],
-    *,
-    parent: pulumi.Resource,
-) -> k8s.core.v1.Secret:
-    """The ``kubeai-artifact-store`` Secret (static object-store keys) in ``namespace``."""
-    access_key, secret_key = keys
-    return k8s.core.v1.Secret(
-        resource_name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=ARTIFACT_SECRET, namespace=namespace),
-        type="Opaque",
-        string_data={
-            ARTIFACT_SECRET_ACCESS_KEY: access_key,
-            ARTIFACT_SECRET_SECRET_KEY: secret_key,
-        },
-        opts=pulumi.ResourceOptions(parent=parent),
-    )

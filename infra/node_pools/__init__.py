@@ -4,12 +4,12 @@ A pool is described once (``infra.config.NodePool``: instance type, GPU type and
 min/max size, spot or on-demand, labels, taints) and provisioned with the provider SDK's own
 node-pool resource:
 
-* ``existing`` (``infra.clusters.existing``): nothing is provisioned; the nodes are expected to
+* ``existing`` (``infra.node_pools.existing``): nothing is provisioned; the nodes are expected to
   carry the pool's labels and taints already (kind, on-prem); the outputs describe the pool.
-* ``eks`` (``infra.clusters.eks``): ``pulumi_aws.eks.NodeGroup`` with the NVIDIA AMI type.
-* ``gke`` (``infra.clusters.gke``): ``pulumi_gcp.container.NodePool`` with guest accelerators
+* ``eks`` (``infra.node_pools.eks``): ``pulumi_aws.eks.NodeGroup`` with the NVIDIA AMI type.
+* ``gke`` (``infra.node_pools.gke``): ``pulumi_gcp.container.NodePool`` with guest accelerators
   and GKE-managed drivers.
-* ``ack`` (``infra.clusters.ack``): ``pulumi_alicloud.cs.NodePool`` with GPU instance types.
+* ``ack`` (``infra.node_pools.ack``): ``pulumi_alicloud.cs.NodePool`` with GPU instance types.
 
 Provider SDKs are optional extras (``kubeai-platform[aws]`` etc.), imported only when a pool of
 that provider is built. Every GPU pool carries the label ``nvidia.com/gpu.present=true`` and, by
@@ -25,9 +25,13 @@ from typing import Protocol, cast
 
 import pulumi
 
+from infra.aliases import with_previous_type
 from infra.config import Cluster, NodePool
 
 PROVIDERS = ("existing", "eks", "gke", "ack")
+#: Pulumi type of the component, and the type it had before (package ``infra.clusters``).
+TYPE = "kubeai:node_pools:GpuNodePool"
+PREVIOUS_TYPE = "kubeai:clusters:GpuNodePool"
 
 
 class PoolProvisioner(Protocol):
@@ -47,7 +51,11 @@ class GpuNodePoolArgs:
     pool: NodePool
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the pool for settings its provider cannot provision."""
+        """Raise ``ValueError`` naming the pool for settings its provider cannot provision.
+
+        The stack config rejects the same settings first, with their key paths
+        (``infra.config.platform.platform_problems``); this guards direct use of the component.
+        """
         provider = self.cluster.provider
         where = f"node pool {self.pool.name!r} (provider {provider})"
         if provider not in PROVIDERS:
@@ -64,11 +72,11 @@ class GpuNodePoolArgs:
 
 
 def provisioner(provider: str) -> PoolProvisioner:
-    """The provider module (``infra.clusters.<provider>``), imported on first use; its cloud SDK
+    """The provider module (``infra.node_pools.<provider>``), imported on first use; its cloud SDK
     is imported only inside ``provision``. Raises ``ValueError`` for an unknown provider."""
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
-    return cast(PoolProvisioner, importlib.import_module(f"infra.clusters.{provider}"))
+    return cast(PoolProvisioner, importlib.import_module(f"infra.node_pools.{provider}"))
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -94,7 +102,7 @@ class GpuNodePool(pulumi.ComponentResource):
         self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         args.validate()
-        super().__init__("kubeai:clusters:GpuNodePool", name, None, opts)
+        super().__init__(TYPE, name, None, with_previous_type(opts, PREVIOUS_TYPE))
         pool = args.pool
         module = provisioner(args.cluster.provider)
         self.node_pool_id = module.provision(name, args.cluster, pool, self)

@@ -17,8 +17,8 @@ from typing import Any
 
 import pulumi
 
-from infra.clusters.eks import EFFECTS
 from infra.config import Cluster, NodePool
+from infra.node_pools.eks import EFFECTS
 
 #: GKE driver version selector (``DEFAULT`` = the version GKE pins for the node image).
 GPU_DRIVER_VERSION = "DEFAULT"

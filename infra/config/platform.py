@@ -1,0 +1,335 @@
+"""A platform stack's configuration (``kubeai:stackKind: platform``).
+
+One per cluster/environment: the cluster and its node pools, add-ons, the Triton serving defaults,
+the glue services (model registry) and the platform's artifact store. ``platform_problems`` holds
+the checks that span several keys (pool names, GPU tolerations, what a provider can provision).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from infra.config.shared import (
+    GPU_PRESENT_LABEL,
+    GPU_TAINT_KEY,
+    GPU_TOLERATION,
+    NAMESPACE,
+    ArtifactStore,
+    ChartSource,
+    LabelKey,
+    LabelValue,
+    Name,
+    Quantity,
+    Strict,
+    Taint,
+    Toleration,
+    check_quantity,
+    untolerated,
+)
+
+
+class ExistingCluster(Strict):
+    """An existing cluster reached through a kubeconfig (kind, on-prem); nothing is provisioned."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+class EksCluster(Strict):
+    """An existing EKS cluster whose managed node groups we add (pulumi_aws.eks.NodeGroup)."""
+
+    cluster_name: Name
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    node_role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+    subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+        min_length=1
+    )
+
+
+class GkeCluster(Strict):
+    """An existing GKE cluster whose node pools we add (pulumi_gcp.container.NodePool)."""
+
+    project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+    location: str = Field(min_length=2, max_length=64)
+    cluster_name: Name
+
+
+class AckCluster(Strict):
+    """An existing Alibaba Cloud ACK cluster; we add node pools (pulumi_alicloud.cs.NodePool)."""
+
+    cluster_id: str = Field(pattern=r"^c[0-9a-z]{20,40}$")
+    region: str = Field(pattern=r"^[a-z]{2}-[a-z0-9-]+$")
+    vswitch_ids: list[Annotated[str, StringConstraints(pattern=r"^vsw-[0-9a-z]+$")]] = Field(
+        min_length=1
+    )
+
+
+class Cluster(Strict):
+    """``kubeai:cluster``: the provider and its provider-specific block."""
+
+    name: Name
+    provider: Literal["existing", "eks", "gke", "ack"]
+    kubernetes_version: str = Field(default="1.34", pattern=r"^1\.[0-9]{2}$")
+    existing: ExistingCluster | None = None
+    eks: EksCluster | None = None
+    gke: GkeCluster | None = None
+    ack: AckCluster | None = None
+
+    @model_validator(mode="after")
+    def _provider_block(self) -> Cluster:
+        blocks = {"existing": self.existing, "eks": self.eks, "gke": self.gke, "ack": self.ack}
+        if self.provider != "existing" and blocks[self.provider] is None:
+            raise ValueError(f"provider {self.provider!r} needs the '{self.provider}' block")
+        extra = [k for k, v in blocks.items() if v is not None and k != self.provider]
+        if extra:
+            raise ValueError(f"block(s) {extra} do not belong to provider {self.provider!r}")
+        return self
+
+
+class NodePool(Strict):
+    """A GPU (or CPU) node pool: one shape over every provider.
+
+    ``gpusPerNode`` 0 makes a CPU pool. GPU pools get the label ``nvidia.com/gpu.present=true``
+    and, unless ``taints`` is given, the taint ``nvidia.com/gpu=present:NoSchedule``.
+    """
+
+    name: Name
+    instance_type: str = Field(min_length=1, max_length=64)
+    gpu_type: str = Field(default="", max_length=64, pattern=r"^[a-z0-9-]*$")
+    gpus_per_node: int = Field(default=0, ge=0, le=16)
+    min_size: int = Field(default=0, ge=0, le=1000)
+    max_size: int = Field(ge=0, le=1000)
+    capacity_type: Literal["onDemand", "spot"] = "onDemand"
+    disk_size_gb: int = Field(default=100, ge=20, le=16_384)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    taints: list[Taint] | None = None
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodePool:
+        if self.min_size > self.max_size:
+            raise ValueError(f"minSize {self.min_size} must be <= maxSize {self.max_size}")
+        if self.gpus_per_node and not self.gpu_type:
+            raise ValueError("a GPU pool (gpusPerNode > 0) needs gpuType, e.g. nvidia-a10")
+        return self
+
+    @property
+    def is_gpu(self) -> bool:
+        """Whether the pool's nodes have GPUs."""
+        return self.gpus_per_node > 0
+
+    @property
+    def effective_taints(self) -> list[Taint]:
+        """The taints its nodes carry (the GPU taint by default on GPU pools)."""
+        if self.taints is not None:
+            return list(self.taints)
+        return [Taint(key=GPU_TAINT_KEY, value="present")] if self.is_gpu else []
+
+    @property
+    def effective_labels(self) -> dict[str, str]:
+        """Its node labels, with ``nvidia.com/gpu.present=true`` on GPU pools."""
+        labels = {"kubeai.dev/pool": self.name, **self.labels}
+        if self.is_gpu:
+            labels[GPU_PRESENT_LABEL] = "true"
+            labels["kubeai.dev/gpu-type"] = self.gpu_type
+        return labels
+
+    @property
+    def max_gpus(self) -> int:
+        """GPUs the pool can supply at its maximum size."""
+        return self.max_size * self.gpus_per_node
+
+
+class VolcanoAddon(Strict):
+    """Volcano batch scheduler (gang, priority, proportion, drf; preempt and reclaim actions)."""
+
+    enabled: bool = True
+    scheduler_replicas: int = Field(default=1, ge=1, le=5)
+    controller_replicas: int = Field(default=1, ge=1, le=5)
+    chart: ChartSource = Field(default_factory=ChartSource)
+
+
+FluidEngine = Literal["alluxio", "jindo", "juicefs", "thin", "goosefs", "efc", "vineyard"]
+_DEFAULT_ENGINES: tuple[FluidEngine, ...] = ("alluxio", "juicefs")
+
+
+class FluidAddon(Strict):
+    """Fluid dataset caching; ``runtimes`` are kept running from the start."""
+
+    enabled: bool = True
+    runtimes: list[FluidEngine] = Field(default_factory=lambda: list(_DEFAULT_ENGINES))
+    chart: ChartSource = Field(default_factory=ChartSource)
+
+
+class TrainingOperatorAddon(Strict):
+    """Kubeflow training operator v1 (kustomize overlay over the pinned, verified manifests)."""
+
+    enabled: bool = True
+
+
+class ArgoArtifactRepository(Strict):
+    """Where Argo keeps workflow artifacts: the platform's object store (bucket + key prefix)."""
+
+    bucket: Name
+    key_prefix: str = Field(default="argo", max_length=256, pattern=r"^[A-Za-z0-9._/-]*$")
+
+
+class ArgoAddon(Strict):
+    """Argo Workflows from its release manifests (CRDs, controller, server) at the pinned tag."""
+
+    enabled: bool = True
+    artifact_repository: ArgoArtifactRepository | None = None
+
+
+class GpuAddon(Strict):
+    """GPU enablement: ``auto`` = device plugin where nodes bring none (EKS, existing), none on
+    GKE/ACK (their GPU nodes run one); or force ``devicePlugin``, ``gpuOperator``, ``none``."""
+
+    mode: Literal["auto", "devicePlugin", "gpuOperator", "none"] = "auto"
+    tolerations: list[Toleration] = Field(default_factory=lambda: [GPU_TOLERATION])
+    chart: ChartSource = Field(default_factory=ChartSource)
+
+
+class TritonServingConfig(Strict):
+    """Platform defaults of the Triton serving layer used by every inference service."""
+
+    image: str = Field(
+        default="nvcr.io/nvidia/tritonserver:26.07-py3",
+        pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$",
+    )
+    image_pull_secret: Name | None = "nvcr-pull"  # noqa: S105 - a Secret object name
+    model_repository_size: Quantity = "10Gi"
+    poll_interval_seconds: float = Field(default=5.0, ge=0.5, le=600)
+
+    _q = field_validator("model_repository_size")(check_quantity)
+
+    @field_validator("image")
+    @classmethod
+    def _no_latest(cls, value: str) -> str:
+        if value.endswith(":latest"):
+            raise ValueError("images are pinned: use a version tag or digest, never 'latest'")
+        return value
+
+
+class GlueImage(Strict):
+    """The one glue image (registry, serving agent): repository and a pinned tag (required)."""
+
+    repository: str = Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$")
+    tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+
+    @field_validator("tag")
+    @classmethod
+    def _no_latest(cls, value: str) -> str:
+        if value == "latest":
+            raise ValueError(
+                "the glue image tag must be pinned (a version or git sha), never 'latest'"
+            )
+        return value
+
+
+class GlueServices(Strict):
+    """The glue services: image and the registry's database."""
+
+    image: GlueImage
+    database: Literal["sqlite", "postgresql"] = "sqlite"
+    storage_size: Quantity = "5Gi"
+    storage_class: Name | None = None
+    replicas: int = Field(default=1, ge=1, le=10)
+
+    _q = field_validator("storage_size")(check_quantity)
+
+    @model_validator(mode="after")
+    def _sqlite_single(self) -> GlueServices:
+        if self.database == "sqlite" and self.replicas != 1:
+            raise ValueError(
+                "the SQLite registry runs as a single replica; use postgresql for more"
+            )
+        return self
+
+
+class Addons(Strict):
+    """``kubeai:addons``."""
+
+    volcano: VolcanoAddon = Field(default_factory=VolcanoAddon)
+    fluid: FluidAddon = Field(default_factory=FluidAddon)
+    training_operator: TrainingOperatorAddon = Field(default_factory=TrainingOperatorAddon)
+    argo: ArgoAddon = Field(default_factory=ArgoAddon)
+    gpu: GpuAddon = Field(default_factory=GpuAddon)
+
+
+class PlatformConfig(Strict):
+    """A platform stack's configuration."""
+
+    stack_kind: Literal["platform"]
+    environment: Name
+    cluster: Cluster
+    node_pools: list[NodePool] = Field(default_factory=list, max_length=50)
+    addons: Addons = Field(default_factory=Addons)
+    triton: TritonServingConfig = Field(default_factory=TritonServingConfig)
+    glue: GlueServices
+    artifact_store: ArtifactStore
+    #: Label on team namespaces that the Argo controller and glue services watch.
+    team_label: LabelKey = "kubeai.dev/team"
+
+    @property
+    def gpu_mode(self) -> Literal["devicePlugin", "gpuOperator", "none"]:
+        """GPU enablement after resolving ``auto`` for the provider."""
+        mode = self.addons.gpu.mode
+        if mode != "auto":
+            return mode
+        if not any(p.is_gpu for p in self.node_pools):
+            return "none"
+        return "none" if self.cluster.provider in ("gke", "ack") else "devicePlugin"
+
+    @property
+    def gpu_capacity(self) -> dict[str, int]:
+        """GPUs the pools can supply at maximum size, by GPU type (``{"nvidia-a10": 16}``)."""
+        out: dict[str, int] = {}
+        for pool in self.node_pools:
+            if pool.is_gpu:
+                out[pool.gpu_type] = out.get(pool.gpu_type, 0) + pool.max_gpus
+        return out
+
+
+def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
+    """Checks spanning several keys of a platform stack: ``[(key path, message)]``."""
+    problems: list[tuple[str, str]] = []
+    names = [p.name for p in config.node_pools]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            problems.append(
+                (f"{NAMESPACE}:nodePools[{index}].name", f"duplicate pool name {name!r}")
+            )
+    provider = config.cluster.provider
+    for index, pool in enumerate(config.node_pools):
+        where = f"{NAMESPACE}:nodePools[{index}]"
+        if provider != "existing" and pool.max_size < 1:
+            problems.append(
+                (
+                    f"{where}.maxSize",
+                    f"must be >= 1 for pool {pool.name!r} provisioned on {provider} (only "
+                    "existing clusters describe pools that may be empty)",
+                )
+            )
+        if provider == "gke" and pool.is_gpu and not pool.gpu_type.startswith("nvidia-"):
+            problems.append(
+                (
+                    f"{where}.gpuType",
+                    "must be a GKE accelerator type such as nvidia-l4 or nvidia-tesla-t4, got "
+                    f"{pool.gpu_type!r}",
+                )
+            )
+    if config.gpu_mode in ("devicePlugin", "gpuOperator"):
+        for index, pool in enumerate(config.node_pools):
+            missing = untolerated(pool.effective_taints, config.addons.gpu.tolerations)
+            if pool.is_gpu and missing:
+                problems.append(
+                    (
+                        f"{NAMESPACE}:addons.gpu.tolerations",
+                        f"no toleration for the taint {missing[0].key}={missing[0].value}:"
+                        f"{missing[0].effect} of GPU pool {pool.name!r} (nodePools[{index}]): the "
+                        "device plugin would never run on its nodes",
+                    )
+                )
+    return problems

@@ -1,0 +1,273 @@
+"""A team stack's configuration (``kubeai:stackKind: team``).
+
+One per team and environment: namespace, Volcano queue, quota, limit range, datasets and
+inference services. It names its platform stack (``kubeai:platformStack``) and is checked against
+that stack's outputs (``TeamConfig.check_against_platform``). ``team_problems`` holds the checks
+that span several keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from infra.config.outputs import PlatformOutputs
+from infra.config.shared import (
+    GPU_TAINT_KEY,
+    GPU_TOLERATION,
+    NAMESPACE,
+    ConfigError,
+    LabelKey,
+    LabelValue,
+    Name,
+    Quantity,
+    Resources,
+    Strict,
+    Taint,
+    Toleration,
+    check_quantity,
+    exceeds,
+    untolerated,
+)
+
+
+class TeamGroups(Strict):
+    """Identity-provider groups bound to the team's namespace roles."""
+
+    admins: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=list
+    )
+    members: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=list
+    )
+    viewers: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=list
+    )
+
+
+class Team(Strict):
+    """``kubeai:team``."""
+
+    name: Name
+    groups: TeamGroups = Field(default_factory=TeamGroups)
+    pod_security: Literal["restricted", "baseline", "privileged"] = "baseline"
+
+
+class Queue(Strict):
+    """``kubeai:queue``: the team's Volcano Queue (scheduling.volcano.sh/v1beta1).
+
+    ``guarantee`` <= ``deserved`` <= ``capability`` per resource; ``weight`` >= 1.
+    """
+
+    weight: int = Field(default=1, ge=1, le=65_535)
+    capability: Resources
+    deserved: Resources | None = None
+    guarantee: Resources | None = None
+    reclaimable: bool = True
+    priority: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _ordering(self) -> Queue:
+        if self.guarantee and (over := exceeds(self.guarantee, self.capability)):
+            raise ValueError(f"guarantee exceeds capability: {', '.join(over)}")
+        if self.deserved and (over := exceeds(self.deserved, self.capability)):
+            raise ValueError(f"deserved exceeds capability: {', '.join(over)}")
+        if self.guarantee and self.deserved and (over := exceeds(self.guarantee, self.deserved)):
+            raise ValueError(f"guarantee exceeds deserved: {', '.join(over)}")
+        return self
+
+
+class Quota(Strict):
+    """``kubeai:quota``: the namespace ResourceQuota (requests; GPUs as requests.nvidia.com/gpu)."""
+
+    gpus: int = Field(default=0, ge=0, le=100_000)
+    cpu: Quantity
+    memory: Quantity
+    pods: int = Field(default=500, ge=1, le=100_000)
+    storage: Quantity = "1Ti"
+    persistent_volume_claims: int = Field(default=50, ge=0, le=10_000)
+
+    _q = field_validator("cpu", "memory", "storage")(check_quantity)
+
+    def as_resources(self) -> Resources:
+        """The quota's CPU, memory and GPUs as ``Resources``."""
+        return Resources(cpu=self.cpu, memory=self.memory, gpus=self.gpus)
+
+
+class LimitRangeConfig(Strict):
+    """``kubeai:limitRange``: per-container defaults and maximum."""
+
+    default_request: Resources = Field(
+        default_factory=lambda: Resources(cpu="250m", memory="512Mi")
+    )
+    default_limit: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
+    max: Resources | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> LimitRangeConfig:
+        if over := exceeds(self.default_request, self.default_limit):
+            raise ValueError(f"defaultRequest exceeds defaultLimit: {', '.join(over)}")
+        if self.max and (over := exceeds(self.default_limit, self.max)):
+            raise ValueError(f"defaultLimit exceeds max: {', '.join(over)}")
+        return self
+
+
+class DatasetMount(Strict):
+    """One source of a Fluid Dataset: ``s3://``, ``oss://``, ``gs://``, ``pvc://``, ``local://``."""
+
+    name: Name
+    mount_point: str = Field(pattern=r"^(s3|oss|gs|pvc|local|https?)://[^\s]+$")
+    read_only: bool = True
+
+    @field_validator("mount_point")
+    @classmethod
+    def _no_escape(cls, value: str) -> str:
+        if "/../" in value or value.endswith("/.."):
+            raise ValueError("mountPoint must not contain '..'")
+        return value
+
+
+class DatasetRuntime(Strict):
+    """The Fluid runtime that binds the Dataset (same name), e.g. AlluxioRuntime."""
+
+    kind: Literal["alluxio", "juicefs", "jindo", "thin"] = "alluxio"
+    replicas: int = Field(default=1, ge=1, le=100)
+    medium: Literal["MEM", "SSD", "HDD"] = "MEM"
+    cache_path: str = Field(
+        default="/dev/shm",  # noqa: S108 - the node's tmpfs, the usual MEM tier
+        pattern=r"^/[A-Za-z0-9._/-]*$",
+    )
+    cache_quota: Quantity = "2Gi"
+
+    _q = field_validator("cache_quota")(check_quantity)
+
+
+class DatasetConfig(Strict):
+    """A Fluid Dataset (+ runtime) in the team namespace; pods mount it as PVC ``<name>``."""
+
+    name: Name
+    mounts: list[DatasetMount] = Field(min_length=1, max_length=16)
+    runtime: DatasetRuntime = Field(default_factory=DatasetRuntime)
+
+
+class Autoscaling(Strict):
+    """HPA of an inference service (CPU utilisation target)."""
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=1, le=1000)
+    max_replicas: int = Field(default=3, ge=1, le=1000)
+    target_cpu_utilization: int = Field(default=70, ge=10, le=100)
+
+    @model_validator(mode="after")
+    def _order(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("minReplicas must be <= maxReplicas")
+        return self
+
+
+class InferenceServiceConfig(Strict):
+    """An inference service: a release of charts/triton-inference bound to a registry service.
+
+    Pulumi owns the infrastructure (replicas, resources, GPUs); the registry owns which model
+    versions it serves: the initial ``alias`` is recorded only when the service is created.
+    """
+
+    name: Name
+    model: Name
+    alias: Annotated[
+        str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    ] = "production"
+    replicas: int = Field(default=1, ge=0, le=1000)
+    gpus: int = Field(default=0, ge=0, le=16)
+    cpu: Quantity = "1"
+    memory: Quantity = "2Gi"
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    tolerations: list[Toleration] | None = None
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+
+    _q = field_validator("cpu", "memory")(check_quantity)
+
+    @property
+    def max_replicas(self) -> int:
+        """Most replicas it can run (HPA max when autoscaling)."""
+        return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
+
+    @property
+    def effective_tolerations(self) -> list[Toleration]:
+        """Its tolerations: the GPU taint's by default when it requests GPUs."""
+        if self.tolerations is not None:
+            return list(self.tolerations)
+        return [GPU_TOLERATION] if self.gpus else []
+
+
+class TeamConfig(Strict):
+    """A team stack's configuration."""
+
+    stack_kind: Literal["team"]
+    platform_stack: str = Field(pattern=r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
+    team: Team
+    queue: Queue
+    quota: Quota
+    limit_range: LimitRangeConfig = Field(default_factory=LimitRangeConfig)
+    datasets: list[DatasetConfig] = Field(default_factory=list, max_length=100)
+    inference_services: list[InferenceServiceConfig] = Field(default_factory=list, max_length=100)
+
+    def check_against_platform(self, platform: PlatformOutputs) -> None:
+        """Cross-stack checks with the platform stack's outputs; raises ``ConfigError``."""
+        problems: list[tuple[str, str]] = []
+        supply = sum(platform.gpu_capacity.values())
+        if self.quota.gpus > supply:
+            problems.append(
+                (
+                    f"{NAMESPACE}:quota.gpus",
+                    f"team {self.team.name!r} asks for {self.quota.gpus} GPUs but the pools of "
+                    f"platform stack {self.platform_stack!r} hold at most {supply} "
+                    f"({platform.gpu_capacity or 'no GPU pools'})",
+                )
+            )
+        if self.datasets and not platform.fluid_enabled:
+            problems.append((f"{NAMESPACE}:datasets", "Fluid is disabled on the platform stack"))
+        if problems:
+            raise ConfigError(problems)
+
+
+def team_problems(config: TeamConfig) -> list[tuple[str, str]]:
+    """Checks spanning several keys of a team stack: ``[(key path, message)]``."""
+    problems: list[tuple[str, str]] = []
+    if over := exceeds(config.queue.capability, config.quota.as_resources()):
+        problems.append(
+            (
+                f"{NAMESPACE}:quota",
+                "the namespace ResourceQuota must be >= the queue capability "
+                f"(kubeai:queue.capability) so gangs are never cut: {', '.join(over)}",
+            )
+        )
+    for key, items in (
+        ("datasets", config.datasets),
+        ("inferenceServices", config.inference_services),
+    ):
+        names = [i.name for i in items]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                problems.append((f"{NAMESPACE}:{key}[{index}].name", f"duplicate name {name!r}"))
+    gpus = sum(s.gpus * s.max_replicas for s in config.inference_services)
+    if gpus > config.quota.gpus:
+        problems.append(
+            (
+                f"{NAMESPACE}:quota.gpus",
+                f"inferenceServices need up to {gpus} GPUs (gpus x max replicas) but the quota "
+                f"allows {config.quota.gpus}",
+            )
+        )
+    gpu_taint = Taint(key=GPU_TAINT_KEY, value="present")
+    for index, service in enumerate(config.inference_services):
+        if service.gpus and untolerated([gpu_taint], service.effective_tolerations):
+            problems.append(
+                (
+                    f"{NAMESPACE}:inferenceServices[{index}].tolerations",
+                    f"service {service.name!r} requests GPUs but does not tolerate the GPU pool "
+                    f"taint {GPU_TAINT_KEY}=present:NoSchedule",
+                )
+            )
+    return problems

@@ -1,0 +1,38 @@
+"""infra/config/outputs.py: the platform stack's exports and where its model registry answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.addons.model_registry import FULLNAME, NAMESPACE, glue_values
+from infra.config import (
+    REGISTRY_PORT,
+    ArtifactStore,
+    PlatformOutputs,
+    platform_outputs,
+    registry_url,
+)
+from tests.infra import factories
+
+
+def test_registry_url_is_built_from_the_add_on_constants() -> None:
+    assert registry_url() == f"http://{FULLNAME}-registry.{NAMESPACE}.svc:{REGISTRY_PORT}"
+    assert registry_url("ml") == f"http://{FULLNAME}-registry.ml.svc:{REGISTRY_PORT}"
+    config = factories.platform_config("eks")
+    assert glue_values(config.glue, config.artifact_store)["fullnameOverride"] == FULLNAME
+
+
+@pytest.mark.parametrize("provider", ["existing", "eks", "gke", "ack"])
+def test_the_artifact_store_is_exported_without_unset_fields(provider: str) -> None:
+    config = factories.platform_config(provider, triton={"imagePullSecret": None})
+    outputs = platform_outputs(config)
+    assert isinstance(outputs.artifact_store, ArtifactStore)
+    exported = outputs.model_dump(by_alias=True)
+    assert exported["artifactStore"] == factories.STORES[provider]
+    assert exported["tritonImagePullSecret"] is None  # only the store leaves unset fields out
+
+
+def test_outputs_read_back_through_a_stack_reference() -> None:
+    outputs = platform_outputs(factories.platform_config("ack"))
+    exported = {**outputs.model_dump(by_alias=True), "addedByANewerPlatform": 1}
+    assert PlatformOutputs.model_validate(exported) == outputs

@@ -1,0 +1,58 @@
+"""infra/config/team.py: queue and quota ordering, GPU tolerations, checks against the platform."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import (
+    ConfigError,
+    PlatformConfig,
+    TeamConfig,
+    parse_config,
+    platform_outputs,
+)
+from tests.infra.factories import config_problems as _problems
+from tests.infra.factories import stack_values as _values
+
+
+def test_queue_capability_above_resource_quota_is_refused() -> None:
+    values = _values("team-cv-prod")
+    values["queue"]["capability"] = {"cpu": "64", "memory": "256Gi", "gpus": 8}
+    values["queue"].pop("deserved"), values["queue"].pop("guarantee")
+    values["quota"] = {"gpus": 4, "cpu": "64", "memory": "256Gi"}
+    values["inferenceServices"] = []
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:quota" and "gpus 8 > 4" in message and "gangs" in message
+
+
+def test_queue_guarantee_and_deserved_bounded_by_capability_and_weight() -> None:
+    values = _values("team-cv-prod")
+    values["queue"]["guarantee"] = {"gpus": 32}
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:queue" and "guarantee exceeds capability" in message
+    values = _values("team-cv-prod")
+    values["queue"]["weight"] = 0
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:queue.weight" and "greater than or equal to 1" in message
+
+
+def test_team_asking_more_gpus_than_platform_pools_hold() -> None:
+    team = parse_config(_values("team-risk-prod"))
+    platform = parse_config(_values("prod-gke"))
+    assert isinstance(team, TeamConfig) and isinstance(platform, PlatformConfig)
+    team.check_against_platform(platform_outputs(platform))  # 2 <= 24: fine
+    values = _values("team-risk-prod")
+    values["quota"]["gpus"] = 500
+    greedy = parse_config(values)
+    assert isinstance(greedy, TeamConfig)
+    with pytest.raises(ConfigError) as caught:
+        greedy.check_against_platform(platform_outputs(platform))
+    [(path, message)] = caught.value.problems
+    assert path == "kubeai:quota.gpus" and "500 GPUs" in message and "at most 24" in message
+
+
+def test_gpu_inference_service_must_tolerate_gpu_taint() -> None:
+    values = _values("team-cv-prod")
+    values["inferenceServices"][0]["tolerations"] = []
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:inferenceServices[0].tolerations" and "GPU pool taint" in message
