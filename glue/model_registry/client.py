@@ -86,8 +86,13 @@ class RegistryClient:
         return model.model_validate(self._request("GET", path, params=clean).json())
 
     def _send(self, method: str, path: str, body: BaseModel, model: type[M]) -> M:
+        return self._send_created(method, path, body, model)[0]
+
+    def _send_created(
+        self, method: str, path: str, body: BaseModel, model: type[M]
+    ) -> tuple[M, bool]:
         response = self._request(method, path, json=body.model_dump(mode="json", exclude_none=True))
-        return model.model_validate(response.json())
+        return model.model_validate(response.json()), response.status_code == 201
 
     # -- models ---------------------------------------------------------------------------------
 
@@ -118,7 +123,14 @@ class RegistryClient:
 
     def register_version(self, model: str, body: schemas.VersionCreate) -> schemas.VersionRead:
         """Register a version (idempotent on ``body.source.uid``)."""
-        return self._send("POST", f"/models/{model}/versions", body, schemas.VersionRead)
+        return self.register_version_created(model, body)[0]
+
+    def register_version_created(
+        self, model: str, body: schemas.VersionCreate
+    ) -> tuple[schemas.VersionRead, bool]:
+        """Register a version; (the version, True when this call created it, False when the
+        same source uid was already registered)."""
+        return self._send_created("POST", f"/models/{model}/versions", body, schemas.VersionRead)
 
     def get_version(self, model: str, version: int | str) -> schemas.VersionRead:
         """One version by number, or by alias name (``production``)."""
@@ -196,7 +208,13 @@ class RegistryClient:
 
     def register_dataset(self, body: schemas.DatasetCreate) -> schemas.DatasetRead:
         """Record a dataset (idempotent for the same name and manifest)."""
-        return self._send("POST", "/datasets", body, schemas.DatasetRead)
+        return self.register_dataset_created(body)[0]
+
+    def register_dataset_created(
+        self, body: schemas.DatasetCreate
+    ) -> tuple[schemas.DatasetRead, bool]:
+        """Record a dataset; (the record, True when this call created it)."""
+        return self._send_created("POST", "/datasets", body, schemas.DatasetRead)
 
     def list_datasets(
         self, *, team: str | None = None, limit: int = 50, offset: int = 0

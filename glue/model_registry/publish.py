@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from glue.artifacts.manifest import Manifest, build_manifest
 from glue.artifacts.store import ArtifactStore
@@ -140,8 +140,8 @@ def publish_model(
         name = model.name
     else:
         name = model
-    payload, created = _post(registry, f"/models/{name}/versions", body)
-    return Published(record=schemas.VersionRead.model_validate(payload), created=created)
+    version, created = registry.register_version_created(name, body)
+    return Published(record=version, created=created)
 
 
 def publish_dataset(
@@ -185,12 +185,7 @@ def publish_dataset(
                 f"({existing.uri}); record a new name instead"
             )
     manifest = store.upload_dir(source, store.check_uri(uri))
-    payload, created = _post(registry, "/datasets", body.model_copy(update={"manifest": manifest}))
-    return Published(record=schemas.DatasetRead.model_validate(payload), created=created)
-
-
-def _post(registry: RegistryClient, path: str, body: Any) -> tuple[Any, bool]:
-    """POST ``body`` to the registry API; (JSON answer, True if it answered 201 Created)."""
-    # The client's register_* methods return the record only; the status says "created".
-    response = registry._request("POST", path, json=body.model_dump(mode="json", exclude_none=True))
-    return response.json(), response.status_code == 201
+    dataset, created = registry.register_dataset_created(
+        body.model_copy(update={"manifest": manifest})
+    )
+    return Published(record=dataset, created=created)
