@@ -41,6 +41,13 @@ sent first on the next reconcile. After a restart the state is rebuilt from Trit
 index and the repository directory: a desired version already READY is not loaded again.
 When ``run`` stops (SIGTERM/SIGINT for the process), the agent asks the registry to forget
 the pod (``DELETE .../pods/{pod}``), best effort, so a stopped pod is not listed as serving.
+
+Readiness (``readiness.py``, served as ``/readyz`` by ``endpoint.py`` beside ``/metrics`` and
+``/healthz``) is assessed from the desired state and the index the agent just read: once the
+desired state is fetched, after each swap and at the end of each reconcile. The pod is Ready only
+when a version of every assigned model is READY, confirmed in the index by the agent: the assigned
+one, or the earlier one still serving while the assigned one loads or after it failed. Not Ready
+before the registry answered once, and while tritonserver is unreachable.
 """
 
 from __future__ import annotations
@@ -62,8 +69,10 @@ from glue.model_registry.schemas import (
     PodStatusReport,
     ServiceCreate,
 )
+from glue.serving_agent.endpoint import AgentEndpoint
 from glue.serving_agent.installer import Installer
 from glue.serving_agent.metrics import AgentMetrics
+from glue.serving_agent.readiness import ReadinessGate, assess, waiting
 from glue.serving_agent.reporter import Key, Reporter
 from glue.serving_agent.settings import AgentSettings
 from glue.serving_agent.swapper import Swapper
@@ -74,6 +83,9 @@ from glue.triton.repository import (
     TritonRepository,
     TritonUnavailable,
 )
+
+#: Seconds a readiness probe's question to tritonserver may take (the chart's probe allows 3).
+PROBE_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,8 @@ class ServingAgent:
         installer: the ``Installer`` of ``settings.model_repository``.
         swapper: the ``Swapper`` driving ``triton``.
         reporter: the ``Reporter`` for this pod.
+        readiness: the ``ReadinessGate`` the agent updates and ``/readyz`` answers from.
+        endpoint: the HTTP endpoint (``/metrics``, ``/readyz``, ``/healthz``) ``run`` serves.
 
     ``reconcile_once`` is safe to call from several threads (calls are serialised).
     Raises ``OSError`` if the model repository's working directories cannot be created.
@@ -160,6 +174,11 @@ class ServingAgent:
         self.installer = Installer(
             self.repository, self.store, keep_previous=settings.keep_previous
         )
+        # Probes ask Triton with a short timeout of their own: a probe must answer in seconds.
+        probe_triton = TritonRepository(self.triton.url, timeout=PROBE_TIMEOUT)
+        self.readiness = ReadinessGate(probe_triton.version_ready)
+        self.endpoint = AgentEndpoint(self.metrics, self.readiness)
+        self._desired_seen = False
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -174,20 +193,21 @@ class ServingAgent:
         return self.reporter.unreported
 
     def close(self) -> None:
-        """Release the registry client's connections and stop the metrics endpoint."""
-        self.metrics.stop()
+        """Release the registry client's connections and stop the HTTP endpoint."""
+        self.endpoint.stop()
         self.registry.close()
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set: every ``poll_interval`` s, sooner/later on failures.
 
-        Serves ``/metrics`` meanwhile when ``settings.metrics_port`` > 0. Never raises for
-        registry, storage or Triton failures (they are logged, reported and retried). Once
-        ``stop`` is set, the registry is told to forget this pod (``forget_pod``, best effort).
+        Serves ``/metrics``, ``/readyz`` and ``/healthz`` meanwhile when
+        ``settings.metrics_port`` > 0. Never raises for registry, storage or Triton failures
+        (they are logged, reported and retried). Once ``stop`` is set, the registry is told to
+        forget this pod (``forget_pod``, best effort).
         """
         if self.settings.metrics_port:
-            port = self.metrics.serve(self.settings.metrics_port, self.settings.metrics_address)
-            self._log.info("metrics_serving", port=port)
+            port = self.endpoint.start(self.settings.metrics_port, self.settings.metrics_address)
+            self._log.info("endpoint_serving", port=port)
         self._log.info("agent_started", triton=self.triton.url, registry=self.settings.registry_url)
         try:
             while not stop.is_set():
@@ -199,7 +219,7 @@ class ServingAgent:
                 stop.wait(delay)
             self.forget_pod()
         finally:
-            self.metrics.stop()
+            self.endpoint.stop()
             self._log.info("agent_stopped")
 
     def forget_pod(self) -> bool:
@@ -252,6 +272,8 @@ class ServingAgent:
         except (RegistryUnavailable, RegistryError) as exc:
             self.metrics.registry_errors.labels(operation="desired").inc()
             self._log.warning("registry_desired_failed", error=str(exc))
+            if not self._desired_seen:  # later outages keep the last assessment
+                self.readiness.set(waiting(f"registry never reached (no desired state yet): {exc}"))
             return ReconcileResult(
                 registry_ok=False,
                 triton_ok=True,
@@ -259,18 +281,22 @@ class ServingAgent:
                 observed=reporter.last_report,
                 next_delay=reporter.outage(),
             )
+        self._desired_seen = True
         reporter.keep_failures((d.model, d.version) for d in desired.models)
         swapped: list[Key] = []
         try:
             index = self.triton.index()
+            self.readiness.set(assess(desired, index, reporter.failed()))
             for version in desired.models:
                 if self._sync(version, index):
                     swapped.append((version.model, version.version))
                     index = self.triton.index()
+                    self.readiness.set(assess(desired, index, reporter.failed()))
             self.swapper.unload_undesired(desired, index)
             index = self.triton.index()
         except TritonUnavailable as exc:
             self._log.warning("triton_unreachable", error=str(exc))
+            self.readiness.set(waiting(f"tritonserver unreachable: {exc}"))
             delay = reporter.outage()
             report = reporter.unavailable(desired, f"tritonserver unreachable: {exc}")
             reported = reporter.send(report)
@@ -283,6 +309,7 @@ class ServingAgent:
                 observed=report,
                 next_delay=delay,
             )
+        self.readiness.set(assess(desired, index, reporter.failed()))
         report = reporter.observe(desired, index)
         reported = reporter.send(report)
         return ReconcileResult(

@@ -9,21 +9,13 @@ Names (all prefixed ``kubeai_agent_``):
   ``invalid_uri``, ``artifact_error``, ``layout``, ``load_refused``, ``not_ready``, ``io``;
 - ``served_version{model}`` (gauge): the version READY in Triton (0 when none);
 - ``registry_errors_total{operation}`` (counter): failed ``desired``/``report``/``forget`` calls.
+
+They are served over HTTP by ``endpoint.AgentEndpoint`` (``/metrics``).
 """
 
 from __future__ import annotations
 
-from threading import Thread
-from wsgiref.simple_server import WSGIServer
-
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    start_http_server,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -70,8 +62,6 @@ class AgentMetrics:
             ["operation"],
             registry=self.registry,
         )
-        self._server: WSGIServer | None = None
-        self._thread: Thread | None = None
 
     def render(self) -> bytes:
         """The metrics in the Prometheus text exposition format."""
@@ -80,20 +70,3 @@ class AgentMetrics:
     def value(self, name: str, labels: dict[str, str] | None = None) -> float | None:
         """Current value of one sample (e.g. ``kubeai_agent_load_failures_total``), or None."""
         return self.registry.get_sample_value(name, labels or {})
-
-    def serve(self, port: int, address: str = "0.0.0.0") -> int:  # noqa: S104
-        """Expose ``/metrics`` over HTTP on ``address:port`` (0 picks a free port); returns it.
-
-        Raises ``OSError`` if the port cannot be bound.
-        """
-        self._server, self._thread = start_http_server(port, address, registry=self.registry)
-        return int(self._server.server_port)
-
-    def stop(self) -> None:
-        """Stop the HTTP endpoint if it runs."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None

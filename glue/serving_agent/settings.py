@@ -68,8 +68,9 @@ class AgentSettings(BaseSettings):
             cap; the delay doubles per consecutive failure (0.01..3600, initial <= max).
         ready_timeout: seconds a load may take until every version is READY (0.1..3600).
         registry_timeout: seconds per registry request (0.1..120).
-        metrics_port: port of the Prometheus ``/metrics`` endpoint; 0 turns it off.
-        metrics_address: address the metrics endpoint binds (``0.0.0.0`` in a pod).
+        metrics_port: port of the agent's HTTP endpoint: Prometheus ``/metrics``, the readiness
+            probe ``/readyz`` and the liveness probe ``/healthz``; 0 turns it off.
+        metrics_address: address that endpoint binds (``0.0.0.0`` in a pod).
         keep_previous: older version directories kept per model for fast rollback (0..10).
         artifacts: settings of the artifact store the versions are downloaded from.
         team: owner team recorded when the agent creates its service in the registry.

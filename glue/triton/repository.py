@@ -106,11 +106,15 @@ class TritonRepository:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[[Any], T], *, network_timeout: float) -> T:
+    def _call(
+        self, what: str, fn: Callable[[Any], T], *, network_timeout: float, locked: bool = True
+    ) -> T:
         client = triton_http.InferenceServerClient(
             self._address, connection_timeout=self.timeout, network_timeout=network_timeout
         )
         try:
+            if not locked:
+                return fn(client)
             with self._lock:
                 return fn(client)
         except (OSError, http.client.HTTPException) as exc:
@@ -125,6 +129,24 @@ class TritonRepository:
         try:
             return bool(
                 self._call("live", lambda c: c.is_server_live(), network_timeout=self.timeout)
+            )
+        except (TritonError, InferenceServerException):
+            return False
+
+    def version_ready(self, model: str, version: int) -> bool:
+        """True if ``/v2/models/<model>/versions/<version>/ready`` answers 200; never raises.
+
+        A data-plane read: it does not take the control lock, so it answers while a load is in
+        progress (for readiness probes).
+        """
+        try:
+            return bool(
+                self._call(
+                    f"ready {model}",
+                    lambda c: c.is_model_ready(model, str(version)),
+                    network_timeout=self.timeout,
+                    locked=False,
+                )
             )
         except (TritonError, InferenceServerException):
             return False

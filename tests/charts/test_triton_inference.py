@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
 
+from glue.serving_agent.endpoint import LIVE_PATH, READY_PATH, AgentEndpoint
+from glue.serving_agent.metrics import AgentMetrics
+from glue.serving_agent.readiness import ReadinessGate, assess
 from glue.serving_agent.settings import AgentSettings
 from tests.charts.conftest import NAMESPACE, Render
 from tests.charts.support import (
@@ -27,6 +31,7 @@ from tests.charts.support import (
     scenarios,
     settings_from_env,
 )
+from tests.glue.serving_agent.support import desired, row
 from tests.support.helm import HelmTools
 
 CHART = "triton-inference"
@@ -141,6 +146,52 @@ def test_tritonserver_runs_explicit_mode_on_the_shared_repository(
     exit_timeout = int(next(a for a in args if a.startswith("--exit-timeout-secs=")).split("=")[1])
     pre_stop = triton.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     assert spec["terminationGracePeriodSeconds"] >= exit_timeout + pre_stop
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_pod_readiness_gates_on_the_agents_readyz(render: Render, chart: str, values: Path) -> None:
+    """The serving-agent container's readiness probe is the agent's ``/readyz`` on the port the
+    agent serves (``KUBEAI_AGENT_METRICS_PORT``), its liveness ``/healthz`` on the same port.
+    Every container has a readiness probe and Kubernetes makes a pod Ready only when all its
+    containers are, so tritonserver's ``/v2/health/ready`` (the server answers, with an empty
+    repository too) cannot make the pod Ready on its own. Probe timing comes from the values."""
+    objects = render(chart, values)
+    agent = container(objects, "serving-agent")
+    ports = {p["name"]: p["containerPort"] for p in agent["ports"]}
+    served_port = int(literal_env(agent)[f"{PREFIX}METRICS_PORT"])
+    readiness = agent["readinessProbe"]
+    assert readiness["httpGet"] == {"path": READY_PATH, "port": readiness["httpGet"]["port"]}
+    assert ports[readiness["httpGet"]["port"]] == served_port
+    liveness = agent["livenessProbe"]
+    assert liveness["httpGet"] == {"path": LIVE_PATH, "port": readiness["httpGet"]["port"]}
+    assert "startupProbe" not in agent  # /readyz answers from the first second
+
+    assert all("readinessProbe" in c for c in pod_spec(objects)["containers"])
+    triton = container(objects, "tritonserver")
+    assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert triton["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+
+    probes = _scenario_values(values).get("agent", {}).get("probes", {})
+    defaults = {"periodSeconds": 2, "timeoutSeconds": 3, "failureThreshold": 3}
+    expected = {**defaults, **probes.get("readiness", {})}
+    assert {k: v for k, v in readiness.items() if k != "httpGet"} == expected
+
+
+def test_the_probe_paths_are_the_agents_routes(render: Render) -> None:
+    """The paths the chart probes are answered by the agent's endpoint: ``/readyz`` 503 until
+    the agent has confirmed its assigned version, then 200; ``/healthz`` 200."""
+    agent = container(_triton(render, "default"), "serving-agent")
+    gate = ReadinessGate()
+    endpoint = AgentEndpoint(AgentMetrics(), gate)
+    base = f"http://127.0.0.1:{endpoint.start(0, '127.0.0.1')}"
+    try:
+        ready_url = base + agent["readinessProbe"]["httpGet"]["path"]
+        assert httpx.get(ready_url).status_code == 503
+        gate.set(assess(desired(("m", 1)), [row("m", 1, "READY")], {}))
+        assert httpx.get(ready_url).status_code == 200
+        assert httpx.get(base + agent["livenessProbe"]["httpGet"]["path"]).status_code == 200
+    finally:
+        endpoint.stop()
 
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
@@ -259,8 +310,8 @@ def test_hpa_off_sets_replicas(render: Render) -> None:
 
 
 def test_many_replicas(render: Render) -> None:
-    """Sixteen fixed replicas with percentage budget and rollout, strict readiness and passed
-    through Triton flags."""
+    """Sixteen fixed replicas with percentage budget and rollout, strict readiness, the agent's
+    probe timing and passed through Triton flags."""
     objects = _triton(render, "many-replicas")
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 16
@@ -271,6 +322,9 @@ def test_many_replicas(render: Render) -> None:
     assert one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "25%"
     args = container(objects, "tritonserver")["args"]
     assert "--strict-readiness=true" in args
+    agent = container(objects, "serving-agent")
+    assert agent["readinessProbe"]["periodSeconds"] == 1
+    assert agent["livenessProbe"]["failureThreshold"] == 5
     assert "--backend-config=python,shm-default-byte-size=16777216" in args
     assert one(objects, "Service")["spec"]["type"] == "LoadBalancer"
 

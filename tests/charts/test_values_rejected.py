@@ -76,6 +76,16 @@ SCHEMA_CASES = {
     "triton-bad-medium": Case(
         "triton-inference", ("modelRepository.medium=Disk",), ("at '/modelRepository/medium'",)
     ),
+    "triton-agent-probe-typo": Case(
+        "triton-inference",
+        ("agent.probes.readyness.periodSeconds=2",),
+        ("at '/agent/probes'", "additional properties 'readyness'"),
+    ),
+    "triton-agent-liveness-success-threshold": Case(
+        "triton-inference",
+        ("agent.probes.liveness.successThreshold=2",),
+        ("at '/agent/probes/liveness/successThreshold'",),
+    ),
     "triton-negative-replicas": Case(
         "triton-inference", ("replicas=-1",), ("at '/replicas'", "minimum")
     ),

@@ -20,160 +20,27 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
 
 from glue.artifacts.manifest import build_manifest
-from glue.artifacts.store import ArtifactStore
-from glue.model_registry.client import RegistryClient
-from glue.model_registry.publish import publish_model
-from glue.model_registry.schemas import (
-    Assignment,
-    ModelCreate,
-    ServiceCreate,
-    SourceRef,
-)
-from glue.serving_agent.agent import ReconcileResult, ServingAgent
-from glue.serving_agent.settings import AgentSettings
+from glue.model_registry.schemas import Assignment
 from glue.triton.repository import TritonRepository
 from glue.triton.server import free_ports
-from tests.support.registry import RegistryServer
-from tests.support.triton import FaultProxy, TritonFixture, infer, inits, wait_until, write_model
+from tests.glue.serving_agent.support import (
+    PATIENCE,
+    POD,
+    SERVICE,
+    Env,
+    FakeClock,
+    reconcile_until,
+    served,
+)
+from tests.support.triton import FaultProxy, infer, inits, wait_until
 
 pytestmark = pytest.mark.integration
-
-SERVICE = "scoring"
-POD = "scoring-pod-0"
-
-#: Seconds after which a wait on a condition gives up (a safety net: on a healthy machine the
-#: conditions hold within a second or two, and every wait returns as soon as its condition holds).
-PATIENCE = 60.0
-
-
-class FakeClock:
-    """A monotonic clock the test moves forward by hand (seconds)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Env:
-    """One test's world: registry, artifact store, the shared tritonserver, a model name."""
-
-    registry: RegistryServer
-    client: RegistryClient
-    store: ArtifactStore
-    triton: TritonFixture
-    model: str
-    tmp: Path
-    agents: list[ServingAgent] = field(default_factory=list)
-
-    def publish(self, k: float, **kwargs: object) -> int:
-        """Write, upload and register a version answering ``x * k``; returns its number."""
-        uid = uuid.uuid4().hex[:12]
-        source = write_model(self.tmp / "src" / uid, self.model, k, **kwargs)  # type: ignore[arg-type]
-        published = publish_model(
-            store=self.store,
-            registry=self.client,
-            model=self.model,
-            model_dir=source,
-            uri=self.store.local_uri("models", self.model, uid),
-            source=SourceRef(kind="Job", namespace="test", name=f"train-{uid}", uid=uid),
-        )
-        return published.record.version
-
-    def artifact_dir(self, version: int) -> Path:
-        """Local directory of a registered version's artifact."""
-        uri = self.client.get_version(self.model, version).artifact_uri
-        return Path(uri.removeprefix("file://"))
-
-    def assign(self, version: int | None) -> None:
-        """Make ``version`` the service's desired version of the model (None: no model)."""
-        assignments = [] if version is None else [Assignment(model=self.model, version=version)]
-        self.client.set_assignments(SERVICE, assignments)
-
-    def agent(self, *, triton_url: str | None = None, **overrides: object) -> ServingAgent:
-        """A serving agent for the test's service and pod (closed at teardown)."""
-        values: dict[str, object] = {
-            "registry_url": self.registry.url,
-            "service": SERVICE,
-            "pod": POD,
-            "triton_url": triton_url or self.triton.url,
-            "model_repository": self.triton.repository,
-            "ready_timeout": PATIENCE,
-            "backoff_initial": 0.2,
-            "backoff_max": 1.0,
-            "registry_timeout": PATIENCE,  # a slow answer under load is not an outage
-            "artifacts": self.registry.settings.artifacts,
-        }
-        clock = overrides.pop("clock", None)
-        values.update(overrides)
-        agent = ServingAgent(
-            AgentSettings(**values),  # type: ignore[arg-type]
-            **({"clock": clock} if clock else {}),  # type: ignore[arg-type]
-        )
-        self.agents.append(agent)
-        return agent
-
-    def observed(self) -> set[tuple[int, str]]:
-        """(version, state) the registry recorded for the test's pod and model."""
-        service = self.client.get_service(SERVICE)
-        return {
-            (o.version, o.state) for o in service.observed if o.pod == POD and o.model == self.model
-        }
-
-    def observed_errors(self) -> dict[int, str | None]:
-        service = self.client.get_service(SERVICE)
-        return {
-            o.version: o.error for o in service.observed if o.pod == POD and o.model == self.model
-        }
-
-    def answer(self, url: str | None = None) -> tuple[int, float]:
-        """(version, output) of one inference with input 1.0."""
-        version, out = infer(url or self.triton.url, self.model, [1.0])
-        return version, out[0]
-
-
-@pytest.fixture
-def env(
-    registry: RegistryServer,
-    triton_server: TritonFixture,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-) -> Iterator[Env]:
-    name = "agent-" + request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
-    client = RegistryClient(registry.url)
-    client.create_model(ModelCreate(name=name, team="ml"))
-    client.create_service(ServiceCreate(name=SERVICE, team="ml"))
-    world = Env(
-        registry=registry,
-        client=client,
-        store=ArtifactStore(registry.settings.artifacts),
-        triton=triton_server,
-        model=name,
-        tmp=tmp_path,
-    )
-    yield world
-    for agent in world.agents:
-        agent.close()
-    client.close()
-    repo = TritonRepository(triton_server.url)
-    if repo.is_live():
-        repo.unload(name)
-
-
-def served(env: Env) -> set[int]:
-    return TritonRepository(env.triton.url).ready_versions(env.model)
 
 
 def pods(env: Env) -> set[str]:
@@ -196,23 +63,6 @@ def heartbeats(env: Env, count: int) -> set[datetime]:
 
     wait_until(enough, timeout=PATIENCE, interval=0.02)
     return seen
-
-
-def reconcile_until(
-    agent: ServingAgent, done: Callable[[ReconcileResult], bool]
-) -> ReconcileResult:
-    """Reconcile until ``done(result)`` holds and return that result.
-
-    For a step that needs the registry to answer after an outage: the first reconcile after a
-    restart may still fail (a slow answer, a stale connection) and the agent retries on the next
-    one. After ``PATIENCE`` seconds the last result is returned for the caller's assertions.
-    """
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        result = agent.reconcile_once()
-        if done(result) or time.monotonic() >= deadline:
-            return result
-        time.sleep(0.05)
 
 
 # -- the happy path -------------------------------------------------------------------------------
@@ -588,7 +438,7 @@ def test_triton_unreachable_is_reported_and_backed_off(env: Env) -> None:
 # -- the run loop and the process ----------------------------------------------------------------
 
 
-def test_run_loop_serves_metrics_and_stops_promptly(env: Env) -> None:
+def test_run_loop_serves_metrics_and_probes_and_stops_promptly(env: Env) -> None:
     v1 = env.publish(2.0)
     env.assign(v1)
     port = free_ports(1)[0]
@@ -604,6 +454,10 @@ def test_run_loop_serves_metrics_and_stops_promptly(env: Env) -> None:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert f'kubeai_agent_served_version{{model="{env.model}"}} {float(v2)}' in text
         assert "kubeai_agent_sync_duration_seconds_count" in text
+        # The same port answers the pod's probes.
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 200 and ready.json()["ready"] is True
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -1,9 +1,6 @@
-"""AgentMetrics: one CollectorRegistry per instance, exposed over HTTP on demand."""
+"""AgentMetrics: one CollectorRegistry per instance (served over HTTP: test_endpoint.py)."""
 
 from __future__ import annotations
-
-import httpx
-import pytest
 
 from glue.serving_agent.metrics import AgentMetrics
 
@@ -32,17 +29,3 @@ def test_every_metric_is_exposed() -> None:
         'kubeai_agent_registry_errors_total{operation="desired"} 1.0',
     ):
         assert name in text or name.split("{")[0] in text
-
-
-def test_serve_and_stop_on_loopback() -> None:
-    metrics = AgentMetrics()
-    metrics.served_version.labels(model="m").set(7)
-    port = metrics.serve(0, "127.0.0.1")
-    try:
-        body = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-        assert 'kubeai_agent_served_version{model="m"} 7.0' in body
-    finally:
-        metrics.stop()
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
-    metrics.stop()  # idempotent

@@ -14,11 +14,8 @@ from glue.artifacts.errors import (
     InvalidArtifactURI,
     StorageUnavailable,
 )
-from glue.artifacts.manifest import FileDigest, Manifest
 from glue.model_registry.client import RegistryClient
 from glue.model_registry.schemas import (
-    DesiredState,
-    DesiredVersion,
     ModelCreate,
     ObservedModel,
     PodStatusReport,
@@ -33,11 +30,10 @@ from glue.serving_agent.reporter import (
     failure_reason,
 )
 from glue.triton.layout import LayoutError
-from glue.triton.repository import RepositoryEntry, TritonLoadError
+from glue.triton.repository import TritonLoadError
+from tests.glue.serving_agent.support import POD, SERVICE, FakeClock, desired, row
 from tests.support.registry import RegistryServer
 
-SERVICE = "scoring"
-POD = "scoring-pod-0"
 #: The reporter's logger in these tests; ``events`` keeps its lines (the registry logs too).
 LOG = structlog.get_logger("test", origin="reporter")  # lazy: bound at each call
 
@@ -64,16 +60,6 @@ def test_failure_reason(exc: BaseException, label: str) -> None:
     assert failure_reason(exc) == label
 
 
-class FakeClock:
-    """A monotonic clock the test moves forward by hand (seconds)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make_reporter(
     registry: RegistryClient | None = None, *, clock: FakeClock | None = None
 ) -> Reporter:
@@ -88,25 +74,6 @@ def make_reporter(
         backoff_max=4.0,
         clock=clock or FakeClock(),
     )
-
-
-def desired(*versions: tuple[str, int], unresolved: tuple[str, ...] = ()) -> DesiredState:
-    manifest = Manifest(files={"config.pbtxt": FileDigest(sha256="0" * 64, size=1)})
-    return DesiredState(
-        service=SERVICE,
-        pod=POD,
-        models=[
-            DesiredVersion(
-                model=m, version=v, role="primary", artifact_uri="file:///a", manifest=manifest
-            )
-            for m, v in versions
-        ],
-        unresolved=list(unresolved),
-    )
-
-
-def row(name: str, version: int | None, state: str, reason: str = "") -> RepositoryEntry:
-    return RepositoryEntry(name=name, version=version, state=state, reason=reason)
 
 
 def states(report: PodStatusReport) -> list[tuple[str, int, str, str | None]]:
