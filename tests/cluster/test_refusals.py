@@ -467,25 +467,72 @@ def test_cache_pods_in_a_team_namespace_are_refused_by_pod_security(
 # -- replicas vs nodes ----------------------------------------------------------------------------
 
 
-def test_replica_with_more_gpus_than_any_node_stays_pending(
+#: Replicas no node can hold: (team stack, namespace, service updates, platform stack, the key
+#: path refused with, part of its message, part of the scheduler's message).
+TOO_BIG = [
+    # ``gpus: 16`` on prod-eks (8-GPU nodes at most); quota and queue raised to 16 so only the
+    # node size is wrong.
+    (
+        "team-search-prod",
+        "gpus-16",
+        {"gpus": 16, "replicas": 1},
+        "prod-eks",
+        "kubeai:inferenceServices[0].gpus",
+        "use at most 8",
+        "Insufficient nvidia.com/gpu",
+    ),
+    # ``gpus: 2`` on prod-gke, whose every GPU node is a 1-GPU nvidia-l4: the session's plane
+    # also holds 8-GPU H100 nodes, so the pod is held to the L4 nodes as all of prod-gke's are.
+    (
+        "team-risk-prod",
+        "gpus-2",
+        {"gpus": 2, "replicas": 1, "gpuType": "nvidia-l4"},
+        "prod-gke",
+        "kubeai:inferenceServices[0].gpus",
+        "use at most 1",
+        "Insufficient nvidia.com/gpu",
+    ),
+    # 30Gi per replica on prod-eks's L4 nodes, which offer 27Gi (their declared allocatable,
+    # which the KWOK nodes carry).
+    (
+        "team-search-prod",
+        "alloc-mem",
+        {"gpuType": "nvidia-l4", "memory": "30Gi", "replicas": 1},
+        "prod-eks",
+        "kubeai:inferenceServices[0].memory",
+        "offers 27Gi",
+        "Insufficient memory",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "name", "update", "platform", "key", "refusal", "scheduler"), TOO_BIG
+)
+def test_replica_larger_than_any_node_stays_pending(
     control_plane: ControlPlane,
     kwok_nodes: list[dict[str, Any]],
     helm_tools: HelmTools,
     tmp_path: Path,
+    stack: str,
+    name: str,
+    update: dict[str, Any],
+    platform: str,
+    key: str,
+    refusal: str,
+    scheduler: str,
 ) -> None:
-    """``gpus: 16`` on prod-eks (8-GPU nodes at most): admitted, never scheduled."""
-    values = team_values("team-search-prod", "gpus-16")
-    values["inferenceServices"][0].update(gpus=16, replicas=1)
-    values["quota"]["gpus"] = 16
-    values["queue"]["capability"]["gpus"] = 16
-    problems = config_error(values, "prod-eks")
-    assert "use at most 8" in problems["kubeai:inferenceServices[0].gpus"]
-    config = unchecked(values)
-    objects = rendered_service(helm_tools, tmp_path, config, "prod-eks")
+    values = team_values(stack, name)
+    values["inferenceServices"][0].update(update)
+    wanted = max(values["quota"]["gpus"], int(update.get("gpus", 0)))
+    values["quota"]["gpus"] = values["queue"]["capability"]["gpus"] = wanted
+    problems = config_error(values, platform)
+    assert refusal in problems[key], problems
+    objects = rendered_service(helm_tools, tmp_path, unchecked(values), platform)
     with control_plane.client() as api:
-        apply_admission(api, config)
+        apply_admission(api, unchecked(values))
         message = unschedulable(api, apply_service(api, objects))
-    assert "Insufficient nvidia.com/gpu" in message, message
+    assert scheduler in message, message
 
 
 def test_gpu_type_the_platform_lacks_stays_pending(
