@@ -26,12 +26,37 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   platform object store under ``argo/<team>/``; with static keys
   (``kubeai:artifactStoreAccessKeyId``/``SecretAccessKey`` in the team stack) the Secret
   ``kubeai-artifact-store`` it references.
-* Fluid Datasets (+ a runtime of the configured kind, same name; field names from
-  the pinned upstream CRDs ``crds/fluid/v1.0.8``) with the GPU toleration, so cache workers
-  may sit on GPU nodes.
-* Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``).
+* Fluid datasets, split over two namespaces (design below): in the cache namespace
+  ``kubeai-cache-<team>`` (``kubeai:datasetCache``) the Dataset with its mounts and the runtime of
+  the configured kind (same name; field names from the pinned upstream CRDs
+  ``crds/fluid/v1.0.8``), with the GPU toleration so cache workers may sit on GPU nodes; in the
+  team namespace a Dataset of the same name whose one mount is ``dataset://<cache ns>/<name>``.
+  Both carry ``pvc.fluid.io/resources.requests.storage: <size>`` so Fluid's PVCs ask for the
+  dataset's size, not its 100Pi default. Every runtime container gets explicit requests and
+  limits (``DatasetRuntime.containers``).
+* Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``),
+  its tritonserver and serving-agent containers with explicit requests and limits
+  (``InferenceServiceConfig.triton_resources``, ``AGENT_RESOURCES``), so the LimitRange's
+  defaults never put a limit under a request.
   Pulumi owns a service's infrastructure; the registry owns which model versions it serves, so
   nothing here writes model assignments and ``pulumi up`` never undoes a promotion.
+
+Where Fluid's cache pods run (the design, and why): Fluid creates a runtime's pods (master,
+cache workers with a hostPath cache, privileged FUSE containers with ``/dev/fuse`` and
+``SYS_ADMIN``) in the namespace of the Dataset the runtime binds. Team namespaces enforce Pod
+Security ``baseline`` or ``restricted``, which refuse both, and making them privileged would let
+every team pod run privileged. Fluid v1.0.8 supports datasets shared across namespaces: a Dataset
+whose single mount is ``dataset://<namespace>/<name>`` references a bound Dataset elsewhere; the
+dataset controller binds it with a ThinRuntime it creates itself and gives it a PV/PVC in the
+referencing namespace served by the referenced runtime's FUSE pods through Fluid's CSI plugin
+(no pod in the referencing namespace). So each team gets its own cache namespace,
+``kubeai-cache-<team>``, labelled Pod Security ``privileged``, holding only the real Dataset and
+runtime; the team has no RoleBinding there (it cannot start pods in it), it carries the team's
+LimitRange, and deleting the team stack removes it. Team pods keep mounting PVC ``<name>`` in
+their own namespace. ``infra.config.fit`` refuses, at config time, any dataset whose runtime
+pods would land in a namespace whose Pod Security level forbids them. The privileged
+namespace is per team rather than one shared cache namespace so a team's caches are bounded,
+accounted and removed with the team.
 
 Ordering: every resource that needs the platform (labels, chart values) consumes the platform
 outputs *after* the cross-stack checks (``check_platform``); every custom resource depends on the
@@ -62,6 +87,7 @@ from infra.addons.artifact_store import (
     static_keys,
 )
 from infra.config import (
+    AGENT_RESOURCES,
     GPU_TOLERATION,
     NAMESPACE,
     ConfigError,
@@ -72,6 +98,11 @@ from infra.config import (
 )
 
 QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
+#: Dataset annotation Fluid sizes a dataset's PVC from (default 100Pi without it).
+PVC_SIZE_ANNOTATION = "pvc.fluid.io/resources.requests.storage"
+#: Label of a team's cache namespace naming the team (not the platform team label: the
+#: controllers watching team namespaces must not treat it as one).
+CACHE_FOR_LABEL = "kubeai.dev/cache-for"
 TRAINING_SERVICE_ACCOUNT = "kubeai-training"
 EXECUTOR_ROLE = "kubeai-workflow-executor"
 
@@ -95,8 +126,9 @@ _DATA = ["datasets", "dataloads"]
 def check_platform(config: TeamConfig, platform: PlatformOutputs) -> None:
     """All cross-stack checks of a team stack; raises ``ConfigError`` listing every problem.
 
-    ``TeamConfig.check_against_platform`` (GPU quota vs the pools' capacity, Fluid for datasets)
-    plus: the platform must run Volcano (the team's Queue and gang scheduling need it).
+    ``TeamConfig.check_against_platform`` (GPU quota vs the pools' capacity, Fluid for datasets,
+    every replica vs the platform's nodes: ``infra.config.fit.placement_problems``) plus: the
+    platform must run Volcano (the team's Queue and gang scheduling need it).
     """
     problems: list[tuple[str, str]] = []
     try:
@@ -130,6 +162,56 @@ def namespace_metadata(config: TeamConfig, team_label: str) -> dict[str, Any]:
         ),
         "annotations": {QUEUE_ANNOTATION: team},
     }
+
+
+def cache_namespace_metadata(config: TeamConfig) -> dict[str, Any]:
+    """``metadata`` of the team's Fluid cache Namespace (Pod Security ``datasetCache.podSecurity``,
+    ``privileged`` by default)."""
+    return {
+        "name": config.cache_namespace,
+        "labels": namespace_manifest_labels(
+            config.dataset_cache.pod_security,
+            {CACHE_FOR_LABEL: config.team.name, "app.kubernetes.io/part-of": "kubeai"},
+        ),
+    }
+
+
+def admission_manifests(config: TeamConfig, team_label: str) -> list[dict[str, Any]]:
+    """The objects that decide admission in the team's namespaces, as manifests: the team
+    Namespace, its ResourceQuota and LimitRange, and with datasets the cache Namespace and its
+    LimitRange (``kubeai-team`` each). Pure: the cluster tests apply exactly these."""
+    team = config.team.name
+    out: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": namespace_metadata(config, team_label),
+        }
+    ]
+    namespaces = [team]
+    if config.datasets:
+        out.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": cache_namespace_metadata(config)}
+        )
+        namespaces.append(config.cache_namespace)
+    out.append(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "kubeai-team", "namespace": team},
+            "spec": resource_quota_spec(config),
+        }
+    )
+    out += [
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "kubeai-team", "namespace": namespace},
+            "spec": limit_range_spec(config),
+        }
+        for namespace in namespaces
+    ]
+    return out
 
 
 def queue_manifest(config: TeamConfig, team_label: str) -> dict[str, Any]:
@@ -178,6 +260,8 @@ def limit_range_spec(config: TeamConfig) -> dict[str, Any]:
     }
     if limits.max is not None:
         item["max"] = limits.max.as_resource_list()
+    if limits.min is not None:
+        item["min"] = limits.min.as_resource_list()
     return {"limits": [item]}
 
 
@@ -268,32 +352,64 @@ def role_subjects(groups: list[str]) -> list[dict[str, str]]:
     return [{"kind": "Group", "name": g, "apiGroup": "rbac.authorization.k8s.io"} for g in groups]
 
 
-def dataset_manifest(dataset: DatasetConfig, namespace: str) -> dict[str, Any]:
-    """A Fluid ``Dataset``: its mounts, access mode, and the GPU toleration for cache workers."""
+def _dataset(dataset: DatasetConfig, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A Fluid ``Dataset`` named after ``dataset`` in ``namespace``: its PVC size annotation,
+    access mode and ``spec``."""
     read_only = all(m.read_only for m in dataset.mounts)
     return {
         "apiVersion": FLUID_API,
         "kind": "Dataset",
-        "metadata": {"name": dataset.name, "namespace": namespace},
-        "spec": {
-            "mounts": [
-                {"name": m.name, "mountPoint": m.mount_point, "readOnly": m.read_only}
-                for m in dataset.mounts
-            ],
-            "accessModes": ["ReadOnlyMany" if read_only else "ReadWriteMany"],
-            "tolerations": [GPU_TOLERATION.manifest()],
+        "metadata": {
+            "name": dataset.name,
+            "namespace": namespace,
+            "annotations": {PVC_SIZE_ANNOTATION: dataset.size},
         },
+        "spec": {**spec, "accessModes": ["ReadOnlyMany" if read_only else "ReadWriteMany"]},
     }
 
 
+def dataset_manifest(dataset: DatasetConfig, namespace: str) -> dict[str, Any]:
+    """The Fluid ``Dataset`` the runtime binds (in the cache namespace): its mounts, access mode,
+    PVC size annotation and the GPU toleration for cache workers."""
+    mounts = [
+        {"name": m.name, "mountPoint": m.mount_point, "readOnly": m.read_only}
+        for m in dataset.mounts
+    ]
+    return _dataset(
+        dataset, namespace, {"mounts": mounts, "tolerations": [GPU_TOLERATION.manifest()]}
+    )
+
+
+def reference_dataset_manifest(
+    dataset: DatasetConfig, namespace: str, cache_namespace: str
+) -> dict[str, Any]:
+    """The team's ``Dataset`` referencing the cached one (``dataset://<cache ns>/<name>``).
+
+    Fluid binds it itself (a ThinRuntime of the same name) and gives it PVC ``<name>`` in
+    ``namespace``; no runtime pod runs in ``namespace``.
+    """
+    mount = {
+        "name": dataset.name,
+        "mountPoint": f"dataset://{cache_namespace}/{dataset.name}",
+        "path": "/",
+    }
+    return _dataset(dataset, namespace, {"mounts": [mount]})
+
+
 def runtime_manifest(dataset: DatasetConfig, namespace: str) -> dict[str, Any]:
-    """The Fluid runtime binding ``dataset`` (same name): replicas and one tiered-store level."""
+    """The Fluid runtime binding ``dataset`` (same name): replicas, one tiered-store level and
+    explicit resources of every component (``spec.<component>.resources``)."""
     runtime = dataset.runtime
+    components = {
+        component: {"resources": container.manifest()}
+        for component, container in runtime.containers().items()
+    }
     return {
         "apiVersion": FLUID_API,
         "kind": RUNTIME_KINDS[runtime.kind],
         "metadata": {"name": dataset.name, "namespace": namespace},
         "spec": {
+            **components,
             "replicas": runtime.replicas,
             "tieredstore": {
                 "levels": [
@@ -310,16 +426,23 @@ def runtime_manifest(dataset: DatasetConfig, namespace: str) -> dict[str, Any]:
     }
 
 
-def _service_values(
+def service_values(
     defaults: triton_addon.TritonDefaults,
     *,
     service: InferenceServiceConfig,
-    team: str,
+    config: TeamConfig,
     artifact_secret: str | None,
 ) -> dict[str, Any]:
-    return triton_addon.inference_service_values(
-        service, defaults, team=team, artifact_secret=artifact_secret
+    """Chart values of one inference service of the team: ``inference_service_values`` with the
+    containers' requests and limits set explicitly (``InferenceServiceConfig.triton_resources``
+    under the team LimitRange, ``AGENT_RESOURCES``) and ``gpuType`` as a node selector."""
+    values = triton_addon.inference_service_values(
+        service, defaults, team=config.team.name, artifact_secret=artifact_secret
     )
+    values["tritonserver"]["resources"] = service.triton_resources(config.limit_range).manifest()
+    values["agent"]["resources"] = AGENT_RESOURCES.manifest()
+    values["nodeSelector"] = service.node_selector_with_gpu_type
+    return values
 
 
 def object_meta(metadata: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
@@ -378,8 +501,9 @@ class TeamTenancy(pulumi.ComponentResource):
     ``create_rbac``, ``_artifact_repository``, ``_datasets``, ``_services``.
 
     Attributes: ``namespace``, ``queue_name``, ``service_names`` (inference services),
-    ``dataset_names`` and the resources ``namespace_resource``, ``queue``, ``datasets``,
-    ``runtimes``, ``services`` (Releases by service name).
+    ``dataset_names`` and the resources ``namespace_resource``, ``queue``, ``datasets`` (the team
+    namespace's referencing Datasets), ``cached_datasets`` and ``runtimes`` (in the cache
+    namespace), ``services`` (Releases by service name).
     """
 
     namespace: pulumi.Output[str]
@@ -453,9 +577,15 @@ class TeamTenancy(pulumi.ComponentResource):
             spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=resource_quota_spec(self._config)["hard"]),
             opts=child,
         )
-        k8s.core.v1.LimitRange(
-            f"{self._prefix}-limits",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=self.namespace),
+        self._limit_range(f"{self._prefix}-limits", self.namespace, child)
+
+    def _limit_range(
+        self, resource_name: str, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
+    ) -> k8s.core.v1.LimitRange:
+        """The team LimitRange ``kubeai-team`` in ``namespace``."""
+        return k8s.core.v1.LimitRange(
+            resource_name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="kubeai-team", namespace=namespace),
             spec=k8s.core.v1.LimitRangeSpecArgs(
                 limits=[
                     k8s.core.v1.LimitRangeItemArgs(
@@ -463,11 +593,12 @@ class TeamTenancy(pulumi.ComponentResource):
                         default=item.get("default"),
                         default_request=item.get("defaultRequest"),
                         max=item.get("max"),
+                        min=item.get("min"),
                     )
                     for item in limit_range_spec(self._config)["limits"]
                 ]
             ),
-            opts=child,
+            opts=opts,
         )
 
     def _artifact_repository(
@@ -499,30 +630,55 @@ class TeamTenancy(pulumi.ComponentResource):
         )
         return secret
 
+    def _custom(
+        self, resource_name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions
+    ) -> k8s.apiextensions.CustomResource:
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=object_meta(manifest["metadata"]),
+            spec=manifest["spec"],
+            opts=opts,
+        )
+
     def _datasets(self) -> None:
-        """Each Fluid Dataset and, after it, the runtime that binds it."""
-        team = self._config.team.name
+        """With datasets, the cache Namespace (+ its LimitRange); per dataset the cached Dataset
+        and its runtime there, then the team's Dataset referencing it (module docstring)."""
+        config = self._config
+        team = config.team.name
         self.datasets: dict[str, k8s.apiextensions.CustomResource] = {}
+        self.cached_datasets: dict[str, k8s.apiextensions.CustomResource] = {}
         self.runtimes: dict[str, k8s.apiextensions.CustomResource] = {}
-        for dataset in self._config.datasets:
-            manifest = dataset_manifest(dataset, team)
-            resource = k8s.apiextensions.CustomResource(
-                f"{self._prefix}-dataset-{dataset.name}",
-                api_version=manifest["apiVersion"],
-                kind=manifest["kind"],
-                metadata=object_meta(manifest["metadata"]),
-                spec=manifest["spec"],
-                opts=self._after_namespace(),
+        if not config.datasets:
+            return
+        cache_ns = k8s.core.v1.Namespace(
+            f"{self._prefix}-cache-namespace",
+            metadata=object_meta(cache_namespace_metadata(config)),
+            opts=self._after_namespace(),
+        )
+        limits = self._limit_range(
+            f"{self._prefix}-cache-limits",
+            cache_ns.metadata.name,
+            pulumi.ResourceOptions(parent=self, depends_on=[cache_ns]),
+        )
+        cache = config.cache_namespace
+        for dataset in config.datasets:
+            cached = self._custom(
+                f"{self._prefix}-cache-dataset-{dataset.name}",
+                dataset_manifest(dataset, cache),
+                self._after_namespace(cache_ns, limits),
             )
-            runtime = runtime_manifest(dataset, team)
-            self.datasets[dataset.name] = resource
-            self.runtimes[dataset.name] = k8s.apiextensions.CustomResource(
+            self.cached_datasets[dataset.name] = cached
+            self.runtimes[dataset.name] = self._custom(
                 f"{self._prefix}-runtime-{dataset.name}",
-                api_version=runtime["apiVersion"],
-                kind=runtime["kind"],
-                metadata=object_meta(runtime["metadata"]),
-                spec=runtime["spec"],
-                opts=self._after_namespace(resource),
+                runtime_manifest(dataset, cache),
+                self._after_namespace(cache_ns, limits, cached),
+            )
+            self.datasets[dataset.name] = self._custom(
+                f"{self._prefix}-dataset-{dataset.name}",
+                reference_dataset_manifest(dataset, team, cache),
+                self._after_namespace(cached),
             )
 
     def _services(
@@ -548,10 +704,7 @@ class TeamTenancy(pulumi.ComponentResource):
         for service in config.inference_services:
             values = serving.defaults.apply(
                 functools.partial(
-                    _service_values,
-                    service=service,
-                    team=config.team.name,
-                    artifact_secret=secret_name,
+                    service_values, service=service, config=config, artifact_secret=secret_name
                 )
             )
             self.services[service.name] = k8s.helm.v3.Release(

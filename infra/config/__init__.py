@@ -8,7 +8,8 @@ stack share this package (``kubeai:stackKind``):
   and reads that stack's outputs (``infra.config.outputs``) through a StackReference.
 
 Modules: ``shared`` (names, quantities, taints, resources, the artifact store, ``ConfigError``),
-``platform``, ``team``, ``outputs`` (the platform stack's exports, the registry URL) and
+``platform``, ``team``, ``outputs`` (the platform stack's exports, the registry URL), ``fit``
+(will the team's pods be admitted and scheduled: LimitRange, quota, Pod Security, node size) and
 ``loading`` (stack-file keys -> validated config). Errors are ``ConfigError`` listing every
 problem as ``kubeai:<key path>: message``. Secrets (database DSN, object-store keys, registry
 pull keys) are never plain config: they are read with ``Config.get_secret`` and the example
@@ -21,6 +22,7 @@ from infra.config.outputs import (
     REGISTRY_NAMESPACE,
     REGISTRY_PORT,
     PlatformOutputs,
+    PoolOutput,
     platform_outputs,
     registry_service_name,
     registry_url,
@@ -52,10 +54,12 @@ from infra.config.shared import (
     GPU_RESOURCE,
     GPU_TAINT_KEY,
     GPU_TOLERATION,
+    GPU_TYPE_LABEL,
     NAMESPACE,
     ArtifactStore,
     ChartSource,
     ConfigError,
+    ContainerResources,
     LabelKey,
     LabelValue,
     Name,
@@ -67,7 +71,10 @@ from infra.config.shared import (
     untolerated,
 )
 from infra.config.team import (
+    AGENT_RESOURCES,
+    RUNTIME_COMPONENTS,
     Autoscaling,
+    DatasetCache,
     DatasetConfig,
     DatasetMount,
     DatasetRuntime,
@@ -82,15 +89,18 @@ from infra.config.team import (
 )
 
 __all__ = [
+    "AGENT_RESOURCES",
     "DNS_LABEL",
     "GPU_PRESENT_LABEL",
     "GPU_RESOURCE",
     "GPU_TAINT_KEY",
     "GPU_TOLERATION",
+    "GPU_TYPE_LABEL",
     "NAMESPACE",
     "REGISTRY_FULLNAME",
     "REGISTRY_NAMESPACE",
     "REGISTRY_PORT",
+    "RUNTIME_COMPONENTS",
     "SECRET_KEYS",
     "AckCluster",
     "Addons",
@@ -101,6 +111,8 @@ __all__ = [
     "ChartSource",
     "Cluster",
     "ConfigError",
+    "ContainerResources",
+    "DatasetCache",
     "DatasetConfig",
     "DatasetMount",
     "DatasetRuntime",
@@ -120,6 +132,7 @@ __all__ = [
     "NodePool",
     "PlatformConfig",
     "PlatformOutputs",
+    "PoolOutput",
     "Quantity",
     "Queue",
     "Quota",

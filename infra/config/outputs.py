@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_serializer
 from pydantic.alias_generators import to_camel
 
-from infra.config.platform import PlatformConfig
-from infra.config.shared import ArtifactStore
+from infra.config.platform import NodePool, PlatformConfig
+from infra.config.shared import ArtifactStore, Resources, Taint
 
 #: Namespace of the model registry (the glue services).
 REGISTRY_NAMESPACE = "kubeai-system"
@@ -38,11 +38,44 @@ def registry_url(namespace: str = REGISTRY_NAMESPACE) -> str:
     return f"http://{registry_service_name()}.{namespace}.svc:{REGISTRY_PORT}"
 
 
+class PoolOutput(BaseModel):
+    """One node pool as team stacks see it: what a single node offers a replica.
+
+    ``labels``/``taints`` are the nodes' effective ones (``NodePool.effective_labels`` /
+    ``effective_taints``); ``allocatable`` is None when the platform stack does not declare it.
+    """
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    name: str
+    gpu_type: str = ""
+    gpus_per_node: int = 0
+    max_size: int = 0
+    labels: dict[str, str] = {}
+    taints: list[Taint] = []
+    allocatable: Resources | None = None
+
+    @classmethod
+    def of(cls, pool: NodePool) -> PoolOutput:
+        """The exported shape of ``pool``."""
+        return cls(
+            name=pool.name,
+            gpu_type=pool.gpu_type,
+            gpus_per_node=pool.gpus_per_node,
+            max_size=pool.max_size,
+            labels=pool.effective_labels,
+            taints=pool.effective_taints,
+            allocatable=pool.allocatable,
+        )
+
+
 class PlatformOutputs(BaseModel):
     """What a platform stack exports for its team stacks (read through a StackReference).
 
     Keys are camelCase in the export; unknown keys (from a newer platform stack) are ignored.
-    ``artifact_store`` is exported without its unset fields.
+    ``artifact_store`` is exported without its unset fields. ``node_pools`` (one ``PoolOutput``
+    per pool) is empty when read from a platform stack exported before it existed; team checks
+    that need it (replica vs node size) are then skipped.
     """
 
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
@@ -60,6 +93,7 @@ class PlatformOutputs(BaseModel):
     triton_image: str
     triton_image_pull_secret: str | None
     artifact_store: ArtifactStore
+    node_pools: list[PoolOutput] = []
 
     @field_serializer("artifact_store")
     def _store(self, store: ArtifactStore) -> dict[str, Any]:
@@ -84,4 +118,5 @@ def platform_outputs(
         triton_image=config.triton.image,
         triton_image_pull_secret=config.triton.image_pull_secret,
         artifact_store=config.artifact_store,
+        node_pools=[PoolOutput.of(p) for p in config.node_pools],
     )

@@ -15,6 +15,7 @@ from infra.config.shared import (
     GPU_PRESENT_LABEL,
     GPU_TAINT_KEY,
     GPU_TOLERATION,
+    GPU_TYPE_LABEL,
     NAMESPACE,
     ArtifactStore,
     ChartSource,
@@ -22,6 +23,7 @@ from infra.config.shared import (
     LabelValue,
     Name,
     Quantity,
+    Resources,
     Strict,
     Taint,
     Toleration,
@@ -93,6 +95,9 @@ class NodePool(Strict):
 
     ``gpusPerNode`` 0 makes a CPU pool. GPU pools get the label ``nvidia.com/gpu.present=true``
     and, unless ``taints`` is given, the taint ``nvidia.com/gpu=present:NoSchedule``.
+    ``allocatable`` (``cpu``, ``memory``): what one node offers pods after the kubelet's and the
+    system's reservations (``kubectl get node -o jsonpath='{.status.allocatable}'``); team
+    stacks refuse a replica larger than that. Unset: only GPUs per node are checked.
     """
 
     name: Name
@@ -105,6 +110,7 @@ class NodePool(Strict):
     disk_size_gb: int = Field(default=100, ge=20, le=16_384)
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     taints: list[Taint] | None = None
+    allocatable: Resources | None = None
 
     @model_validator(mode="after")
     def _sizes(self) -> NodePool:
@@ -112,6 +118,8 @@ class NodePool(Strict):
             raise ValueError(f"minSize {self.min_size} must be <= maxSize {self.max_size}")
         if self.gpus_per_node and not self.gpu_type:
             raise ValueError("a GPU pool (gpusPerNode > 0) needs gpuType, e.g. nvidia-a10")
+        if self.allocatable is not None and self.allocatable.gpus is not None:
+            raise ValueError("allocatable takes cpu and memory; GPUs per node are gpusPerNode")
         return self
 
     @property
@@ -132,7 +140,7 @@ class NodePool(Strict):
         labels = {"kubeai.dev/pool": self.name, **self.labels}
         if self.is_gpu:
             labels[GPU_PRESENT_LABEL] = "true"
-            labels["kubeai.dev/gpu-type"] = self.gpu_type
+            labels[GPU_TYPE_LABEL] = self.gpu_type
         return labels
 
     @property

@@ -28,6 +28,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 #: ``nvidia.com/gpu.present=true``; NVIDIA/k8s-device-plugin values.yaml at v0.20.0).
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+#: Label of every GPU node naming its pool's GPU type (``NodePool.effective_labels``).
+GPU_TYPE_LABEL = "kubeai.dev/gpu-type"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL)]
@@ -142,6 +144,30 @@ class Resources(Strict):
         if self.gpus is not None:
             out[GPU_RESOURCE] = str(self.gpus)
         return out
+
+
+class ContainerResources(Strict):
+    """Requests and limits of one container (CPU and memory; GPUs are set apart).
+
+    Every container the platform renders carries both, so a namespace LimitRange's defaults never
+    fill in a limit below an explicit request (LimitRanger then refuses the pod).
+    """
+
+    requests: Resources
+    limits: Resources
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> ContainerResources:
+        if over := exceeds(self.requests, self.limits):
+            raise ValueError(f"requests exceed limits: {', '.join(over)}")
+        return self
+
+    def manifest(self) -> dict[str, dict[str, str]]:
+        """The Kubernetes ``resources`` block (``requests`` and ``limits``)."""
+        return {
+            "requests": self.requests.as_resource_list(),
+            "limits": self.limits.as_resource_list(),
+        }
 
 
 def exceeds(small: Resources, big: Resources) -> list[str]:

@@ -3,7 +3,10 @@
 One per team and environment: namespace, Volcano queue, quota, limit range, datasets and
 inference services. It names its platform stack (``kubeai:platformStack``) and is checked against
 that stack's outputs (``TeamConfig.check_against_platform``). ``team_problems`` holds the checks
-that span several keys.
+that span several keys. Every container the team stack renders gets explicit requests and limits
+from here (``InferenceServiceConfig.triton_resources``, ``AGENT_RESOURCES``,
+``DatasetRuntime.containers``); ``infra.config.fit`` checks them against the namespaces'
+admission and the platform's nodes.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from infra.config.outputs import PlatformOutputs
 from infra.config.shared import (
     GPU_TAINT_KEY,
     GPU_TOLERATION,
+    GPU_TYPE_LABEL,
     NAMESPACE,
     ConfigError,
+    ContainerResources,
     LabelKey,
     LabelValue,
     Name,
@@ -30,6 +35,7 @@ from infra.config.shared import (
     exceeds,
     untolerated,
 )
+from infra.quantity import parse_quantity
 
 
 class TeamGroups(Strict):
@@ -103,6 +109,7 @@ class LimitRangeConfig(Strict):
     )
     default_limit: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
     max: Resources | None = None
+    min: Resources | None = None
 
     @model_validator(mode="after")
     def _order(self) -> LimitRangeConfig:
@@ -110,6 +117,8 @@ class LimitRangeConfig(Strict):
             raise ValueError(f"defaultRequest exceeds defaultLimit: {', '.join(over)}")
         if self.max and (over := exceeds(self.default_limit, self.max)):
             raise ValueError(f"defaultLimit exceeds max: {', '.join(over)}")
+        if self.min and (over := exceeds(self.min, self.default_request)):
+            raise ValueError(f"min exceeds defaultRequest: {', '.join(over)}")
         return self
 
 
@@ -128,8 +137,30 @@ class DatasetMount(Strict):
         return value
 
 
+#: Pod components (``spec.<component>.resources``) of each Fluid runtime kind, from the pinned
+#: v1.0.8 CRDs: Alluxio's master and worker pods carry a job-master/job-worker container each.
+RUNTIME_COMPONENTS: dict[str, tuple[str, ...]] = {
+    "alluxio": ("master", "jobMaster", "worker", "jobWorker", "fuse"),
+    "jindo": ("master", "worker", "fuse"),
+    "juicefs": ("worker", "fuse"),
+    "thin": ("worker", "fuse"),
+}
+#: Resources of every runtime container but the cache worker (masters, job containers, FUSE).
+RUNTIME_CONTAINER = ContainerResources(
+    requests=Resources(cpu="500m", memory="1Gi"), limits=Resources(cpu="2", memory="4Gi")
+)
+#: Memory of a cache worker besides a memory (``MEM``) cache tier.
+WORKER_BASE_MEMORY = "2Gi"
+
+
 class DatasetRuntime(Strict):
-    """The Fluid runtime that binds the Dataset (same name), e.g. AlluxioRuntime."""
+    """The Fluid runtime that binds the Dataset (same name), e.g. AlluxioRuntime.
+
+    Every runtime container gets explicit requests and limits (``containers``): the cache worker
+    1 CPU (limit 2) and ``WORKER_BASE_MEMORY`` plus, for the ``MEM`` medium, ``cacheQuota``
+    (memory limit = request: the cache lives in the worker's memory); the others
+    ``RUNTIME_CONTAINER``.
+    """
 
     kind: Literal["alluxio", "juicefs", "jindo", "thin"] = "alluxio"
     replicas: int = Field(default=1, ge=1, le=100)
@@ -142,13 +173,54 @@ class DatasetRuntime(Strict):
 
     _q = field_validator("cache_quota")(check_quantity)
 
+    def containers(self) -> dict[str, ContainerResources]:
+        """Resources of each runtime component (``RUNTIME_COMPONENTS``), by component."""
+        memory = parse_quantity(WORKER_BASE_MEMORY)
+        if self.medium == "MEM":
+            memory += parse_quantity(self.cache_quota)
+        worker_memory = f"{int(memory / 2**20)}Mi"
+        worker = ContainerResources(
+            requests=Resources(cpu="1", memory=worker_memory),
+            limits=Resources(cpu="2", memory=worker_memory),
+        )
+        return {
+            c: worker if c == "worker" else RUNTIME_CONTAINER for c in RUNTIME_COMPONENTS[self.kind]
+        }
+
 
 class DatasetConfig(Strict):
-    """A Fluid Dataset (+ runtime) in the team namespace; pods mount it as PVC ``<name>``."""
+    """A Fluid Dataset of the team; its pods mount it as PVC ``<name>`` in the team namespace.
+
+    ``size`` (required): the data's size, the capacity of the PVCs Fluid creates for it (the
+    ``pvc.fluid.io/resources.requests.storage`` annotation; without it Fluid asks 100Pi and the
+    team's storage quota refuses the claim). Where the cache runs: ``infra.tenancy``.
+    """
 
     name: Name
+    size: Quantity
     mounts: list[DatasetMount] = Field(min_length=1, max_length=16)
     runtime: DatasetRuntime = Field(default_factory=DatasetRuntime)
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        if parse_quantity(value) <= 0:
+            raise ValueError(f"size must be a positive quantity such as 500Gi, got {value!r}")
+        return str(value)
+
+
+class DatasetCache(Strict):
+    """``kubeai:datasetCache``: the namespace the team's Fluid cache pods run in.
+
+    Fluid runs a runtime's FUSE pods privileged and its cache workers with hostPath volumes, in
+    the namespace of the Dataset the runtime binds; a team namespace (Pod Security ``baseline``
+    or ``restricted``) refuses them. So the cache (Dataset + runtime) lives in this namespace,
+    ``kubeai-cache-<team>`` by default, labelled Pod Security ``privileged`` and without team
+    RBAC; the team namespace gets a Dataset referencing it (``infra.tenancy``).
+    """
+
+    namespace: Name | None = None
+    pod_security: Literal["restricted", "baseline", "privileged"] = "privileged"
 
 
 class Autoscaling(Strict):
@@ -182,11 +254,46 @@ class InferenceServiceConfig(Strict):
     gpus: int = Field(default=0, ge=0, le=16)
     cpu: Quantity = "1"
     memory: Quantity = "2Gi"
+    cpu_limit: Quantity | None = None
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    gpu_type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$", max_length=63)] | None = (
+        None
+    )
     tolerations: list[Toleration] | None = None
     node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
 
-    _q = field_validator("cpu", "memory")(check_quantity)
+    _q = field_validator("cpu", "memory", "cpu_limit")(check_quantity)
+
+    @model_validator(mode="after")
+    def _limit(self) -> InferenceServiceConfig:
+        if self.cpu_limit is not None and parse_quantity(self.cpu_limit) < parse_quantity(self.cpu):
+            raise ValueError(f"cpuLimit {self.cpu_limit} must be >= cpu {self.cpu}")
+        return self
+
+    def triton_resources(self, limit_range: LimitRangeConfig) -> ContainerResources:
+        """Requests and limits of the tritonserver container (GPUs are the chart's ``gpu.count``).
+
+        Memory limit = request (no overcommit: a pod is OOM-killed alone rather than pressing
+        its node). CPU limit = ``cpuLimit``, else the larger of the request and the LimitRange's
+        default CPU limit (bursts stay allowed, and a request above that default stays valid).
+        """
+        cpu_limit = self.cpu_limit
+        default = limit_range.default_limit.cpu
+        if cpu_limit is None:
+            larger = default is not None and parse_quantity(default) > parse_quantity(self.cpu)
+            cpu_limit = default if larger else self.cpu
+        return ContainerResources(
+            requests=Resources(cpu=self.cpu, memory=self.memory),
+            limits=Resources(cpu=cpu_limit, memory=self.memory),
+        )
+
+    @property
+    def node_selector_with_gpu_type(self) -> dict[str, str]:
+        """Its node selector plus ``kubeai.dev/gpu-type: <gpuType>`` when ``gpuType`` is set."""
+        selector = dict(self.node_selector)
+        if self.gpu_type:
+            selector[GPU_TYPE_LABEL] = self.gpu_type
+        return selector
 
     @property
     def max_replicas(self) -> int:
@@ -201,6 +308,12 @@ class InferenceServiceConfig(Strict):
         return [GPU_TOLERATION] if self.gpus else []
 
 
+#: Resources of the serving agent sidecar of every inference service pod.
+AGENT_RESOURCES = ContainerResources(
+    requests=Resources(cpu="50m", memory="128Mi"), limits=Resources(cpu="500m", memory="512Mi")
+)
+
+
 class TeamConfig(Strict):
     """A team stack's configuration."""
 
@@ -210,11 +323,24 @@ class TeamConfig(Strict):
     queue: Queue
     quota: Quota
     limit_range: LimitRangeConfig = Field(default_factory=LimitRangeConfig)
+    dataset_cache: DatasetCache = Field(default_factory=DatasetCache)
     datasets: list[DatasetConfig] = Field(default_factory=list, max_length=100)
     inference_services: list[InferenceServiceConfig] = Field(default_factory=list, max_length=100)
 
+    @property
+    def cache_namespace(self) -> str:
+        """Namespace of the team's Fluid cache pods (``datasetCache.namespace`` or
+        ``kubeai-cache-<team>``)."""
+        return self.dataset_cache.namespace or f"kubeai-cache-{self.team.name}"
+
     def check_against_platform(self, platform: PlatformOutputs) -> None:
-        """Cross-stack checks with the platform stack's outputs; raises ``ConfigError``."""
+        """Cross-stack checks with the platform stack's outputs; raises ``ConfigError``.
+
+        GPU quota vs the pools' capacity, Fluid for datasets, and every replica vs the platform's
+        nodes (``infra.config.fit.placement_problems``).
+        """
+        from infra.config.fit import placement_problems
+
         problems: list[tuple[str, str]] = []
         supply = sum(platform.gpu_capacity.values())
         if self.quota.gpus > supply:
@@ -228,13 +354,20 @@ class TeamConfig(Strict):
             )
         if self.datasets and not platform.fluid_enabled:
             problems.append((f"{NAMESPACE}:datasets", "Fluid is disabled on the platform stack"))
+        problems += placement_problems(self, platform)
         if problems:
             raise ConfigError(problems)
 
 
 def team_problems(config: TeamConfig) -> list[tuple[str, str]]:
-    """Checks spanning several keys of a team stack: ``[(key path, message)]``."""
-    problems: list[tuple[str, str]] = []
+    """Checks spanning several keys of a team stack: ``[(key path, message)]``.
+
+    Includes whether its pods and claims will be admitted (``infra.config.fit``: LimitRange,
+    ResourceQuota, Pod Security of the cache namespace).
+    """
+    from infra.config.fit import admission_problems
+
+    problems: list[tuple[str, str]] = admission_problems(config)
     if over := exceeds(config.queue.capability, config.quota.as_resources()):
         problems.append(
             (

@@ -4,7 +4,8 @@ A KWOK node is a Node object that KWOK (``--manage-nodes-with-annotation-selecto
 kwok.x-k8s.io/node=fake``) keeps Ready and whose pods it marks Running; nothing runs. Each pool
 gives nodes with the pool's labels and taints (``NodePool.effective_labels`` /
 ``effective_taints``: GPU pools get ``nvidia.com/gpu.present=true`` and the GPU taint unless they
-declare their own) and, on GPU pools, ``nvidia.com/gpu`` capacity = ``gpusPerNode``. Every cluster
+declare their own), on GPU pools ``nvidia.com/gpu`` capacity = ``gpusPerNode``, and the pool's
+declared ``allocatable`` CPU and memory (``NodeShape()`` where it declares none). Every cluster
 also gets plain CPU nodes (pool ``system``), standing in for the nodes a managed cluster or the
 existing cluster brings besides the declared pools.
 """
@@ -71,8 +72,19 @@ def node_manifest(
     return node
 
 
-def pool_nodes(pool: NodePool, count: int, shape: NodeShape = NodeShape()) -> list[dict[str, Any]]:
-    """``count`` nodes of ``pool``, named ``kwok-<pool>-<i>``."""
+def pool_shape(pool: NodePool) -> NodeShape:
+    """The pool's declared ``allocatable`` CPU and memory, ``NodeShape()`` where undeclared."""
+    declared = pool.allocatable
+    default = NodeShape()
+    if declared is None:
+        return default
+    return NodeShape(cpu=declared.cpu or default.cpu, memory=declared.memory or default.memory)
+
+
+def pool_nodes(pool: NodePool, count: int, shape: NodeShape | None = None) -> list[dict[str, Any]]:
+    """``count`` nodes of ``pool``, named ``kwok-<pool>-<i>``, of ``shape`` (default: the
+    pool's declared allocatable, ``pool_shape``)."""
+    shape = shape or pool_shape(pool)
     labels = {**pool.effective_labels, "node.kubernetes.io/instance-type": pool.instance_type}
     taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.effective_taints]
     return [
@@ -92,12 +104,13 @@ def stack_nodes(
     *,
     per_pool: int = 2,
     system_nodes: int = 1,
-    shape: NodeShape = NodeShape(),
+    shape: NodeShape | None = None,
 ) -> list[dict[str, Any]]:
     """Nodes for every pool plus ``system_nodes`` CPU nodes of pool ``system``.
 
     A pool gets ``per_pool`` nodes, fewer when its ``maxSize`` is smaller (none at ``maxSize``
-    0); ``minSize`` is ignored because a pool scaled to zero still has to prove it can schedule.
+    0), of ``shape`` (default: each pool's ``pool_shape``); ``minSize`` is ignored because a
+    pool scaled to zero still has to prove it can schedule.
     Raises ``ValueError`` for a negative count or a pool named ``system``.
     """
     if per_pool < 0 or system_nodes < 0:

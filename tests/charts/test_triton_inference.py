@@ -17,6 +17,7 @@ from glue.serving_agent.endpoint import LIVE_PATH, READY_PATH, AgentEndpoint
 from glue.serving_agent.metrics import AgentMetrics
 from glue.serving_agent.readiness import ReadinessGate, assess
 from glue.serving_agent.settings import AgentSettings
+from infra.quantity import parse_quantity
 from tests.charts.conftest import NAMESPACE, Render
 from tests.charts.support import (
     Objects,
@@ -380,3 +381,17 @@ def test_no_scenario_grants_kubernetes_api_access(render: Render) -> None:
         kinds = {o["kind"] for o in objects}
         assert not kinds & {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
         assert pod_spec(objects)["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_every_container_has_cpu_and_memory_limits_covering_its_requests(
+    render: Render, chart: str, values: Path
+) -> None:
+    """Explicit CPU and memory limits >= requests on both containers: a namespace LimitRange
+    would otherwise fill in its default limit, and LimitRanger refuses a pod whose request is
+    above it (tests/cluster/test_refusals.py shows the refusal)."""
+    for c in pod_spec(render(chart, values))["containers"]:
+        requests, limits = c["resources"]["requests"], c["resources"]["limits"]
+        for resource in ("cpu", "memory"):
+            assert resource in limits, (c["name"], resource)
+            assert parse_quantity(limits[resource]) >= parse_quantity(requests[resource]), c["name"]

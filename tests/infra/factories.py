@@ -142,6 +142,7 @@ def team_values(**overrides: Any) -> dict[str, Any]:
         "datasets": [
             {
                 "name": "imagenet",
+                "size": "200Gi",
                 "mounts": [{"name": "train", "mountPoint": "s3://kubeai-data/imagenet"}],
             }
         ],

@@ -10,14 +10,16 @@ from __future__ import annotations
 import pytest
 
 from infra import versions
-from infra.config import ConfigError, DatasetConfig
+from infra.config import RUNTIME_COMPONENTS, ConfigError, DatasetConfig
 from infra.mocks import reveal
 from infra.tenancy import (
+    PVC_SIZE_ANNOTATION,
     QUEUE_ANNOTATION,
     check_platform,
     dataset_manifest,
     executor_rules,
     queue_manifest,
+    reference_dataset_manifest,
     role_rules,
     runtime_manifest,
 )
@@ -46,6 +48,7 @@ def test_dataset_and_runtime_match_the_fluid_crds(kind: str) -> None:
     dataset = DatasetConfig.model_validate(
         {
             "name": "imagenet",
+            "size": "150Gi",
             "mounts": [
                 {"name": "train", "mountPoint": "s3://data/imagenet/train"},
                 {"name": "extra", "mountPoint": "pvc://extra-data", "readOnly": False},
@@ -59,16 +62,28 @@ def test_dataset_and_runtime_match_the_fluid_crds(kind: str) -> None:
             },
         }
     )
-    ds = dataset_manifest(dataset, "cv")
+    ds = dataset_manifest(dataset, "kubeai-cache-cv")
+    assert ds["metadata"]["annotations"] == {PVC_SIZE_ANNOTATION: "150Gi"}
     assert ds["spec"]["accessModes"] == ["ReadWriteMany"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in ds["spec"][
         "tolerations"
     ]
-    runtime = runtime_manifest(dataset, "cv")
-    assert runtime["metadata"] == ds["metadata"]  # a runtime binds the Dataset of its name
+    runtime = runtime_manifest(dataset, "kubeai-cache-cv")
+    # a runtime binds the Dataset of its name and namespace
+    assert runtime["metadata"] == {"name": "imagenet", "namespace": "kubeai-cache-cv"}
     assert runtime["spec"]["tieredstore"]["levels"][0]["mediumtype"] == "SSD"
+    for component in RUNTIME_COMPONENTS[kind]:  # explicit limits >= requests everywhere
+        resources = runtime["spec"][component]["resources"]
+        assert set(resources["limits"]) == set(resources["requests"]) == {"cpu", "memory"}
+    ref = reference_dataset_manifest(dataset, "cv", "kubeai-cache-cv")
+    assert ref["metadata"]["namespace"] == "cv"
+    assert ref["metadata"]["annotations"] == {PVC_SIZE_ANNOTATION: "150Gi"}
+    assert ref["spec"]["mounts"] == [
+        {"name": "imagenet", "mountPoint": "dataset://kubeai-cache-cv/imagenet", "path": "/"}
+    ]
     assert crd_schema.errors(ds) == []
     assert crd_schema.errors(runtime) == []
+    assert crd_schema.errors(ref) == []
 
 
 def test_every_declared_object_validates(team_run) -> None:
@@ -96,7 +111,7 @@ def test_every_declared_object_validates(team_run) -> None:
         else:
             builtin += 1
             kubernetes_validate.validate(manifest, "1.34.0", strict=True)
-    assert custom == 3  # Queue, Dataset, AlluxioRuntime
+    assert custom == 4  # Queue, cached Dataset, AlluxioRuntime, the team's referencing Dataset
     assert builtin >= 12
 
 
@@ -191,10 +206,34 @@ def test_custom_resources_wait_for_the_namespace(team_run) -> None:
             ("volcano.sh", "fluid.io")
         ):
             assert run.waits_for(resource.key, [namespace]), resource.name
+    cached = ("kubernetes:data.fluid.io/v1alpha1:Dataset", "team-cache-dataset-imagenet")
     assert run.waits_for(
         ("kubernetes:data.fluid.io/v1alpha1:AlluxioRuntime", "team-runtime-imagenet"),
-        [("kubernetes:data.fluid.io/v1alpha1:Dataset", "team-dataset-imagenet")],
+        [cached, ("kubernetes:core/v1:Namespace", "team-cache-namespace")],
     )
+    assert run.waits_for(
+        ("kubernetes:data.fluid.io/v1alpha1:Dataset", "team-dataset-imagenet"), [cached]
+    )
+
+
+def test_fluid_cache_runs_in_a_privileged_namespace_apart_from_the_team(team_run) -> None:
+    run = team_run("eks")
+    cache = run.one(NAMESPACE, "team-cache-namespace").inputs["metadata"]
+    assert cache["name"] == "kubeai-cache-cv"
+    assert cache["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert "kubeai.dev/team" not in cache["labels"]  # controllers watching teams skip it
+    team = run.one(NAMESPACE, "team-namespace").inputs["metadata"]
+    assert team["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    runtime = run.one("kubernetes:data.fluid.io/v1alpha1:AlluxioRuntime", "team-runtime-imagenet")
+    assert runtime.inputs["metadata"]["namespace"] == "kubeai-cache-cv"
+    ref = run.one("kubernetes:data.fluid.io/v1alpha1:Dataset", "team-dataset-imagenet").inputs
+    assert ref["metadata"]["namespace"] == "cv"
+    assert ref["spec"]["mounts"][0]["mountPoint"] == "dataset://kubeai-cache-cv/imagenet"
+    limits = run.one("kubernetes:core/v1:LimitRange", "team-cache-limits").inputs
+    assert limits["metadata"]["namespace"] == "kubeai-cache-cv"
+    # the team's groups are bound in the team namespace only
+    for binding in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"):
+        assert binding.inputs["metadata"]["namespace"] == "cv"
 
 
 def test_inference_services(team_run) -> None:
@@ -209,6 +248,15 @@ def test_inference_services(team_run) -> None:
     ]
     assert values["tritonserver"]["image"]["tag"] == versions.TRITON_IMAGE.rsplit(":", 1)[1]
     assert values["registry"]["url"] == "http://kubeai-registry.kubeai-system.svc:8080"
+    # explicit limits >= requests: CPU limit max(request, LimitRange default "2"), memory = request
+    assert values["tritonserver"]["resources"] == {
+        "requests": {"cpu": "1", "memory": "2Gi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    }
+    assert values["agent"]["resources"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi"},
+    }
     ranker = run.one(RELEASE, "team-service-ranker").inputs["values"]
     assert ranker["gpu"]["count"] == 0 and ranker["tolerations"] == []
     assert run.waits_for(resnet.key, [("kubernetes:core/v1:Namespace", "team-namespace")])

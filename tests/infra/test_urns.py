@@ -21,8 +21,14 @@ from tests.infra import urns
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 BEFORE = json.loads((Path(__file__).parent / "data" / "urns-before.json").read_text())
-#: Resources the restructuring added (new URNs without an earlier one).
-ADDED = {"kubeai:platform:Platform"}
+#: Resources the restructuring added (new URNs without an earlier one), and those issue 7 added:
+#: a team's Fluid cache namespace, its LimitRange and the cached Dataset the team's one references.
+ADDED = {
+    "kubeai:platform:Platform",
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:core/v1:LimitRange",
+    "kubernetes:data.fluid.io/v1alpha1:Dataset",
+}
 
 
 def run_stack(name: str) -> ProgramRun:

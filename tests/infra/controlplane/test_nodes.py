@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import GPU_PRESENT_LABEL, GPU_RESOURCE, NodePool, Taint
+from infra.config import GPU_PRESENT_LABEL, GPU_RESOURCE, NodePool, Resources, Taint
 from infra.controlplane.nodes import (
     KWOK_ANNOTATION,
     NodeShape,
@@ -53,6 +53,21 @@ def test_cpu_pool_nodes_have_pool_labels_and_no_gpu() -> None:
     assert GPU_PRESENT_LABEL not in node["metadata"]["labels"]
     assert node["spec"] == {}
     assert node["status"]["allocatable"] == {"cpu": "16", "memory": "64Gi", "pods": "110"}
+
+
+def test_nodes_offer_the_pools_declared_allocatable() -> None:
+    pool = H100.model_copy(update={"allocatable": Resources(cpu="191450m", memory="1900Gi")})
+    node = pool_nodes(pool, 1)[0]
+    assert node["status"]["allocatable"] == {
+        "cpu": "191450m",
+        "memory": "1900Gi",
+        "pods": "110",
+        GPU_RESOURCE: "8",
+    }
+    assert pool_nodes(H100, 1)[0]["status"]["allocatable"]["memory"] == NodeShape().memory
+    (l4,) = [p for p in stack_pools("prod-eks", STACKS) if p.name == "gpu-l4"]
+    (node,) = [n for n in stack_nodes([l4], per_pool=1, system_nodes=0)]
+    assert node["status"]["allocatable"]["memory"] == "27Gi"
 
 
 def test_declared_taints_replace_the_default_gpu_taint() -> None:
