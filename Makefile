@@ -46,7 +46,7 @@ tools: venv
 
 # Everything but the cluster tests in this process; then the cluster tests in their own
 # loopback-only network namespace (test-cluster).
-test: lint typecheck tools
+test: tools lint typecheck
 	$(PY) -m pytest -p no:cacheprovider --ignore=tests/cluster
 	@$(MAKE) --no-print-directory test-cluster
 
