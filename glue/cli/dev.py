@@ -52,8 +52,8 @@ def cluster_up(
         list[str] | None,
         typer.Option(
             "--stack",
-            help="Stack(s) whose platform's node pools become KWOK nodes (and, with --install, "
-            "that are installed).",
+            help="Platform stack(s) whose node pools become KWOK nodes; with --install, stacks to "
+            "install (a team stack on its platform, whose pools become the nodes).",
         ),
     ] = None,
     workdir: Annotated[
@@ -80,7 +80,10 @@ def cluster_up(
 
     stacks = stack or ["local"]
     try:
-        platforms = list(dict.fromkeys(platform_of(name, stacks_dir) for name in stacks))
+        # A team stack's nodes are its platform's; without --install it names no nodes at all.
+        platforms = stacks
+        if install:
+            platforms = list(dict.fromkeys(platform_of(name, stacks_dir) for name in stacks))
         pools = [pool for name in platforms for pool in stack_pools(name, stacks_dir)]
         nodes = stack_nodes(pools, per_pool=nodes_per_pool, system_nodes=system_nodes)
     except (ConfigError, RenderError, ValueError) as exc:
