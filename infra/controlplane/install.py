@@ -376,8 +376,8 @@ def plan_stack(
 ) -> InstallPlan:
     """The plan of ``stack`` alone (a team stack's platform is not included; see ``plans_for``).
 
-    Renders into ``workdir/<stack>``. Raises ``ConfigError``/``RenderError`` from the render and
-    ``InstallError``.
+    Renders into ``workdir/<stack>``. Raises ``ConfigError``/``RenderError`` from the render,
+    ``UpstreamError`` when a pinned file is missing or fails verification, and ``InstallError``.
     """
     stacks_dir = stacks_dir or REPO_ROOT / "stacks"
     config, _, _ = load_stack(stack, stacks_dir)

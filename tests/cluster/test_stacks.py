@@ -100,14 +100,11 @@ def timings(request: pytest.FixtureRequest) -> Iterator[dict[str, tuple[float, f
     """``{stack: (apply s, to all-Available s)}``, printed at the end of the module."""
     measured: dict[str, tuple[float, float]] = {}
     yield measured
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"{'stack':<18} {'apply s':>8} {'available s':>12}"]
     lines += [f"{s:<18} {a:>8.1f} {b:>12.1f}" for s, (a, b) in measured.items()]
-    for line in ["", "stack install timings:", *lines]:
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # shown even when every test passed
+        print("\nstack install timings:\n" + "\n".join(lines))
 
 
 @pytest.fixture(scope="module")
