@@ -145,8 +145,10 @@ def helm_template(
     namespace: str,
     values: dict[str, Any],
     kube_version: str = KUBERNETES_VERSION,
+    include_crds: bool = False,
 ) -> list[dict[str, Any]]:
-    """Objects of ``helm template`` of a local chart with ``values``; ``RenderError`` on failure."""
+    """Objects of ``helm template`` of a local chart (folder or ``.tgz``) with ``values``, its
+    ``crds/`` folder too with ``include_crds``; ``RenderError`` on failure."""
     with tempfile.TemporaryDirectory(prefix="kubeai-helm-") as tmp:
         values_file = Path(tmp) / "values.json"
         values_file.write_text(json.dumps(values))
@@ -168,6 +170,7 @@ def helm_template(
                 str(values_file),
                 "--kube-version",
                 kube_version,
+                *(["--include-crds"] if include_crds else []),
             ],
             capture_output=True,
             text=True,
@@ -178,7 +181,8 @@ def helm_template(
         raise RenderError(
             f"helm template {chart.name} (release {release}) failed: {result.stderr.strip()}"
         )
-    return [d for d in yaml.safe_load_all(result.stdout) if isinstance(d, dict)]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: upstream CRDs are large
+    return [d for d in yaml.load_all(result.stdout, Loader=loader) if isinstance(d, dict)]
 
 
 def _slug(text: str) -> str:

@@ -5,8 +5,11 @@ kube-controller-manager, kube-scheduler, KWOK) in the foreground with KWOK nodes
 stack's node pools, until Ctrl-C. It always runs inside its own loopback-only network namespace:
 started elsewhere, it builds the binaries if needed (that needs the Go module proxy) and re-runs
 itself under ``unshare --net`` (root or CAP_SYS_ADMIN). It prints the kubeconfig and the
-``nsenter`` line to use the cluster from another shell. Exit status 1 when the plane cannot start,
-2 for a bad stack.
+``nsenter`` line to use the cluster from another shell. With ``--install`` it also installs each
+``--stack`` as ``pulumi up`` would (``infra.controlplane.install``; a team stack on top of its
+platform stack, whose node pools then become the nodes), removes the upstream admission webhook
+configurations whose servers cannot run under KWOK, and reports rejections and workloads not yet
+Available. Exit status 1 when the plane cannot start, 2 for a bad stack.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 if TYPE_CHECKING:
     from infra.controlplane.harness import ControlPlane
+    from infra.controlplane.install import InstallPlan
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -46,7 +50,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def cluster_up(
     stack: Annotated[
         list[str] | None,
-        typer.Option("--stack", help="Platform stack(s) whose node pools become KWOK nodes."),
+        typer.Option(
+            "--stack",
+            help="Platform stack(s) whose node pools become KWOK nodes; with --install, stacks to "
+            "install (a team stack on its platform, whose pools become the nodes).",
+        ),
     ] = None,
     workdir: Annotated[
         Path, typer.Option(help="Parent folder of the run's files (PKI, kubeconfig, logs).")
@@ -57,18 +65,26 @@ def cluster_up(
     / "stacks",
     build: Annotated[bool, typer.Option(help="Build missing binaries first.")] = True,
     keep: Annotated[bool, typer.Option(help="Keep the run's folder after stopping.")] = False,
+    install: Annotated[
+        bool, typer.Option(help="Install the stacks as `pulumi up` would (platform first).")
+    ] = False,
 ) -> None:
     """Run the control plane in the foreground (Ctrl-C stops every process)."""
     from infra.config import ConfigError
     from infra.controlplane import build as builder
     from infra.controlplane.harness import ControlPlane, ControlPlaneError
+    from infra.controlplane.install import InstallError, plans_for, platform_of
     from infra.controlplane.netns import loopback_only_problem, unshare_command, unshare_problem
     from infra.controlplane.nodes import stack_nodes, stack_pools
     from infra.render import RenderError
 
     stacks = stack or ["local"]
     try:
-        pools = [pool for name in stacks for pool in stack_pools(name, stacks_dir)]
+        # A team stack's nodes are its platform's; without --install it names no nodes at all.
+        platforms = stacks
+        if install:
+            platforms = list(dict.fromkeys(platform_of(name, stacks_dir) for name in stacks))
+        pools = [pool for name in platforms for pool in stack_pools(name, stacks_dir)]
         nodes = stack_nodes(pools, per_pool=nodes_per_pool, system_nodes=system_nodes)
     except (ConfigError, RenderError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
@@ -86,7 +102,7 @@ def cluster_up(
         args += [f"--stack={name}" for name in stacks]
         args += [f"--workdir={workdir.resolve()}", f"--stacks-dir={stacks_dir.resolve()}"]
         args += [f"--nodes-per-pool={nodes_per_pool}", f"--system-nodes={system_nodes}"]
-        args += ["--keep" if keep else "--no-keep"]
+        args += ["--keep" if keep else "--no-keep", "--install" if install else "--no-install"]
         sys.stdout.flush()
         os.execvp("unshare", unshare_command(args))  # noqa: S606 - argv list, no shell
 
@@ -96,10 +112,19 @@ def cluster_up(
         raise _fail(str(exc)) from None
     workdir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="plane-", dir=workdir)).resolve()
+    plans = []
+    if install:
+        try:
+            for name in stacks:
+                plans += plans_for(name, run_dir / "render", stacks_dir=stacks_dir)
+        except (ConfigError, RenderError, InstallError) as exc:
+            raise _fail(str(exc), 2) from None
     plane = ControlPlane(run_dir, binaries, log=lambda line: console.print(escape(line)))
     try:
         with plane:
             plane.add_nodes(nodes)
+            if plans:
+                _install(plane, plans)
             _print_usage(plane, len(nodes))
             while True:
                 signal.pause()  # until Ctrl-C (KeyboardInterrupt) or SIGTERM/SIGHUP (SystemExit)
@@ -110,6 +135,31 @@ def cluster_up(
     finally:
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _install(plane: ControlPlane, plans: list[InstallPlan]) -> None:
+    """Install ``plans`` (each stack once), remove their upstream webhook configurations, wait
+    for their workloads; prints rejections and what is not Available."""
+    from infra.controlplane.install import Installer, wait_available
+
+    done: dict[str, InstallPlan] = {}
+    with plane.client() as api:
+        installer = Installer(api, log=lambda line: console.print(escape(line)))
+        for plan in plans:
+            if plan.stack in done:
+                continue
+            done[plan.stack] = plan
+            report = installer.install(plan)
+            for rejection in report.rejections:
+                err.print(f"[red]rejected:[/red] {escape(str(rejection))}")
+            removed = installer.remove_webhooks(plan)
+            if removed:
+                console.print(
+                    f"removed {len(removed)} upstream webhook configuration(s) (their servers "
+                    "cannot run under KWOK)"
+                )
+        for key, why in wait_available(api, done.values(), timeout=120).items():
+            err.print(f"[yellow]not Available:[/yellow] {escape(key)}: {escape(why)}")
 
 
 def _print_usage(plane: ControlPlane, nodes: int) -> None:

@@ -11,6 +11,11 @@ Installed with the upstream chart ``fluid`` at ``versions.FLUID`` (fluid-cloudna
   DaemonSet, ``templates/csi/daemonset.yaml``) must run on every node a pod may mount a dataset
   on, GPU nodes with their ``nvidia.com/gpu=present:NoSchedule`` taint included. Set explicitly
   so a change of the chart default can never strand GPU nodes without the driver.
+* ``tolerations: []`` for the controllers (``dataset``, ``webhook``, ``fluidapp``,
+  ``runtime.<engine>``) and the ``crdUpgrade`` hook: the chart defaults them to
+  ``[{operator: Exists}]`` too, which lets the scheduler put these CPU pods on tainted GPU nodes
+  (seen on the control plane of ``tests/cluster/test_stacks.py``); without tolerations they stay
+  on CPU nodes.
 
 Where the other Fluid pods get their tolerations (nothing to set at install time):
 
@@ -40,6 +45,10 @@ from infra.config import FluidAddon
 #: Runtime engines of the v1.0.8 chart (``runtime.<engine>`` in values.yaml).
 ENGINES = ("alluxio", "jindo", "goosefs", "juicefs", "thin", "efc", "vineyard")
 
+#: Chart parts besides ``runtime.<engine>`` whose pods are controllers (or a hook) that belong on
+#: CPU nodes: their default ``tolerations: [{operator: Exists}]`` is replaced by none.
+CONTROLLER_PARTS = ("dataset", "webhook", "fluidapp", "crdUpgrade")
+
 #: Tolerations of the CSI node plugin: every taint, GPU pools included.
 CSI_TOLERATIONS = ({"operator": "Exists"},)
 
@@ -49,8 +58,11 @@ def fluid_values(config: FluidAddon, *, namespace: str) -> dict[str, Any]:
     enabled = set(config.runtimes)
     return {
         "namespace": namespace,
-        "runtime": {engine: {"enabled": engine in enabled} for engine in ENGINES},
+        "runtime": {
+            engine: {"enabled": engine in enabled, "tolerations": []} for engine in ENGINES
+        },
         "csi": {"tolerations": [dict(t) for t in CSI_TOLERATIONS]},
+        **{part: {"tolerations": []} for part in CONTROLLER_PARTS},
     }
 
 

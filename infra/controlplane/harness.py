@@ -58,6 +58,8 @@ POD_CIDR = "10.244.0.1/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 #: Controllers that need a cloud or real node networking.
 CONTROLLERS = "*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle"
+#: Node lease duration KWOK keeps (a kubelet's default).
+NODE_LEASE_S = 40
 _STOP_GRACE_S = 10.0
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 
@@ -352,6 +354,10 @@ class ControlPlane:
             f"--manage-nodes-with-annotation-selector={KWOK_SELECTOR}",
             f"--cidr={POD_CIDR}",
             f"--node-ip={HOST}",
+            # Heartbeat through node Leases as a kubelet does (40 s, renewed well within it);
+            # without them KWOK refreshes node status only about once a minute, past the node
+            # controller's grace period, so nodes (and their pods' Ready) flap under load.
+            f"--node-lease-duration-seconds={NODE_LEASE_S}",
         ]
 
     def _env(self) -> dict[str, str]:

@@ -60,3 +60,20 @@ def test_it_builds_then_reruns_itself_in_a_new_namespace(
     assert argv[:7] == netns.unshare_command([])
     assert argv[8:13] == ["-m", "glue.cli.dev", "cluster", "up", "--no-build"]
     assert "--stack=prod-eks" in argv and f"--workdir={tmp_path}" in argv
+
+
+def test_install_accepts_a_team_stack_and_is_passed_on(
+    outside: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(netns, "unshare_problem", lambda: None)
+
+    def execvp(file: str, argv: list[str]) -> None:
+        calls.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("os.execvp", execvp)
+    args = ["cluster", "up", "--stack=team-cv-prod", "--install", "--no-build"]
+    result = runner.invoke(app, [*args, f"--workdir={tmp_path}"])
+    assert result.exit_code == 0, result.output
+    assert "--stack=team-cv-prod" in calls[0] and "--install" in calls[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra import versions
-from infra.addons.fluid import ENGINES, FluidArgs, fluid_values
+from infra.addons.fluid import CONTROLLER_PARTS, ENGINES, FluidArgs, fluid_values
 from infra.config import FluidAddon, Taint, Toleration
 from tests.infra.conftest import NAMESPACE, RELEASE
 
@@ -23,6 +23,13 @@ def test_runtime_engines_enabled_from_config() -> None:
 def test_csi_plugin_tolerates_the_gpu_taint() -> None:
     tolerations = fluid_values(FluidAddon(), namespace="fluid-system")["csi"]["tolerations"]
     assert any(Toleration.model_validate(t).tolerates(GPU_TAINT) for t in tolerations)
+
+
+def test_controllers_do_not_tolerate_the_gpu_taint() -> None:
+    values = fluid_values(FluidAddon(), namespace="fluid-system")
+    parts = [values[part] for part in CONTROLLER_PARTS] + list(values["runtime"].values())
+    assert set(CONTROLLER_PARTS) == {"dataset", "webhook", "fluidapp", "crdUpgrade"}
+    assert all(part["tolerations"] == [] for part in parts)
 
 
 def test_release_is_pinned_retained_and_privileged(platform_run) -> None:
