@@ -17,9 +17,6 @@ pass once the configurations are deleted. That deletion (``Installer.remove_webh
 handling chosen for the workload checks and team installs: it happens after the platform's
 install and before anything is checked, and it never changes a product setting.
 
-Stacks failing because of a defect class of issue 7 that is being fixed elsewhere are marked
-``xfail(strict=True)`` with what the plane said; the mark goes when the fix lands.
-
 Apply time and time to all-Available per stack are printed at the end of the module.
 """
 
@@ -62,13 +59,6 @@ STACKS = (
 KUBE_VERSION = "1.35.4"
 AVAILABLE_TIMEOUT_S = 120.0
 #: Stacks failing on the plane because of a defect class of issue 7 fixed on another branch.
-KNOWN_DEFECTS: dict[str, str] = {
-    "team-cv-prod": (
-        "LimitRange default limits below requests (issue 7): the ReplicaSet of cv/resnet50 is "
-        'refused: Pod "resnet50-..." is invalid: spec.containers[0].resources.requests: '
-        'Invalid value: "4": must be less than or equal to cpu limit of 2'
-    ),
-}
 
 
 @dataclass
@@ -147,17 +137,11 @@ def cluster_for(
     stop()
 
 
-def _stack_param(stack: str) -> Any:
-    reason = KNOWN_DEFECTS.get(stack)
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(stack, marks=marks, id=stack)
-
-
 def _pods(api: httpx.Client) -> list[dict[str, Any]]:
     return list(api.get("/api/v1/pods").json()["items"])
 
 
-@pytest.mark.parametrize("stack", [_stack_param(s) for s in STACKS])
+@pytest.mark.parametrize("stack", STACKS)
 def test_stack_installs_with_zero_rejections_and_runs(
     stack: str,
     cluster_for: Callable[[str], Cluster],
