@@ -432,7 +432,12 @@ def datasets_add(
 @app.command()
 def render(
     stack: Annotated[str, typer.Option(help="Stack name: stacks/Pulumi.<stack>.yaml.")],
-    out: Annotated[str, typer.Option(help="Output directory (emptied first).")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Output directory: new, empty, or one an earlier render wrote (emptied first)."
+        ),
+    ],
     stacks_dir: Annotated[str, typer.Option(help="Directory of the stack files.")] = "stacks",
     kube_version: Annotated[str, typer.Option(help="Kubernetes version for helm.")] = "1.34.0",
 ) -> None:
@@ -440,16 +445,21 @@ def render(
     from pathlib import Path
 
     from infra.config import ConfigError
-    from infra.render import RenderError, render_stack
+    from infra.render import RenderError, RenderInputError, render_stack
+    from infra.upstream import UpstreamError
 
     try:
         result = render_stack(
             stack, Path(out), stacks_dir=Path(stacks_dir), kube_version=kube_version
         )
-    except ConfigError as exc:
+    except (ConfigError, RenderInputError) as exc:
         fail(str(exc), ExitCode.BAD_INPUT)
+    except UpstreamError as exc:
+        fail(str(exc), ExitCode.UNAVAILABLE)
     except RenderError as exc:
         fail(str(exc), ExitCode.FAILED)
+    except OSError as exc:  # e.g. --out cannot be written
+        fail(f"--out {out}: {exc}", ExitCode.FAILED)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     console.print(f"rendered stack {stack!r} into {out}: {counts}")
 
