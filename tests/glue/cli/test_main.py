@@ -454,3 +454,21 @@ def test_cli_process_has_metadata_probes_off() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout.strip().splitlines()[-1] == "true", done.stderr
+
+
+def test_kubeai_command_for_a_fresh_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`demo --keep-running` printed `kubeai models list ...`, but kubeai is not on PATH in a
+    fresh shell: the command names the running executable."""
+    from glue.cli.invocation import kubeai_command
+
+    exe = tmp_path / ".venv" / "bin" / "kubeai"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert kubeai_command(".venv/bin/kubeai") == ".venv/bin/kubeai"
+    assert kubeai_command(str(exe)) == str(exe)
+    monkeypatch.setenv("PATH", f"{exe.parent}:/usr/bin")  # on PATH here, not in a fresh shell
+    assert kubeai_command(str(exe)) == str(exe)
+    assert kubeai_command("/nonexistent/pytest").endswith(" -m glue.cli.main")
