@@ -56,6 +56,16 @@ class RenderError(RuntimeError):
     """The stack could not be rendered (unknown stack, invalid config, helm failure)."""
 
 
+class RenderInputError(RenderError):
+    """Bad input, nothing written: a stack file that is not valid YAML, or an ``--out`` that is
+    a file or a folder render did not create (the CLI exits 2)."""
+
+
+#: Written into every folder ``render_stack`` fills: only such a folder (or an empty one) is
+#: ever cleared before a new render.
+OUT_MARKER = ".kubeai-render"
+
+
 @dataclass
 class RenderResult:
     """What ``render_stack`` wrote: ``out`` dir, index ``entries``, ``counts`` by source."""
@@ -97,10 +107,12 @@ def load_stack(
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise RenderError(f"{path} is not valid YAML: {exc}") from exc
+        raise RenderInputError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise RenderInputError(f"{path}: the stack file must be a mapping with a 'config' key")
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
-        raise RenderError(f"{path}: 'config' must be a mapping of 'namespace:key' to values")
+        raise RenderInputError(f"{path}: 'config' must be a mapping of 'namespace:key' to values")
     values, secrets = split_keys(raw)
     return parse_config(values), secrets, raw
 
@@ -218,6 +230,31 @@ def _declared(item: Declared) -> dict[str, Any]:
     }
 
 
+def check_out_dir(out: Path) -> None:
+    """Refuse an ``out`` that render may not clear: ``RenderInputError`` if it is a file, a
+    symlink, or a non-empty folder without the ``OUT_MARKER`` of an earlier render."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise RenderInputError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and not (out / OUT_MARKER).is_file() and any(out.iterdir()):
+        raise RenderInputError(
+            f"--out {out} is a non-empty folder not written by kubeai render (no {OUT_MARKER}); "
+            "refusing to delete it: choose a new or empty folder"
+        )
+
+
+def _fresh_out_dir(out: Path) -> None:
+    """Empty ``out`` (checked by ``check_out_dir``) and mark it as render's own."""
+    check_out_dir(out)
+    if out.is_dir():
+        for child in out.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / OUT_MARKER).write_text("written by kubeai render; cleared by the next render\n")
+
+
 def render_stack(
     stack: str,
     out: Path,
@@ -225,12 +262,17 @@ def render_stack(
     stacks_dir: Path | None = None,
     kube_version: str = KUBERNETES_VERSION,
 ) -> RenderResult:
-    """Render ``stack`` into ``out`` (emptied first). See the module docstring for the layout.
+    """Render ``stack`` into ``out``. See the module docstring for the layout.
 
-    Raises ``ConfigError`` for invalid configuration and ``RenderError`` for everything else.
+    ``out`` must be new, empty, or a folder of an earlier render (it has ``OUT_MARKER``), which
+    is emptied first; anything else raises ``RenderInputError`` before anything is written.
+    Raises ``ConfigError`` for invalid configuration, ``RenderInputError`` for a bad stack file
+    or ``out``, ``infra.upstream.UpstreamError`` when a pinned upstream file cannot be had, and
+    ``RenderError`` for everything else.
     """
     from infra import program
 
+    check_out_dir(out)
     stacks_dir = stacks_dir or REPO_ROOT / "stacks"
     config, _, raw = load_stack(stack, stacks_dir)
     platform = platform_for(config, stacks_dir) if isinstance(config, TeamConfig) else None
@@ -248,9 +290,7 @@ def render_stack(
     }
     declared, _ = record_program(run, stack=stack, config=plain)
 
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    _fresh_out_dir(out)
     result = RenderResult(stack=stack, out=out)
     # Custom resources, plus the kubernetes provider's own components that stand for upstream
     # content (kustomize directories, manifest groups); not our components, not providers.

@@ -157,6 +157,20 @@ def fetch(
         mirror = Path(os.environ[MIRROR_ENV])
     if mirror is not None and not mirror.is_dir():
         raise UpstreamError(f"{MIRROR_ENV}={mirror} is not a directory")
+    try:
+        return _install(root, mirror, pins, log)
+    except OSError as exc:  # e.g. $KUBEAI_TOOLS_DIR is a file or cannot be written
+        named = os.environ.get(TOOLS_ENV)
+        where = f" (from {TOOLS_ENV}={named})" if named and root == default_root().resolve() else ""
+        raise UpstreamError(f"cannot install upstream files under {root}{where}: {exc}") from None
+
+
+def _install(
+    root: Path,
+    mirror: Path | None,
+    pins: Iterable[UpstreamFile],
+    log: Callable[[str], None] | None,
+) -> Path:
     for pin in pins:
         if _is_installed(pin, root):
             continue

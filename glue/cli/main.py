@@ -9,27 +9,49 @@ never a traceback.
 
 Both consoles print text literally (``markup=False``): names, URIs and server messages such as
 the pattern ``^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`` are never read as rich markup; styles are
-applied with ``rich.text.Text`` instead.
+applied with ``rich.text.Text`` instead. Text from the registry (names, descriptions, error
+messages) goes through ``glue.cli.terminal.shown`` first, so its control characters are printed
+as ``\x1b``-style escapes and never reach the terminal.
+
+Names given as arguments (models, aliases, services) are checked against the registry's name
+patterns before any request (exit 2 naming the argument); the registry URL must be an http(s)
+URL with a host (exit 2 naming ``--registry-url``/``KUBEAI_REGISTRY_URL``).
+
+The process sets ``AWS_EC2_METADATA_DISABLED=true`` unless it is set already, so no command
+probes the EC2 instance-metadata address (169.254.169.254) when no AWS credentials are set.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
+import httpx
 import typer
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from glue.cli.dev import app as dev_app
 from glue.cli.exit_codes import ExitCode
+from glue.cli.terminal import shown
+from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 
-app = typer.Typer(help="KubeAI platform command line.", no_args_is_help=True)
+#: Set for the CLI process unless the user set it: without credentials, the AWS SDK would probe
+#: the EC2 instance-metadata address. On an EC2 instance whose role grants access, set it to false.
+METADATA_ENV = "AWS_EC2_METADATA_DISABLED"
+
+app = typer.Typer(
+    help="KubeAI platform command line.",
+    no_args_is_help=True,
+    epilog=f"{METADATA_ENV} is set to true unless already set (no EC2 instance-metadata "
+    "probes); on an EC2 instance that gets its AWS credentials from its role, set it to false.",
+)
 models_app = typer.Typer(help="Models, versions and aliases in the registry.", no_args_is_help=True)
 services_app = typer.Typer(
     help="Inference services and what their pods serve.", no_args_is_help=True
@@ -53,10 +75,47 @@ F = TypeVar("F", bound=Callable[..., Any])
 CONVENTIONAL_ALIASES = ("production", "staging", "canary")
 
 
+@app.callback()
+def _process_settings() -> None:
+    os.environ.setdefault(METADATA_ENV, "true")
+
+
 def fail(message: str, code: ExitCode, *, label: str = "error:") -> NoReturn:
-    """Print ``label`` in red and ``message`` literally on stderr, then exit with ``code``."""
-    err.print(Text.assemble((label, "red"), " ", message) if label else Text(message))
+    """Print ``label`` in red and ``message`` literally (control characters escaped, see
+    ``shown``) on stderr, then exit with ``code``."""
+    text = shown(message)
+    err.print(Text.assemble((label, "red"), " ", text) if label else Text(text))
     raise typer.Exit(code)
+
+
+def checked_name(argument: str, value: str, kind: Any = schemas.Name) -> str:
+    """``value`` if it is a valid registry name of ``kind`` (default a DNS-1123 label, the
+    pattern of models, services and datasets), else exit 2 naming ``argument`` and the rule."""
+    try:
+        return str(TypeAdapter(kind).validate_python(value))
+    except ValidationError as exc:
+        fail(f"{argument} {value!r}: {exc.errors()[0]['msg']}", ExitCode.BAD_INPUT)
+
+
+def registry(url: str) -> RegistryClient:
+    """A client of the registry at ``url``; exit 2 naming the option if ``url`` is not an
+    http(s) URL with a host (``''``, ``ftp://...``, ``http://[red]x``)."""
+    where = "--registry-url (or KUBEAI_REGISTRY_URL)"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        fail(f"{where} {url!r} is not a URL: {exc}", ExitCode.BAD_INPUT)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        fail(
+            f"{where} {url!r} must be an http:// or https:// URL with a host, e.g. {DEFAULT_URL}",
+            ExitCode.BAD_INPUT,
+        )
+    return RegistryClient(url)
+
+
+def add_row(table: Table, *cells: str | Text) -> None:
+    """Add a row with every plain-string cell ``shown`` (styled ``Text`` cells as given)."""
+    table.add_row(*(c if isinstance(c, Text) else shown(c) for c in cells))
 
 
 def plural(count: int, noun: str) -> str:
@@ -73,7 +132,10 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (RegistryError, DatasetConflict, ArtifactConflict) as exc:
+        except RegistryError as exc:  # 400/422: the registry refused the input itself
+            bad = exc.status in (400, 422)
+            fail(str(exc), ExitCode.BAD_INPUT if bad else ExitCode.FAILED)
+        except (DatasetConflict, ArtifactConflict) as exc:
             fail(str(exc), ExitCode.FAILED)
         except (RegistryUnavailable, StorageUnavailable) as exc:
             fail(str(exc), ExitCode.UNAVAILABLE)
@@ -149,12 +211,12 @@ def models_list(
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """List registered models with their latest version and aliases."""
-    with RegistryClient(registry_url) as client:
+    with registry(registry_url) as client:
         page = client.list_models(team=team, limit=limit, offset=offset)
     table = Table("model", "team", "task", "latest", "aliases", title=plural(page.total, "model"))
     for m in page.items:
         aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))
-        table.add_row(m.name, m.team, m.task, str(m.latest_version), aliases)
+        add_row(table, m.name, m.team, m.task, str(m.latest_version), aliases)
     console.print(table)
     if page.next_offset is not None:
         console.print(f"more: --offset {page.next_offset}")
@@ -170,37 +232,44 @@ def models_show(
     registry_url: RegistryURL = DEFAULT_URL,
 ) -> None:
     """Show a model, or one version with its lineage, and where it is deployed."""
-    with RegistryClient(registry_url) as client:
+    checked_name("MODEL", model)
+    if version is not None and not version.isdigit():
+        checked_name("VERSION (a number or an alias)", version, schemas.AliasName)
+    with registry(registry_url) as client:
         if version is None:
             m = client.get_model(model)
-            console.print(Text.assemble((m.name, "bold"), f" (team {m.team}) {m.description}"))
-            console.print(f"task: {m.task}  framework: {m.framework}  latest: v{m.latest_version}")
+            console.print(
+                Text.assemble((shown(m.name), "bold"), shown(f" (team {m.team}) {m.description}"))
+            )
+            console.print(
+                shown(f"task: {m.task}  framework: {m.framework}  latest: v{m.latest_version}")
+            )
             for alias, number in sorted(m.aliases.items()):
-                console.print(f"  {alias} → v{number}")
+                console.print(shown(f"  {alias} → v{number}"))
             deployments = client.deployments(model).items
         else:
             v = client.get_version(model, version)
             console.print(
                 Text.assemble(
-                    (f"{v.model} v{v.version}", "bold"), f" aliases: {', '.join(v.aliases) or '-'}"
+                    (shown(f"{v.model} v{v.version}"), "bold"),
+                    shown(f" aliases: {', '.join(v.aliases) or '-'}"),
                 )
             )
-            console.print(
+            for line in (
                 f"artifact: {v.artifact_uri} ({plural(len(v.manifest.files), 'file')}, "
-                f"{plural(v.manifest.total_bytes, 'byte')})"
-            )
-            console.print(f"dataset: {v.dataset or '-'}")
-            console.print(
-                f"source: {v.source.kind} {v.source.namespace}/{v.source.name} uid={v.source.uid}"
-            )
-            console.print(f"created: {v.created_at:%Y-%m-%d %H:%M:%S} by {v.created_by or '-'}")
-            console.print("metrics: " + ", ".join(f"{k}={val:g}" for k, val in v.metrics.items()))
-            console.print("params: " + ", ".join(f"{k}={val}" for k, val in v.params.items()))
+                f"{plural(v.manifest.total_bytes, 'byte')})",
+                f"dataset: {v.dataset or '-'}",
+                f"source: {v.source.kind} {v.source.namespace}/{v.source.name} uid={v.source.uid}",
+                f"created: {v.created_at:%Y-%m-%d %H:%M:%S} by {v.created_by or '-'}",
+                "metrics: " + ", ".join(f"{k}={val:g}" for k, val in v.metrics.items()),
+                "params: " + ", ".join(f"{k}={val}" for k, val in v.params.items()),
+            ):
+                console.print(shown(line))
             deployments = client.deployments(model, version=v.version).items
     if deployments:
         table = Table("service", "pod", "version", "state", "seen", title="served by")
         for d in deployments:
-            table.add_row(d.service, d.pod, f"v{d.version}", d.state, _age(d.reported_at))
+            add_row(table, d.service, d.pod, f"v{d.version}", d.state, _age(d.reported_at))
         console.print(table)
     else:
         console.print("not served by any pod")
@@ -215,7 +284,8 @@ def models_versions(
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """List a model's versions, newest first, with metrics and lineage."""
-    with RegistryClient(registry_url) as client:
+    checked_name("MODEL", model)
+    with registry(registry_url) as client:
         page = client.list_versions(model, limit=limit, offset=offset)
     table = Table(
         "version",
@@ -228,7 +298,8 @@ def models_versions(
     )
     for v in page.items:
         accuracy = v.metrics.get("accuracy")
-        table.add_row(
+        add_row(
+            table,
             f"v{v.version}",
             ", ".join(v.aliases),
             "-" if accuracy is None else f"{accuracy:.4f}",
@@ -281,7 +352,9 @@ def models_alias(
 
     A NEW alias close to an existing or conventional one (prod, prodution) warns as it is made.
     """
-    with RegistryClient(registry_url) as client:
+    checked_name("MODEL", model)
+    checked_name("ALIAS", alias, schemas.AliasName)
+    with registry(registry_url) as client:
         existing = sorted(client.get_model(model).aliases)
         event = client.set_alias(model, alias, version, actor=actor or _whoami(), reason=reason)
     before = "-" if event.from_version is None else f"v{event.from_version}"
@@ -308,9 +381,13 @@ def models_rollback(
     actor: Annotated[str, typer.Option(help="Who rolls back (default: user@host).")] = "",
 ) -> None:
     """Move ALIAS back to the version it pointed at before its last move."""
-    with RegistryClient(registry_url) as client:
+    checked_name("MODEL", model)
+    checked_name("ALIAS", alias, schemas.AliasName)
+    with registry(registry_url) as client:
         event = client.rollback_alias(model, alias, actor=actor or _whoami(), reason=reason)
-    console.print(f"{model}: {alias} v{event.from_version} → v{event.to_version} (rolled back)")
+    console.print(
+        shown(f"{model}: {alias} v{event.from_version} → v{event.to_version} (rolled back)")
+    )
 
 
 @models_app.command("history")
@@ -321,11 +398,13 @@ def models_history(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
 ) -> None:
     """The audit log of a model's alias moves, newest first."""
-    with RegistryClient(registry_url) as client:
+    checked_name("MODEL", model)
+    with registry(registry_url) as client:
         page = client.alias_history(model, limit=limit)
     table = Table("when", "alias", "from", "to", "actor", "reason", title=f"{model}: alias moves")
     for e in page.items:
-        table.add_row(
+        add_row(
+            table,
             f"{e.at:%Y-%m-%d %H:%M:%S}",
             e.alias,
             "-" if e.from_version is None else f"v{e.from_version}",
@@ -340,9 +419,10 @@ def models_history(
 @friendly
 def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> None:
     """What SERVICE should serve and what each of its pods serves, with errors."""
-    with RegistryClient(registry_url) as client:
+    checked_name("SERVICE", service)
+    with registry(registry_url) as client:
         s = client.get_service(service)
-    console.print(Text.assemble((s.name, "bold"), f" (team {s.team})"))
+    console.print(Text.assemble((shown(s.name), "bold"), shown(f" (team {s.team})")))
     for a in s.assignments:
         target = f"alias {a.alias}" if a.alias else f"v{a.version}"
         resolved = "unresolved" if a.resolved_version is None else f"v{a.resolved_version}"
@@ -351,17 +431,17 @@ def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> No
             if a.canary_version is not None and a.canary_share is not None
             else ""
         )
-        console.print(f"  wants {a.model}: {target} → {resolved}{canary}")
+        console.print(shown(f"  wants {a.model}: {target} → {resolved}{canary}"))
     if not s.observed:
         console.print("no pod has reported yet")
         return
     table = Table("pod", "model", "version", "state", "seen", "error", title="observed")
     for o in s.observed:
         style = {"READY": "green", "FAILED": "red"}.get(o.state, "yellow")
-        state = Text(o.state, style=style)
+        state = Text(shown(o.state), style=style)
         if o.stale:
             state.append(" (stale)", style="dim")
-        table.add_row(o.pod, o.model, f"v{o.version}", state, _age(o.reported_at), o.error or "")
+        add_row(table, o.pod, o.model, f"v{o.version}", state, _age(o.reported_at), o.error or "")
     console.print(table)
 
 
@@ -374,11 +454,11 @@ def datasets_list(
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """List recorded datasets."""
-    with RegistryClient(registry_url) as client:
+    with registry(registry_url) as client:
         page = client.list_datasets(team=team, limit=limit, offset=offset)
     table = Table("dataset", "team", "rows", "files", "uri", title=plural(page.total, "dataset"))
     for d in page.items:
-        table.add_row(d.name, d.team, str(d.rows), str(len(d.manifest.files)), d.uri)
+        add_row(table, d.name, d.team, str(d.rows), str(len(d.manifest.files)), d.uri)
     console.print(table)
 
 
@@ -410,7 +490,7 @@ def datasets_add(
     source = Path(from_dir)
     if not source.is_dir():
         fail(f"--from-dir {from_dir} is not a directory", ExitCode.BAD_INPUT)
-    with RegistryClient(registry_url) as client:
+    with registry(registry_url) as client:
         published = publish_dataset(
             store=ArtifactStore(ArtifactSettings()),
             registry=client,
@@ -423,16 +503,23 @@ def datasets_add(
         )
     record = published.record
     console.print(
-        f"dataset {record.name!r}: {plural(len(record.manifest.files), 'file')}, "
-        f"{plural(record.manifest.total_bytes, 'byte')} at {record.uri}"
-        + ("" if published.created else " (already recorded)")
+        shown(
+            f"dataset {record.name!r}: {plural(len(record.manifest.files), 'file')}, "
+            f"{plural(record.manifest.total_bytes, 'byte')} at {record.uri}"
+            + ("" if published.created else " (already recorded)")
+        )
     )
 
 
 @app.command()
 def render(
     stack: Annotated[str, typer.Option(help="Stack name: stacks/Pulumi.<stack>.yaml.")],
-    out: Annotated[str, typer.Option(help="Output directory (emptied first).")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Output directory: new, empty, or one an earlier render wrote (emptied first)."
+        ),
+    ],
     stacks_dir: Annotated[str, typer.Option(help="Directory of the stack files.")] = "stacks",
     kube_version: Annotated[str, typer.Option(help="Kubernetes version for helm.")] = "1.34.0",
 ) -> None:
@@ -440,16 +527,21 @@ def render(
     from pathlib import Path
 
     from infra.config import ConfigError
-    from infra.render import RenderError, render_stack
+    from infra.render import RenderError, RenderInputError, render_stack
+    from infra.upstream import UpstreamError
 
     try:
         result = render_stack(
             stack, Path(out), stacks_dir=Path(stacks_dir), kube_version=kube_version
         )
-    except ConfigError as exc:
+    except (ConfigError, RenderInputError) as exc:
         fail(str(exc), ExitCode.BAD_INPUT)
+    except UpstreamError as exc:
+        fail(str(exc), ExitCode.UNAVAILABLE)
     except RenderError as exc:
         fail(str(exc), ExitCode.FAILED)
+    except OSError as exc:  # e.g. --out cannot be written
+        fail(f"--out {out}: {exc}", ExitCode.FAILED)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     console.print(f"rendered stack {stack!r} into {out}: {counts}")
 

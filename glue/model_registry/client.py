@@ -1,15 +1,20 @@
 """Synchronous HTTP client of the registry API, used by the CLI, training jobs and serving agents.
 
 Errors: ``RegistryUnavailable`` when the registry cannot be reached or answers 5xx (callers retry
-with backoff); ``RegistryError`` for 4xx answers, carrying the problem+json body.
+with backoff); ``RegistryError`` for 4xx answers, carrying the problem+json body, and for answers
+that are not what the API sends (a redirect, a body that is not JSON or not the expected shape).
+
+Every name put into a URL path is percent-encoded as one segment (``_path``): ``a/../b`` or
+``staging?x=`` can never address another resource.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from glue.model_registry import schemas
 
@@ -36,6 +41,22 @@ class RegistryError(Exception):
 
 class RegistryUnavailable(Exception):  # noqa: N818 - reads as a state in `except` clauses
     """The registry could not be reached, timed out, or answered with a 5xx status."""
+
+
+def _path(*segments: str | int) -> str:
+    """``/a/b/c`` with every segment percent-encoded (``/``, ``?``, ``#``, ``%`` too); a ``.``
+    or ``..`` segment as ``%2E``/``%2E%2E`` so no URL normalisation can drop it.
+
+    Raises ``ValueError`` for an empty segment: ``/models/`` would address another resource.
+    """
+    parts = []
+    for segment in segments:
+        text = str(segment)
+        if not text:
+            raise ValueError("empty name in a registry path")
+        encoded = quote(text, safe="")
+        parts.append(encoded.replace(".", "%2E") if text in (".", "..") else encoded)
+    return "/" + "/".join(parts)
 
 
 class RegistryClient:
@@ -79,11 +100,27 @@ class RegistryClient:
             except ValueError:
                 problem = {"detail": response.text[:500]}
             raise RegistryError(response.status_code, problem if isinstance(problem, dict) else {})
+        if response.status_code >= 300:
+            target = response.headers.get("location") or "nowhere"
+            detail = f"unexpected redirect to {target}: not an API URL"
+            raise RegistryError(response.status_code, {"detail": detail})
         return response
+
+    @staticmethod
+    def _parse(response: httpx.Response, model: type[M]) -> M:
+        """``response``'s JSON body as ``model``; ``RegistryError`` if it is not that."""
+        try:
+            return model.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+            kind = response.headers.get("content-type", "no content type")
+            raise RegistryError(
+                response.status_code,
+                {"detail": f"answer is not a valid {model.__name__} ({kind}): {str(exc)[:200]}"},
+            ) from None
 
     def _get(self, path: str, model: type[M], **params: Any) -> M:
         clean = {k: v for k, v in params.items() if v is not None}
-        return model.model_validate(self._request("GET", path, params=clean).json())
+        return self._parse(self._request("GET", path, params=clean), model)
 
     def _send(self, method: str, path: str, body: BaseModel, model: type[M]) -> M:
         return self._send_created(method, path, body, model)[0]
@@ -92,7 +129,7 @@ class RegistryClient:
         self, method: str, path: str, body: BaseModel, model: type[M]
     ) -> tuple[M, bool]:
         response = self._request(method, path, json=body.model_dump(mode="json", exclude_none=True))
-        return model.model_validate(response.json()), response.status_code == 201
+        return self._parse(response, model), response.status_code == 201
 
     # -- models ---------------------------------------------------------------------------------
 
@@ -111,7 +148,7 @@ class RegistryClient:
 
     def get_model(self, name: str) -> schemas.ModelRead:
         """One model by name (404 ``RegistryError`` if unknown)."""
-        return self._get(f"/models/{name}", schemas.ModelRead)
+        return self._get(_path("models", name), schemas.ModelRead)
 
     def list_models(
         self, *, team: str | None = None, limit: int = 50, offset: int = 0
@@ -130,11 +167,13 @@ class RegistryClient:
     ) -> tuple[schemas.VersionRead, bool]:
         """Register a version; (the version, True when this call created it, False when the
         same source uid was already registered)."""
-        return self._send_created("POST", f"/models/{model}/versions", body, schemas.VersionRead)
+        return self._send_created(
+            "POST", _path("models", model, "versions"), body, schemas.VersionRead
+        )
 
     def get_version(self, model: str, version: int | str) -> schemas.VersionRead:
         """One version by number, or by alias name (``production``)."""
-        return self._get(f"/models/{model}/versions/{version}", schemas.VersionRead)
+        return self._get(_path("models", model, "versions", version), schemas.VersionRead)
 
     def list_versions(
         self,
@@ -147,7 +186,7 @@ class RegistryClient:
     ) -> schemas.Page[schemas.VersionRead]:
         """One page of a model's versions, newest first (optionally of one source uid/dataset)."""
         return self._get(
-            f"/models/{model}/versions",
+            _path("models", model, "versions"),
             schemas.Page[schemas.VersionRead],
             limit=limit,
             offset=offset,
@@ -170,7 +209,9 @@ class RegistryClient:
     ) -> schemas.AliasEventRead:
         """Point ``alias`` at ``version`` (promotion); returns the audited move."""
         body = schemas.AliasSet(version=version, actor=actor, reason=reason)
-        return self._send("PUT", f"/models/{model}/aliases/{alias}", body, schemas.AliasEventRead)
+        return self._send(
+            "PUT", _path("models", model, "aliases", alias), body, schemas.AliasEventRead
+        )
 
     def rollback_alias(
         self, model: str, alias: str, *, actor: str = "", reason: str = ""
@@ -178,7 +219,10 @@ class RegistryClient:
         """Move ``alias`` back to the version it pointed at before its last move."""
         body = schemas.AliasRollback(actor=actor, reason=reason)
         return self._send(
-            "POST", f"/models/{model}/aliases/{alias}/rollback", body, schemas.AliasEventRead
+            "POST",
+            _path("models", model, "aliases", alias, "rollback"),
+            body,
+            schemas.AliasEventRead,
         )
 
     def alias_history(
@@ -186,7 +230,7 @@ class RegistryClient:
     ) -> schemas.Page[schemas.AliasEventRead]:
         """The audit log of a model's alias moves, newest first."""
         return self._get(
-            f"/models/{model}/aliases/history",
+            _path("models", model, "aliases", "history"),
             schemas.Page[schemas.AliasEventRead],
             limit=limit,
             offset=offset,
@@ -197,7 +241,7 @@ class RegistryClient:
     ) -> schemas.Page[schemas.Deployment]:
         """Which services and pods are observed serving ``model`` (optionally one version)."""
         return self._get(
-            f"/models/{model}/deployments",
+            _path("models", model, "deployments"),
             schemas.Page[schemas.Deployment],
             version=version,
             limit=limit,
@@ -226,7 +270,7 @@ class RegistryClient:
 
     def get_dataset(self, name: str) -> schemas.DatasetRead:
         """One dataset by name."""
-        return self._get(f"/datasets/{name}", schemas.DatasetRead)
+        return self._get(_path("datasets", name), schemas.DatasetRead)
 
     # -- services -------------------------------------------------------------------------------
 
@@ -240,29 +284,29 @@ class RegistryClient:
             params={"exist_ok": str(exist_ok).lower()},
             json=body.model_dump(mode="json", exclude_none=True),
         )
-        return schemas.ServiceRead.model_validate(response.json())
+        return self._parse(response, schemas.ServiceRead)
 
     def get_service(self, name: str) -> schemas.ServiceRead:
         """A service with its resolved assignments and observed pod state."""
-        return self._get(f"/services/{name}", schemas.ServiceRead)
+        return self._get(_path("services", name), schemas.ServiceRead)
 
     def set_assignments(
         self, name: str, assignments: list[schemas.Assignment]
     ) -> schemas.ServiceRead:
         """Replace a service's desired assignments."""
         body = schemas.AssignmentsSet(assignments=assignments)
-        return self._send("PUT", f"/services/{name}/assignments", body, schemas.ServiceRead)
+        return self._send("PUT", _path("services", name, "assignments"), body, schemas.ServiceRead)
 
     def desired_state(self, service: str, pod: str) -> schemas.DesiredState:
         """The versions ``pod`` of ``service`` must serve now (aliases resolved, canary applied)."""
-        return self._get(f"/services/{service}/desired", schemas.DesiredState, pod=pod)
+        return self._get(_path("services", service, "desired"), schemas.DesiredState, pod=pod)
 
     def report_pod_status(
         self, service: str, pod: str, report: schemas.PodStatusReport
     ) -> schemas.ServiceRead:
         """Replace the observed state of ``pod`` with ``report``."""
         return self._send(
-            "PUT", f"/services/{service}/pods/{pod}/status", report, schemas.ServiceRead
+            "PUT", _path("services", service, "pods", pod, "status"), report, schemas.ServiceRead
         )
 
     def forget_pod(self, service: str, pod: str) -> None:
@@ -271,4 +315,4 @@ class RegistryClient:
         Raises ``RegistryError`` 404 if the service is unknown, ``RegistryUnavailable`` if the
         registry cannot be reached.
         """
-        self._request("DELETE", f"/services/{service}/pods/{pod}")
+        self._request("DELETE", _path("services", service, "pods", pod))

@@ -30,10 +30,15 @@ AliasName = Annotated[str, StringConstraints(min_length=1, max_length=63, patter
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 #: Pod names are DNS-1123 subdomains (<= 253 chars).
 PodName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
-#: Free text: any characters but NUL (PostgreSQL text cannot hold it), bounded length.
-NO_NUL = r"^[^\x00]*$"
-ShortText = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
-LongText = Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)]
+#: One-line text: no control characters (C0, DEL, C1): NUL cannot be stored (PostgreSQL text),
+#: the others would reach terminals that print the value (``\x1b[2J`` clears the screen).
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+#: Free text (descriptions, reasons, errors): the same, but newline and tab are allowed.
+NO_CONTROL_BUT_NL_TAB = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+ShortText = Annotated[str, StringConstraints(max_length=256, pattern=NO_CONTROL)]
+LongText = Annotated[str, StringConstraints(max_length=4096, pattern=NO_CONTROL_BUT_NL_TAB)]
+#: Artifact and dataset URIs (``s3://bucket/key``): one line, bounded length.
+Uri = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=NO_CONTROL)]
 #: Version numbers are stored as 32-bit integers: 1 .. 2,147,483,647; JSON integers only.
 VersionNumber = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
 #: Metric values: finite numbers (NaN and infinities are refused; JSON has no such numbers).
@@ -41,7 +46,7 @@ MetricValue = Annotated[float, Field(allow_inf_nan=False)]
 LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
 ]
-LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
+LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=NO_CONTROL)]
 ModelState = Literal["READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"]
 
 T = TypeVar("T")
@@ -121,16 +126,16 @@ class VersionCreate(Strict):
     existing version (HTTP 200 instead of 201).
     """
 
-    artifact_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    artifact_uri: Uri
     manifest: Manifest
     format: Literal[
         "triton-python", "onnx", "tensorrt", "pytorch-libtorch", "tensorflow-savedmodel", "openvino"
     ] = "triton-python"
     signature: Signature
     metrics: dict[LabelKey, MetricValue] = Field(default_factory=dict, max_length=128)
-    params: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024, pattern=NO_NUL)]] = (
-        Field(default_factory=dict, max_length=256)
-    )
+    params: dict[
+        LabelKey, Annotated[str, StringConstraints(max_length=1024, pattern=NO_CONTROL)]
+    ] = Field(default_factory=dict, max_length=256)
     dataset: Name | None = None
     source: SourceRef
     created_by: ShortText = ""
@@ -193,7 +198,7 @@ class DatasetCreate(Strict):
 
     name: Name
     team: Name
-    uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    uri: Uri
     manifest: Manifest
     rows: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
     description: LongText = ""

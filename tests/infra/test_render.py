@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from glue.cli.main import app
-from infra.render import REPO_ROOT, render_stack
+from infra.render import OUT_MARKER, REPO_ROOT, render_stack
 from infra.validate import CrdSchemas, crds_dir, declared_types, validate_directory
 from tests.support.helm import HelmTools
 
@@ -99,3 +99,90 @@ def test_team_asking_too_many_gpus_fails_render(tmp_path: Path) -> None:
         ["render", "--stack", "nope", "--out", str(tmp_path / "o2"), "--stacks-dir", str(stacks)],
     )
     assert unknown.exit_code == 1 and "known stacks" in unknown.output
+
+
+def _render(out: Path, *more: str):
+    args = ["render", "--stack", "local", "--out", str(out), *more]
+    return CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+
+
+def test_render_never_deletes_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    """`mkdir d; echo x > d/keep; kubeai render --stack local --out d` used to delete d/keep."""
+    mine = tmp_path / "d"
+    mine.mkdir()
+    (mine / "keep").write_text("x")
+    r = _render(mine)
+    assert r.exit_code == 2, r.output
+    assert "refusing to delete" in r.output and "Traceback" not in r.output
+    assert (mine / "keep").read_text() == "x"
+    # `--out .` (the clone) and `--out stacks` (tracked files) are refused the same way.
+    r = _render(REPO_ROOT / "stacks")
+    assert r.exit_code == 2 and (REPO_ROOT / "stacks" / "Pulumi.local.yaml").is_file()
+    # A file is a clear error, not a NotADirectoryError traceback.
+    (tmp_path / "file").write_text("f")
+    r = _render(tmp_path / "file")
+    assert r.exit_code == 2 and "is not a directory" in r.output, r.output
+    assert (tmp_path / "file").read_text() == "f"
+    link = tmp_path / "link"
+    link.symlink_to(mine)
+    assert _render(link).exit_code == 2 and (mine / "keep").is_file()
+
+
+def test_render_clears_only_its_own_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()  # empty: fine
+    assert _render(out).exit_code == 0
+    assert (out / OUT_MARKER).is_file()
+    (out / "stale.yaml").write_text("kind: Stale\n")
+    (out / "sub").mkdir()
+    r = _render(out)
+    assert r.exit_code == 0, r.output
+    assert not (out / "stale.yaml").exists() and not (out / "sub").exists()
+    assert (out / OUT_MARKER).is_file() and (out / "index.json").is_file()
+
+
+def test_stack_file_that_is_not_yaml_is_bad_input(tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "Pulumi.local.yaml").write_text("config: [unclosed\n")
+    r = _render(tmp_path / "out", "--stacks-dir", str(stacks))
+    assert r.exit_code == 2 and "not valid YAML" in r.output, r.output
+    (stacks / "Pulumi.local.yaml").write_text("- a list\n")
+    r = _render(tmp_path / "out", "--stacks-dir", str(stacks))
+    assert r.exit_code == 2 and "mapping" in r.output, r.output
+
+
+def test_render_without_upstream_files_is_one_line_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone without the mirror printed a ~200-line traceback ending in UpstreamError."""
+    empty = tmp_path / "mirror"
+    empty.mkdir()
+    monkeypatch.setenv("KUBEAI_TOOLS_DIR", str(tmp_path / "tools"))
+    monkeypatch.setenv("KUBEAI_UPSTREAM_MIRROR", str(empty))
+    r = _render(tmp_path / "out")
+    assert r.exit_code == 3, r.output
+    assert "Traceback" not in r.output and "missing from the mirror" in r.output
+    assert r.output.startswith("error: ") and len(r.output) < 1000  # one (wrapped) line
+
+
+@pytest.mark.parametrize("command", ["render", "validate"])
+@pytest.mark.parametrize("where", ["file", "/proc/odd"])
+def test_a_bad_tools_dir_is_named(
+    command: str, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KUBEAI_TOOLS_DIR naming a file gave tracebacks; /proc/odd an error not naming it."""
+    tools = tmp_path / "tools" if where == "file" else Path(where)
+    if where == "file":
+        tools.write_text("not a folder")
+    monkeypatch.setenv("KUBEAI_TOOLS_DIR", str(tools))
+    monkeypatch.delenv("KUBEAI_CRDS_DIR", raising=False)
+    (tmp_path / "rendered").mkdir()
+    args = (
+        ["render", "--stack", "local", "--out", str(tmp_path / "out")]
+        if command == "render"
+        else ["validate", str(tmp_path / "rendered")]
+    )
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert r.exit_code == 3, r.output
+    assert "KUBEAI_TOOLS_DIR" in r.output and "Traceback" not in r.output

@@ -13,7 +13,7 @@ from glue.artifacts.store import ArtifactStore
 from glue.cli.exit_codes import ExitCode
 from glue.cli.main import app
 from glue.model_registry import schemas
-from glue.model_registry.client import RegistryClient
+from glue.model_registry.client import RegistryClient, RegistryError
 from glue.model_registry.publish import publish_model
 from tests.glue.model_registry.conftest import CONFIG, SIGNATURE
 from tests.support.registry import RegistryServer
@@ -118,8 +118,9 @@ def test_errors_are_one_line_not_tracebacks(populated: str) -> None:
     assert r.exit_code == 3 and "unreachable" in r.output
     r = _run(populated, "models", "alias", "digits", "production", "0")
     assert r.exit_code == 2 and "version" in r.output and "Traceback" not in r.output
+    # A name the registry would refuse (422) is bad input: 2, checked before any request.
     r = _run(populated, "models", "alias", "digits", "Prod", "1")
-    assert r.exit_code == 1 and "^[a-z]([-a-z0-9]*[a-z0-9])?$" in r.output  # markup not eaten
+    assert r.exit_code == 2 and "^[a-z]([-a-z0-9]*[a-z0-9])?$" in r.output  # markup not eaten
 
 
 def test_datasets_add_uploads_records_and_lists(
@@ -269,3 +270,205 @@ def test_render_writes_declared_ints_as_ints(tmp_path: Path) -> None:
     written = "\n".join(p.read_text() for p in sorted(out.glob("*.yaml")))
     assert "maxHistory: 10\n" in written
     assert not re.search(r":\s+\d+\.0\s*$", written, re.MULTILINE)
+
+
+def _aliases(url: str) -> dict[str, int]:
+    with RegistryClient(url) as client:
+        return client.get_model("digits").aliases
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "alias", "nosuch/../digits", "staging", "1"),  # used to move digits' alias
+        ("models", "alias", "digits", "staging?x=", "1"),  # used to move `staging`
+        ("models", "alias", "digits", "staging#x", "1"),
+        ("models", "alias", "", "production", "1"),  # crashed with JSONDecodeError (307)
+        ("models", "alias", "..", "production", "1"),
+        ("models", "show", "digits?x=1"),  # half-worked
+        ("models", "show", ""),
+        ("models", "show", "digits", "production/../1"),
+        ("models", "versions", "a/b"),
+        ("models", "history", "%2e%2e"),
+        ("models", "rollback", "digits", "prod%2Fx"),
+        ("services", "status", ""),
+        ("services", "status", "digits-svc/../x"),
+    ],
+)
+def test_names_are_checked_before_they_reach_a_url(populated: str, args: tuple[str, ...]) -> None:
+    before = _aliases(populated)
+    r = _run(populated, *args)
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    assert "error:" in r.output and "Traceback" not in r.output and "JSONDecode" not in r.output
+    assert _aliases(populated) == before
+
+
+def test_client_quotes_every_path_segment(populated: str) -> None:
+    """The client on its own (no CLI checks): a segment can never address another resource."""
+    with RegistryClient(populated) as client:
+        with pytest.raises(RegistryError) as caught:
+            client.set_alias("nosuch/../digits", "staging", 1)
+        assert caught.value.status in (404, 422)
+        with pytest.raises(RegistryError) as caught:
+            client.set_alias("digits", "staging?x=", 1)
+        assert caught.value.status == 422
+        with pytest.raises(RegistryError):
+            client.get_model("..")
+        with pytest.raises(RegistryError) as caught:
+            client.get_model("digits?x=1")
+        assert caught.value.status in (404, 422)
+        with pytest.raises(ValueError, match="empty name"):
+            client.get_model("")
+        assert "staging" not in client.get_model("digits").aliases
+
+
+def test_redirect_or_non_json_answers_are_registry_errors(tmp_path: Path) -> None:
+    """A 307 without a body (what the registry answers for an empty name) or an HTML page
+    must be a RegistryError, never a JSONDecodeError."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if "redirect" in self.path:
+                self.send_response(307)
+                self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b"<html>not json</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with RegistryClient(url) as client:
+            with pytest.raises(RegistryError, match="redirect to /elsewhere"):
+                client.get_model("redirect")
+            with pytest.raises(RegistryError, match="not a valid ModelRead"):
+                client.get_model("digits")
+        r = _run(url, "models", "show", "digits")
+        assert r.exit_code == 1 and "not a valid ModelRead" in r.output, r.output
+        assert "Traceback" not in r.output
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_server_text_with_control_characters_is_never_printed_raw(
+    registry: RegistryServer,
+) -> None:
+    """A description like "\x1b[2J\x1b]0;pwned\x07" cleared the screen and retitled the
+    window. The registry refuses it now; text that got in some other way is printed escaped."""
+    evil = "\x1b[2J\x1b]0;pwned\x07"
+    with RegistryClient(registry.url) as client:
+        with pytest.raises(RegistryError) as caught:
+            client._request(  # raw body: the client's own schema would refuse it first
+                "POST", "/models", json={"name": "m", "team": "cv", "description": evil}
+            )
+        assert caught.value.status == 422 and "description" in str(caught.value)
+        client.create_model(schemas.ModelCreate(name="m", team="cv", description="ok"))
+    from glue.cli.terminal import shown
+
+    assert shown(evil) == "\\x1b[2J\\x1b]0;pwned\\x07"
+    assert shown("two\nlines\tand tab\r\x85") == "two\nlines\tand tab\\x0d\\x85"
+
+
+def test_show_escapes_control_characters_in_server_text(
+    populated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evil = "\x1b[2J\x1b]0;pwned\x07"
+    real = RegistryClient.get_model
+
+    def tampered(self: RegistryClient, name: str) -> schemas.ModelRead:
+        model = real(self, name)
+        return model.model_copy(update={"description": evil, "task": "a\x1bb"})
+
+    monkeypatch.setattr(RegistryClient, "get_model", tampered)
+    r = _run(populated, "models", "show", "digits")
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.output and "\x07" not in r.output
+    assert "\\x1b[2J\\x1b]0;pwned\\x07" in r.output and "a\\x1bb" in r.output
+
+
+def test_422_from_the_registry_is_bad_input(populated: str) -> None:
+    """Input only the registry checks (an actor with a control character) exits 2, not 1."""
+    r = _run(populated, "models", "alias", "digits", "staging", "1", "--actor", "me\x1b[31m")
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    assert "actor" in r.output and "\x1b" not in r.output
+    assert "staging" not in _aliases(populated)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[red]x[/red]", "", "ftp://127.0.0.1/", "127.0.0.1:8080", "http://"]
+)
+def test_bad_registry_url_is_bad_input_naming_the_option(url: str) -> None:
+    r = runner.invoke(app, ["models", "list", "--registry-url", url], env={"COLUMNS": "300"})
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    assert "--registry-url" in r.output and "KUBEAI_REGISTRY_URL" in r.output
+    assert "Traceback" not in r.output and "unreachable" not in r.output
+    if not url:
+        return  # an empty KUBEAI_REGISTRY_URL counts as unset (the default URL), as for click
+    r = runner.invoke(
+        app, ["services", "status", "x"], env={"COLUMNS": "300", "KUBEAI_REGISTRY_URL": url}
+    )
+    assert r.exit_code == ExitCode.BAD_INPUT and "KUBEAI_REGISTRY_URL" in r.output, r.output
+
+
+def test_cli_turns_off_ec2_metadata_probes_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kubeai datasets add --uri s3://...` without credentials connected to 169.254.169.254."""
+    import os
+
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)
+    runner.invoke(app, ["models", "list", "--registry-url", "ftp://x"])
+    assert os.environ["AWS_EC2_METADATA_DISABLED"] == "true"
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "false")  # EC2 instance-role users
+    runner.invoke(app, ["models", "list", "--registry-url", "ftp://x"])
+    assert os.environ["AWS_EC2_METADATA_DISABLED"] == "false"
+
+
+def test_cli_process_has_metadata_probes_off() -> None:
+    """The same for a real `kubeai` process, which the AWS SDK reads its settings from."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('AWS_EC2_METADATA_DISABLED', None)\n"
+        "from glue.cli.main import app\n"
+        "try:\n"
+        "    app(['models', 'list', '--registry-url', 'ftp://x'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(os.environ['AWS_EC2_METADATA_DISABLED'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip().splitlines()[-1] == "true", done.stderr
+
+
+def test_kubeai_command_for_a_fresh_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`demo --keep-running` printed `kubeai models list ...`, but kubeai is not on PATH in a
+    fresh shell: the command names the running executable."""
+    from glue.cli.invocation import kubeai_command
+
+    exe = tmp_path / ".venv" / "bin" / "kubeai"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert kubeai_command(".venv/bin/kubeai") == ".venv/bin/kubeai"
+    assert kubeai_command(str(exe)) == str(exe)
+    monkeypatch.setenv("PATH", f"{exe.parent}:/usr/bin")  # on PATH here, not in a fresh shell
+    assert kubeai_command(str(exe)) == str(exe)
+    assert kubeai_command("/nonexistent/pytest").endswith(" -m glue.cli.main")

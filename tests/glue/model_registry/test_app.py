@@ -523,3 +523,29 @@ def test_request_metrics_are_labelled_with_the_full_route_template(env: Env) -> 
     assert 'route="/api/v1/models/{model}",status="200"' in text
     assert 'route="/api/v1/models",status="201"' in text
     assert 'route="unmatched",status="404"' in text
+
+
+def test_control_characters_are_refused_in_every_text_input(env: Env) -> None:
+    """A description "\x1b[2J\x1b]0;pwned\x07" was stored and printed raw by `kubeai models
+    show`. C0/C1 controls are refused (422 naming the field) like NUL; descriptions and other
+    free text keep newline and tab."""
+    evil = "\x1b[2J\x1b]0;pwned\x07"
+    cases = [
+        ("/models", {"name": "n", "team": "cv", "description": evil}, "body.description"),
+        ("/models", {"name": "n", "team": "cv", "task": "a\nb"}, "body.task"),
+        ("/models", {"name": "n", "team": "cv", "framework": "a\x85"}, "body.framework"),
+        ("/models", {"name": "n", "team": "cv", "labels": {"k": "\x7f"}}, "body.labels.k"),
+        ("/services", {"name": "s", "team": "cv", "description": "\r"}, "body.description"),
+    ]
+    for path, body, field in cases:
+        r = env.client.post(API + path, json=body)
+        assert r.status_code == 422 and _problem_fields(r) == [field], (body, r.text)
+    assert env.client.get(f"{API}/models/n").status_code == 404
+    r = env.client.put(
+        f"{API}/models/digits/aliases/production", json={"version": 1, "actor": "me\x1b[31m"}
+    )
+    assert r.status_code == 422 and _problem_fields(r) == ["body.actor"]
+    ok = env.client.post(
+        f"{API}/models", json={"name": "n", "team": "cv", "description": "two\nlines\tand a tab"}
+    )
+    assert ok.status_code == 201 and ok.json()["description"] == "two\nlines\tand a tab"
