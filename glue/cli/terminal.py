@@ -7,13 +7,10 @@ string goes through ``shown`` before it is printed.
 
 from __future__ import annotations
 
-import re
-
-#: C0 controls but newline and tab, DEL, and C1 controls (U+0080..U+009F).
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from glue.text import escape_controls
 
 
 def shown(value: object) -> str:
     """``str(value)`` with every control character but ``\\n`` and ``\\t`` written as its
     ``\\xNN`` escape (``"\\x1b[2J"`` prints as the six characters ``\\x1b[2J``)."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    return escape_controls(value)

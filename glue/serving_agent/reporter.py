@@ -38,6 +38,7 @@ from glue.model_registry.schemas import (
     PodStatusReport,
 )
 from glue.serving_agent.metrics import AgentMetrics
+from glue.text import escape_controls
 from glue.triton.layout import LayoutError
 from glue.triton.repository import SERVING_STATES, RepositoryEntry, TritonLoadError
 
@@ -241,7 +242,7 @@ class Reporter:
                     model=model,
                     version=number,
                     state="FAILED",
-                    error=f"{failure.reason}: {failure.error}"[:MAX_ERROR_CHARS],
+                    error=escape_controls(f"{failure.reason}: {failure.error}")[:MAX_ERROR_CHARS],
                 )
                 continue
             row = rows.get((model, number))
@@ -250,7 +251,7 @@ class Reporter:
                     model=model,
                     version=number,
                     state="UNAVAILABLE",
-                    error=row.reason[:MAX_ERROR_CHARS] or None,
+                    error=escape_controls(row.reason)[:MAX_ERROR_CHARS] or None,
                 )
         for model, number in wanted.items():
             ready = sorted(v for (m, v), o in models.items() if m == model and o.state == "READY")
@@ -270,7 +271,7 @@ class Reporter:
                     model=d.model,
                     version=d.version,
                     state="UNAVAILABLE",
-                    error=error[:MAX_ERROR_CHARS],
+                    error=escape_controls(error)[:MAX_ERROR_CHARS],
                 )
                 for d in desired.models
             ],

@@ -197,6 +197,15 @@ def test_unavailable_report_names_every_desired_version() -> None:
     assert reporter.last_report is report
 
 
+def test_error_text_with_control_characters_is_escaped_so_the_registry_accepts_it() -> None:
+    reporter = make_reporter()
+    report = reporter.unavailable(desired(("a", 1)), "load failed\r\x1b[2J: bad\ttab")
+    (model,) = report.models
+    assert model.error == "load failed\\x0d\\x1b[2J: bad\ttab"
+    # The report validates against the registry's schema (no control characters but \n, \t).
+    PodStatusReport.model_validate(report.model_dump())
+
+
 # -- talking to the registry (a real one) ---------------------------------------------------------
 
 
