@@ -62,15 +62,25 @@ def chart_content_digest(data: bytes) -> str:
 
     The sha256 of the lines ``"<sha256 of file>  <path in archive>\\n"`` for every regular file,
     sorted by path (the format of ``sha256sum``). Timestamps, ownership and compression do not
-    count, so two ``helm package`` runs of the same chart give the same digest. Raises
-    ``UpstreamError`` when ``data`` is not a gzip'd tar archive.
+    count, so two ``helm package`` runs of the same chart give the same digest. Directory
+    members do not count either (``helm package`` writes none; the pinned digests predate this
+    rule and stay valid): a directory only matters through the files below it.
+
+    Raises ``UpstreamError`` when ``data`` is not a gzip'd tar archive, or when it holds a member
+    that is neither a regular file nor a directory (a symlink, hardlink, device or fifo, which the
+    digest could not cover), naming that member.
     """
     lines: list[tuple[str, str]] = []
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             for member in archive.getmembers():
-                if not member.isfile():
+                if member.isdir():
                     continue
+                if not member.isfile():
+                    raise UpstreamError(
+                        f"chart archive member {member.name!r} is not a regular file or a "
+                        f"directory ({_member_kind(member)}); refused"
+                    )
                 handle = archive.extractfile(member)
                 if handle is None:  # pragma: no cover - isfile() members always extract
                     continue
@@ -81,6 +91,18 @@ def chart_content_digest(data: bytes) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
+def _member_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return f"symlink to {member.linkname!r}"
+    if member.islnk():
+        return f"hardlink to {member.linkname!r}"
+    return {
+        tarfile.CHRTYPE: "character device",
+        tarfile.BLKTYPE: "block device",
+        tarfile.FIFOTYPE: "fifo",
+    }.get(member.type, f"tar type {member.type!r}")
+
+
 def digest_of(pin: UpstreamFile, data: bytes) -> str:
     """The digest of ``data`` in the pin's kind (``file``: sha256 of the bytes; ``chart``)."""
     if pin.digest == "chart":
@@ -89,8 +111,15 @@ def digest_of(pin: UpstreamFile, data: bytes) -> str:
 
 
 def verify(pin: UpstreamFile, data: bytes, *, origin: str) -> None:
-    """Raise ``UpstreamError`` naming ``pin.path``, ``origin``, expected and actual digests."""
-    actual = digest_of(pin, data)
+    """Raise ``UpstreamError`` naming ``pin.path``, ``origin``, expected and actual digests.
+
+    Data that cannot be digested at all (not a chart archive) is an ``UpstreamError`` naming
+    ``pin.path`` and ``origin`` too.
+    """
+    try:
+        actual = digest_of(pin, data)
+    except UpstreamError as exc:
+        raise UpstreamError(f"{pin.path} from {origin}: {exc}") from None
     if actual != pin.sha256:
         kind = "content sha256" if pin.digest == "chart" else "sha256"
         raise UpstreamError(

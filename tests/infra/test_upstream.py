@@ -17,6 +17,8 @@ from infra.upstream import UpstreamError, chart_content_digest, fetch
 from infra.versions import UpstreamFile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The machine's shared mirror of the pinned upstream files (``$KUBEAI_UPSTREAM_MIRROR``).
+SHARED_MIRROR = Path("/work/shared")
 
 
 def pin_for(path: str, data: bytes) -> UpstreamFile:
@@ -133,6 +135,70 @@ def test_chart_digest_ignores_timestamps_but_not_content() -> None:
     assert first != chart_content_digest(chart_tgz({**files, "c/values.yaml": b"a: 2\n"}, 1))
     with pytest.raises(UpstreamError, match="not a chart archive"):
         chart_content_digest(b"not a tarball")
+
+
+def _with_link(kind: bytes, name: str, target: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        chart = tarfile.TarInfo("c/Chart.yaml")
+        chart.size = 8
+        archive.addfile(chart, io.BytesIO(b"name: c\n"))
+        link = tarfile.TarInfo(name)
+        link.type, link.linkname = kind, target
+        archive.addfile(link)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"), [(tarfile.SYMTYPE, "symlink"), (tarfile.LNKTYPE, "hardlink")]
+)
+def test_a_chart_archive_with_a_link_member_is_refused_naming_it(kind: bytes, said: str) -> None:
+    """Only regular files counted, so adding a symlink or hardlink to a pinned chart archive
+    still verified (and the link got installed)."""
+    with pytest.raises(UpstreamError, match=f"'c/templates/x.yaml' .*{said} to '/etc/passwd'"):
+        chart_content_digest(_with_link(kind, "c/templates/x.yaml", "/etc/passwd"))
+
+
+def test_directory_members_do_not_change_the_digest() -> None:
+    """Decided: directory entries do not count (``helm package`` writes none, and counting them
+    would change the digests pinned before): a directory matters through its files only."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        directory = tarfile.TarInfo("c")
+        directory.type = tarfile.DIRTYPE
+        archive.addfile(directory)
+        chart = tarfile.TarInfo("c/Chart.yaml")
+        chart.size = 8
+        archive.addfile(chart, io.BytesIO(b"name: c\n"))
+    plain = chart_tgz({"c/Chart.yaml": b"name: c\n"}, mtime=3)
+    assert chart_content_digest(buffer.getvalue()) == chart_content_digest(plain)
+
+
+@pytest.mark.parametrize(
+    "pin", [p for p in versions.UPSTREAM_FILES if p.digest == "chart"], ids=lambda p: p.path
+)
+def test_every_pinned_chart_still_verifies_from_the_shared_mirror(pin: UpstreamFile) -> None:
+    source = SHARED_MIRROR / pin.path
+    if not source.is_file():
+        pytest.skip(f"{source} is not on this machine")
+    upstream.verify(pin, source.read_bytes(), origin=str(source))
+
+
+def test_a_mirror_chart_that_is_not_an_archive_names_the_file_and_the_mirror(
+    tmp_path: Path,
+) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "charts").mkdir(parents=True)
+    (mirror / "charts" / "c-1.0.0.tgz").write_text("<html>a proxy's error page</html>")
+    pin = UpstreamFile(
+        path="charts/c-1.0.0.tgz", url="https://127.0.0.1:9/c.tgz", sha256="0" * 64, digest="chart"
+    )
+    with pytest.raises(UpstreamError) as caught:
+        fetch(root=tmp_path / "root", mirror=mirror, pins=[pin])
+    assert str(caught.value).startswith(
+        f"charts/c-1.0.0.tgz from {mirror / 'charts' / 'c-1.0.0.tgz'}: not a chart archive (.tgz)"
+    )
+    assert not (tmp_path / "root" / pin.path).exists()
 
 
 def test_command_line_reports_one_line_on_failure(tmp_path: Path) -> None:
