@@ -173,19 +173,22 @@ def fetch(
     mirror: Path | None = None,
     pins: Iterable[UpstreamFile] = UPSTREAM_FILES,
     log: Callable[[str], None] | None = None,
+    mirror_from: str = "mirror argument",
 ) -> Path:
     """Install every pin below ``root`` (default ``default_root()``) and return ``root``.
 
-    ``mirror`` defaults to ``$KUBEAI_UPSTREAM_MIRROR`` (unset: none). Files already in place and
+    ``mirror`` defaults to ``$KUBEAI_UPSTREAM_MIRROR`` (unset or empty: none); ``mirror_from``
+    is what named a ``mirror`` given here (e.g. ``--mirror``), for the errors about it (which
+    name ``KUBEAI_UPSTREAM_MIRROR`` when the mirror came from there). Files already in place and
     verified are kept. Raises ``UpstreamError`` (one line: the file, and expected/actual digests
     or the URL that failed) at the first file that cannot be installed; files installed before it
     stay, verified. ``log`` receives one line per file installed.
     """
     root = (root or default_root()).resolve()
     if mirror is None and os.environ.get(MIRROR_ENV):
-        mirror = Path(os.environ[MIRROR_ENV])
+        mirror, mirror_from = Path(os.environ[MIRROR_ENV]), MIRROR_ENV
     if mirror is not None and not mirror.is_dir():
-        raise UpstreamError(f"{MIRROR_ENV}={mirror} is not a directory")
+        raise UpstreamError(f"{mirror_from} {mirror} is not a directory")
     for pin in pins:
         if _is_installed(pin, root):
             continue
@@ -196,7 +199,7 @@ def fetch(
             origin = f"mirror {source}"
         elif mirror is not None:
             raise UpstreamError(
-                f"{pin.path} is missing from the mirror {mirror} ({MIRROR_ENV}); "
+                f"{pin.path} is missing from the mirror {mirror} ({mirror_from}); "
                 f"it is pinned as {pin.url}"
             )
         else:
@@ -215,14 +218,28 @@ def ensure(subdir: str = "") -> Path:
     return root / subdir if subdir else root
 
 
+def folder_argument(value: str) -> Path:
+    """An ``argparse`` type: a non-empty path (an empty one would mean the current folder)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty path: name a folder")
+    return Path(value)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; returns the exit status."""
+    """Command line entry point; returns the exit status (2: bad arguments)."""
     parser = argparse.ArgumentParser(
         prog="python -m infra.upstream",
         description="Fetch and verify the pinned upstream CRDs, charts and manifests.",
     )
-    parser.add_argument("--dest", type=Path, default=None, help="root (default .tools/upstream)")
-    parser.add_argument("--mirror", type=Path, default=None, help=f"mirror folder (${MIRROR_ENV})")
+    parser.add_argument(
+        "--dest", type=folder_argument, default=None, help="root (default .tools/upstream)"
+    )
+    parser.add_argument(
+        "--mirror",
+        type=folder_argument,
+        default=None,
+        help=f"mirror folder (default ${MIRROR_ENV})",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     parser.add_argument("--verbose", action="store_true", help="one line per file installed")
     args = parser.parse_args(argv)
@@ -235,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
 
     try:
-        root = fetch(root=args.dest, mirror=args.mirror, log=log)
+        root = fetch(root=args.dest, mirror=args.mirror, log=log, mirror_from="--mirror")
     except (UpstreamError, OSError) as exc:
         print(f"upstream: {exc}", file=sys.stderr)
         return 1
