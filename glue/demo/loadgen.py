@@ -67,6 +67,11 @@ class LoadGenerator:
 
     ``on_tick`` (optional) is called from the main thread about every 0.1 s with the elapsed
     seconds, so a caller can act mid-run (move an alias, start a rollout).
+
+    ``run`` never returns or raises with a client thread still running: when it is cut short
+    (Ctrl-C, SIGTERM, an error in ``on_tick``) it tells the threads to stop and joins them
+    (each finishes its request in flight, at most ``network_timeout`` s), so no tritonclient
+    thread outlives it (one still running at interpreter exit crashes the process).
     """
 
     url: str
@@ -75,17 +80,19 @@ class LoadGenerator:
     clients: int = 4
     duration: float = 20.0
     batch: int = 8
+    network_timeout: float = 30.0
     samples: list[Sample] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def _worker(self, seed: int, deadline: float, out: list[Sample]) -> None:
         import tritonclient.http as httpclient
 
         rng = np.random.default_rng(seed)
         client = httpclient.InferenceServerClient(
-            self.url.removeprefix("http://"), network_timeout=30.0
+            self.url.removeprefix("http://"), network_timeout=self.network_timeout
         )
         try:
-            while (now := time.monotonic()) < deadline:
+            while (now := time.monotonic()) < deadline and not self._stop.is_set():
                 rows = self.x[rng.integers(0, len(self.x), self.batch)]
                 try:
                     _, version = infer_once(client, self.model, rows)
@@ -96,7 +103,12 @@ class LoadGenerator:
             client.close()
 
     def run(self, on_tick: Callable[[float], None] | None = None) -> list[Sample]:
-        """Run to completion; returns every sample (also kept in ``self.samples``)."""
+        """Run to completion; returns every sample (also kept in ``self.samples``).
+
+        Whatever ends it early (``KeyboardInterrupt``, an exception from ``on_tick``) is raised
+        again after every client thread has stopped (see ``stop``).
+        """
+        self._stop.clear()
         start = time.monotonic()
         deadline = start + self.duration
         buckets: list[list[Sample]] = [[] for _ in range(self.clients)]
@@ -104,14 +116,31 @@ class LoadGenerator:
             threading.Thread(target=self._worker, args=(i, deadline, buckets[i]), daemon=True)
             for i in range(self.clients)
         ]
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads):
-            if on_tick is not None:
-                on_tick(time.monotonic() - start)
-            time.sleep(0.1)
+        try:
+            for thread in threads:
+                thread.start()
+            while any(t.is_alive() for t in threads):
+                if on_tick is not None:
+                    on_tick(time.monotonic() - start)
+                time.sleep(0.1)
+        finally:
+            self.stop(threads)
         self.samples = sorted((s for b in buckets for s in b), key=lambda s: s.sent)
         return self.samples
+
+    def stop(self, threads: Sequence[threading.Thread]) -> None:
+        """Tell the client threads to stop and join them (each within ``network_timeout`` + 5 s).
+
+        A signal arriving meanwhile (a second Ctrl-C) does not cut the join short.
+        """
+        self._stop.set()
+        deadline = time.monotonic() + self.network_timeout + 5
+        for thread in threads:
+            while thread.is_alive() and time.monotonic() < deadline:
+                try:
+                    thread.join(timeout=0.1)
+                except KeyboardInterrupt:
+                    continue
 
 
 def percentiles_ms(latencies: Sequence[float]) -> dict[str, float | None]:

@@ -163,6 +163,23 @@ class Terminated(KeyboardInterrupt):
     exit_code = int(ExitCode.TERMINATED)
 
 
+class HungUp(Terminated):
+    """SIGHUP (the terminal was closed) stopped the run, after every child process was stopped.
+
+    Handled like SIGTERM; ``exit_code`` is 129 (128 + SIGHUP).
+    """
+
+    exit_code = int(ExitCode.HUNG_UP)
+
+
+#: The signals a ``ChildProcesses`` set with ``handle_signals`` owns, and what each raises.
+_STOP_SIGNALS: dict[int, type[KeyboardInterrupt]] = {
+    signal.SIGINT: KeyboardInterrupt,
+    signal.SIGTERM: Terminated,
+    signal.SIGHUP: HungUp,
+}
+
+
 def marked_processes(marker: str) -> list[int]:
     """Pids of live processes whose environment has ``KUBEAI_CHILD_OF=<marker>`` (via ``/proc``).
 
@@ -199,7 +216,7 @@ class ChildProcesses:
 
     Args:
         marker: the value of ``MARKER_ENV`` for this run (e.g. its work directory).
-        handle_signals: install the SIGINT/SIGTERM handlers (main thread only).
+        handle_signals: install the SIGINT/SIGTERM/SIGHUP handlers (main thread only).
     """
 
     def __init__(self, marker: str, *, handle_signals: bool = False) -> None:
@@ -216,7 +233,7 @@ class ChildProcesses:
         if self._signalled:
             return  # the run is already stopping
         self._signalled = True
-        exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        exc = _STOP_SIGNALS.get(signum, KeyboardInterrupt)()
         if self._starting:
             self._held = exc
             return
@@ -251,7 +268,7 @@ class ChildProcesses:
 
     def __enter__(self) -> ChildProcesses:
         if self.handle_signals:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in _STOP_SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._on_signal)
         return self
 

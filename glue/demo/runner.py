@@ -20,12 +20,16 @@ The workdir holds ``state/`` (registry database, artifacts, model repository), `
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
 import signal
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ from rich.text import Text
 from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
 from glue.cli.exit_codes import ExitCode
+from glue.cli.invocation import kubeai_command
 from glue.demo.loadgen import LoadGenerator, evaluate, summarize_swap
 from glue.demo.processes import (
     ChildProcesses,
@@ -59,6 +64,8 @@ V2 = ("svc", ["C=10", "gamma=0.001"])
 MIN_ACCURACY = 0.90
 #: File that marks a directory as a demo workdir (its state/ and logs/ may be cleared).
 MARKER = ".kubeai-demo"
+#: Lock file of a demo workdir, held (``flock``) by the run using it (see ``workdir_lock``).
+LOCK = ".kubeai-demo.lock"
 
 
 class DemoError(RuntimeError):
@@ -69,28 +76,72 @@ class DemoError(RuntimeError):
 DemoTerminated = Terminated
 
 
+def _check_workdir(root: Path) -> None:
+    """``DemoError`` unless ``root`` is new, an empty directory or a marked demo workdir."""
+    if root.exists() or root.is_symlink():
+        if not root.is_dir():
+            raise DemoError(f"workdir {root} exists and is not a directory; pick another")
+        if not (root / MARKER).is_file() and any(root.iterdir()):
+            raise DemoError(
+                f"workdir {root} is not empty and is not a previous demo workdir (no {MARKER}"
+                " file): the demo would clear its state/ and logs/; pick a new or empty folder"
+            )
+
+
+def _mark_workdir(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text(
+        "kubeai demo workdir: state/ and logs/ here are cleared at each `kubeai demo` run\n"
+    )
+
+
+@contextlib.contextmanager
+def workdir_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the demo workdir ``root`` for the ``with`` block.
+
+    The lock is ``fcntl.flock`` on ``<root>/.kubeai-demo.lock`` (released when the process ends,
+    however it ends), which then holds the holder's pid and start time. ``root`` is checked and
+    marked first (see ``prepare_workdir``). Raises ``DemoError`` at once, naming the holder, when
+    another ``kubeai demo`` runs in ``root``: two runs in one workdir would clear each other's
+    state and stop each other's processes (they share the ``KUBEAI_CHILD_OF`` marker).
+    """
+    try:
+        _check_workdir(root)
+        _mark_workdir(root)
+        fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DemoError(f"cannot prepare the workdir {root}: {exc}") from exc
+    with os.fdopen(fd, "r+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read().strip() or "pid unknown"
+            raise DemoError(
+                f"workdir {root} is in use by another kubeai demo ({holder}); wait for it to "
+                "end (or stop it) or pick another --workdir"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                lock.truncate(0)
+
+
 def prepare_workdir(root: Path) -> tuple[Path, Path]:
     """Make ``root`` a demo workdir with an empty ``state/`` and no ``logs/``; (state, logs).
 
     ``root`` must not exist, be an empty directory, or hold the ``.kubeai-demo`` marker a previous
     run wrote: anything else is refused with ``DemoError`` (so ``--workdir .`` or ``~`` never
     loses a ``state``/``logs`` folder that is not the demo's). A file, or a directory that cannot
-    be created or written, is a ``DemoError`` too.
+    be created or written, is a ``DemoError`` too. ``run_demo`` calls it holding ``workdir_lock``.
     """
     state, logs = root / "state", root / "logs"
     try:
-        if root.exists() or root.is_symlink():
-            if not root.is_dir():
-                raise DemoError(f"workdir {root} exists and is not a directory; pick another")
-            if not (root / MARKER).is_file() and any(root.iterdir()):
-                raise DemoError(
-                    f"workdir {root} is not empty and is not a previous demo workdir (no {MARKER}"
-                    " file): the demo would clear its state/ and logs/; pick a new or empty folder"
-                )
-        root.mkdir(parents=True, exist_ok=True)
-        (root / MARKER).write_text(
-            "kubeai demo workdir: state/ and logs/ here are cleared at each `kubeai demo` run\n"
-        )
+        _check_workdir(root)
+        _mark_workdir(root)
         for path in (state, logs):
             if path.is_symlink() or path.is_file():
                 path.unlink()
@@ -213,11 +264,27 @@ def run_demo(
     then ends the demo normally.
 
     Raises ``DemoError`` with the failing step (also for a workdir it must not use, see
-    ``prepare_workdir``); ``KeyboardInterrupt`` on Ctrl-C, ``DemoTerminated`` (a
-    ``KeyboardInterrupt`` with ``exit_code`` 143) on SIGTERM, both after stopping every child
+    ``prepare_workdir``, and for a workdir another demo is using, see ``workdir_lock``);
+    ``KeyboardInterrupt`` on Ctrl-C, ``DemoTerminated`` (a
+    ``KeyboardInterrupt`` with ``exit_code`` 143) on SIGTERM, ``HungUp`` (``exit_code`` 129) on
+    SIGHUP (the terminal closed), all after stopping every child
     process (each child carries ``KUBEAI_CHILD_OF=<workdir>``, see ``ChildProcesses``).
     """
     root = Path(workdir).expanduser().resolve()
+    with workdir_lock(root):
+        return _run_locked(
+            root,
+            swap_seconds=swap_seconds,
+            clients=clients,
+            console=console,
+            keep_running=keep_running,
+        )
+
+
+def _run_locked(
+    root: Path, *, swap_seconds: float, clients: int, console: Console, keep_running: bool
+) -> dict[str, Any]:
+    """``run_demo`` in ``root``, with its ``workdir_lock`` held."""
     state, logs = prepare_workdir(root)
     (registry_port,) = free_ports(1)
     artifacts_root = str(state / "artifacts")
@@ -267,6 +334,7 @@ def run_demo(
 def _serve_until_interrupted(console: Console, report: dict[str, Any], state: Path) -> None:
     """Print where everything runs and how to browse it; return on Ctrl-C (SIGTERM raises)."""
     url = report["registry_url"]
+    kubeai = kubeai_command()
     console.print(
         "\nkept running (Ctrl-C stops everything):\n"
         f"  registry      {url}  (API docs {url}/docs)\n"
@@ -274,9 +342,9 @@ def _serve_until_interrupted(console: Console, report: dict[str, Any], state: Pa
         f"  serving agent {report['agent_metrics_url']}\n"
         f"  database      {state / 'registry.db'}\n"
         "browse what the demo produced:\n"
-        f"  kubeai models list --registry-url {url}\n"
-        f"  kubeai models versions {MODEL} --registry-url {url}\n"
-        f"  kubeai services status {SERVICE} --registry-url {url}",
+        f"  {kubeai} models list --registry-url {url}\n"
+        f"  {kubeai} models versions {MODEL} --registry-url {url}\n"
+        f"  {kubeai} services status {SERVICE} --registry-url {url}",
         markup=False,
         highlight=False,
         soft_wrap=True,

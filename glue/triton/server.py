@@ -17,6 +17,7 @@ Only Linux x86_64 with glibc >= 2.35 and Python 3.8-3.13 is supported (what the 
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib.util
 import os
 import platform
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -162,6 +164,10 @@ class TritonServerProcess:
         exit_timeout: seconds Triton itself waits for in-flight requests and open HTTP connections
             after SIGTERM (``--exit-timeout-secs``; Triton's default is 30).
         stop_timeout: seconds ``stop`` waits after SIGTERM before SIGKILL.
+        shm_prefix: name prefix of the python backend's shared-memory regions
+            (``/dev/shm/<shm_prefix>*``, ``--backend-config=python,shm-region-prefix-name=``);
+            default: one unique to this object. ``stop`` removes the regions a killed server
+            or stub left behind (``remove_shm_regions``).
 
     Raises (at construction): ``UnsupportedPlatform``, ``TritonServerError`` (files missing).
     """
@@ -177,6 +183,7 @@ class TritonServerProcess:
         env: dict[str, str] | None = None,
         exit_timeout: int = 5,
         stop_timeout: float = 15.0,
+        shm_prefix: str | None = None,
     ) -> None:
         self.install = find_pytriton_install(binary)
         self.model_repository = model_repository
@@ -186,6 +193,7 @@ class TritonServerProcess:
         self.extra_env = dict(env or {})
         self.exit_timeout = exit_timeout
         self.stop_timeout = stop_timeout
+        self.shm_prefix = shm_prefix or unique_shm_prefix()
         self.log_path = self.workdir / "tritonserver.log"
         self.http_port = self.grpc_port = self.metrics_port = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -270,6 +278,7 @@ class TritonServerProcess:
             f"--backend-directory={self.backend_directory()}",
             "--log-info=true",
             f"--exit-timeout-secs={self.exit_timeout}",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             *self.extra_args,
         ]
 
@@ -359,6 +368,7 @@ class TritonServerProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         self._process = None
+        remove_shm_regions(self.shm_prefix)
         return process.returncode
 
     def rss_bytes(self, *, include_children: bool = True) -> int:
@@ -394,6 +404,30 @@ class TritonServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def unique_shm_prefix() -> str:
+    """A python-backend shared-memory prefix no other server uses: ``kubeai_<pid>_<hex>_``."""
+    return f"kubeai_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
+
+
+#: Where POSIX shared memory (the python backend's regions) appears as files.
+SHM_DIR = Path("/dev/shm")  # noqa: S108 - the system's shared-memory mount, not a temp file
+
+
+def remove_shm_regions(prefix: str, shm_dir: Path = SHM_DIR) -> list[Path]:
+    """Remove ``<shm_dir>/<prefix>*`` (regions of a stopped server); returns what was removed.
+
+    An empty ``prefix`` removes nothing (it would match every region of every user).
+    """
+    if not prefix:
+        return []
+    removed = []
+    for path in shm_dir.glob(f"{glob.escape(prefix)}*"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _rss(pid: int) -> int:

@@ -12,7 +12,10 @@ shared) with ``GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly``, ``-trimp
 version ``-ldflags``; modules come from the Go module proxy configured for ``go``. The stamp
 records, per binary, a sha256 over its wrapper module's go.mod and go.sum, the Go package, the
 flags and ``go version``; a binary whose stamp matches is not rebuilt, so a second run costs the
-hashing and one ``go version`` call. Binaries are written to a temporary name and renamed.
+hashing and one ``go version`` call. Each binary is written under a temporary name unique to
+its build, in the same folder, and renamed into place (``install_binary``); concurrent builds of
+one cache (two ``make tools``) take turns on a lock file (``build_lock``), so the second waits
+and then finds everything up to date instead of building again.
 
 Exit status: 0 when every binary is in place, 1 with a message on stderr otherwise.
 """
@@ -20,20 +23,26 @@ Exit status: 0 when every binary is in place, 1 with a message on stderr otherwi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from infra.controlplane.components import BINARIES, REPO_ROOT, Binary, release_name
 
 DEFAULT_DEST = REPO_ROOT / ".tools"
 STAMP_FILE = "stamp.json"
+#: Lock file beside ``bin/`` that one build at a time holds (``fcntl.flock``).
+LOCK_FILE = ".build.lock"
 #: Environment every ``go`` call gets on top of the caller's (GOPROXY etc. are left as set).
 GO_ENV = {"GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
 #: Flags common to every build; ``-s -w`` drop the symbol tables (smaller, same behaviour).
@@ -127,6 +136,45 @@ def installed(dest: Path = DEFAULT_DEST) -> dict[str, Path]:
     return {b.name: cache_dir(dest) / "bin" / b.name for b in BINARIES}
 
 
+@contextlib.contextmanager
+def build_lock(folder: Path, log: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold the exclusive build lock of the cache ``folder`` (``<folder>/.build.lock``).
+
+    Blocks (logging once that it waits) while another process or thread holds it; released on
+    leaving the block or when the holder dies. Creates ``folder``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / LOCK_FILE).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another build of {folder} to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def install_binary(target: Path, write: Callable[[Path], None]) -> Path:
+    """Produce ``target`` atomically: ``write(path)`` creates the file at a temporary path.
+
+    The path lies in a fresh folder beside ``target`` (``.<name>.<random>/<name>``: unique per
+    call, so concurrent builders never share one; ``go build -o`` refuses to overwrite a file
+    that is not a binary, hence a folder rather than a file), and is renamed onto ``target``
+    (``os.replace``: readers see the old or the new file, never a partial one). The temporary
+    folder is removed in every case; whatever ``write`` raises propagates. Returns ``target``.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        partial = scratch / target.name
+        write(partial)
+        os.replace(partial, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
 def build(
     dest: Path = DEFAULT_DEST,
     *,
@@ -143,34 +191,36 @@ def build(
     folder = cache_dir(dest)
     bin_dir = folder / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    todo = {b.name for b in (BINARIES if force else stale(dest, toolchain=toolchain))}
-    nice = ["nice", "-n", "19"] if shutil.which("nice") else []
-    env = {**os.environ, **GO_ENV}
-    for binary in BINARIES:
-        target = bin_dir / binary.name
-        if binary.name not in todo:
-            log(f"{binary.name}: up to date")
-            continue
-        partial = target.with_name(f".{binary.name}.partial")
-        started = time.monotonic()
-        result = subprocess.run(
-            [*nice, *build_command(binary, partial, jobs=jobs)],
-            cwd=binary.module_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=_BUILD_TIMEOUT_S,
-        )
-        if result.returncode != 0:
-            partial.unlink(missing_ok=True)
-            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-20:])
-            raise BuildError(f"building {binary.name} ({binary.package}) failed:\n{tail}")
-        partial.replace(target)
-        stamp = _read_stamp(folder)
-        stamp[binary.name] = stamp_key(binary, toolchain)
-        (folder / STAMP_FILE).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
-        log(f"{binary.name}: built in {time.monotonic() - started:.1f} s")
+    with build_lock(folder, log):
+        # Decided under the lock: a build that waited finds the other's binaries up to date.
+        todo = {b.name for b in (BINARIES if force else stale(dest, toolchain=toolchain))}
+        for binary in BINARIES:
+            if binary.name not in todo:
+                log(f"{binary.name}: up to date")
+                continue
+            started = time.monotonic()
+            install_binary(bin_dir / binary.name, functools.partial(_go_build, binary, jobs=jobs))
+            stamp = _read_stamp(folder)
+            stamp[binary.name] = stamp_key(binary, toolchain)
+            (folder / STAMP_FILE).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+            log(f"{binary.name}: built in {time.monotonic() - started:.1f} s")
     return {b.name: bin_dir / b.name for b in BINARIES}
+
+
+def _go_build(binary: Binary, output: Path, jobs: int) -> None:
+    """``go build`` ``binary`` to ``output`` (under ``nice``); ``BuildError`` with go's tail."""
+    nice = ["nice", "-n", "19"] if shutil.which("nice") else []
+    result = subprocess.run(
+        [*nice, *build_command(binary, output, jobs=jobs)],
+        cwd=binary.module_dir,
+        env={**os.environ, **GO_ENV},
+        capture_output=True,
+        text=True,
+        timeout=_BUILD_TIMEOUT_S,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-20:])
+        raise BuildError(f"building {binary.name} ({binary.package}) failed:\n{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,11 +4,14 @@ sha256, installed from a mirror folder or its URL, verified, and refused when it
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
+import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,6 +20,8 @@ from infra.upstream import UpstreamError, chart_content_digest, fetch
 from infra.versions import UpstreamFile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The machine's shared mirror of the pinned upstream files (``$KUBEAI_UPSTREAM_MIRROR``).
+SHARED_MIRROR = Path("/work/shared")
 
 
 def pin_for(path: str, data: bytes) -> UpstreamFile:
@@ -135,6 +140,70 @@ def test_chart_digest_ignores_timestamps_but_not_content() -> None:
         chart_content_digest(b"not a tarball")
 
 
+def _with_link(kind: bytes, name: str, target: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        chart = tarfile.TarInfo("c/Chart.yaml")
+        chart.size = 8
+        archive.addfile(chart, io.BytesIO(b"name: c\n"))
+        link = tarfile.TarInfo(name)
+        link.type, link.linkname = kind, target
+        archive.addfile(link)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"), [(tarfile.SYMTYPE, "symlink"), (tarfile.LNKTYPE, "hardlink")]
+)
+def test_a_chart_archive_with_a_link_member_is_refused_naming_it(kind: bytes, said: str) -> None:
+    """Only regular files counted, so adding a symlink or hardlink to a pinned chart archive
+    still verified (and the link got installed)."""
+    with pytest.raises(UpstreamError, match=f"'c/templates/x.yaml' .*{said} to '/etc/passwd'"):
+        chart_content_digest(_with_link(kind, "c/templates/x.yaml", "/etc/passwd"))
+
+
+def test_directory_members_do_not_change_the_digest() -> None:
+    """Decided: directory entries do not count (``helm package`` writes none, and counting them
+    would change the digests pinned before): a directory matters through its files only."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        directory = tarfile.TarInfo("c")
+        directory.type = tarfile.DIRTYPE
+        archive.addfile(directory)
+        chart = tarfile.TarInfo("c/Chart.yaml")
+        chart.size = 8
+        archive.addfile(chart, io.BytesIO(b"name: c\n"))
+    plain = chart_tgz({"c/Chart.yaml": b"name: c\n"}, mtime=3)
+    assert chart_content_digest(buffer.getvalue()) == chart_content_digest(plain)
+
+
+@pytest.mark.parametrize(
+    "pin", [p for p in versions.UPSTREAM_FILES if p.digest == "chart"], ids=lambda p: p.path
+)
+def test_every_pinned_chart_still_verifies_from_the_shared_mirror(pin: UpstreamFile) -> None:
+    source = SHARED_MIRROR / pin.path
+    if not source.is_file():
+        pytest.skip(f"{source} is not on this machine")
+    upstream.verify(pin, source.read_bytes(), origin=str(source))
+
+
+def test_a_mirror_chart_that_is_not_an_archive_names_the_file_and_the_mirror(
+    tmp_path: Path,
+) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "charts").mkdir(parents=True)
+    (mirror / "charts" / "c-1.0.0.tgz").write_text("<html>a proxy's error page</html>")
+    pin = UpstreamFile(
+        path="charts/c-1.0.0.tgz", url="https://127.0.0.1:9/c.tgz", sha256="0" * 64, digest="chart"
+    )
+    with pytest.raises(UpstreamError) as caught:
+        fetch(root=tmp_path / "root", mirror=mirror, pins=[pin])
+    assert str(caught.value).startswith(
+        f"charts/c-1.0.0.tgz from {mirror / 'charts' / 'c-1.0.0.tgz'}: not a chart archive (.tgz)"
+    )
+    assert not (tmp_path / "root" / pin.path).exists()
+
+
 def test_command_line_reports_one_line_on_failure(tmp_path: Path) -> None:
     (tmp_path / "mirror").mkdir()
     done = subprocess.run(
@@ -171,3 +240,92 @@ def test_nothing_in_the_repository_reaches_outside_it() -> None:
         if "../shared" in text or "shared/crds" in text or "shared/charts" in text:
             offenders.append(name)
     assert offenders == []
+
+
+def _upstream_cli(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != upstream.MIRROR_ENV}
+    return subprocess.run(
+        [sys.executable, "-m", "infra.upstream", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+        env={**environ, **(env or {})},
+    )
+
+
+def test_an_empty_mirror_option_is_refused_not_taken_as_the_current_folder(
+    tmp_path: Path,
+) -> None:
+    """`python -m infra.upstream --mirror ''` used the current folder as the mirror."""
+    done = _upstream_cli("--dest", str(tmp_path / "root"), "--mirror", "")
+    assert done.returncode == 2
+    assert "--mirror" in done.stderr and "empty path" in done.stderr
+    assert not (tmp_path / "root").exists()
+
+
+def test_mirror_errors_name_the_option_or_the_variable_that_was_used(tmp_path: Path) -> None:
+    """Errors for `--mirror X` named KUBEAI_UPSTREAM_MIRROR although the flag was used."""
+    missing = tmp_path / "no-such-mirror"
+    by_flag = _upstream_cli("--dest", str(tmp_path / "root"), "--mirror", str(missing))
+    assert by_flag.returncode == 1
+    assert f"--mirror {missing} is not a directory" in by_flag.stderr
+    assert upstream.MIRROR_ENV not in by_flag.stderr
+    by_env = _upstream_cli(
+        "--dest", str(tmp_path / "root"), env={upstream.MIRROR_ENV: str(missing)}
+    )
+    assert by_env.returncode == 1
+    assert f"{upstream.MIRROR_ENV} {missing} is not a directory" in by_env.stderr
+    (tmp_path / "empty-mirror").mkdir()
+    empty = _upstream_cli(
+        "--dest", str(tmp_path / "root"), "--mirror", str(tmp_path / "empty-mirror")
+    )
+    assert "missing from the mirror" in empty.stderr and "(--mirror)" in empty.stderr
+    assert upstream.MIRROR_ENV not in empty.stderr
+
+
+def _fetch_tools_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "kubeai_fetch_tools_args", REPO_ROOT / "tools" / "fetch_tools.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("form", ["equals", "separate"])
+def test_fetch_tools_passes_one_dest_to_both_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """`fetch_tools.py --dest=DIR` put the binaries in DIR but the upstream files in the
+    repository's .tools/upstream (only `--dest DIR` was looked for)."""
+    module = _fetch_tools_module()
+    calls: dict[str, list[str]] = {}
+    monkeypatch.setattr(
+        module, "toolchain_main", lambda argv: calls.setdefault("tools", argv) and 0
+    )
+    monkeypatch.setattr(
+        module.upstream, "main", lambda argv: calls.setdefault("upstream", argv) and 0
+    )
+    dest = tmp_path / "tools"
+    argv = [f"--dest={dest}"] if form == "equals" else ["--dest", str(dest)]
+    assert module.main([*argv, "--quiet"]) == 0
+    assert calls == {
+        "tools": ["--dest", str(dest), "--quiet"],
+        "upstream": ["--dest", str(dest / "upstream"), "--quiet"],
+    }
+
+
+def test_fetch_tools_help_is_its_own() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "fetch_tools.py"), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    assert done.stdout.startswith("usage: python tools/fetch_tools.py")
+    assert "infra.toolchain" not in done.stdout and "upstream" in done.stdout

@@ -2,6 +2,9 @@
 
 ``registry`` gives a started ``RegistryServer`` that tests may ``stop()`` and ``start()`` again on
 the same port and database (to simulate an outage); ``registry_url`` is its base URL.
+``RegistryServer.client()`` is a ``RegistryClient`` for it with the tests' generous timeout
+(``CLIENT_TIMEOUT``): on a loaded machine (load average 12-17) answers took 5.2-5.5 s, past the
+client's 5 s default, and tests failed with ``RegistryUnavailable ... timed out``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,12 @@ import uvicorn
 
 from glue.artifacts.settings import ArtifactSettings
 from glue.model_registry.app import create_app
+from glue.model_registry.client import RegistryClient
 from glue.model_registry.settings import RegistrySettings
 from tests.support.net import free_port, wait_http
+
+#: Seconds per registry request in tests: a slow answer on a loaded machine is not an outage.
+CLIENT_TIMEOUT = 30.0
 
 
 class RegistryServer:
@@ -44,6 +51,10 @@ class RegistryServer:
         self._thread.start()
         wait_http(self.url + "/healthz", timeout=30)
         return self
+
+    def client(self) -> RegistryClient:
+        """A client of this server with ``CLIENT_TIMEOUT`` per request (close it after use)."""
+        return RegistryClient(self.url, timeout=CLIENT_TIMEOUT)
 
     def stop(self) -> None:
         """Stop serving (connections are refused afterwards)."""

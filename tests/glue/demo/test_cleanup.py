@@ -5,6 +5,7 @@ lines (only tritonserver's holds the workdir)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from glue.demo.processes import ChildProcesses, ManagedProcess, marked_processes
+from glue.triton.server import SHM_DIR
 from tests.glue.demo.support import start_demo
 
 
@@ -138,3 +140,49 @@ def test_sigterm_right_after_the_registry_starts_leaks_nothing(tmp_path: Path) -
 
     assert _signal_demo(workdir, signal.SIGTERM, registry, "the registry process") == 143
     assert marked_processes(str(workdir)) == []
+
+
+def _shm_prefix(workdir: Path) -> str:
+    """The python-backend shared-memory prefix the demo's tritonserver was started with."""
+    log = (workdir / "logs" / "triton" / "tritonserver.log").read_text(errors="replace")
+    found = re.search(r"shm-region-prefix-name=(\S+)", log)
+    assert found, "tritonserver was started without a shared-memory prefix of its own"
+    return found.group(1)
+
+
+@pytest.mark.integration
+def test_ctrl_c_during_the_hot_swap_stops_the_load_generator_and_leaks_nothing(
+    tmp_path: Path,
+) -> None:
+    """SIGINT ~4 s into "hot swap under load" used to print "interrupted", then crash with a
+    Segmentation fault (exit 139: load-generator threads alive at interpreter exit) and leave
+    a 1 MiB /dev/shm/triton_python_backend_shm_region_* file behind."""
+    workdir = (tmp_path / "demo").resolve()
+    trained_v2 = workdir / "logs" / "train-v2.log"
+
+    def swapping() -> bool:
+        if not trained_v2.is_file() or "{" not in trained_v2.read_text(errors="replace"):
+            return False
+        time.sleep(4)  # v2 is registered: the load generator runs
+        return True
+
+    assert _signal_demo(workdir, signal.SIGINT, swapping, "the hot swap") == 130
+    assert marked_processes(str(workdir)) == []
+    prefix = _shm_prefix(workdir)
+    assert prefix.startswith("kubeai_")
+    assert list(SHM_DIR.glob(f"{prefix}*")) == []
+
+
+@pytest.mark.integration
+def test_closing_the_terminal_sighup_stops_every_child_and_exits_129(tmp_path: Path) -> None:
+    """SIGHUP (the terminal closed) used to orphan the registry, tritonserver with its python
+    stub, and the serving agent."""
+    workdir = (tmp_path / "demo").resolve()
+    agent_log = workdir / "logs" / "agent.log"
+
+    def serving() -> bool:
+        return agent_log.is_file()
+
+    assert _signal_demo(workdir, signal.SIGHUP, serving, "the serving agent") == 129
+    assert marked_processes(str(workdir)) == []
+    assert list(SHM_DIR.glob(f"{_shm_prefix(workdir)}*")) == []

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
 import pytest
 
-from glue.demo.loadgen import Sample, percentiles_ms, summarize_swap
+from glue.demo.loadgen import LoadGenerator, Sample, percentiles_ms, summarize_swap
+from glue.triton.server import free_ports
 
 
 def _samples() -> list[Sample]:
@@ -45,3 +49,21 @@ def test_percentiles() -> None:
     assert (
         p["count"] == 100 and p["p50"] == pytest.approx(50.5) and p["p99"] == pytest.approx(99.01)
     )
+
+
+def test_an_interrupted_run_stops_and_joins_every_client_thread() -> None:
+    """Ctrl-C during "hot swap under load" used to leave the tritonclient threads running at
+    interpreter exit: the demo printed "interrupted", then crashed (Segmentation fault, 139)."""
+    (port,) = free_ports(1)  # nothing listens: every request fails at once
+    generator = LoadGenerator(
+        f"http://127.0.0.1:{port}", "digits", np.zeros((4, 64)), clients=3, duration=60
+    )
+    before = set(threading.enumerate())
+
+    def tick(elapsed: float) -> None:
+        if elapsed > 0.3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generator.run(on_tick=tick)
+    assert set(threading.enumerate()) - before == set()

@@ -7,10 +7,10 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -38,10 +38,13 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "".join(lines)[-3000:]
             time.sleep(0.5)
         time.sleep(1)  # the rest of the kept-running block
-        # While it keeps running, the printed command lists what the demo produced.
-        command = next(ln.split() for ln in lines if "kubeai models list --registry-url" in ln)
+        # While it keeps running, the printed command, run as printed (it names the running
+        # kubeai, which a fresh shell may not have on PATH), lists what the demo produced.
+        command = next(
+            shlex.split(ln.strip()) for ln in lines if " models list --registry-url" in ln
+        )
         listed = subprocess.run(
-            [sys.executable, "-m", "glue.cli.main", *command[1:]],
+            command,
             capture_output=True,
             text=True,
             timeout=60,

@@ -13,8 +13,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from glue.demo.processes import ChildProcesses, marked_processes
-from glue.demo.runner import MARKER, DemoError, DemoTerminated, prepare_workdir, run_demo
+from glue.demo.processes import ChildProcesses, HungUp, marked_processes
+from glue.demo.runner import (
+    MARKER,
+    DemoError,
+    DemoTerminated,
+    prepare_workdir,
+    run_demo,
+    workdir_lock,
+)
+from tests.glue.demo.support import start_demo
 
 
 def quiet() -> Console:
@@ -101,19 +109,56 @@ def test_a_file_is_a_demo_error_not_a_traceback(tmp_path: Path, below: bool) -> 
 @pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(), reason="signals need main thread"
 )
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signal_handler_raises_once(signum: int) -> None:
-    """SIGTERM raises ``DemoTerminated`` (exit 143), SIGINT ``KeyboardInterrupt``; a repeated
-    signal during the cleanup is ignored."""
+    """SIGTERM raises ``DemoTerminated`` (exit 143), SIGHUP (terminal closed) ``HungUp`` (exit
+    129), SIGINT ``KeyboardInterrupt``; a repeated signal during the cleanup is ignored."""
+    before = signal.getsignal(signum)
     with ChildProcesses("unused-marker", handle_signals=True) as children:
+        assert signal.getsignal(signum) == children._on_signal
         with pytest.raises(KeyboardInterrupt) as caught:
             children._on_signal(signum, None)
         if signum == signal.SIGTERM:
-            assert isinstance(caught.value, DemoTerminated)
+            assert type(caught.value) is DemoTerminated
             assert caught.value.exit_code == 143
+        elif signum == signal.SIGHUP:
+            assert isinstance(caught.value, HungUp) and isinstance(caught.value, DemoTerminated)
+            assert caught.value.exit_code == 129
         else:
             assert not isinstance(caught.value, DemoTerminated)
         children._on_signal(signum, None)  # a second signal during the cleanup is ignored
+    assert signal.getsignal(signum) == before
+
+
+def test_a_second_demo_in_the_same_workdir_is_refused_at_once_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    """Two ``kubeai demo`` in one workdir: the second used to wipe the first's state (and the
+    first's cleanup killed the second's registry). Now the second refuses, touching nothing."""
+    workdir = tmp_path / "demo"
+    with workdir_lock(workdir):  # the first run
+        (workdir / "state").mkdir()
+        (workdir / "state" / "registry.db").write_text("the first run's")
+        started = time.monotonic()
+        with pytest.raises(DemoError, match=f"in use by another kubeai demo \\(pid {os.getpid()}"):
+            run_demo(workdir=workdir, swap_seconds=20, clients=2, console=quiet())
+        assert time.monotonic() - started < 5
+        assert (workdir / "state" / "registry.db").read_text() == "the first run's"
+        with pytest.raises(DemoError, match="in use"), workdir_lock(workdir):
+            pass
+    with workdir_lock(workdir):  # free again once the first run ended
+        pass
+
+
+def test_a_second_demo_process_exits_1_naming_the_running_one(tmp_path: Path) -> None:
+    workdir = (tmp_path / "demo").resolve()
+    with workdir_lock(workdir):
+        demo = start_demo(workdir)
+        _, stderr = demo.communicate(timeout=60)
+    assert demo.returncode == 1, stderr
+    said = " ".join(stderr.split())  # rich wraps the line
+    assert "in use by another kubeai demo" in said and f"(pid {os.getpid()}," in said
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.skipif(

@@ -177,7 +177,7 @@ def env(
     request: pytest.FixtureRequest,
 ) -> Iterator[Env]:
     name = "agent-" + request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
-    client = RegistryClient(registry.url)
+    client = registry.client()  # the tests' generous timeout (CLIENT_TIMEOUT)
     client.create_model(ModelCreate(name=name, team="ml"))
     client.create_service(ServiceCreate(name=SERVICE, team="ml"))
     world = Env(

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from glue.artifacts.store import ArtifactStore
-from glue.model_registry.client import RegistryClient
 from glue.training import digits
 from glue.training.datasets import (
     make_digits_split,
@@ -27,7 +26,7 @@ def dataset(registry: RegistryServer, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("KUBEAI_ARTIFACTS_LOCAL_ROOT", str(root))
     store = ArtifactStore(registry.settings.artifacts)
     uri = store.local_uri("datasets", "digits")
-    with RegistryClient(registry.url) as client:
+    with registry.client() as client:
         split, published = publish_digits_dataset(store=store, registry=client, uri=uri, team="cv")
         assert published.created and published.record.rows == split.rows
         # Publishing the same split again is idempotent.
@@ -63,7 +62,7 @@ def test_train_register_with_lineage_and_retry_is_idempotent(
     assert digits.main(argv) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["version"] == 1 and printed["metrics"]["accuracy"] >= 0.9
-    with RegistryClient(registry.url) as client:
+    with registry.client() as client:
         version = client.get_version("digits", 1)
         assert version.dataset == "digits"
         assert version.source.kind == "PyTorchJob" and version.source.uid == "uid-123"
@@ -72,7 +71,7 @@ def test_train_register_with_lineage_and_retry_is_idempotent(
         assert [t.name for t in version.signature.outputs] == ["LABEL", "PROBABILITIES"]
     # A retried job (same uid) does not create a second version.
     assert digits.main(argv) == 0
-    with RegistryClient(registry.url) as client:
+    with registry.client() as client:
         assert client.get_model("digits").latest_version == 1
 
 
@@ -122,7 +121,7 @@ def test_invalid_argument_exits_2_with_one_line_and_uploads_nothing(
     assert named in err, err
     assert "validation error" not in err and "pydantic" not in err
     assert _uploaded(registry) == []
-    with RegistryClient(registry.url) as client:
+    with registry.client() as client:
         assert client.list_models().total == 0
 
 
@@ -160,7 +159,7 @@ def test_param_overriding_a_default_trains_and_registers(
 ) -> None:
     argv = ["--registry-url", registry.url, "--team", "cv", "--param", "max_iter=300"]
     assert digits.main(argv) == 0, capsys.readouterr().err
-    with RegistryClient(registry.url) as client:
+    with registry.client() as client:
         assert client.get_version("digits", 1).params["max_iter"] == "300"
 
 
@@ -169,7 +168,7 @@ def test_default_source_name_is_valid_for_any_uid(
 ) -> None:
     argv = ["--registry-url", registry.url, "--team", "cv", "--source-uid", "ABC_DEF:1"]
     assert digits.main(argv) == 0, capsys.readouterr().err
-    with RegistryClient(registry.url) as client:
+    with registry.client() as client:
         source = client.get_version("digits", 1).source
     assert (source.name, source.uid) == ("train-abc-def", "ABC_DEF:1")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,73 @@ def test_cache_dir_is_absolute_and_named_after_the_pins(
     assert (
         build.cache_dir(Path(".tools")) == tmp_path.resolve() / ".tools" / components.release_name()
     )
+
+
+def test_concurrent_installs_of_one_binary_never_share_a_temporary_name(tmp_path: Path) -> None:
+    """Two `make tools` at once: one crashed with FileNotFoundError: .../bin/.kwok.partial ->
+    .../bin/kwok, both builds writing (and renaming) the same `.partial` name."""
+    target = tmp_path / "bin" / "kwok"
+    target.parent.mkdir()
+    both_writing = threading.Barrier(2)
+    used: list[Path] = []
+
+    def write(path: Path, content: bytes) -> None:
+        used.append(path)
+        path.write_bytes(content)
+        both_writing.wait(timeout=10)  # both are between writing and renaming
+
+    errors: list[BaseException] = []
+
+    def install(content: bytes) -> None:
+        try:
+            build.install_binary(target, lambda path: write(path, content))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=install, args=(c,)) for c in (b"first", b"second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert errors == []
+    assert len(set(used)) == 2 and all(p.parent.parent == target.parent for p in used)
+    assert target.read_bytes() in (b"first", b"second")
+    assert [p.name for p in target.parent.iterdir()] == ["kwok"]  # no temporary left over
+
+
+def test_a_failed_install_leaves_the_old_binary_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "kwok"
+    target.write_bytes(b"old")
+
+    def fail(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise build.BuildError("building kwok failed")
+
+    with pytest.raises(build.BuildError, match="kwok"):
+        build.install_binary(target, fail)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["kwok"]
+
+
+def test_a_second_builder_waits_for_the_build_lock(tmp_path: Path) -> None:
+    folder = tmp_path / "controlplane"
+    order: list[str] = []
+    waiting: list[str] = []
+    first_holds = threading.Event()
+
+    def second() -> None:
+        first_holds.wait(timeout=10)
+        with build.build_lock(folder, log=waiting.append):
+            order.append("second")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with build.build_lock(folder, log=order.append):
+        first_holds.set()
+        deadline = time.monotonic() + 10
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+        order.append("first done")
+    thread.join(timeout=10)
+    assert order == ["first done", "second"]
+    assert waiting == [f"waiting for another build of {folder} to finish"]
