@@ -26,9 +26,11 @@ Rows (``python -m benchmarks.run --only cluster``; ``--quick`` for a smoke run):
   limited the rate (kube-scheduler's client-side rate limiter wait, CPU seconds per process,
   apiserver requests by verb and resource); and placement checks (every pod bound, GPU pods only
   on GPU nodes, no node above its GPUs).
-- **scale, raised client rate**: the same once more with kube-scheduler started with
-  ``--kube-api-qps 1000`` (burst 2000) instead of its default 50 (``RaisedQpsControlPlane``, a
-  benchmark-only variant), to show what limits scheduling once that limit is gone.
+- **scale, held**: the same twice more on fresh control planes, with kube-scheduler stopped
+  (SIGSTOP) while the pods are created and let go (SIGCONT) once they all exist, so it drains a
+  full queue instead of keeping pace with the creates: once with its default client rate and
+  once started with ``--kube-api-qps 1000`` (burst 2000; ``RaisedQpsControlPlane``, a
+  benchmark-only variant), which shows what limits scheduling once 50/s does not.
 - **peak RSS**: ``VmHWM`` of etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
   KWOK at the end of the scale run, and their sum; the peak of the summed ``VmRSS`` sampled
   every 0.5 s is given beside it (the sum of per-process peaks is an upper bound of it).
@@ -77,6 +79,7 @@ from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, NodePool, PlatformConfig, 
 from infra.controlplane.build import BuildError, installed
 from infra.controlplane.components import ETCD_VERSION, KUBERNETES_VERSION, KWOK_VERSION
 from infra.controlplane.harness import ControlPlane
+from infra.controlplane.harness import _ready_nodes as ready_nodes
 from infra.controlplane.netns import loopback_only_problem, unshare_command, unshare_problem
 from infra.controlplane.nodes import pool_nodes, stack_nodes, stack_pools
 
@@ -87,8 +90,13 @@ BENCH_LABEL = "kubeai.dev/bench"
 STARTS = 3
 #: kube-scheduler's default client rate (``--kube-api-qps``/``--kube-api-burst``, 50/100).
 SCHEDULER_DEFAULT_QPS = 50
-#: The second scale row's kube-scheduler client rate (0: no second row).
-RAISED_QPS = 1000
+#: The scale rows: (result key, kube-scheduler ``--kube-api-qps`` or None for its default,
+#: whether the scheduler is held (SIGSTOP) while the pods are created and released after).
+SCALE_ROWS: tuple[tuple[str, int | None, bool], ...] = (
+    ("scale", None, False),
+    ("scale_held", None, True),
+    ("scale_held_qps1000", 1000, True),
+)
 PODS_PER_CPU_NODE = 100
 LONG_RUNNING_VERBS = frozenset({"WATCH", "CONNECT"})
 _CHILD_FLAG = "--in-namespace"
@@ -595,6 +603,20 @@ async def _create_all(
     return figures, created
 
 
+def _wait_nodes_ready(plane: ControlPlane, names: set[str], *, timeout: float) -> None:
+    """Wait until every node in ``names`` is Ready and schedulable, listing every 2 s.
+
+    ``ControlPlane.add_nodes(wait=True)`` lists every 0.1 s with a 5 s client timeout: right
+    for a few nodes, but a list of 1,000 KWOK nodes is about 8 MB, so here the list is paced.
+    """
+    deadline = time.monotonic() + timeout
+    with plane.client(timeout=120.0) as api:
+        while not names <= ready_nodes(api.get("/api/v1/nodes").json()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(names)} KWOK nodes not Ready after {timeout:.0f} s")
+            time.sleep(2.0)
+
+
 def _wait_service_accounts(api: httpx.Client, namespaces: set[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -671,26 +693,32 @@ def measure_scale(
     log: Log,
     *,
     scheduler_qps: int | None = None,
+    held: bool = False,
 ) -> dict[str, Any]:
     """The scale row and the control plane's peak RSS over it (see the module docstring);
-    ``scheduler_qps`` raises kube-scheduler's client rate (None: its default, 50)."""
+    ``scheduler_qps`` raises kube-scheduler's client rate (None: its default, 50); ``held``
+    stops the scheduler (SIGSTOP) while the pods are created and lets it go (SIGCONT) once they
+    all exist, so it drains a full queue instead of keeping pace with the creates."""
     gpu_pool, cpu_pool = scale_pools()
     out: dict[str, Any] = {"spec": {**asdict(spec), "pods": spec.pods, "cpu_nodes": spec.cpu_nodes}}
     out["spec"]["scheduler_kube_api_qps"] = scheduler_qps or f"default ({SCHEDULER_DEFAULT_QPS})"
     out["spec"]["gpu_pool"] = {"name": gpu_pool.name, "gpus_per_node": gpu_pool.gpus_per_node}
     out["spec"]["pod_kind"] = "bare Pods (no controller between the client and the scheduler)"
+    out["spec"]["scheduler_held_during_creates"] = held
     plane: ControlPlane
+    folder = workdir / (
+        "scale" + ("-held" if held else "") + (f"-qps{scheduler_qps}" if scheduler_qps else "")
+    )
     if scheduler_qps:
-        folder = workdir / f"scale-qps{scheduler_qps}"
         plane = RaisedQpsControlPlane(folder, binaries, timeout=900.0, scheduler_qps=scheduler_qps)
     else:
-        plane = ControlPlane(workdir / "scale", binaries, timeout=900.0)
+        plane = ControlPlane(folder, binaries, timeout=900.0)
     with plane:
         sampler = RssSampler(
             lambda: sum(_rss_bytes(p.popen.pid) for p in plane.processes), interval=0.5
         ).start()
         try:
-            out.update(_scale_run(plane, spec, gpu_pool, cpu_pool, log, scheduler_qps))
+            out.update(_scale_run(plane, spec, gpu_pool, cpu_pool, log, scheduler_qps, held))
         finally:
             sampler.stop()
         out["peak_rss"] = {
@@ -710,14 +738,20 @@ def _scale_run(
     cpu_pool: NodePool,
     log: Log,
     qps: int | None,
+    held: bool,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     gpu_manifests = pool_nodes(gpu_pool, spec.gpu_nodes)
     started = time.monotonic()
-    plane.add_nodes([*gpu_manifests, *pool_nodes(cpu_pool, spec.cpu_nodes)])
+    names = set(
+        plane.add_nodes([*gpu_manifests, *pool_nodes(cpu_pool, spec.cpu_nodes)], wait=False)
+    )
+    out["nodes_created_seconds"] = round(time.monotonic() - started, 2)
+    _wait_nodes_ready(plane, names, timeout=plane.timeout)
     out["nodes_ready_seconds"] = round(time.monotonic() - started, 2)
     log(
-        f"  {spec.gpu_nodes} GPU + {spec.cpu_nodes} CPU KWOK nodes Ready after "
+        f"  {spec.gpu_nodes} GPU + {spec.cpu_nodes} CPU KWOK nodes created after "
+        f"{out['nodes_created_seconds']} s, Ready and untainted after "
         f"{out['nodes_ready_seconds']} s"
     )
     namespaces = {namespace_name(team) for team in range(spec.teams)}
@@ -742,12 +776,24 @@ def _scale_run(
         sched_before = _scrape(http, scheduler)
         cpu_before, machine_before = cpu_by_process(plane), machine_cpu()
         load_before = os.getloadavg()
-        log(f"  creating {len(items)} pods in {spec.teams} namespaces ...")
+        scheduler_pid = next(p.popen.pid for p in plane.processes if p.name == "kube-scheduler")
+        log(
+            f"  creating {len(items)} pods in {spec.teams} namespaces"
+            + (" (kube-scheduler held) ..." if held else " ...")
+        )
         t0 = time.monotonic()
-        out["client"], created = asyncio.run(_create_all(plane, items, spec.concurrency))
+        try:
+            if held:
+                os.kill(scheduler_pid, signal.SIGSTOP)
+            out["client"], created = asyncio.run(_create_all(plane, items, spec.concurrency))
+        finally:
+            if held:
+                os.kill(scheduler_pid, signal.SIGCONT)
+        released = time.monotonic() - t0 if held else None
         log(
             f"  created {out['client']['created']} pods in {out['client']['seconds']} s "
             f"({out['client']['creates_per_second']}/s, {out['client']['failures']} failures)"
+            + (", kube-scheduler released" if held else "")
         )
         expected = out["client"]["created"]
         deadline = time.monotonic() + max(600.0, spec.pods / 10)
@@ -775,7 +821,7 @@ def _scale_run(
     )
     bound = sorted(t - t0 for t in watch.bound.values())
     running = sorted(t - t0 for t in watch.running.values())
-    out["scheduling"] = _scheduling_figures(bound, running, expected)
+    out["scheduling"] = _scheduling_figures(bound, running, expected, released)
     out["scheduling"].update(backlog([t - t0 for t in created], bound))
     out["scheduling"]["watch"] = {"events": watch.events, "reconnects": watch.reconnects}
     out["window_seconds"] = round(t_end - t0, 2)
@@ -819,9 +865,16 @@ def backlog(created: list[float], bound: list[float]) -> dict[str, Any]:
     return {"max_backlog_pods": peak, "last_create_to_last_bound_seconds": _seconds(lag)}
 
 
-def _scheduling_figures(bound: list[float], running: list[float], expected: int) -> dict:
-    """Rates from bind times (seconds since the first create, sorted)."""
+def _scheduling_figures(
+    bound: list[float], running: list[float], expected: int, released: float | None = None
+) -> dict[str, Any]:
+    """Rates from bind times (seconds since the first create, sorted); ``released``: when a
+    held scheduler was let go (then also the rate from that moment to the last bind)."""
     out: dict[str, Any] = {"pods_created": expected, "pods_bound": len(bound)}
+    out["scheduler_released_at_seconds"] = _seconds(released)
+    out["pods_per_second_after_release"] = (
+        _rate(len(bound), bound[-1] - released) if released is not None and bound else None
+    )
     out["pods_running"] = len(running)
     out["first_create_to_last_bound_seconds"] = _seconds(bound[-1]) if bound else None
     out["first_create_to_all_running_seconds"] = (
@@ -913,11 +966,12 @@ def _limits(
     qps = scheduler_qps or SCHEDULER_DEFAULT_QPS
     steady_rate = scheduling["pods_per_second_steady"]
     reasons: list[str] = []
-    created = scheduling["pods_created"]
-    if scheduling["max_backlog_pods"] <= max(50, created // 50):
+    lag = scheduling["last_create_to_last_bound_seconds"]
+    if scheduling["scheduler_released_at_seconds"] is None and lag is not None and lag <= 2.0:
         reasons.append(
-            f"pod creation: the scheduler kept pace with the pods as they were created (never "
-            f"more than {scheduling['max_backlog_pods']} waiting), so the create rate limited it"
+            f"pod creation: the scheduler kept pace with the creates (the last pod was bound "
+            f"{lag:.1f} s after the last create returned; at most "
+            f"{scheduling['max_backlog_pods']} waiting), so the create rate limited it"
         )
     elif mean_wait > 0.05:
         reasons.append(
@@ -971,13 +1025,12 @@ def measure(workdir: Path, *, quick: bool, log: Log = _say) -> dict[str, Any]:
     if "not_available" in result["apply"]:
         log(f"  not available: {result['apply']['not_available']}")
     spec = QUICK_SCALE if quick else SCALE
-    log(f"scale: {spec.gpu_nodes} GPU nodes, {spec.pods} pods of {spec.teams} teams ...")
-    result["scale"] = measure_scale(workdir, binaries, spec, log)
-    if RAISED_QPS:
-        log(f"scale again, kube-scheduler --kube-api-qps={RAISED_QPS} (not the default) ...")
-        result["scale_raised_qps"] = measure_scale(
-            workdir, binaries, spec, log, scheduler_qps=RAISED_QPS
+    for key, qps, held in SCALE_ROWS:
+        how = f"kube-scheduler --kube-api-qps={qps or 'default'}" + (
+            ", held while the pods are created" if held else ""
         )
+        log(f"scale ({key}): {spec.gpu_nodes} GPU nodes, {spec.pods} pods, {how} ...")
+        result[key] = measure_scale(workdir, binaries, spec, log, scheduler_qps=qps, held=held)
     result["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     return result
 

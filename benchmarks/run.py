@@ -25,7 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.cluster import run_cluster_benchmark
+from benchmarks.cluster import SCALE_ROWS, run_cluster_benchmark
 from benchmarks.registry import CLIENTS, run_registry_benchmark
 from benchmarks.stacks import (
     BUDGET,
@@ -226,10 +226,15 @@ def cluster_tables(result: dict[str, Any]) -> list[Table]:
             else f"error: {apply.get('error')}"
         )
         control.add_row("apply each example stack → all Available", shown)
-    variants = [("default scheduler", result["scale"])]
-    if "scale_raised_qps" in result:
-        qps = result["scale_raised_qps"]["spec"]["scheduler_kube_api_qps"]
-        variants.append((f"--kube-api-qps {qps}", result["scale_raised_qps"]))
+    variants = [
+        (
+            f"--kube-api-qps {row['spec']['scheduler_kube_api_qps']}"
+            + (", held during creates" if row["spec"]["scheduler_held_during_creates"] else ""),
+            row,
+        )
+        for key, _, _ in SCALE_ROWS
+        if (row := result.get(key)) is not None
+    ]
     spec = result["scale"]["spec"]
     scale = Table(
         "",
@@ -241,7 +246,12 @@ def cluster_tables(result: dict[str, Any]) -> list[Table]:
         ),
     )
     rows: list[tuple[str, Any]] = [
-        ("nodes created → Ready (s)", lambda r: _cell(r["nodes_ready_seconds"], 1)),
+        (
+            "nodes: created / Ready and untainted (s)",
+            lambda r: (
+                f"{_cell(r.get('nodes_created_seconds'), 1)} / {_cell(r['nodes_ready_seconds'], 1)}"
+            ),
+        ),
         (
             "client creates/s (p50 / p99 ms)",
             lambda r: (
@@ -269,6 +279,10 @@ def cluster_tables(result: dict[str, Any]) -> list[Table]:
         (
             "pods scheduled/s, steady (p10→p90)",
             lambda r: _cell(r["scheduling"]["pods_per_second_steady"]),
+        ),
+        (
+            "pods scheduled/s after release (held)",
+            lambda r: _cell(r["scheduling"].get("pods_per_second_after_release")),
         ),
         (
             "first create → all Running (s)",
@@ -426,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             if "scale" in results["cluster"]:
                 for table in cluster_tables(results["cluster"]):
                     console.print(table)
-                for key in ("scale", "scale_raised_qps"):
+                for key, _, _ in SCALE_ROWS:
                     if key in results["cluster"]:
                         reading = results["cluster"][key]["limits"]["reading"]
                         console.print(f"{key}: limited by {reading}", highlight=False)
