@@ -6,10 +6,10 @@ Rows (``python -m benchmarks.run --only cluster``; ``--quick`` for a smoke run):
   etcd, apiserver) and → every component healthy and the ``default`` service account present,
   on a fresh work folder each time; median of 3 starts (each stopped again).
 - **apply**: per example stack (``stacks/Pulumi.*.yaml``) on a fresh control plane with KWOK
-  nodes for its platform's node pools, the seconds ``infra.controlplane.install.install_stack``
-  takes to server-side apply the stack and see everything Available (a team stack's platform is
-  installed first, timed apart). Reported as not available, with the reason, when that module is
-  absent from the tree.
+  nodes for its platform's node pools, the seconds ``infra.controlplane.install`` takes to
+  server-side apply the stack (``Installer.install``) and to see everything Available
+  (``wait_available``); a team stack's platform is installed first, timed apart. Reported as
+  not available, with the reason, when that module is absent from the tree.
 - **scale**: 1,000 KWOK GPU nodes (the 8-GPU pool of the example platform stacks, through
   ``infra.controlplane.nodes.pool_nodes``; ``--quick``: 100) plus enough CPU nodes, 50 team
   namespaces x 200 bare Pods (``--quick``: 10 x 100) created concurrently over an HTTP/1.1
@@ -75,13 +75,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.support import ROOT, BenchmarkSkipped, RssSampler, mib
-from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, NodePool, PlatformConfig, TeamConfig
+from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, NodePool, PlatformConfig
 from infra.controlplane.build import BuildError, installed
 from infra.controlplane.components import ETCD_VERSION, KUBERNETES_VERSION, KWOK_VERSION
 from infra.controlplane.harness import ControlPlane
 from infra.controlplane.harness import _ready_nodes as ready_nodes
 from infra.controlplane.netns import loopback_only_problem, unshare_command, unshare_problem
-from infra.controlplane.nodes import pool_nodes, stack_nodes, stack_pools
+from infra.controlplane.nodes import pool_nodes, stack_pools
 
 STACKS_DIR = ROOT / "stacks"
 INSTALL_MODULE = "infra.controlplane.install"
@@ -372,41 +372,55 @@ def installer_missing() -> str | None:
 def measure_apply(workdir: Path, binaries: dict[str, Path], log: Log) -> dict[str, Any]:
     """Seconds to install each example stack and see it Available, on its own control plane.
 
-    Calls ``infra.controlplane.install.install_stack(plane, stack, stacks_dir=...)``, which is
-    expected to render the stack, server-side apply it in dependency order and return once every
-    workload that should run is Available (raising otherwise). Nodes: ``stack_nodes`` of the
-    platform's pools (2 per pool, 1 CPU node), as the cluster tests make them.
+    Follows the cluster tests' sequence with ``infra.controlplane.install``: ``plans_for(stack,
+    ...)`` (``[platform]`` or ``[platform, team]``), KWOK nodes from the platform plan's
+    ``nodes``, then per plan ``Installer(api).install(plan)`` (server-side apply in dependency
+    order), ``remove_webhooks(plan)`` and ``wait_available(api, plans so far)``. A team stack's
+    platform is installed first and timed apart. Per stack: apply seconds, apply → all Available
+    seconds, objects applied, rejections and workloads not Available (both 0 when it works).
     """
-    from infra.render import load_stack
-
     missing = installer_missing()
     if missing:
         return {"not_available": missing}
     install = importlib.import_module(INSTALL_MODULE)
-    install_stack = install.install_stack
     rows: list[dict[str, Any]] = []
     for stack in example_stacks():
-        config, _, _ = load_stack(stack, STACKS_DIR)
-        platform = (
-            config.platform_stack.rsplit("/", 1)[-1] if isinstance(config, TeamConfig) else None
-        )
-        row: dict[str, Any] = {"stack": stack, "platform_stack": platform}
+        row: dict[str, Any] = {"stack": stack}
+        folder = workdir / f"apply-{stack}"
         try:
-            with ControlPlane(workdir / f"apply-{stack}", binaries, timeout=300.0) as plane:
-                plane.add_nodes(stack_nodes(stack_pools(platform or stack, STACKS_DIR)))
-                if platform:
-                    started = time.monotonic()
-                    install_stack(plane, platform, stacks_dir=STACKS_DIR)
-                    row["platform_install_seconds"] = round(time.monotonic() - started, 2)
-                started = time.monotonic()
-                install_stack(plane, stack, stacks_dir=STACKS_DIR)
-                row["apply_to_available_seconds"] = round(time.monotonic() - started, 2)
+            plans = install.plans_for(stack, folder / "render", stacks_dir=STACKS_DIR)
+            row["platform_stack"] = plans[0].stack if len(plans) > 1 else None
+            with ControlPlane(folder, binaries, timeout=300.0) as plane:
+                plane.add_nodes(plans[0].nodes)
+                with plane.client(timeout=60.0) as api:
+                    installer = install.Installer(api)
+                    done: list[Any] = []
+                    for plan in plans:
+                        started = time.monotonic()
+                        report = installer.install(plan)
+                        installer.remove_webhooks(plan)
+                        applied = time.monotonic() - started
+                        done.append(plan)
+                        problems = install.wait_available(api, done, timeout=600.0)
+                        total = time.monotonic() - started
+                        if plan.stack != stack:  # the team stack's platform
+                            row["platform_install_seconds"] = round(total, 2)
+                            continue
+                        row["apply_seconds"] = round(applied, 2)
+                        row["apply_to_available_seconds"] = round(total, 2)
+                        row["objects_applied"] = len(report.applied)
+                        row["rejections"] = len(report.rejections)
+                        row["not_available"] = sorted(problems)
                 row["peak_rss"] = peak_rss(plane)
         except Exception as exc:  # one stack failing must not hide the others' figures
             row["error"] = f"{type(exc).__name__}: {exc}"[:2000]
             log(f"  {stack}: FAILED: {row['error'][:300]}")
         else:
-            log(f"  {stack}: applied and Available after {row['apply_to_available_seconds']} s")
+            log(
+                f"  {stack}: applied in {row['apply_seconds']} s, all Available after "
+                f"{row['apply_to_available_seconds']} s ({row['rejections']} rejections, "
+                f"{len(row['not_available'])} not Available)"
+            )
         rows.append(row)
     return {"rows": rows}
 

@@ -216,7 +216,9 @@ def cluster_tables(result: dict[str, Any]) -> list[Table]:
             value = (
                 f"FAILED: {row['error'][:200]}"
                 if "error" in row
-                else _cell(row["apply_to_available_seconds"], 1) + extra
+                else f"{_cell(row['apply_to_available_seconds'], 1)} (apply "
+                f"{_cell(row['apply_seconds'], 1)}; {row['rejections']} rejected, "
+                f"{len(row['not_available'])} not Available){extra}"
             )
             control.add_row(label, value)
     else:
