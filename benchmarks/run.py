@@ -1,7 +1,8 @@
 """``python -m benchmarks.run``: run the benchmarks, print the tables, write the results.
 
-Options: ``--only swap|registry|stacks`` (one benchmark), ``--quick`` (shorter: fewer
-registrations, shorter load windows, 5/20/50 team stacks instead of 10/100/500),
+Options: ``--only swap|registry|stacks|cluster`` (one benchmark), ``--quick`` (shorter: fewer
+registrations, shorter load windows, 5/20/50 team stacks instead of 10/100/500, 100 KWOK GPU
+nodes and 1,000 pods instead of 1,000 and 10,000),
 ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
 Results go to ``<out>/results.json``; work directories and server logs to ``<out>/work/``.
 Every number is measured in this run. Exit status: 0 when every selected benchmark ran (parts
@@ -24,6 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.cluster import SCALE_ROWS, run_cluster_benchmark
 from benchmarks.registry import CLIENTS, run_registry_benchmark
 from benchmarks.stacks import (
     BUDGET,
@@ -44,7 +46,9 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--only", choices=("swap", "registry", "stacks"), help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=("swap", "registry", "stacks", "cluster"), help="run one benchmark"
+    )
     parser.add_argument("--quick", action="store_true", help="a shorter run (smoke test)")
     parser.add_argument(
         "--registrations", type=int, help="registrations per configuration (400; quick: 100)"
@@ -184,6 +188,137 @@ def registry_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def cluster_tables(result: dict[str, Any]) -> list[Table]:
+    """Start, install, scale and memory of the real control plane."""
+    start = result["start"]
+    runs = ", ".join(_cell(r["readyz_seconds"], 2) for r in start["runs"])
+    control = Table(
+        "",
+        "value",
+        title="control plane (etcd, apiserver, controller manager, scheduler, KWOK) on 127.0.0.1",
+    )
+    control.add_row(
+        "start → /readyz (s, median)", f"{_cell(start['readyz_seconds_median'], 2)} ({runs})"
+    )
+    control.add_row(
+        "start → all components up (s, median)", _cell(start["all_up_seconds_median"], 2)
+    )
+    apply = result["apply"]
+    if "rows" in apply:
+        for row in apply["rows"]:
+            label = f"apply {row['stack']} → all Available (s)"
+            extra = (
+                f" (after platform {row['platform_stack']}: "
+                f"{_cell(row['platform_install_seconds'], 1)} s)"
+                if row.get("platform_stack")
+                else ""
+            )
+            value = (
+                f"FAILED: {row['error'][:200]}"
+                if "error" in row
+                else f"{_cell(row['apply_to_available_seconds'], 1)} (apply "
+                f"{_cell(row['apply_seconds'], 1)}; {row['rejections']} rejected, "
+                f"{len(row['not_available'])} not Available){extra}"
+            )
+            control.add_row(label, value)
+    else:
+        shown = (
+            f"not available: {apply['not_available']}"
+            if "not_available" in apply
+            else f"error: {apply.get('error')}"
+        )
+        control.add_row("apply each example stack → all Available", shown)
+    variants = [
+        (
+            f"--kube-api-qps {row['spec']['scheduler_kube_api_qps']}"
+            + (", held during creates" if row["spec"]["scheduler_held_during_creates"] else ""),
+            row,
+        )
+        for key, _, _ in SCALE_ROWS
+        if (row := result.get(key)) is not None
+    ]
+    spec = result["scale"]["spec"]
+    scale = Table(
+        "",
+        *(name for name, _ in variants),
+        title=(
+            f"scale: {spec['gpu_nodes']} KWOK GPU nodes x {spec['gpu_pool']['gpus_per_node']} "
+            f"GPUs + {spec['cpu_nodes']} CPU nodes, {spec['pods']} bare pods of {spec['teams']} "
+            f"teams ({spec['gpu_share']:.0%} one-GPU pods)"
+        ),
+    )
+    rows: list[tuple[str, Any]] = [
+        (
+            "nodes: created / Ready and untainted (s)",
+            lambda r: (
+                f"{_cell(r.get('nodes_created_seconds'), 1)} / {_cell(r['nodes_ready_seconds'], 1)}"
+            ),
+        ),
+        (
+            "client creates/s (p50 / p99 ms)",
+            lambda r: (
+                f"{_cell(r['client']['creates_per_second'])}"
+                f" ({_cell(r['client']['latency_ms']['p50'])} / "
+                f"{_cell(r['client']['latency_ms']['p99'])})"
+            ),
+        ),
+        (
+            "pods bound / created",
+            lambda r: f"{r['scheduling']['pods_bound']} / {r['scheduling']['pods_created']}",
+        ),
+        (
+            "first create → last bound (s)",
+            lambda r: _cell(r["scheduling"]["first_create_to_last_bound_seconds"], 1),
+        ),
+        (
+            "max pods waiting / last create → last bound (s)",
+            lambda r: (
+                f"{r['scheduling']['max_backlog_pods']} / "
+                f"{_cell(r['scheduling']['last_create_to_last_bound_seconds'], 1)}"
+            ),
+        ),
+        ("pods scheduled/s, overall", lambda r: _cell(r["scheduling"]["pods_per_second_overall"])),
+        (
+            "pods scheduled/s, steady (p10→p90)",
+            lambda r: _cell(r["scheduling"]["pods_per_second_steady"]),
+        ),
+        (
+            "pods scheduled/s after release (held)",
+            lambda r: _cell(r["scheduling"].get("pods_per_second_after_release")),
+        ),
+        (
+            "first create → all Running (s)",
+            lambda r: _cell(r["scheduling"]["first_create_to_all_running_seconds"], 1),
+        ),
+        (
+            "apiserver p99 / p50 (ms, no WATCH)",
+            lambda r: (
+                f"{_cell(r['apiserver_latency']['p99_ms'])}"
+                f" / {_cell(r['apiserver_latency']['p50_ms'])}"
+            ),
+        ),
+        ("apiserver requests in the run", lambda r: str(r["apiserver_latency"]["requests"])),
+        (
+            "misplaced / over GPU capacity",
+            lambda r: (
+                f"{r['placement']['misplaced']} / {r['placement']['nodes_over_gpu_capacity']}"
+            ),
+        ),
+        ("machine CPU busy", lambda r: f"{r['limits']['machine_cpu_busy_share']:.0%}"),
+        ("peak RSS, sum of VmHWM (MiB)", lambda r: _cell(r["peak_rss"]["sum_of_peaks_mib"])),
+    ]
+    for label, value in rows:
+        scale.add_row(label, *(value(r) for _, r in variants))
+    memory = Table("process", "peak RSS MiB (VmHWM)", title="control plane memory, scale run")
+    for name, value in result["scale"]["peak_rss"]["by_process_mib"].items():
+        memory.add_row(name, _cell(value))
+    memory.add_row("sum", _cell(result["scale"]["peak_rss"]["sum_of_peaks_mib"]))
+    memory.add_row(
+        "peak of the summed VmRSS", _cell(result["scale"]["peak_rss"]["peak_of_sum_mib"])
+    )
+    return [control, scale, memory]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks; returns the exit status."""
     args = parse_args(argv)
@@ -290,6 +425,29 @@ def main(argv: list[str] | None = None) -> int:
                     )
             else:
                 console.print(f"[yellow]stacks benchmark: {results['stacks']}[/yellow]")
+        if args.only in (None, "cluster"):
+            console.print("cluster benchmark (loopback-only network namespace):")
+            try:
+                results["cluster"] = run_cluster_benchmark(
+                    workdir=work / "cluster",
+                    quick=args.quick,
+                    on_line=lambda line: console.print(line, markup=False, highlight=False),
+                )
+            except BenchmarkSkipped as exc:
+                results["cluster"] = {"skipped": str(exc)}
+            except Exception as exc:
+                failed = True
+                results["cluster"] = {"error": f"{type(exc).__name__}: {exc}"}
+                console.print(traceback.format_exc(), markup=False)
+            if "scale" in results["cluster"]:
+                for table in cluster_tables(results["cluster"]):
+                    console.print(table)
+                for key, _, _ in SCALE_ROWS:
+                    if key in results["cluster"]:
+                        reading = results["cluster"][key]["limits"]["reading"]
+                        console.print(f"{key}: limited by {reading}", highlight=False)
+            else:
+                console.print(f"[yellow]cluster benchmark: {results['cluster']}[/yellow]")
     except KeyboardInterrupt:
         console.print("[red]interrupted: every process started was stopped[/red]")
         return 130
