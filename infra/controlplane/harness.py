@@ -437,8 +437,18 @@ _NODE_CONDITION_TAINT = "node.kubernetes.io/"
 _COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived while a plane ran: raised like Ctrl-C, so whatever runs the
+    plane unwinds (``with`` blocks stop it; pytest ends the session and runs its finalizers
+    instead of failing one test and going on), with ``exit_code`` 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.exit_code = 128 + signum
+
+
 def _raise_exit(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+    raise Stopped(signum)
 
 
 def _signal_group(popen: subprocess.Popen[bytes], signum: int) -> None:

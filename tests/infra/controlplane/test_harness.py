@@ -95,3 +95,19 @@ def test_missing_binaries_are_named(tmp_path: Path) -> None:
     with pytest.raises(ControlPlaneError, match="make controlplane"):
         plane.start()
     assert os.listdir(tmp_path) == ["net"]
+
+
+def test_sigterm_unwinds_like_ctrl_c_with_its_exit_code() -> None:
+    """SIGTERM/SIGHUP raise ``Stopped``, a KeyboardInterrupt: pytest then ends the session and
+    runs its finalizers (stopping every plane) instead of failing one test and going on, and
+    ``kubeai dev cluster up`` exits 128 + the signal."""
+    import signal
+
+    from infra.controlplane.harness import Stopped, _raise_exit
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        _raise_exit(signal.SIGTERM, None)
+    assert isinstance(caught.value, Stopped) and caught.value.exit_code == 143
+    with pytest.raises(Stopped) as hung_up:
+        _raise_exit(signal.SIGHUP, None)
+    assert hung_up.value.exit_code == 129
