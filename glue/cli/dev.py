@@ -70,9 +70,10 @@ def cluster_up(
     ] = False,
 ) -> None:
     """Run the control plane in the foreground (Ctrl-C stops every process)."""
+    from glue.signals import Terminated
     from infra.config import ConfigError
     from infra.controlplane import build as builder
-    from infra.controlplane.harness import ControlPlane, ControlPlaneError, Stopped
+    from infra.controlplane.harness import ControlPlane, ControlPlaneError
     from infra.controlplane.install import InstallError, plans_for, platform_of
     from infra.controlplane.netns import loopback_only_problem, unshare_command, unshare_problem
     from infra.controlplane.nodes import stack_nodes, stack_pools
@@ -127,10 +128,10 @@ def cluster_up(
                 _install(plane, plans)
             _print_usage(plane, len(nodes))
             while True:
-                signal.pause()  # until Ctrl-C (KeyboardInterrupt) or SIGTERM/SIGHUP (Stopped)
+                signal.pause()  # until Ctrl-C (KeyboardInterrupt) or SIGTERM/SIGHUP (Terminated)
     except ControlPlaneError as exc:
         raise _fail(f"{exc}\n(logs in {run_dir / 'logs'})") from None
-    except Stopped as exc:
+    except Terminated as exc:
         console.print("stopped")
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:

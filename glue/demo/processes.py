@@ -29,9 +29,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from glue.cli.exit_codes import ExitCode
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
+from glue.signals import STOP_SIGNALS
 from glue.triton.server import TritonServerProcess, free_ports
 
 #: Environment variable every child of a ``ChildProcesses`` set carries (value: the set's
@@ -153,33 +153,6 @@ class Stoppable(Protocol):
         """Stop it (idempotent; a no-op if it never started)."""
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM stopped the run (after every child process was stopped).
-
-    A ``KeyboardInterrupt`` so callers handle it like Ctrl-C; ``exit_code`` is 143 (128 + 15),
-    the status a process killed by SIGTERM conventionally ends with.
-    """
-
-    exit_code = int(ExitCode.TERMINATED)
-
-
-class HungUp(Terminated):
-    """SIGHUP (the terminal was closed) stopped the run, after every child process was stopped.
-
-    Handled like SIGTERM; ``exit_code`` is 129 (128 + SIGHUP).
-    """
-
-    exit_code = int(ExitCode.HUNG_UP)
-
-
-#: The signals a ``ChildProcesses`` set with ``handle_signals`` owns, and what each raises.
-_STOP_SIGNALS: dict[int, type[KeyboardInterrupt]] = {
-    signal.SIGINT: KeyboardInterrupt,
-    signal.SIGTERM: Terminated,
-    signal.SIGHUP: HungUp,
-}
-
-
 def marked_processes(marker: str) -> list[int]:
     """Pids of live processes whose environment has ``KUBEAI_CHILD_OF=<marker>`` (via ``/proc``).
 
@@ -233,7 +206,7 @@ class ChildProcesses:
         if self._signalled:
             return  # the run is already stopping
         self._signalled = True
-        exc = _STOP_SIGNALS.get(signum, KeyboardInterrupt)()
+        exc = STOP_SIGNALS.get(signum, KeyboardInterrupt)()
         if self._starting:
             self._held = exc
             return
@@ -268,7 +241,7 @@ class ChildProcesses:
 
     def __enter__(self) -> ChildProcesses:
         if self.handle_signals:
-            for signum in _STOP_SIGNALS:
+            for signum in STOP_SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._on_signal)
         return self
 

@@ -46,11 +46,11 @@ from glue.demo.processes import (
     ChildProcesses,
     ManagedProcess,
     ProcessFailed,
-    Terminated,
     start_registry,
     start_serving,
 )
 from glue.model_registry.client import RegistryClient
+from glue.signals import Terminated
 from glue.training.datasets import DigitsSplit, publish_digits_dataset
 from glue.triton.server import TritonServerError, free_ports
 

@@ -40,12 +40,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import httpx
 import yaml
 
+from glue.signals import raise_stop
 from infra.controlplane.netns import PROC_NET, require_loopback_only
 from infra.controlplane.nodes import KWOK_SELECTOR
 from infra.controlplane.pki import Pki, write_pki
@@ -424,7 +425,7 @@ class ControlPlane:
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in (signal.SIGTERM, signal.SIGHUP):
-            self._previous_handlers[signum] = signal.signal(signum, _raise_exit)
+            self._previous_handlers[signum] = signal.signal(signum, raise_stop)
 
     def _restore_signal_handlers(self) -> None:
         for signum, handler in self._previous_handlers.items():
@@ -435,20 +436,6 @@ class ControlPlane:
 #: Prefix of the taints the node lifecycle controller puts on nodes that are not (yet) Ready.
 _NODE_CONDITION_TAINT = "node.kubernetes.io/"
 _COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP arrived while a plane ran: raised like Ctrl-C, so whatever runs the
-    plane unwinds (``with`` blocks stop it; pytest ends the session and runs its finalizers
-    instead of failing one test and going on), with ``exit_code`` 128 + the signal number."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"stopped by signal {signum}")
-        self.exit_code = 128 + signum
-
-
-def _raise_exit(signum: int, _frame: FrameType | None) -> None:
-    raise Stopped(signum)
 
 
 def _signal_group(popen: subprocess.Popen[bytes], signum: int) -> None:

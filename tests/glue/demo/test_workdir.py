@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from glue.demo.processes import ChildProcesses, HungUp, marked_processes
+from glue.demo.processes import ChildProcesses, marked_processes
 from glue.demo.runner import (
     MARKER,
     DemoError,
@@ -22,6 +22,7 @@ from glue.demo.runner import (
     run_demo,
     workdir_lock,
 )
+from glue.signals import HungUp
 from tests.glue.demo.support import start_demo
 
 

@@ -97,17 +97,25 @@ def test_missing_binaries_are_named(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["net"]
 
 
-def test_sigterm_unwinds_like_ctrl_c_with_its_exit_code() -> None:
-    """SIGTERM/SIGHUP raise ``Stopped``, a KeyboardInterrupt: pytest then ends the session and
-    runs its finalizers (stopping every plane) instead of failing one test and going on, and
-    ``kubeai dev cluster up`` exits 128 + the signal."""
+def test_sigterm_unwinds_like_ctrl_c_with_its_exit_code(tmp_path: Path) -> None:
+    """While a plane runs, SIGTERM/SIGHUP raise ``glue.signals.Terminated``/``HungUp``, which are
+    KeyboardInterrupts: pytest then ends the session and runs its finalizers (stopping every
+    plane) instead of failing one test and going on; ``kubeai dev cluster up`` exits 143/129."""
     import signal
 
-    from infra.controlplane.harness import Stopped, _raise_exit
+    from glue.signals import HungUp, Terminated, raise_stop
 
+    plane = ControlPlane(tmp_path, {})
+    plane._install_signal_handlers()
+    try:
+        assert signal.getsignal(signal.SIGTERM) is raise_stop
+        assert signal.getsignal(signal.SIGHUP) is raise_stop
+    finally:
+        plane._restore_signal_handlers()
+    assert signal.getsignal(signal.SIGTERM) is not raise_stop
     with pytest.raises(KeyboardInterrupt) as caught:
-        _raise_exit(signal.SIGTERM, None)
-    assert isinstance(caught.value, Stopped) and caught.value.exit_code == 143
-    with pytest.raises(Stopped) as hung_up:
-        _raise_exit(signal.SIGHUP, None)
+        raise_stop(signal.SIGTERM)
+    assert type(caught.value) is Terminated and caught.value.exit_code == 143
+    with pytest.raises(HungUp) as hung_up:
+        raise_stop(signal.SIGHUP)
     assert hung_up.value.exit_code == 129
