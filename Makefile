@@ -15,14 +15,14 @@ help:
 	@echo "make tools  - pinned helm/kubectl, upstream CRDs/charts/manifests, control plane binaries"
 	@echo "make test-cluster - the tests on a real control plane (loopback-only network namespace)"
 
-$(VENV)/.stamp: pyproject.toml constraints/serving.txt
+$(VENV)/.stamp: pyproject.toml constraints/serving.txt constraints/engine.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
 	@echo "==> [1/3] creating $(VENV) (once, and again when pyproject.toml changes)"
 	$(PYTHON) -m venv $(VENV)
 	@echo "==> [2/3] upgrading pip"
 	$(PY) -m pip install --upgrade --progress-bar on "pip>=24"
 	@echo "==> [3/3] installing KubeAI and its tools into $(VENV) (first run: about 5 minutes; pip lists each package)"
-	$(PY) -m pip install --progress-bar on -c constraints/serving.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]"
+	$(PY) -m pip install --progress-bar on -c constraints/serving.txt -c constraints/engine.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]"
 	@touch $@
 
 venv: $(VENV)/.stamp
@@ -50,10 +50,10 @@ test: tools lint typecheck
 	$(PY) -m pytest -p no:cacheprovider --ignore=tests/cluster
 	@$(MAKE) --no-print-directory test-cluster
 
-$(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt benchmarks/requirements.txt
+$(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt constraints/engine.txt benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
-	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints/serving.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]" -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints/serving.txt -c constraints/engine.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]" -r benchmarks/requirements.txt
 	@touch $@
 
 bench: $(BENCH_VENV)/.stamp

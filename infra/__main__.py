@@ -4,7 +4,8 @@ Every ``kubeai:`` key of the stack's runtime config is read (objects and lists a
 strings and are decoded), validated once with ``infra.config.parse_config``, the secrets
 (``infra.config.SECRET_KEYS``) are read with ``Config("kubeai").get_secret``, and
 ``infra.program.run`` declares the stack. A ``ConfigError`` becomes a ``pulumi.RunError``: the
-update fails with the list of problems and their key paths, without a Python traceback.
+update fails with the list of problems and their key paths, without a Python traceback; so does
+an ``UpstreamError`` (a pinned chart or manifest that cannot be fetched or verified).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if _ROOT not in sys.path:
 
 from infra import program  # noqa: E402
 from infra.config import NAMESPACE, ConfigError, parse_config, split_keys  # noqa: E402
+from infra.upstream import UpstreamError  # noqa: E402
 
 
 def decode(value: Any) -> Any:
@@ -79,6 +81,8 @@ def main() -> None:
         program.run(config, secrets=secrets)
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
+    except UpstreamError as error:  # a pinned chart or manifest could not be fetched/verified
+        raise pulumi.RunError(f"upstream files: {error}") from None
 
 
 if __name__ == "__main__":

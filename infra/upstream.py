@@ -204,6 +204,7 @@ def _install(
     pins: Iterable[UpstreamFile],
     log: Callable[[str], None] | None,
 ) -> Path:
+    root.mkdir(parents=True, exist_ok=True)  # an unusable tools folder fails before any download
     for pin in pins:
         if _is_installed(pin, root):
             continue

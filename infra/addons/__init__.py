@@ -39,33 +39,49 @@ CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 PSA_MODES = ("enforce", "audit", "warn")
 
 
-def repo_path(*parts: str) -> str:
-    """A path under the repository root, relative to the current directory when possible.
+def relative(target: Path) -> str:
+    """``target`` relative to the current directory (the absolute path on another drive).
 
-    ``pulumi up`` runs the program (and the Kubernetes provider) in ``infra/`` (Pulumi.yaml
-    ``main``), the offline render and the tests in the repository root; a relative path keeps the
-    Release/Directory inputs identical on every machine, so state never diffs on a checkout path.
+    The program's paths (chart directories and archives, kustomize directories) are read by the
+    Kubernetes provider, which runs in the same directory as the program: ``infra/`` under the
+    regular ``pulumi up`` (Pulumi.yaml ``main``), the workspace folder under ``kubeai stack``
+    (``infra.engine.driver``), the repository root in the offline render and the tests. A relative
+    path keeps the Release/Directory inputs identical wherever the checkout lives, so state never
+    diffs on a checkout path.
     """
-    target = REPO_ROOT.joinpath(*parts)
     try:
         return os.path.relpath(target)
     except ValueError:  # a different drive (Windows): fall back to the absolute path
         return str(target)
 
 
+def repo_path(*parts: str) -> str:
+    """A path under the repository root, relative to the current directory (``relative``)."""
+    return relative(REPO_ROOT.joinpath(*parts))
+
+
 def chart_args(chart: Chart, source: ChartSource) -> dict[str, Any]:
     """``helm.v3.Release`` arguments locating ``chart`` at its pinned version.
 
-    ``source`` (``kubeai:addons.<addon>.chart``) overrides where it comes from: ``repository`` (a
-    mirror; ``oci://`` registries are addressed as ``<repository>/<chart name>``) or ``path``
-    (a local chart directory or ``.tgz``, relative to the repository root). The pinned version is
-    always passed, so a mirror serving another version fails instead of drifting.
+    By default the chart is the pinned, verified archive ``<tools>/upstream/charts/<name>-<version>
+    .tgz`` (``infra.upstream.ensure``: fetched from ``KUBEAI_UPSTREAM_MIRROR`` or upstream and
+    checked against its content digest in ``infra.versions``), so what Helm installs is exactly
+    what was pinned, and ``pulumi up`` needs no chart repository. ``source``
+    (``kubeai:addons.<addon>.chart``) overrides where it comes from: ``repository`` (a mirror;
+    ``oci://`` registries are addressed as ``<repository>/<chart name>``) or ``path`` (a local
+    chart directory or ``.tgz``, relative to the repository root). The pinned version is always
+    passed, so a mirror serving another version fails instead of drifting.
     Returns a dict with ``chart``, ``version`` and, for HTTP repositories, ``repository_opts``.
+    Raises ``infra.upstream.UpstreamError`` when the pinned archive cannot be fetched or verified.
     """
     if source.path:
         path = source.path if os.path.isabs(source.path) else repo_path(source.path)
         return {"chart": path, "version": chart.version}
-    repository = source.repository or chart.repository
+    if source.repository is None:
+        from infra import upstream
+
+        return {"chart": relative(upstream.ensure(chart.archive.path)), "version": chart.version}
+    repository = source.repository
     if repository.startswith("oci://"):
         return {"chart": f"{repository.rstrip('/')}/{chart.name}", "version": chart.version}
     return {

@@ -44,7 +44,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
-import pulumi_kubernetes as k8s
 import yaml
 
 from infra import versions
@@ -54,7 +53,7 @@ from infra.addons.artifact_store import (
     ARTIFACT_SECRET_ACCESS_KEY,
     ARTIFACT_SECRET_SECRET_KEY,
 )
-from infra.addons.kustomize import upstream_resource, write_overlay
+from infra.addons.kustomize import Directory, upstream_resource, write_overlay
 from infra.config import ArgoAddon, ArtifactStore
 
 #: ServiceAccount every team namespace provides for workflow pods (created by team stacks).
@@ -255,7 +254,7 @@ class ArgoWorkflows(pulumi.ComponentResource):
             args.config, args.artifact_store, static_credentials=args.static_credentials
         )
         directory = overlay_directory(args.namespace, data)
-        self.manifests = k8s.kustomize.v2.Directory(
+        self.manifests = Directory(
             f"{name}-manifests",
             directory=directory,
             opts=crd_installer_options(self, depends_on=[self.namespace_resource]),

@@ -7,14 +7,20 @@ follow. The overlay is generated, not checked in, because the upstream root is a
 folder (``.tools/upstream`` or ``$KUBEAI_TOOLS_DIR/upstream``): it is written once under
 ``.kubeai/overlays/<name>-<digest>/`` (content-addressed, so the same inputs give the same path and
 a ``pulumi up`` with no change shows no diff), with every path in it relative to the overlay.
+
+``Directory`` is the ``kubernetes:kustomize/v2:Directory`` component the add-ons declare for such
+an overlay (see its docstring for why it is a subclass).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
 import yaml
 
 from infra import upstream
@@ -51,3 +57,23 @@ def write_overlay(name: str, kustomization: dict[str, Any], files: dict[str, str
             temp.write_text(content, encoding="utf-8")
             temp.replace(target / file_name)
     return repo_path(*target.relative_to(REPO_ROOT).parts)
+
+
+class Directory(k8s.kustomize.v2.Directory):
+    """``kubernetes:kustomize/v2:Directory`` whose ``resources`` output has the provider's type.
+
+    The Python SDK before pulumi-kubernetes 4.30.0 declares the component's ``resources`` output
+    a string while the provider returns a list, so every real ``pulumi up`` failed after the
+    objects were created with "Unexpected type. Expected 'list' got '<class 'str'>'"
+    (pulumi/pulumi-kubernetes#3389, fixed by #4295 in v4.30.0; the mocks never resolve that
+    output). The engine's provider is v4.25.0 (the only release the Go module proxy serves,
+    ``tools/engine``) and the SDK is pinned to the same release (``constraints/engine.txt``), so
+    this subclass corrects the annotation and nothing else: type token, inputs, options and URN
+    are the upstream class's. Drop it when both move to 4.30.0 or later.
+    """
+
+    @property
+    @pulumi.getter
+    def resources(self) -> pulumi.Output[Sequence[Any] | None]:  # type: ignore[override]
+        """The references of the objects the directory created (as the provider returns them)."""
+        return pulumi.get(self, "resources")

@@ -20,11 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from infra import versions
 from infra.addons import REPO_ROOT, crd_installer_options
-from infra.addons.kustomize import upstream_resource, write_overlay
+from infra.addons.kustomize import Directory, upstream_resource, write_overlay
 from infra.config import TrainingOperatorAddon
 
 #: Our patch files (relative to the repository root).
@@ -110,7 +109,7 @@ class TrainingOperator(pulumi.ComponentResource):
         super().__init__("kubeai:addons:TrainingOperator", name, None, opts)
         directory = overlay_directory()
         depends_on = [args.volcano] if args.volcano is not None else []
-        self.manifests = k8s.kustomize.v2.Directory(
+        self.manifests = Directory(
             f"{name}-manifests",
             directory=directory,
             opts=crd_installer_options(self, depends_on=depends_on),

@@ -64,7 +64,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
@@ -202,10 +202,16 @@ class InstallReport:
 def pinned_chart(name: str, version: str) -> Chart:
     """The pinned upstream chart ``name`` at ``version`` (a leading ``v`` ignored).
 
+    ``name`` is a chart name (a Release from a repository or mirror) or a path whose file name is
+    a pinned archive's, ``<name>-<version>.tgz`` (the program's default, ``chart_args``).
     Raises ``InstallError`` naming the pinned charts when there is none.
     """
     for chart in ALL_CHARTS:
-        if chart.name == name and chart.version.lstrip("v") == version.lstrip("v"):
+        named = name in (chart.name, chart.archive.path) or (
+            name.endswith(".tgz")
+            and PurePosixPath(name).name == PurePosixPath(chart.archive.path).name
+        )
+        if named and chart.version.lstrip("v") == version.lstrip("v"):
             return chart
     known = ", ".join(f"{c.name} {c.version}" for c in ALL_CHARTS)
     raise InstallError(f"chart {name!r} version {version!r} is not pinned (pinned: {known})")

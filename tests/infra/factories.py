@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from infra import upstream
+from infra.addons import relative
 from infra.config import (
     ArtifactStore,
     ConfigError,
@@ -23,6 +25,14 @@ from infra.config import (
     platform_outputs,
     split_keys,
 )
+from infra.versions import Chart
+
+
+def verified_archive(chart: Chart) -> str:
+    """The ``chart`` input a Release of pinned upstream ``chart`` must have by default: the
+    verified archive under the tools folder, relative to the current directory."""
+    return relative(upstream.ensure(chart.archive.path))
+
 
 #: The example stack files.
 STACKS = Path(__file__).resolve().parents[2] / "stacks"

@@ -7,6 +7,7 @@ import pytest
 from infra import versions
 from infra.addons.fluid import CONTROLLER_PARTS, ENGINES, FluidArgs, fluid_values
 from infra.config import FluidAddon, Taint, Toleration
+from tests.infra import factories
 from tests.infra.conftest import NAMESPACE, RELEASE
 
 GPU_TAINT = Taint(key="nvidia.com/gpu", value="present", effect="NoSchedule")
@@ -35,8 +36,9 @@ def test_controllers_do_not_tolerate_the_gpu_taint() -> None:
 def test_release_is_pinned_retained_and_privileged(platform_run) -> None:
     run = platform_run("eks")
     release = run.one(RELEASE, "fluid-release")
-    assert (release.inputs["chart"], release.inputs["version"]) == ("fluid", versions.FLUID.version)
-    assert release.inputs["repositoryOpts"]["repo"] == versions.FLUID.repository
+    assert release.inputs["chart"] == factories.verified_archive(versions.FLUID)
+    assert release.inputs["version"] == versions.FLUID.version
+    assert "repositoryOpts" not in release.inputs
     assert release.options.retain_on_delete is True
     labels = run.one(NAMESPACE, "fluid-namespace").inputs["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"  # CSI + FUSE

@@ -53,7 +53,7 @@ def test_auto_mode_per_provider(platform_run, provider: str, chart: str | None) 
         assert releases == []
         return
     (release,) = releases
-    assert release.inputs["chart"] == chart
+    assert release.inputs["chart"] == factories.verified_archive(versions.NVIDIA_DEVICE_PLUGIN)
     assert release.inputs["version"] == versions.NVIDIA_DEVICE_PLUGIN.version
     assert release.inputs["namespace"] == "nvidia-device-plugin"
     assert release.inputs["values"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
@@ -74,9 +74,9 @@ def test_cpu_only_existing_cluster_gets_no_gpu_addon(platform_run) -> None:
 def test_gpu_operator_is_pinned_and_retained(platform_run) -> None:
     run = platform_run("gke", addons={"gpu": {"mode": "gpuOperator"}})
     release = run.one(RELEASE, "gpu-release")
-    assert release.inputs["chart"] == "gpu-operator"
+    assert release.inputs["chart"] == factories.verified_archive(versions.GPU_OPERATOR)
     assert release.inputs["version"] == versions.GPU_OPERATOR.version
-    assert release.inputs["repositoryOpts"]["repo"] == versions.GPU_OPERATOR.repository
+    assert "repositoryOpts" not in release.inputs
     assert release.options.retain_on_delete is True  # installs ClusterPolicy CRDs
 
 

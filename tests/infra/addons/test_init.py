@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pulumi
 import pytest
@@ -18,13 +19,16 @@ from infra.addons import (
     retain_crds,
 )
 from infra.config import ChartSource
+from tests.infra import factories
 
 
-def test_chart_args_default_repository_pins_the_version() -> None:
+def test_chart_args_default_is_the_verified_archive_at_the_pinned_version() -> None:
     args = chart_args(versions.VOLCANO, ChartSource())
-    assert args["chart"] == "volcano"
+    assert args["chart"] == factories.verified_archive(versions.VOLCANO)
+    assert args["chart"].endswith(f"charts/volcano-{versions.VOLCANO.version}.tgz")
+    assert Path(args["chart"]).is_file()
     assert args["version"] == versions.VOLCANO.version
-    assert args["repository_opts"].repo == versions.VOLCANO.repository
+    assert "repository_opts" not in args
 
 
 def test_chart_args_mirror_repository() -> None:

@@ -13,6 +13,7 @@ from infra.addons.volcano import (
     volcano_values,
 )
 from infra.config import VolcanoAddon
+from tests.infra import factories
 from tests.infra.conftest import NAMESPACE, RELEASE
 
 REQUIRED_PLUGINS = {
@@ -55,9 +56,9 @@ def test_values_replicas_and_leader_election() -> None:
 def test_release_is_pinned_and_retained(platform_run) -> None:
     run = platform_run("eks")
     release = run.one(RELEASE, "volcano-release")
-    assert release.inputs["chart"] == "volcano"
+    assert release.inputs["chart"] == factories.verified_archive(versions.VOLCANO)
     assert release.inputs["version"] == versions.VOLCANO.version
-    assert release.inputs["repositoryOpts"]["repo"] == versions.VOLCANO.repository
+    assert "repositoryOpts" not in release.inputs
     assert release.inputs["name"] == "volcano"
     assert release.inputs["namespace"] == "volcano-system"
     assert release.options.retain_on_delete is True
