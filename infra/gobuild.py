@@ -49,7 +49,7 @@ _LINK_FLAGS = ("-s", "-w")
 #: Files of a wrapper module that always decide its binaries' bytes; its ``*.go`` files follow.
 _MODULE_FILES = ("go.mod", "go.sum")
 _BUILD_TIMEOUT_S = 3 * 3600
-_GO_TIMEOUT_S = 600
+_GO_VERSION_TIMEOUT_S = 60
 
 
 class BuildError(RuntimeError):
@@ -79,7 +79,7 @@ def go_version() -> str:
     if go is None:
         raise BuildError("go is not installed (Go >= 1.26.6 builds the pinned tools)")
     result = subprocess.run(
-        [go, "version"], env=go_env(), capture_output=True, text=True, timeout=_GO_TIMEOUT_S
+        [go, "version"], env=go_env(), capture_output=True, text=True, timeout=_GO_VERSION_TIMEOUT_S
     )
     if result.returncode != 0:
         raise BuildError(f"go version failed: {result.stderr.strip()}")

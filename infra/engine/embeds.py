@@ -54,8 +54,8 @@ def copy_embeds(source: Path, target: Path, files: tuple[str, ...]) -> list[Path
     """Copy each of ``files`` from folder ``source`` into folder ``target`` (created); paths.
 
     Checks every file first, so nothing is copied when one is missing: raises ``BuildError``
-    naming the missing files and ``source``. Existing copies in ``target`` are overwritten
-    (the copies are writable even though the module cache is read-only).
+    naming the missing files and ``source``, or the ``OSError`` when copying fails. Existing
+    copies in ``target`` are overwritten (they are writable; the module cache is read-only).
     """
     missing = [name for name in files if not (source / name).is_file()]
     if missing:
@@ -63,8 +63,13 @@ def copy_embeds(source: Path, target: Path, files: tuple[str, ...]) -> list[Path
             f"cannot embed {', '.join(missing)}: not in {source} "
             "(does the pinned module still ship them there?)"
         )
-    target.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copyfile(source / name, target / name)) for name in files]
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        return [Path(shutil.copyfile(source / name, target / name)) for name in files]
+    except OSError as exc:
+        raise BuildError(
+            f"cannot copy the embedded files from {source} to {target}: {exc}"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,14 @@ def test_the_prepare_step_copies_the_files_of_the_pinned_module(offline_wrapper:
 def test_module_dir_refuses_a_module_the_wrapper_does_not_require(offline_wrapper: Path) -> None:
     with pytest.raises(BuildError, match=r"go mod download example\.com/absent in .* failed: ."):
         module_dir("example.com/absent", offline_wrapper)
+
+
+def test_copy_embeds_reports_a_target_it_cannot_write(tmp_path: Path) -> None:
+    source = tmp_path / "module"
+    source.mkdir()
+    for name in FILES:
+        (source / name).write_text("{}")
+    blocker = tmp_path / "wrapper"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(BuildError, match=r"cannot copy the embedded files from .* to .*embed: "):
+        copy_embeds(source, blocker / EMBED_DIR, FILES)
