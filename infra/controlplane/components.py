@@ -8,10 +8,8 @@ packages). Bumping a release is one line here, then ``python tools/controlplane/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from infra.gobuild import REPO_ROOT, Binary
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Wrapper modules, one folder per upstream module: ``kubernetes``, ``etcd``, ``kwok``.
 MODULES_DIR = REPO_ROOT / "tools" / "controlplane"
 
@@ -28,21 +26,6 @@ KWOK_VERSION = "v0.7.0"
 #: Packages whose version variables ``kube-* --version`` reports (``k8s.io/component-base``
 #: for the binary, ``k8s.io/client-go`` for its user agent).
 _VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
-
-
-@dataclass(frozen=True)
-class Binary:
-    """One executable: built from Go ``package`` in wrapper module ``module`` with ``ldflags``."""
-
-    name: str
-    module: str
-    package: str
-    ldflags: tuple[str, ...] = ()
-
-    @property
-    def module_dir(self) -> Path:
-        """The wrapper module folder (holds go.mod and go.sum)."""
-        return MODULES_DIR / self.module
 
 
 def kubernetes_version_ldflags(version: str, build_date: str) -> tuple[str, ...]:
@@ -74,16 +57,12 @@ _K8S_LDFLAGS = kubernetes_version_ldflags(KUBERNETES_VERSION, KUBERNETES_RELEASE
 
 #: Every binary, in build order (cheapest first, so a partial build is still useful).
 BINARIES: tuple[Binary, ...] = (
-    Binary("etcd", "etcd", ETCD_MODULE),
-    Binary("kwok", "kwok", f"{KWOK_MODULE}/cmd/kwok"),
-    Binary("kube-apiserver", "kubernetes", f"{KUBERNETES_MODULE}/cmd/kube-apiserver", _K8S_LDFLAGS),
-    Binary(
-        "kube-controller-manager",
-        "kubernetes",
-        f"{KUBERNETES_MODULE}/cmd/kube-controller-manager",
-        _K8S_LDFLAGS,
+    Binary("etcd", MODULES_DIR / "etcd", ETCD_MODULE),
+    Binary("kwok", MODULES_DIR / "kwok", f"{KWOK_MODULE}/cmd/kwok"),
+    *(
+        Binary(name, MODULES_DIR / "kubernetes", f"{KUBERNETES_MODULE}/cmd/{name}", _K8S_LDFLAGS)
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
     ),
-    Binary("kube-scheduler", "kubernetes", f"{KUBERNETES_MODULE}/cmd/kube-scheduler", _K8S_LDFLAGS),
 )
 
 #: Pinned version of each wrapper module's upstream module (checked against its go.mod in tests).
