@@ -180,17 +180,25 @@ class ProgramRun:
 
 class RecordingMocks(Mocks):
     """Mocks that record every registration (``resources``), invoke (``calls``) and the options
-    each resource was declared with, and answer StackReferences from ``stack_outputs``."""
+    each resource was declared with, and answer StackReferences from ``stack_outputs``.
+
+    Reads of existing objects (``Resource.get``: the program looks, the engine never creates or
+    deletes them) are kept apart in ``reads`` (key -> id), not in ``resources``."""
 
     def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
         self.stack_outputs = stack_outputs or {}
         self.resources: dict[Key, Declared] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.reads: dict[Key, str] = {}
         self.run = ProgramRun()
         self._declared: dict[Key, tuple[pulumi.ResourceOptions | None, Key | None, bool]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        """Record the resource; its id is ``<name>-id`` and its state its inputs."""
+        """Record the resource; its id is ``<name>-id`` and its state its inputs (a read: its id
+        and no state)."""
+        if args.resource_id and args.typ != "pulumi:pulumi:StackReference":
+            self.reads[(args.typ, args.name)] = args.resource_id
+            return args.resource_id, {}
         item = Declared(
             type=args.typ,
             name=args.name,
@@ -223,6 +231,8 @@ class RecordingMocks(Mocks):
         """The run: resources in declaration order (those the transformation never saw last)."""
         out: dict[Key, Declared] = {}
         for key, (options, parent_key, custom) in self._declared.items():
+            if key in self.reads:
+                continue
             item = self.resources.get(key) or Declared(
                 type=key[0], name=key[1], inputs={}, custom=custom
             )

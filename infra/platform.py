@@ -13,7 +13,8 @@ its children keep the URNs they had when they sat directly under the stack (``al
    Argo Workflows (its Release after its CRDs, inside the component);
 5. the model registry (the glue services);
 6. ``exports``: ``platform`` = ``platform_outputs(config)`` (what team stacks read through a
-   StackReference) and ``nodePools`` (pool name -> provider id); ``infra.program`` exports them.
+   StackReference), ``nodePools`` (pool name -> provider id) and ``clusterUid`` (the cluster's
+   identity, ``infra.cluster_identity``); ``infra.program`` exports them.
 
 Checks that need secrets run before any resource (``check_platform_secrets``), so the component
 raises ``ConfigError`` with key paths before it registers anything.
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import cluster_identity
 from infra.addons.argo import ArgoWorkflows, ArgoWorkflowsArgs
 from infra.addons.artifact_store import KEY_SECRETS, static_keys
 from infra.addons.fluid import Fluid, FluidArgs
@@ -164,6 +166,8 @@ class Platform(pulumi.ComponentResource):
                 for pool, p in zip(config.node_pools, self.pools, strict=True)
             },
         }
+        # Read only when the cluster exists (the node pools create it on EKS/GKE/ACK).
+        self.exports[cluster_identity.OUTPUT] = cluster_identity.cluster_uid(self._k8s(*self.pools))
         self.register_outputs(self.exports)
 
     def _child(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:

@@ -8,7 +8,9 @@
   outputs come either from ``platform`` (offline render: computed from the platform stack's file
   with ``platform_outputs``; the cross-stack checks run immediately and raise ``ConfigError``
   before any resource exists) or, in ``pulumi up``, from
-  ``StackReference(config.platform_stack).get_output("platform")``: the checks then run inside
+  ``StackReference(config.platform_stack).get_output("platform")``, together with the platform's
+  ``clusterUid`` and the UID this stack's own provider reads (``infra.cluster_identity``: both
+  must name the same cluster): the checks then run inside
   an ``apply`` when the reference resolves and a problem fails the update with a
   ``pulumi.RunError`` carrying the ``ConfigError`` text (no Python traceback), before the team
   Namespace (and so anything in it) is created.
@@ -22,6 +24,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
+from infra import cluster_identity
 from infra.config import ConfigError, PlatformConfig, PlatformOutputs, TeamConfig
 from infra.platform import Platform, PlatformArgs
 from infra.tenancy import TeamTenancy, TeamTenancyArgs, check_platform
@@ -67,14 +70,21 @@ def _fail(message: str) -> PlatformCheckError:
     return PlatformCheckError(message)
 
 
-def checked_platform(config: TeamConfig, raw: Any) -> PlatformOutputs:
+def checked_platform(
+    config: TeamConfig, raw: Any, clusters: tuple[object, object] = (None, None)
+) -> PlatformOutputs:
     """Parse a platform stack's ``platform`` output and run the team's cross-stack checks.
 
-    Raises ``PlatformCheckError`` (a ``pulumi.RunError``: no traceback for users) with a readable
-    message when the output is missing or malformed or a check fails (the ``ConfigError`` text,
-    naming each key path).
+    ``clusters`` is ``(the platform stack's clusterUid output, the UID this stack's provider
+    reads)`` (``infra.cluster_identity``). Raises ``PlatformCheckError`` (a ``pulumi.RunError``: no
+    traceback for users) with a readable message when the output is missing or malformed, the
+    two UIDs name different clusters or a check fails (the ``ConfigError`` text, naming each key
+    path).
     """
     stack = config.platform_stack
+    elsewhere = cluster_identity.different_cluster(stack, *clusters)
+    if elsewhere is not None:
+        raise _fail(elsewhere)
     if raw is None:
         raise _fail(
             f"platform stack {stack!r} exports no {PLATFORM_OUTPUT!r} output: run `pulumi up` on "
@@ -102,7 +112,12 @@ def team_platform(
         check_platform(config, platform)
         return pulumi.Output.from_input(platform)
     reference = pulumi.StackReference(config.platform_stack)
-    return reference.get_output(PLATFORM_OUTPUT).apply(lambda raw: checked_platform(config, raw))
+    values = pulumi.Output.all(
+        reference.get_output(PLATFORM_OUTPUT),
+        reference.get_output(cluster_identity.OUTPUT),
+        cluster_identity.cluster_uid(),
+    )
+    return values.apply(lambda v: checked_platform(config, v[0], (v[1], v[2])))
 
 
 def required_secrets(config: PlatformConfig | TeamConfig) -> frozenset[str]:

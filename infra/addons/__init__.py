@@ -141,6 +141,35 @@ def retain_crds(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformR
     )
 
 
+#: Pulumi type token of a Secret, as children of ConfigGroup/Directory components are registered.
+SECRET_TYPE = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token, not a password
+
+
+def controller_filled_secrets(*names: str) -> pulumi.ResourceTransform:
+    """Resource transform: the named Secrets inside a component are created, then left to their
+    controller (``ignore_changes`` on ``data`` and ``stringData``).
+
+    Upstream manifests declare some Secrets empty for their controller to fill at run time (the
+    training operator's webhook certificate). The Kubernetes provider replaces a Secret whenever
+    its ``data`` differs from the inputs (``enableSecretMutable`` is off by default), and an empty
+    generated Secret differed on every ``pulumi up``: each update would have deleted the
+    certificate the controller wrote. ``names`` are ``metadata.name`` values.
+    """
+    wanted = set(names)
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        metadata = args.props.get("metadata") if isinstance(args.props, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        if args.type_ != SECRET_TYPE or name not in wanted:
+            return None
+        ignore = pulumi.ResourceOptions(ignore_changes=["data", "stringData"])
+        return pulumi.ResourceTransformResult(
+            props=args.props, opts=pulumi.ResourceOptions.merge(args.opts, ignore)
+        )
+
+    return transform
+
+
 def crd_installer_options(
     parent: pulumi.Resource, depends_on: list[pulumi.Resource] | None = None
 ) -> pulumi.ResourceOptions:

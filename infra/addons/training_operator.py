@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from infra import versions
-from infra.addons import REPO_ROOT, crd_installer_options
+from infra.addons import REPO_ROOT, controller_filled_secrets, crd_installer_options
 from infra.addons.kustomize import Directory, upstream_resource, write_overlay
 from infra.config import TrainingOperatorAddon
 
@@ -32,6 +32,9 @@ PATCH_DIR = REPO_ROOT / "infra" / "manifests" / "training-operator"
 PATCH_FILE = "gang-scheduler-volcano.yaml"
 #: Namespace the standalone overlay installs into.
 NAMESPACE = "kubeflow"
+#: The Secret the upstream overlay generates empty and the operator fills with its webhook
+#: certificate (manifests/overlays/standalone ``secretGenerator``).
+WEBHOOK_CERT_SECRET = "training-operator-webhook-cert"  # noqa: S105 - a Secret name
 #: Gang scheduler flag the patch adds (cmd/training-operator.v1/main.go).
 GANG_SCHEDULER_FLAG = "--gang-scheduler-name=volcano"
 
@@ -112,7 +115,10 @@ class TrainingOperator(pulumi.ComponentResource):
         self.manifests = Directory(
             f"{name}-manifests",
             directory=directory,
-            opts=crd_installer_options(self, depends_on=depends_on),
+            opts=pulumi.ResourceOptions.merge(
+                crd_installer_options(self, depends_on=depends_on),
+                pulumi.ResourceOptions(transforms=[controller_filled_secrets(WEBHOOK_CERT_SECRET)]),
+            ),
         )
         self.namespace = pulumi.Output.from_input(NAMESPACE)
         self.directory = pulumi.Output.from_input(directory)
