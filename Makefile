@@ -49,8 +49,9 @@ tools: venv
 # Everything but the cluster tests in this process; then the cluster tests in their own
 # loopback-only network namespace (test-cluster).
 test: tools lint typecheck
-	$(PY) -m pytest -p no:cacheprovider --ignore=tests/cluster
+	$(PY) -m pytest -p no:cacheprovider --ignore=tests/cluster --ignore=tests/engine
 	@$(MAKE) --no-print-directory test-cluster
+	@$(MAKE) --no-print-directory test-engine
 
 $(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt constraints/engine.txt benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -67,7 +68,7 @@ e2e: venv tools
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .kubeai .mypy_cache .ruff_cache
 
-.PHONY: controlplane engine test-cluster
+.PHONY: controlplane engine test-cluster test-engine
 
 # The control plane binaries (kube-apiserver, kube-controller-manager, kube-scheduler v1.35.4,
 # etcd v3.6.16, KWOK v0.7.0) built from tools/controlplane/*/go.mod into .tools/controlplane-*/.
@@ -88,3 +89,10 @@ engine: venv
 test-cluster: controlplane
 	unshare --net -- sh -c 'ip link set lo up && exec "$$@"' sh \
 		$(PY) -m pytest tests/cluster -p no:cacheprovider
+
+# The engine tests: the Pulumi engine (make engine) runs `up`, `preview` and `destroy` of the
+# local platform stack and two team stacks against a control plane, in a loopback-only network
+# namespace like test-cluster.
+test-engine: controlplane engine
+	unshare --net -- sh -c 'ip link set lo up && exec "$$@"' sh \
+		$(PY) -m pytest tests/engine -p no:cacheprovider

@@ -9,7 +9,10 @@ itself under ``unshare --net`` (root or CAP_SYS_ADMIN). It prints the kubeconfig
 ``--stack`` as ``pulumi up`` would (``infra.controlplane.install``; a team stack on top of its
 platform stack, whose node pools then become the nodes), removes the upstream admission webhook
 configurations whose servers cannot run under KWOK, and reports rejections and workloads not yet
-Available. Exit status 1 when the plane cannot start, 2 for a bad stack.
+Available. While it runs, the stand-ins of ``infra.controlplane.standins`` bind claims and remove
+upstream webhook configurations, and its kubeconfig also holds the contexts the stack files name
+(``kind-kubeai``), so ``kubeai stack up --stack local --kubeconfig <it>`` (the real engine) works
+against it from another shell. Exit status 1 when the plane cannot start, 2 for a bad stack.
 """
 
 from __future__ import annotations
@@ -73,10 +76,11 @@ def cluster_up(
     from glue.signals import Terminated
     from infra.config import ConfigError
     from infra.controlplane import build as builder
-    from infra.controlplane.harness import ControlPlane, ControlPlaneError
+    from infra.controlplane.harness import CONTEXT, ControlPlane, ControlPlaneError
     from infra.controlplane.install import InstallError, plans_for, platform_of
     from infra.controlplane.netns import loopback_only_problem, unshare_command, unshare_problem
     from infra.controlplane.nodes import stack_nodes, stack_pools
+    from infra.controlplane.standins import StandIns
     from infra.render import RenderError
 
     stacks = stack or ["local"]
@@ -122,7 +126,11 @@ def cluster_up(
             raise _fail(str(exc), 2) from None
     plane = ControlPlane(run_dir, binaries, log=lambda line: console.print(escape(line)))
     try:
-        with plane:
+        with plane, StandIns(plane.client, log=lambda line: console.print(escape(line))):
+            # Stack files name the context of the cluster they were written for (kind-kubeai).
+            plane.write_kubeconfig(
+                plane.kubeconfig, [CONTEXT, *_stack_contexts(stacks, stacks_dir)]
+            )
             plane.add_nodes(nodes)
             if plans:
                 _install(plane, plans)
@@ -166,6 +174,26 @@ def _install(plane: ControlPlane, plans: list[InstallPlan]) -> None:
             err.print(f"[yellow]not Available:[/yellow] {escape(key)}: {escape(why)}")
 
 
+def _stack_contexts(stacks: list[str], stacks_dir: Path) -> list[str]:
+    """The kubeconfig contexts the stack files name (``kubernetes:context``,
+    ``kubeai:cluster.existing.context``); unreadable files name none."""
+    import yaml
+
+    names: list[str] = []
+    for name in stacks:
+        try:
+            config = yaml.safe_load((stacks_dir / f"Pulumi.{name}.yaml").read_text()).get("config")
+        except (OSError, AttributeError, yaml.YAMLError):
+            continue
+        if not isinstance(config, dict):
+            continue
+        existing = (config.get("kubeai:cluster") or {}).get("existing") or {}
+        for context in (config.get("kubernetes:context"), existing.get("context")):
+            if isinstance(context, str) and context:
+                names.append(context)
+    return names
+
+
 def _print_usage(plane: ControlPlane, nodes: int) -> None:
     """Where the kubeconfig is and how to reach the plane from another shell."""
     enter = f"nsenter --net=/proc/{os.getpid()}/ns/net"
@@ -177,6 +205,7 @@ def _print_usage(plane: ControlPlane, nodes: int) -> None:
         "It listens on loopback inside this process's own network namespace; from another shell:\n"
         f"  {enter} kubectl --kubeconfig {plane.kubeconfig} get nodes\n"
         f"  {enter} bash   # a shell in the namespace (KUBECONFIG={plane.kubeconfig})\n"
+        f"  {enter} kubeai stack up --stack local --kubeconfig {plane.kubeconfig}\n"
         "Ctrl-C stops every process.",
         highlight=False,
         soft_wrap=True,

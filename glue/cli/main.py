@@ -1,7 +1,8 @@
 """``kubeai``: the platform's command line for people.
 
 Commands: ``kubeai demo``; ``kubeai models list|show|versions|alias|rollback|history``;
-``kubeai services status``; ``kubeai datasets list|add``; ``kubeai render``; ``kubeai validate``.
+``kubeai services status``; ``kubeai datasets list|add``; ``kubeai render``; ``kubeai validate``;
+``kubeai stack up|preview|destroy|outputs`` (``glue.cli.stack``); ``kubeai dev cluster up``.
 The registry URL comes from ``--registry-url`` or ``KUBEAI_REGISTRY_URL`` (default
 http://127.0.0.1:8080). Errors print one readable line and exit with a status of the one table in
 ``glue.cli.exit_codes`` (1 refused or failed, 2 bad input, 3 registry or storage unreachable),
@@ -38,6 +39,7 @@ from rich.text import Text
 
 from glue.cli.dev import app as dev_app
 from glue.cli.exit_codes import ExitCode
+from glue.cli.stack import app as stack_app
 from glue.cli.terminal import shown
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
@@ -61,6 +63,7 @@ app.add_typer(services_app, name="services")
 datasets_app = typer.Typer(help="Datasets recorded for lineage.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(dev_app, name="dev")
+app.add_typer(stack_app, name="stack")
 
 console = Console(markup=False)
 err = Console(stderr=True, markup=False)

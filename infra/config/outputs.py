@@ -91,7 +91,9 @@ class PlatformOutputs(BaseModel):
     registry_url: str
     glue_image: str
     triton_image: str
-    triton_image_pull_secret: str | None
+    #: Optional keys default to None: the engine drops null values from stack outputs, so a
+    #: platform stack without a pull secret exports no such key at all.
+    triton_image_pull_secret: str | None = None
     artifact_store: ArtifactStore
     node_pools: list[PoolOutput] = []
 

@@ -37,7 +37,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -53,6 +53,8 @@ from infra.controlplane.pki import Pki, write_pki
 
 HOST = "127.0.0.1"
 ADMIN_USER = "kubeai-admin"
+#: Name of the cluster and of the default context in the plane's kubeconfig.
+CONTEXT = "kubeai-local"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 #: Pod IPs KWOK hands out (status only: nothing listens there, and the netns has no route).
 POD_CIDR = "10.244.0.1/16"
@@ -264,6 +266,38 @@ class ControlPlane:
             )
         return names
 
+    def write_kubeconfig(self, path: Path, contexts: Sequence[str] = (CONTEXT,)) -> Path:
+        """Write the admin kubeconfig (mode 0600) to ``path`` with one context per name in
+        ``contexts``, all on this plane, the first one current; returns ``path``.
+
+        Stack files name the context of the cluster they were written for (``local`` names
+        ``kind-kubeai``); a kubeconfig holding that name lets them run here unchanged. Raises
+        ``ValueError`` for no context names.
+        """
+        if not contexts:
+            raise ValueError("at least one context name is needed")
+        names = list(dict.fromkeys(contexts))
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": CONTEXT,
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_cert)},
+                }
+            ],
+            "users": [{"name": ADMIN_USER, "user": {"token": self.token}}],
+            "contexts": [
+                {"name": name, "context": {"cluster": CONTEXT, "user": ADMIN_USER}}
+                for name in names
+            ],
+            "current-context": names[0],
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(config, handle, sort_keys=False)
+        return path
+
     # -- internals ----------------------------------------------------------------------------
 
     def _write_credentials(self) -> None:
@@ -271,24 +305,7 @@ class ControlPlane:
             f'{self.token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'
         )
         os.chmod(self.workdir / "tokens.csv", 0o600)
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "kubeai-local",
-                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_cert)},
-                }
-            ],
-            "users": [{"name": ADMIN_USER, "user": {"token": self.token}}],
-            "contexts": [
-                {"name": "kubeai-local", "context": {"cluster": "kubeai-local", "user": ADMIN_USER}}
-            ],
-            "current-context": "kubeai-local",
-        }
-        fd = os.open(self.kubeconfig, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(config, handle, sort_keys=False)
+        self.write_kubeconfig(self.kubeconfig)
 
     def _etcd_args(self, port: int, peer_port: int) -> list[str]:
         client, peer = f"http://{HOST}:{port}", f"http://{HOST}:{peer_port}"

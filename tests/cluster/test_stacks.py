@@ -48,6 +48,8 @@ STACKS_DIR = REPO_ROOT / "stacks"
 #: Platform stacks first, each followed by the team stacks installed on it.
 STACKS = (
     "local",
+    "team-vision-local",
+    "team-search-local",
     "prod-eks",
     "team-search-prod",
     "prod-gke",

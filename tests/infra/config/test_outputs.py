@@ -36,3 +36,23 @@ def test_outputs_read_back_through_a_stack_reference() -> None:
     outputs = platform_outputs(factories.platform_config("ack"))
     exported = {**outputs.model_dump(by_alias=True), "addedByANewerPlatform": 1}
     assert PlatformOutputs.model_validate(exported) == outputs
+
+
+def _without_nulls(value: object) -> object:
+    """What the engine makes of an output: null values dropped at every depth."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("provider", ["existing", "eks", "gke", "ack"])
+def test_outputs_read_back_after_the_engine_dropped_their_nulls(provider: str) -> None:
+    """The real engine drops null values from stack outputs: the local platform's
+    ``tritonImagePullSecret: null`` arrived as a missing key and every team stack failed."""
+    config = factories.platform_config(provider, triton={"imagePullSecret": None})
+    outputs = platform_outputs(config)
+    exported = _without_nulls(outputs.model_dump(by_alias=True))
+    assert "tritonImagePullSecret" not in exported  # type: ignore[operator]
+    assert PlatformOutputs.model_validate(exported) == outputs
