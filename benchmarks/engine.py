@@ -206,11 +206,15 @@ def measure_engine(workdir: Path, binaries: dict[str, Path], log: Log) -> dict[s
 
 def measure(workdir: Path, log: Log = _say) -> dict[str, Any]:
     """The engine steps, then the installer beside it, in a loopback-only namespace (raises
-    ``NotIsolatedError`` outside one)."""
+    ``NotIsolatedError`` outside one), in emptied ``workdir/engine`` and ``workdir/installer``
+    folders."""
     from infra.controlplane.netns import require_loopback_only
 
     require_loopback_only()
     binaries = controlplane_build.installed()
+    # A previous run's etcd data and engine state would be reused: start from empty folders.
+    for folder in (workdir / "engine", workdir / "installer"):
+        shutil.rmtree(folder, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "versions": {
