@@ -74,13 +74,20 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.support import ROOT, BenchmarkSkipped, RssSampler, mib
+from benchmarks.support import (
+    ROOT,
+    BenchmarkSkipped,
+    RssSampler,
+    mib,
+    namespace_arguments,
+    namespace_main,
+    run_in_namespace,
+)
 from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, NodePool, PlatformConfig
 from infra.controlplane.build import BuildError, installed
 from infra.controlplane.components import ETCD_VERSION, KUBERNETES_VERSION, KWOK_VERSION
 from infra.controlplane.harness import ControlPlane
 from infra.controlplane.harness import _ready_nodes as ready_nodes
-from infra.controlplane.netns import loopback_only_problem, unshare_command, unshare_problem
 from infra.controlplane.nodes import pool_nodes, stack_pools
 
 STACKS_DIR = ROOT / "stacks"
@@ -99,7 +106,6 @@ SCALE_ROWS: tuple[tuple[str, int | None, bool], ...] = (
 )
 PODS_PER_CPU_NODE = 100
 LONG_RUNNING_VERBS = frozenset({"WATCH", "CONNECT"})
-_CHILD_FLAG = "--in-namespace"
 
 
 @dataclass(frozen=True)
@@ -369,8 +375,11 @@ def installer_missing() -> str | None:
     return None
 
 
-def measure_apply(workdir: Path, binaries: dict[str, Path], log: Log) -> dict[str, Any]:
-    """Seconds to install each example stack and see it Available, on its own control plane.
+def measure_apply(
+    workdir: Path, binaries: dict[str, Path], log: Log, stacks: list[str] | None = None
+) -> dict[str, Any]:
+    """Seconds to install each example stack (or each of ``stacks``) and see it Available, on
+    its own control plane.
 
     Follows the cluster tests' sequence with ``infra.controlplane.install``: ``plans_for(stack,
     ...)`` (``[platform]`` or ``[platform, team]``), KWOK nodes from the platform plan's
@@ -384,7 +393,7 @@ def measure_apply(workdir: Path, binaries: dict[str, Path], log: Log) -> dict[st
         return {"not_available": missing}
     install = importlib.import_module(INSTALL_MODULE)
     rows: list[dict[str, Any]] = []
-    for stack in example_stacks():
+    for stack in stacks or example_stacks():
         row: dict[str, Any] = {"stack": stack}
         folder = workdir / f"apply-{stack}"
         try:
@@ -1061,43 +1070,9 @@ def run_cluster_benchmark(*, workdir: Path, quick: bool, on_line: Log = _say) ->
         installed()
     except BuildError as exc:
         raise BenchmarkSkipped(str(exc)) from exc
-    problem = unshare_problem()
-    if problem:
-        raise BenchmarkSkipped(f"no loopback-only network namespace: {problem}")
     workdir.mkdir(parents=True, exist_ok=True)
-    out = workdir / "cluster.json"
-    out.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "benchmarks.cluster", _CHILD_FLAG, "--workdir", str(workdir)]
-    argv += ["--out", str(out), *(["--quick"] if quick else [])]
-    process = subprocess.Popen(
-        unshare_command(argv),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    tail: list[str] = []
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            on_line(line.rstrip())
-            tail = [*tail[-40:], line.rstrip()]
-        process.wait()
-    except BaseException:
-        # The child's ControlPlane stops every process it started on SIGTERM.
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=30)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        raise
-    if process.returncode != 0 or not out.is_file():
-        shown = "\n".join(tail)
-        raise RuntimeError(f"cluster benchmark exited with {process.returncode}:\n{shown}")
-    return dict(json.loads(out.read_text()))
+    args = ["--workdir", str(workdir), *(["--quick"] if quick else [])]
+    return run_in_namespace("benchmarks.cluster", args, workdir / "cluster.json", on_line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1105,33 +1080,13 @@ def main(argv: list[str] | None = None) -> int:
     itself in a loopback-only namespace, or runs there (``--in-namespace``); refuses elsewhere."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100 nodes, 1,000 pods")
-    parser.add_argument(
-        "--workdir", type=Path, default=ROOT / ".kubeai" / "bench" / "work" / "cluster"
-    )
-    parser.add_argument("--out", type=Path, help="JSON file to write (default: stdout)")
-    parser.add_argument(_CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
+    namespace_arguments(parser, "cluster")
     args = parser.parse_args(argv)
-    if not args.in_namespace:
-        try:
-            result = run_cluster_benchmark(workdir=args.workdir, quick=args.quick)
-        except BenchmarkSkipped as exc:
-            print(f"refusing to run: {exc}", file=sys.stderr)
-            return 2
-        text = json.dumps(result, indent=2) + "\n"
-        if args.out:
-            args.out.write_text(text)
-        else:
-            print(text)
-        return 0
-    problem = loopback_only_problem()
-    if problem:
-        print(f"refusing to run: {problem}", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    result = measure(args.workdir, quick=args.quick)
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return namespace_main(
+        args,
+        lambda: run_cluster_benchmark(workdir=args.workdir, quick=args.quick),
+        lambda: measure(args.workdir, quick=args.quick),
+    )
 
 
 if __name__ == "__main__":

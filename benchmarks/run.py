@@ -1,8 +1,8 @@
 """``python -m benchmarks.run``: run the benchmarks, print the tables, write the results.
 
-Options: ``--only swap|registry|stacks|cluster`` (one benchmark), ``--quick`` (shorter: fewer
+Options: ``--only swap|registry|stacks|cluster|engine`` (one benchmark), ``--quick`` (shorter: fewer
 registrations, shorter load windows, 5/20/50 team stacks instead of 10/100/500, 100 KWOK GPU
-nodes and 1,000 pods instead of 1,000 and 10,000),
+nodes and 1,000 pods instead of 1,000 and 10,000; the engine benchmark runs the same steps),
 ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
 Results go to ``<out>/results.json``; work directories and server logs to ``<out>/work/``.
 Every number is measured in this run. Exit status: 0 when every selected benchmark ran (parts
@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.cluster import SCALE_ROWS, run_cluster_benchmark
+from benchmarks.engine import PLATFORM, STEPS, TEAM, run_engine_benchmark
 from benchmarks.registry import CLIENTS, run_registry_benchmark
 from benchmarks.stacks import (
     BUDGET,
@@ -47,7 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument(
-        "--only", choices=("swap", "registry", "stacks", "cluster"), help="run one benchmark"
+        "--only",
+        choices=("swap", "registry", "stacks", "cluster", "engine"),
+        help="run one benchmark",
     )
     parser.add_argument("--quick", action="store_true", help="a shorter run (smoke test)")
     parser.add_argument(
@@ -319,6 +323,92 @@ def cluster_tables(result: dict[str, Any]) -> list[Table]:
     return [control, scale, memory]
 
 
+def _changes(counts: dict[str, int] | None) -> str:
+    return ", ".join(f"{op} {n}" for op, n in (counts or {}).items()) or "none"
+
+
+def engine_tables(result: dict[str, Any]) -> list[Table]:
+    """The engine's steps beside the direct installer, and the engine's memory."""
+    engine, installer = result.get("engine", {}), result.get("installer", {})
+    rows = {row["step"]: row for row in engine.get("steps", [])}
+    peer: dict[str, Any] = next(
+        (r for r in installer.get("rows", []) if r.get("stack") == TEAM), {}
+    )
+    if "error" in peer:
+        beside = {"platform_up": f"FAILED: {peer['error'][:120]}"}
+    elif peer:
+        beside = {
+            "platform_up": _cell(peer.get("platform_install_seconds"), 1),
+            "team_up": (
+                f"{_cell(peer.get('apply_to_available_seconds'), 1)} (apply "
+                f"{_cell(peer.get('apply_seconds'), 1)}; {peer.get('rejections')} rejected, "
+                f"{len(peer.get('not_available', []))} not Available)"
+            ),
+        }
+    else:
+        beside = {"platform_up": str(installer.get("not_available") or installer.get("error"))}
+    versions = result["versions"]
+    steps = Table(
+        "step",
+        "engine (s)",
+        "resource changes",
+        "peak RSS pulumi / provider (MiB)",
+        "installer → all Available (s)",
+        title=(
+            f"pulumi {versions['pulumi']} + pulumi-resource-kubernetes "
+            f"{versions['pulumi-resource-kubernetes']} (Automation API, inline program) vs "
+            f"infra.controlplane.install, {PLATFORM} then {TEAM} on the control plane"
+        ),
+    )
+    for key, label, _, _ in STEPS:
+        row = rows.get(key)
+        if row is None:
+            cells = ["not run" if key in engine.get("not_run", []) else "-", "", ""]
+        elif "error" in row:
+            cells = [_cell(row["seconds"], 1), f"FAILED: {row['error'][:200]}", ""]
+        else:
+            by_process = row["peak_rss_by_process_mib"]
+            cells = [
+                _cell(row["seconds"], 1),
+                _changes(row["resource_changes"]),
+                f"{_cell(by_process.get('pulumi'))} / "
+                f"{_cell(by_process.get('pulumi-resource-kubernetes'))}",
+            ]
+        steps.add_row(label, *cells, beside.get(key, "-"))
+    if "error" in engine:
+        steps.caption = f"engine FAILED: {engine['error'][:300]}"
+    tables = [steps]
+    if "peak_rss" in engine:
+        peaks = engine["peak_rss"]
+        memory = Table(
+            "process",
+            "peak RSS MiB",
+            title=f"engine memory, whole run (sampled every {peaks['sample_interval_seconds']} s)",
+        )
+        for name, value in peaks["by_process_mib"].items():
+            seen = peaks["processes_seen"].get(name, 0)
+            memory.add_row(f"{name} (VmHWM, {seen} processes)", _cell(value))
+        memory.add_row("peak of their summed VmRSS", _cell(peaks["peak_of_sum_mib"]))
+        memory.add_row(
+            "benchmark process, inline program included (VmHWM)",
+            _cell(engine["benchmark_process_vmhwm_mib"]),
+        )
+        tables.append(memory)
+    return tables
+
+
+def _attempt(console: Console, call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """``(call(), False)``; ``({"skipped": why}, False)`` when it raises ``BenchmarkSkipped``,
+    ``({"error": ...}, True)`` with the traceback printed when it raises anything else."""
+    try:
+        return call(), False
+    except BenchmarkSkipped as exc:
+        return {"skipped": str(exc)}, False
+    except Exception as exc:
+        console.print(traceback.format_exc(), markup=False)
+        return {"error": f"{type(exc).__name__}: {exc}"}, True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks; returns the exit status."""
     args = parse_args(argv)
@@ -336,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["machine"]["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()]
     failed = False
+
+    def relay(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+
     previous = signal.signal(signal.SIGTERM, _sigterm)
     started = time.monotonic()
     try:
@@ -402,19 +496,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
             with console.status("stacks benchmark: 1 platform + N team stacks under mocks"):
-                try:
-                    results["stacks"] = run_stacks_benchmark(
+                results["stacks"], broke = _attempt(
+                    console,
+                    lambda: run_stacks_benchmark(
                         workdir=work / "stacks",
                         sizes=QUICK_SIZES if args.quick else SIZES,
                         budget=QUICK_BUDGET if args.quick else BUDGET,
                         on_row=stacks_progress,
-                    )
-                except BenchmarkSkipped as exc:
-                    results["stacks"] = {"skipped": str(exc)}
-                except Exception as exc:
-                    failed = True
-                    results["stacks"] = {"error": f"{type(exc).__name__}: {exc}"}
-                    console.print(traceback.format_exc(), markup=False)
+                    ),
+                )
+                failed = failed or broke
             if "variants" in results["stacks"]:
                 for table in stacks_tables(results["stacks"]):
                     console.print(table)
@@ -427,18 +518,13 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"[yellow]stacks benchmark: {results['stacks']}[/yellow]")
         if args.only in (None, "cluster"):
             console.print("cluster benchmark (loopback-only network namespace):")
-            try:
-                results["cluster"] = run_cluster_benchmark(
-                    workdir=work / "cluster",
-                    quick=args.quick,
-                    on_line=lambda line: console.print(line, markup=False, highlight=False),
-                )
-            except BenchmarkSkipped as exc:
-                results["cluster"] = {"skipped": str(exc)}
-            except Exception as exc:
-                failed = True
-                results["cluster"] = {"error": f"{type(exc).__name__}: {exc}"}
-                console.print(traceback.format_exc(), markup=False)
+            results["cluster"], broke = _attempt(
+                console,
+                lambda: run_cluster_benchmark(
+                    workdir=work / "cluster", quick=args.quick, on_line=relay
+                ),
+            )
+            failed = failed or broke
             if "scale" in results["cluster"]:
                 for table in cluster_tables(results["cluster"]):
                     console.print(table)
@@ -448,6 +534,17 @@ def main(argv: list[str] | None = None) -> int:
                         console.print(f"{key}: limited by {reading}", highlight=False)
             else:
                 console.print(f"[yellow]cluster benchmark: {results['cluster']}[/yellow]")
+        if args.only in (None, "engine"):
+            console.print("engine benchmark (loopback-only network namespace):")
+            results["engine"], broke = _attempt(
+                console, lambda: run_engine_benchmark(workdir=work / "engine", on_line=relay)
+            )
+            failed = failed or broke
+            if "versions" in results["engine"]:
+                for table in engine_tables(results["engine"]):
+                    console.print(table)
+            else:
+                console.print(f"[yellow]engine benchmark: {results['engine']}[/yellow]")
     except KeyboardInterrupt:
         console.print("[red]interrupted: every process started was stopped[/red]")
         return 130

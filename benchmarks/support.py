@@ -7,16 +7,20 @@ with ``tests.support.postgres.PostgresServer`` (as the tests do). Everything sta
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.metadata
+import json
 import os
 import platform
+import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,106 @@ def apply_quiet_env() -> None:
 
 class BenchmarkSkipped(RuntimeError):  # noqa: N818 - reads as a state in `except` clauses
     """A benchmark (or part of it) cannot run on this machine; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------------
+# a benchmark in a loopback-only network namespace
+
+
+def run_in_namespace(
+    module: str, args: list[str], out: Path, on_line: Callable[[str], None]
+) -> dict[str, Any]:
+    """Run ``python -m <module> --in-namespace <args>`` in a fresh loopback-only network
+    namespace (``infra.controlplane.netns.unshare_command``), relaying its output lines to
+    ``on_line``; returns the JSON object the child wrote to ``out``.
+
+    On Ctrl-C or SIGTERM here the child gets SIGTERM (a ``ControlPlane`` stops every process it
+    started on it), then its process group SIGKILL. Raises ``BenchmarkSkipped`` when no such
+    namespace can be made, ``RuntimeError`` with the last output lines when the child fails.
+    """
+    from infra.controlplane.netns import unshare_command, unshare_problem
+
+    problem = unshare_problem()
+    if problem:
+        raise BenchmarkSkipped(f"no loopback-only network namespace: {problem}")
+    out.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", module, IN_NAMESPACE_FLAG, *args, "--out", str(out)]
+    process = subprocess.Popen(
+        unshare_command(argv),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    tail: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            on_line(line.rstrip())
+            tail = [*tail[-40:], line.rstrip()]
+        process.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
+    if process.returncode != 0 or not out.is_file():
+        shown = "\n".join(tail)
+        raise RuntimeError(f"{module} exited with {process.returncode}:\n{shown}")
+    return dict(json.loads(out.read_text()))
+
+
+IN_NAMESPACE_FLAG = "--in-namespace"
+
+
+def namespace_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add ``--workdir`` (default ``.kubeai/bench/work/<name>``), ``--out`` and the hidden
+    ``--in-namespace`` flag of a benchmark run by ``namespace_main``."""
+    parser.add_argument("--workdir", type=Path, default=OUT_DIR / "work" / name)
+    parser.add_argument("--out", type=Path, help="JSON file to write (default: stdout)")
+    parser.add_argument(IN_NAMESPACE_FLAG, action="store_true", help=argparse.SUPPRESS)
+
+
+def namespace_main(
+    args: argparse.Namespace,
+    outside: Callable[[], dict[str, Any]],
+    inside: Callable[[], dict[str, Any]],
+) -> int:
+    """The ``main`` of a benchmark that runs in a loopback-only network namespace: without
+    ``--in-namespace``, ``outside()`` (which re-executes the module there through
+    ``run_in_namespace``) and its result to ``args.out`` or stdout; with it, ``inside()`` once the
+    namespace is checked (SIGTERM then exits, so a ``ControlPlane`` stops its processes), its
+    result to ``args.out``. Returns the exit status: 0, or 2 (the reason on stderr) when it
+    refuses to run.
+    """
+    from infra.controlplane.netns import loopback_only_problem
+
+    if not args.in_namespace:
+        try:
+            result = outside()
+        except BenchmarkSkipped as exc:
+            print(f"refusing to run: {exc}", file=sys.stderr)
+            return 2
+        text = json.dumps(result, indent=2) + "\n"
+        if args.out:
+            args.out.write_text(text)
+        else:
+            print(text)
+        return 0
+    problem = loopback_only_problem()
+    if problem:
+        print(f"refusing to run: {problem}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    result = inside()
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,6 +200,105 @@ class RssSampler:
         """Mean value in the window (0 if there is none)."""
         values = self.window(since, until)
         return int(sum(values) / len(values)) if values else 0
+
+
+def proc_status_bytes(pid: int, proc: Path = Path("/proc")) -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` of ``pid`` in bytes (``{}`` once it has exited or for a kernel
+    thread, which has neither)."""
+    try:
+        text = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return {}
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def process_name(pid: int, proc: Path = Path("/proc")) -> str | None:
+    """Basename of ``pid``'s executable, or its ``comm`` (at most 15 characters) when the
+    executable cannot be read; None once it has exited."""
+    with contextlib.suppress(OSError):
+        return Path(os.readlink(proc / str(pid) / "exe")).name.removesuffix(" (deleted)")
+    try:
+        return (proc / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def descendants(root: int, proc: Path = Path("/proc")) -> set[int]:
+    """Pids of every living descendant of ``root`` (children, their children, ...)."""
+    children: defaultdict[int, list[int]] = defaultdict(list)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children[ppid].append(int(entry.name))
+    out: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+class NamedProcessPeaks:
+    """A ``measure`` for ``RssSampler``: the summed ``VmRSS`` (bytes) of the descendants of
+    ``root`` (default: this process) whose executable is one of ``names``; each call also keeps
+    the largest ``VmHWM`` seen per name, over the whole run (``peaks``) and since the last
+    ``take_window()``. Processes that come and go between calls are missed, and a process's
+    ``VmHWM`` is only known up to its last sample.
+
+    A name matches a process's executable basename, or, when that cannot be read, its ``comm``
+    (the kernel cuts it to 15 characters, so ``name[:15]`` is compared).
+    """
+
+    def __init__(
+        self, names: Iterable[str], *, root: int | None = None, proc: Path = Path("/proc")
+    ) -> None:
+        self.names = tuple(names)
+        self.root = os.getpid() if root is None else root
+        self.proc = proc
+        self.peaks: dict[str, int] = {}
+        self.pids: dict[str, set[int]] = {name: set() for name in self.names}
+        self._window: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _match(self, found: str | None) -> str | None:
+        for name in self.names:
+            if found == name or (found is not None and len(found) == 15 and found == name[:15]):
+                return name
+        return None
+
+    def __call__(self) -> int:
+        total = 0
+        for pid in descendants(self.root, self.proc):
+            name = self._match(process_name(pid, self.proc))
+            if name is None:
+                continue
+            status = proc_status_bytes(pid, self.proc)
+            if not status:
+                continue
+            total += status.get("VmRSS", 0)
+            hwm = status.get("VmHWM", 0)
+            with self._lock:
+                self.pids[name].add(pid)
+                self.peaks[name] = max(self.peaks.get(name, 0), hwm)
+                self._window[name] = max(self._window.get(name, 0), hwm)
+        return total
+
+    def take_window(self) -> dict[str, int]:
+        """Largest ``VmHWM`` per name since the previous call (bytes), and start a new window."""
+        with self._lock:
+            window, self._window = self._window, {}
+        return window
 
 
 def mib(value: float) -> float:
