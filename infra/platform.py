@@ -34,6 +34,7 @@ from infra.addons.artifact_store import KEY_SECRETS, static_keys
 from infra.addons.fluid import Fluid, FluidArgs
 from infra.addons.gpu import GpuEnablement, GpuEnablementArgs
 from infra.addons.model_registry import ModelRegistry, ModelRegistryArgs
+from infra.addons.namespace_ownership import NamespaceOwnership
 from infra.addons.training_operator import TrainingOperator, TrainingOperatorArgs
 from infra.addons.volcano import Volcano, VolcanoArgs
 from infra.aliases import moved_from_stack_root
@@ -190,6 +191,8 @@ class Platform(pulumi.ComponentResource):
         """Volcano, Fluid, the training operator (after Volcano) and Argo Workflows
         (``static_credentials``: the stack has static object-store keys)."""
         addons = config.addons
+        # Before any team stack can run: team stacks never adopt an existing Namespace.
+        self.namespace_ownership = NamespaceOwnership("namespace-ownership", opts=self._k8s())
         self.volcano = (
             Volcano("volcano", VolcanoArgs(config=addons.volcano), opts=self._k8s())
             if addons.volcano.enabled

@@ -86,6 +86,7 @@ from infra.addons.artifact_store import (
     artifact_store_secret,
     static_keys,
 )
+from infra.addons.namespace_ownership import owner_annotation
 from infra.config import (
     AGENT_RESOURCES,
     GPU_TOLERATION,
@@ -160,7 +161,7 @@ def namespace_metadata(config: TeamConfig, team_label: str) -> dict[str, Any]:
             config.team.pod_security,
             {team_label: team, "app.kubernetes.io/part-of": "kubeai"},
         ),
-        "annotations": {QUEUE_ANNOTATION: team},
+        "annotations": {QUEUE_ANNOTATION: team, **owner_annotation()},
     }
 
 
@@ -173,6 +174,7 @@ def cache_namespace_metadata(config: TeamConfig) -> dict[str, Any]:
             config.dataset_cache.pod_security,
             {CACHE_FOR_LABEL: config.team.name, "app.kubernetes.io/part-of": "kubeai"},
         ),
+        "annotations": owner_annotation(),
     }
 
 

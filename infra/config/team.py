@@ -52,12 +52,49 @@ class TeamGroups(Strict):
     )
 
 
+#: Namespaces no team may be named after (the team's name is its Namespace's): Kubernetes' own
+#: and the ones the platform stack creates (``tests/infra/config/test_team.py`` checks the
+#: platform program creates no other). Server-side apply adopts an existing object, so a team
+#: stack named after one of them would take it over and, on destroy, delete it.
+RESERVED_NAMESPACES = frozenset(
+    {
+        "default",
+        "volcano-system",
+        "fluid-system",
+        "argo",
+        "kubeflow",
+        "nvidia-device-plugin",
+        "gpu-operator",
+    }
+)
+#: Name prefixes reserved too: ``kube-`` by Kubernetes (kube-system, kube-public,
+#: kube-node-lease), ``kubeai-`` by the platform (kubeai-system, the per-team
+#: ``kubeai-cache-<team>`` Fluid namespaces).
+RESERVED_PREFIXES = ("kube-", "kubeai-")
+
+
 class Team(Strict):
-    """``kubeai:team``."""
+    """``kubeai:team``. ``name`` is also the team's Namespace: not a reserved one
+    (``RESERVED_NAMESPACES``, ``RESERVED_PREFIXES``)."""
 
     name: Name
     groups: TeamGroups = Field(default_factory=TeamGroups)
     pod_security: Literal["restricted", "baseline", "privileged"] = "baseline"
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_NAMESPACES or name.startswith(RESERVED_PREFIXES):
+            owner = (
+                "Kubernetes" if name.startswith("kube-") or name == "default" else "the platform"
+            )
+            reserved = ", ".join(sorted(RESERVED_NAMESPACES))
+            prefixes = " or ".join(RESERVED_PREFIXES)
+            raise ValueError(
+                f"{name!r} is a namespace of {owner} (reserved: {reserved} and names starting "
+                f"with {prefixes}); the team's name is its namespace, choose another"
+            )
+        return name
 
 
 class Queue(Strict):

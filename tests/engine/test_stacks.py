@@ -307,6 +307,26 @@ def test_a_team_stack_refuses_a_platform_stack_that_does_not_exist(
     assert "kubeai stack up --stack local" in str(caught.value)
 
 
+def test_a_team_stack_never_adopts_a_namespace_it_did_not_create(
+    engine: Engine, api: httpx.Client, stacks_dir: Path
+) -> None:
+    """Server-side apply would have taken over an existing namespace (and ``destroy`` deleted
+    it); the platform's admission policy refuses, and the namespace stays as it was."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "legacy"}}
+    assert api.post("/api/v1/namespaces", json=namespace).status_code == 201
+    content = yaml.safe_load((stacks_dir / "Pulumi.team-vision-local.yaml").read_text())
+    content["config"]["kubeai:team"] = {"name": "legacy"}
+    content["config"].pop("kubeai:inferenceServices")
+    (stacks_dir / "Pulumi.team-legacy-local.yaml").write_text(yaml.safe_dump(content))
+    with pytest.raises(StackError) as caught:
+        engine.up("team-legacy-local")
+    assert "namespace legacy already exists and was not created by stack" in str(caught.value)
+    engine.destroy("team-legacy-local")
+    live = _get(api, "/api/v1/namespaces/legacy")
+    assert live is not None and live["status"]["phase"] == "Active"
+    assert not (live["metadata"].get("annotations") or {})  # untouched
+
+
 def test_destroying_a_team_stack_removes_its_objects_and_leaves_the_platform(
     engine: Engine, api: httpx.Client, timings: dict[str, float]
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from infra import versions
+from infra.addons.namespace_ownership import OWNER_ANNOTATION
 from infra.config import RUNTIME_COMPONENTS, ConfigError, DatasetConfig
 from infra.mocks import reveal
 from infra.tenancy import (
@@ -121,7 +122,7 @@ def test_namespace_labels_and_queue_annotation(team_run) -> None:
     assert metadata["name"] == "cv"
     assert metadata["labels"]["kubeai.dev/team"] == "cv"  # the platform's team label
     assert metadata["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
-    assert metadata["annotations"] == {QUEUE_ANNOTATION: "cv"}
+    assert metadata["annotations"] == {QUEUE_ANNOTATION: "cv", OWNER_ANNOTATION: "kubeai/test"}
 
 
 def test_quota_and_limit_range(team_run) -> None:

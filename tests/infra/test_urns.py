@@ -22,12 +22,16 @@ from tests.infra import urns
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 BEFORE = json.loads((Path(__file__).parent / "data" / "urns-before.json").read_text())
 #: Resources the restructuring added (new URNs without an earlier one), and those issue 7 added:
-#: a team's Fluid cache namespace, its LimitRange and the cached Dataset the team's one references.
+#: a team's Fluid cache namespace, its LimitRange and the cached Dataset the team's one references;
+#: and issue 9's namespace ownership policy (``infra.addons.namespace_ownership``).
 ADDED = {
     "kubeai:platform:Platform",
     "kubernetes:core/v1:Namespace",
     "kubernetes:core/v1:LimitRange",
     "kubernetes:data.fluid.io/v1alpha1:Dataset",
+    "kubeai:addons:NamespaceOwnership",
+    "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+    "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
 }
 
 

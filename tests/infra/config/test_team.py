@@ -11,6 +11,7 @@ from infra.config import (
     parse_config,
     platform_outputs,
 )
+from infra.config.team import RESERVED_NAMESPACES, RESERVED_PREFIXES
 from tests.infra.factories import config_problems as _problems
 from tests.infra.factories import stack_values as _values
 
@@ -56,3 +57,31 @@ def test_gpu_inference_service_must_tolerate_gpu_taint() -> None:
     values["inferenceServices"][0]["tolerations"] = []
     [(path, message)] = _problems(values)
     assert path == "kubeai:inferenceServices[0].tolerations" and "GPU pool taint" in message
+
+
+@pytest.mark.parametrize(
+    "name", ["kube-system", "kube-public", "kube-node-lease", "default", "argo", "kubeai-system"]
+)
+def test_a_team_named_after_a_reserved_namespace_is_refused(name: str) -> None:
+    """Server-side apply adopts an existing Namespace: a team named ``kube-system`` would have
+    taken it over and deleted it with the team stack."""
+    problems = _problems(team_config_values(name))
+    assert any(key == "kubeai:team.name" and repr(name) in text for key, text in problems), problems
+
+
+def team_config_values(name: str) -> dict[str, object]:
+    values = _values("team-vision-local")
+    values["team"] = {"name": name}
+    return values
+
+
+@pytest.mark.parametrize("provider", ["existing", "eks", "gke", "ack"])
+@pytest.mark.parametrize("gpu", ["auto", "gpuOperator"])
+def test_every_namespace_the_platform_creates_is_reserved(
+    platform_run, provider: str, gpu: str
+) -> None:
+    run = platform_run(provider, addons={"gpu": {"mode": gpu}})
+    names = {r.inputs["metadata"]["name"] for r in run.of_type("kubernetes:core/v1:Namespace")}
+    assert names
+    for name in names:
+        assert name in RESERVED_NAMESPACES or name.startswith(RESERVED_PREFIXES), name
