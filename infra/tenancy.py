@@ -73,7 +73,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.addons import namespace_manifest_labels, repo_path
+from infra.addons import (
+    ADDON_TIMEOUT_S,
+    GPU_TIMEOUT_S,
+    namespace_manifest_labels,
+    release_settings,
+    repo_path,
+)
 from infra.addons import triton as triton_addon
 from infra.addons.argo import (
     ARTIFACT_REPOSITORIES_CONFIGMAP,
@@ -715,7 +721,7 @@ class TeamTenancy(pulumi.ComponentResource):
                 chart=repo_path(*triton_addon.CHART),
                 namespace=self.namespace,
                 values=values,
-                max_history=10,
+                **release_settings(GPU_TIMEOUT_S if service.gpus else ADDON_TIMEOUT_S),
                 opts=self._after_namespace(*service_deps),
             )
 

@@ -91,6 +91,26 @@ def chart_args(chart: Chart, source: ChartSource) -> dict[str, Any]:
     }
 
 
+#: Seconds a release may take to become ready (``helm.v3.Release`` ``timeout``; the provider's
+#: default is 300). Add-on controllers on existing nodes: 10 minutes. Anything that may wait for
+#: a GPU node to scale up from zero (a few minutes on EKS/GKE/ACK) and then pull a ~10 GB image
+#: (Triton, the GPU Operator's driver container: 5-10 minutes at 20-30 MB/s): 30 minutes.
+ADDON_TIMEOUT_S = 600
+GPU_TIMEOUT_S = 1800
+
+
+def release_settings(timeout_s: int) -> dict[str, Any]:
+    """The ``helm.v3.Release`` arguments every release of the program shares.
+
+    ``timeout`` (seconds, ``ADDON_TIMEOUT_S`` or ``GPU_TIMEOUT_S``); ``atomic``: a failed
+    install or upgrade is rolled back, so a failed upgrade leaves the previous release serving
+    (the update fails with Helm's reason, Pulumi keeps the previous inputs and the next ``up``
+    tries again); ``cleanup_on_fail``: objects the failed attempt created are deleted;
+    ``max_history`` 10 revisions kept for ``helm rollback``.
+    """
+    return {"timeout": timeout_s, "atomic": True, "cleanup_on_fail": True, "max_history": 10}
+
+
 def namespace_manifest_labels(
     pod_security: str | None, labels: dict[str, str] | None = None
 ) -> dict[str, str]:

@@ -39,7 +39,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import versions
-from infra.addons import chart_args, check_dns_label, crd_installer_options, create_namespace
+from infra.addons import (
+    ADDON_TIMEOUT_S,
+    chart_args,
+    check_dns_label,
+    crd_installer_options,
+    create_namespace,
+    release_settings,
+)
 from infra.config import FluidAddon
 
 #: Runtime engines of the v1.0.8 chart (``runtime.<engine>`` in values.yaml).
@@ -106,7 +113,7 @@ class Fluid(pulumi.ComponentResource):
             name="fluid",
             namespace=ns.metadata.name,
             values=fluid_values(args.config, namespace=args.namespace),
-            max_history=10,
+            **release_settings(ADDON_TIMEOUT_S),
             opts=crd_installer_options(self),
             **chart_args(versions.FLUID, args.config.chart),
         )

@@ -31,7 +31,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import versions
-from infra.addons import chart_args, check_dns_label, crd_installer_options, create_namespace
+from infra.addons import (
+    GPU_TIMEOUT_S,
+    chart_args,
+    check_dns_label,
+    crd_installer_options,
+    create_namespace,
+    release_settings,
+)
 from infra.config import GPU_PRESENT_LABEL, GpuAddon, Toleration
 
 GpuMode = Literal["devicePlugin", "gpuOperator", "none"]
@@ -143,7 +150,7 @@ class GpuEnablement(pulumi.ComponentResource):
                 name=release_name,
                 namespace=ns.metadata.name,
                 values=values,
-                max_history=10,
+                **release_settings(GPU_TIMEOUT_S),
                 opts=release_opts,
                 **chart_args(chart, args.config.chart),
             )

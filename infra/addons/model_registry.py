@@ -28,7 +28,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.addons import check_dns_label, create_namespace, repo_path
+from infra.addons import (
+    ADDON_TIMEOUT_S,
+    check_dns_label,
+    create_namespace,
+    release_settings,
+    repo_path,
+)
 from infra.addons.artifact_store import ARTIFACT_SECRET, artifact_store_secret, artifact_values
 from infra.aliases import with_previous_type
 from infra.config import (
@@ -155,7 +161,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 args.artifact_store,
                 artifact_secret=artifact_secret,
             ),
-            max_history=10,
+            **release_settings(ADDON_TIMEOUT_S),
             opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),
         )
         self.namespace = ns.metadata.name

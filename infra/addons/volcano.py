@@ -29,7 +29,14 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from infra import versions
-from infra.addons import chart_args, check_dns_label, crd_installer_options, create_namespace
+from infra.addons import (
+    ADDON_TIMEOUT_S,
+    chart_args,
+    check_dns_label,
+    crd_installer_options,
+    create_namespace,
+    release_settings,
+)
 from infra.config import VolcanoAddon
 
 #: Scheduler actions, in the order a session runs them (pkg/scheduler/actions at v1.15.1).
@@ -130,7 +137,7 @@ class Volcano(pulumi.ComponentResource):
             name="volcano",
             namespace=ns.metadata.name,
             values=volcano_values(args.config),
-            max_history=10,
+            **release_settings(ADDON_TIMEOUT_S),
             opts=crd_installer_options(self),
             **chart_args(versions.VOLCANO, args.config.chart),
         )

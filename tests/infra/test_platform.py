@@ -114,3 +114,16 @@ def test_ambient_kubeconfig_without_an_existing_block(platform_run) -> None:
     assert "pulumi:providers:kubernetes" not in {
         t for t in run.types() if run.of_type(t) and run.of_type(t)[0].name == "kubernetes"
     }
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_release_has_its_timeout_and_rolls_back_on_failure(platform_run, provider) -> None:
+    """The provider's default 300 s is too short for a GPU node from zero plus a ~10 GB image."""
+    run = platform_run(provider, addons={"gpu": {"mode": "gpuOperator"}})
+    releases = run.of_type(RELEASE)
+    assert releases
+    for release in releases:
+        inputs = release.inputs
+        assert inputs["atomic"] is True and inputs["cleanupOnFail"] is True, release.name
+        want = 1800 if release.name == "gpu-release" else 600
+        assert inputs["timeout"] == want, release.name

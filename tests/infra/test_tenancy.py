@@ -313,3 +313,14 @@ def test_half_artifact_keys_are_refused() -> None:
         record_stack(
             factories.team_config(), secrets={"artifactStoreAccessKeyId": "a"}, platform=platform
         )
+
+
+def test_gpu_services_wait_for_a_node_from_zero_and_cpu_services_do_not(team_run) -> None:
+    run = team_run("eks")
+    releases = run.of_type("kubernetes:helm.sh/v3:Release")
+    assert releases
+    gpus = {s.name: s.gpus for s in factories.team_config().inference_services}
+    for release in releases:
+        service = release.inputs["name"]
+        assert release.inputs["timeout"] == (1800 if gpus[service] else 600), service
+        assert release.inputs["atomic"] is True and release.inputs["cleanupOnFail"] is True
