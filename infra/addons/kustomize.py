@@ -25,6 +25,7 @@ import yaml
 
 from infra import upstream
 from infra.addons import REPO_ROOT, repo_path
+from infra.files import write_atomic
 
 #: Where generated overlays are written (git-ignored ``.kubeai/``).
 GENERATED_ROOT = REPO_ROOT / ".kubeai" / "overlays"
@@ -51,11 +52,8 @@ def write_overlay(name: str, kustomization: dict[str, Any], files: dict[str, str
         digest.update(part.encode())
     target = GENERATED_ROOT / f"{name}-{digest.hexdigest()[:12]}"
     if not (target / "kustomization.yaml").is_file():
-        target.mkdir(parents=True, exist_ok=True)
         for file_name, content in {**files, "kustomization.yaml": text}.items():
-            temp = target / f".{file_name}.tmp"
-            temp.write_text(content, encoding="utf-8")
-            temp.replace(target / file_name)
+            write_atomic(target / file_name, content)
     return repo_path(*target.relative_to(REPO_ROOT).parts)
 
 

@@ -48,6 +48,7 @@ import yaml
 from pulumi import automation as auto
 
 from infra.engine import build as engine_build
+from infra.files import write_atomic
 from infra.gobuild import DEFAULT_DEST, REPO_ROOT
 
 #: The Pulumi project name (``Pulumi.yaml`` ``name``): part of every URN.
@@ -317,7 +318,5 @@ def _last_error(exc: auto.errors.CommandError) -> str:
 
 
 def _write_yaml(path: Path, content: dict[str, Any]) -> None:
-    """Write ``content`` to ``path`` through a temporary file and a rename."""
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
-    temp.replace(path)
+    """Write ``content`` as YAML to ``path`` (``infra.files.write_atomic``)."""
+    write_atomic(path, yaml.safe_dump(content, sort_keys=False))
