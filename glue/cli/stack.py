@@ -72,7 +72,6 @@ def _run(engine: Engine, operation: str, stack: str) -> object:
 
     started = time.monotonic()
     try:
-        engine.env()  # the prerequisites, before anything is written
         return getattr(engine, operation)(stack, on_output=_print_line)
     except StackInputError as exc:
         _fail(str(exc), ExitCode.BAD_INPUT)

@@ -190,9 +190,14 @@ class Engine:
         _write_yaml(target, merged)
 
     @contextlib.contextmanager
-    def _stack(self, stack: str) -> Iterator[auto.Stack]:
-        """The selected (created when missing) stack, inside the workspace folder."""
+    def _stack(self, stack: str, *, check_platform: bool = False) -> Iterator[auto.Stack]:
+        """The selected (created when missing) stack, inside the workspace folder. Reads the
+        stack file once; ``check_platform``: a team stack's platform stack must exist (up and
+        preview; destroy must work after the platform is gone). Every check runs before anything
+        is written."""
         settings = self.settings(stack)
+        if check_platform:
+            self._check_platform(stack, settings)
         env = self.env()
         self._write_workspace(stack, settings)
         from infra import __main__ as entry
@@ -240,8 +245,7 @@ class Engine:
         counts by operation). ``on_output`` gets the progress lines, ``on_event`` the engine's
         structured events (one ``resource_pre_event`` per resource step). Raises ``StackError``
         when it cannot run or fails."""
-        self._check_platform(stack, self.settings(stack))
-        with self._stack(stack) as selected:
+        with self._stack(stack, check_platform=True) as selected:
             return _run(
                 stack,
                 "up",
@@ -253,8 +257,7 @@ class Engine:
     ) -> auto.PreviewResult:
         """What ``up`` would change (``change_summary``: operation -> count), changing nothing;
         ``on_output``/``on_event`` as for ``up``. Raises ``StackError``."""
-        self._check_platform(stack, self.settings(stack))
-        with self._stack(stack) as selected:
+        with self._stack(stack, check_platform=True) as selected:
             return _run(
                 stack,
                 "preview",
