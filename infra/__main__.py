@@ -24,7 +24,13 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from infra import program  # noqa: E402
-from infra.config import NAMESPACE, ConfigError, parse_config, split_keys  # noqa: E402
+from infra.config import (  # noqa: E402
+    NAMESPACE,
+    ConfigError,
+    default_provider_problems,
+    parse_config,
+    split_keys,
+)
 from infra.upstream import UpstreamError  # noqa: E402
 
 
@@ -51,7 +57,10 @@ def runtime_config() -> tuple[dict[str, Any], set[str]]:
 def load(
     values: dict[str, Any], secret_keys: set[str]
 ) -> tuple[Any, dict[str, pulumi.Output[str]]]:
-    """Validate the ``kubeai:`` config and read its secrets; raises ``ConfigError``."""
+    """Validate the ``kubeai:`` config (and ``pulumi:disable-default-providers``) and read its
+    secrets; raises ``ConfigError``."""
+    if problems := default_provider_problems(values):
+        raise ConfigError(problems)
     raw: dict[str, Any] = {}
     for key, value in values.items():
         if not key.startswith(f"{NAMESPACE}:"):

@@ -178,6 +178,25 @@ class ProgramRun:
         return all(o in deps for o in others)
 
 
+#: Made-up answers of the invokes the program makes, by token: the cluster lookups of
+#: ``infra.providers`` (an API server in TEST-NET-3 and a placeholder CA, never contacted).
+FAKE_CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmZha2UKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+INVOKE_RESULTS: dict[str, dict[str, Any]] = {
+    "aws:eks/getCluster:getCluster": {
+        "endpoint": "https://203.0.113.10",
+        "certificateAuthorities": [{"data": FAKE_CA}],
+    },
+    "gcp:container/getCluster:getCluster": {
+        "endpoint": "203.0.113.11",
+        "masterAuths": [{"clusterCaCertificate": FAKE_CA}],
+    },
+    "alicloud:cs/getClusterCredential:getClusterCredential": {
+        "kubeConfig": "clusters:\n- cluster: {server: 'https://203.0.113.12:6443'}\n  name: c\n",
+        "certificateAuthorities": [{"clusterCert": FAKE_CA}],
+    },
+}
+
+
 class RecordingMocks(Mocks):
     """Mocks that record every registration (``resources``), invoke (``calls``) and the options
     each resource was declared with, and answer StackReferences from ``stack_outputs``.
@@ -214,9 +233,10 @@ class RecordingMocks(Mocks):
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        """Record the invoke and answer with no result."""
+        """Record the invoke; answer ``INVOKE_RESULTS[token]`` (a made-up cluster for the
+        cluster lookups of ``infra.providers``), else no result."""
         self.calls.append((args.token, dict(args.args)))
-        return {}, None
+        return dict(INVOKE_RESULTS.get(args.token, {})), []  # no check failures
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> None:
         """Stack transformation: note each resource's options and parent, change nothing."""

@@ -4,17 +4,20 @@
 its children keep the URNs they had when they sat directly under the stack (``aliases``, see
 ``infra.aliases``). Order:
 
-1. the Kubernetes provider (explicit only for ``existing`` clusters that name a kubeconfig or
-   context; otherwise the ambient kubeconfig / ``kubernetes:*`` stack config);
-2. ``GpuNodePool`` per ``kubeai:nodePools[]``;
+1. the explicit providers (``infra.providers``): the cloud provider of the cluster's block and
+   the Kubernetes provider built from the cluster itself; every child uses them, never a
+   default provider;
+2. ``GpuNodePool`` per ``kubeai:nodePools[]``, then their autoscaling and metrics-server
+   (``infra.addons.autoscaling``);
 3. GPU enablement (device plugin or GPU Operator) *after* the pools (``depends_on``): its
    DaemonSets only make sense once GPU nodes can appear;
 4. Volcano; Fluid; the training operator *after* Volcano (it needs the PodGroup CRD at start);
    Argo Workflows (its Release after its CRDs, inside the component);
 5. the model registry (the glue services);
 6. ``exports``: ``platform`` = ``platform_outputs(config)`` (what team stacks read through a
-   StackReference), ``nodePools`` (pool name -> provider id) and ``clusterUid`` (the cluster's
-   identity, ``infra.cluster_identity``); ``infra.program`` exports them.
+   StackReference), ``nodePools`` (pool name -> provider id), ``clusterUid`` (the cluster's
+   identity, ``infra.cluster_identity``) and ``kubernetes`` (the Kubernetes provider settings
+   team stacks connect with, ``infra.providers``); ``infra.program`` exports them.
 
 Checks that need secrets run before any resource (``check_platform_secrets``), so the component
 raises ``ConfigError`` with key paths before it registers anything.
@@ -26,11 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from infra import cluster_identity
+from infra import cluster_identity, providers
 from infra.addons.argo import ArgoWorkflows, ArgoWorkflowsArgs
 from infra.addons.artifact_store import KEY_SECRETS, static_keys
+from infra.addons.autoscaling import NodeAutoscaling, NodeAutoscalingArgs
 from infra.addons.fluid import Fluid, FluidArgs
 from infra.addons.gpu import GpuEnablement, GpuEnablementArgs
 from infra.addons.model_registry import ModelRegistry, ModelRegistryArgs
@@ -86,23 +89,6 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
         raise ConfigError(problems)
 
 
-def kubernetes_provider(
-    config: PlatformConfig, opts: pulumi.ResourceOptions | None = None
-) -> k8s.Provider | None:
-    """An explicit Kubernetes provider for ``existing`` clusters naming a kubeconfig/context."""
-    existing = config.cluster.existing
-    if config.cluster.provider != "existing" or existing is None:
-        return None
-    if not (existing.kubeconfig or existing.context):
-        return None
-    return k8s.Provider(
-        "kubernetes",
-        kubeconfig=existing.kubeconfig,
-        context=existing.context,
-        opts=opts,
-    )
-
-
 @dataclass(frozen=True)
 class PlatformArgs:
     """Inputs of ``Platform``: the validated stack config and its Pulumi secrets by key
@@ -119,7 +105,8 @@ class PlatformArgs:
 class Platform(pulumi.ComponentResource):
     """Everything a platform stack declares (module docstring), in dependency order.
 
-    Attributes: ``provider`` (explicit Kubernetes provider or None), ``pools``, ``gpu``,
+    Attributes: ``provider`` (the explicit Kubernetes provider), ``cloud`` (the explicit cloud
+    provider, None for ``existing`` clusters), ``pools``, ``autoscaling``, ``gpu``,
     ``model_registry``, ``volcano``/``fluid``/``training_operator``/``argo`` (None when
     disabled) and ``exports`` (stack outputs by name, for ``pulumi.export``).
     """
@@ -130,15 +117,31 @@ class Platform(pulumi.ComponentResource):
         args.validate()
         super().__init__(TYPE, name, None, opts)
         config = args.config
-        self.provider = kubernetes_provider(config, self._child())
+        self.cloud = providers.cloud_provider(config.cluster, self._child())
+        kubeconfig = providers.cluster_kubeconfig(config.cluster, self.cloud)
+        settings = providers.platform_settings(config.cluster, kubeconfig)
+        self.provider = providers.kubernetes_provider(settings, self._child())
+        self.providers: list[pulumi.ProviderResource] = [self.provider]
+        if self.cloud is not None:
+            self.providers.append(self.cloud)
         self.pools = [
             GpuNodePool(
                 f"pool-{pool.name}",
                 GpuNodePoolArgs(cluster=config.cluster, pool=pool),
-                opts=self._child(),
+                opts=self._k8s(),
             )
             for pool in config.node_pools
         ]
+        self.autoscaling = NodeAutoscaling(
+            "autoscaling",
+            NodeAutoscalingArgs(
+                cluster=config.cluster,
+                autoscaler=config.addons.cluster_autoscaler,
+                metrics_server=config.addons.metrics_server,
+                install_metrics_server=config.metrics_server_enabled,
+            ),
+            opts=self._k8s(*self.pools),
+        )
         self.gpu = GpuEnablement(
             "gpu",
             GpuEnablementArgs(
@@ -169,6 +172,7 @@ class Platform(pulumi.ComponentResource):
         }
         # Read only when the cluster exists (the node pools create it on EKS/GKE/ACK).
         self.exports[cluster_identity.OUTPUT] = cluster_identity.cluster_uid(self._k8s(*self.pools))
+        self.exports[providers.OUTPUT] = settings
         self.register_outputs(self.exports)
 
     def _child(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -178,13 +182,10 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _k8s(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
-        """Options of a child that talks to the cluster (the explicit provider when there is
-        one)."""
-        providers: list[pulumi.ProviderResource] | None = (
-            [self.provider] if self.provider is not None else None
-        )
+        """Options of a child that talks to the cluster or the cloud: the stack's explicit
+        providers, inherited by all its descendants."""
         return pulumi.ResourceOptions.merge(
-            self._child(*depends_on), pulumi.ResourceOptions(providers=providers)
+            self._child(*depends_on), pulumi.ResourceOptions(providers=list(self.providers))
         )
 
     def _addons(self, config: PlatformConfig, *, static_credentials: bool) -> None:

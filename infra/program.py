@@ -10,7 +10,8 @@
   before any resource exists) or, in ``pulumi up``, from
   ``StackReference(config.platform_stack).get_output("platform")``, together with the platform's
   ``clusterUid`` and the UID this stack's own provider reads (``infra.cluster_identity``: both
-  must name the same cluster): the checks then run inside
+  must name the same cluster; the provider is built from the platform's ``kubernetes`` output,
+  ``infra.providers``): the checks then run inside
   an ``apply`` when the reference resolves and a problem fails the update with a
   ``pulumi.RunError`` carrying the ``ConfigError`` text (no Python traceback), before the team
   Namespace (and so anything in it) is created.
@@ -24,7 +25,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
-from infra import cluster_identity
+from infra import cluster_identity, providers
 from infra.config import ConfigError, PlatformConfig, PlatformOutputs, TeamConfig
 from infra.platform import Platform, PlatformArgs
 from infra.tenancy import TeamTenancy, TeamTenancyArgs, check_platform
@@ -106,18 +107,25 @@ def checked_platform(
 
 def team_platform(
     config: TeamConfig, platform: PlatformOutputs | None
-) -> pulumi.Output[PlatformOutputs]:
-    """The team's platform outputs as an Output, checked (immediately when given offline)."""
+) -> tuple[pulumi.Output[PlatformOutputs], pulumi.ProviderResource]:
+    """The team's platform outputs as an Output, checked (immediately when given offline), and
+    the team's explicit Kubernetes provider.
+
+    The provider is built from the platform stack's ``kubernetes`` output (``infra.providers``;
+    offline, with no settings: the render never connects); the UID it reads must equal the
+    platform's ``clusterUid``.
+    """
     if platform is not None:
         check_platform(config, platform)
-        return pulumi.Output.from_input(platform)
+        return pulumi.Output.from_input(platform), providers.kubernetes_provider(None)
     reference = pulumi.StackReference(config.platform_stack)
+    provider = providers.kubernetes_provider(reference.get_output(providers.OUTPUT))
     values = pulumi.Output.all(
         reference.get_output(PLATFORM_OUTPUT),
         reference.get_output(cluster_identity.OUTPUT),
-        cluster_identity.cluster_uid(),
+        cluster_identity.cluster_uid(pulumi.ResourceOptions(provider=provider)),
     )
-    return values.apply(lambda v: checked_platform(config, v[0], (v[1], v[2])))
+    return values.apply(lambda v: checked_platform(config, v[0], (v[1], v[2]))), provider
 
 
 def required_secrets(config: PlatformConfig | TeamConfig) -> frozenset[str]:
@@ -151,9 +159,11 @@ def run(
         for key, value in stack.exports.items():
             pulumi.export(key, value)
         return
-    checked = team_platform(config, platform)
+    checked, provider = team_platform(config, platform)
     tenancy = TeamTenancy(
-        TEAM_COMPONENT, TeamTenancyArgs(config=config, platform=checked, secrets=secrets)
+        TEAM_COMPONENT,
+        TeamTenancyArgs(config=config, platform=checked, secrets=secrets),
+        opts=pulumi.ResourceOptions(providers=[provider]),
     )
     pulumi.export(
         "team",

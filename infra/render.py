@@ -38,6 +38,7 @@ from infra.config import (
     PlatformConfig,
     PlatformOutputs,
     TeamConfig,
+    default_provider_problems,
     parse_config,
     platform_outputs,
     split_keys,
@@ -114,7 +115,10 @@ def load_stack(
     if not isinstance(raw, dict):
         raise RenderInputError(f"{path}: 'config' must be a mapping of 'namespace:key' to values")
     values, secrets = split_keys(raw)
-    return parse_config(values), secrets, raw
+    config = parse_config(values)
+    if problems := default_provider_problems(raw):
+        raise ConfigError(problems)
+    return config, secrets, raw
 
 
 def platform_for(team: TeamConfig, stacks_dir: Path) -> PlatformOutputs:

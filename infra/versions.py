@@ -176,6 +176,64 @@ GPU_OPERATOR = Chart(
     content_sha256="cf62bbcbe9a1ae7a9bb368439de942eb5c7670aefe49f4f10937fc5646d28d3a",
 )
 
+
+@dataclass(frozen=True)
+class RepositoryChart:
+    """A Helm chart installed from its chart repository at a pinned version (and image tag).
+
+    For cloud-only add-ons that never run on this project's test control plane, so their
+    archives are not part of ``UPSTREAM_FILES``: Helm fetches ``name`` at ``version`` from
+    ``repository`` (or a mirror, ``ChartSource``) at ``pulumi up``. ``index_sha256`` is the
+    archive digest the repository's ``index.yaml`` lists for that version, for mirrors to check;
+    ``image`` the container image the release runs, pinned in the values.
+    """
+
+    repository: str
+    name: str
+    version: str
+    app_version: str
+    source: str
+    index_sha256: str | None
+    image: str
+
+
+#: kubernetes/autoscaler chart ``cluster-autoscaler`` 9.56.0 (app 1.35.0), as listed in the
+#: repository's index.yaml (created 2026-03-02). The image tag follows the cluster's Kubernetes
+#: minor (``CLUSTER_AUTOSCALER_IMAGE_TAGS``), as the autoscaler's README asks.
+CLUSTER_AUTOSCALER = RepositoryChart(
+    repository="https://kubernetes.github.io/autoscaler",
+    name="cluster-autoscaler",
+    version="9.56.0",
+    app_version="1.35.0",
+    source="kubernetes/autoscaler gh-pages index.yaml, entry cluster-autoscaler 9.56.0",
+    index_sha256="6386cf5fb78f4ef6a024360a1a04916d14b6f2936ce530a55a4341727e8af48d",
+    image="registry.k8s.io/autoscaling/cluster-autoscaler",
+)
+#: Kubernetes minor -> cluster-autoscaler image tag (appVersions of the charts 9.51.0, 9.53.0,
+#: 9.56.0 in the same index).
+CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.33": "v1.33.0", "1.34": "v1.34.2", "1.35": "v1.35.0"}
+
+#: kubernetes-sigs/metrics-server chart ``metrics-server`` 3.12.2 (app 0.7.2): Chart.yaml in the
+#: module sigs.k8s.io/metrics-server@v0.8.0 (the tag's tree); the module zip's sha256 is given
+#: (https://proxy.golang.org/sigs.k8s.io/metrics-server/@v/v0.8.0.zip), the chart archive's is not
+#: known here.
+METRICS_SERVER = RepositoryChart(
+    repository="https://kubernetes-sigs.github.io/metrics-server",
+    name="metrics-server",
+    version="3.12.2",
+    app_version="0.7.2",
+    source="kubernetes-sigs/metrics-server@v0.8.0 charts/metrics-server/Chart.yaml",
+    index_sha256=None,
+    image="registry.k8s.io/metrics-server/metrics-server:v0.7.2",
+)
+#: sha256 of the module zip sigs.k8s.io/metrics-server@v0.8.0 the chart facts were read from.
+METRICS_SERVER_MODULE_ZIP_SHA256 = (
+    "f5a32b733cbe1b728ca04f69d602fdb733461767845c85a7a24294fb3f6aab82"
+)
+
+#: Charts installed from their repositories (cloud-side add-ons, not in ``UPSTREAM_FILES``).
+REPOSITORY_CHARTS = (CLUSTER_AUTOSCALER, METRICS_SERVER)
+
 #: triton-inference-server/server v2.71.0 = NGC container 26.07 (deploy/k8s-onprem/values.yaml).
 TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:26.07-py3"
 TRITON_VERSION = "2.71.0"

@@ -81,12 +81,18 @@ def chart_args(chart: Chart, source: ChartSource) -> dict[str, Any]:
         from infra import upstream
 
         return {"chart": relative(upstream.ensure(chart.archive.path)), "version": chart.version}
-    repository = source.repository
+    return repository_args(chart.name, chart.version, source.repository)
+
+
+def repository_args(name: str, version: str, repository: str) -> dict[str, Any]:
+    """``helm.v3.Release`` arguments for chart ``name`` at ``version`` from a chart repository:
+    ``oci://`` registries are addressed as ``<repository>/<name>``, HTTP(S) ones through
+    ``repository_opts``."""
     if repository.startswith("oci://"):
-        return {"chart": f"{repository.rstrip('/')}/{chart.name}", "version": chart.version}
+        return {"chart": f"{repository.rstrip('/')}/{name}", "version": version}
     return {
-        "chart": chart.name,
-        "version": chart.version,
+        "chart": name,
+        "version": version,
         "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repository),
     }
 

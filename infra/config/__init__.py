@@ -16,7 +16,12 @@ pull keys) are never plain config: they are read with ``Config.get_secret`` and 
 stacks carry none. The names below are re-exported so ``from infra.config import X`` works.
 """
 
-from infra.config.loading import SECRET_KEYS, parse_config, split_keys
+from infra.config.loading import (
+    SECRET_KEYS,
+    default_provider_problems,
+    parse_config,
+    split_keys,
+)
 from infra.config.outputs import (
     REGISTRY_FULLNAME,
     REGISTRY_NAMESPACE,
@@ -33,6 +38,7 @@ from infra.config.platform import (
     ArgoAddon,
     ArgoArtifactRepository,
     Cluster,
+    ClusterAutoscalerAddon,
     EksCluster,
     ExistingCluster,
     FluidAddon,
@@ -41,6 +47,7 @@ from infra.config.platform import (
     GlueImage,
     GlueServices,
     GpuAddon,
+    MetricsServerAddon,
     NodePool,
     PlatformConfig,
     TrainingOperatorAddon,
@@ -110,6 +117,7 @@ __all__ = [
     "Autoscaling",
     "ChartSource",
     "Cluster",
+    "ClusterAutoscalerAddon",
     "ConfigError",
     "ContainerResources",
     "DatasetCache",
@@ -128,6 +136,7 @@ __all__ = [
     "LabelKey",
     "LabelValue",
     "LimitRangeConfig",
+    "MetricsServerAddon",
     "Name",
     "NodePool",
     "PlatformConfig",
@@ -146,6 +155,7 @@ __all__ = [
     "TrainingOperatorAddon",
     "TritonServingConfig",
     "VolcanoAddon",
+    "default_provider_problems",
     "parse_config",
     "platform_outputs",
     "platform_problems",

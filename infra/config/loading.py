@@ -10,6 +10,7 @@ also gets a did-you-mean suggestion (``kubeai:quota.gpuQouta: unknown key; did y
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -83,6 +84,41 @@ def _problems(model: type[BaseModel], error: ValidationError) -> list[tuple[str,
 SECRET_KEYS = frozenset(
     {"postgresDsn", "artifactStoreAccessKeyId", "artifactStoreSecretAccessKey", "nvcrApiKey"}
 )
+
+
+#: The stack config key that makes the engine refuse default providers (``infra.providers``).
+DISABLE_DEFAULTS_KEY = "pulumi:disable-default-providers"
+#: Packages whose default providers every stack disables (``*`` covers them all).
+DEFAULT_PROVIDERS = ("kubernetes", "aws", "gcp", "alicloud")
+
+
+def default_provider_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """Problems with the stack's ``pulumi:disable-default-providers`` (``[]`` when it disables
+    every package in ``DEFAULT_PROVIDERS`` or ``*``).
+
+    ``raw`` is the stack's config by full key; the value is a list (stack file) or its JSON text
+    (the program's runtime config). The program declares explicit providers for everything; this
+    key makes the engine refuse any resource that would still fall back to an ambient default.
+    """
+    value = raw.get(DISABLE_DEFAULTS_KEY)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = [value]
+    given = {str(v) for v in value} if isinstance(value, list) else set()
+    missing = [] if "*" in given else [p for p in DEFAULT_PROVIDERS if p not in given]
+    if not missing:
+        return []
+    wanted = json.dumps(list(DEFAULT_PROVIDERS))
+    return [
+        (
+            DISABLE_DEFAULTS_KEY,
+            f"must disable the default providers of {', '.join(missing)} (KubeAI stacks use "
+            f"only explicit providers built from the cluster they target): add "
+            f"`{DISABLE_DEFAULTS_KEY}: {wanted}` to the stack file's config",
+        )
+    ]
 
 
 def split_keys(raw: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:

@@ -30,6 +30,7 @@ from infra.config.shared import (
     check_quantity,
     untolerated,
 )
+from infra.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
 
 
 class ExistingCluster(Strict):
@@ -190,6 +191,37 @@ class ArgoAddon(Strict):
     artifact_repository: ArgoArtifactRepository | None = None
 
 
+class ClusterAutoscalerAddon(Strict):
+    """``kubeai:addons.clusterAutoscaler``: node autoscaling, so pools with ``minSize: 0`` (GPU
+    pools) grow when pods wait for them (``infra.addons.autoscaling``).
+
+    EKS: the upstream cluster-autoscaler (``roleArn``: the IAM role of its ServiceAccount, IRSA,
+    required); ACK: the managed autoscaler's settings; GKE: node-pool autoscaling is GKE's own
+    (every pool is created with it), nothing to install; existing clusters: nothing.
+    ``expander`` picks the pool to grow (ACK offers least-waste, random and priority);
+    ``scaleDownUnneededMinutes``: how long a node stays unneeded before it is removed.
+    """
+
+    enabled: bool = True
+    role_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+    )
+    expander: Literal["least-waste", "priority", "random", "most-pods", "price"] = "least-waste"
+    scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
+    chart: ChartSource = Field(default_factory=ChartSource)
+
+
+class MetricsServerAddon(Strict):
+    """``kubeai:addons.metricsServer``: the resource metrics API HorizontalPodAutoscalers read.
+
+    ``enabled`` unset: installed where the cloud does not run one itself (EKS; GKE and ACK
+    clusters come with metrics-server, existing clusters are assumed to have theirs).
+    """
+
+    enabled: bool | None = None
+    chart: ChartSource = Field(default_factory=ChartSource)
+
+
 class GpuAddon(Strict):
     """GPU enablement: ``auto`` = device plugin where nodes bring none (EKS, existing), none on
     GKE/ACK (their GPU nodes run one); or force ``devicePlugin``, ``gpuOperator``, ``none``."""
@@ -264,6 +296,8 @@ class Addons(Strict):
     training_operator: TrainingOperatorAddon = Field(default_factory=TrainingOperatorAddon)
     argo: ArgoAddon = Field(default_factory=ArgoAddon)
     gpu: GpuAddon = Field(default_factory=GpuAddon)
+    cluster_autoscaler: ClusterAutoscalerAddon = Field(default_factory=ClusterAutoscalerAddon)
+    metrics_server: MetricsServerAddon = Field(default_factory=MetricsServerAddon)
 
 
 class PlatformConfig(Strict):
@@ -289,6 +323,12 @@ class PlatformConfig(Strict):
         if not any(p.is_gpu for p in self.node_pools):
             return "none"
         return "none" if self.cluster.provider in ("gke", "ack") else "devicePlugin"
+
+    @property
+    def metrics_server_enabled(self) -> bool:
+        """Whether the platform installs metrics-server (``auto``: on EKS only)."""
+        enabled = self.addons.metrics_server.enabled
+        return self.cluster.provider == "eks" if enabled is None else enabled
 
     @property
     def gpu_capacity(self) -> dict[str, int]:
@@ -328,6 +368,7 @@ def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
                     f"{pool.gpu_type!r}",
                 )
             )
+    problems += autoscaler_problems(config)
     if config.gpu_mode in ("devicePlugin", "gpuOperator"):
         for index, pool in enumerate(config.node_pools):
             missing = untolerated(pool.effective_taints, config.addons.gpu.tolerations)
@@ -340,4 +381,50 @@ def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
                         "device plugin would never run on its nodes",
                     )
                 )
+    return problems
+
+
+#: Expanders ACK's managed autoscaler offers (``alicloud.cs.AutoscalingConfig.expander``).
+ACK_EXPANDERS = ("least-waste", "random", "priority")
+
+
+def autoscaler_problems(config: PlatformConfig) -> list[tuple[str, str]]:
+    """``kubeai:addons.clusterAutoscaler`` checks against the cluster's provider."""
+    scaler = config.addons.cluster_autoscaler
+    where = f"{NAMESPACE}:addons.clusterAutoscaler"
+    provider = config.cluster.provider
+    problems: list[tuple[str, str]] = []
+    if scaler.role_arn and provider != "eks":
+        problems.append(
+            (f"{where}.roleArn", f"is an EKS (IRSA) setting; this cluster is {provider}")
+        )
+    if not scaler.enabled or provider != "eks":
+        if scaler.enabled and provider == "ack" and scaler.expander not in ACK_EXPANDERS:
+            problems.append(
+                (
+                    f"{where}.expander",
+                    f"ACK's autoscaler offers {', '.join(ACK_EXPANDERS)}, got {scaler.expander!r}",
+                )
+            )
+        return problems
+    if not scaler.role_arn:
+        problems.append(
+            (
+                f"{where}.roleArn",
+                "required on EKS: the IAM role (IRSA) the cluster-autoscaler runs as, allowed "
+                "autoscaling:Describe*, SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, "
+                "ec2:DescribeLaunchTemplateVersions/InstanceTypes and eks:DescribeNodegroup; or "
+                "set enabled: false",
+            )
+        )
+    minor = config.cluster.kubernetes_version
+    if minor not in CLUSTER_AUTOSCALER_IMAGE_TAGS:
+        problems.append(
+            (
+                f"{NAMESPACE}:cluster.kubernetesVersion",
+                f"no pinned cluster-autoscaler for Kubernetes {minor} (pinned: "
+                f"{', '.join(sorted(CLUSTER_AUTOSCALER_IMAGE_TAGS))}); the autoscaler's minor "
+                "must match the cluster's",
+            )
+        )
     return problems

@@ -20,7 +20,9 @@ the pinned, verified files (``infra.upstream.ensure``), with the declared inputs
   node pools become KWOK nodes (``infra.controlplane.nodes.stack_nodes``, plus CPU nodes), the
   cluster an ``existing`` platform brings as well. Every target cluster (kind, EKS, GKE, ACK)
   also brings a default storage provisioner; ``provision_volumes`` stands in for it by binding
-  each Pending claim to a volume made for it (labelled ``kubeai.dev/stand-in``).
+  each Pending claim to a volume made for it (labelled ``kubeai.dev/stand-in``). Releases of
+  cloud-side charts (``versions.REPOSITORY_CHARTS``: cluster-autoscaler, metrics-server,
+  ``cloud_release``) are listed with them and not installed.
 
 **Order.** The render lists resources in declaration order, which is a topological order of the
 program's ``dependsOn`` (a resource can only depend on one declared before it); within one
@@ -77,7 +79,7 @@ from infra.config import GPU_RESOURCE, PlatformConfig, TeamConfig
 from infra.controlplane.nodes import stack_nodes
 from infra.render import helm_template, load_stack, render_stack
 from infra.validate import DECLARED_API_VERSION
-from infra.versions import ALL_CHARTS, KUBERNETES_VERSION, Chart
+from infra.versions import ALL_CHARTS, KUBERNETES_VERSION, REPOSITORY_CHARTS, Chart
 
 #: Field manager of every server-side apply.
 FIELD_MANAGER = "kubeai"
@@ -339,6 +341,14 @@ def expand_directory(origin: str, inputs: Mapping[str, Any]) -> list[Manifest]:
     return [Manifest(doc, origin, namespace) for doc in docs]
 
 
+def cloud_release(inputs: Mapping[str, Any]) -> bool:
+    """Whether a Release installs a cloud-side chart (``versions.REPOSITORY_CHARTS``: the
+    cluster-autoscaler needs the cloud's API, metrics-server serves an aggregated API; neither
+    can run on KWOK nodes), which the installer leaves out like other cloud resources."""
+    chart = PurePosixPath(str(inputs.get("chart", ""))).name
+    return chart in {c.name for c in REPOSITORY_CHARTS}
+
+
 def expand_declared(
     doc: Mapping[str, Any], *, kube_version: str = KUBERNETES_VERSION
 ) -> list[Manifest]:
@@ -350,6 +360,8 @@ def expand_declared(
     origin = str((doc.get("metadata") or {}).get("name", "?"))
     inputs = doc.get("inputs") or {}
     if pulumi_type == HELM_RELEASE:
+        if cloud_release(inputs):
+            return []
         return expand_release(origin, inputs, kube_version=kube_version)
     if pulumi_type == KUSTOMIZE_DIRECTORY:
         return expand_directory(origin, inputs)
@@ -402,8 +414,11 @@ def plan_stack(
                 continue
             if doc.get("apiVersion") == DECLARED_API_VERSION:
                 expanded = expand_declared(doc, kube_version=kube_version)
-                if not expanded and not str(doc.get("pulumiType", "")).startswith("kubernetes:"):
-                    plan.cloud.append(str(doc.get("pulumiType")))
+                pulumi_type = str(doc.get("pulumiType", ""))
+                if not expanded and not pulumi_type.startswith("kubernetes:"):
+                    plan.cloud.append(pulumi_type)
+                elif pulumi_type == HELM_RELEASE and cloud_release(doc.get("inputs") or {}):
+                    plan.cloud.append(f"{pulumi_type} {(doc.get('inputs') or {}).get('chart')}")
                 manifests += expanded
             else:
                 manifests.append(Manifest(doc, by_file[name]))

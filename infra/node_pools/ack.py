@@ -55,16 +55,11 @@ def node_pool_args(cluster: Cluster, pool: NodePool) -> dict[str, Any]:
 def provision(
     name: str, cluster: Cluster, pool: NodePool, parent: pulumi.Resource
 ) -> pulumi.Output[str]:
-    """Create the region provider and the node pool (child ``<name>-node-pool``); return its id."""
+    """Create the node pool (child ``<name>-node-pool``, through the stack's explicit alicloud
+    provider in ``ack.region``, ``infra.providers``); return its id."""
     import pulumi_alicloud as alicloud
 
     args = node_pool_args(cluster, pool)
-    assert cluster.ack is not None  # checked by node_pool_args
-    provider = alicloud.Provider(
-        f"{name}-alicloud",
-        region=cluster.ack.region,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
     node_pool = alicloud.cs.NodePool(
         f"{name}-node-pool",
         cluster_id=args["cluster_id"],
@@ -79,6 +74,6 @@ def provision(
         labels=[alicloud.cs.NodePoolLabelArgs(**label) for label in args["labels"]],
         taints=[alicloud.cs.NodePoolTaintArgs(**taint) for taint in args["taints"]],
         tags=args["tags"],
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+        opts=pulumi.ResourceOptions(parent=parent),
     )
     return node_pool.id

@@ -65,6 +65,8 @@ CLUSTERS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: IAM role of the EKS cluster-autoscaler in the factories' EKS platform.
+AUTOSCALER_ROLE = "arn:aws:iam::123456789012:role/kubeai-cluster-autoscaler"
 GPU_TYPES = {"existing": "nvidia-t4", "eks": "nvidia-a10g", "gke": "nvidia-l4", "ack": "nvidia-a10"}
 INSTANCE_TYPES = {
     "existing": ("gpu-node", "cpu-node"),
@@ -123,6 +125,8 @@ def platform_values(provider: str = "eks", **overrides: Any) -> dict[str, Any]:
         "glue": {"image": {"repository": "ghcr.io/acme/kubeai-glue", "tag": "0.1.0"}},
         "artifactStore": STORES[provider],
     }
+    if provider == "eks":  # the cluster-autoscaler's IRSA role is required on EKS
+        base["addons"] = {"clusterAutoscaler": {"roleArn": AUTOSCALER_ROLE}}
     return merge(base, overrides)
 
 

@@ -9,16 +9,20 @@ import pytest
 
 from infra import __main__ as entry
 from infra.config import ConfigError, PlatformConfig, TeamConfig
+from infra.config.loading import DEFAULT_PROVIDERS, DISABLE_DEFAULTS_KEY
 from infra.mocks import RecordingMocks, start
 from tests.infra import factories
 
 
 def runtime_values(values: dict) -> dict[str, str]:
-    """Stack-file values as the Pulumi runtime passes them: objects and lists as JSON."""
-    return {
+    """Stack-file values as the Pulumi runtime passes them: objects and lists as JSON (with
+    the default providers disabled, as every stack file does)."""
+    out = {
         f"kubeai:{k}": json.dumps(v) if isinstance(v, dict | list) else str(v)
         for k, v in values.items()
     }
+    out[DISABLE_DEFAULTS_KEY] = json.dumps(list(DEFAULT_PROVIDERS))
+    return out
 
 
 def with_mocks(fn):
@@ -117,3 +121,30 @@ def test_pool_settings_a_provider_cannot_provision_fail_as_config_errors(
     raw["nodePools"][0].update(pool)
     message = main_error(runtime_values(raw))
     assert path in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        (None, "kubernetes, aws, gcp, alicloud"),
+        ('["kubernetes"]', "aws, gcp, alicloud"),
+        ("kubernetes", "aws, gcp, alicloud"),
+    ],
+)
+def test_a_stack_that_leaves_default_providers_enabled_is_refused(
+    given: str | None, missing: str
+) -> None:
+    values = runtime_values(factories.team_values())
+    values.pop(DISABLE_DEFAULTS_KEY)
+    if given is not None:
+        values[DISABLE_DEFAULTS_KEY] = given
+    message = main_error(values)
+    assert f"{DISABLE_DEFAULTS_KEY}: must disable the default providers of {missing}" in message
+    assert "Traceback" not in message
+
+
+def test_star_disables_every_default_provider() -> None:
+    values = runtime_values(factories.team_values())
+    values[DISABLE_DEFAULTS_KEY] = '["*"]'
+    config, _ = with_mocks(lambda: entry.load(values, set()))
+    assert isinstance(config, TeamConfig)

@@ -7,6 +7,7 @@ import pytest
 from infra import versions
 from infra.config import ConfigError, platform_outputs
 from infra.platform import check_platform_secrets
+from infra.versions import REPOSITORY_CHARTS
 from tests.infra import factories
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -31,6 +32,12 @@ def test_every_upstream_release_is_pinned(platform_run, provider: str) -> None:
         chart = release.inputs["chart"]
         if chart.startswith("charts/"):
             continue  # our own charts, versioned in the repository
+        from_repository = {c.name: c for c in REPOSITORY_CHARTS}
+        if chart in from_repository:  # cloud-side charts, from their repository
+            pinned_repo = from_repository[chart]
+            assert release.inputs["version"] == pinned_repo.version, release.name
+            assert release.inputs["repositoryOpts"]["repo"] == pinned_repo.repository
+            continue
         pinned = next(c for c in PINNED.values() if chart == factories.verified_archive(c))
         assert release.inputs["version"] == pinned.version, release.name
     for text in (s for r in run.resources.values() for s in _strings(r.inputs)):
@@ -107,13 +114,6 @@ def test_object_store_keys_come_in_pairs() -> None:
     with pytest.raises(ConfigError) as caught:
         check_platform_secrets(config, {"artifactStoreAccessKeyId": "x"})
     assert caught.value.problems[0][0] == "kubeai:artifactStoreSecretAccessKey"
-
-
-def test_ambient_kubeconfig_without_an_existing_block(platform_run) -> None:
-    run = platform_run("eks")
-    assert "pulumi:providers:kubernetes" not in {
-        t for t in run.types() if run.of_type(t) and run.of_type(t)[0].name == "kubernetes"
-    }
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

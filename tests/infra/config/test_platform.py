@@ -13,8 +13,9 @@ from tests.infra.factories import stack_values as _values
 
 def test_device_plugin_without_gpu_toleration_is_refused() -> None:
     values = _values("prod-eks")
-    values["addons"] = {
-        "gpu": {"mode": "devicePlugin", "tolerations": [{"key": "CriticalAddonsOnly"}]}
+    values["addons"]["gpu"] = {
+        "mode": "devicePlugin",
+        "tolerations": [{"key": "CriticalAddonsOnly"}],
     }
     problems = _problems(values)
     assert problems[0][0] == "kubeai:addons.gpu.tolerations"

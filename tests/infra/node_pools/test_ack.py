@@ -18,9 +18,9 @@ def test_gpu_node_pool(platform_run) -> None:
     assert inputs["taints"] == [
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
     ]
-    provider = run.one("pulumi:providers:alicloud", "pool-gpu-alicloud")
+    provider = run.one("pulumi:providers:alicloud", "cloud")  # the stack's one (infra.providers)
     assert provider.inputs["region"] == "cn-hangzhou"
-    assert gpu.provider is not None and "pool-gpu-alicloud" in gpu.provider
+    assert gpu.provider is not None and "pulumi:providers:alicloud::cloud::" in gpu.provider
 
 
 def test_cpu_node_pool(platform_run) -> None:
