@@ -514,7 +514,8 @@ class TeamTenancy(pulumi.ComponentResource):
     Attributes: ``namespace``, ``queue_name``, ``service_names`` (inference services),
     ``dataset_names`` and the resources ``namespace_resource``, ``queue``, ``datasets`` (the team
     namespace's referencing Datasets), ``cached_datasets`` and ``runtimes`` (in the cache
-    namespace), ``services`` (Releases by service name).
+    namespace), ``services`` (Releases by service name), ``network_policies`` (by namespace and
+    policy name).
     """
 
     namespace: pulumi.Output[str]
