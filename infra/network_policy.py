@@ -18,11 +18,12 @@ With datasets, in the team's Fluid cache namespace (``kubeai-cache-<team>``):
 
 * ``kubeai-default-deny-ingress`` and ``kubeai-allow-same-namespace`` as above (cache workers
   talk to their master and to each other inside the namespace);
-* ``kubeai-allow-cache-clients``: every pod admits the monitoring namespace (any port: each
-  Fluid runtime names its metrics ports its own way) and the platform's
-  ``kubeai:network.nodeCidrs``. Fluid's FUSE and CSI pods run on the host network, so the cache
-  workers they read from see node addresses; the Alluxio and Jindo runtimes run their master and
-  workers on the host network too, where no NetworkPolicy applies.
+* ``kubeai-allow-cache-clients``: every pod admits, on any port, the team namespace (its own
+  cache, e.g. the pods of the DataLoads the team runs), the monitoring namespace (each Fluid
+  runtime names its metrics ports its own way) and the platform's ``kubeai:network.nodeCidrs``.
+  Fluid's FUSE and CSI pods run on the host network, so the cache workers they read from see
+  node addresses; the Alluxio and Jindo runtimes run their master and workers on the host network
+  too, where no NetworkPolicy applies. No other team reaches the cache.
 
 Ports are named (``http``, ``grpc``, ``metrics``, ``agent-metrics``: the container port names of
 the chart), so a port number changed in the chart is followed. Namespaces are selected by name
@@ -168,7 +169,8 @@ def cache_namespace_policies(config: TeamConfig, network: NetworkOutput) -> list
     if not config.datasets:
         return []
     cache = config.cache_namespace
-    rules: list[dict[str, Any]] = [{"from": [namespaces_peer([network.monitoring_namespace])]}]
+    clients = [config.team.name, network.monitoring_namespace]
+    rules: list[dict[str, Any]] = [{"from": [namespaces_peer(clients)]}]
     if network.node_cidrs:
         rules.append({"from": cidr_peers(network.node_cidrs)})
     return [*isolation_policies(cache), policy(CACHE_CLIENTS, cache, {}, rules)]

@@ -323,14 +323,15 @@ def test_serving_policy_selects_the_inference_pods_and_admits_their_clients(
 
 
 @pytest.mark.parametrize("stack", TEAM_STACKS)
-def test_cache_namespace_admits_monitoring_and_the_nodes(
+def test_cache_namespace_admits_its_team_monitoring_and_the_nodes(
     api: httpx.Client, installed: Installed, stack: str
 ) -> None:
-    _, cache = team_namespaces(stack)
+    """The cache admits its own team (not the other one), Prometheus and the nodes."""
+    team, cache = team_namespaces(stack)
     policy = installed.policies[(cache, "kubeai-allow-cache-clients")]
     assert selected(api, policy) == in_namespaces(installed, cache)
     assert admitted(api, policy) == (
-        in_namespaces(installed, "monitoring"),
+        in_namespaces(installed, team, "monitoring"),
         PLATFORM_NETWORK["nodeCidrs"],
     )
 

@@ -109,7 +109,7 @@ def test_prometheus_scrapes_triton_and_agent_metrics_only() -> None:
     assert rule["ports"] == [{"port": p, "protocol": "TCP"} for p in METRICS_PORTS]
 
 
-def test_cache_namespace_admits_its_own_pods_monitoring_and_the_nodes() -> None:
+def test_cache_namespace_admits_its_pods_its_team_monitoring_and_the_nodes() -> None:
     policies = by_name(team_policies(team(), NETWORK))
     cache = "kubeai-cache-cv"
     assert policies[(cache, DEFAULT_DENY)]["spec"] == {
@@ -118,7 +118,7 @@ def test_cache_namespace_admits_its_own_pods_monitoring_and_the_nodes() -> None:
     }
     assert policies[(cache, SAME_NAMESPACE)]["spec"]["ingress"] == [{"from": [{"podSelector": {}}]}]
     monitoring, nodes = policies[(cache, CACHE_CLIENTS)]["spec"]["ingress"]
-    assert names_in(monitoring["from"][0]) == ["prometheus"] and "ports" not in monitoring
+    assert names_in(monitoring["from"][0]) == ["cv", "prometheus"] and "ports" not in monitoring
     assert nodes == {
         "from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}, {"ipBlock": {"cidr": "10.1.0.0/16"}}]
     }
@@ -126,7 +126,7 @@ def test_cache_namespace_admits_its_own_pods_monitoring_and_the_nodes() -> None:
     (only,) = by_name(team_policies(team(), NetworkOutput()))[(cache, CACHE_CLIENTS)]["spec"][
         "ingress"
     ]
-    assert names_in(only["from"][0]) == ["monitoring"]
+    assert names_in(only["from"][0]) == ["cv", "monitoring"]
 
 
 def test_no_datasets_no_cache_namespace_policies() -> None:
