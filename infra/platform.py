@@ -159,6 +159,8 @@ class Platform(pulumi.ComponentResource):
                 postgres_dsn=args.secrets.get("postgresDsn"),
                 artifact_keys=keys,
                 namespace=REGISTRY_NAMESPACE,
+                network=config.network,
+                team_label=config.team_label,
             ),
             opts=self._k8s(),
         )

@@ -34,6 +34,8 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   Both carry ``pvc.fluid.io/resources.requests.storage: <size>`` so Fluid's PVCs ask for the
   dataset's size, not its 100Pi default. Every runtime container gets explicit requests and
   limits (``DatasetRuntime.containers``).
+* NetworkPolicies (``infra.network_policy``): default-deny ingress in the team and cache
+  namespaces, with explicit allows (the team's own pods, serving clients to Triton, Prometheus).
 * Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``),
   its tritonserver and serving-agent containers with explicit requests and limits
   (``InferenceServiceConfig.triton_resources``, ``AGENT_RESOURCES``), so the LimitRange's
@@ -73,6 +75,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import network_policy
 from infra.addons import (
     ADDON_TIMEOUT_S,
     GPU_TIMEOUT_S,
@@ -511,7 +514,8 @@ class TeamTenancy(pulumi.ComponentResource):
     Attributes: ``namespace``, ``queue_name``, ``service_names`` (inference services),
     ``dataset_names`` and the resources ``namespace_resource``, ``queue``, ``datasets`` (the team
     namespace's referencing Datasets), ``cached_datasets`` and ``runtimes`` (in the cache
-    namespace), ``services`` (Releases by service name).
+    namespace), ``services`` (Releases by service name), ``network_policies`` (by namespace and
+    policy name).
     """
 
     namespace: pulumi.Output[str]
@@ -533,6 +537,10 @@ class TeamTenancy(pulumi.ComponentResource):
         create_rbac(name, self._config, self.namespace, parent=self)
         artifact_secret = self._artifact_repository(args.secrets)
         self._datasets()
+        namespaces = [self.namespace_resource, self.cache_namespace_resource]
+        self.network_policies = network_policy.create_team_policies(
+            name, self._config, self._platform, namespaces=[n for n in namespaces if n], parent=self
+        )
         self._services(artifact_secret, args.secrets.get("nvcrApiKey"))
         config = self._config
         self.queue_name = pulumi.Output.from_input(config.team.name)
@@ -658,9 +666,10 @@ class TeamTenancy(pulumi.ComponentResource):
         self.datasets: dict[str, k8s.apiextensions.CustomResource] = {}
         self.cached_datasets: dict[str, k8s.apiextensions.CustomResource] = {}
         self.runtimes: dict[str, k8s.apiextensions.CustomResource] = {}
+        self.cache_namespace_resource: k8s.core.v1.Namespace | None = None
         if not config.datasets:
             return
-        cache_ns = k8s.core.v1.Namespace(
+        cache_ns = self.cache_namespace_resource = k8s.core.v1.Namespace(
             f"{self._prefix}-cache-namespace",
             metadata=object_meta(cache_namespace_metadata(config)),
             opts=self._after_namespace(),

@@ -18,11 +18,19 @@ charts/kubeai-glue/values.yaml):
 * ``artifacts.*``: the platform object store (``infra.addons.artifact_store``); static keys go
   into the Secret ``kubeai-artifact-store`` (``existingSecret``), otherwise the SDK's credential
   chain applies (IRSA, Workload Identity, RRSA).
+* ``networkPolicy.*`` (``network_policy_values``): the registry admits, on its port, the glue
+  namespace itself (the platform's components beside it), every namespace carrying the
+  platform's team label ``kubeai:teamLabel`` (the teams' serving agents and pipelines), the
+  namespaces of ``kubeai:network.ingressNamespaces`` and ``kubeai:network.monitoringNamespace``
+  (Prometheus scrapes ``/metrics`` on the same port) and the networks of
+  ``kubeai:network.ingressCidrs``; nothing else. The registry binds ``0.0.0.0`` inside its pod,
+  as a server behind a Service must; this policy is the boundary, enforced by a CNI that
+  implements NetworkPolicy (teams' own namespaces: ``infra.network_policy``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -42,6 +50,8 @@ from infra.config import (
     REGISTRY_NAMESPACE,
     ArtifactStore,
     GlueServices,
+    PlatformConfig,
+    PlatformNetwork,
     registry_service_name,
 )
 
@@ -57,6 +67,20 @@ DATABASE_SECRET_KEY = "database-url"  # noqa: S105 (a key name)
 #: Pulumi type of the component, and the type it had before (as ``Glue``): kept as an alias.
 TYPE = "kubeai:addons:ModelRegistry"
 PREVIOUS_TYPE = "kubeai:addons:Glue"
+#: The platform's team label by default (``PlatformConfig.team_label``).
+DEFAULT_TEAM_LABEL: str = PlatformConfig.model_fields["team_label"].default
+
+
+def network_policy_values(network: PlatformNetwork, team_label: str) -> dict[str, Any]:
+    """The chart's ``networkPolicy`` values for the platform's ``kubeai:network`` and team label
+    (module docstring)."""
+    return {
+        "enabled": True,
+        "allowSameNamespace": True,
+        "namespaceLabelKeys": [team_label],
+        "namespaces": sorted({*network.ingress_namespaces, network.monitoring_namespace}),
+        "cidrs": sorted(set(network.ingress_cidrs)),
+    }
 
 
 def glue_values(
@@ -65,11 +89,14 @@ def glue_values(
     *,
     database_secret: str = DATABASE_SECRET,
     artifact_secret: str | None = None,
+    network: PlatformNetwork | None = None,
+    team_label: str = DEFAULT_TEAM_LABEL,
 ) -> dict[str, Any]:
     """Values of ``charts/kubeai-glue`` (module docstring).
 
     ``database_secret`` names the Secret holding the PostgreSQL DSN (used when ``glue.database``
-    is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None.
+    is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None;
+    ``network`` (default: ``PlatformNetwork()``) and ``team_label`` decide who reaches the registry.
     """
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
@@ -82,6 +109,7 @@ def glue_values(
             "storageClassName": glue.storage_class or "",
         },
         "artifacts": artifact_values(store, existing_secret=artifact_secret),
+        "networkPolicy": network_policy_values(network or PlatformNetwork(), team_label),
     }
     if glue.database == "postgresql":
         values["database"]["postgresql"] = {
@@ -97,7 +125,8 @@ class ModelRegistryArgs:
 
     ``postgres_dsn`` (secret) is the DSN of a ``glue.database == "postgresql"`` registry: the
     stack config check (``infra.platform.check_platform_secrets``) makes sure it is set;
-    ``artifact_keys`` is ``(access key id, secret access key)`` or None.
+    ``artifact_keys`` is ``(access key id, secret access key)`` or None; ``network`` and
+    ``team_label`` (``kubeai:network``, ``kubeai:teamLabel``) decide who reaches the registry.
     """
 
     glue: GlueServices
@@ -105,6 +134,8 @@ class ModelRegistryArgs:
     postgres_dsn: pulumi.Output[str] | None = None
     artifact_keys: tuple[pulumi.Output[str], pulumi.Output[str]] | None = None
     namespace: str = NAMESPACE
+    network: PlatformNetwork = field(default_factory=PlatformNetwork)
+    team_label: str = DEFAULT_TEAM_LABEL
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a bad namespace."""
@@ -160,6 +191,8 @@ class ModelRegistry(pulumi.ComponentResource):
                 args.glue,
                 args.artifact_store,
                 artifact_secret=artifact_secret,
+                network=args.network,
+                team_label=args.team_label,
             ),
             **release_settings(ADDON_TIMEOUT_S),
             opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),

@@ -8,9 +8,10 @@ stack share this package (``kubeai:stackKind``):
   and reads that stack's outputs (``infra.config.outputs``) through a StackReference.
 
 Modules: ``shared`` (names, quantities, taints, resources, the artifact store, ``ConfigError``),
-``platform``, ``team``, ``outputs`` (the platform stack's exports, the registry URL), ``fit``
-(will the team's pods be admitted and scheduled: LimitRange, quota, Pod Security, node size) and
-``loading`` (stack-file keys -> validated config). Errors are ``ConfigError`` listing every
+``platform``, ``team``, ``network`` (``kubeai:network`` of both kinds), ``outputs`` (the
+platform stack's exports, the registry URL), ``fit`` (will the team's pods be admitted and
+scheduled: LimitRange, quota, Pod Security, node size) and ``loading`` (stack-file keys ->
+validated config). Errors are ``ConfigError`` listing every
 problem as ``kubeai:<key path>: message``. Secrets (database DSN, object-store keys, registry
 pull keys) are never plain config: they are read with ``Config.get_secret`` and the example
 stacks carry none. The names below are re-exported so ``from infra.config import X`` works.
@@ -22,6 +23,7 @@ from infra.config.loading import (
     parse_config,
     split_keys,
 )
+from infra.config.network import NetworkOutput, PlatformNetwork, TeamNetwork
 from infra.config.outputs import (
     REGISTRY_FULLNAME,
     REGISTRY_NAMESPACE,
@@ -138,8 +140,10 @@ __all__ = [
     "LimitRangeConfig",
     "MetricsServerAddon",
     "Name",
+    "NetworkOutput",
     "NodePool",
     "PlatformConfig",
+    "PlatformNetwork",
     "PlatformOutputs",
     "PoolOutput",
     "Quantity",
@@ -151,6 +155,7 @@ __all__ = [
     "Team",
     "TeamConfig",
     "TeamGroups",
+    "TeamNetwork",
     "Toleration",
     "TrainingOperatorAddon",
     "TritonServingConfig",

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from pydantic.alias_generators import to_camel
 
+from infra.config.network import NetworkOutput
 from infra.config.platform import NodePool, PlatformConfig
 from infra.config.shared import ArtifactStore, Resources, Taint
 
@@ -96,6 +97,8 @@ class PlatformOutputs(BaseModel):
     triton_image_pull_secret: str | None = None
     artifact_store: ArtifactStore
     node_pools: list[PoolOutput] = []
+    #: ``kubeai:network`` of the platform (defaults when exported before it existed).
+    network: NetworkOutput = Field(default_factory=NetworkOutput)
 
     @field_serializer("artifact_store")
     def _store(self, store: ArtifactStore) -> dict[str, Any]:
@@ -121,4 +124,5 @@ def platform_outputs(
         triton_image_pull_secret=config.triton.image_pull_secret,
         artifact_store=config.artifact_store,
         node_pools=[PoolOutput.of(p) for p in config.node_pools],
+        network=NetworkOutput.model_validate(config.network.model_dump()),
     )

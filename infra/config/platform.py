@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from infra.config.network import PlatformNetwork
 from infra.config.shared import (
     GPU_PRESENT_LABEL,
     GPU_TAINT_KEY,
@@ -313,6 +314,8 @@ class PlatformConfig(Strict):
     artifact_store: ArtifactStore
     #: Label on team namespaces that the Argo controller and glue services watch.
     team_label: LabelKey = "kubeai.dev/team"
+    #: Who may reach the registry and the teams' services (``infra.config.network``).
+    network: PlatformNetwork = Field(default_factory=PlatformNetwork)
 
     @property
     def gpu_mode(self) -> Literal["devicePlugin", "gpuOperator", "none"]:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from infra.config.network import TeamNetwork
 from infra.config.outputs import PlatformOutputs
 from infra.config.shared import (
     GPU_TAINT_KEY,
@@ -363,6 +364,8 @@ class TeamConfig(Strict):
     dataset_cache: DatasetCache = Field(default_factory=DatasetCache)
     datasets: list[DatasetConfig] = Field(default_factory=list, max_length=100)
     inference_services: list[InferenceServiceConfig] = Field(default_factory=list, max_length=100)
+    #: Who may call the team's inference services (``infra.config.network``).
+    network: TeamNetwork = Field(default_factory=TeamNetwork)
 
     @property
     def cache_namespace(self) -> str:

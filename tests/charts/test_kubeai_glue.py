@@ -243,3 +243,79 @@ def test_component_names_keep_their_suffix_with_a_63_character_prefix(
     )
     names = {o["metadata"]["name"] for o in objects}
     assert names == {"x" * 63, "x" * 54 + "-registry"}
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry's NetworkPolicy (enforced only by a CNI; tests/cluster/test_network_policy.py
+# checks on a real API server which pods and namespaces it selects)
+
+
+def _policy(objects: Objects) -> dict:
+    return one(objects, "NetworkPolicy")
+
+
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_network_policy_selects_the_registry_pods_on_their_port(
+    render: Render, chart: str, values: Path
+) -> None:
+    """The policy selects exactly the registry's pods (its selector is the Deployment's) and
+    admits traffic only to the container port the Service targets, by name."""
+    objects = render(chart, values)
+    spec = _policy(objects)["spec"]
+    deployment = one(objects, "Deployment")
+    assert spec["podSelector"] == deployment["spec"]["selector"]
+    assert spec["policyTypes"] == ["Ingress"]
+    port = _registry(objects)["ports"][0]["name"]
+    for rule in spec["ingress"]:
+        assert rule["from"], "a rule without peers admits every source"
+        assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
+
+
+def test_network_policy_default_admits_the_namespace_and_team_namespaces(render: Render) -> None:
+    """By default: the release's own namespace and every namespace with the team label key."""
+    (rule,) = _policy(_glue(render, "default"))["spec"]["ingress"]
+    assert rule["from"] == [
+        {"podSelector": {}},
+        {
+            "namespaceSelector": {
+                "matchExpressions": [{"key": "kubeai.dev/team", "operator": "Exists"}]
+            }
+        },
+    ]
+
+
+def test_network_policy_restricted_by_namespaces_and_cidrs(render: Render) -> None:
+    """Named namespaces (sorted) and CIDRs join the admitted sources."""
+    (rule,) = _policy(_glue(render, "network-policy"))["spec"]["ingress"]
+    assert {
+        "namespaceSelector": {
+            "matchExpressions": [
+                {
+                    "key": "kubernetes.io/metadata.name",
+                    "operator": "In",
+                    "values": ["ingress-nginx", "monitoring"],
+                }
+            ]
+        }
+    } in rule["from"]
+    assert [p["ipBlock"]["cidr"] for p in rule["from"] if "ipBlock" in p] == [
+        "10.20.0.0/16",
+        "fd00:10::/64",
+    ]
+
+
+def test_network_policy_without_sources_admits_nothing(helm_tools: HelmTools) -> None:
+    """With every source turned off the policy has no ingress rule (refuse all), never a rule
+    without peers (which would admit everyone); disabled, there is no policy."""
+    sets = ("networkPolicy.allowSameNamespace=false", "networkPolicy.namespaceLabelKeys=null")
+    objects = helm_tools.template(
+        chart_path(CHART), values=[CI / "default-values.yaml"], set_values=sets
+    )
+    spec = _policy(objects)["spec"]
+    assert "ingress" not in spec and spec["policyTypes"] == ["Ingress"]
+    objects = helm_tools.template(
+        chart_path(CHART),
+        values=[CI / "default-values.yaml"],
+        set_values=("networkPolicy.enabled=false",),
+    )
+    assert by_kind(objects, "NetworkPolicy") == []

@@ -181,6 +181,7 @@ def test_rendered_objects_are_valid_kubernetes(render: Render, chart: str, value
         "Secret",
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
+        "NetworkPolicy",
     }
 
 

@@ -100,6 +100,21 @@ SCHEMA_CASES = {
         ("tolerations[0].key=a", "tolerations[0].operator=Matches"),
         ("at '/tolerations/0/operator'",),
     ),
+    "glue-network-policy-bad-cidr": Case(
+        "kubeai-glue",
+        ("networkPolicy.cidrs={10.0.0.0}",),
+        ("at '/networkPolicy/cidrs/0'",),
+    ),
+    "glue-network-policy-bad-namespace": Case(
+        "kubeai-glue",
+        ("networkPolicy.namespaces={Ingress_Nginx}",),
+        ("at '/networkPolicy/namespaces/0'",),
+    ),
+    "glue-network-policy-typo-key": Case(
+        "kubeai-glue",
+        ("networkPolicy.cidr=10.0.0.0/8",),
+        ("at '/networkPolicy'", "additional properties 'cidr' not allowed"),
+    ),
     "glue-library-values": Case(
         "kubeai-glue", ("kubeai-common.debug=true",), ("at '/kubeai-common'", "'debug'")
     ),

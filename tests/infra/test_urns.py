@@ -23,10 +23,10 @@ STACKS = Path(__file__).resolve().parents[2] / "stacks"
 BEFORE = json.loads((Path(__file__).parent / "data" / "urns-before.json").read_text())
 #: Resources the restructuring added (new URNs without an earlier one), and those issue 7 added:
 #: a team's Fluid cache namespace, its LimitRange and the cached Dataset the team's one references;
-#: and issue 9's namespace ownership policy (``infra.addons.namespace_ownership``) and explicit
-#: providers (``infra.providers``: every stack had used default providers but ``existing``) and
+#: and issue 9's namespace ownership policy (``infra.addons.namespace_ownership``), explicit
+#: providers (``infra.providers``: every stack had used default providers but ``existing``),
 #: node autoscaling (``infra.addons.autoscaling``: the cluster-autoscaler and metrics-server
-#: releases, ACK's autoscaler settings).
+#: releases, ACK's autoscaler settings) and the teams' NetworkPolicies (``infra.network_policy``).
 ADDED = {
     "kubeai:platform:Platform",
     "kubernetes:core/v1:Namespace",
@@ -42,6 +42,7 @@ ADDED = {
     "kubeai:addons:NodeAutoscaling",
     "alicloud:cs/autoscalingConfig:AutoscalingConfig",
     "kubernetes:helm.sh/v3:Release",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy",
 }
 
 #: Resources deliberately gone: the per-pool alicloud providers (the stack's one explicit

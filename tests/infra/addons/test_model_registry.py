@@ -115,3 +115,32 @@ def test_args_validate() -> None:
         ).validate()
     with pytest.raises(ValidationError, match="kind"):
         ArtifactStore.model_validate({"kind": "azure", "bucket": "b"})
+
+
+def test_network_policy_values_from_the_platform_network(platform_run) -> None:
+    """The registry admits its namespace, team-labelled namespaces, the ingress and monitoring
+    namespaces and the ingress CIDRs of ``kubeai:network``; the values pass the chart schema."""
+    network = {
+        "ingressNamespaces": ["ingress-nginx", "gateways"],
+        "ingressCidrs": ["10.20.0.0/16"],
+        "monitoringNamespace": "prometheus",
+    }
+    run = platform_run("eks", network=network, teamLabel="acme.io/team")
+    values = run.one(RELEASE, "glue-release").inputs["values"]
+    assert values["networkPolicy"] == {
+        "enabled": True,
+        "allowSameNamespace": True,
+        "namespaceLabelKeys": ["acme.io/team"],
+        "namespaces": ["gateways", "ingress-nginx", "prometheus"],
+        "cidrs": ["10.20.0.0/16"],
+    }
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert [e.message for e in validator.iter_errors(values)] == []
+
+
+def test_network_policy_defaults() -> None:
+    """Without ``kubeai:network``: the platform's own and team namespaces plus ``monitoring``."""
+    values = glue_values(glue(), factories.store("eks"))["networkPolicy"]
+    assert values["namespaceLabelKeys"] == ["kubeai.dev/team"]
+    assert values["namespaces"] == ["monitoring"] and values["cidrs"] == []

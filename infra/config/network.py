@@ -1,0 +1,80 @@
+"""Network isolation keys (``kubeai:network``) of platform and team stacks.
+
+The platform stack (``PlatformNetwork``) says where the cluster's shared clients live: the
+namespaces of its ingress controllers or gateways, addresses outside the pod network that may
+reach the model registry, the namespace of Prometheus, and the nodes' addresses (host-network
+pods such as Fluid's FUSE and CSI pods appear with them). It exports the same keys to its team
+stacks (``NetworkOutput`` in ``PlatformOutputs.network``). The team stack (``TeamNetwork``) adds
+the namespaces and addresses that call its own inference services.
+
+What the keys become: ``infra.network_policy`` (the team's NetworkPolicies) and the
+``networkPolicy`` values of ``charts/kubeai-glue`` (``infra.addons.model_registry``). A
+NetworkPolicy only takes effect with a CNI plugin that enforces it (Calico, Cilium, the cloud
+providers' network policy options); the objects are valid and harmless without one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+from infra.config.shared import Name, Strict
+
+
+def check_cidr(value: str) -> str:
+    """Validator: ``value`` as an IPv4 or IPv6 network in CIDR notation without host bits
+    (``10.0.0.0/8``, ``fd00::/8``), returned normalised; ``ValueError`` otherwise (Kubernetes'
+    ``ipBlock.cidr`` refuses the same values)."""
+    if "/" not in value:
+        raise ValueError(f"{value!r} is not in CIDR notation (address/prefix length)")
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a network in CIDR notation: {error}") from None
+
+
+#: An IP network in CIDR notation (``check_cidr``).
+Cidr = Annotated[str, AfterValidator(check_cidr)]
+
+
+class PlatformNetwork(Strict):
+    """``kubeai:network`` of a platform stack.
+
+    ``ingressNamespaces``: namespaces (by name) of the cluster's ingress controllers or gateways;
+    their pods may call the model registry and every team's inference services (HTTP, gRPC).
+    ``ingressCidrs``: networks outside the pod network admitted to the registry (the sources of a
+    LoadBalancer or NodePort Service, a VPN). ``monitoringNamespace``: the namespace of
+    Prometheus, admitted to the metrics ports (registry ``/metrics``, Triton's metrics, the serving
+    agent's ``/metrics``, Fluid's cache pods); a namespace that does not exist admits nobody.
+    ``nodeCidrs``: the nodes' addresses (and, with an overlay CNI, its tunnel addresses), admitted
+    to the pods of the teams' Fluid cache namespaces, where Fluid's host-network FUSE pods reach
+    cache workers that run on the pod network (JuiceFS); empty admits none.
+    """
+
+    ingress_namespaces: list[Name] = Field(default_factory=list, max_length=20)
+    ingress_cidrs: list[Cidr] = Field(default_factory=list, max_length=50)
+    monitoring_namespace: Name = "monitoring"
+    node_cidrs: list[Cidr] = Field(default_factory=list, max_length=50)
+
+
+class NetworkOutput(PlatformNetwork):
+    """``PlatformNetwork`` as team stacks read it from the platform outputs: unknown keys (from a
+    newer platform stack) are ignored; a platform stack exported before it existed gives the
+    defaults."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class TeamNetwork(Strict):
+    """``kubeai:network`` of a team stack.
+
+    ``servingClientNamespaces``: namespaces (by name) whose pods may call the team's inference
+    services (Triton HTTP and gRPC), besides the team's own namespace and the platform's
+    ``network.ingressNamespaces``. ``servingClientCidrs``: networks outside the pod network
+    admitted to the same ports (e.g. the sources of a LoadBalancer in front of a service).
+    """
+
+    serving_client_namespaces: list[Name] = Field(default_factory=list, max_length=50)
+    serving_client_cidrs: list[Cidr] = Field(default_factory=list, max_length=50)
