@@ -102,7 +102,10 @@ def test_example_team_queues_are_admitted(kube: KubeApi, stack: str) -> None:
     platform, _, _ = load_stack(config.platform_stack, STACKS_DIR)
     assert isinstance(platform, PlatformConfig)
     policy = platform.addons.volcano.queue_policy
-    manifest = queue_manifest(config, platform.team_label, policy)
+    # named after the stack: other modules of the session create the teams' real Queues
+    renamed = config.model_copy(update={"team": config.team.model_copy(update={"name": stack})})
+    manifest = queue_manifest(renamed, platform.team_label, policy)
+    assert manifest["spec"] == queue_manifest(config, platform.team_label, policy)["spec"]
     response = create(kube, manifest)
     assert response.status_code == 201, message(response)
 
