@@ -22,7 +22,7 @@ Release is retained on delete (``infra.addons`` module docstring).
 
 Why there is no ``enqueue`` action (GPU pools that scale from zero)
 -------------------------------------------------------------------
-Volcano's controllers create no pod for a gang whose PodGroup is still ``Pending``: the training
+The job controllers create no pod for a gang whose PodGroup is still ``Pending``: the training
 operator waits while ``status.phase`` is empty or ``Pending`` (kubeflow/trainer v1.9.4
 ``pkg/controller.v1/control/podgroup_control.go`` ``VolcanoControl.DelayPodCreationDueToPodGroup``,
 used in ``pkg/controller.v1/common/job.go``), and so does vc-controller for Volcano Jobs
@@ -50,9 +50,10 @@ the phase back (``framework/job_updater.go``); the operator creates the pods, Vo
 ``taskUnschedulable``), which is what the cluster autoscaler scales up for. The queue's limits
 still hold where it matters, at allocation: ``AllocatableFn`` of either plugin binds no task past
 the queue's share or capability. What is given up is enqueue's admission control: pods of a gang
-beyond its queue's capability exist and wait (and count as autoscaler demand). The team
-namespace's ResourceQuota (``kubeai:quota``, required >= the queue capability) caps how many such
-pods a team can create.
+beyond its queue's capability exist and wait, and count as autoscaler demand (a node added for
+them idles until the queue has room, then the autoscaler removes it). The team namespace's
+ResourceQuota (``kubeai:quota``, required >= the queue capability) caps how many pods a team can
+create at all.
 """
 
 from __future__ import annotations

@@ -105,11 +105,6 @@ class Team(Strict):
 QUEUE_QUANTITY = re.compile(
     r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
-#: Where each Queue key is read at Volcano v1.15.1 (``pkg/scheduler/plugins/...``):
-#: ``proportion`` reads weight, capability, guarantee and priority, never ``spec.deserved``;
-#: ``capacity`` reads deserved, capability, guarantee and priority, never ``spec.weight``;
-#: ``reclaimable`` is read by the reclaim action itself (``api.QueueInfo.Reclaimable``).
-UNREAD_BY: dict[str, str] = {"proportion": "deserved", "capacity": "weight"}
 
 
 class Queue(Strict):
@@ -144,8 +139,8 @@ class Queue(Strict):
             value = getattr(resources, name) if resources else None
             if value is not None and not QUEUE_QUANTITY.match(value):
                 raise ValueError(
-                    f"{name} {value!r} is no quantity the Queue CRD admits (no spaces or signs; "
-                    "e.g. 500m, 4, 1.5, 256Gi, 1e3)"
+                    f"{name} {value!r} is no quantity the Queue CRD admits (no spaces; e.g. "
+                    "500m, 4, 1.5, 256Gi, 1e3)"
                 )
         return resources
 
@@ -178,7 +173,13 @@ class Queue(Strict):
 
     def policy_problems(self, policy: QueuePolicy, platform_stack: str) -> list[tuple[str, str]]:
         """Keys the platform's queue plugin ``policy`` never reads or its webhook refuses:
-        ``[(key path, message)]`` (``platform_stack`` names the platform in messages)."""
+        ``[(key path, message)]`` (``platform_stack`` names the platform in messages).
+
+        Where each key is read at Volcano v1.15.1: ``plugins/proportion/proportion.go`` reads
+        weight, capability, guarantee and priority, never ``spec.deserved``;
+        ``plugins/capacity/capacity.go`` reads deserved, capability, guarantee and priority, never
+        ``spec.weight``; ``reclaimable`` is read by the reclaim action (``QueueInfo.Reclaimable``).
+        """
         where = (
             f"platform stack {platform_stack!r} runs Volcano's {policy!r} queue plugin "
             f"({NAMESPACE}:addons.volcano.queuePolicy)"
