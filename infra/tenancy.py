@@ -107,6 +107,9 @@ from infra.config import (
 )
 
 QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
+#: Queues Volcano v1.15.1's scheduler creates at start (``pkg/scheduler/cache/cache.go``
+#: ``newDefaultAndRootQueue``) and its webhook never lets anyone delete.
+VOLCANO_QUEUES = ("default", "root")
 #: Dataset annotation Fluid sizes a dataset's PVC from (default 100Pi without it).
 PVC_SIZE_ANNOTATION = "pvc.fluid.io/resources.requests.storage"
 #: Label of a team's cache namespace naming the team (not the platform team label: the
@@ -138,7 +141,8 @@ def check_platform(config: TeamConfig, platform: PlatformOutputs) -> None:
     ``TeamConfig.check_against_platform`` (GPU quota vs the pools' capacity, Fluid for datasets,
     Queue keys the platform's queue plugin never reads (``Queue.policy_problems``), every replica
     vs the platform's nodes: ``infra.config.fit.placement_problems``) plus: the platform must run
-    Volcano (the team's Queue and gang scheduling need it).
+    Volcano (the team's Queue and gang scheduling need it), and the team's Queue must not be one
+    Volcano owns (``VOLCANO_QUEUES``).
     """
     problems: list[tuple[str, str]] = []
     try:
@@ -151,6 +155,15 @@ def check_platform(config: TeamConfig, platform: PlatformOutputs) -> None:
                 f"{NAMESPACE}:queue",
                 f"Volcano is disabled on platform stack {config.platform_stack!r}: the team's "
                 "Queue (scheduling.volcano.sh) cannot be created",
+            )
+        )
+    if config.team.name in VOLCANO_QUEUES:
+        problems.append(
+            (
+                f"{NAMESPACE}:team.name",
+                f"{config.team.name!r} is a Queue Volcano's scheduler creates for itself; the "
+                "team's Queue is named after the team and would take it over (and Volcano's "
+                "queue webhook refuses to delete it): choose another name",
             )
         )
     if problems:

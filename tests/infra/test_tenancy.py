@@ -370,3 +370,13 @@ def test_gpu_services_wait_for_a_node_from_zero_and_cpu_services_do_not(team_run
         service = release.inputs["name"]
         assert release.inputs["timeout"] == (1800 if gpus[service] else 600), service
         assert release.inputs["atomic"] is True and release.inputs["cleanupOnFail"] is True
+
+
+def test_check_platform_refuses_a_team_named_after_volcanos_root_queue() -> None:
+    """Volcano's scheduler creates Queues ``default`` and ``root``; a team ``root`` would adopt
+    the root queue (``default`` is a reserved namespace already)."""
+    platform = factories.outputs_of(factories.platform_config("eks"))
+    with pytest.raises(ConfigError) as caught:
+        check_platform(factories.team_config(team={"name": "root"}), platform)
+    [(path, text)] = caught.value.problems
+    assert path == "kubeai:team.name" and "'root' is a Queue Volcano's scheduler creates" in text
