@@ -9,8 +9,9 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
 * Volcano ``Queue`` (cluster-scoped, ``scheduling.volcano.sh/v1beta1``; field names from
   the pinned upstream CRD ``crds/volcano/v1.15.1/scheduling.volcano.sh_queues.yaml``):
   ``weight``, ``capability``,
-  ``deserved``, ``guarantee.resource``, ``reclaimable``, ``priority``. Platform teams run every
-  stack, so a team stack may create its cluster-scoped Queue.
+  ``deserved``, ``guarantee.resource``, ``reclaimable``, ``priority``, as the platform's queue
+  plugin reads them (``queue_manifest``). Platform teams run every stack, so a team stack may
+  create its cluster-scoped Queue.
 * ``ResourceQuota`` (``requests.cpu``, ``requests.memory``, ``requests.nvidia.com/gpu``, ``pods``,
   ``requests.storage``, ``persistentvolumeclaims``) and a ``LimitRange`` (container defaults, so
   pods without requests still pass the quota).
@@ -104,10 +105,14 @@ from infra.config import (
     DatasetConfig,
     InferenceServiceConfig,
     PlatformOutputs,
+    QueuePolicy,
     TeamConfig,
 )
 
 QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
+#: Queues Volcano v1.15.1's scheduler creates at start (``pkg/scheduler/cache/cache.go``
+#: ``newDefaultAndRootQueue``) and its webhook never lets anyone delete.
+VOLCANO_QUEUES = ("default", "root")
 #: Dataset annotation Fluid sizes a dataset's PVC from (default 100Pi without it).
 PVC_SIZE_ANNOTATION = "pvc.fluid.io/resources.requests.storage"
 #: Label of a team's cache namespace naming the team (not the platform team label: the
@@ -137,8 +142,10 @@ def check_platform(config: TeamConfig, platform: PlatformOutputs) -> None:
     """All cross-stack checks of a team stack; raises ``ConfigError`` listing every problem.
 
     ``TeamConfig.check_against_platform`` (GPU quota vs the pools' capacity, Fluid for datasets,
-    every replica vs the platform's nodes: ``infra.config.fit.placement_problems``) plus: the
-    platform must run Volcano (the team's Queue and gang scheduling need it).
+    Queue keys the platform's queue plugin never reads (``Queue.policy_problems``), every replica
+    vs the platform's nodes: ``infra.config.fit.placement_problems``) plus: the platform must run
+    Volcano (the team's Queue and gang scheduling need it), and the team's Queue must not be one
+    Volcano owns (``VOLCANO_QUEUES``).
     """
     problems: list[tuple[str, str]] = []
     try:
@@ -151,6 +158,15 @@ def check_platform(config: TeamConfig, platform: PlatformOutputs) -> None:
                 f"{NAMESPACE}:queue",
                 f"Volcano is disabled on platform stack {config.platform_stack!r}: the team's "
                 "Queue (scheduling.volcano.sh) cannot be created",
+            )
+        )
+    if config.team.name in VOLCANO_QUEUES:
+        problems.append(
+            (
+                f"{NAMESPACE}:team.name",
+                f"{config.team.name!r} is a Queue Volcano's scheduler creates for itself; the "
+                "team's Queue is named after the team and would take it over (and Volcano's "
+                "queue webhook refuses to delete it): choose another name",
             )
         )
     if problems:
@@ -225,8 +241,17 @@ def admission_manifests(config: TeamConfig, team_label: str) -> list[dict[str, A
     return out
 
 
-def queue_manifest(config: TeamConfig, team_label: str) -> dict[str, Any]:
-    """The team's Volcano ``Queue`` (cluster-scoped)."""
+def queue_manifest(
+    config: TeamConfig, team_label: str, policy: QueuePolicy = "proportion"
+) -> dict[str, Any]:
+    """The team's Volcano ``Queue`` (cluster-scoped) for the platform's queue plugin ``policy``.
+
+    ``kubeai:queue`` keys as they are, except under ``proportion`` with a ``guarantee``: Volcano's
+    queue webhook (v1.15.1 ``validateResourceQuantityOfQueue``) refuses a guarantee without a
+    ``deserved`` at least as large per resource, and ``proportion`` never reads ``deserved``
+    (config refuses it there, ``Queue.policy_problems``), so ``deserved`` is rendered equal to the
+    guarantee: admitted, and without effect on scheduling.
+    """
     queue = config.queue
     spec: dict[str, Any] = {
         "weight": queue.weight,
@@ -234,8 +259,11 @@ def queue_manifest(config: TeamConfig, team_label: str) -> dict[str, Any]:
         "reclaimable": queue.reclaimable,
         "priority": queue.priority,
     }
-    if queue.deserved is not None:
-        spec["deserved"] = queue.deserved.as_resource_list()
+    deserved = queue.deserved
+    if policy == "proportion" and deserved is None:
+        deserved = queue.guarantee
+    if deserved is not None:
+        spec["deserved"] = deserved.as_resource_list()
     if queue.guarantee is not None:
         spec["guarantee"] = {"resource": queue.guarantee.as_resource_list()}
     return {
@@ -574,7 +602,7 @@ class TeamTenancy(pulumi.ComponentResource):
     def _queue(self) -> None:
         """The team's Volcano Queue (cluster-scoped)."""
         config = self._config
-        queue = self._platform.apply(lambda p: queue_manifest(config, p.team_label))
+        queue = self._platform.apply(lambda p: queue_manifest(config, p.team_label, p.queue_policy))
         self.queue = k8s.apiextensions.CustomResource(
             f"{self._prefix}-queue",
             api_version=VOLCANO_API,

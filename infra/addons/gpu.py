@@ -13,10 +13,17 @@ EKS and existing clusters with GPU pools; nothing on GKE and ACK, whose GPU node
   v26.7.0, ``deployments/gpu-operator/values.yaml``; UPSTREAM.md section 7). Values:
   ``daemonsets.tolerations`` (the operands' DaemonSets, device plugin included) from config,
   ``driver.enabled``/``toolkit.enabled`` only on ``existing`` clusters (EKS's NVIDIA AMI and the
-  managed GKE/ACK images bring the driver and container toolkit). The operator places its
-  operands with NFD labels, so no node selector is set. Its CRDs ship in the chart's ``crds/``
-  and the Release is retained on delete.
+  ACK images bring the driver and container toolkit). The operator places its operands with NFD
+  labels, so no node selector is set. Its CRDs ship in the chart's ``crds/`` and the Release is
+  retained on delete.
 * ``none``: no resources.
+
+Not on GKE: there our pools run GKE's managed driver and GKE's own device plugin
+(``infra.node_pools.gke``), so ``devicePlugin`` and ``gpuOperator`` would put a second device
+plugin on every GPU node. NVIDIA's GKE recipe needs pools without GKE's driver and device plugin
+and a driver installed some other way; the platform does not provision that, so config refuses
+both modes on GKE (``kubeai:addons.gpu.mode``, ``platform_problems``) and ``GpuEnablementArgs``
+refuses them too.
 
 The component depends on the GPU node pools (passed as ``depends_on``), so the DaemonSets are
 created once the pools exist.
@@ -99,11 +106,17 @@ class GpuEnablementArgs:
         return "gpu-operator" if self.mode == "gpuOperator" else "nvidia-device-plugin"
 
     def validate(self) -> None:
-        """Raise ``ValueError`` for an unknown mode/provider, a bad namespace, or no tolerations."""
+        """Raise ``ValueError`` for an unknown mode/provider, a device plugin of ours on GKE
+        (module docstring), a bad namespace, or no tolerations."""
         if self.mode not in ("devicePlugin", "gpuOperator", "none"):
             raise ValueError(f"GPU mode must be devicePlugin, gpuOperator or none: {self.mode!r}")
         if self.provider not in ("existing", "eks", "gke", "ack"):
             raise ValueError(f"unknown cluster provider {self.provider!r}")
+        if self.provider == "gke" and self.mode != "none":
+            raise ValueError(
+                f"GPU mode {self.mode} on gke would run a second device plugin beside GKE's "
+                "(kubeai:addons.gpu.mode)"
+            )
         check_dns_label(self.effective_namespace, "GPU add-on namespace")
         if self.mode != "none" and not self.config.tolerations:
             raise ValueError(

@@ -4,11 +4,13 @@ Installed with the upstream chart ``volcano`` at ``versions.VOLCANO`` (volcano-s
 ``installer/helm/chart/volcano``). Values we set, all read from that chart's ``values.yaml`` and
 ``templates/scheduler.yaml`` at that tag:
 
-* ``custom.scheduler_config_override`` — the whole ``volcano-scheduler.conf``: actions
-  ``enqueue, allocate, preempt, reclaim, backfill``; tier 1 ``priority``, ``gang``,
-  ``conformance``; tier 2 ``drf``, ``predicates``, ``proportion``, ``nodeorder``, ``binpack``.
-  ``proportion`` (not ``capacity``: the two conflict) turns each team Queue's weight, capability,
-  deserved and guarantee into shares and makes ``reclaim`` work across queues.
+* ``custom.scheduler_config_override`` — the whole ``volcano-scheduler.conf``
+  (``scheduler_config``): actions ``allocate, preempt, reclaim, backfill``; tier 1 ``priority``,
+  ``gang``, ``conformance``; tier 2 ``drf``, ``predicates``, the queue plugin, ``nodeorder``,
+  ``binpack``. The queue plugin is ``kubeai:addons.volcano.queuePolicy``: ``proportion``
+  (default; weight, capability, guarantee) or ``capacity`` (deserved, capability, guarantee),
+  never both (they conflict); either makes ``reclaim`` work across queues. Team stacks are
+  refused the Queue keys the chosen plugin never reads (``infra.config.Queue``).
 * ``custom.enabled_admissions`` — the chart default plus ``/podgroups/mutate``, the webhook that
   rewrites a PodGroup in queue ``default`` to its namespace's ``scheduling.volcano.sh/queue-name``
   annotation, so jobs of a team land in the team's Queue without naming it.
@@ -17,6 +19,41 @@ Installed with the upstream chart ``volcano`` at ``versions.VOLCANO`` (volcano-s
 
 The chart installs the CRDs as templates, so uninstalling the release would delete them: the
 Release is retained on delete (``infra.addons`` module docstring).
+
+Why there is no ``enqueue`` action (GPU pools that scale from zero)
+-------------------------------------------------------------------
+The job controllers create no pod for a gang whose PodGroup is still ``Pending``: the training
+operator waits while ``status.phase`` is empty or ``Pending`` (kubeflow/trainer v1.9.4
+``pkg/controller.v1/control/podgroup_control.go`` ``VolcanoControl.DelayPodCreationDueToPodGroup``,
+used in ``pkg/controller.v1/common/job.go``), and so does vc-controller for Volcano Jobs
+(v1.15.1 ``pkg/controllers/job/job_controller_actions.go``, ``syncTask`` only once the phase is
+past ``Pending``). The cluster autoscaler acts on unschedulable *pods*, so a gang that never leaves
+``Pending`` never scales a GPU pool up.
+
+With the ``enqueue`` action, a PodGroup leaves ``Pending`` only if every queue plugin's
+``JobEnqueueableFn`` permits (v1.15.1 ``pkg/scheduler/actions/enqueue/enqueue.go``,
+``framework/session_plugins.go`` ``JobEnqueueable``). ``proportion`` and ``capacity`` compare the
+gang's ``minResources`` (the training operator always sets them, ``calcPGMinResources``) with the
+queue's ``realCapability`` = (cluster total - all guarantees) + own guarantee, capped by
+capability (``plugins/proportion/proportion.go`` ``OnSessionOpen``, ``plugins/capacity/capacity.go``
+``buildQueueAttrs``). The cluster total is the sum of the *existing* nodes' allocatable: with the
+GPU pools at 0 nodes it holds no ``nvidia.com/gpu``, so a GPU gang is rejected ("queue resource
+quota insufficient") in every session, forever. The ``overcommit`` plugin would not help: its
+idle = total x ``overcommit-factor`` - used is 0 GPUs for any factor
+(``plugins/overcommit/overcommit.go``), and it is one more veto.
+
+So the action list leaves ``enqueue`` out. Then ``allocate`` moves every ``Pending`` PodGroup to
+``Inqueue`` itself ("If not config enqueue action, change Pending pg into Inqueue state",
+``pkg/scheduler/actions/allocate/allocate.go`` ``buildAllocateContext``) and the session writes
+the phase back (``framework/job_updater.go``); the operator creates the pods, Volcano leaves them
+``Pending`` with ``PodScheduled=False``/``Unschedulable`` (``cache/cache.go``
+``taskUnschedulable``), which is what the cluster autoscaler scales up for. The queue's limits
+still hold where it matters, at allocation: ``AllocatableFn`` of either plugin binds no task past
+the queue's share or capability. What is given up is enqueue's admission control: pods of a gang
+beyond its queue's capability exist and wait, and count as autoscaler demand (a node added for
+them idles until the queue has room, then the autoscaler removes it). The team namespace's
+ResourceQuota (``kubeai:quota``, required >= the queue capability) caps how many pods a team can
+create at all.
 """
 
 from __future__ import annotations
@@ -37,14 +74,17 @@ from infra.addons import (
     create_namespace,
     release_settings,
 )
-from infra.config import VolcanoAddon
+from infra.config import QueuePolicy, VolcanoAddon
 
-#: Scheduler actions, in the order a session runs them (pkg/scheduler/actions at v1.15.1).
-SCHEDULER_ACTIONS = ("enqueue", "allocate", "preempt", "reclaim", "backfill")
+#: Scheduler actions, in the order a session runs them (pkg/scheduler/actions at v1.15.1); no
+#: ``enqueue``: see the module docstring (GPU pools that scale from zero).
+SCHEDULER_ACTIONS = ("allocate", "preempt", "reclaim", "backfill")
 
 #: Plugin tiers; ``enablePreemptable: false`` on gang and drf as in the chart's default policy
 #: (installer/helm/chart/volcano/config/volcano-scheduler.conf), so preemption victims are
-#: chosen by priority and queue shares, not by gang minimums or DRF dominance.
+#: chosen by priority and queue shares, not by gang minimums or DRF dominance. ``QUEUE_PLUGIN``
+#: marks where the queue plugin (``kubeai:addons.volcano.queuePolicy``) goes.
+QUEUE_PLUGIN = "queuePolicy"
 SCHEDULER_TIERS: tuple[tuple[dict[str, Any], ...], ...] = (
     (
         {"name": "priority"},
@@ -54,7 +94,7 @@ SCHEDULER_TIERS: tuple[tuple[dict[str, Any], ...], ...] = (
     (
         {"name": "drf", "enablePreemptable": False},
         {"name": "predicates"},
-        {"name": "proportion"},
+        {"name": QUEUE_PLUGIN},
         {"name": "nodeorder"},
         {"name": "binpack"},
     ),
@@ -77,11 +117,19 @@ PODGROUP_MUTATE = "/podgroups/mutate"
 SCHEDULER_NAME = "volcano"
 
 
-def scheduler_config() -> str:
-    """The ``volcano-scheduler.conf`` YAML text (actions + plugin tiers above)."""
+def scheduler_config(policy: QueuePolicy = "proportion") -> str:
+    """The ``volcano-scheduler.conf`` YAML text: ``SCHEDULER_ACTIONS`` and ``SCHEDULER_TIERS``
+    with the queue plugin ``policy`` (``proportion`` or ``capacity``) in place of
+    ``QUEUE_PLUGIN``. Raises ``ValueError`` for another policy."""
+    if policy not in ("proportion", "capacity"):
+        raise ValueError(f"queue policy must be proportion or capacity, got {policy!r}")
+
+    def plugin(entry: dict[str, Any]) -> dict[str, Any]:
+        return {**entry, "name": policy} if entry["name"] == QUEUE_PLUGIN else dict(entry)
+
     document = {
         "actions": ", ".join(SCHEDULER_ACTIONS),
-        "tiers": [{"plugins": [dict(plugin) for plugin in tier]} for tier in SCHEDULER_TIERS],
+        "tiers": [{"plugins": [plugin(p) for p in tier]} for tier in SCHEDULER_TIERS],
     }
     return yaml.safe_dump(document, sort_keys=False)
 
@@ -90,7 +138,7 @@ def volcano_values(config: VolcanoAddon) -> dict[str, Any]:
     """Values of the ``volcano`` chart for ``kubeai:addons.volcano`` (keys in module docstring)."""
     return {
         "custom": {
-            "scheduler_config_override": scheduler_config(),
+            "scheduler_config_override": scheduler_config(config.queue_policy),
             "enabled_admissions": ",".join((*DEFAULT_ADMISSIONS, PODGROUP_MUTATE)),
             "scheduler_replicas": config.scheduler_replicas,
             "controller_replicas": config.controller_replicas,

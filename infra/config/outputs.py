@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from pydantic.alias_generators import to_camel
 
 from infra.config.network import NetworkOutput
-from infra.config.platform import NodePool, PlatformConfig
+from infra.config.platform import NodePool, PlatformConfig, QueuePolicy
 from infra.config.shared import ArtifactStore, Resources, Taint
 
 #: Namespace of the model registry (the glue services).
@@ -87,6 +87,9 @@ class PlatformOutputs(BaseModel):
     gpu_pools: list[str]
     fluid_enabled: bool
     volcano_enabled: bool
+    #: ``kubeai:addons.volcano.queuePolicy``: the plugin that reads team Queues. Platform stacks
+    #: exported before the key existed ran ``proportion``, hence the default.
+    queue_policy: QueuePolicy = "proportion"
     argo_enabled: bool
     team_label: str
     registry_url: str
@@ -116,6 +119,7 @@ def platform_outputs(
         gpu_pools=[p.name for p in config.node_pools if p.is_gpu],
         fluid_enabled=config.addons.fluid.enabled,
         volcano_enabled=config.addons.volcano.enabled,
+        queue_policy=config.addons.volcano.queue_policy,
         argo_enabled=config.addons.argo.enabled,
         team_label=config.team_label,
         registry_url=registry_url(glue_namespace),

@@ -151,10 +151,28 @@ class NodePool(Strict):
         return self.max_size * self.gpus_per_node
 
 
+#: Which Volcano plugin turns team Queues into shares (``kubeai:addons.volcano.queuePolicy``).
+QueuePolicy = Literal["proportion", "capacity"]
+
+
 class VolcanoAddon(Strict):
-    """Volcano batch scheduler (gang, priority, proportion, drf; preempt and reclaim actions)."""
+    """Volcano batch scheduler (gang, priority, drf, the queue plugin; preempt and reclaim).
+
+    ``queuePolicy`` picks the one plugin that reads the team Queues (Volcano v1.15.1,
+    ``pkg/scheduler/plugins/<name>/<name>.go``; the two conflict, the scheduler runs one):
+
+    * ``proportion`` (default): a queue's share is the cluster divided by ``weight`` among the
+      queues with demand, capped by ``capability`` and raised to ``guarantee``. It never reads
+      ``deserved``. Shares follow the cluster as autoscaled pools grow and shrink, and teams need
+      no absolute numbers that must add up to the cluster.
+    * ``capacity``: a queue's share is its ``deserved``, capped by ``capability``, at least
+      ``guarantee``; it never reads ``weight``.
+
+    Team stacks are refused a Queue key the chosen plugin never reads (``Queue.policy_problems``).
+    """
 
     enabled: bool = True
+    queue_policy: QueuePolicy = "proportion"
     scheduler_replicas: int = Field(default=1, ge=1, le=5)
     controller_replicas: int = Field(default=1, ge=1, le=5)
     chart: ChartSource = Field(default_factory=ChartSource)
@@ -225,7 +243,12 @@ class MetricsServerAddon(Strict):
 
 class GpuAddon(Strict):
     """GPU enablement: ``auto`` = device plugin where nodes bring none (EKS, existing), none on
-    GKE/ACK (their GPU nodes run one); or force ``devicePlugin``, ``gpuOperator``, ``none``."""
+    GKE/ACK (their GPU nodes run one); or force ``devicePlugin``, ``gpuOperator``, ``none``.
+
+    On GKE only ``auto``/``none`` are accepted (``platform_problems``): our GKE pools get GKE's
+    managed driver and GKE's device plugin (``infra.node_pools.gke``), so a second device plugin
+    would advertise ``nvidia.com/gpu`` twice on every GPU node.
+    """
 
     mode: Literal["auto", "devicePlugin", "gpuOperator", "none"] = "auto"
     tolerations: list[Toleration] = Field(default_factory=lambda: [GPU_TOLERATION])
@@ -372,6 +395,19 @@ def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
                 )
             )
     problems += autoscaler_problems(config)
+    if provider == "gke" and config.addons.gpu.mode in ("devicePlugin", "gpuOperator"):
+        problems.append(
+            (
+                f"{NAMESPACE}:addons.gpu.mode",
+                f"{config.addons.gpu.mode} is refused on gke: GKE installs the NVIDIA driver and "
+                "runs its own device plugin on every GPU node of our pools (driver version "
+                "DEFAULT, no gke-no-default-nvidia-gpu-device-plugin label), so a second device "
+                "plugin would advertise nvidia.com/gpu twice. NVIDIA's GKE recipe for the GPU "
+                "Operator needs pools created without GKE's driver and device plugin plus a "
+                "driver installed outside GKE, which this platform does not provision; use "
+                "auto (or none): GKE's own driver and device plugin",
+            )
+        )
     if config.gpu_mode in ("devicePlugin", "gpuOperator"):
         for index, pool in enumerate(config.node_pools):
             missing = untolerated(pool.effective_taints, config.addons.gpu.tolerations)

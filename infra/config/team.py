@@ -11,12 +11,14 @@ admission and the platform's nodes.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from infra.config.network import TeamNetwork
 from infra.config.outputs import PlatformOutputs
+from infra.config.platform import QueuePolicy
 from infra.config.shared import (
     GPU_TAINT_KEY,
     GPU_TOLERATION,
@@ -98,10 +100,30 @@ class Team(Strict):
         return name
 
 
+#: Quantity syntax of the Queue CRD's ``capability``/``deserved``/``guarantee.resource`` values
+#: (``scheduling.volcano.sh_queues.yaml`` at Volcano v1.15.1), minus the signs: the apiserver
+#: refuses any other spelling, Volcano's queue webhook any negative amount.
+QUEUE_QUANTITY = re.compile(
+    r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+
+
 class Queue(Strict):
     """``kubeai:queue``: the team's Volcano Queue (scheduling.volcano.sh/v1beta1).
 
-    ``guarantee`` <= ``deserved`` <= ``capability`` per resource; ``weight`` >= 1.
+    What each key means depends on the platform's ``kubeai:addons.volcano.queuePolicy`` (the one
+    Volcano plugin that reads Queues, ``VolcanoAddon``): under ``proportion`` the queue's share is
+    the cluster split by ``weight`` (``deserved`` is refused: that plugin never reads it); under
+    ``capacity`` it is ``deserved`` (``weight`` other than 1 is refused). Both cap a queue at
+    ``capability``, reserve ``guarantee`` for it and order queues by ``priority``; the reclaim
+    action takes back only from ``reclaimable`` queues. ``Queue.policy_problems`` holds the
+    platform-dependent checks.
+
+    Checked here, as Volcano v1.15.1 would refuse or misread it: ``guarantee`` <= ``deserved`` <=
+    ``capability`` per resource (the queue webhook, ``pkg/webhooks/admission/queues/validate``);
+    ``weight`` 1..65535 and ``priority`` >= 0 (the CRD); quantities in the CRD's syntax; a
+    ``capability`` that names at least one resource and no zero CPU or memory (both plugins read
+    an empty capability, and a CPU or memory capability <= 0, as unlimited).
     """
 
     weight: int = Field(default=1, ge=1, le=65_535)
@@ -110,6 +132,35 @@ class Queue(Strict):
     guarantee: Resources | None = None
     reclaimable: bool = True
     priority: int = Field(default=0, ge=0, le=1_000_000)
+
+    @field_validator("capability", "deserved", "guarantee")
+    @classmethod
+    def _crd_quantities(cls, resources: Resources | None) -> Resources | None:
+        for name in ("cpu", "memory"):
+            value = getattr(resources, name) if resources else None
+            if value is not None and not QUEUE_QUANTITY.match(value):
+                raise ValueError(
+                    f"{name} {value!r} is no quantity the Queue CRD admits (no spaces; e.g. "
+                    "500m, 4, 1.5, 256Gi, 1e3)"
+                )
+        return resources
+
+    @field_validator("capability")
+    @classmethod
+    def _capability_limits(cls, capability: Resources) -> Resources:
+        if not capability.as_resource_list():
+            raise ValueError(
+                "names no resource: Volcano reads an empty capability as unlimited; set cpu, "
+                "memory and/or gpus"
+            )
+        for name in ("cpu", "memory"):
+            value = getattr(capability, name)
+            if value is not None and parse_quantity(value) == 0:
+                raise ValueError(
+                    f"{name} is 0, which Volcano's proportion and capacity plugins read as "
+                    "unlimited; leave it out for no limit or set the real limit"
+                )
+        return capability
 
     @model_validator(mode="after")
     def _ordering(self) -> Queue:
@@ -120,6 +171,50 @@ class Queue(Strict):
         if self.guarantee and self.deserved and (over := exceeds(self.guarantee, self.deserved)):
             raise ValueError(f"guarantee exceeds deserved: {', '.join(over)}")
         return self
+
+    def policy_problems(self, policy: QueuePolicy, platform_stack: str) -> list[tuple[str, str]]:
+        """Keys the platform's queue plugin ``policy`` never reads or its webhook refuses:
+        ``[(key path, message)]`` (``platform_stack`` names the platform in messages).
+
+        Where each key is read at Volcano v1.15.1: ``plugins/proportion/proportion.go`` reads
+        weight, capability, guarantee and priority, never ``spec.deserved``;
+        ``plugins/capacity/capacity.go`` reads deserved, capability, guarantee and priority, never
+        ``spec.weight``; ``reclaimable`` is read by the reclaim action (``QueueInfo.Reclaimable``).
+        """
+        where = (
+            f"platform stack {platform_stack!r} runs Volcano's {policy!r} queue plugin "
+            f"({NAMESPACE}:addons.volcano.queuePolicy)"
+        )
+        problems: list[tuple[str, str]] = []
+        if policy == "proportion" and self.deserved is not None:
+            problems.append(
+                (
+                    f"{NAMESPACE}:queue.deserved",
+                    f"{where}, which never reads a Queue's deserved: it splits the cluster by "
+                    "weight (capped by capability, at least guarantee). Drop deserved and set "
+                    "weight, or run the capacity plugin on the platform",
+                )
+            )
+        if policy == "capacity" and self.weight != 1:
+            problems.append(
+                (
+                    f"{NAMESPACE}:queue.weight",
+                    f"{where}, which never reads a Queue's weight: the share is deserved "
+                    "(capped by capability, at least guarantee). Drop weight and set deserved, or "
+                    "run the proportion plugin on the platform",
+                )
+            )
+        if policy == "capacity" and self.guarantee is not None:
+            missing = exceeds(self.guarantee, self.deserved or Resources())
+            if missing:
+                problems.append(
+                    (
+                        f"{NAMESPACE}:queue.deserved",
+                        "Volcano's queue webhook refuses a guarantee above deserved (or without "
+                        f"deserved) for any resource: {', '.join(missing)}",
+                    )
+                )
+        return problems
 
 
 class Quota(Strict):
@@ -376,8 +471,9 @@ class TeamConfig(Strict):
     def check_against_platform(self, platform: PlatformOutputs) -> None:
         """Cross-stack checks with the platform stack's outputs; raises ``ConfigError``.
 
-        GPU quota vs the pools' capacity, Fluid for datasets, and every replica vs the platform's
-        nodes (``infra.config.fit.placement_problems``).
+        GPU quota vs the pools' capacity, Fluid for datasets, the Queue keys vs the platform's
+        queue plugin (``Queue.policy_problems``), and every replica vs the platform's nodes
+        (``infra.config.fit.placement_problems``).
         """
         from infra.config.fit import placement_problems
 
@@ -394,6 +490,7 @@ class TeamConfig(Strict):
             )
         if self.datasets and not platform.fluid_enabled:
             problems.append((f"{NAMESPACE}:datasets", "Fluid is disabled on the platform stack"))
+        problems += self.queue.policy_problems(platform.queue_policy, self.platform_stack)
         problems += placement_problems(self, platform)
         if problems:
             raise ConfigError(problems)

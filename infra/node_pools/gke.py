@@ -2,7 +2,10 @@
 
 * GPUs: ``node_config.guest_accelerators`` = ``[{type: gpuType, count: gpusPerNode,
   gpu_driver_installation_config: {gpu_driver_version: DEFAULT}}]``; GKE installs the driver
-  (managed drivers) and runs its own device plugin, so ``gpu_mode`` ``auto`` installs none.
+  (managed drivers) and runs its own device plugin, so ``gpu_mode`` ``auto`` installs none, and
+  config refuses ``devicePlugin``/``gpuOperator`` on GKE (``kubeai:addons.gpu.mode``): the pools
+  keep GKE's device plugin (no ``gke-no-default-nvidia-gpu-device-plugin`` label), which a second
+  one would duplicate.
 * ``autoscaling`` with ``total_min_node_count``/``total_max_node_count`` (the pool's sizes are
   totals across zones, not per zone); ``initial_node_count`` = minSize (per zone at creation;
   later changes are the autoscaler's and ignored).

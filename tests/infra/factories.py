@@ -149,7 +149,6 @@ def team_values(**overrides: Any) -> dict[str, Any]:
         "queue": {
             "weight": 4,
             "capability": {"cpu": "64", "memory": "256Gi", "gpus": 4},
-            "deserved": {"cpu": "32", "memory": "128Gi", "gpus": 2},
             "guarantee": {"cpu": "8", "memory": "32Gi", "gpus": 1},
         },
         "quota": {"gpus": 4, "cpu": "64", "memory": "256Gi"},

@@ -34,14 +34,60 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 def test_queue_manifest_fields_and_schema() -> None:
+    """Under proportion (the default) a guarantee comes with deserved = guarantee: Volcano's
+    queue webhook refuses a guarantee above deserved, and proportion never reads deserved."""
     queue = queue_manifest(factories.team_config(), "kubeai.dev/team")
     assert queue["metadata"] == {"name": "cv", "labels": {"kubeai.dev/team": "cv"}}
     spec = queue["spec"]
     assert spec["weight"] == 4 and spec["reclaimable"] is True
     assert spec["capability"] == {"cpu": "64", "memory": "256Gi", "nvidia.com/gpu": "4"}
+    guarantee = {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"}
+    assert spec["guarantee"] == {"resource": guarantee}
+    assert spec["deserved"] == guarantee
+    assert crd_schema.errors(queue) == []
+    bare = queue_manifest(factories.team_config(queue={"guarantee": None}), "kubeai.dev/team")
+    assert "deserved" not in bare["spec"] and "guarantee" not in bare["spec"]
+
+
+def test_queue_manifest_under_the_capacity_plugin_keeps_deserved() -> None:
+    config = factories.team_config(
+        queue={"weight": 1, "deserved": {"cpu": "32", "memory": "128Gi", "gpus": 2}}
+    )
+    spec = queue_manifest(config, "kubeai.dev/team", "capacity")["spec"]
     assert spec["deserved"] == {"cpu": "32", "memory": "128Gi", "nvidia.com/gpu": "2"}
     assert spec["guarantee"] == {"resource": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"}}
-    assert crd_schema.errors(queue) == []
+    assert spec["weight"] == 1
+
+
+def test_check_platform_refuses_queue_keys_the_platform_plugin_never_reads() -> None:
+    proportion = factories.outputs_of(factories.platform_config("eks"))
+    capacity = factories.outputs_of(
+        factories.platform_config("eks", addons={"volcano": {"queuePolicy": "capacity"}})
+    )
+    with_deserved = factories.team_config(queue={"deserved": {"gpus": 2}, "guarantee": None})
+    with pytest.raises(ConfigError) as caught:
+        check_platform(with_deserved, proportion)
+    assert [path for path, _ in caught.value.problems] == ["kubeai:queue.deserved"]
+    with pytest.raises(ConfigError) as caught:
+        check_platform(with_deserved, capacity)  # weight 4
+    assert [path for path, _ in caught.value.problems] == ["kubeai:queue.weight"]
+    accepted = factories.team_config(
+        queue={"weight": 1, "deserved": {"gpus": 2}, "guarantee": None}
+    )
+    check_platform(accepted, capacity)
+
+
+def test_team_stack_renders_the_queue_for_its_platform_plugin() -> None:
+    from infra.mocks import record_stack
+
+    platform = factories.outputs_of(
+        factories.platform_config("eks", addons={"volcano": {"queuePolicy": "capacity"}})
+    )
+    config = factories.team_config(queue={"weight": 1, "deserved": {"gpus": 3}, "guarantee": None})
+    spec = record_stack(config, platform=platform).one(QUEUE, "team-queue").inputs["spec"]
+    assert spec["deserved"] == {"nvidia.com/gpu": "3"}
+    with pytest.raises(ConfigError, match=r"kubeai:queue\.deserved"):
+        record_stack(config, platform=factories.outputs_of(factories.platform_config("eks")))
 
 
 @pytest.mark.parametrize("kind", ["alluxio", "juicefs", "jindo", "thin"])
@@ -325,3 +371,13 @@ def test_gpu_services_wait_for_a_node_from_zero_and_cpu_services_do_not(team_run
         service = release.inputs["name"]
         assert release.inputs["timeout"] == (1800 if gpus[service] else 600), service
         assert release.inputs["atomic"] is True and release.inputs["cleanupOnFail"] is True
+
+
+def test_check_platform_refuses_a_team_named_after_volcanos_root_queue() -> None:
+    """Volcano's scheduler creates Queues ``default`` and ``root``; a team ``root`` would adopt
+    the root queue (``default`` is a reserved namespace already)."""
+    platform = factories.outputs_of(factories.platform_config("eks"))
+    with pytest.raises(ConfigError) as caught:
+        check_platform(factories.team_config(team={"name": "root"}), platform)
+    [(path, text)] = caught.value.problems
+    assert path == "kubeai:team.name" and "'root' is a Queue Volcano's scheduler creates" in text

@@ -72,7 +72,7 @@ def test_cpu_only_existing_cluster_gets_no_gpu_addon(platform_run) -> None:
 
 
 def test_gpu_operator_is_pinned_and_retained(platform_run) -> None:
-    run = platform_run("gke", addons={"gpu": {"mode": "gpuOperator"}})
+    run = platform_run("eks", addons={"gpu": {"mode": "gpuOperator"}})
     release = run.one(RELEASE, "gpu-release")
     assert release.inputs["chart"] == factories.verified_archive(versions.GPU_OPERATOR)
     assert release.inputs["version"] == versions.GPU_OPERATOR.version
@@ -89,3 +89,10 @@ def test_args_validate() -> None:
         GpuEnablementArgs(mode="none", config=GpuAddon(), provider="azure").validate()
     args = GpuEnablementArgs(mode="gpuOperator", config=GpuAddon(), provider="eks")
     assert args.effective_namespace == "gpu-operator"
+
+
+@pytest.mark.parametrize("mode", ["devicePlugin", "gpuOperator"])
+def test_args_refuse_a_second_device_plugin_on_gke(mode: str) -> None:
+    with pytest.raises(ValueError, match="second device plugin beside GKE's"):
+        GpuEnablementArgs(mode=mode, config=GpuAddon(), provider="gke").validate()
+    GpuEnablementArgs(mode="none", config=GpuAddon(), provider="gke").validate()

@@ -16,25 +16,85 @@ from infra.config import VolcanoAddon
 from tests.infra import factories
 from tests.infra.conftest import NAMESPACE, RELEASE
 
-REQUIRED_PLUGINS = {
-    "gang",
-    "priority",
-    "conformance",
-    "drf",
-    "proportion",
-    "predicates",
-    "nodeorder",
-    "binpack",
+REQUIRED_PLUGINS = {"gang", "priority", "conformance", "drf", "predicates", "nodeorder", "binpack"}
+#: Plugins whose ``JobEnqueueableFn`` vetoes a PodGroup leaving Pending (Volcano v1.15.1,
+#: ``grep -l AddJobEnqueueableFn pkg/scheduler/plugins``); irrelevant without ``enqueue``.
+ENQUEUE_VOTERS = {"capacity", "extender", "overcommit", "proportion", "resourcequota", "sla"}
+#: Action names Volcano v1.15.1 registers (``pkg/scheduler/actions/factory.go``); the scheduler
+#: refuses a configuration naming another.
+KNOWN_ACTIONS = {
+    "reclaim",
+    "allocate",
+    "backfill",
+    "preempt",
+    "gangpreempt",
+    "gangreclaim",
+    "enqueue",
+    "shuffle",
+}
+#: ``PluginOption`` yaml keys at v1.15.1 (``pkg/scheduler/conf/scheduler_conf.go``); Go's yaml
+#: decoder would silently drop a misspelt one, so the test does not.
+PLUGIN_OPTION_KEYS = {
+    "name",
+    "enableJobOrder",
+    "enableHierarchy",
+    "enableJobReady",
+    "enableJobPipelined",
+    "enableTaskOrder",
+    "enablePreemptable",
+    "enableReclaimable",
+    "enablePreemptive",
+    "enableQueueOrder",
+    "enablePredicate",
+    "enableBestNode",
+    "enableNodeOrder",
+    "enableTargetJob",
+    "enableReservedNodes",
+    "enableJobEnqueued",
+    "enabledVictim",
+    "enableJobStarving",
+    "enabledOverused",
+    "enabledAllocatable",
+    "arguments",
 }
 
 
-def test_scheduler_config_actions_and_plugins() -> None:
-    policy = yaml.safe_load(scheduler_config())
-    actions = [a.strip() for a in policy["actions"].split(",")]
-    assert actions == ["enqueue", "allocate", "preempt", "reclaim", "backfill"]
-    plugins = {p["name"] for tier in policy["tiers"] for p in tier["plugins"]}
-    assert plugins == REQUIRED_PLUGINS
-    assert "capacity" not in plugins  # conflicts with proportion
+def _plugins(policy: dict) -> list[dict]:
+    return [plugin for tier in policy["tiers"] for plugin in tier["plugins"]]
+
+
+@pytest.mark.parametrize(
+    ("queue_policy", "other"), [("proportion", "capacity"), ("capacity", "proportion")]
+)
+def test_scheduler_config_runs_one_queue_plugin(queue_policy: str, other: str) -> None:
+    policy = yaml.safe_load(scheduler_config(queue_policy))
+    names = [p["name"] for p in _plugins(policy)]
+    assert set(names) == REQUIRED_PLUGINS | {queue_policy}
+    assert len(names) == len(set(names))
+    assert other not in names  # the two conflict: never both
+    assert names.index(queue_policy) == names.index("predicates") + 1  # tier 2, where it was
+    for plugin in _plugins(policy):
+        assert set(plugin) <= PLUGIN_OPTION_KEYS, plugin
+
+
+def test_scheduler_config_has_no_enqueue_action_so_gangs_from_zero_get_pods() -> None:
+    """With GPU pools at 0 nodes, enqueue's queue plugins reject every GPU gang (realCapability
+    holds no nvidia.com/gpu), the operators never create its pods and nothing scales up; without
+    the action, allocate moves Pending PodGroups to Inqueue itself (module docstring)."""
+    for queue_policy in ("proportion", "capacity"):
+        policy = yaml.safe_load(scheduler_config(queue_policy))
+        actions = [a.strip() for a in policy["actions"].split(",")]
+        assert actions == ["allocate", "preempt", "reclaim", "backfill"]
+        assert set(actions) <= KNOWN_ACTIONS
+        assert "enqueue" not in actions
+        assert "overcommit" not in {p["name"] for p in _plugins(policy)}
+        voters = ENQUEUE_VOTERS & {p["name"] for p in _plugins(policy)}
+        assert voters == {queue_policy}  # the plugin that would have kept the gang Pending
+
+
+def test_scheduler_config_refuses_another_policy() -> None:
+    with pytest.raises(ValueError, match="proportion or capacity"):
+        scheduler_config("drf")  # type: ignore[arg-type]
 
 
 def test_values_enable_podgroup_mutation_on_top_of_the_defaults() -> None:
@@ -43,6 +103,20 @@ def test_values_enable_podgroup_mutation_on_top_of_the_defaults() -> None:
     assert admissions[: len(DEFAULT_ADMISSIONS)] == list(DEFAULT_ADMISSIONS)
     assert admissions[-1] == "/podgroups/mutate"
     assert yaml.safe_load(custom["scheduler_config_override"]) == yaml.safe_load(scheduler_config())
+    capacity = volcano_values(VolcanoAddon(queue_policy="capacity"))["custom"]
+    assert yaml.safe_load(capacity["scheduler_config_override"]) == yaml.safe_load(
+        scheduler_config("capacity")
+    )
+
+
+@pytest.mark.parametrize("queue_policy", ["proportion", "capacity"])
+def test_release_renders_the_configured_queue_plugin(platform_run, queue_policy: str) -> None:
+    run = platform_run("eks", addons={"volcano": {"queuePolicy": queue_policy}})
+    values = run.one(RELEASE, "volcano-release").inputs["values"]
+    policy = yaml.safe_load(values["custom"]["scheduler_config_override"])
+    names = {p["name"] for p in _plugins(policy)}
+    assert queue_policy in names and not {"proportion", "capacity"} - {queue_policy} & names
+    assert "enqueue" not in policy["actions"]
 
 
 def test_values_replicas_and_leader_election() -> None:

@@ -56,3 +56,12 @@ def test_outputs_read_back_after_the_engine_dropped_their_nulls(provider: str) -
     exported = _without_nulls(outputs.model_dump(by_alias=True))
     assert "tritonImagePullSecret" not in exported  # type: ignore[operator]
     assert PlatformOutputs.model_validate(exported) == outputs
+
+
+def test_the_queue_policy_is_exported_and_older_outputs_read_as_proportion() -> None:
+    """Platform stacks exported before ``queuePolicy`` existed ran the proportion plugin."""
+    config = factories.platform_config("eks", addons={"volcano": {"queuePolicy": "capacity"}})
+    exported = platform_outputs(config).model_dump(by_alias=True)
+    assert exported["queuePolicy"] == "capacity"
+    older = {k: v for k, v in exported.items() if k != "queuePolicy"}
+    assert PlatformOutputs.model_validate(older).queue_policy == "proportion"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from infra.config import (
     PlatformConfig,
     parse_config,
@@ -58,3 +60,35 @@ def test_an_existing_cluster_may_describe_an_empty_pool() -> None:
     values = factories.platform_values("existing")
     values["nodePools"][0]["maxSize"] = 0
     assert isinstance(parse_config(values), PlatformConfig)
+
+
+@pytest.mark.parametrize("mode", ["devicePlugin", "gpuOperator"])
+def test_a_device_plugin_of_ours_on_gke_is_refused_with_the_reason(mode: str) -> None:
+    """GKE's pools keep GKE's driver and device plugin (infra.node_pools.gke): the GPU Operator or
+    NVIDIA's device plugin would advertise nvidia.com/gpu a second time on every GPU node."""
+    values = factories.platform_values("gke", addons={"gpu": {"mode": mode}})
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:addons.gpu.mode"
+    assert f"{mode} is refused on gke" in message and "device plugin" in message
+    assert "gke-no-default-nvidia-gpu-device-plugin" in message and "use auto" in message
+    for accepted in ("auto", "none"):
+        values["addons"]["gpu"]["mode"] = accepted
+        config = parse_config(values)
+        assert isinstance(config, PlatformConfig) and config.gpu_mode == "none"
+
+
+@pytest.mark.parametrize("provider", ["existing", "eks", "ack"])
+def test_the_gpu_operator_stays_accepted_elsewhere(provider: str) -> None:
+    values = factories.platform_values(provider, addons={"gpu": {"mode": "gpuOperator"}})
+    config = parse_config(values)
+    assert isinstance(config, PlatformConfig) and config.gpu_mode == "gpuOperator"
+
+
+def test_queue_policy_defaults_to_proportion_and_refuses_others() -> None:
+    config = factories.platform_config("eks")
+    assert config.addons.volcano.queue_policy == "proportion"
+    capacity = factories.platform_config("eks", addons={"volcano": {"queuePolicy": "capacity"}})
+    assert capacity.addons.volcano.queue_policy == "capacity"
+    values = factories.platform_values("eks", addons={"volcano": {"queuePolicy": "drf"}})
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:addons.volcano.queuePolicy" and "'proportion'" in message

@@ -19,7 +19,7 @@ from tests.infra.factories import stack_values as _values
 def test_queue_capability_above_resource_quota_is_refused() -> None:
     values = _values("team-cv-prod")
     values["queue"]["capability"] = {"cpu": "64", "memory": "256Gi", "gpus": 8}
-    values["queue"].pop("deserved"), values["queue"].pop("guarantee")
+    values["queue"].pop("guarantee")
     values["quota"] = {"gpus": 4, "cpu": "64", "memory": "256Gi"}
     values["inferenceServices"] = []
     [(path, message)] = _problems(values)
@@ -75,8 +75,15 @@ def team_config_values(name: str) -> dict[str, object]:
     return values
 
 
-@pytest.mark.parametrize("provider", ["existing", "eks", "gke", "ack"])
-@pytest.mark.parametrize("gpu", ["auto", "gpuOperator"])
+@pytest.mark.parametrize(
+    ("provider", "gpu"),
+    [
+        (provider, gpu)
+        for provider in ("existing", "eks", "gke", "ack")
+        for gpu in ("auto", "gpuOperator")
+        if (provider, gpu) != ("gke", "gpuOperator")  # refused: kubeai:addons.gpu.mode
+    ],
+)
 def test_every_namespace_the_platform_creates_is_reserved(
     platform_run, provider: str, gpu: str
 ) -> None:
@@ -85,3 +92,174 @@ def test_every_namespace_the_platform_creates_is_reserved(
     assert names
     for name in names:
         assert name in RESERVED_NAMESPACES or name.startswith(RESERVED_PREFIXES), name
+
+
+# -- the Queue vs Volcano v1.15.1: the platform's queue plugin and the queue admission ----------
+
+
+def _outputs(queue_policy: str | None) -> object:
+    """prod-eks's outputs with ``kubeai:addons.volcano.queuePolicy`` (None: left at default)."""
+    values = _values("prod-eks")
+    if queue_policy is not None:
+        values.setdefault("addons", {}).setdefault("volcano", {})["queuePolicy"] = queue_policy
+    platform = parse_config(values)
+    assert isinstance(platform, PlatformConfig)
+    return platform_outputs(platform)
+
+
+def _team(**queue: object) -> TeamConfig:
+    values = _values("team-search-prod")
+    values["queue"] = {"capability": {"cpu": "128", "memory": "512Gi", "gpus": 8}, **queue}
+    config = parse_config(values)
+    assert isinstance(config, TeamConfig)
+    return config
+
+
+def _cross_stack(config: TeamConfig, queue_policy: str | None) -> list[tuple[str, str]]:
+    try:
+        config.check_against_platform(_outputs(queue_policy))  # type: ignore[arg-type]
+    except ConfigError as error:
+        return error.problems
+    return []
+
+
+@pytest.mark.parametrize("queue_policy", [None, "proportion"])
+def test_deserved_is_refused_where_the_proportion_plugin_never_reads_it(
+    queue_policy: str | None,
+) -> None:
+    """Volcano v1.15.1's proportion plugin derives a queue's deserved from weights
+    (pkg/scheduler/plugins/proportion/proportion.go); ``spec.deserved`` is read only by the
+    capacity plugin, so a deserved we rendered under proportion would mean nothing."""
+    config = _team(weight=2, deserved={"cpu": "64", "gpus": 4})
+    [(path, message)] = _cross_stack(config, queue_policy)
+    assert path == "kubeai:queue.deserved"
+    assert "'proportion'" in message and "never reads a Queue's deserved" in message
+    assert "kubeai:addons.volcano.queuePolicy" in message and "'prod-eks'" in message
+    assert _cross_stack(_team(weight=2, guarantee={"gpus": 1}), queue_policy) == []
+
+
+def test_weight_is_refused_where_the_capacity_plugin_never_reads_it() -> None:
+    config = _team(weight=3, deserved={"cpu": "64", "gpus": 4})
+    [(path, message)] = _cross_stack(config, "capacity")
+    assert path == "kubeai:queue.weight"
+    assert "'capacity'" in message and "never reads a Queue's weight" in message
+    assert _cross_stack(_team(weight=1, deserved={"cpu": "64", "gpus": 4}), "capacity") == []
+    assert _cross_stack(_team(deserved={"gpus": 4}, guarantee={"gpus": 2}), "capacity") == []
+
+
+def test_capacity_guarantee_without_deserved_is_refused_as_the_queue_webhook_would() -> None:
+    """validateResourceQuantityOfQueue (pkg/webhooks/admission/queues/validate, v1.15.1): every
+    guarantee resource needs deserved[r] >= guarantee[r]. The webhook cannot run here (no
+    webhook server on the test control plane); the rule is mirrored in config."""
+    [(path, message)] = _cross_stack(_team(guarantee={"gpus": 1}), "capacity")
+    assert path == "kubeai:queue.deserved"
+    assert "webhook" in message and "gpus 1 > None" in message
+
+
+def test_the_queue_policy_reaches_the_team_through_the_platform_outputs() -> None:
+    assert _outputs(None).queue_policy == "proportion"  # type: ignore[attr-defined]
+    assert _outputs("capacity").queue_policy == "capacity"  # type: ignore[attr-defined]
+
+
+# Each a Queue Volcano v1.15.1 would refuse or read otherwise than written (the webhook's rules
+# in pkg/webhooks/admission/queues/validate/validate_queue.go, the CRD's schema in
+# scheduling.volcano.sh_queues.yaml, the plugins' reading of capability): config refuses it with
+# the key path. tests/cluster/test_queues.py applies the CRD-level ones to a real apiserver.
+REFUSED_QUEUES = [
+    pytest.param(
+        {"deserved": {"gpus": 16}},
+        "kubeai:queue",
+        "deserved exceeds capability",
+        id="deserved>capability",
+    ),
+    pytest.param(
+        {"deserved": {"gpus": 1}, "guarantee": {"gpus": 2}},
+        "kubeai:queue",
+        "guarantee exceeds deserved",
+        id="guarantee>deserved",
+    ),
+    pytest.param(
+        {"deserved": {"cpu": "4"}, "guarantee": {"gpus": 1}},
+        "kubeai:queue",
+        "guarantee exceeds deserved: gpus 1 > None",
+        id="guarantee-resource-not-deserved",
+    ),
+    pytest.param({"weight": 0}, "kubeai:queue.weight", "greater than or equal to 1", id="weight-0"),
+    pytest.param(
+        {"weight": 65_536}, "kubeai:queue.weight", "less than or equal to 65535", id="weight-65536"
+    ),
+    pytest.param(
+        {"priority": -1},
+        "kubeai:queue.priority",
+        "greater than or equal to 0",
+        id="priority-negative",
+    ),
+    pytest.param(
+        {"capability": {"cpu": "-1"}},
+        "kubeai:queue.capability.cpu",
+        "not a Kubernetes quantity",
+        id="negative-cpu",
+    ),
+    pytest.param(
+        {"capability": {"gpus": -1}},
+        "kubeai:queue.capability.gpus",
+        "greater than or equal to 0",
+        id="negative-gpus",
+    ),
+    pytest.param(
+        {"capability": {"cpu": " 4"}},
+        "kubeai:queue.capability",
+        "no quantity the Queue CRD admits",
+        id="cpu-with-space",
+    ),
+    pytest.param(
+        {"guarantee": {"memory": "1Gi "}},
+        "kubeai:queue.guarantee",
+        "no quantity the Queue CRD admits",
+        id="memory-trailing-space",
+    ),
+    pytest.param(
+        {"capability": {}}, "kubeai:queue.capability", "names no resource", id="empty-capability"
+    ),
+    pytest.param(
+        {"capability": {"cpu": "0", "gpus": 1}},
+        "kubeai:queue.capability",
+        "cpu is 0",
+        id="zero-cpu-means-unlimited",
+    ),
+    pytest.param(
+        {"capability": {"memory": "0Gi", "gpus": 1}},
+        "kubeai:queue.capability",
+        "memory is 0",
+        id="zero-memory-means-unlimited",
+    ),
+]
+
+
+@pytest.mark.parametrize(("queue", "path", "text"), REFUSED_QUEUES)
+def test_queues_volcano_would_refuse_or_misread_are_config_errors(
+    queue: dict[str, object], path: str, text: str
+) -> None:
+    values = _values("team-search-prod")
+    values["queue"] = {**values["queue"], **queue}
+    values["quota"] = {"gpus": 8, "cpu": "128", "memory": "512Gi"}
+    problems = _problems(values)
+    assert any(p == path and text in m for p, m in problems), problems
+
+
+#: Edge values config accepts, each admitted by the CRD (tests/cluster/test_queues.py) and the
+#: webhook's rules (guarantee <= deserved <= capability, non-negative, integer GPUs).
+ACCEPTED_QUEUES = [
+    {"weight": 1, "priority": 0, "capability": {"gpus": 0}},
+    {"weight": 65_535, "priority": 1_000_000, "capability": {"cpu": "1e3", "memory": "1.5Ti"}},
+    {"capability": {"cpu": "500m", "memory": ".5Gi", "gpus": 8}, "guarantee": {"cpu": "500m"}},
+    {"capability": {"cpu": "0.001", "gpus": 1}, "reclaimable": False},
+]
+
+
+@pytest.mark.parametrize("queue", ACCEPTED_QUEUES)
+def test_edge_queues_are_accepted(queue: dict[str, object]) -> None:
+    values = _values("team-search-prod")
+    values["queue"] = queue
+    values["quota"] = {"gpus": 8, "cpu": "1000", "memory": "2Ti"}
+    assert isinstance(parse_config(values), TeamConfig)
