@@ -8,11 +8,19 @@
   is ignored on update), ``capacity_type`` ``SPOT``/``ON_DEMAND``, ``disk_size``.
 * ``labels`` = the pool's effective labels (``nvidia.com/gpu.present=true`` on GPU pools);
   ``taints`` = its effective taints with the EKS effect spelling (``NO_SCHEDULE``...).
+* Scale from zero: a pool that may be empty (``minSize: 0``) gets the cluster-autoscaler's
+  node-template tags on its Auto Scaling group (``aws.autoscaling.Tag``, not propagated to the
+  instances): ``k8s.io/cluster-autoscaler/node-template/label/<key>``, ``.../taint/<key>``
+  (``value:Effect``) and ``.../resources/nvidia.com/gpu`` (cluster-autoscaler
+  ``cloudprovider/aws/README.md``, "Auto-Discovery Setup" and "Scaling a node group to 0"), so
+  the autoscaler knows what an empty group's node would offer before one exists: GPU pods
+  select on these labels and tolerate these taints, and ask for ``nvidia.com/gpu``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -46,6 +54,32 @@ def taints(pool: NodePool) -> list[dict[str, str]]:
     return [
         {"key": t.key, "value": t.value, "effect": EFFECTS[t.effect]} for t in pool.effective_taints
     ]
+
+
+#: Prefix of the cluster-autoscaler's node-template tags on an Auto Scaling group.
+NODE_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+
+
+def node_template_tags(pool: NodePool) -> dict[str, str]:
+    """The node-template tags of ``pool``'s Auto Scaling group (``{}`` unless it may be empty):
+    its labels, taints (``value:Effect``) and GPUs per node."""
+    if pool.min_size > 0:
+        return {}
+    tags = {f"{NODE_TEMPLATE}/label/{k}": v for k, v in pool.effective_labels.items()}
+    for taint in pool.effective_taints:
+        tags[f"{NODE_TEMPLATE}/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
+    if pool.is_gpu:
+        tags[f"{NODE_TEMPLATE}/resources/nvidia.com/gpu"] = str(pool.gpus_per_node)
+    return tags
+
+
+def _group_name(resources: Sequence[Any] | None) -> str | None:
+    """The Auto Scaling group of a node group's ``resources`` output (None until known)."""
+    for resource in resources or []:
+        for group in getattr(resource, "autoscaling_groups", None) or []:
+            if getattr(group, "name", None):
+                return str(group.name)
+    return None
 
 
 def node_group_args(cluster: Cluster, pool: NodePool) -> dict[str, Any]:
@@ -100,4 +134,12 @@ def provision(
         tags=args["tags"],
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["scalingConfig.desiredSize"]),
     )
+    group = node_group.resources.apply(_group_name)
+    for index, (key, value) in enumerate(sorted(node_template_tags(pool).items())):
+        aws.autoscaling.Tag(
+            f"{name}-node-template-{index}",
+            autoscaling_group_name=group,
+            tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
     return node_group.id

@@ -26,7 +26,8 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "urns-before.json").read_t
 #: and issue 9's namespace ownership policy (``infra.addons.namespace_ownership``), explicit
 #: providers (``infra.providers``: every stack had used default providers but ``existing``),
 #: node autoscaling (``infra.addons.autoscaling``: the cluster-autoscaler and metrics-server
-#: releases, ACK's autoscaler settings) and the teams' NetworkPolicies (``infra.network_policy``).
+#: releases, ACK's autoscaler settings, EKS node-template tags) and the teams' NetworkPolicies
+#: (``infra.network_policy``).
 ADDED = {
     "kubeai:platform:Platform",
     "kubernetes:core/v1:Namespace",
@@ -41,6 +42,7 @@ ADDED = {
     "pulumi:providers:alicloud",
     "kubeai:addons:NodeAutoscaling",
     "alicloud:cs/autoscalingConfig:AutoscalingConfig",
+    "aws:autoscaling/tag:Tag",
     "kubernetes:helm.sh/v3:Release",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
 }

@@ -75,3 +75,38 @@ def test_custom_taints_keep_their_effect() -> None:
     assert eks.taints(config.node_pools[0]) == [
         {"key": "dedicated", "value": "training", "effect": "NO_EXECUTE"}
     ]
+
+
+def test_pools_that_may_be_empty_tell_the_autoscaler_what_their_nodes_offer(platform_run) -> None:
+    run = platform_run("eks")
+    tags = {
+        t.inputs["tag"]["key"]: t.inputs["tag"]["value"]
+        for t in run.of_type("aws:autoscaling/tag:Tag")
+        if t.parent == ("kubeai:node_pools:GpuNodePool", "pool-gpu")
+    }
+    template = "k8s.io/cluster-autoscaler/node-template"
+    assert tags[f"{template}/label/nvidia.com/gpu.present"] == "true"
+    assert tags[f"{template}/label/kubeai.dev/pool"] == "gpu"
+    assert tags[f"{template}/taint/nvidia.com/gpu"] == "present:NoSchedule"
+    assert tags[f"{template}/resources/nvidia.com/gpu"] == "2"
+    for tag in run.of_type("aws:autoscaling/tag:Tag"):
+        assert tag.inputs["tag"]["propagateAtLaunch"] is False
+    # the CPU pool keeps a node (minSize 1): no template needed
+    assert not [t for t in run.of_type("aws:autoscaling/tag:Tag") if "pool-cpu" in t.name]
+
+
+def test_node_template_tags_follow_the_pool() -> None:
+    pool = NodePool.model_validate(
+        {
+            "name": "a",
+            "instanceType": "p5.48xlarge",
+            "gpuType": "nvidia-h100",
+            "gpusPerNode": 8,
+            "maxSize": 2,
+            "taints": [],
+        }
+    )
+    tags = eks.node_template_tags(pool)
+    assert tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "8"
+    assert not [k for k in tags if "/taint/" in k]
+    assert eks.node_template_tags(pool.model_copy(update={"min_size": 1})) == {}
