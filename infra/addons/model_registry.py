@@ -17,11 +17,16 @@ charts/kubeai-glue/values.yaml):
   in Helm values;
 * ``artifacts.*``: the platform object store (``infra.addons.artifact_store``); static keys go
   into the Secret ``kubeai-artifact-store`` (``existingSecret``), otherwise the SDK's credential
-  chain applies (IRSA, Workload Identity, RRSA).
+  chain applies: IRSA or Workload Identity from ``kubeai:glue.serviceAccount.workloadIdentity``
+  (``serviceAccount.annotations``; ``infra.config.identity``), so no static key is needed;
+* ``checksums``: the sha256 of the data of each Secret the stack creates for the registry
+  (``database``, ``artifact-store``), so changing a secret rolls the registry pods;
+* ``imagePullSecrets`` from ``kubeai:glue.imagePullSecrets``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +40,15 @@ from infra.addons import (
     release_settings,
     repo_path,
 )
-from infra.addons.artifact_store import ARTIFACT_SECRET, artifact_store_secret, artifact_values
+from infra.addons.artifact_store import (
+    ARTIFACT_SECRET,
+    CHECKSUM_NAME,
+    artifact_store_secret,
+    artifact_values,
+    key_checksum,
+    opaque_secret,
+    secret_checksum,
+)
 from infra.aliases import with_previous_type
 from infra.config import (
     REGISTRY_FULLNAME,
@@ -65,16 +78,25 @@ def glue_values(
     *,
     database_secret: str = DATABASE_SECRET,
     artifact_secret: str | None = None,
+    checksums: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> dict[str, Any]:
     """Values of ``charts/kubeai-glue`` (module docstring).
 
     ``database_secret`` names the Secret holding the PostgreSQL DSN (used when ``glue.database``
-    is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None.
+    is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None;
+    ``checksums`` the sha256 of those Secrets' data by name (``secret_checksum``).
     """
+    account = glue.service_account
+    registry: dict[str, Any] = {"replicas": glue.replicas}
+    if labels := account.pod_labels():
+        registry["podLabels"] = labels
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
         "image": {"repository": glue.image.repository, "tag": glue.image.tag},
-        "registry": {"replicas": glue.replicas},
+        "imagePullSecrets": [{"name": name} for name in glue.image_pull_secrets],
+        "serviceAccount": {"annotations": account.all_annotations()},
+        "checksums": dict(checksums or {}),
+        "registry": registry,
         "database": {"type": glue.database},
         "persistence": {
             "enabled": glue.database == "sqlite",
@@ -131,16 +153,16 @@ class ModelRegistry(pulumi.ComponentResource):
             f"{name}-namespace", args.namespace, parent=self, pod_security="restricted"
         )
         secrets: list[pulumi.Resource] = []
+        checksums: dict[str, pulumi.Output[str]] = {}
         if args.postgres_dsn is not None and args.glue.database == "postgresql":
+            checksums["database"] = secret_checksum({DATABASE_SECRET_KEY: args.postgres_dsn})
             secrets.append(
-                k8s.core.v1.Secret(
+                opaque_secret(
                     f"{name}-database",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=DATABASE_SECRET, namespace=ns.metadata.name
-                    ),
-                    type="Opaque",
-                    string_data={DATABASE_SECRET_KEY: args.postgres_dsn},
-                    opts=pulumi.ResourceOptions(parent=self),
+                    DATABASE_SECRET,
+                    ns.metadata.name,
+                    {DATABASE_SECRET_KEY: args.postgres_dsn},
+                    pulumi.ResourceOptions(parent=self),
                 )
             )
         artifact_secret = None
@@ -151,6 +173,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 )
             )
             artifact_secret = ARTIFACT_SECRET
+            checksums[CHECKSUM_NAME] = key_checksum(args.artifact_keys)
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             name="kubeai-glue",
@@ -160,6 +183,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 args.glue,
                 args.artifact_store,
                 artifact_secret=artifact_secret,
+                checksums=checksums,
             ),
             **release_settings(ADDON_TIMEOUT_S),
             opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),

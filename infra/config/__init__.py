@@ -10,12 +10,14 @@ stack share this package (``kubeai:stackKind``):
 Modules: ``shared`` (names, quantities, taints, resources, the artifact store, ``ConfigError``),
 ``platform``, ``team``, ``outputs`` (the platform stack's exports, the registry URL), ``fit``
 (will the team's pods be admitted and scheduled: LimitRange, quota, Pod Security, node size) and
-``loading`` (stack-file keys -> validated config). Errors are ``ConfigError`` listing every
+``loading`` (stack-file keys -> validated config), ``identity`` (cloud workload identities of
+ServiceAccounts). Errors are ``ConfigError`` listing every
 problem as ``kubeai:<key path>: message``. Secrets (database DSN, object-store keys, registry
 pull keys) are never plain config: they are read with ``Config.get_secret`` and the example
 stacks carry none. The names below are re-exported so ``from infra.config import X`` works.
 """
 
+from infra.config.identity import ServiceAccountConfig, WorkloadIdentity
 from infra.config.loading import SECRET_KEYS, parse_config, split_keys
 from infra.config.outputs import (
     REGISTRY_FULLNAME,
@@ -29,6 +31,7 @@ from infra.config.outputs import (
 )
 from infra.config.platform import (
     AckCluster,
+    AckNodeLogin,
     Addons,
     ArgoAddon,
     ArgoArtifactRepository,
@@ -103,6 +106,7 @@ __all__ = [
     "RUNTIME_COMPONENTS",
     "SECRET_KEYS",
     "AckCluster",
+    "AckNodeLogin",
     "Addons",
     "ArgoAddon",
     "ArgoArtifactRepository",
@@ -137,6 +141,7 @@ __all__ = [
     "Queue",
     "Quota",
     "Resources",
+    "ServiceAccountConfig",
     "Strict",
     "Taint",
     "Team",
@@ -146,6 +151,7 @@ __all__ = [
     "TrainingOperatorAddon",
     "TritonServingConfig",
     "VolcanoAddon",
+    "WorkloadIdentity",
     "parse_config",
     "platform_outputs",
     "platform_problems",

@@ -96,6 +96,9 @@ class PlatformOutputs(BaseModel):
     triton_image_pull_secret: str | None = None
     artifact_store: ArtifactStore
     node_pools: list[PoolOutput] = []
+    #: Pull secrets of the glue image (``kubeai:glue.imagePullSecrets``), which the serving
+    #: agents run too; empty from a platform stack exported before it existed.
+    glue_image_pull_secrets: list[str] = []
 
     @field_serializer("artifact_store")
     def _store(self, store: ArtifactStore) -> dict[str, Any]:
@@ -121,4 +124,5 @@ def platform_outputs(
         triton_image_pull_secret=config.triton.image_pull_secret,
         artifact_store=config.artifact_store,
         node_pools=[PoolOutput.of(p) for p in config.node_pools],
+        glue_image_pull_secrets=list(config.glue.image_pull_secrets),
     )

@@ -23,7 +23,8 @@ STACKS = Path(__file__).resolve().parents[2] / "stacks"
 BEFORE = json.loads((Path(__file__).parent / "data" / "urns-before.json").read_text())
 #: Resources the restructuring added (new URNs without an earlier one), and those issue 7 added:
 #: a team's Fluid cache namespace, its LimitRange and the cached Dataset the team's one references;
-#: and issue 9's namespace ownership policy (``infra.addons.namespace_ownership``).
+#: and issue 9's namespace ownership policy (``infra.addons.namespace_ownership``) and the
+#: dataset credentials Secret of a team whose mounts' ``encryptOptions`` reference it.
 ADDED = {
     "kubeai:platform:Platform",
     "kubernetes:core/v1:Namespace",
@@ -32,6 +33,7 @@ ADDED = {
     "kubeai:addons:NamespaceOwnership",
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+    "kubernetes:core/v1:Secret",
 }
 
 
