@@ -18,7 +18,10 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   team's groups (``kubeai:team.groups``): training jobs (kubeflow.org pytorchjobs, tfjobs,
   xgboostjobs), Argo workflows, Fluid datasets and dataloads, their pods, logs and services, read
   on events; nothing cluster-wide.
-* ServiceAccounts ``kubeai-training`` (training pods; no API rights, no token) and
+* ServiceAccounts ``kubeai-training`` (training pods; no API rights, no token; its cloud identity
+  and annotations from ``kubeai:serviceAccounts.training``, the team's ``kubeai:imagePullSecrets``;
+  an RRSA identity also labels the team Namespace ``pod-identity.alibabacloud.com/injection: on``,
+  ``infra.config.identity``) and
   ``kubeai-workflow`` (Argo workflow pods) with the executor Role (``workflowtaskresults`` create
   and patch, as the emissary executor of Argo >= 3.4 needs, plus creating the training jobs and
   data loads a pipeline step submits).
@@ -32,9 +35,15 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   ``crds/fluid/v1.0.8``), with the GPU toleration so cache workers may sit on GPU nodes; in the
   team namespace a Dataset of the same name whose one mount is ``dataset://<cache ns>/<name>``.
   Both carry ``pvc.fluid.io/resources.requests.storage: <size>`` so Fluid's PVCs ask for the
-  dataset's size, not its 100Pi default. Every runtime container gets explicit requests and
+  dataset's size, not its 100Pi default. Mount ``options`` and ``encryptOptions`` go on the cached
+  Dataset; Fluid resolves ``encryptOptions`` Secrets in that Dataset's namespace, where teams have
+  no rights, so the team stack creates ``kubeai-dataset-credentials`` there from the Pulumi secrets
+  ``kubeai:datasetAccessKeyId``/``datasetAccessKeySecret`` when a mount references it (any other
+  Secret name must be created there by the platform team). Every runtime container gets explicit requests and
   limits (``DatasetRuntime.containers``).
-* Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``),
+* Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``;
+  ServiceAccount identity from ``inferenceServices[].serviceAccount`` or
+  ``kubeai:serviceAccounts.serving``, pull secrets, the checksum of the static-key Secret),
   its tritonserver and serving-agent containers with explicit requests and limits
   (``InferenceServiceConfig.triton_resources``, ``AGENT_RESOURCES``), so the LimitRange's
   defaults never put a limit under a request.
