@@ -39,8 +39,8 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   Dataset; Fluid resolves ``encryptOptions`` Secrets in that Dataset's namespace, where teams have
   no rights, so the team stack creates ``kubeai-dataset-credentials`` there from the Pulumi secrets
   ``kubeai:datasetAccessKeyId``/``datasetAccessKeySecret`` when a mount references it (any other
-  Secret name must be created there by the platform team). Every runtime container gets explicit requests and
-  limits (``DatasetRuntime.containers``).
+  Secret name must be created there by the platform team). Every runtime container gets explicit
+  requests and limits (``DatasetRuntime.containers``).
 * Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``;
   ServiceAccount identity from ``inferenceServices[].serviceAccount`` or
   ``kubeai:serviceAccounts.serving``, pull secrets, the checksum of the static-key Secret),

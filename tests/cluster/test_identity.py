@@ -2,15 +2,15 @@
 
 The team stacks ``team-search-prod`` (on prod-eks: IRSA for training and serving) and
 ``team-cv-prod`` (on prod-ack: an ``oss://`` mount with ``options`` and ``encryptOptions``) are
-rendered (``infra.render``) under other team names, so nothing here touches the objects of
-``test_tenancy``, and server-side applied after the pinned upstream CRDs; the inference services'
-Deployments are applied with ``dryRun=All`` (their pods would only take the session's KWOK
-capacity). Checked on what the apiserver returns, not on what was sent: the Fluid Dataset in the
-cache namespace keeps its mount options and secret references (the v1.0.8 CRD schema does not
-prune them) beside the Secret they name; the training ServiceAccount keeps its IRSA annotation and
-pull secret; each inference service's ServiceAccount carries the IRSA annotation and its pod
-template the ``checksum/artifact-store`` annotation. What the clouds' identity webhooks then do is
-theirs (none runs here).
+rendered (``infra.controlplane.install.plan_stack``) under other team names, so nothing here
+touches the objects of ``test_tenancy``, and server-side applied after the pinned upstream CRDs;
+the inference services' Deployments are applied with ``dryRun=All`` (their pods would only take
+the session's KWOK capacity). Checked on what the apiserver returns, not on what was sent: the
+Fluid Dataset in the cache namespace keeps its mount options and secret references (the v1.0.8
+CRD schema does not prune them) beside the Secret they name; the training ServiceAccount keeps
+its IRSA annotation; each inference service's ServiceAccount carries the IRSA annotation and its
+pod template the ``checksum/artifact-store`` annotation. What the clouds' identity webhooks then
+do is theirs (none runs here).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import yaml
 
 from infra import upstream
 from infra.controlplane.harness import ControlPlane
-from infra.render import render_stack
+from infra.controlplane.install import plan_stack
 from tests.support.helm import REPO_ROOT
 from tests.support.kubeapi import APPLY_CONTENT_TYPE, DRY_RUN, FIELD_MANAGER, KubeApi, message
 
@@ -48,14 +48,6 @@ def _stacks(tmp: Path) -> Path:
     return tmp
 
 
-def _rendered(stack: str, stacks_dir: Path, out: Path) -> list[dict[str, Any]]:
-    result = render_stack(stack, out, stacks_dir=stacks_dir)
-    docs: list[dict[str, Any]] = []
-    for name in dict.fromkeys(entry["file"] for entry in result.entries):
-        docs += [d for d in yaml.safe_load_all((out / name).read_text()) if isinstance(d, dict)]
-    return [d for d in docs if d["kind"] != "DeclaredResource"]
-
-
 @pytest.fixture(scope="module")
 def kube(
     control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
@@ -74,7 +66,7 @@ def kube(
         api.wait_established([crd["metadata"]["name"] for crd in crds])
         deployments: dict[str, dict[str, Any]] = {}
         for stack in TEAMS:
-            docs = _rendered(stack, stacks_dir, tmp / stack)
+            docs = [m.obj for m in plan_stack(stack, tmp / "render", stacks_dir=stacks_dir).objects]
             api.apply_all(d for d in docs if d["kind"] not in WORKLOADS)
             for doc in docs:
                 if doc["kind"] != "Deployment":
