@@ -22,7 +22,8 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   and annotations from ``kubeai:serviceAccounts.training``, the team's ``kubeai:imagePullSecrets``;
   an RRSA identity also labels the team Namespace ``pod-identity.alibabacloud.com/injection: on``,
   ``infra.config.identity``) and
-  ``kubeai-workflow`` (Argo workflow pods) with the executor Role (``workflowtaskresults`` create
+  ``kubeai-workflow`` (Argo workflow pods; identity and annotations from
+  ``kubeai:serviceAccounts.workflow``) with the executor Role (``workflowtaskresults`` create
   and patch, as the emissary executor of Argo >= 3.4 needs, plus creating the training jobs and
   data loads a pipeline step submits).
 * Argo's per-namespace default artifact repository (ConfigMap ``artifact-repositories``) in the
@@ -846,6 +847,9 @@ def create_rbac(
                 opts=child,
             )
     training = config.service_accounts.training
+    pull_secrets = [
+        k8s.core.v1.LocalObjectReferenceArgs(name=n) for n in config.image_pull_secrets
+    ] or None
     k8s.core.v1.ServiceAccount(
         f"{name}-sa-training",
         metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -854,15 +858,17 @@ def create_rbac(
             annotations=training.all_annotations() or None,
         ),
         automount_service_account_token=False,
-        image_pull_secrets=[
-            k8s.core.v1.LocalObjectReferenceArgs(name=n) for n in config.image_pull_secrets
-        ]
-        or None,
+        image_pull_secrets=pull_secrets,
         opts=child,
     )
     k8s.core.v1.ServiceAccount(
         f"{name}-sa-workflow",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=WORKFLOW_SERVICE_ACCOUNT, namespace=namespace),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=WORKFLOW_SERVICE_ACCOUNT,
+            namespace=namespace,
+            annotations=config.service_accounts.workflow.all_annotations() or None,
+        ),
+        image_pull_secrets=pull_secrets,
         opts=child,
     )
     k8s.rbac.v1.Role(

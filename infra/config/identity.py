@@ -171,11 +171,16 @@ def identity_problems(
     ]
 
 
-def glue_rrsa_problems(account: ServiceAccountConfig, key: str) -> list[tuple[str, str]]:
-    """``[(key path, message)]`` when a glue service (registry, serving agent) is given an RRSA
-    identity: they reach OSS through its S3-compatible API with botocore, whose credential chain
-    reads AWS settings only and cannot exchange the RRSA token (``ALIBABA_CLOUD_OIDC_TOKEN_FILE``)
-    for STS credentials, so the pods would run without any. Static keys work (the Pulumi secrets
+#: Readers of the artifact store that reach OSS through its S3-compatible API with an AWS SDK,
+#: whose credential chain reads AWS settings only and cannot exchange the RRSA token
+#: (``ALIBABA_CLOUD_OIDC_TOKEN_FILE``) for STS credentials: their pods would run with none.
+GLUE_READER = "the glue services (registry, serving agent) read OSS with botocore"
+ARGO_READER = "Argo's S3 artifact driver (minio-go) reads OSS"
+
+
+def rrsa_problems(account: ServiceAccountConfig, key: str, reader: str) -> list[tuple[str, str]]:
+    """``[(key path, message)]`` when ``account`` has an RRSA identity but ``reader``
+    (``GLUE_READER``, ``ARGO_READER``) cannot use it. Static keys work (the Pulumi secrets
     ``kubeai:artifactStoreAccessKeyId``/``artifactStoreSecretAccessKey``)."""
     identity = account.workload_identity
     if identity is None or identity.alicloud_role_name is None:
@@ -183,8 +188,8 @@ def glue_rrsa_problems(account: ServiceAccountConfig, key: str) -> list[tuple[st
     return [
         (
             f"{NAMESPACE}:{key}.workloadIdentity.alicloudRoleName",
-            "the glue services read OSS through its S3-compatible API (botocore), which cannot "
-            "use RRSA credentials; set the Pulumi secrets kubeai:artifactStoreAccessKeyId and "
+            f"{reader} through its S3-compatible API, whose AWS credential chain cannot use "
+            "RRSA; set the Pulumi secrets kubeai:artifactStoreAccessKeyId and "
             "kubeai:artifactStoreSecretAccessKey instead (RRSA stays available to training "
             "jobs: kubeai:serviceAccounts.training)",
         )

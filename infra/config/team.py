@@ -16,7 +16,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from infra.config.identity import ServiceAccountConfig, glue_rrsa_problems, identity_problems
+from infra.config.identity import (
+    ARGO_READER,
+    GLUE_READER,
+    ServiceAccountConfig,
+    identity_problems,
+    rrsa_problems,
+)
 from infra.config.outputs import PlatformOutputs
 from infra.config.shared import (
     GPU_TAINT_KEY,
@@ -446,11 +452,14 @@ class TeamServiceAccounts(Strict):
 
     ``training``: the ServiceAccount ``kubeai-training`` training pods run as (any identity of
     the platform's provider, RRSA included: training code uses the cloud's own SDK).
+    ``workflow``: the ServiceAccount ``kubeai-workflow`` Argo workflow pods run as (their
+    executor stores artifacts; without static keys Argo uses the SDK's credentials).
     ``serving``: the ServiceAccount of every inference service (its serving agent reads model
     artifacts), unless ``inferenceServices[].serviceAccount`` gives the service its own.
     """
 
     training: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
+    workflow: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
     serving: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
 
 
@@ -458,8 +467,9 @@ class TeamConfig(Strict):
     """A team stack's configuration.
 
     ``imagePullSecrets``: names of ``kubernetes.io/dockerconfigjson`` Secrets in the team
-    namespace added to every inference service's pods and to the training ServiceAccount
-    (``kubeai-training``), besides the platform's (the nvcr.io and glue image pull secrets).
+    namespace added to every inference service's pods and to the training and workflow
+    ServiceAccounts (``kubeai-training``, ``kubeai-workflow``), besides the platform's (the
+    nvcr.io and glue image pull secrets).
     """
 
     stack_kind: Literal["team"]
@@ -492,20 +502,22 @@ class TeamConfig(Strict):
 
     def account_problems(self, provider: str) -> list[tuple[str, str]]:
         """Identities that do not belong to the platform's ``provider``, and RRSA given to a
-        serving agent (``infra.config.identity``), as ``[(key path, message)]``."""
-        accounts: list[tuple[str, ServiceAccountConfig, bool]] = [
-            ("serviceAccounts.training", self.service_accounts.training, False),
-            ("serviceAccounts.serving", self.service_accounts.serving, True),
+        serving agent or the workflow pods (``infra.config.identity.rrsa_problems``), as
+        ``[(key path, message)]``."""
+        accounts: list[tuple[str, ServiceAccountConfig, str | None]] = [
+            ("serviceAccounts.training", self.service_accounts.training, None),
+            ("serviceAccounts.workflow", self.service_accounts.workflow, ARGO_READER),
+            ("serviceAccounts.serving", self.service_accounts.serving, GLUE_READER),
         ]
         accounts += [
-            (f"inferenceServices[{index}].serviceAccount", s.service_account, True)
+            (f"inferenceServices[{index}].serviceAccount", s.service_account, GLUE_READER)
             for index, s in enumerate(self.inference_services)
             if s.service_account is not None
         ]
         problems: list[tuple[str, str]] = []
-        for key, account, glue in accounts:
+        for key, account, reader in accounts:
             mismatch = identity_problems(account, provider, key)
-            problems += mismatch or (glue_rrsa_problems(account, key) if glue else [])
+            problems += mismatch or (rrsa_problems(account, key, reader) if reader else [])
         return problems
 
     @property

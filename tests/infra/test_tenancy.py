@@ -399,17 +399,19 @@ def test_training_and_serving_accounts_carry_identities_and_pull_secrets(team_ru
         "eks",
         serviceAccounts={
             "training": {"workloadIdentity": {"awsRoleArn": ROLE}},
+            "workflow": {"workloadIdentity": {"awsRoleArn": ROLE + "-workflow"}},
             "serving": {"annotations": {"example.com/owner": "cv"}},
         },
         imagePullSecrets=["cv-pull"],
     )
-    training = next(
-        r.inputs
+    accounts = {
+        r.inputs["metadata"]["name"]: r.inputs
         for r in run.of_type("kubernetes:core/v1:ServiceAccount")
-        if r.inputs["metadata"]["name"] == "kubeai-training"
-    )
+    }
+    training, workflow = accounts["kubeai-training"], accounts["kubeai-workflow"]
     assert training["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE}
-    assert training["imagePullSecrets"] == [{"name": "cv-pull"}]
+    assert workflow["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE + "-workflow"}
+    assert training["imagePullSecrets"] == workflow["imagePullSecrets"] == [{"name": "cv-pull"}]
     for release in run.of_type(RELEASE):
         values = reveal(release.inputs["values"])
         assert values["serviceAccount"] == {"annotations": {"example.com/owner": "cv"}}

@@ -135,6 +135,14 @@ def test_team_rrsa_is_for_training_not_serving() -> None:
     [(path, message)] = caught.value.problems
     assert path == "kubeai:inferenceServices[0].serviceAccount.workloadIdentity.alicloudRoleName"
     assert "botocore" in message
+    workflow = factories.team_config(
+        serviceAccounts={"workflow": {"workloadIdentity": IDENTITIES["ack"]}}
+    )
+    with pytest.raises(ConfigError) as caught:
+        workflow.check_against_platform(ack)
+    [(path, message)] = caught.value.problems
+    assert path == "kubeai:serviceAccounts.workflow.workloadIdentity.alicloudRoleName"
+    assert "Argo" in message
 
 
 def test_a_service_account_overrides_the_team_wide_serving_one() -> None:
