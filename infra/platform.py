@@ -59,6 +59,7 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
 
     * ``glue.database: postgresql`` needs the secret ``kubeai:postgresDsn``;
     * object-store keys come in pairs;
+    * an ACK node login by password reads its Pulumi secret (``AckNodeLogin.secret_key``);
     * the training operator runs with ``--gang-scheduler-name=volcano``, so it needs Volcano.
     """
     problems: list[tuple[str, str]] = []
@@ -75,6 +76,16 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
         missing = next(k for k in KEY_SECRETS if k not in secrets)
         problems.append(
             (f"{NAMESPACE}:{missing}", f"set together with {NAMESPACE}:{given[0]} (a key pair)")
+        )
+    login = config.cluster.ack.node_login if config.cluster.ack is not None else None
+    login_secret = login.secret_key if login is not None else None
+    if login is not None and login_secret is not None and login_secret not in secrets:
+        problems.append(
+            (
+                f"{NAMESPACE}:{login_secret}",
+                f"required by kubeai:cluster.ack.nodeLogin.method {login.method}: set "
+                f"it with `pulumi config set --secret {NAMESPACE}:{login_secret} ...`",
+            )
         )
     addons = config.addons
     if addons.training_operator.enabled and not addons.volcano.enabled:
@@ -127,7 +138,7 @@ class Platform(pulumi.ComponentResource):
         self.pools = [
             GpuNodePool(
                 f"pool-{pool.name}",
-                GpuNodePoolArgs(cluster=config.cluster, pool=pool),
+                GpuNodePoolArgs(cluster=config.cluster, pool=pool, secrets=args.secrets),
                 opts=self._k8s(),
             )
             for pool in config.node_pools

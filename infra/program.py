@@ -132,11 +132,18 @@ def required_secrets(config: PlatformConfig | TeamConfig) -> frozenset[str]:
     """Secret keys (without namespace) the stack cannot run without.
 
     The offline render substitutes placeholders for these (example stacks carry no secrets):
-    ``postgresDsn`` for a platform whose registry uses PostgreSQL; nothing else is mandatory.
+    ``postgresDsn`` for a platform whose registry uses PostgreSQL, the ACK node login's secret
+    (``AckNodeLogin.secret_key``), and for a team whose datasets' ``encryptOptions`` reference
+    ``kubeai-dataset-credentials`` its two Pulumi secrets (``TeamConfig.dataset_secrets``).
     """
-    if isinstance(config, PlatformConfig) and config.glue.database == "postgresql":
-        return frozenset({"postgresDsn"})
-    return frozenset()
+    if isinstance(config, TeamConfig):
+        return config.dataset_secrets
+    needed: set[str] = set()
+    if config.glue.database == "postgresql":
+        needed.add("postgresDsn")
+    if config.cluster.ack is not None and config.cluster.ack.node_login.secret_key:
+        needed.add(config.cluster.ack.node_login.secret_key)
+    return frozenset(needed)
 
 
 def run(

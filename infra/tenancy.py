@@ -19,8 +19,12 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   team's groups (``kubeai:team.groups``): training jobs (kubeflow.org pytorchjobs, tfjobs,
   xgboostjobs), Argo workflows, Fluid datasets and dataloads, their pods, logs and services, read
   on events; nothing cluster-wide.
-* ServiceAccounts ``kubeai-training`` (training pods; no API rights, no token) and
-  ``kubeai-workflow`` (Argo workflow pods) with the executor Role (``workflowtaskresults`` create
+* ServiceAccounts ``kubeai-training`` (training pods; no API rights, no token; its cloud identity
+  and annotations from ``kubeai:serviceAccounts.training``, the team's ``kubeai:imagePullSecrets``;
+  an RRSA identity also labels the team Namespace ``pod-identity.alibabacloud.com/injection: on``,
+  ``infra.config.identity``) and
+  ``kubeai-workflow`` (Argo workflow pods; identity and annotations from
+  ``kubeai:serviceAccounts.workflow``) with the executor Role (``workflowtaskresults`` create
   and patch, as the emissary executor of Argo >= 3.4 needs, plus creating the training jobs and
   data loads a pipeline step submits).
 * Argo's per-namespace default artifact repository (ConfigMap ``artifact-repositories``) in the
@@ -33,11 +37,17 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   ``crds/fluid/v1.0.8``), with the GPU toleration so cache workers may sit on GPU nodes; in the
   team namespace a Dataset of the same name whose one mount is ``dataset://<cache ns>/<name>``.
   Both carry ``pvc.fluid.io/resources.requests.storage: <size>`` so Fluid's PVCs ask for the
-  dataset's size, not its 100Pi default. Every runtime container gets explicit requests and
-  limits (``DatasetRuntime.containers``).
+  dataset's size, not its 100Pi default. Mount ``options`` and ``encryptOptions`` go on the cached
+  Dataset; Fluid resolves ``encryptOptions`` Secrets in that Dataset's namespace, where teams have
+  no rights, so the team stack creates ``kubeai-dataset-credentials`` there from the Pulumi secrets
+  ``kubeai:datasetAccessKeyId``/``datasetAccessKeySecret`` when a mount references it (any other
+  Secret name must be created there by the platform team). Every runtime container gets explicit
+  requests and limits (``DatasetRuntime.containers``).
 * NetworkPolicies (``infra.network_policy``): default-deny ingress in the team and cache
   namespaces, with explicit allows (the team's own pods, serving clients to Triton, Prometheus).
-* Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``),
+* Inference services: one release of ``charts/triton-inference`` each (``infra.addons.triton``;
+  ServiceAccount identity from ``inferenceServices[].serviceAccount`` or
+  ``kubeai:serviceAccounts.serving``, pull secrets, the checksum of the static-key Secret),
   its tritonserver and serving-agent containers with explicit requests and limits
   (``InferenceServiceConfig.triton_resources``, ``AGENT_RESOURCES``), so the LimitRange's
   defaults never put a limit under a request.
@@ -92,8 +102,11 @@ from infra.addons.argo import (
 )
 from infra.addons.artifact_store import (
     ARTIFACT_SECRET,
+    CHECKSUM_NAME,
     KEY_SECRETS,
     artifact_store_secret,
+    key_checksum,
+    opaque_secret,
     static_keys,
 )
 from infra.addons.namespace_ownership import owner_annotation
@@ -108,6 +121,8 @@ from infra.config import (
     QueuePolicy,
     TeamConfig,
 )
+from infra.config.identity import RRSA_INJECTION_LABEL, RRSA_INJECTION_ON
+from infra.config.team import DATASET_SECRET, DATASET_SECRET_KEYS
 
 QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
 #: Queues Volcano v1.15.1's scheduler creates at start (``pkg/scheduler/cache/cache.go``
@@ -180,12 +195,15 @@ def check_platform(config: TeamConfig, platform: PlatformOutputs) -> None:
 def namespace_metadata(config: TeamConfig, team_label: str) -> dict[str, Any]:
     """``metadata`` of the team Namespace."""
     team = config.team.name
+    labels = {team_label: team, "app.kubernetes.io/part-of": "kubeai"}
+    if config.service_accounts.training.pod_labels():
+        # RRSA on ACK: training pods are made by users and pipelines, not by us, so the
+        # webhook's switch goes on the namespace (it injects only where the pod's account
+        # names a RAM role; infra.config.identity).
+        labels[RRSA_INJECTION_LABEL] = RRSA_INJECTION_ON
     return {
         "name": team,
-        "labels": namespace_manifest_labels(
-            config.team.pod_security,
-            {team_label: team, "app.kubernetes.io/part-of": "kubeai"},
-        ),
+        "labels": namespace_manifest_labels(config.team.pod_security, labels),
         "annotations": {QUEUE_ANNOTATION: team, **owner_annotation()},
     }
 
@@ -408,12 +426,23 @@ def _dataset(dataset: DatasetConfig, namespace: str, spec: dict[str, Any]) -> di
 
 
 def dataset_manifest(dataset: DatasetConfig, namespace: str) -> dict[str, Any]:
-    """The Fluid ``Dataset`` the runtime binds (in the cache namespace): its mounts, access mode,
-    PVC size annotation and the GPU toleration for cache workers."""
-    mounts = [
-        {"name": m.name, "mountPoint": m.mount_point, "readOnly": m.read_only}
-        for m in dataset.mounts
-    ]
+    """The Fluid ``Dataset`` the runtime binds (in the cache namespace): its mounts (with their
+    ``options`` and ``encryptOptions``, whose Secrets live in that namespace), access mode, PVC
+    size annotation and the GPU toleration for cache workers."""
+    mounts: list[dict[str, Any]] = []
+    for m in dataset.mounts:
+        mount: dict[str, Any] = {
+            "name": m.name,
+            "mountPoint": m.mount_point,
+            "readOnly": m.read_only,
+        }
+        if m.options:
+            mount["options"] = dict(m.options)
+        if m.encrypt_options:
+            mount["encryptOptions"] = [
+                o.model_dump(by_alias=True, exclude_none=True) for o in m.encrypt_options
+            ]
+        mounts.append(mount)
     return _dataset(
         dataset, namespace, {"mounts": mounts, "tolerations": [GPU_TOLERATION.manifest()]}
     )
@@ -471,17 +500,44 @@ def service_values(
     service: InferenceServiceConfig,
     config: TeamConfig,
     artifact_secret: str | None,
+    checksums: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Chart values of one inference service of the team: ``inference_service_values`` with the
     containers' requests and limits set explicitly (``InferenceServiceConfig.triton_resources``
-    under the team LimitRange, ``AGENT_RESOURCES``) and ``gpuType`` as a node selector."""
+    under the team LimitRange, ``AGENT_RESOURCES``), ``gpuType`` as a node selector, the
+    service's ServiceAccount settings (``TeamConfig.serving_account``), the team's image pull
+    secrets and ``checksums`` (sha256 of the Secrets its pods read, by name)."""
     values = triton_addon.inference_service_values(
-        service, defaults, team=config.team.name, artifact_secret=artifact_secret
+        service,
+        defaults,
+        team=config.team.name,
+        artifact_secret=artifact_secret,
+        service_account=config.serving_account(service),
+        pull_secrets=config.image_pull_secrets,
+        checksums=checksums,
     )
     values["tritonserver"]["resources"] = service.triton_resources(config.limit_range).manifest()
     values["agent"]["resources"] = AGENT_RESOURCES.manifest()
     values["nodeSelector"] = service.node_selector_with_gpu_type
     return values
+
+
+def _service_values_of(
+    resolved: list[Any],
+    *,
+    service: InferenceServiceConfig,
+    config: TeamConfig,
+    artifact_secret: str | None,
+) -> dict[str, Any]:
+    """``service_values`` of ``[TritonDefaults, checksums by name]`` (an ``Output.all``)."""
+    defaults, checksums = resolved
+    return service_values(
+        defaults,
+        service=service,
+        config=config,
+        artifact_secret=artifact_secret,
+        checksums=dict(checksums),
+    )
 
 
 def object_meta(metadata: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
@@ -531,6 +587,20 @@ class TeamTenancyArgs:
                 "set both kubeai:artifactStoreAccessKeyId and kubeai:artifactStoreSecretAccessKey"
                 f" (only {keys.pop()} is set)"
             )
+        dataset_keys = set(DATASET_SECRET_KEYS) & set(self.secrets)
+        if len(dataset_keys) == 1:
+            raise ValueError(
+                "set both kubeai:datasetAccessKeyId and kubeai:datasetAccessKeySecret"
+                f" (only {dataset_keys.pop()} is set)"
+            )
+        missing = sorted(set(self.config.dataset_secrets) - set(self.secrets))
+        if missing:
+            raise ValueError(
+                f"datasets' encryptOptions reference {DATASET_SECRET}, which is created from the "
+                f"Pulumi secrets {', '.join(f'{NAMESPACE}:{k}' for k in DATASET_SECRET_KEYS)}; "
+                f"set {', '.join(f'{NAMESPACE}:{k}' for k in missing)} with "
+                "`pulumi config set --secret`"
+            )
 
 
 class TeamTenancy(pulumi.ComponentResource):
@@ -564,7 +634,7 @@ class TeamTenancy(pulumi.ComponentResource):
         self._quota()
         create_rbac(name, self._config, self.namespace, parent=self)
         artifact_secret = self._artifact_repository(args.secrets)
-        self._datasets()
+        self._datasets(args.secrets)
         namespaces = [self.namespace_resource, self.cache_namespace_resource]
         self.network_policies = network_policy.create_team_policies(
             name, self._config, self._platform, namespaces=[n for n in namespaces if n], parent=self
@@ -651,6 +721,7 @@ class TeamTenancy(pulumi.ComponentResource):
         """Argo's default artifact repository ConfigMap and, with static keys, the
         ``kubeai-artifact-store`` Secret, which is returned (None without static keys)."""
         keys = static_keys(secrets)
+        self._artifact_keys = keys
         secret = None
         if keys is not None:
             secret = artifact_store_secret(
@@ -686,9 +757,12 @@ class TeamTenancy(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _datasets(self) -> None:
-        """With datasets, the cache Namespace (+ its LimitRange); per dataset the cached Dataset
-        and its runtime there, then the team's Dataset referencing it (module docstring)."""
+    def _datasets(self, secrets: dict[str, pulumi.Output[str]]) -> None:
+        """With datasets, the cache Namespace (+ its LimitRange and, with the Pulumi secrets
+        ``kubeai:datasetAccessKeyId``/``datasetAccessKeySecret``, the Secret
+        ``kubeai-dataset-credentials`` that mounts' ``encryptOptions`` reference); per dataset
+        the cached Dataset and its runtime there, then the team's Dataset referencing it (module
+        docstring)."""
         config = self._config
         team = config.team.name
         self.datasets: dict[str, k8s.apiextensions.CustomResource] = {}
@@ -708,11 +782,22 @@ class TeamTenancy(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[cache_ns]),
         )
         cache = config.cache_namespace
+        before: list[pulumi.Resource] = [cache_ns, limits]
+        if config.dataset_secrets and all(key in secrets for key in DATASET_SECRET_KEYS):
+            before.append(
+                opaque_secret(
+                    f"{self._prefix}-dataset-credentials",
+                    DATASET_SECRET,
+                    cache_ns.metadata.name,
+                    {key: secrets[secret] for secret, key in DATASET_SECRET_KEYS.items()},
+                    pulumi.ResourceOptions(parent=self, depends_on=[cache_ns]),
+                )
+            )
         for dataset in config.datasets:
             cached = self._custom(
                 f"{self._prefix}-cache-dataset-{dataset.name}",
                 dataset_manifest(dataset, cache),
-                self._after_namespace(cache_ns, limits),
+                self._after_namespace(*before),
             )
             self.cached_datasets[dataset.name] = cached
             self.runtimes[dataset.name] = self._custom(
@@ -745,11 +830,15 @@ class TeamTenancy(pulumi.ComponentResource):
         if serving.pull_secret is not None:
             service_deps.append(serving.pull_secret)
         secret_name = ARTIFACT_SECRET if artifact_secret is not None else None
+        checksums: dict[str, pulumi.Output[str]] = {}
+        if self._artifact_keys is not None:
+            checksums[CHECKSUM_NAME] = key_checksum(self._artifact_keys)
+        sums = pulumi.Output.all(**checksums) if checksums else pulumi.Output.from_input({})
         self.services: dict[str, k8s.helm.v3.Release] = {}
         for service in config.inference_services:
-            values = serving.defaults.apply(
+            values = pulumi.Output.all(serving.defaults, sums).apply(
                 functools.partial(
-                    service_values, service=service, config=config, artifact_secret=secret_name
+                    _service_values_of, service=service, config=config, artifact_secret=secret_name
                 )
             )
             self.services[service.name] = k8s.helm.v3.Release(
@@ -794,15 +883,29 @@ def create_rbac(
                 ],
                 opts=child,
             )
+    training = config.service_accounts.training
+    pull_secrets = [
+        k8s.core.v1.LocalObjectReferenceArgs(name=n) for n in config.image_pull_secrets
+    ] or None
     k8s.core.v1.ServiceAccount(
         f"{name}-sa-training",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=TRAINING_SERVICE_ACCOUNT, namespace=namespace),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=TRAINING_SERVICE_ACCOUNT,
+            namespace=namespace,
+            annotations=training.all_annotations() or None,
+        ),
         automount_service_account_token=False,
+        image_pull_secrets=pull_secrets,
         opts=child,
     )
     k8s.core.v1.ServiceAccount(
         f"{name}-sa-workflow",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=WORKFLOW_SERVICE_ACCOUNT, namespace=namespace),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=WORKFLOW_SERVICE_ACCOUNT,
+            namespace=namespace,
+            annotations=config.service_accounts.workflow.all_annotations() or None,
+        ),
+        image_pull_secrets=pull_secrets,
         opts=child,
     )
     k8s.rbac.v1.Role(

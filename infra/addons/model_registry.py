@@ -26,10 +26,16 @@ charts/kubeai-glue/values.yaml):
   ``kubeai:network.ingressCidrs``; nothing else. The registry binds ``0.0.0.0`` inside its pod,
   as a server behind a Service must; this policy is the boundary, enforced by a CNI that
   implements NetworkPolicy (teams' own namespaces: ``infra.network_policy``).
+  chain applies: IRSA or Workload Identity from ``kubeai:glue.serviceAccount.workloadIdentity``
+  (``serviceAccount.annotations``; ``infra.config.identity``), so no static key is needed;
+* ``checksums``: the sha256 of the data of each Secret the stack creates for the registry
+  (``database``, ``artifact-store``), so changing a secret rolls the registry pods;
+* ``imagePullSecrets`` from ``kubeai:glue.imagePullSecrets``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +49,15 @@ from infra.addons import (
     release_settings,
     repo_path,
 )
-from infra.addons.artifact_store import ARTIFACT_SECRET, artifact_store_secret, artifact_values
+from infra.addons.artifact_store import (
+    ARTIFACT_SECRET,
+    CHECKSUM_NAME,
+    artifact_store_secret,
+    artifact_values,
+    key_checksum,
+    opaque_secret,
+    secret_checksum,
+)
 from infra.aliases import with_previous_type
 from infra.config import (
     REGISTRY_FULLNAME,
@@ -91,17 +105,26 @@ def glue_values(
     artifact_secret: str | None = None,
     network: PlatformNetwork | None = None,
     team_label: str = DEFAULT_TEAM_LABEL,
+    checksums: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> dict[str, Any]:
     """Values of ``charts/kubeai-glue`` (module docstring).
 
     ``database_secret`` names the Secret holding the PostgreSQL DSN (used when ``glue.database``
     is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None;
     ``network`` (default: ``PlatformNetwork()``) and ``team_label`` decide who reaches the registry.
+    ``checksums`` the sha256 of those Secrets' data by name (``secret_checksum``).
     """
+    account = glue.service_account
+    registry: dict[str, Any] = {"replicas": glue.replicas}
+    if labels := account.pod_labels():
+        registry["podLabels"] = labels
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
         "image": {"repository": glue.image.repository, "tag": glue.image.tag},
-        "registry": {"replicas": glue.replicas},
+        "imagePullSecrets": [{"name": name} for name in glue.image_pull_secrets],
+        "serviceAccount": {"annotations": account.all_annotations()},
+        "checksums": dict(checksums or {}),
+        "registry": registry,
         "database": {"type": glue.database},
         "persistence": {
             "enabled": glue.database == "sqlite",
@@ -162,16 +185,16 @@ class ModelRegistry(pulumi.ComponentResource):
             f"{name}-namespace", args.namespace, parent=self, pod_security="restricted"
         )
         secrets: list[pulumi.Resource] = []
+        checksums: dict[str, pulumi.Output[str]] = {}
         if args.postgres_dsn is not None and args.glue.database == "postgresql":
+            checksums["database"] = secret_checksum({DATABASE_SECRET_KEY: args.postgres_dsn})
             secrets.append(
-                k8s.core.v1.Secret(
+                opaque_secret(
                     f"{name}-database",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=DATABASE_SECRET, namespace=ns.metadata.name
-                    ),
-                    type="Opaque",
-                    string_data={DATABASE_SECRET_KEY: args.postgres_dsn},
-                    opts=pulumi.ResourceOptions(parent=self),
+                    DATABASE_SECRET,
+                    ns.metadata.name,
+                    {DATABASE_SECRET_KEY: args.postgres_dsn},
+                    pulumi.ResourceOptions(parent=self),
                 )
             )
         artifact_secret = None
@@ -182,6 +205,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 )
             )
             artifact_secret = ARTIFACT_SECRET
+            checksums[CHECKSUM_NAME] = key_checksum(args.artifact_keys)
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             name="kubeai-glue",
@@ -193,6 +217,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 artifact_secret=artifact_secret,
                 network=args.network,
                 team_label=args.team_label,
+                checksums=checksums,
             ),
             **release_settings(ADDON_TIMEOUT_S),
             opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),

@@ -15,13 +15,21 @@ value here names a model version. The model and its initial alias go to the char
 ``registry.initialAssignments``: the serving agent creates the registry record with them only
 when it does not exist yet, so ``pulumi up`` never undoes a promotion. They are also shown as pod
 annotations (``kubeai.dev/model``, ``kubeai.dev/initial-alias``) for people reading pods.
+
+The service's ServiceAccount carries its cloud identity (``serviceAccount.annotations``, e.g.
+IRSA or Workload Identity from ``kubeai:serviceAccounts.serving``; ``infra.config.identity``), so
+the agent reads model artifacts without static keys; the pods pull with the nvcr.io secret, the
+platform's glue image pull secrets and the team's own (``imagePullSecrets``); ``checksums``
+carries the sha256 of the Secrets the team stack creates for the pods (static object-store
+keys), so changing one rolls the service.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -34,6 +42,7 @@ from infra.config import (
     ArtifactStore,
     InferenceServiceConfig,
     PlatformOutputs,
+    ServiceAccountConfig,
     TritonServingConfig,
 )
 
@@ -93,6 +102,7 @@ class TritonDefaults:
     artifact_store: ArtifactStore
     model_repository_size: str
     poll_interval_seconds: float
+    glue_pull_secrets: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_platform(cls, platform: PlatformOutputs, *, pull_secret: str | None) -> TritonDefaults:
@@ -122,6 +132,7 @@ class TritonDefaults:
                     serving_defaults.poll_interval_seconds,
                 )
             ),
+            glue_pull_secrets=tuple(platform.glue_image_pull_secrets),
         )
 
 
@@ -131,8 +142,15 @@ def inference_service_values(
     *,
     team: str = "default",
     artifact_secret: str | None = None,
+    service_account: ServiceAccountConfig | None = None,
+    pull_secrets: Sequence[str] = (),
+    checksums: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Values of ``charts/triton-inference`` for one service of ``team``.
+
+    ``service_account``: the identity and annotations of the service's ServiceAccount;
+    ``pull_secrets``: the team's image pull secrets, after the nvcr.io one and the platform's
+    glue ones (each name once); ``checksums``: sha256 of the Secrets the pods read, by name.
 
     GPUs: ``gpu.count`` sets the ``nvidia.com/gpu`` requests/limits and makes the chart add the
     node selector ``nvidia.com/gpu.present=true``; the tolerations are the service's effective
@@ -140,6 +158,7 @@ def inference_service_values(
     ``gpu.tolerations`` emptied so the stack config stays the one source of them.
     """
     autoscaling = service.autoscaling
+    account = service_account or ServiceAccountConfig()
     values: dict[str, Any] = {
         "fullnameOverride": service.name,
         "registry": {
@@ -149,7 +168,18 @@ def inference_service_values(
             "initialAssignments": [{"model": service.model, "alias": service.alias}],
         },
         "replicas": service.replicas,
-        "imagePullSecrets": [{"name": defaults.pull_secret}] if defaults.pull_secret else [],
+        "imagePullSecrets": [
+            {"name": name}
+            for name in dict.fromkeys(
+                [
+                    *([defaults.pull_secret] if defaults.pull_secret else []),
+                    *defaults.glue_pull_secrets,
+                    *pull_secrets,
+                ]
+            )
+        ],
+        "serviceAccount": {"annotations": account.all_annotations()},
+        "checksums": dict(checksums or {}),
         "tritonserver": {
             "image": defaults.triton_image.values(),
             "resources": {
@@ -178,6 +208,8 @@ def inference_service_values(
         "podAnnotations": {MODEL_ANNOTATION: service.model, ALIAS_ANNOTATION: service.alias},
         "artifacts": artifact_values(defaults.artifact_store, existing_secret=artifact_secret),
     }
+    if labels := account.pod_labels():
+        values["podLabels"] = labels
     return values
 
 

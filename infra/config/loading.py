@@ -82,7 +82,16 @@ def _problems(model: type[BaseModel], error: ValidationError) -> list[tuple[str,
 
 
 SECRET_KEYS = frozenset(
-    {"postgresDsn", "artifactStoreAccessKeyId", "artifactStoreSecretAccessKey", "nvcrApiKey"}
+    {
+        "postgresDsn",
+        "artifactStoreAccessKeyId",
+        "artifactStoreSecretAccessKey",
+        "nvcrApiKey",
+        "datasetAccessKeyId",
+        "datasetAccessKeySecret",
+        "ackNodePassword",
+        "ackNodeKmsEncryptedPassword",
+    }
 )
 
 

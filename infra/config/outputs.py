@@ -102,6 +102,9 @@ class PlatformOutputs(BaseModel):
     node_pools: list[PoolOutput] = []
     #: ``kubeai:network`` of the platform (defaults when exported before it existed).
     network: NetworkOutput = Field(default_factory=NetworkOutput)
+    #: Pull secrets of the glue image (``kubeai:glue.imagePullSecrets``), which the serving
+    #: agents run too; empty from a platform stack exported before it existed.
+    glue_image_pull_secrets: list[str] = []
 
     @field_serializer("artifact_store")
     def _store(self, store: ArtifactStore) -> dict[str, Any]:
@@ -129,4 +132,5 @@ def platform_outputs(
         artifact_store=config.artifact_store,
         node_pools=[PoolOutput.of(p) for p in config.node_pools],
         network=NetworkOutput.model_validate(config.network.model_dump()),
+        glue_image_pull_secrets=list(config.glue.image_pull_secrets),
     )

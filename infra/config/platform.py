@@ -11,6 +11,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from infra.config.identity import (
+    GLUE_READER,
+    ServiceAccountConfig,
+    identity_problems,
+    rrsa_problems,
+)
 from infra.config.network import PlatformNetwork
 from infra.config.shared import (
     GPU_PRESENT_LABEL,
@@ -60,14 +66,59 @@ class GkeCluster(Strict):
     cluster_name: Name
 
 
+class AckNodeLogin(Strict):
+    """``kubeai:cluster.ack.nodeLogin``: how ACK node pools log in to their nodes (the provider
+    requires one of ``key_name``, ``password``, ``kms_encrypted_password`` on
+    ``alicloud.cs.NodePool``).
+
+    ``method``: ``keyPair`` (an existing ECS key pair, ``keyName``), ``password`` (the Pulumi
+    secret ``kubeai:ackNodePassword``) or ``kmsEncryptedPassword`` (the Pulumi secret
+    ``kubeai:ackNodeKmsEncryptedPassword``, a KMS ciphertext, with the optional plain
+    ``kmsEncryptionContext`` it was encrypted with). Passwords are never plain config.
+    """
+
+    method: Literal["keyPair", "password", "kmsEncryptedPassword"]
+    key_name: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9._:-]{1,127}$")
+    kms_encryption_context: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)],
+        Annotated[str, StringConstraints(max_length=256)],
+    ] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fits_method(self) -> AckNodeLogin:
+        if self.method == "keyPair" and not self.key_name:
+            raise ValueError("method keyPair needs keyName (an ECS key pair in the region)")
+        if self.method != "keyPair" and self.key_name:
+            raise ValueError(f"keyName belongs to method keyPair, not {self.method}")
+        if self.method != "kmsEncryptedPassword" and self.kms_encryption_context:
+            raise ValueError("kmsEncryptionContext belongs to method kmsEncryptedPassword")
+        return self
+
+    @property
+    def secret_key(self) -> str | None:
+        """The Pulumi secret (key without namespace) this method reads, None for a key pair."""
+        return ACK_LOGIN_SECRETS.get(self.method)
+
+
+#: Pulumi secret holding the node login of each password-type ``AckNodeLogin.method``.
+ACK_LOGIN_SECRETS = {
+    "password": "ackNodePassword",
+    "kmsEncryptedPassword": "ackNodeKmsEncryptedPassword",
+}
+
+
 class AckCluster(Strict):
-    """An existing Alibaba Cloud ACK cluster; we add node pools (pulumi_alicloud.cs.NodePool)."""
+    """An existing Alibaba Cloud ACK cluster; we add node pools (pulumi_alicloud.cs.NodePool).
+
+    ``nodeLogin`` (required): the nodes' login method (``AckNodeLogin``).
+    """
 
     cluster_id: str = Field(pattern=r"^c[0-9a-z]{20,40}$")
     region: str = Field(pattern=r"^[a-z]{2}-[a-z0-9-]+$")
     vswitch_ids: list[Annotated[str, StringConstraints(pattern=r"^vsw-[0-9a-z]+$")]] = Field(
         min_length=1
     )
+    node_login: AckNodeLogin
 
 
 class Cluster(Strict):
@@ -293,13 +344,24 @@ class GlueImage(Strict):
 
 
 class GlueServices(Strict):
-    """The glue services: image and the registry's database."""
+    """The glue services: image and the registry's database.
+
+    ``serviceAccount``: the registry's ServiceAccount, its cloud identity
+    (``workloadIdentity``: IRSA, Workload Identity; RRSA is refused, see
+    ``infra.config.identity.rrsa_problems``) and extra annotations, so the registry reads
+    the artifact store without static keys. ``imagePullSecrets``: names of
+    ``kubernetes.io/dockerconfigjson`` Secrets in the glue namespace (``kubeai-system``) used to
+    pull the glue image (from a private registry or mirror); they are exported to team stacks,
+    whose serving agents run the same image (``PlatformOutputs.glue_image_pull_secrets``).
+    """
 
     image: GlueImage
     database: Literal["sqlite", "postgresql"] = "sqlite"
     storage_size: Quantity = "5Gi"
     storage_class: Name | None = None
     replicas: int = Field(default=1, ge=1, le=10)
+    service_account: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
+    image_pull_secrets: list[Name] = Field(default_factory=list, max_length=10)
 
     _q = field_validator("storage_size")(check_quantity)
 
@@ -408,6 +470,10 @@ def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
                 "auto (or none): GKE's own driver and device plugin",
             )
         )
+    glue_account = config.glue.service_account
+    problems += identity_problems(glue_account, provider, "glue.serviceAccount") or rrsa_problems(
+        glue_account, "glue.serviceAccount", GLUE_READER
+    )
     if config.gpu_mode in ("devicePlugin", "gpuOperator"):
         for index, pool in enumerate(config.node_pools):
             missing = untolerated(pool.effective_taints, config.addons.gpu.tolerations)

@@ -16,6 +16,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from infra.config.identity import (
+    ARGO_READER,
+    GLUE_READER,
+    ServiceAccountConfig,
+    identity_problems,
+    rrsa_problems,
+)
 from infra.config.network import TeamNetwork
 from infra.config.outputs import PlatformOutputs
 from infra.config.platform import QueuePolicy
@@ -255,12 +262,76 @@ class LimitRangeConfig(Strict):
         return self
 
 
+#: Option names that look like credentials (case-insensitive search): they belong in
+#: ``encryptOptions``, whose values Fluid reads from a Secret, never in plain ``options``.
+SECRET_OPTION = re.compile(
+    r"access[._-]?key|secret|passw(or)?d|token|credential|private[._-]?key|\.sk$", re.IGNORECASE
+)
+#: Secret the team stack creates in the cache namespace from the Pulumi secrets
+#: ``kubeai:datasetAccessKeyId``/``datasetAccessKeySecret`` (``DATASET_SECRET_KEYS``), under the
+#: keys ``access-key-id``/``access-key-secret``.
+DATASET_SECRET = "kubeai-dataset-credentials"  # noqa: S105 - a Secret name
+DATASET_SECRET_KEYS = {
+    "datasetAccessKeyId": "access-key-id",
+    "datasetAccessKeySecret": "access-key-secret",
+}
+OptionName = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+
+
+class SecretKeyRef(Strict):
+    """A key of a Secret in the dataset's cache namespace (Fluid ``secretKeyRef``)."""
+
+    name: Name
+    key: Annotated[
+        str, StringConstraints(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+    ]
+
+    @model_validator(mode="after")
+    def _known_key(self) -> SecretKeyRef:
+        keys = DATASET_SECRET_KEYS.values()
+        if self.name == DATASET_SECRET and self.key not in keys:
+            raise ValueError(
+                f"Secret {DATASET_SECRET} holds the keys {', '.join(keys)}, not {self.key!r}"
+            )
+        return self
+
+
+class EncryptOptionSource(Strict):
+    """Where an encrypted option's value comes from (Fluid ``valueFrom``)."""
+
+    secret_key_ref: SecretKeyRef
+
+
+class EncryptOption(Strict):
+    """A mount option whose value Fluid reads from a Secret (Fluid ``encryptOptions[]``), e.g.
+    ``{name: fs.oss.accessKeySecret, valueFrom: {secretKeyRef: {name: kubeai-dataset-credentials,
+    key: access-key-secret}}}``. The Secret must exist in the cache namespace
+    (``kubeai-cache-<team>``), where the real Dataset lives: the team stack creates
+    ``DATASET_SECRET`` there from Pulumi secrets; any other name must be created there by the
+    platform team (teams have no rights in that namespace)."""
+
+    name: OptionName
+    value_from: EncryptOptionSource
+
+
 class DatasetMount(Strict):
-    """One source of a Fluid Dataset: ``s3://``, ``oss://``, ``gs://``, ``pvc://``, ``local://``."""
+    """One source of a Fluid Dataset: ``s3://``, ``oss://``, ``gs://``, ``pvc://``, ``local://``.
+
+    ``options``: plain mount options of the runtime (e.g. ``fs.oss.endpoint`` for Jindo,
+    ``alluxio.underfs.s3.endpoint``); names that look like credentials (``SECRET_OPTION``) are
+    refused there and go to ``encryptOptions`` (``EncryptOption``), whose values come from a
+    Secret. A name may not be in both.
+    """
 
     name: Name
     mount_point: str = Field(pattern=r"^(s3|oss|gs|pvc|local|https?)://[^\s]+$")
     read_only: bool = True
+    options: dict[OptionName, Annotated[str, StringConstraints(max_length=4096)]] = Field(
+        default_factory=dict
+    )
+    encrypt_options: list[EncryptOption] = Field(default_factory=list, max_length=32)
 
     @field_validator("mount_point")
     @classmethod
@@ -268,6 +339,29 @@ class DatasetMount(Strict):
         if "/../" in value or value.endswith("/.."):
             raise ValueError("mountPoint must not contain '..'")
         return value
+
+    @field_validator("options")
+    @classmethod
+    def _no_plain_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if SECRET_OPTION.search(name):
+                raise ValueError(
+                    f"option {name!r} looks like a credential: give it under encryptOptions "
+                    "(valueFrom.secretKeyRef names a Secret in the cache namespace, e.g. "
+                    f"{DATASET_SECRET} created from the Pulumi secrets "
+                    "kubeai:datasetAccessKeyId/datasetAccessKeySecret), never as plain config"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> DatasetMount:
+        names = [o.name for o in self.encrypt_options]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise ValueError(f"encryptOptions names {name!r} twice")
+            if name in self.options:
+                raise ValueError(f"option {name!r} is in both options and encryptOptions")
+        return self
 
 
 #: Pod components (``spec.<component>.resources``) of each Fluid runtime kind, from the pinned
@@ -394,6 +488,7 @@ class InferenceServiceConfig(Strict):
     )
     tolerations: list[Toleration] | None = None
     node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    service_account: ServiceAccountConfig | None = None
 
     _q = field_validator("cpu", "memory", "cpu_limit")(check_quantity)
 
@@ -447,8 +542,30 @@ AGENT_RESOURCES = ContainerResources(
 )
 
 
+class TeamServiceAccounts(Strict):
+    """``kubeai:serviceAccounts``: cloud identities and annotations of the team's workloads.
+
+    ``training``: the ServiceAccount ``kubeai-training`` training pods run as (any identity of
+    the platform's provider, RRSA included: training code uses the cloud's own SDK).
+    ``workflow``: the ServiceAccount ``kubeai-workflow`` Argo workflow pods run as (their
+    executor stores artifacts; without static keys Argo uses the SDK's credentials).
+    ``serving``: the ServiceAccount of every inference service (its serving agent reads model
+    artifacts), unless ``inferenceServices[].serviceAccount`` gives the service its own.
+    """
+
+    training: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
+    workflow: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
+    serving: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
+
+
 class TeamConfig(Strict):
-    """A team stack's configuration."""
+    """A team stack's configuration.
+
+    ``imagePullSecrets``: names of ``kubernetes.io/dockerconfigjson`` Secrets in the team
+    namespace added to every inference service's pods and to the training and workflow
+    ServiceAccounts (``kubeai-training``, ``kubeai-workflow``), besides the platform's (the
+    nvcr.io and glue image pull secrets).
+    """
 
     stack_kind: Literal["team"]
     platform_stack: str = Field(pattern=r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
@@ -461,6 +578,44 @@ class TeamConfig(Strict):
     inference_services: list[InferenceServiceConfig] = Field(default_factory=list, max_length=100)
     #: Who may call the team's inference services (``infra.config.network``).
     network: TeamNetwork = Field(default_factory=TeamNetwork)
+    service_accounts: TeamServiceAccounts = Field(default_factory=TeamServiceAccounts)
+    image_pull_secrets: list[Name] = Field(default_factory=list, max_length=10)
+
+    @property
+    def dataset_secrets(self) -> frozenset[str]:
+        """The Pulumi secrets its datasets need: ``DATASET_SECRET_KEYS`` when an
+        ``encryptOptions`` entry references ``DATASET_SECRET``, else none."""
+        refs = {
+            option.value_from.secret_key_ref.name
+            for dataset in self.datasets
+            for mount in dataset.mounts
+            for option in mount.encrypt_options
+        }
+        return frozenset(DATASET_SECRET_KEYS) if DATASET_SECRET in refs else frozenset()
+
+    def serving_account(self, service: InferenceServiceConfig) -> ServiceAccountConfig:
+        """ServiceAccount settings of ``service``: its own, else ``serviceAccounts.serving``."""
+        return service.service_account or self.service_accounts.serving
+
+    def account_problems(self, provider: str) -> list[tuple[str, str]]:
+        """Identities that do not belong to the platform's ``provider``, and RRSA given to a
+        serving agent or the workflow pods (``infra.config.identity.rrsa_problems``), as
+        ``[(key path, message)]``."""
+        accounts: list[tuple[str, ServiceAccountConfig, str | None]] = [
+            ("serviceAccounts.training", self.service_accounts.training, None),
+            ("serviceAccounts.workflow", self.service_accounts.workflow, ARGO_READER),
+            ("serviceAccounts.serving", self.service_accounts.serving, GLUE_READER),
+        ]
+        accounts += [
+            (f"inferenceServices[{index}].serviceAccount", s.service_account, GLUE_READER)
+            for index, s in enumerate(self.inference_services)
+            if s.service_account is not None
+        ]
+        problems: list[tuple[str, str]] = []
+        for key, account, reader in accounts:
+            mismatch = identity_problems(account, provider, key)
+            problems += mismatch or (rrsa_problems(account, key, reader) if reader else [])
+        return problems
 
     @property
     def cache_namespace(self) -> str:
@@ -492,6 +647,7 @@ class TeamConfig(Strict):
             problems.append((f"{NAMESPACE}:datasets", "Fluid is disabled on the platform stack"))
         problems += self.queue.policy_problems(platform.queue_policy, self.platform_stack)
         problems += placement_problems(self, platform)
+        problems += self.account_problems(platform.provider)
         if problems:
             raise ConfigError(problems)
 

@@ -20,7 +20,8 @@ default, the taint ``nvidia.com/gpu=present:NoSchedule`` (``NodePool.effective_l
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 import pulumi
@@ -49,6 +50,8 @@ class GpuNodePoolArgs:
 
     cluster: Cluster
     pool: NodePool
+    #: The stack's Pulumi secrets by key: ACK reads its node login password from them.
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the pool for settings its provider cannot provision.
@@ -104,8 +107,14 @@ class GpuNodePool(pulumi.ComponentResource):
         args.validate()
         super().__init__(TYPE, name, None, with_previous_type(opts, PREVIOUS_TYPE))
         pool = args.pool
-        module = provisioner(args.cluster.provider)
-        self.node_pool_id = module.provision(name, args.cluster, pool, self)
+        if args.cluster.provider == "ack":
+            # ACK nodes need a login secret, which no other provider takes.
+            from infra.node_pools import ack
+
+            self.node_pool_id = ack.provision(name, args.cluster, pool, self, args.secrets)
+        else:
+            module = provisioner(args.cluster.provider)
+            self.node_pool_id = module.provision(name, args.cluster, pool, self)
         self.pool_name = pulumi.Output.from_input(pool.name)
         self.provider = pulumi.Output.from_input(args.cluster.provider)
         self.instance_type = pulumi.Output.from_input(pool.instance_type)

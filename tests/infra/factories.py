@@ -61,6 +61,7 @@ CLUSTERS: dict[str, dict[str, Any]] = {
             "clusterId": "c0123456789abcdef0123456789",
             "region": "cn-hangzhou",
             "vswitchIds": ["vsw-0abc123"],
+            "nodeLogin": {"method": "keyPair", "keyName": "kubeai-nodes"},
         },
     },
 }

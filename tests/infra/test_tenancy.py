@@ -12,7 +12,7 @@ import pytest
 from infra import versions
 from infra.addons.namespace_ownership import OWNER_ANNOTATION
 from infra.config import RUNTIME_COMPONENTS, ConfigError, DatasetConfig
-from infra.mocks import reveal
+from infra.mocks import is_secret, reveal
 from infra.tenancy import (
     PVC_SIZE_ANNOTATION,
     QUEUE_ANNOTATION,
@@ -381,3 +381,120 @@ def test_check_platform_refuses_a_team_named_after_volcanos_root_queue() -> None
         check_platform(factories.team_config(team={"name": "root"}), platform)
     [(path, text)] = caught.value.problems
     assert path == "kubeai:team.name" and "'root' is a Queue Volcano's scheduler creates" in text
+
+
+ROLE = "arn:aws:iam::123456789012:role/kubeai-cv"
+OSS_MOUNT = {
+    "name": "train",
+    "mountPoint": "oss://kubeai-data/imagenet/",
+    "options": {"fs.oss.endpoint": "oss-cn-hangzhou-internal.aliyuncs.com"},
+    "encryptOptions": [
+        {
+            "name": f"fs.oss.{option}",
+            "valueFrom": {"secretKeyRef": {"name": "kubeai-dataset-credentials", "key": key}},
+        }
+        for option, key in (
+            ("accessKeyId", "access-key-id"),
+            ("accessKeySecret", "access-key-secret"),
+        )
+    ],
+}
+DATASET_KEYS = {"datasetAccessKeyId": "LTAI-id", "datasetAccessKeySecret": "oss-secret"}
+
+
+def test_mount_options_and_encrypt_options_match_the_fluid_crd() -> None:
+    dataset = DatasetConfig.model_validate(
+        {"name": "imagenet", "size": "150Gi", "mounts": [OSS_MOUNT], "runtime": {"kind": "jindo"}}
+    )
+    manifest = dataset_manifest(dataset, "kubeai-cache-cv")
+    [mount] = manifest["spec"]["mounts"]
+    assert mount["options"] == OSS_MOUNT["options"]
+    assert mount["encryptOptions"] == OSS_MOUNT["encryptOptions"]
+    assert crd_schema.errors(manifest) == []
+    plain = dataset_manifest(factories.team_config().datasets[0], "kubeai-cache-cv")
+    assert "options" not in plain["spec"]["mounts"][0]
+    assert "encryptOptions" not in plain["spec"]["mounts"][0]
+
+
+def test_dataset_credentials_secret_lives_in_the_cache_namespace(team_run) -> None:
+    datasets = [{"name": "imagenet", "size": "200Gi", "mounts": [OSS_MOUNT]}]
+    run = team_run("eks", secrets=DATASET_KEYS, datasets=datasets)
+    secret = run.one("kubernetes:core/v1:Secret", "team-dataset-credentials")
+    assert secret.inputs["metadata"] == {
+        "name": "kubeai-dataset-credentials",
+        "namespace": "kubeai-cache-cv",
+    }
+    assert is_secret(secret.inputs["stringData"])
+    assert reveal(secret.inputs["stringData"]) == {
+        "access-key-id": "LTAI-id",
+        "access-key-secret": "oss-secret",
+    }
+    cached = run.one("kubernetes:data.fluid.io/v1alpha1:Dataset", "team-cache-dataset-imagenet")
+    assert run.waits_for(cached.key, [secret.key])
+    # without references, no Secret even when the keys are set
+    plain = team_run("eks", secrets=DATASET_KEYS)
+    assert not [s for s in plain.of_type("kubernetes:core/v1:Secret") if "dataset" in s.name]
+
+
+def test_dataset_credentials_without_their_pulumi_secrets_are_refused() -> None:
+    from infra.mocks import record_stack
+
+    config = factories.team_config(
+        datasets=[{"name": "imagenet", "size": "200Gi", "mounts": [OSS_MOUNT]}]
+    )
+    platform = factories.outputs_of(factories.platform_config("eks"))
+    with pytest.raises(ValueError, match="kubeai:datasetAccessKeySecret"):
+        record_stack(config, secrets={"datasetAccessKeyId": "a"}, platform=platform)
+    with pytest.raises(
+        ValueError, match="kubeai:datasetAccessKeyId, kubeai:datasetAccessKeySecret"
+    ):
+        record_stack(config, platform=platform)
+
+
+def test_training_and_serving_accounts_carry_identities_and_pull_secrets(team_run) -> None:
+    run = team_run(
+        "eks",
+        serviceAccounts={
+            "training": {"workloadIdentity": {"awsRoleArn": ROLE}},
+            "workflow": {"workloadIdentity": {"awsRoleArn": ROLE + "-workflow"}},
+            "serving": {"annotations": {"example.com/owner": "cv"}},
+        },
+        imagePullSecrets=["cv-pull"],
+    )
+    accounts = {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in run.of_type("kubernetes:core/v1:ServiceAccount")
+    }
+    training, workflow = accounts["kubeai-training"], accounts["kubeai-workflow"]
+    assert training["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE}
+    assert workflow["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE + "-workflow"}
+    assert training["imagePullSecrets"] == workflow["imagePullSecrets"] == [{"name": "cv-pull"}]
+    for release in run.of_type(RELEASE):
+        values = reveal(release.inputs["values"])
+        assert values["serviceAccount"] == {"annotations": {"example.com/owner": "cv"}}
+        assert {"name": "cv-pull"} in values["imagePullSecrets"]
+    namespace = run.one(NAMESPACE, "team-namespace").inputs["metadata"]
+    assert "pod-identity.alibabacloud.com/injection" not in namespace["labels"]
+
+
+def test_rrsa_training_switches_the_webhook_on_for_the_namespace() -> None:
+    from infra.mocks import record_stack
+
+    config = factories.team_config(
+        serviceAccounts={"training": {"workloadIdentity": {"alicloudRoleName": "cv-training"}}}
+    )
+    platform = factories.outputs_of(factories.platform_config("ack"))
+    run = record_stack(config, platform=platform)
+    namespace = run.one(NAMESPACE, "team-namespace").inputs["metadata"]
+    assert namespace["labels"]["pod-identity.alibabacloud.com/injection"] == "on"
+
+
+def test_changed_static_keys_roll_the_services(team_run) -> None:
+    def digest(key: str) -> str:
+        keys = {"artifactStoreAccessKeyId": "id", "artifactStoreSecretAccessKey": key}
+        release = team_run("eks", secrets=keys).of_type(RELEASE)[0]
+        return reveal(release.inputs["values"])["checksums"]["artifact-store"]
+
+    assert digest("one") == digest("one") != digest("two")
+    keyless = team_run("eks").of_type(RELEASE)[0]
+    assert reveal(keyless.inputs["values"])["checksums"] == {}

@@ -28,6 +28,8 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "urns-before.json").read_t
 #: node autoscaling (``infra.addons.autoscaling``: the cluster-autoscaler and metrics-server
 #: releases, ACK's autoscaler settings, EKS node-template tags) and the teams' NetworkPolicies
 #: (``infra.network_policy``).
+#: and issue 9's namespace ownership policy (``infra.addons.namespace_ownership``) and the
+#: dataset credentials Secret of a team whose mounts' ``encryptOptions`` reference it.
 ADDED = {
     "kubeai:platform:Platform",
     "kubernetes:core/v1:Namespace",
@@ -45,6 +47,7 @@ ADDED = {
     "aws:autoscaling/tag:Tag",
     "kubernetes:helm.sh/v3:Release",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "kubernetes:core/v1:Secret",
 }
 
 #: Resources deliberately gone: the per-pool alicloud providers (the stack's one explicit

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from infra.addons import REPO_ROOT
+from infra.addons.artifact_store import checksum
 from infra.addons.model_registry import (
     DATABASE_SECRET,
     FULLNAME,
@@ -144,3 +145,52 @@ def test_network_policy_defaults() -> None:
     values = glue_values(glue(), factories.store("eks"))["networkPolicy"]
     assert values["namespaceLabelKeys"] == ["kubeai.dev/team"]
     assert values["namespaces"] == ["monitoring"] and values["cidrs"] == []
+
+
+def test_identity_and_pull_secrets_reach_the_chart() -> None:
+    role = "arn:aws:iam::123456789012:role/kubeai-registry"
+    values = glue_values(
+        glue(
+            serviceAccount={
+                "workloadIdentity": {"awsRoleArn": role},
+                "annotations": {"example.com/team": "ml-platform"},
+            },
+            imagePullSecrets=["ghcr-pull", "mirror-pull"],
+        ),
+        factories.store("eks"),
+        checksums={"artifact-store": checksum({"k": "v"})},
+    )
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert [e.message for e in validator.iter_errors(values)] == []
+    assert values["serviceAccount"] == {
+        "annotations": {"eks.amazonaws.com/role-arn": role, "example.com/team": "ml-platform"}
+    }
+    assert values["imagePullSecrets"] == [{"name": "ghcr-pull"}, {"name": "mirror-pull"}]
+    assert "existingSecret" not in values["artifacts"]["s3"]  # keyless: the SDK's chain
+
+
+def test_secret_checksums_roll_the_registry(platform_run) -> None:
+    def checksums(dsn: str, key: str) -> dict[str, str]:
+        run = platform_run(
+            "eks",
+            secrets={
+                "postgresDsn": dsn,
+                "artifactStoreAccessKeyId": "id",
+                "artifactStoreSecretAccessKey": key,
+            },
+            glue={"database": "postgresql", "replicas": 2},
+        )
+        values = run.one(RELEASE, "glue-release").inputs["values"]
+        assert not is_secret(values["checksums"]["artifact-store"])
+        return reveal(values["checksums"])
+
+    first = checksums("postgresql+psycopg://u:p@db:5432/kubeai", "key")
+    assert set(first) == {"database", "artifact-store"}
+    assert first == checksums("postgresql+psycopg://u:p@db:5432/kubeai", "key")
+    rotated = checksums("postgresql+psycopg://u:p2@db:5432/kubeai", "key2")
+    assert rotated["database"] != first["database"]
+    assert rotated["artifact-store"] != first["artifact-store"]
+    assert (
+        checksum({"database-url": "postgresql+psycopg://u:p@db:5432/kubeai"}) == (first["database"])
+    )

@@ -11,13 +11,21 @@ import pytest
 
 from infra import versions
 from infra.addons import REPO_ROOT
+from infra.addons.artifact_store import checksum
 from infra.addons.triton import (
     ImageRef,
     TritonDefaults,
     dockerconfigjson,
     inference_service_values,
 )
-from infra.config import InferenceServiceConfig, Taint, Toleration, untolerated
+from infra.config import (
+    InferenceServiceConfig,
+    PlatformOutputs,
+    ServiceAccountConfig,
+    Taint,
+    Toleration,
+    untolerated,
+)
 from infra.mocks import is_secret, reveal
 from tests.infra import factories
 
@@ -136,3 +144,38 @@ def test_pull_secret_only_with_an_api_key(team_run) -> None:
     without = team_run("eks")
     assert "team-serving-pull-secret" not in {r.name for r in without.of_type(SECRET)}
     assert without.one(RELEASE, "team-service-resnet").inputs["values"]["imagePullSecrets"] == []
+
+
+def test_identity_pull_secrets_and_checksums_reach_the_chart() -> None:
+    platform = factories.outputs_of(
+        factories.platform_config("eks", glue={"imagePullSecrets": ["glue-pull", "nvcr-pull"]})
+    )
+    assert platform.glue_image_pull_secrets == ["glue-pull", "nvcr-pull"]
+    role = "arn:aws:iam::123456789012:role/kubeai-serving"
+    account = ServiceAccountConfig.model_validate({"workloadIdentity": {"awsRoleArn": role}})
+    digest = checksum({"access-key-id": "a", "secret-access-key": "b"})
+    values = inference_service_values(
+        factories.team_config().inference_services[1],
+        TritonDefaults.from_platform(platform, pull_secret="nvcr-pull"),
+        service_account=account,
+        pull_secrets=["team-pull", "glue-pull"],
+        checksums={"artifact-store": digest},
+    )
+    # nvcr.io first, then the platform's glue secrets, then the team's; each name once.
+    assert values["imagePullSecrets"] == [
+        {"name": "nvcr-pull"},
+        {"name": "glue-pull"},
+        {"name": "team-pull"},
+    ]
+    assert values["serviceAccount"] == {"annotations": {"eks.amazonaws.com/role-arn": role}}
+    assert values["checksums"] == {"artifact-store": digest}
+    assert "podLabels" not in values
+    schema = json.loads(Path(SCHEMA).read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert [e.message for e in validator.iter_errors(values)] == []
+
+
+def test_platform_outputs_without_glue_pull_secrets_still_parse() -> None:
+    exported = factories.outputs_of(factories.platform_config("eks")).model_dump(by_alias=True)
+    exported.pop("glueImagePullSecrets")
+    assert PlatformOutputs.model_validate(exported).glue_image_pull_secrets == []

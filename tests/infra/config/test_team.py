@@ -11,7 +11,8 @@ from infra.config import (
     parse_config,
     platform_outputs,
 )
-from infra.config.team import RESERVED_NAMESPACES, RESERVED_PREFIXES
+from infra.config.team import DATASET_SECRET, RESERVED_NAMESPACES, RESERVED_PREFIXES
+from tests.infra import factories
 from tests.infra.factories import config_problems as _problems
 from tests.infra.factories import stack_values as _values
 
@@ -263,3 +264,86 @@ def test_edge_queues_are_accepted(queue: dict[str, object]) -> None:
     values["queue"] = queue
     values["quota"] = {"gpus": 8, "cpu": "1000", "memory": "2Ti"}
     assert isinstance(parse_config(values), TeamConfig)
+
+
+def _mount(**extra: object) -> dict[str, object]:
+    return {"name": "train", "mountPoint": "oss://kubeai-data/imagenet/", **extra}
+
+
+def _dataset_problems(**mount: object) -> list[tuple[str, str]]:
+    values = factories.team_values(
+        datasets=[{"name": "imagenet", "size": "200Gi", "mounts": [_mount(**mount)]}]
+    )
+    return _problems(values)
+
+
+ENCRYPTED = [
+    {
+        "name": "fs.oss.accessKeyId",
+        "valueFrom": {"secretKeyRef": {"name": DATASET_SECRET, "key": "access-key-id"}},
+    }
+]
+
+
+def test_dataset_mount_options_and_encrypt_options() -> None:
+    config = factories.team_config(
+        datasets=[
+            {
+                "name": "imagenet",
+                "size": "200Gi",
+                "mounts": [
+                    _mount(
+                        options={"fs.oss.endpoint": "oss-cn-hangzhou-internal.aliyuncs.com"},
+                        encryptOptions=ENCRYPTED,
+                    )
+                ],
+            }
+        ]
+    )
+    mount = config.datasets[0].mounts[0]
+    assert mount.options == {"fs.oss.endpoint": "oss-cn-hangzhou-internal.aliyuncs.com"}
+    assert mount.encrypt_options[0].value_from.secret_key_ref.key == "access-key-id"
+    assert config.dataset_secrets == {"datasetAccessKeyId", "datasetAccessKeySecret"}
+    assert factories.team_config().dataset_secrets == frozenset()
+
+
+@pytest.mark.parametrize(
+    "option", ["fs.oss.accessKeyId", "fs.oss.accessKeySecret", "aws.secretKey", "fs.s3.token"]
+)
+def test_credentials_in_plain_options_are_refused(option: str) -> None:
+    [(path, message)] = _dataset_problems(options={option: "AKIA..."})
+    assert path == "kubeai:datasets[0].mounts[0].options"
+    assert option in message and "encryptOptions" in message
+
+
+def test_an_option_is_plain_or_encrypted_not_both() -> None:
+    [(path, message)] = _dataset_problems(encryptOptions=ENCRYPTED * 2)
+    assert path == "kubeai:datasets[0].mounts[0]" and "twice" in message
+    endpoint = {"name": "fs.oss.endpoint", **{k: v for k, v in ENCRYPTED[0].items() if k != "name"}}
+    [(path, message)] = _dataset_problems(
+        options={"fs.oss.endpoint": "e"}, encryptOptions=[endpoint]
+    )
+    assert path == "kubeai:datasets[0].mounts[0]" and "both" in message
+
+
+def test_the_dataset_secret_has_two_keys() -> None:
+    wrong = [
+        {
+            "name": "fs.oss.accessKeyId",
+            "valueFrom": {"secretKeyRef": {"name": DATASET_SECRET, "key": "id"}},
+        }
+    ]
+    [(path, message)] = _dataset_problems(encryptOptions=wrong)
+    assert path == "kubeai:datasets[0].mounts[0].encryptOptions[0].valueFrom.secretKeyRef"
+    assert "access-key-id, access-key-secret" in message
+
+
+def test_the_cv_example_mount_has_its_endpoint_and_credentials() -> None:
+    config = parse_config(_values("team-cv-prod"))
+    assert isinstance(config, TeamConfig)
+    [mount] = config.datasets[0].mounts
+    assert mount.options["fs.oss.endpoint"].startswith("oss-cn-hangzhou")
+    assert {o.name for o in mount.encrypt_options} == {
+        "fs.oss.accessKeyId",
+        "fs.oss.accessKeySecret",
+    }

@@ -1,0 +1,159 @@
+"""infra/config/identity.py: typed cloud identities of ServiceAccounts, checked per provider."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from infra.config import ConfigError, ServiceAccountConfig, WorkloadIdentity
+from infra.config.identity import (
+    GKE_ANNOTATION,
+    IRSA_ANNOTATION,
+    RRSA_ANNOTATION,
+    RRSA_INJECTION_LABEL,
+)
+from tests.infra import factories
+
+ROLE = "arn:aws:iam::123456789012:role/kubeai-registry"
+GSA = "kubeai-registry@kubeai-prod-1.iam.gserviceaccount.com"
+IDENTITIES = {
+    "eks": {"awsRoleArn": ROLE},
+    "gke": {"gcpServiceAccount": GSA},
+    "ack": {"alicloudRoleName": "kubeai-training"},
+}
+
+
+def identity(**values: str) -> WorkloadIdentity:
+    return WorkloadIdentity.model_validate(values)
+
+
+def test_each_kind_renders_its_clouds_annotation() -> None:
+    assert identity(awsRoleArn=ROLE).annotations() == {IRSA_ANNOTATION: ROLE}
+    assert identity(gcpServiceAccount=GSA).annotations() == {GKE_ANNOTATION: GSA}
+    rrsa = identity(alicloudRoleName="kubeai-training")
+    assert rrsa.annotations() == {RRSA_ANNOTATION: "kubeai-training"}
+    assert rrsa.pod_labels() == {RRSA_INJECTION_LABEL: "on"}
+    assert identity(awsRoleArn=ROLE).pod_labels() == {}
+    assert [identity(**v).provider for v in IDENTITIES.values()] == list(IDENTITIES)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "exactly one"),
+        ({"awsRoleArn": ROLE, "gcpServiceAccount": GSA}, "exactly one"),
+        ({"awsRoleArn": "arn:aws:iam::12:role/x"}, "awsRoleArn"),
+        ({"gcpServiceAccount": "registry@example.com"}, "gcpServiceAccount"),
+        ({"alicloudRoleName": "has space"}, "alicloudRoleName"),
+    ],
+)
+def test_bad_identities_are_refused(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        WorkloadIdentity.model_validate(values)
+
+
+def test_annotations_merge_and_may_not_repeat_the_identity() -> None:
+    account = ServiceAccountConfig.model_validate(
+        {"workloadIdentity": {"awsRoleArn": ROLE}, "annotations": {"example.com/owner": "ml"}}
+    )
+    assert account.all_annotations() == {IRSA_ANNOTATION: ROLE, "example.com/owner": "ml"}
+    with pytest.raises(ValidationError, match="give it once"):
+        ServiceAccountConfig.model_validate(
+            {"workloadIdentity": {"awsRoleArn": ROLE}, "annotations": {IRSA_ANNOTATION: ROLE}}
+        )
+
+
+@pytest.mark.parametrize("provider", ["eks", "gke"])
+def test_glue_identity_of_the_clusters_provider_is_accepted(provider: str) -> None:
+    config = factories.platform_config(
+        provider, glue={"serviceAccount": {"workloadIdentity": IDENTITIES[provider]}}
+    )
+    assert (
+        config.glue.service_account.all_annotations()
+        == identity(**IDENTITIES[provider]).annotations()
+    )
+
+
+@pytest.mark.parametrize(
+    ("provider", "kind"),
+    [("eks", "gke"), ("gke", "eks"), ("ack", "eks"), ("existing", "eks")],
+)
+def test_glue_identity_of_another_provider_is_refused(provider: str, kind: str) -> None:
+    values = factories.platform_values(
+        provider, glue={"serviceAccount": {"workloadIdentity": IDENTITIES[kind]}}
+    )
+    [(path, message)] = factories.config_problems(values)
+    key = next(iter(IDENTITIES[kind]))
+    assert path == f"kubeai:glue.serviceAccount.workloadIdentity.{key}"
+    assert f"identity of {kind} clusters" in message and repr(provider) in message
+    if provider == "existing":
+        assert "glue.serviceAccount.annotations" in message
+
+
+def test_glue_rrsa_is_refused_with_the_reason() -> None:
+    values = factories.platform_values(
+        "ack", glue={"serviceAccount": {"workloadIdentity": IDENTITIES["ack"]}}
+    )
+    [(path, message)] = factories.config_problems(values)
+    assert path == "kubeai:glue.serviceAccount.workloadIdentity.alicloudRoleName"
+    assert "botocore" in message and "artifactStoreAccessKeyId" in message
+
+
+def test_team_identities_are_checked_against_the_platforms_provider() -> None:
+    eks = factories.outputs_of(factories.platform_config("eks"))
+    team = factories.team_config(
+        serviceAccounts={
+            "training": {"workloadIdentity": IDENTITIES["eks"]},
+            "serving": {"workloadIdentity": IDENTITIES["eks"]},
+        }
+    )
+    team.check_against_platform(eks)
+    gke = factories.outputs_of(factories.platform_config("gke"))
+    with pytest.raises(ConfigError) as caught:
+        team.check_against_platform(gke)
+    paths = [path for path, _ in caught.value.problems]
+    assert paths == [
+        "kubeai:serviceAccounts.training.workloadIdentity.awsRoleArn",
+        "kubeai:serviceAccounts.serving.workloadIdentity.awsRoleArn",
+    ]
+
+
+def test_team_rrsa_is_for_training_not_serving() -> None:
+    ack = factories.outputs_of(factories.platform_config("ack"))
+    training = factories.team_config(
+        serviceAccounts={"training": {"workloadIdentity": IDENTITIES["ack"]}}
+    )
+    training.check_against_platform(ack)
+    service = factories.team_values()["inferenceServices"][1]
+    serving = factories.team_config(
+        inferenceServices=[
+            {**service, "serviceAccount": {"workloadIdentity": IDENTITIES["ack"]}},
+        ]
+    )
+    with pytest.raises(ConfigError) as caught:
+        serving.check_against_platform(ack)
+    [(path, message)] = caught.value.problems
+    assert path == "kubeai:inferenceServices[0].serviceAccount.workloadIdentity.alicloudRoleName"
+    assert "botocore" in message
+    workflow = factories.team_config(
+        serviceAccounts={"workflow": {"workloadIdentity": IDENTITIES["ack"]}}
+    )
+    with pytest.raises(ConfigError) as caught:
+        workflow.check_against_platform(ack)
+    [(path, message)] = caught.value.problems
+    assert path == "kubeai:serviceAccounts.workflow.workloadIdentity.alicloudRoleName"
+    assert "Argo" in message
+
+
+def test_a_service_account_overrides_the_team_wide_serving_one() -> None:
+    own = {"workloadIdentity": {"awsRoleArn": ROLE.replace("registry", "ranker")}}
+    services = factories.team_values()["inferenceServices"]
+    team = factories.team_config(
+        serviceAccounts={"serving": {"workloadIdentity": IDENTITIES["eks"]}},
+        inferenceServices=[services[0], {**services[1], "serviceAccount": own}],
+    )
+    resnet, ranker = team.inference_services
+    assert team.serving_account(resnet).all_annotations() == {IRSA_ANNOTATION: ROLE}
+    assert team.serving_account(ranker).all_annotations() == {
+        IRSA_ANNOTATION: own["workloadIdentity"]["awsRoleArn"]
+    }
