@@ -35,6 +35,7 @@ from infra.addons.volcano import release_values as volcano_release_values
 from infra.config import ChartSource, ConfigError, GpuAddon, VolcanoAddon
 from infra.mocks import RecordingMocks, record_stack
 from tests.infra import factories
+from tests.support.helm import HelmTools
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -423,3 +424,71 @@ def test_values_must_be_a_mapping() -> None:
     values = factories.platform_values("existing", addons={"volcano": {"values": ["custom"]}})
     ((path, _),) = factories.config_problems(values)
     assert path == "kubeai:addons.volcano.values"
+
+
+# --- against the real helm -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "mode", "key", "enable"),
+    [
+        ("existing", "gpuOperator", "node-feature-discovery", {}),
+        # the device plugin chart enables its nfd subchart (and so its schema) with gfd
+        ("eks", "devicePlugin", "nfd", {"gfd": {"enabled": True}}),
+    ],
+)
+def test_helm_refuses_what_the_schema_check_refuses(
+    helm_tools: HelmTools, tmp_path: Path, provider, mode, key, enable
+) -> None:
+    """The same merged values through ``helm template`` of the pinned archive: Helm applies the
+    subchart schema under the same key, and the valid override renders."""
+    for tolerations, valid in (("nvidia.com/gpu", False), ([{"operator": "Exists"}], True)):
+        override = {key: {"worker": {"tolerations": tolerations}}, **enable}
+        config = factories.platform_config(
+            provider, addons={"gpu": {"mode": mode, "values": override}}
+        )
+        problems = platform_values_problems(config)
+        release = gpu_release_values(
+            GpuEnablementArgs(mode=mode, config=config.addons.gpu, provider=provider)
+        )
+        values_file = tmp_path / f"{key}-{valid}.yaml"
+        values_file.write_text(json.dumps(release.merged()))
+        result = helm_tools.run(
+            "template",
+            "gpu",
+            release.chart_path(),
+            "--namespace",
+            "gpu",
+            "--values",
+            values_file,
+            "--kube-version",
+            "1.34.0",
+            check=False,
+        )
+        if valid:
+            assert problems == [] and result.returncode == 0, result.output
+        else:
+            assert paths(problems) == [f"kubeai:addons.gpu.values.{key}.worker.tolerations"]
+            assert result.returncode != 0
+            assert f"{key}:" in result.stderr and "'/worker/tolerations'" in result.stderr
+
+
+def test_helm_ignores_a_typo_the_key_check_refuses(helm_tools: HelmTools, tmp_path: Path) -> None:
+    """Why unknown keys are refused: Helm installs the chart default without a word."""
+    override = {"cusom": {"scheduler_replicas": 2}}
+    release = volcano_release_values(VolcanoArgs(config=VolcanoAddon(values=override)))
+    values_file = tmp_path / "volcano.yaml"
+    values_file.write_text(json.dumps(release.merged()))
+    result = helm_tools.run(
+        "template",
+        "volcano",
+        release.chart_path(),
+        "--namespace",
+        "volcano-system",
+        "--values",
+        values_file,
+        "--kube-version",
+        "1.34.0",
+    )
+    assert result.returncode == 0 and "cusom" not in result.output
+    assert paths(release.problems()) == ["kubeai:addons.volcano.values.cusom"]
