@@ -39,6 +39,7 @@ from infra.addons.gpu import GpuEnablement, GpuEnablementArgs
 from infra.addons.model_registry import ModelRegistry, ModelRegistryArgs
 from infra.addons.namespace_ownership import NamespaceOwnership
 from infra.addons.training_operator import TrainingOperator, TrainingOperatorArgs
+from infra.addons.values import platform_values_problems
 from infra.addons.volcano import Volcano, VolcanoArgs
 from infra.aliases import moved_from_stack_root
 from infra.config import (
@@ -60,7 +61,9 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
     * ``glue.database: postgresql`` needs the secret ``kubeai:postgresDsn``;
     * object-store keys come in pairs;
     * an ACK node login by password reads its Pulumi secret (``AckNodeLogin.secret_key``);
-    * the training operator runs with ``--gang-scheduler-name=volcano``, so it needs Volcano.
+    * the training operator runs with ``--gang-scheduler-name=volcano``, so it needs Volcano;
+    * every ``kubeai:addons.<addon>.values`` against the chart it goes to
+      (``infra.addons.values.platform_values_problems``; reads the pinned chart archives).
     """
     problems: list[tuple[str, str]] = []
     if config.glue.database == "postgresql" and "postgresDsn" not in secrets:
@@ -96,6 +99,7 @@ def check_platform_secrets(config: PlatformConfig, secrets: Mapping[str, object]
                 "needs Volcano (kubeai:addons.volcano.enabled)",
             )
         )
+    problems += platform_values_problems(config)
     if problems:
         raise ConfigError(problems)
 

@@ -29,6 +29,12 @@ Both charts are cloud-side add-ons installed from their chart repositories at pi
 and images (``versions.RepositoryChart``); ``chart.repository``/``chart.path`` point them at a
 mirror. The control-plane tests do not install them: the autoscaler needs the cloud's API and
 metrics-server an aggregated API server, neither of which KWOK nodes can run.
+
+``kubeai:addons.clusterAutoscaler.values`` and ``kubeai:addons.metricsServer.values`` are merged
+over the computed values (``infra.addons.values``). With no local copy of these charts (unless
+``chart.path`` names one) the program checks only the protected keys (``AUTOSCALER_PROTECTED``:
+the cluster it manages, the IRSA identity, the image tag tied to the cluster's minor, and the
+arguments typed config keys state); Helm checks the rest against the chart at ``pulumi up``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import pulumi_kubernetes as k8s
 
 from infra import versions
 from infra.addons import ADDON_TIMEOUT_S, release_settings, repo_path, repository_args
+from infra.addons.values import KeyPath, ReleaseValues
 from infra.config import ChartSource, Cluster, ClusterAutoscalerAddon, MetricsServerAddon
 
 #: Namespace of both releases (cluster add-ons live with the system components).
@@ -118,6 +125,46 @@ def metrics_server_values() -> dict[str, Any]:
     return {"image": {"repository": repository, "tag": tag}}
 
 
+#: Values of the cluster-autoscaler chart ``kubeai:addons.clusterAutoscaler.values`` may not set.
+AUTOSCALER_PROTECTED: dict[KeyPath, str] = {
+    ("cloudProvider",): "the platform's cluster is on EKS (kubeai:cluster.provider)",
+    ("awsRegion",): "the cluster's region (kubeai:cluster.eks.region)",
+    ("autoDiscovery", "clusterName"): (
+        "the autoscaler manages the node groups of the platform's own cluster "
+        "(kubeai:cluster.eks.clusterName)"
+    ),
+    ("rbac", "serviceAccount", "name"): "the IRSA role's trust policy names this ServiceAccount",
+    ("rbac", "serviceAccount", "annotations"): (
+        "carries the IRSA role: set kubeai:addons.clusterAutoscaler.roleArn"
+    ),
+    ("image", "tag"): (
+        "follows the cluster's Kubernetes minor (kubeai:cluster.kubernetesVersion), as the "
+        "config checks"
+    ),
+    ("extraArgs", "expander"): "set kubeai:addons.clusterAutoscaler.expander",
+    ("extraArgs", "scale-down-unneeded-time"): (
+        "set kubeai:addons.clusterAutoscaler.scaleDownUnneededMinutes"
+    ),
+}
+
+
+def autoscaler_release_values(cluster: Cluster, config: ClusterAutoscalerAddon) -> ReleaseValues:
+    """The cluster-autoscaler Release's values: ``autoscaler_values`` with
+    ``kubeai:addons.clusterAutoscaler.values`` over them (``infra.addons.values``)."""
+    computed = autoscaler_values(cluster, config)
+    return ReleaseValues.of(
+        "clusterAutoscaler", versions.CLUSTER_AUTOSCALER, config, computed, AUTOSCALER_PROTECTED
+    )
+
+
+def metrics_server_release_values(config: MetricsServerAddon) -> ReleaseValues:
+    """The metrics-server Release's values: ``metrics_server_values`` with
+    ``kubeai:addons.metricsServer.values`` over them (nothing protected)."""
+    return ReleaseValues.of(
+        "metricsServer", versions.METRICS_SERVER, config, metrics_server_values()
+    )
+
+
 @dataclass(frozen=True)
 class NodeAutoscalingArgs:
     """Inputs of ``NodeAutoscaling``: the cluster, the two add-on configs and whether
@@ -149,7 +196,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
                 f"{name}-cluster-autoscaler",
                 name=versions.CLUSTER_AUTOSCALER.name,
                 namespace=NAMESPACE,
-                values=autoscaler_values(cluster, config),
+                values=autoscaler_release_values(cluster, config).release_input(self),
                 **release_settings(ADDON_TIMEOUT_S),
                 **repository_chart_args(versions.CLUSTER_AUTOSCALER, config.chart),
                 opts=child,
@@ -166,7 +213,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
                 f"{name}-metrics-server",
                 name=versions.METRICS_SERVER.name,
                 namespace=NAMESPACE,
-                values=metrics_server_values(),
+                values=metrics_server_release_values(args.metrics_server).release_input(self),
                 **release_settings(ADDON_TIMEOUT_S),
                 **repository_chart_args(versions.METRICS_SERVER, args.metrics_server.chart),
                 opts=child,

@@ -28,6 +28,10 @@ Where the other Fluid pods get their tolerations (nothing to set at install time
 
 The chart ships its CRDs in ``crds/`` (Helm never deletes those) and the Release is retained on
 delete as well (``infra.addons`` module docstring).
+
+``kubeai:addons.fluid.values`` is merged over these values (``release_values``,
+``infra.addons.values``); ``namespace``, ``csi.tolerations`` and ``runtime.<engine>.enabled`` are
+the program's (``PROTECTED_VALUES``), the controllers' tolerations may be overridden.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from infra.addons import (
     create_namespace,
     release_settings,
 )
+from infra.addons.values import ANY_KEY, KeyPath, ReleaseValues
 from infra.config import FluidAddon
 
 #: Runtime engines of the v1.0.8 chart (``runtime.<engine>`` in values.yaml).
@@ -90,6 +95,27 @@ class FluidArgs:
             raise ValueError(f"unknown Fluid runtime engine(s) {unknown}; known: {list(ENGINES)}")
 
 
+#: Values ``kubeai:addons.fluid.values`` may not set (``infra.addons.values``), with why.
+PROTECTED_VALUES: dict[KeyPath, str] = {
+    ("namespace",): (
+        "the chart puts its objects in this namespace; it must be the add-on's Namespace, "
+        "the one the Release is installed into"
+    ),
+    ("csi", "tolerations"): (
+        "the CSI node plugin must run on every node, tainted GPU nodes included, or datasets "
+        "never mount next to the GPU pods that read them"
+    ),
+    ("runtime", ANY_KEY, "enabled"): "set kubeai:addons.fluid.runtimes",
+}
+
+
+def release_values(args: FluidArgs) -> ReleaseValues:
+    """The Release's values: ``fluid_values`` with ``kubeai:addons.fluid.values`` over them
+    (``infra.addons.values``; protected keys: ``PROTECTED_VALUES``)."""
+    computed = fluid_values(args.config, namespace=args.namespace)
+    return ReleaseValues.of("fluid", versions.FLUID, args.config, computed, PROTECTED_VALUES)
+
+
 class Fluid(pulumi.ComponentResource):
     """Fluid in its own (privileged: CSI and FUSE pods) namespace: Namespace + retained Release.
 
@@ -112,7 +138,7 @@ class Fluid(pulumi.ComponentResource):
             f"{name}-release",
             name="fluid",
             namespace=ns.metadata.name,
-            values=fluid_values(args.config, namespace=args.namespace),
+            values=release_values(args).release_input(self),
             **release_settings(ADDON_TIMEOUT_S),
             opts=crd_installer_options(self),
             **chart_args(versions.FLUID, args.config.chart),

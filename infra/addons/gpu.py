@@ -27,6 +27,14 @@ refuses them too.
 
 The component depends on the GPU node pools (passed as ``depends_on``), so the DaemonSets are
 created once the pools exist.
+
+``kubeai:addons.gpu.values`` is merged over the values of whichever chart the mode installs
+(``release_values``, ``infra.addons.values``; checked against that chart, including the
+``node-feature-discovery`` subchart's schema: key ``nfd`` in the device plugin chart, its alias,
+``node-feature-discovery`` in the operator's). The tolerations and the device plugin's node
+selector are the program's (``DEVICE_PLUGIN_PROTECTED``, ``GPU_OPERATOR_PROTECTED``); the
+operator's ``driver.enabled``/``toolkit.enabled`` may be overridden (a cluster whose nodes bring
+their own driver), with a warning.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from infra.addons import (
     create_namespace,
     release_settings,
 )
+from infra.addons.values import KeyPath, ReleaseValues
 from infra.config import GPU_PRESENT_LABEL, GpuAddon, Toleration
 
 GpuMode = Literal["devicePlugin", "gpuOperator", "none"]
@@ -127,6 +136,44 @@ class GpuEnablementArgs:
             raise ValueError("the device plugin chart refuses namespace 'default'")
 
 
+_TOLERATIONS_WHY = (
+    "set kubeai:addons.gpu.tolerations: the config checks they tolerate every GPU pool's taints "
+    "(else the DaemonSets never run on GPU nodes)"
+)
+#: Values of the device plugin chart ``kubeai:addons.gpu.values`` may not set, with why.
+DEVICE_PLUGIN_PROTECTED: dict[KeyPath, str] = {
+    ("tolerations",): _TOLERATIONS_WHY,
+    ("nodeSelector",): (
+        f"the device plugin runs on the nodes labelled {GPU_PRESENT_LABEL}=true, the label "
+        "every GPU pool carries"
+    ),
+}
+#: Values of the GPU Operator chart ``kubeai:addons.gpu.values`` may not set, with why.
+GPU_OPERATOR_PROTECTED: dict[KeyPath, str] = {
+    ("daemonsets", "tolerations"): _TOLERATIONS_WHY,
+    ("devicePlugin", "enabled"): (
+        "mode gpuOperator runs the operator's device plugin: without it no node advertises "
+        "nvidia.com/gpu and no GPU pod is ever scheduled (use mode devicePlugin or none)"
+    ),
+}
+
+
+def release_values(args: GpuEnablementArgs) -> ReleaseValues:
+    """The Release's values for ``args.mode``: the chart's computed values with
+    ``kubeai:addons.gpu.values`` over them (``infra.addons.values``). Raises ``ValueError`` for
+    mode ``none`` (no release)."""
+    if args.mode == "devicePlugin":
+        chart, computed = versions.NVIDIA_DEVICE_PLUGIN, device_plugin_values(args.config)
+        protected = DEVICE_PLUGIN_PROTECTED
+    elif args.mode == "gpuOperator":
+        chart = versions.GPU_OPERATOR
+        computed = gpu_operator_values(args.config, provider=args.provider)
+        protected = GPU_OPERATOR_PROTECTED
+    else:
+        raise ValueError(f"GPU mode {args.mode!r} installs no chart")
+    return ReleaseValues.of("gpu", chart, args.config, computed, protected)
+
+
 class GpuEnablement(pulumi.ComponentResource):
     """The device plugin or GPU Operator release (or nothing), after the GPU pools.
 
@@ -152,17 +199,15 @@ class GpuEnablement(pulumi.ComponentResource):
             )
             if args.mode == "devicePlugin":
                 release_name, chart = "nvidia-device-plugin", versions.NVIDIA_DEVICE_PLUGIN
-                values = device_plugin_values(args.config)
                 release_opts = pulumi.ResourceOptions(parent=self)
             else:
                 release_name, chart = "gpu-operator", versions.GPU_OPERATOR
-                values = gpu_operator_values(args.config, provider=args.provider)
                 release_opts = crd_installer_options(self)
             self.release = k8s.helm.v3.Release(
                 f"{name}-release",
                 name=release_name,
                 namespace=ns.metadata.name,
-                values=values,
+                values=release_values(args).release_input(self),
                 **release_settings(GPU_TIMEOUT_S),
                 opts=release_opts,
                 **chart_args(chart, args.config.chart),

@@ -20,6 +20,10 @@ Installed with the upstream chart ``volcano`` at ``versions.VOLCANO`` (volcano-s
 The chart installs the CRDs as templates, so uninstalling the release would delete them: the
 Release is retained on delete (``infra.addons`` module docstring).
 
+``kubeai:addons.volcano.values`` is merged over these values (``release_values``,
+``infra.addons.values``); the keys above other than the admissions' defaults, and
+``custom.scheduler_name``, are the program's (``PROTECTED_VALUES``).
+
 Why there is no ``enqueue`` action (GPU pools that scale from zero)
 -------------------------------------------------------------------
 The job controllers create no pod for a gang whose PodGroup is still ``Pending``: the training
@@ -74,6 +78,7 @@ from infra.addons import (
     create_namespace,
     release_settings,
 )
+from infra.addons.values import KeyPath, ReleaseValues
 from infra.config import QueuePolicy, VolcanoAddon
 
 #: Scheduler actions, in the order a session runs them (pkg/scheduler/actions at v1.15.1); no
@@ -161,6 +166,34 @@ class VolcanoArgs:
         check_dns_label(self.namespace, "Volcano namespace")
 
 
+#: Values ``kubeai:addons.volcano.values`` may not set (``infra.addons.values``), with why.
+PROTECTED_VALUES: dict[KeyPath, str] = {
+    ("custom", "scheduler_config_override"): (
+        "the scheduler policy: the one queue plugin of kubeai:addons.volcano.queuePolicy, which "
+        "team stacks check their Queue keys against, and no enqueue action, so GPU gangs get "
+        "pods while GPU pools are at zero"
+    ),
+    ("custom", "enabled_admissions"): (
+        "includes /podgroups/mutate, the webhook that puts a team's jobs in the team's Queue"
+    ),
+    ("custom", "scheduler_name"): (
+        "the platform exports schedulerName 'volcano' and every team workload names it"
+    ),
+    ("custom", "scheduler_replicas"): "set kubeai:addons.volcano.schedulerReplicas",
+    ("custom", "controller_replicas"): "set kubeai:addons.volcano.controllerReplicas",
+    ("custom", "leader_elect_enable"): (
+        "follows the replicas (required as soon as a component runs more than one)"
+    ),
+}
+
+
+def release_values(args: VolcanoArgs) -> ReleaseValues:
+    """The Release's values: ``volcano_values`` with ``kubeai:addons.volcano.values`` over them
+    (``infra.addons.values``; protected keys: ``PROTECTED_VALUES``)."""
+    computed = volcano_values(args.config)
+    return ReleaseValues.of("volcano", versions.VOLCANO, args.config, computed, PROTECTED_VALUES)
+
+
 class Volcano(pulumi.ComponentResource):
     """Volcano in its own namespace: a Namespace and the retained ``volcano`` Release.
 
@@ -184,7 +217,7 @@ class Volcano(pulumi.ComponentResource):
             f"{name}-release",
             name="volcano",
             namespace=ns.metadata.name,
-            values=volcano_values(args.config),
+            values=release_values(args).release_input(self),
             **release_settings(ADDON_TIMEOUT_S),
             opts=crd_installer_options(self),
             **chart_args(versions.VOLCANO, args.config.chart),

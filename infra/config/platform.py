@@ -7,7 +7,7 @@ the checks that span several keys (pool names, GPU tolerations, what a provider 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -202,6 +202,15 @@ class NodePool(Strict):
         return self.max_size * self.gpus_per_node
 
 
+def chart_values() -> Any:
+    """The ``values`` field of an add-on installed from a Helm chart
+    (``kubeai:addons.<addon>.values``): Helm values deep-merged over the ones the program computes
+    (mappings merge, lists and scalars replace), checked against the chart before any resource
+    exists (``infra.addons.values``: keys the program keeps, unknown top-level keys, the chart's
+    ``values.schema.json``). Default: none."""
+    return Field(default_factory=dict)
+
+
 #: Which Volcano plugin turns team Queues into shares (``kubeai:addons.volcano.queuePolicy``).
 QueuePolicy = Literal["proportion", "capacity"]
 
@@ -227,6 +236,7 @@ class VolcanoAddon(Strict):
     scheduler_replicas: int = Field(default=1, ge=1, le=5)
     controller_replicas: int = Field(default=1, ge=1, le=5)
     chart: ChartSource = Field(default_factory=ChartSource)
+    values: dict[str, Any] = chart_values()
 
 
 FluidEngine = Literal["alluxio", "jindo", "juicefs", "thin", "goosefs", "efc", "vineyard"]
@@ -239,6 +249,7 @@ class FluidAddon(Strict):
     enabled: bool = True
     runtimes: list[FluidEngine] = Field(default_factory=lambda: list(_DEFAULT_ENGINES))
     chart: ChartSource = Field(default_factory=ChartSource)
+    values: dict[str, Any] = chart_values()
 
 
 class TrainingOperatorAddon(Strict):
@@ -279,6 +290,7 @@ class ClusterAutoscalerAddon(Strict):
     expander: Literal["least-waste", "priority", "random", "most-pods", "price"] = "least-waste"
     scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
     chart: ChartSource = Field(default_factory=ChartSource)
+    values: dict[str, Any] = chart_values()
 
 
 class MetricsServerAddon(Strict):
@@ -290,6 +302,7 @@ class MetricsServerAddon(Strict):
 
     enabled: bool | None = None
     chart: ChartSource = Field(default_factory=ChartSource)
+    values: dict[str, Any] = chart_values()
 
 
 class GpuAddon(Strict):
@@ -304,6 +317,7 @@ class GpuAddon(Strict):
     mode: Literal["auto", "devicePlugin", "gpuOperator", "none"] = "auto"
     tolerations: list[Toleration] = Field(default_factory=lambda: [GPU_TOLERATION])
     chart: ChartSource = Field(default_factory=ChartSource)
+    values: dict[str, Any] = chart_values()
 
 
 class TritonServingConfig(Strict):
