@@ -25,6 +25,11 @@ metrics-server (``kubeai:addons.metricsServer``; HorizontalPodAutoscalers of inf
 need it): chart ``versions.METRICS_SERVER`` in ``kube-system`` where the cloud does not run one
 (EKS by default).
 
+Images: both from the ``kubeai:images`` mirror when set (``infra.images``), with the charts'
+pull-secret values (cluster-autoscaler ``image.pullSecrets``, metrics-server
+``imagePullSecrets``: a list of names and a list of ``{name: ...}`` respectively, as the
+charts' templates read them).
+
 Both charts are cloud-side add-ons installed from their chart repositories at pinned versions
 and images (``versions.RepositoryChart``); ``chart.repository``/``chart.path`` point them at a
 mirror. The control-plane tests do not install them: the autoscaler needs the cloud's API and
@@ -33,7 +38,7 @@ metrics-server an aggregated API server, neither of which KWOK nodes can run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -41,7 +46,14 @@ import pulumi_kubernetes as k8s
 
 from infra import versions
 from infra.addons import ADDON_TIMEOUT_S, release_settings, repo_path, repository_args
-from infra.config import ChartSource, Cluster, ClusterAutoscalerAddon, MetricsServerAddon
+from infra.config import (
+    ChartSource,
+    Cluster,
+    ClusterAutoscalerAddon,
+    ImageSettings,
+    MetricsServerAddon,
+)
+from infra.images import mirrored_ref, mirrored_repository, pull_secret_list
 
 #: Namespace of both releases (cluster add-ons live with the system components).
 NAMESPACE = "kube-system"
@@ -61,8 +73,11 @@ def repository_chart_args(chart: versions.RepositoryChart, source: ChartSource) 
     return repository_args(chart.name, chart.version, source.repository or chart.repository)
 
 
-def autoscaler_values(cluster: Cluster, config: ClusterAutoscalerAddon) -> dict[str, Any]:
-    """Values of the ``cluster-autoscaler`` chart on an EKS ``cluster`` (module docstring).
+def autoscaler_values(
+    cluster: Cluster, config: ClusterAutoscalerAddon, images: ImageSettings | None = None
+) -> dict[str, Any]:
+    """Values of the ``cluster-autoscaler`` chart on an EKS ``cluster`` (module docstring);
+    ``images`` (``kubeai:images``): the image from the mirror, ``image.pullSecrets``.
 
     Raises ``ValueError`` for a non-EKS cluster or a Kubernetes minor without a pinned image.
     """
@@ -74,11 +89,16 @@ def autoscaler_values(cluster: Cluster, config: ClusterAutoscalerAddon) -> dict[
             f"no pinned cluster-autoscaler for Kubernetes {cluster.kubernetes_version}"
         )
     annotations = {IRSA_ANNOTATION: config.role_arn} if config.role_arn else {}
+    settings = images or ImageSettings()
+    repository = mirrored_repository(versions.CLUSTER_AUTOSCALER.image, settings.registry)
+    image: dict[str, Any] = {"repository": repository, "tag": tag}
+    if settings.pull_secrets:
+        image["pullSecrets"] = pull_secret_list(settings.pull_secrets, "names")
     return {
         "cloudProvider": "aws",
         "awsRegion": cluster.eks.region,
         "autoDiscovery": {"clusterName": cluster.eks.cluster_name},
-        "image": {"repository": versions.CLUSTER_AUTOSCALER.image, "tag": tag},
+        "image": image,
         "rbac": {
             "serviceAccount": {
                 "create": True,
@@ -112,10 +132,15 @@ def ack_autoscaling_args(cluster: Cluster, config: ClusterAutoscalerAddon) -> di
     }
 
 
-def metrics_server_values() -> dict[str, Any]:
-    """Values of the ``metrics-server`` chart: the pinned image."""
-    repository, _, tag = versions.METRICS_SERVER.image.rpartition(":")
-    return {"image": {"repository": repository, "tag": tag}}
+def metrics_server_values(images: ImageSettings | None = None) -> dict[str, Any]:
+    """Values of the ``metrics-server`` chart: the pinned image (from the ``kubeai:images``
+    mirror when set) and ``imagePullSecrets``."""
+    settings = images or ImageSettings()
+    ref = mirrored_ref(versions.METRICS_SERVER.image, settings.registry)
+    values: dict[str, Any] = {"image": {"repository": ref.repository, "tag": ref.tag}}
+    if settings.pull_secrets:
+        values["imagePullSecrets"] = pull_secret_list(settings.pull_secrets, "objects")
+    return values
 
 
 @dataclass(frozen=True)
@@ -127,6 +152,7 @@ class NodeAutoscalingArgs:
     autoscaler: ClusterAutoscalerAddon
     metrics_server: MetricsServerAddon
     install_metrics_server: bool
+    images: ImageSettings = field(default_factory=ImageSettings)
 
 
 class NodeAutoscaling(pulumi.ComponentResource):
@@ -149,7 +175,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
                 f"{name}-cluster-autoscaler",
                 name=versions.CLUSTER_AUTOSCALER.name,
                 namespace=NAMESPACE,
-                values=autoscaler_values(cluster, config),
+                values=autoscaler_values(cluster, config, args.images),
                 **release_settings(ADDON_TIMEOUT_S),
                 **repository_chart_args(versions.CLUSTER_AUTOSCALER, config.chart),
                 opts=child,
@@ -166,7 +192,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
                 f"{name}-metrics-server",
                 name=versions.METRICS_SERVER.name,
                 namespace=NAMESPACE,
-                values=metrics_server_values(),
+                values=metrics_server_values(args.images),
                 **release_settings(ADDON_TIMEOUT_S),
                 **repository_chart_args(versions.METRICS_SERVER, args.metrics_server.chart),
                 opts=child,

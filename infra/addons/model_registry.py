@@ -50,10 +50,12 @@ from infra.config import (
     REGISTRY_NAMESPACE,
     ArtifactStore,
     GlueServices,
+    ImageSettings,
     PlatformConfig,
     PlatformNetwork,
     registry_service_name,
 )
+from infra.images import mirrored_ref
 
 #: Chart directory (relative to the repository root).
 CHART = ("charts", "kubeai-glue")
@@ -91,16 +93,20 @@ def glue_values(
     artifact_secret: str | None = None,
     network: PlatformNetwork | None = None,
     team_label: str = DEFAULT_TEAM_LABEL,
+    images: ImageSettings | None = None,
 ) -> dict[str, Any]:
-    """Values of ``charts/kubeai-glue`` (module docstring).
+    """Values of ``charts/kubeai-glue`` (module docstring); the image from the
+    ``kubeai:images`` mirror when one is set (``infra.images.mirrored``).
 
     ``database_secret`` names the Secret holding the PostgreSQL DSN (used when ``glue.database``
     is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None;
     ``network`` (default: ``PlatformNetwork()``) and ``team_label`` decide who reaches the registry.
     """
+    registry = images.registry if images is not None else None
+    image = mirrored_ref(f"{glue.image.repository}:{glue.image.tag}", registry)
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
-        "image": {"repository": glue.image.repository, "tag": glue.image.tag},
+        "image": {"repository": image.repository, "tag": image.tag},
         "registry": {"replicas": glue.replicas},
         "database": {"type": glue.database},
         "persistence": {
@@ -136,6 +142,7 @@ class ModelRegistryArgs:
     namespace: str = NAMESPACE
     network: PlatformNetwork = field(default_factory=PlatformNetwork)
     team_label: str = DEFAULT_TEAM_LABEL
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a bad namespace."""
@@ -193,6 +200,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 artifact_secret=artifact_secret,
                 network=args.network,
                 team_label=args.team_label,
+                images=args.images,
             ),
             **release_settings(ADDON_TIMEOUT_S),
             opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),

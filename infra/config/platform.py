@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from infra.config.images import ImageSettings
 from infra.config.network import PlatformNetwork
 from infra.config.shared import (
     GPU_PRESENT_LABEL,
@@ -339,6 +340,8 @@ class PlatformConfig(Strict):
     team_label: LabelKey = "kubeai.dev/team"
     #: Who may reach the registry and the teams' services (``infra.config.network``).
     network: PlatformNetwork = Field(default_factory=PlatformNetwork)
+    #: Registry mirror and pull secrets of every image (``infra.config.images``).
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @property
     def gpu_mode(self) -> Literal["devicePlugin", "gpuOperator", "none"]:
