@@ -37,7 +37,12 @@ subcharts), so a chart bump that adds an image is covered without a table to upd
 
 Pull secrets (``kubeai:images.pullSecrets``, Secret names): the charts' ``imagePullSecrets``
 values where the chart has them, in the chart's own shape (a list of names or of
-``{name: ...}``; Volcano takes one name), and ServiceAccount patches in the kustomize overlays.
+``{name: ...}``; Volcano takes one name), and a pod-template patch of every Deployment of the
+kustomize overlays (``pull_secret_patch``).
+
+With a mirror set, the pinned chart archives are read for their defaults even when
+``chart.repository``/``chart.path`` install the chart from elsewhere, so
+``KUBEAI_UPSTREAM_MIRROR`` (or the network) must serve them (``infra.upstream``).
 """
 
 from __future__ import annotations
@@ -166,8 +171,13 @@ def _archive_values(path: str) -> tuple[tuple[str, str], ...]:
     with tarfile.open(fileobj=io.BytesIO(Path(path).read_bytes()), mode="r:gz") as archive:
         for member in archive.getmembers():
             parts = PurePosixPath(member.name).parts
-            if member.isfile() and parts[-1] == "values.yaml" and len(parts) % 2 == 0:
-                # <chart>/values.yaml, <chart>/charts/<sub>/values.yaml, ...
+            nested = parts[1:-1]  # (), ("charts", sub), ("charts", sub, "charts", subsub), ...
+            if (
+                member.isfile()
+                and parts[-1] == "values.yaml"
+                and len(nested) % 2 == 0
+                and all(p == "charts" for p in nested[0::2])
+            ):
                 handle = archive.extractfile(member)
                 if handle is not None:
                     out.append((member.name, handle.read().decode("utf-8")))
@@ -195,7 +205,7 @@ def chart_defaults(chart: versions.Chart) -> dict[str, Any]:
     return merged
 
 
-PullSecretStyle = Literal["names", "objects"]
+PullSecretShape = Literal["names", "objects"]
 
 
 @dataclass(frozen=True)
@@ -252,7 +262,7 @@ def _set(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     target[path[-1]] = value
 
 
-def pull_secret_list(names: list[str], style: PullSecretStyle) -> list[Any]:
+def pull_secret_list(names: list[str], style: PullSecretShape) -> list[Any]:
     """``imagePullSecrets`` in a chart's shape: names, or ``[{name: ...}]`` (pod spec shape)."""
     return list(names) if style == "names" else [{"name": n} for n in names]
 
@@ -261,14 +271,14 @@ def chart_image_values(
     chart: versions.Chart,
     settings: ImageSettings,
     *,
-    shape: PullSecretStyle = "objects",
-    subchart_styles: dict[str, PullSecretStyle] | None = None,
+    shape: PullSecretShape = "objects",
+    subchart_shapes: dict[str, PullSecretShape] | None = None,
 ) -> dict[str, Any]:
     """Values that point every image of ``chart`` (``chart_images``) at the mirror and set
     ``imagePullSecrets`` beside each image block that has the key (and at the top level where
     the chart or a subchart has it). ``{}`` when ``settings`` set neither.
 
-    ``shape`` is the chart's shape of ``imagePullSecrets``; ``subchart_styles``
+    ``shape`` is the chart's shape of ``imagePullSecrets``; ``subchart_shapes``
     (subchart name -> shape) overrides it below a subchart's key. Prefix-shaped values are
     rewritten as prefixes (``mirrored_repository(prefix=True)``), full
     repositories as repositories; tags are never touched.
@@ -283,10 +293,10 @@ def chart_image_values(
             mirror = mirrored_repository(source, settings.registry, prefix=found.prefix)
             _set(out, found.path, mirror)
     if settings.pull_secrets:
-        styles = subchart_styles or {}
+        shapes = subchart_shapes or {}
         for path, block in _walk(defaults):
             if "imagePullSecrets" in block and isinstance(block["imagePullSecrets"], list):
-                style = styles.get(path[0], shape) if path else shape
+                style = shapes.get(path[0], shape) if path else shape
                 secrets = pull_secret_list(settings.pull_secrets, style)
                 _set(out, (*path, "imagePullSecrets"), secrets)
     return out

@@ -98,7 +98,7 @@ def gpu_operator_values(
         versions.GPU_OPERATOR,
         images or ImageSettings(),
         shape="names",
-        subchart_styles={NFD_SUBCHART: "objects"},
+        subchart_shapes={NFD_SUBCHART: "objects"},
     )
     return deep_merge(image_values, values)
 
