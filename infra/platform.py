@@ -154,13 +154,17 @@ class Platform(pulumi.ComponentResource):
                 autoscaler=config.addons.cluster_autoscaler,
                 metrics_server=config.addons.metrics_server,
                 install_metrics_server=config.metrics_server_enabled,
+                images=config.images,
             ),
             opts=self._k8s(*self.pools),
         )
         self.gpu = GpuEnablement(
             "gpu",
             GpuEnablementArgs(
-                mode=config.gpu_mode, config=config.addons.gpu, provider=config.cluster.provider
+                mode=config.gpu_mode,
+                config=config.addons.gpu,
+                provider=config.cluster.provider,
+                images=config.images,
             ),
             opts=self._k8s(*self.pools),
         )
@@ -176,6 +180,7 @@ class Platform(pulumi.ComponentResource):
                 namespace=REGISTRY_NAMESPACE,
                 network=config.network,
                 team_label=config.team_label,
+                images=config.images,
             ),
             opts=self._k8s(),
         )
@@ -208,23 +213,25 @@ class Platform(pulumi.ComponentResource):
     def _addons(self, config: PlatformConfig, *, static_credentials: bool) -> None:
         """Volcano, Fluid, the training operator (after Volcano) and Argo Workflows
         (``static_credentials``: the stack has static object-store keys)."""
-        addons = config.addons
+        addons, images = config.addons, config.images
         # Before any team stack can run: team stacks never adopt an existing Namespace.
         self.namespace_ownership = NamespaceOwnership("namespace-ownership", opts=self._k8s())
         self.volcano = (
-            Volcano("volcano", VolcanoArgs(config=addons.volcano), opts=self._k8s())
+            Volcano("volcano", VolcanoArgs(config=addons.volcano, images=images), opts=self._k8s())
             if addons.volcano.enabled
             else None
         )
         self.fluid = (
-            Fluid("fluid", FluidArgs(config=addons.fluid), opts=self._k8s())
+            Fluid("fluid", FluidArgs(config=addons.fluid, images=images), opts=self._k8s())
             if addons.fluid.enabled
             else None
         )
         self.training_operator = (
             TrainingOperator(
                 "training-operator",
-                TrainingOperatorArgs(config=addons.training_operator, volcano=self.volcano),
+                TrainingOperatorArgs(
+                    config=addons.training_operator, volcano=self.volcano, images=images
+                ),
                 opts=self._k8s(),
             )
             if addons.training_operator.enabled
@@ -237,6 +244,7 @@ class Platform(pulumi.ComponentResource):
                     config=addons.argo,
                     artifact_store=config.artifact_store,
                     static_credentials=static_credentials,
+                    images=images,
                 ),
                 opts=self._k8s(),
             )

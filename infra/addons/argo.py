@@ -7,7 +7,10 @@ Facts from argoproj/argo-workflows v4.1.2 (``versions.ARGO_WORKFLOWS``, commit 1
   and the CRDs come from one tag. The files are the pinned, sha256-verified copies below the
   upstream root (``infra.upstream``; ``$KUBEAI_UPSTREAM_MIRROR`` serves air-gapped machines). The
   manifests name ``:latest`` images; like the release build, our overlay pins them to the tag
-  (``versions.ARGO_IMAGES``) and passes ``--executor-image`` (``versions.ARGO_EXECUTOR_IMAGE``).
+  (``versions.ARGO_IMAGES``) and passes ``--executor-image`` (``versions.ARGO_EXECUTOR_IMAGE``);
+  with ``kubeai:images`` all three come from the mirror (kustomize ``newName``, the flag's
+  value through ``infra.images.mirrored``), the Deployments get ``imagePullSecrets`` and the
+  workflows the same as their defaults.
   The overlay installs the CRDs, so its Directory is a retained CRD installer.
 * Namespace: the manifests target ``argo``; our overlay sets the configured namespace and, with
   kustomize's NamespaceTransformer (``setRoleBindingSubjects: allServiceAccounts``), the subjects
@@ -39,7 +42,7 @@ there. Each team namespace also gets its own default repository ConfigMap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,7 +57,8 @@ from infra.addons.artifact_store import (
     ARTIFACT_SECRET_SECRET_KEY,
 )
 from infra.addons.kustomize import Directory, upstream_resource, write_overlay
-from infra.config import ArgoAddon, ArtifactStore
+from infra.config import ArgoAddon, ArtifactStore, ImageSettings
+from infra.images import kustomize_images, mirrored, pull_secret_list, pull_secret_patch
 
 #: ServiceAccount every team namespace provides for workflow pods (created by team stacks).
 WORKFLOW_SERVICE_ACCOUNT = "kubeai-workflow"
@@ -111,10 +115,16 @@ def artifact_repository(
 
 
 def controller_config(
-    config: ArgoAddon, store: ArtifactStore, *, static_credentials: bool
+    config: ArgoAddon,
+    store: ArtifactStore,
+    *,
+    static_credentials: bool,
+    images: ImageSettings | None = None,
 ) -> dict[str, str]:
     """``data`` of ``workflow-controller-configmap``: ``workflowDefaults`` and
-    ``artifactRepository``, each a YAML document (reasons in the module docstring)."""
+    ``artifactRepository``, each a YAML document (reasons in the module docstring).
+    ``kubeai:images.pullSecrets`` become the workflows' default ``imagePullSecrets`` (the
+    executor image runs in every workflow pod)."""
     repository_config = config.artifact_repository
     prefix = repository_config.key_prefix.strip("/") if repository_config else "argo"
     bucket = repository_config.bucket if repository_config else None
@@ -126,15 +136,24 @@ def controller_config(
     repository = artifact_repository(
         store, bucket=bucket, key_format=key_format, static_credentials=static_credentials
     )
-    defaults = {"spec": {"serviceAccountName": WORKFLOW_SERVICE_ACCOUNT}}
+    spec: dict[str, Any] = {"serviceAccountName": WORKFLOW_SERVICE_ACCOUNT}
+    if images is not None and images.pull_secrets:
+        spec["imagePullSecrets"] = pull_secret_list(images.pull_secrets, "objects")
+    defaults = {"spec": spec}
     return {
         "workflowDefaults": yaml.safe_dump(defaults, sort_keys=True),
         "artifactRepository": yaml.safe_dump(repository, sort_keys=True),
     }
 
 
-def overlay_files(namespace: str, data: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Our overlay over ``cluster-install``: the kustomization and its files (name → text)."""
+def overlay_files(
+    namespace: str, data: dict[str, str], images: ImageSettings | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Our overlay over ``cluster-install``: the kustomization and its files (name → text).
+
+    ``images`` (``kubeai:images``): the controller, server and executor images from the mirror
+    and the Deployments' ``imagePullSecrets``."""
+    settings = images or ImageSettings()
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -151,7 +170,10 @@ def overlay_files(namespace: str, data: dict[str, str]) -> tuple[dict[str, Any],
                     "containers": [
                         {
                             "name": "workflow-controller",
-                            "args": ["--executor-image", versions.ARGO_EXECUTOR_IMAGE],
+                            "args": [
+                                "--executor-image",
+                                mirrored(versions.ARGO_EXECUTOR_IMAGE, settings.registry),
+                            ],
                         }
                     ]
                 }
@@ -165,14 +187,15 @@ def overlay_files(namespace: str, data: dict[str, str]) -> tuple[dict[str, Any],
         "setRoleBindingSubjects": "allServiceAccounts",
         "unsetOnly": False,
     }
-    kustomization = {
+    entries = [{"name": name, "newTag": tag} for name, tag in sorted(versions.ARGO_IMAGES.items())]
+    for mirror in kustomize_images([e["name"] for e in entries], settings):
+        next(e for e in entries if e["name"] == mirror["name"]).update(mirror)
+    kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [upstream_resource(versions.ARGO_WORKFLOWS.manifests, versions.ARGO_OVERLAY)],
         "transformers": ["namespace.yaml"],
-        "images": [
-            {"name": image, "newTag": tag} for image, tag in sorted(versions.ARGO_IMAGES.items())
-        ],
+        "images": entries,
         "patches": [{"path": "controller-configmap.yaml"}, {"path": "controller-deployment.yaml"}],
     }
     files = {
@@ -180,15 +203,20 @@ def overlay_files(namespace: str, data: dict[str, str]) -> tuple[dict[str, Any],
         "controller-configmap.yaml": yaml.safe_dump(configmap, sort_keys=False),
         "controller-deployment.yaml": yaml.safe_dump(controller, sort_keys=False),
     }
+    if secret_patch := pull_secret_patch(settings):
+        kustomization["patches"].append(secret_patch[0])
+        files[secret_patch[0]["path"]] = secret_patch[1]
     return kustomization, files
 
 
-def overlay_directory(namespace: str, data: dict[str, str]) -> str:
+def overlay_directory(
+    namespace: str, data: dict[str, str], images: ImageSettings | None = None
+) -> str:
     """The generated overlay directory (``.kubeai/overlays/argo-workflows-*``) to apply.
 
     Raises ``infra.upstream.UpstreamError`` when the pinned manifests cannot be had.
     """
-    kustomization, files = overlay_files(namespace, data)
+    kustomization, files = overlay_files(namespace, data, images)
     return write_overlay("argo-workflows", kustomization, files)
 
 
@@ -223,6 +251,7 @@ class ArgoWorkflowsArgs:
     artifact_store: ArtifactStore
     static_credentials: bool = False
     namespace: str = "argo"
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a disabled add-on or a bad namespace."""
@@ -251,9 +280,12 @@ class ArgoWorkflows(pulumi.ComponentResource):
             f"{name}-namespace", args.namespace, parent=self, pod_security="baseline"
         )
         data = controller_config(
-            args.config, args.artifact_store, static_credentials=args.static_credentials
+            args.config,
+            args.artifact_store,
+            static_credentials=args.static_credentials,
+            images=args.images,
         )
-        directory = overlay_directory(args.namespace, data)
+        directory = overlay_directory(args.namespace, data, args.images)
         self.manifests = Directory(
             f"{name}-manifests",
             directory=directory,

@@ -25,6 +25,11 @@ metrics-server (``kubeai:addons.metricsServer``; HorizontalPodAutoscalers of inf
 need it): chart ``versions.METRICS_SERVER`` in ``kube-system`` where the cloud does not run one
 (EKS by default).
 
+Images: both from the ``kubeai:images`` mirror when set (``infra.images``), with the charts'
+pull-secret values (cluster-autoscaler ``image.pullSecrets``, metrics-server
+``imagePullSecrets``: a list of names and a list of ``{name: ...}`` respectively, as the
+charts' templates read them).
+
 Both charts are cloud-side add-ons installed from their chart repositories at pinned versions
 and images (``versions.RepositoryChart``); ``chart.repository``/``chart.path`` point them at a
 mirror. The control-plane tests do not install them: the autoscaler needs the cloud's API and
@@ -39,7 +44,7 @@ arguments typed config keys state); Helm checks the rest against the chart at ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -48,7 +53,14 @@ import pulumi_kubernetes as k8s
 from infra import versions
 from infra.addons import ADDON_TIMEOUT_S, release_settings, repo_path, repository_args
 from infra.addons.values import KeyPath, ReleaseValues
-from infra.config import ChartSource, Cluster, ClusterAutoscalerAddon, MetricsServerAddon
+from infra.config import (
+    ChartSource,
+    Cluster,
+    ClusterAutoscalerAddon,
+    ImageSettings,
+    MetricsServerAddon,
+)
+from infra.images import mirrored_ref, mirrored_repository, pull_secret_list
 
 #: Namespace of both releases (cluster add-ons live with the system components).
 NAMESPACE = "kube-system"
@@ -68,8 +80,11 @@ def repository_chart_args(chart: versions.RepositoryChart, source: ChartSource) 
     return repository_args(chart.name, chart.version, source.repository or chart.repository)
 
 
-def autoscaler_values(cluster: Cluster, config: ClusterAutoscalerAddon) -> dict[str, Any]:
-    """Values of the ``cluster-autoscaler`` chart on an EKS ``cluster`` (module docstring).
+def autoscaler_values(
+    cluster: Cluster, config: ClusterAutoscalerAddon, images: ImageSettings | None = None
+) -> dict[str, Any]:
+    """Values of the ``cluster-autoscaler`` chart on an EKS ``cluster`` (module docstring);
+    ``images`` (``kubeai:images``): the image from the mirror, ``image.pullSecrets``.
 
     Raises ``ValueError`` for a non-EKS cluster or a Kubernetes minor without a pinned image.
     """
@@ -81,11 +96,16 @@ def autoscaler_values(cluster: Cluster, config: ClusterAutoscalerAddon) -> dict[
             f"no pinned cluster-autoscaler for Kubernetes {cluster.kubernetes_version}"
         )
     annotations = {IRSA_ANNOTATION: config.role_arn} if config.role_arn else {}
+    settings = images or ImageSettings()
+    repository = mirrored_repository(versions.CLUSTER_AUTOSCALER.image, settings.registry)
+    image: dict[str, Any] = {"repository": repository, "tag": tag}
+    if settings.pull_secrets:
+        image["pullSecrets"] = pull_secret_list(settings.pull_secrets, "names")
     return {
         "cloudProvider": "aws",
         "awsRegion": cluster.eks.region,
         "autoDiscovery": {"clusterName": cluster.eks.cluster_name},
-        "image": {"repository": versions.CLUSTER_AUTOSCALER.image, "tag": tag},
+        "image": image,
         "rbac": {
             "serviceAccount": {
                 "create": True,
@@ -119,10 +139,15 @@ def ack_autoscaling_args(cluster: Cluster, config: ClusterAutoscalerAddon) -> di
     }
 
 
-def metrics_server_values() -> dict[str, Any]:
-    """Values of the ``metrics-server`` chart: the pinned image."""
-    repository, _, tag = versions.METRICS_SERVER.image.rpartition(":")
-    return {"image": {"repository": repository, "tag": tag}}
+def metrics_server_values(images: ImageSettings | None = None) -> dict[str, Any]:
+    """Values of the ``metrics-server`` chart: the pinned image (from the ``kubeai:images``
+    mirror when set) and ``imagePullSecrets``."""
+    settings = images or ImageSettings()
+    ref = mirrored_ref(versions.METRICS_SERVER.image, settings.registry)
+    values: dict[str, Any] = {"image": {"repository": ref.repository, "tag": ref.tag}}
+    if settings.pull_secrets:
+        values["imagePullSecrets"] = pull_secret_list(settings.pull_secrets, "objects")
+    return values
 
 
 #: Values of the cluster-autoscaler chart ``kubeai:addons.clusterAutoscaler.values`` may not set.
@@ -148,20 +173,24 @@ AUTOSCALER_PROTECTED: dict[KeyPath, str] = {
 }
 
 
-def autoscaler_release_values(cluster: Cluster, config: ClusterAutoscalerAddon) -> ReleaseValues:
+def autoscaler_release_values(
+    cluster: Cluster, config: ClusterAutoscalerAddon, images: ImageSettings | None = None
+) -> ReleaseValues:
     """The cluster-autoscaler Release's values: ``autoscaler_values`` with
     ``kubeai:addons.clusterAutoscaler.values`` over them (``infra.addons.values``)."""
-    computed = autoscaler_values(cluster, config)
+    computed = autoscaler_values(cluster, config, images)
     return ReleaseValues.of(
         "clusterAutoscaler", versions.CLUSTER_AUTOSCALER, config, computed, AUTOSCALER_PROTECTED
     )
 
 
-def metrics_server_release_values(config: MetricsServerAddon) -> ReleaseValues:
+def metrics_server_release_values(
+    config: MetricsServerAddon, images: ImageSettings | None = None
+) -> ReleaseValues:
     """The metrics-server Release's values: ``metrics_server_values`` with
     ``kubeai:addons.metricsServer.values`` over them (nothing protected)."""
     return ReleaseValues.of(
-        "metricsServer", versions.METRICS_SERVER, config, metrics_server_values()
+        "metricsServer", versions.METRICS_SERVER, config, metrics_server_values(images)
     )
 
 
@@ -174,6 +203,7 @@ class NodeAutoscalingArgs:
     autoscaler: ClusterAutoscalerAddon
     metrics_server: MetricsServerAddon
     install_metrics_server: bool
+    images: ImageSettings = field(default_factory=ImageSettings)
 
 
 class NodeAutoscaling(pulumi.ComponentResource):
@@ -196,7 +226,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
                 f"{name}-cluster-autoscaler",
                 name=versions.CLUSTER_AUTOSCALER.name,
                 namespace=NAMESPACE,
-                values=autoscaler_release_values(cluster, config).release_input(self),
+                values=autoscaler_release_values(cluster, config, args.images).release_input(self),
                 **release_settings(ADDON_TIMEOUT_S),
                 **repository_chart_args(versions.CLUSTER_AUTOSCALER, config.chart),
                 opts=child,
@@ -213,7 +243,9 @@ class NodeAutoscaling(pulumi.ComponentResource):
                 f"{name}-metrics-server",
                 name=versions.METRICS_SERVER.name,
                 namespace=NAMESPACE,
-                values=metrics_server_release_values(args.metrics_server).release_input(self),
+                values=metrics_server_release_values(
+                    args.metrics_server, args.images
+                ).release_input(self),
                 **release_settings(ADDON_TIMEOUT_S),
                 **repository_chart_args(versions.METRICS_SERVER, args.metrics_server.chart),
                 opts=child,

@@ -11,6 +11,10 @@ Installed with the upstream chart ``fluid`` at ``versions.FLUID`` (fluid-cloudna
   DaemonSet, ``templates/csi/daemonset.yaml``) must run on every node a pod may mount a dataset
   on, GPU nodes with their ``nvidia.com/gpu=present:NoSchedule`` taint included. Set explicitly
   so a change of the chart default can never strand GPU nodes without the driver.
+* images (``kubeai:images``, ``infra.images.chart_image_values``): every ``<x>imagePrefix`` of
+  the chart (controllers, CSI, webhook, and the runtime images the controllers hand to the
+  cache/FUSE pods they create through their ``*_IMAGE_ENV`` variables) points at the mirror, and
+  ``image.imagePullSecrets`` (the controllers pass them on to runtime pods, ``IMAGE_PULL_SECRETS``).
 * ``tolerations: []`` for the controllers (``dataset``, ``webhook``, ``fluidapp``,
   ``runtime.<engine>``) and the ``crdUpgrade`` hook: the chart defaults them to
   ``[{operator: Exists}]`` too, which lets the scheduler put these CPU pods on tainted GPU nodes
@@ -36,7 +40,7 @@ the program's (``PROTECTED_VALUES``), the controllers' tolerations may be overri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -52,7 +56,8 @@ from infra.addons import (
     release_settings,
 )
 from infra.addons.values import ANY_KEY, KeyPath, ReleaseValues
-from infra.config import FluidAddon
+from infra.config import FluidAddon, ImageSettings
+from infra.images import chart_image_values, deep_merge
 
 #: Runtime engines of the v1.0.8 chart (``runtime.<engine>`` in values.yaml).
 ENGINES = ("alluxio", "jindo", "goosefs", "juicefs", "thin", "efc", "vineyard")
@@ -65,10 +70,14 @@ CONTROLLER_PARTS = ("dataset", "webhook", "fluidapp", "crdUpgrade")
 CSI_TOLERATIONS = ({"operator": "Exists"},)
 
 
-def fluid_values(config: FluidAddon, *, namespace: str) -> dict[str, Any]:
-    """Values of the ``fluid`` chart for ``kubeai:addons.fluid`` (keys in module docstring)."""
+def fluid_values(
+    config: FluidAddon, *, namespace: str, images: ImageSettings | None = None
+) -> dict[str, Any]:
+    """Values of the ``fluid`` chart for ``kubeai:addons.fluid`` (keys in module docstring) and
+    ``kubeai:images``."""
     enabled = set(config.runtimes)
-    return {
+    image_values = chart_image_values(versions.FLUID, images or ImageSettings())
+    values: dict[str, Any] = {
         "namespace": namespace,
         "runtime": {
             engine: {"enabled": engine in enabled, "tolerations": []} for engine in ENGINES
@@ -76,6 +85,7 @@ def fluid_values(config: FluidAddon, *, namespace: str) -> dict[str, Any]:
         "csi": {"tolerations": [dict(t) for t in CSI_TOLERATIONS]},
         **{part: {"tolerations": []} for part in CONTROLLER_PARTS},
     }
+    return deep_merge(image_values, values)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class FluidArgs:
 
     config: FluidAddon
     namespace: str = "fluid-system"
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a disabled add-on, a bad namespace or an unknown engine."""
@@ -112,7 +123,7 @@ PROTECTED_VALUES: dict[KeyPath, str] = {
 def release_values(args: FluidArgs) -> ReleaseValues:
     """The Release's values: ``fluid_values`` with ``kubeai:addons.fluid.values`` over them
     (``infra.addons.values``; protected keys: ``PROTECTED_VALUES``)."""
-    computed = fluid_values(args.config, namespace=args.namespace)
+    computed = fluid_values(args.config, namespace=args.namespace, images=args.images)
     return ReleaseValues.of("fluid", versions.FLUID, args.config, computed, PROTECTED_VALUES)
 
 

@@ -39,7 +39,7 @@ their own driver), with a warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
@@ -55,9 +55,13 @@ from infra.addons import (
     release_settings,
 )
 from infra.addons.values import KeyPath, ReleaseValues
-from infra.config import GPU_PRESENT_LABEL, GpuAddon, Toleration
+from infra.config import GPU_PRESENT_LABEL, GpuAddon, ImageSettings, Toleration
+from infra.images import chart_image_values, deep_merge
 
 GpuMode = Literal["devicePlugin", "gpuOperator", "none"]
+
+#: The GPU Operator's subchart that labels GPU nodes (its own image and pull-secret values).
+NFD_SUBCHART = "node-feature-discovery"
 
 #: Always tolerated by the device plugin (the chart's own default keeps it too).
 CRITICAL_ADDONS_ONLY = {"key": "CriticalAddonsOnly", "operator": "Exists"}
@@ -73,26 +77,39 @@ def toleration_manifests(tolerations: list[Toleration]) -> list[dict[str, str]]:
     return out
 
 
-def device_plugin_values(config: GpuAddon) -> dict[str, Any]:
+def device_plugin_values(config: GpuAddon, images: ImageSettings | None = None) -> dict[str, Any]:
     """Values of the ``nvidia-device-plugin`` chart (keys in module docstring)."""
     tolerations = toleration_manifests(config.tolerations)
     if CRITICAL_ADDONS_ONLY not in tolerations:
         tolerations.append(dict(CRITICAL_ADDONS_ONLY))
-    return {
+    values = {
         "tolerations": tolerations,
         "nodeSelector": {GPU_PRESENT_LABEL: "true"},
     }
+    image_values = chart_image_values(versions.NVIDIA_DEVICE_PLUGIN, images or ImageSettings())
+    return deep_merge(image_values, values)
 
 
-def gpu_operator_values(config: GpuAddon, *, provider: str) -> dict[str, Any]:
+def gpu_operator_values(
+    config: GpuAddon, *, provider: str, images: ImageSettings | None = None
+) -> dict[str, Any]:
     """Values of the ``gpu-operator`` chart for a cluster of ``provider`` (module docstring)."""
     bring_own = provider == "existing"
-    return {
+    values = {
         "daemonsets": {"tolerations": toleration_manifests(config.tolerations)},
         "driver": {"enabled": bring_own},
         "toolkit": {"enabled": bring_own},
         "devicePlugin": {"enabled": True},
     }
+    # The operator's and operands' imagePullSecrets are lists of names (ClusterPolicy), those
+    # of the node-feature-discovery subchart pod-spec objects.
+    image_values = chart_image_values(
+        versions.GPU_OPERATOR,
+        images or ImageSettings(),
+        shape="names",
+        subchart_shapes={NFD_SUBCHART: "objects"},
+    )
+    return deep_merge(image_values, values)
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,7 @@ class GpuEnablementArgs:
     config: GpuAddon
     provider: str
     namespace: str | None = None
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     @property
     def effective_namespace(self) -> str:
@@ -163,11 +181,14 @@ def release_values(args: GpuEnablementArgs) -> ReleaseValues:
     ``kubeai:addons.gpu.values`` over them (``infra.addons.values``). Raises ``ValueError`` for
     mode ``none`` (no release)."""
     if args.mode == "devicePlugin":
-        chart, computed = versions.NVIDIA_DEVICE_PLUGIN, device_plugin_values(args.config)
+        chart, computed = (
+            versions.NVIDIA_DEVICE_PLUGIN,
+            device_plugin_values(args.config, args.images),
+        )
         protected = DEVICE_PLUGIN_PROTECTED
     elif args.mode == "gpuOperator":
         chart = versions.GPU_OPERATOR
-        computed = gpu_operator_values(args.config, provider=args.provider)
+        computed = gpu_operator_values(args.config, provider=args.provider, images=args.images)
         protected = GPU_OPERATOR_PROTECTED
     else:
         raise ValueError(f"GPU mode {args.mode!r} installs no chart")

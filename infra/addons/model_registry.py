@@ -64,10 +64,12 @@ from infra.config import (
     REGISTRY_NAMESPACE,
     ArtifactStore,
     GlueServices,
+    ImageSettings,
     PlatformConfig,
     PlatformNetwork,
     registry_service_name,
 )
+from infra.images import mirrored_ref
 
 #: Chart directory (relative to the repository root).
 CHART = ("charts", "kubeai-glue")
@@ -106,8 +108,10 @@ def glue_values(
     network: PlatformNetwork | None = None,
     team_label: str = DEFAULT_TEAM_LABEL,
     checksums: Mapping[str, pulumi.Input[str]] | None = None,
+    images: ImageSettings | None = None,
 ) -> dict[str, Any]:
-    """Values of ``charts/kubeai-glue`` (module docstring).
+    """Values of ``charts/kubeai-glue`` (module docstring); the image from the
+    ``kubeai:images`` mirror when one is set (``infra.images.mirrored``).
 
     ``database_secret`` names the Secret holding the PostgreSQL DSN (used when ``glue.database``
     is postgresql); ``artifact_secret`` the Secret with static object-store keys, or None;
@@ -118,10 +122,15 @@ def glue_values(
     registry: dict[str, Any] = {"replicas": glue.replicas}
     if labels := account.pod_labels():
         registry["podLabels"] = labels
+    mirror = images.registry if images is not None else None
+    image = mirrored_ref(f"{glue.image.repository}:{glue.image.tag}", mirror)
+    pull_secrets = list(
+        dict.fromkeys([*glue.image_pull_secrets, *(images.pull_secrets if images else [])])
+    )
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
-        "image": {"repository": glue.image.repository, "tag": glue.image.tag},
-        "imagePullSecrets": [{"name": name} for name in glue.image_pull_secrets],
+        "image": {"repository": image.repository, "tag": image.tag},
+        "imagePullSecrets": [{"name": name} for name in pull_secrets],
         "serviceAccount": {"annotations": account.all_annotations()},
         "checksums": dict(checksums or {}),
         "registry": registry,
@@ -159,6 +168,7 @@ class ModelRegistryArgs:
     namespace: str = NAMESPACE
     network: PlatformNetwork = field(default_factory=PlatformNetwork)
     team_label: str = DEFAULT_TEAM_LABEL
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a bad namespace."""
@@ -218,6 +228,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 network=args.network,
                 team_label=args.team_label,
                 checksums=checksums,
+                images=args.images,
             ),
             **release_settings(ADDON_TIMEOUT_S),
             opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),

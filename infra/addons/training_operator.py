@@ -7,7 +7,9 @@ v1.9.4), taken from the pinned, sha256-verified copy below the upstream root (``
 a mirror folder in ``$KUBEAI_UPSTREAM_MIRROR`` serves air-gapped machines), and its patch
 ``infra/manifests/training-operator/gang-scheduler-volcano.yaml`` adds
 ``--gang-scheduler-name=volcano`` to the operator's command, so every job gets a Volcano PodGroup
-(gang scheduling in the team's queue). The overlay itself is generated
+(gang scheduling in the team's queue). With ``kubeai:images`` the overlay also maps the
+operator image to the mirror (kustomize ``images``) and patches the Deployment's
+``imagePullSecrets``. The overlay itself is generated
 (``infra.addons.kustomize``) because the upstream root is a per-machine folder.
 
 Ordering: with that flag the operator checks at start that the PodGroup CRD exists, so the
@@ -24,7 +26,8 @@ import pulumi
 from infra import versions
 from infra.addons import REPO_ROOT, controller_filled_secrets, crd_installer_options
 from infra.addons.kustomize import Directory, upstream_resource, write_overlay
-from infra.config import TrainingOperatorAddon
+from infra.config import ImageSettings, TrainingOperatorAddon
+from infra.images import kustomize_images, pull_secret_patch
 
 #: Our patch files (relative to the repository root).
 PATCH_DIR = REPO_ROOT / "infra" / "manifests" / "training-operator"
@@ -39,9 +42,26 @@ WEBHOOK_CERT_SECRET = "training-operator-webhook-cert"  # noqa: S105 - a Secret 
 GANG_SCHEDULER_FLAG = "--gang-scheduler-name=volcano"
 
 
-def overlay_kustomization() -> dict[str, object]:
-    """Our overlay: the verified upstream standalone overlay plus the gang-scheduler patch."""
-    return {
+def overlay_kustomization(images: ImageSettings | None = None) -> dict[str, object]:
+    """Our overlay: the verified upstream standalone overlay plus the gang-scheduler patch, and
+    for ``kubeai:images`` the mirrored operator image and a pull-secret patch
+    (``infra.images.kustomize_images``/``pull_secret_patch``)."""
+    settings = images or ImageSettings()
+    repository = versions.TRAINING_OPERATOR_IMAGE.rsplit(":", 1)[0]
+    patches: list[dict[str, object]] = [
+        {
+            "path": PATCH_FILE,
+            "target": {
+                "group": "apps",
+                "version": "v1",
+                "kind": "Deployment",
+                "name": "training-operator",
+            },
+        }
+    ]
+    if secret_patch := pull_secret_patch(settings):
+        patches.append(secret_patch[0])
+    kustomization: dict[str, object] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [
@@ -49,27 +69,23 @@ def overlay_kustomization() -> dict[str, object]:
                 versions.TRAINING_OPERATOR.manifests, versions.TRAINING_OPERATOR_OVERLAY
             )
         ],
-        "patches": [
-            {
-                "path": PATCH_FILE,
-                "target": {
-                    "group": "apps",
-                    "version": "v1",
-                    "kind": "Deployment",
-                    "name": "training-operator",
-                },
-            }
-        ],
+        "patches": patches,
     }
+    if entries := kustomize_images([repository], settings):
+        kustomization["images"] = entries
+    return kustomization
 
 
-def overlay_directory() -> str:
+def overlay_directory(images: ImageSettings | None = None) -> str:
     """Directory of the generated overlay to apply (``.kubeai/overlays/training-operator-*``).
 
     Raises ``infra.upstream.UpstreamError`` when the pinned manifests cannot be had.
     """
-    patch = (PATCH_DIR / PATCH_FILE).read_text(encoding="utf-8")
-    return write_overlay("training-operator", overlay_kustomization(), {PATCH_FILE: patch})
+    settings = images or ImageSettings()
+    files = {PATCH_FILE: (PATCH_DIR / PATCH_FILE).read_text(encoding="utf-8")}
+    if secret_patch := pull_secret_patch(settings):
+        files[secret_patch[0]["path"]] = secret_patch[1]
+    return write_overlay("training-operator", overlay_kustomization(settings), files)
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,7 @@ class TrainingOperatorArgs:
 
     config: TrainingOperatorAddon
     volcano: pulumi.Resource | None = field(default=None)
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a disabled add-on or a missing Volcano."""
@@ -110,7 +127,7 @@ class TrainingOperator(pulumi.ComponentResource):
     ) -> None:
         args.validate()
         super().__init__("kubeai:addons:TrainingOperator", name, None, opts)
-        directory = overlay_directory()
+        directory = overlay_directory(args.images)
         depends_on = [args.volcano] if args.volcano is not None else []
         self.manifests = Directory(
             f"{name}-manifests",

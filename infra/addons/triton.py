@@ -1,7 +1,8 @@
 """The Triton serving layer: platform defaults every inference service release uses.
 
 The platform stack exports the defaults in ``PlatformOutputs`` (tritonserver image pinned at
-``versions.TRITON_IMAGE`` unless ``kubeai:triton.image`` overrides it, the nvcr.io pull secret
+``versions.TRITON_IMAGE`` unless ``kubeai:triton.image`` overrides it, both already rewritten to
+the ``kubeai:images.registry`` mirror by ``infra.images.mirrored``; the nvcr.io pull secret
 name, the registry URL, the glue image that carries the serving agent). A team stack builds one
 ``TritonServing`` component in its namespace; it resolves those defaults and, when the team stack
 has the Pulumi secret ``kubeai:nvcrApiKey``, creates the ``kubernetes.io/dockerconfigjson`` pull
@@ -45,6 +46,7 @@ from infra.config import (
     ServiceAccountConfig,
     TritonServingConfig,
 )
+from infra.images import ImageRef
 
 #: Chart directory (relative to the repository root).
 CHART = ("charts", "triton-inference")
@@ -54,41 +56,6 @@ DEFAULT_PULL_SECRET = "nvcr-pull"  # noqa: S105 (a Secret name)
 NGC_USER = "$oauthtoken"
 MODEL_ANNOTATION = "kubeai.dev/model"
 ALIAS_ANNOTATION = "kubeai.dev/initial-alias"
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """An image reference split into ``registry``, ``repository`` (with registry), ``tag``,
-    ``digest``."""
-
-    registry: str
-    repository: str
-    tag: str
-    digest: str
-
-    @classmethod
-    def parse(cls, image: str) -> ImageRef:
-        """Split ``host/path:tag`` or ``host/path@sha256:...``; ``ValueError`` if unpinned."""
-        name, _, digest = image.partition("@")
-        slash = name.rfind("/")
-        colon = name.rfind(":")
-        tag = ""
-        if colon > slash:
-            name, tag = name[:colon], name[colon + 1 :]
-        if not tag and not digest:
-            raise ValueError(f"image {image!r} is not pinned: give a tag or a digest")
-        if tag == "latest":
-            raise ValueError(f"image {image!r} uses 'latest': pin a version tag or digest")
-        first = name.split("/", 1)[0]
-        registry = first if ("." in first or ":" in first or first == "localhost") else "docker.io"
-        return cls(registry=registry, repository=name, tag=tag, digest=digest)
-
-    def values(self) -> dict[str, str]:
-        """The chart ``image`` block (``repository``, ``tag``, ``digest`` when set)."""
-        out = {"repository": self.repository, "tag": self.tag}
-        if self.digest:
-            out["digest"] = self.digest
-        return out
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ Installed with the upstream chart ``volcano`` at ``versions.VOLCANO`` (volcano-s
 * ``custom.enabled_admissions`` — the chart default plus ``/podgroups/mutate``, the webhook that
   rewrites a PodGroup in queue ``default`` to its namespace's ``scheduling.volcano.sh/queue-name``
   annotation, so jobs of a team land in the team's Queue without naming it.
+* ``basic.image_registry`` and ``basic.image_pull_secret`` from ``kubeai:images`` (mirror,
+  pull secret; ``infra.images.volcano_image_values``).
 * ``custom.scheduler_replicas``, ``custom.controller_replicas`` and
   ``custom.leader_elect_enable`` (required as soon as a component runs more than one replica).
 
@@ -62,7 +64,7 @@ create at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -79,7 +81,8 @@ from infra.addons import (
     release_settings,
 )
 from infra.addons.values import KeyPath, ReleaseValues
-from infra.config import QueuePolicy, VolcanoAddon
+from infra.config import ImageSettings, QueuePolicy, VolcanoAddon
+from infra.images import volcano_image_values
 
 #: Scheduler actions, in the order a session runs them (pkg/scheduler/actions at v1.15.1); no
 #: ``enqueue``: see the module docstring (GPU pools that scale from zero).
@@ -139,9 +142,12 @@ def scheduler_config(policy: QueuePolicy = "proportion") -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def volcano_values(config: VolcanoAddon) -> dict[str, Any]:
-    """Values of the ``volcano`` chart for ``kubeai:addons.volcano`` (keys in module docstring)."""
+def volcano_values(config: VolcanoAddon, images: ImageSettings | None = None) -> dict[str, Any]:
+    """Values of the ``volcano`` chart for ``kubeai:addons.volcano`` (keys in module docstring)
+    and ``kubeai:images`` (``basic.image_registry``/``image_pull_secret``,
+    ``infra.images.volcano_image_values``)."""
     return {
+        **volcano_image_values(images or ImageSettings()),
         "custom": {
             "scheduler_config_override": scheduler_config(config.queue_policy),
             "enabled_admissions": ",".join((*DEFAULT_ADMISSIONS, PODGROUP_MUTATE)),
@@ -158,6 +164,7 @@ class VolcanoArgs:
 
     config: VolcanoAddon
     namespace: str = "volcano-system"
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a disabled add-on or a bad namespace name."""
@@ -190,7 +197,7 @@ PROTECTED_VALUES: dict[KeyPath, str] = {
 def release_values(args: VolcanoArgs) -> ReleaseValues:
     """The Release's values: ``volcano_values`` with ``kubeai:addons.volcano.values`` over them
     (``infra.addons.values``; protected keys: ``PROTECTED_VALUES``)."""
-    computed = volcano_values(args.config)
+    computed = volcano_values(args.config, args.images)
     return ReleaseValues.of("volcano", versions.VOLCANO, args.config, computed, PROTECTED_VALUES)
 
 

@@ -8,17 +8,18 @@ stack share this package (``kubeai:stackKind``):
   and reads that stack's outputs (``infra.config.outputs``) through a StackReference.
 
 Modules: ``shared`` (names, quantities, taints, resources, the artifact store, ``ConfigError``),
-``platform``, ``team``, ``network`` (``kubeai:network`` of both kinds), ``identity`` (cloud
-workload identities of ServiceAccounts), ``outputs`` (the platform stack's exports, the registry
-URL), ``fit`` (will the team's pods be admitted and scheduled: LimitRange, quota, Pod Security,
-node size) and ``loading`` (stack-file keys -> validated config). Errors are ``ConfigError``
-listing every
+``platform``, ``team``, ``images`` (``kubeai:images``: registry mirror, pull secrets),
+``network`` (``kubeai:network`` of both kinds), ``identity`` (cloud workload identities of
+ServiceAccounts), ``outputs`` (the platform stack's exports, the registry URL), ``fit`` (will the
+team's pods be admitted and scheduled: LimitRange, quota, Pod Security, node size) and
+``loading`` (stack-file keys -> validated config). Errors are ``ConfigError`` listing every
 problem as ``kubeai:<key path>: message``. Secrets (database DSN, object-store keys, registry
 pull keys) are never plain config: they are read with ``Config.get_secret`` and the example
 stacks carry none. The names below are re-exported so ``from infra.config import X`` works.
 """
 
 from infra.config.identity import ServiceAccountConfig, WorkloadIdentity
+from infra.config.images import ImageSettings
 from infra.config.loading import (
     SECRET_KEYS,
     default_provider_problems,
@@ -139,6 +140,7 @@ __all__ = [
     "GlueImage",
     "GlueServices",
     "GpuAddon",
+    "ImageSettings",
     "InferenceServiceConfig",
     "LabelKey",
     "LabelValue",

@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from infra.config.network import NetworkOutput
 from infra.config.platform import NodePool, PlatformConfig, QueuePolicy
 from infra.config.shared import ArtifactStore, Resources, Taint
+from infra.images import mirrored
 
 #: Namespace of the model registry (the glue services).
 REGISTRY_NAMESPACE = "kubeai-system"
@@ -105,6 +106,10 @@ class PlatformOutputs(BaseModel):
     #: Pull secrets of the glue image (``kubeai:glue.imagePullSecrets``), which the serving
     #: agents run too; empty from a platform stack exported before it existed.
     glue_image_pull_secrets: list[str] = []
+    #: ``kubeai:images``: the mirror (``glue_image`` and ``triton_image`` above already point
+    #: at it) and the pull secrets team workloads reference; absent from older exports.
+    image_registry: str | None = None
+    image_pull_secrets: list[str] = []
 
     @field_serializer("artifact_store")
     def _store(self, store: ArtifactStore) -> dict[str, Any]:
@@ -126,11 +131,15 @@ def platform_outputs(
         argo_enabled=config.addons.argo.enabled,
         team_label=config.team_label,
         registry_url=registry_url(glue_namespace),
-        glue_image=f"{config.glue.image.repository}:{config.glue.image.tag}",
-        triton_image=config.triton.image,
+        glue_image=mirrored(
+            f"{config.glue.image.repository}:{config.glue.image.tag}", config.images.registry
+        ),
+        triton_image=mirrored(config.triton.image, config.images.registry),
         triton_image_pull_secret=config.triton.image_pull_secret,
         artifact_store=config.artifact_store,
         node_pools=[PoolOutput.of(p) for p in config.node_pools],
         network=NetworkOutput.model_validate(config.network.model_dump()),
         glue_image_pull_secrets=list(config.glue.image_pull_secrets),
+        image_registry=config.images.registry,
+        image_pull_secrets=list(config.images.pull_secrets),
     )

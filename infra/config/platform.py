@@ -17,6 +17,7 @@ from infra.config.identity import (
     identity_problems,
     rrsa_problems,
 )
+from infra.config.images import ImageSettings
 from infra.config.network import PlatformNetwork
 from infra.config.shared import (
     GPU_PRESENT_LABEL,
@@ -415,6 +416,8 @@ class PlatformConfig(Strict):
     team_label: LabelKey = "kubeai.dev/team"
     #: Who may reach the registry and the teams' services (``infra.config.network``).
     network: PlatformNetwork = Field(default_factory=PlatformNetwork)
+    #: Registry mirror and pull secrets of every image (``infra.config.images``).
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @property
     def gpu_mode(self) -> Literal["devicePlugin", "gpuOperator", "none"]:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from infra import versions
-from infra.addons.autoscaling import IRSA_ANNOTATION, NAMESPACE
+from infra.addons.autoscaling import (
+    IRSA_ANNOTATION,
+    NAMESPACE,
+    autoscaler_values,
+    metrics_server_values,
+)
+from infra.config import ImageSettings
 from tests.infra import factories
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -109,3 +115,20 @@ def test_an_eks_platform_without_autoscaling_is_allowed_when_said_so() -> None:
     values["addons"]["clusterAutoscaler"].pop("roleArn")
     config = factories.parse_config(values)
     assert not config.addons.cluster_autoscaler.enabled
+
+
+def test_images_come_from_the_mirror_with_each_charts_pull_secret_shape() -> None:
+    images = ImageSettings(registry="mirror.test/kubeai", pull_secrets=["mirror-pull"])
+    config = factories.platform_config("eks")
+    scaler = autoscaler_values(config.cluster, config.addons.cluster_autoscaler, images)["image"]
+    assert scaler == {
+        "repository": "mirror.test/kubeai/registry.k8s.io/autoscaling/cluster-autoscaler",
+        "tag": "v1.34.2",
+        "pullSecrets": ["mirror-pull"],  # the chart's template reads names
+    }
+    metrics = metrics_server_values(images)
+    assert metrics["image"] == {
+        "repository": "mirror.test/kubeai/registry.k8s.io/metrics-server/metrics-server",
+        "tag": "v0.7.2",
+    }
+    assert metrics["imagePullSecrets"] == [{"name": "mirror-pull"}]  # pod-spec objects

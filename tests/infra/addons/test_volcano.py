@@ -12,7 +12,7 @@ from infra.addons.volcano import (
     scheduler_config,
     volcano_values,
 )
-from infra.config import VolcanoAddon
+from infra.config import ImageSettings, VolcanoAddon
 from tests.infra import factories
 from tests.infra.conftest import NAMESPACE, RELEASE
 
@@ -155,3 +155,10 @@ def test_args_refuse_a_disabled_addon() -> None:
         VolcanoArgs(config=VolcanoAddon(enabled=False)).validate()
     with pytest.raises(ValueError, match="namespace"):
         VolcanoArgs(config=VolcanoAddon(), namespace="Volcano").validate()
+
+
+def test_images_from_the_mirror_and_the_first_pull_secret() -> None:
+    assert "basic" not in volcano_values(VolcanoAddon())
+    images = ImageSettings(registry="mirror.test/kubeai", pull_secrets=["a", "b"])
+    basic = volcano_values(VolcanoAddon(), images)["basic"]
+    assert basic == {"image_registry": "mirror.test/kubeai/docker.io", "image_pull_secret": "a"}
