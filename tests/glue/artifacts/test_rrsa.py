@@ -340,7 +340,7 @@ def test_failing_sts_is_a_clear_storage_error(
     oss: StsCheckingProxy,
     s3_bucket: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
     failure: str,
 ) -> None:
     """STS refusing the token (400 with its error code) or not answering (closed loopback port)
@@ -362,7 +362,7 @@ def test_failing_sts_is_a_clear_storage_error(
         assert "AuthenticationFail.OIDCToken.Invalid" in message
     assert caught.value.field == "oss"
     assert oss.accepted == []
-    assert "Traceback" not in capsys.readouterr().err
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_static_keys_win_over_rrsa(
