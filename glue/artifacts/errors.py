@@ -45,3 +45,12 @@ class ArtifactConflict(InvalidArtifactURI):
 
 class ArtifactTooLarge(ArtifactError):  # noqa: N818
     """The object is bigger than the caller's ``max_bytes`` limit."""
+
+
+def describe(exc: BaseException) -> str:
+    """``"<type>: <message>"`` of ``exc`` on one line, at most about 300 characters, for the
+    messages of the errors above (the full exception stays available as ``__cause__``)."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

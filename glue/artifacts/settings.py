@@ -8,6 +8,7 @@ starts with ``KUBEAI_ARTIFACTS_``; nested keys use ``__``::
     KUBEAI_ARTIFACTS_S3__ENDPOINT_URL=http://minio.storage:9000
     KUBEAI_ARTIFACTS_S3__ADDRESSING_STYLE=path
     KUBEAI_ARTIFACTS_OSS__ENDPOINT_URL=https://oss-cn-hangzhou.aliyuncs.com
+    KUBEAI_ARTIFACTS_OSS__STS_ENDPOINT=sts-vpc.cn-hangzhou.aliyuncs.com
     KUBEAI_ARTIFACTS_GCS__TOKEN=google_default
 
 Endpoints and regions only ever come from these structured settings; artifact URIs carry just a
@@ -116,9 +117,33 @@ class OssSettings(_S3CompatibleSettings):
     virtual-hosted requests, so ``addressing_style`` defaults to ``virtual``; ``path`` exists for
     S3 test servers. ``endpoint_url`` has no default: using ``oss://`` without it raises
     ``StorageUnavailable`` naming ``oss.endpoint_url``. Other fields as in ``S3Settings``.
+
+    Credentials: static keys (``access_key_id``/``secret_access_key``) when set; else, in a pod
+    that ACK's RRSA webhook gave ``ALIBABA_CLOUD_ROLE_ARN``, ``ALIBABA_CLOUD_OIDC_PROVIDER_ARN``
+    and ``ALIBABA_CLOUD_OIDC_TOKEN_FILE``, temporary STS credentials of that RAM role
+    (``glue.artifacts.rrsa``); else botocore's default chain.
+
+    ``sts_endpoint``: ``host[:port]`` of Alibaba Cloud STS for the RRSA exchange (always HTTPS),
+    e.g. ``sts-vpc.cn-hangzhou.aliyuncs.com`` for clusters without Internet access. ``None``
+    keeps alibabacloud-credentials' own choice: ``sts[-vpc].<ALIBABA_CLOUD_STS_REGION>
+    .aliyuncs.com`` when that variable is set (``-vpc`` with
+    ``ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED=true``), else ``sts.aliyuncs.com``.
     """
 
     addressing_style: Literal["auto", "virtual", "path"] = "virtual"
+    sts_endpoint: str | None = None
+
+    @field_validator("sts_endpoint")
+    @classmethod
+    def _sts_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?", value
+        ):
+            raise ValueError(
+                f"sts_endpoint {value!r} must be host[:port] without scheme or path (STS is "
+                "always reached over HTTPS), e.g. sts-vpc.cn-hangzhou.aliyuncs.com"
+            )
+        return value
 
 
 class GcsSettings(BaseModel):

@@ -4,7 +4,8 @@ URIs name a scheme, a bucket and a key, never a host (endpoints come from ``Arti
 
 - ``file:///abs/path`` below ``ArtifactSettings.local_root``;
 - ``s3://bucket/key`` (AWS S3 or an S3-compatible endpoint such as MinIO);
-- ``oss://bucket/key`` (Alibaba Cloud OSS through its S3-compatible API, served by s3fs);
+- ``oss://bucket/key`` (Alibaba Cloud OSS through its S3-compatible API, served by s3fs; on ACK
+  with RRSA and no static keys, with the pod's RAM role: ``glue.artifacts.rrsa``);
 - ``gs://bucket/key`` (gcsfs, the optional extra ``kubeai-platform[gcs]``).
 
 An artifact is a directory: a URI prefix whose files are described by a ``Manifest``. Artifacts
@@ -45,8 +46,10 @@ from glue.artifacts.errors import (
     ChecksumMismatch,
     InvalidArtifactURI,
     StorageUnavailable,
+    describe,
 )
 from glue.artifacts.manifest import FileDigest, Manifest, build_manifest, check_relative_path
+from glue.artifacts.rrsa import rrsa_identity, rrsa_session
 from glue.artifacts.settings import ArtifactSettings, _S3CompatibleSettings
 
 _CHUNK = 1 << 20
@@ -105,7 +108,7 @@ class ArtifactStore:
     - ``ArtifactTooLarge``: ``read_bytes`` found an object above ``max_bytes``;
     - ``ChecksumMismatch``: a file's sha256 or size differs from the manifest;
     - ``StorageUnavailable``: connection refused, timeout, access denied, 5xx, missing extra or
-      endpoint setting.
+      endpoint setting, a failed or half-configured RRSA exchange (field ``oss``).
     """
 
     def __init__(self, settings: ArtifactSettings | None = None) -> None:
@@ -431,7 +434,10 @@ class ArtifactStore:
                     "https://s3.oss-cn-hangzhou.aliyuncs.com",
                     field="oss.endpoint_url",
                 )
-            return _s3_filesystem(self._settings.oss, setting="oss")
+            oss = self._settings.oss
+            identity = rrsa_identity() if oss.access_key_id is None else None
+            session = rrsa_session(identity, oss) if identity is not None else None
+            return _s3_filesystem(oss, setting="oss", session=session)
         if scheme == "gs":
             try:
                 gcsfs = importlib.import_module("gcsfs")
@@ -452,19 +458,19 @@ class ArtifactStore:
         except ArtifactError:
             raise
         except FileNotFoundError as exc:
-            raise ArtifactNotFound(f"nothing at {loc.uri} ({_brief(exc)})") from exc
+            raise ArtifactNotFound(f"nothing at {loc.uri} ({describe(exc)})") from exc
         except (IsADirectoryError, NotADirectoryError) as exc:
             raise ArtifactNotFound(
-                f"{loc.uri} is not the kind of entry expected ({_brief(exc)})"
+                f"{loc.uri} is not the kind of entry expected ({describe(exc)})"
             ) from exc
         except PermissionError as exc:
             raise StorageUnavailable(
-                f"access denied to {loc.uri} ({_brief(exc)}); check the credentials of "
+                f"access denied to {loc.uri} ({describe(exc)}); check the credentials of "
                 f"{_setting_name(loc.scheme)}"
             ) from exc
         except _backend_errors() as exc:
             raise StorageUnavailable(
-                f"{action} {loc.uri} failed: {_brief(exc)}; check that "
+                f"{action} {loc.uri} failed: {describe(exc)}; check that "
                 f"{_setting_name(loc.scheme)} points at a reachable store"
             ) from exc
 
@@ -574,8 +580,12 @@ def _open_local_for_writing(target: Path) -> IO[bytes]:
         raise ArtifactError(f"dest: cannot create {target}: {exc}", field="dest") from exc
 
 
-def _s3_filesystem(cfg: _S3CompatibleSettings, *, setting: str) -> Any:
-    """An s3fs filesystem for AWS S3, MinIO or OSS, configured only from structured settings."""
+def _s3_filesystem(cfg: _S3CompatibleSettings, *, setting: str, session: Any = None) -> Any:
+    """An s3fs filesystem for AWS S3, MinIO or OSS, configured only from structured settings.
+
+    ``session``: an aiobotocore session supplying the credentials (RRSA, ``glue.artifacts.rrsa``)
+    or None for static keys / botocore's default chain.
+    """
     try:
         s3fs = importlib.import_module("s3fs")
     except ImportError:
@@ -607,6 +617,7 @@ def _s3_filesystem(cfg: _S3CompatibleSettings, *, setting: str) -> Any:
         config_kwargs=config_kwargs,
         skip_instance_cache=True,
         use_listings_cache=False,
+        session=session,
     )
     # s3fs repeats a whole request after a read timeout or truncated body; bound that too.
     fs.retries = cfg.max_attempts
@@ -638,13 +649,6 @@ def _setting_name(scheme: str) -> str:
         "gs": "KUBEAI_ARTIFACTS_GCS__*",
         "file": "KUBEAI_ARTIFACTS_LOCAL_ROOT",
     }[scheme]
-
-
-def _brief(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if len(text) > 300:
-        text = text[:297] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _digest_bytes(data: bytes) -> FileDigest:

@@ -23,7 +23,10 @@ annotations, and rendered into what that cloud's identity webhook or metadata se
   AliyunContainerService/ack-ram-tool examples/rrsa).
 
 ``ServiceAccountConfig`` adds a free ``annotations`` map for anything else. ``identity_problems``
-refuses an identity that does not belong to the cluster's provider, with the key path.
+refuses an identity that does not belong to the cluster's provider, with the key path;
+``rrsa_problems`` refuses RRSA for a reader of the artifact store that cannot use it (Argo's S3
+artifact driver). The glue services (registry, serving agents) can: they exchange the token for
+STS credentials themselves (``glue.artifacts.rrsa``).
 """
 
 from __future__ import annotations
@@ -171,16 +174,16 @@ def identity_problems(
     ]
 
 
-#: Readers of the artifact store that reach OSS through its S3-compatible API with an AWS SDK,
+#: Readers of the artifact store that reach OSS through its S3-compatible API with an AWS SDK
 #: whose credential chain reads AWS settings only and cannot exchange the RRSA token
-#: (``ALIBABA_CLOUD_OIDC_TOKEN_FILE``) for STS credentials: their pods would run with none.
-GLUE_READER = "the glue services (registry, serving agent) read OSS with botocore"
+#: (``ALIBABA_CLOUD_OIDC_TOKEN_FILE``) for STS credentials: their pods would run with none. The
+#: glue services are not among them: ``glue.artifacts.rrsa`` does that exchange for ``oss://``.
 ARGO_READER = "Argo's S3 artifact driver (minio-go) reads OSS"
 
 
 def rrsa_problems(account: ServiceAccountConfig, key: str, reader: str) -> list[tuple[str, str]]:
     """``[(key path, message)]`` when ``account`` has an RRSA identity but ``reader``
-    (``GLUE_READER``, ``ARGO_READER``) cannot use it. Static keys work (the Pulumi secrets
+    (``ARGO_READER``) cannot use it. Static keys work (the Pulumi secrets
     ``kubeai:artifactStoreAccessKeyId``/``artifactStoreSecretAccessKey``)."""
     identity = account.workload_identity
     if identity is None or identity.alicloud_role_name is None:
@@ -190,7 +193,8 @@ def rrsa_problems(account: ServiceAccountConfig, key: str, reader: str) -> list[
             f"{NAMESPACE}:{key}.workloadIdentity.alicloudRoleName",
             f"{reader} through its S3-compatible API, whose AWS credential chain cannot use "
             "RRSA; set the Pulumi secrets kubeai:artifactStoreAccessKeyId and "
-            "kubeai:artifactStoreSecretAccessKey instead (RRSA stays available to training "
-            "jobs: kubeai:serviceAccounts.training)",
+            "kubeai:artifactStoreSecretAccessKey instead (RRSA stays available to the registry, "
+            "the serving agents and training jobs: kubeai:glue.serviceAccount, "
+            "kubeai:serviceAccounts.serving, kubeai:serviceAccounts.training)",
         )
     ]

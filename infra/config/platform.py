@@ -11,12 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from infra.config.identity import (
-    GLUE_READER,
-    ServiceAccountConfig,
-    identity_problems,
-    rrsa_problems,
-)
+from infra.config.identity import ServiceAccountConfig, identity_problems
 from infra.config.images import ImageSettings
 from infra.config.network import PlatformNetwork
 from infra.config.shared import (
@@ -362,8 +357,8 @@ class GlueServices(Strict):
     """The glue services: image and the registry's database.
 
     ``serviceAccount``: the registry's ServiceAccount, its cloud identity
-    (``workloadIdentity``: IRSA, Workload Identity; RRSA is refused, see
-    ``infra.config.identity.rrsa_problems``) and extra annotations, so the registry reads
+    (``workloadIdentity``: IRSA, Workload Identity, or RRSA, which ``glue.artifacts.rrsa``
+    exchanges for STS keys) and extra annotations, so the registry reads
     the artifact store without static keys. ``imagePullSecrets``: names of
     ``kubernetes.io/dockerconfigjson`` Secrets in the glue namespace (``kubeai-system``) used to
     pull the glue image (from a private registry or mirror); they are exported to team stacks,
@@ -488,9 +483,7 @@ def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
             )
         )
     glue_account = config.glue.service_account
-    problems += identity_problems(glue_account, provider, "glue.serviceAccount") or rrsa_problems(
-        glue_account, "glue.serviceAccount", GLUE_READER
-    )
+    problems += identity_problems(glue_account, provider, "glue.serviceAccount")
     if config.gpu_mode in ("devicePlugin", "gpuOperator"):
         for index, pool in enumerate(config.node_pools):
             missing = untolerated(pool.effective_taints, config.addons.gpu.tolerations)

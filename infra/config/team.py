@@ -18,7 +18,6 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from infra.config.identity import (
     ARGO_READER,
-    GLUE_READER,
     ServiceAccountConfig,
     identity_problems,
     rrsa_problems,
@@ -598,16 +597,15 @@ class TeamConfig(Strict):
         return service.service_account or self.service_accounts.serving
 
     def account_problems(self, provider: str) -> list[tuple[str, str]]:
-        """Identities that do not belong to the platform's ``provider``, and RRSA given to a
-        serving agent or the workflow pods (``infra.config.identity.rrsa_problems``), as
-        ``[(key path, message)]``."""
+        """Identities that do not belong to the platform's ``provider``, and RRSA given to the
+        workflow pods (``infra.config.identity.rrsa_problems``), as ``[(key path, message)]``."""
         accounts: list[tuple[str, ServiceAccountConfig, str | None]] = [
             ("serviceAccounts.training", self.service_accounts.training, None),
             ("serviceAccounts.workflow", self.service_accounts.workflow, ARGO_READER),
-            ("serviceAccounts.serving", self.service_accounts.serving, GLUE_READER),
+            ("serviceAccounts.serving", self.service_accounts.serving, None),
         ]
         accounts += [
-            (f"inferenceServices[{index}].serviceAccount", s.service_account, GLUE_READER)
+            (f"inferenceServices[{index}].serviceAccount", s.service_account, None)
             for index, s in enumerate(self.inference_services)
             if s.service_account is not None
         ]

@@ -143,3 +143,19 @@ def test_gcs_token_accepts_keywords_and_paths(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as info:
         GcsSettings(token="gs://bucket/key.json")
     assert _locs(info.value)[0][0] == "token"
+
+
+def test_oss_sts_endpoint_is_a_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``oss.sts_endpoint`` (RRSA's STS) is host[:port] only; S3 has no such key."""
+    monkeypatch.setenv("KUBEAI_ARTIFACTS_OSS__STS_ENDPOINT", "sts-vpc.cn-hangzhou.aliyuncs.com")
+    assert ArtifactSettings().oss.sts_endpoint == "sts-vpc.cn-hangzhou.aliyuncs.com"
+    assert OssSettings().sts_endpoint is None
+    assert OssSettings(sts_endpoint="127.0.0.1:8443").sts_endpoint == "127.0.0.1:8443"
+    for bad in ("https://sts.aliyuncs.com", "sts.aliyuncs.com/path", "", "sts .aliyuncs.com"):
+        monkeypatch.setenv("KUBEAI_ARTIFACTS_OSS__STS_ENDPOINT", bad)
+        with pytest.raises(ValidationError) as caught:
+            ArtifactSettings()
+        assert _locs(caught.value) == [("oss", "sts_endpoint")]
+        assert "host[:port]" in str(caught.value)
+    with pytest.raises(ValidationError):
+        S3Settings(sts_endpoint="sts.aliyuncs.com")  # type: ignore[call-arg]

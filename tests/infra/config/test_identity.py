@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from infra.addons.model_registry import glue_values
+from infra.addons.triton import TritonDefaults, inference_service_values
 from infra.config import ConfigError, ServiceAccountConfig, WorkloadIdentity
 from infra.config.identity import (
     GKE_ANNOTATION,
@@ -90,13 +92,16 @@ def test_glue_identity_of_another_provider_is_refused(provider: str, kind: str) 
         assert "glue.serviceAccount.annotations" in message
 
 
-def test_glue_rrsa_is_refused_with_the_reason() -> None:
-    values = factories.platform_values(
+def test_glue_rrsa_reaches_the_registry_pods_on_ack() -> None:
+    """The registry may use RRSA (glue.artifacts.rrsa exchanges the token): the config is
+    accepted and the chart gets the role annotation and the webhook's injection label."""
+    config = factories.platform_config(
         "ack", glue={"serviceAccount": {"workloadIdentity": IDENTITIES["ack"]}}
     )
-    [(path, message)] = factories.config_problems(values)
-    assert path == "kubeai:glue.serviceAccount.workloadIdentity.alicloudRoleName"
-    assert "botocore" in message and "artifactStoreAccessKeyId" in message
+    values = glue_values(config.glue, config.artifact_store)
+    assert values["serviceAccount"]["annotations"] == {RRSA_ANNOTATION: "kubeai-training"}
+    assert values["registry"]["podLabels"] == {RRSA_INJECTION_LABEL: "on"}
+    assert "existingSecret" not in values["artifacts"]["oss"]
 
 
 def test_team_identities_are_checked_against_the_platforms_provider() -> None:
@@ -118,23 +123,28 @@ def test_team_identities_are_checked_against_the_platforms_provider() -> None:
     ]
 
 
-def test_team_rrsa_is_for_training_not_serving() -> None:
+def test_team_rrsa_is_refused_only_for_the_workflow_pods() -> None:
+    """Training and serving agents may use RRSA; Argo's S3 artifact driver (minio-go) cannot."""
     ack = factories.outputs_of(factories.platform_config("ack"))
-    training = factories.team_config(
-        serviceAccounts={"training": {"workloadIdentity": IDENTITIES["ack"]}}
-    )
-    training.check_against_platform(ack)
     service = factories.team_values()["inferenceServices"][1]
-    serving = factories.team_config(
+    accepted = factories.team_config(
+        serviceAccounts={
+            "training": {"workloadIdentity": IDENTITIES["ack"]},
+            "serving": {"workloadIdentity": IDENTITIES["ack"]},
+        },
         inferenceServices=[
             {**service, "serviceAccount": {"workloadIdentity": IDENTITIES["ack"]}},
-        ]
+        ],
     )
-    with pytest.raises(ConfigError) as caught:
-        serving.check_against_platform(ack)
-    [(path, message)] = caught.value.problems
-    assert path == "kubeai:inferenceServices[0].serviceAccount.workloadIdentity.alicloudRoleName"
-    assert "botocore" in message
+    accepted.check_against_platform(ack)
+    service_config = accepted.inference_services[0]
+    values = inference_service_values(
+        service_config,
+        TritonDefaults.from_platform(ack, pull_secret=None),
+        service_account=accepted.serving_account(service_config),
+    )
+    assert values["serviceAccount"]["annotations"] == {RRSA_ANNOTATION: "kubeai-training"}
+    assert values["podLabels"] == {RRSA_INJECTION_LABEL: "on"}
     workflow = factories.team_config(
         serviceAccounts={"workflow": {"workloadIdentity": IDENTITIES["ack"]}}
     )
@@ -142,7 +152,7 @@ def test_team_rrsa_is_for_training_not_serving() -> None:
         workflow.check_against_platform(ack)
     [(path, message)] = caught.value.problems
     assert path == "kubeai:serviceAccounts.workflow.workloadIdentity.alicloudRoleName"
-    assert "Argo" in message
+    assert "Argo" in message and "artifactStoreAccessKeyId" in message
 
 
 def test_a_service_account_overrides_the_team_wide_serving_one() -> None:
