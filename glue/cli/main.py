@@ -39,6 +39,7 @@ from rich.text import Text
 
 from glue.cli.dev import app as dev_app
 from glue.cli.exit_codes import ExitCode
+from glue.cli.images import app as images_app
 from glue.cli.stack import app as stack_app
 from glue.cli.terminal import shown
 from glue.model_registry import schemas
@@ -64,6 +65,7 @@ datasets_app = typer.Typer(help="Datasets recorded for lineage.", no_args_is_hel
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(dev_app, name="dev")
 app.add_typer(stack_app, name="stack")
+app.add_typer(images_app, name="images")
 
 console = Console(markup=False)
 err = Console(stderr=True, markup=False)

@@ -50,6 +50,20 @@ from infra.images import ImageRef
 
 #: Chart directory (relative to the repository root).
 CHART = ("charts", "triton-inference")
+#: The registry an NGC API key logs in to (NGC's documented ``docker login nvcr.io``).
+NGC_REGISTRY = "nvcr.io"
+
+
+def _warn_unused_ngc_key(mirror: str | None) -> None:
+    """Warn that ``kubeai:nvcrApiKey`` is not what pulls Triton when a mirror serves it."""
+    if mirror:
+        pulumi.log.warn(
+            f"kubeai:nvcrApiKey: Triton is pulled from the mirror {mirror} "
+            "(the platform's kubeai:images.registry), not nvcr.io; the nvcr.io pull secret is "
+            "still created but the mirror's credentials are kubeai:images.pullSecrets"
+        )
+
+
 #: Pull secret name used when the platform names none but the team has an nvcr.io API key.
 DEFAULT_PULL_SECRET = "nvcr-pull"  # noqa: S105 (a Secret name)
 #: NGC's fixed user name for API-key logins.
@@ -70,6 +84,8 @@ class TritonDefaults:
     model_repository_size: str
     poll_interval_seconds: float
     glue_pull_secrets: tuple[str, ...] = field(default=())
+    #: ``kubeai:images.pullSecrets`` of the platform (its registry mirror's credentials).
+    mirror_pull_secrets: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_platform(cls, platform: PlatformOutputs, *, pull_secret: str | None) -> TritonDefaults:
@@ -100,6 +116,7 @@ class TritonDefaults:
                 )
             ),
             glue_pull_secrets=tuple(platform.glue_image_pull_secrets),
+            mirror_pull_secrets=tuple(platform.image_pull_secrets),
         )
 
 
@@ -116,8 +133,9 @@ def inference_service_values(
     """Values of ``charts/triton-inference`` for one service of ``team``.
 
     ``service_account``: the identity and annotations of the service's ServiceAccount;
-    ``pull_secrets``: the team's image pull secrets, after the nvcr.io one and the platform's
-    glue ones (each name once); ``checksums``: sha256 of the Secrets the pods read, by name.
+    ``pull_secrets``: the team's image pull secrets, after the nvcr.io one, the platform's
+    glue ones and its mirror's (``kubeai:images.pullSecrets``), each name once; ``checksums``:
+    sha256 of the Secrets the pods read, by name.
 
     GPUs: ``gpu.count`` sets the ``nvidia.com/gpu`` requests/limits and makes the chart add the
     node selector ``nvidia.com/gpu.present=true``; the tolerations are the service's effective
@@ -141,6 +159,7 @@ def inference_service_values(
                 [
                     *([defaults.pull_secret] if defaults.pull_secret else []),
                     *defaults.glue_pull_secrets,
+                    *defaults.mirror_pull_secrets,
                     *pull_secrets,
                 ]
             )
@@ -225,16 +244,14 @@ class TritonServing(pulumi.ComponentResource):
         args.validate()
         super().__init__("kubeai:addons:TritonServing", name, None, opts)
         self.pull_secret: k8s.core.v1.Secret | None = None
+        mirror = args.platform.apply(lambda p: p.image_registry)
         if args.nvcr_api_key is not None:
+            mirror.apply(_warn_unused_ngc_key)
             api_key = args.nvcr_api_key
             secret_name = args.platform.apply(
                 lambda p: p.triton_image_pull_secret or DEFAULT_PULL_SECRET
             )
-            content = pulumi.Output.all(args.platform, api_key).apply(
-                lambda pair: dockerconfigjson(
-                    ImageRef.parse(pair[0].triton_image).registry, str(pair[1])
-                )
-            )
+            content = api_key.apply(lambda key: dockerconfigjson(NGC_REGISTRY, str(key)))
             self.pull_secret = k8s.core.v1.Secret(
                 f"{name}-pull-secret",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace),

@@ -44,8 +44,6 @@ IMAGES = {"registry": MIRROR, "pullSecrets": [PULL_SECRET]}
 PLATFORMS = ("local", "prod-eks", "prod-gke", "prod-ack")
 #: The platform variant that installs the GPU Operator (no example stack does).
 OPERATOR_STACK = "prod-ack-operator"
-#: Pod specs whose pull secrets another change wires (charts/kubeai-glue, charts/triton-inference).
-GLUE_RELEASES = ("kubeai-glue",)
 
 
 # -- the mapping -----------------------------------------------------------------------------------
@@ -249,9 +247,6 @@ def test_every_platform_pod_references_the_pull_secret(
 ) -> None:
     missing = []
     for obj in objects_of(stack):
-        labels = ((obj.get("metadata") or {}).get("labels")) or {}
-        if labels.get("app.kubernetes.io/instance") in GLUE_RELEASES:
-            continue
         for origin, spec in pod_specs(obj):
             names = [s.get("name") for s in spec.get("imagePullSecrets") or []]
             if PULL_SECRET not in names:
@@ -280,6 +275,14 @@ def test_team_stacks_run_triton_and_the_agent_from_the_mirror(
     assert any("tritonserver" in i for i in images)
     for image in images:
         check_source(image)
+    # the inference service pods pull with the mirror's credentials too
+    services = [o for o in objects_of(team) if o.get("kind") == "Deployment"]
+    assert services
+    for service in services:
+        for origin, spec in pod_specs(service):
+            assert PULL_SECRET in [s.get("name") for s in spec.get("imagePullSecrets") or []], (
+                origin
+            )
 
 
 def test_the_listing_maps_each_source_to_what_the_stack_deploys(
