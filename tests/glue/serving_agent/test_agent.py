@@ -451,8 +451,11 @@ def test_run_loop_serves_metrics_and_probes_and_stops_promptly(env: Env) -> None
         v2 = env.publish(3.0)
         env.assign(v2)
         assert wait_until(lambda: served(env) == {v2}, timeout=PATIENCE)
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-        assert f'kubeai_agent_served_version{{model="{env.model}"}} {float(v2)}' in text
+        # Triton serves v2 before the reconcile that loaded it sets the gauge: wait for it.
+        line = f'kubeai_agent_served_version{{model="{env.model}"}} {float(v2)}'
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        assert wait_until(lambda: line in httpx.get(metrics).text, timeout=PATIENCE)
+        text = httpx.get(metrics).text
         assert "kubeai_agent_sync_duration_seconds_count" in text
         # The same port answers the pod's probes.
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
