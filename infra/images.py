@@ -509,7 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     import shutil
     import tempfile
 
-    from infra.config import ConfigError, PlatformConfig
+    from pydantic import ValidationError
+
+    from infra.config import ConfigError, ImageSettings, PlatformConfig
     from infra.render import RenderError, load_stack
 
     repo = Path(__file__).resolve().parents[1]
@@ -524,6 +526,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry", help="mirror to map to (default: kubeai:images.registry)")
     parser.add_argument("--format", choices=("arrows", "pairs"), default="arrows")
     args = parser.parse_args(argv)
+    if args.registry is not None:
+        try:
+            ImageSettings(registry=args.registry or "")
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            print(f"--registry: {reason}", file=sys.stderr)
+            return 2
     try:
         config, _, raw = load_stack(args.stack, args.stacks_dir)
         if not isinstance(config, PlatformConfig):

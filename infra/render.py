@@ -106,9 +106,17 @@ def load_stack(
     """
     path = stack_file(stack, stacks_dir)
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise RenderInputError(f"{path} is not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise RenderInputError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); stack files are UTF-8"
+        ) from None
+    except RecursionError:
+        raise RenderInputError(
+            f"{path} nests its values too deeply to read; no stack setting is nested that deep"
+        ) from None
     if not isinstance(document, dict):
         raise RenderInputError(f"{path}: the stack file must be a mapping with a 'config' key")
     raw = document.get("config") or {}

@@ -31,7 +31,7 @@ def list_images(
     from infra.images import main
 
     argv = ["--stack", stack, "--format", "pairs" if pairs else "arrows"]
-    if registry:
+    if registry is not None:
         argv += ["--registry", registry]
     if stacks_dir is not None:
         argv += ["--stacks-dir", str(stacks_dir)]

@@ -15,7 +15,8 @@ from pydantic import Field, field_validator
 from infra.config.shared import Name, Strict
 
 #: ``host[:port]`` then optional path segments, lowercase, as image references spell them.
-_REGISTRY = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_REGISTRY = rf"^{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
 
 
 class ImageSettings(Strict):
@@ -42,7 +43,8 @@ class ImageSettings(Strict):
                 f"a registry host and optional path, without a scheme: {value.split('://', 1)[1]!r}"
             )
         value = value.rstrip("/")
-        if not re.match(_REGISTRY, value):
+        port = re.search(r":([0-9]+)(/|$)", value)
+        if not re.match(_REGISTRY, value) or (port and not 0 < int(port.group(1)) < 65536):
             raise ValueError(
                 "must be <host>[:port][/path] in lowercase (e.g. mirror.corp.example:5000/kubeai), "
                 f"got {value!r}"

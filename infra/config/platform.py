@@ -501,20 +501,53 @@ def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
 
 #: Expanders ACK's managed autoscaler offers (``alicloud.cs.AutoscalingConfig.expander``).
 ACK_EXPANDERS = ("least-waste", "random", "priority")
+#: Expanders cluster-autoscaler's AWS provider cannot serve (``price`` needs ``Pricing()``).
+EKS_UNSUPPORTED_EXPANDERS = ("price",)
 
 
 def autoscaler_problems(config: PlatformConfig) -> list[tuple[str, str]]:
-    """``kubeai:addons.clusterAutoscaler`` checks against the cluster's provider."""
+    """``kubeai:addons.clusterAutoscaler`` and ``metricsServer`` checks against the provider.
+
+    Nothing is accepted that nothing reads: the autoscaler's settings only where the platform
+    configures an autoscaler (EKS, ACK), ``enabled: false`` only where a pool could then never
+    grow is not the case, ``metricsServer.enabled: true`` not where the cloud runs its own.
+    """
     scaler = config.addons.cluster_autoscaler
     where = f"{NAMESPACE}:addons.clusterAutoscaler"
     provider = config.cluster.provider
     problems: list[tuple[str, str]] = []
-    if scaler.role_arn and provider != "eks":
+    if config.addons.metrics_server.enabled and provider in ("gke", "ack"):
         problems.append(
-            (f"{where}.roleArn", f"is an EKS (IRSA) setting; this cluster is {provider}")
+            (
+                f"{NAMESPACE}:addons.metricsServer.enabled",
+                f"{provider} clusters run their own metrics-server (the v1beta1.metrics.k8s.io "
+                "APIService); a second one would fight over it: leave it unset",
+            )
         )
-    if not scaler.enabled or provider != "eks":
-        if scaler.enabled and provider == "ack" and scaler.expander not in ACK_EXPANDERS:
+    if provider in ("gke", "existing"):
+        given = scaler.model_dump(exclude_unset=True, by_alias=True)
+        for key in sorted(set(given) - {"values"}):
+            reader = (
+                "GKE's own autoscaler serves every pool (node-pool autoscaling between minSize "
+                "and maxSize; equal sizes for a fixed pool)"
+                if provider == "gke"
+                else "an existing cluster's owner runs its autoscaling"
+            )
+            problems.append((f"{where}.{key}", f"nothing reads it on {provider}: {reader}"))
+        return problems
+    if not scaler.enabled:
+        empty = [p.name for p in config.node_pools if p.min_size == 0]
+        if empty:
+            problems.append(
+                (
+                    f"{where}.enabled",
+                    f"pool(s) {', '.join(empty)} have minSize 0 and nothing would ever add a "
+                    "node to them: keep the autoscaler or give them minSize >= 1",
+                )
+            )
+        return problems
+    if provider == "ack":
+        if scaler.expander not in ACK_EXPANDERS:
             problems.append(
                 (
                     f"{where}.expander",
@@ -522,6 +555,37 @@ def autoscaler_problems(config: PlatformConfig) -> list[tuple[str, str]]:
                 )
             )
         return problems
+    if scaler.expander in EKS_UNSUPPORTED_EXPANDERS:
+        problems.append(
+            (
+                f"{where}.expander",
+                f"{scaler.expander!r} needs the cloud provider's pricing model, which "
+                "cluster-autoscaler's AWS provider does not implement (Pricing() returns "
+                "ErrNotImplemented): the autoscaler would not start; use least-waste, "
+                "most-pods, priority or random",
+            )
+        )
+    if not scaler.role_arn:
+        problems.append(
+            (
+                f"{where}.roleArn",
+                "required on EKS: the IAM role (IRSA) the cluster-autoscaler runs as, allowed "
+                "autoscaling:Describe*, SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, "
+                "ec2:DescribeLaunchTemplateVersions/InstanceTypes and eks:DescribeNodegroup; or "
+                "set enabled: false",
+            )
+        )
+    minor = config.cluster.kubernetes_version
+    if minor not in CLUSTER_AUTOSCALER_IMAGE_TAGS:
+        problems.append(
+            (
+                f"{NAMESPACE}:cluster.kubernetesVersion",
+                f"no pinned cluster-autoscaler for Kubernetes {minor} (pinned: "
+                f"{', '.join(sorted(CLUSTER_AUTOSCALER_IMAGE_TAGS))}); the autoscaler's minor "
+                "must match the cluster's",
+            )
+        )
+    return problems
     if not scaler.role_arn:
         problems.append(
             (

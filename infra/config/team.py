@@ -650,6 +650,29 @@ class TeamConfig(Strict):
             raise ConfigError(problems)
 
 
+def cache_namespace_problems(config: TeamConfig) -> list[tuple[str, str]]:
+    """``kubeai:datasetCache.namespace`` names a namespace the team stack may own: the team's
+    own, ``kubeai-cache-<team>`` or a name outside the reserved ones (``RESERVED_NAMESPACES``,
+    ``RESERVED_PREFIXES``: Kubernetes', the platform's and other teams' cache namespaces). The
+    stack creates, labels (Pod Security ``privileged``) and on destroy deletes it, so a reserved
+    one would be taken over."""
+    chosen = config.dataset_cache.namespace
+    own = {config.team.name, f"kubeai-cache-{config.team.name}"}
+    if chosen is None or chosen in own:
+        return []
+    if chosen in RESERVED_NAMESPACES or chosen.startswith(RESERVED_PREFIXES):
+        return [
+            (
+                f"{NAMESPACE}:datasetCache.namespace",
+                f"{chosen!r} is a namespace of Kubernetes, the platform or another team; the "
+                "team stack creates its cache namespace, labels it privileged and deletes it "
+                f"with the stack: leave it unset (kubeai-cache-{config.team.name}) or name one "
+                "of your own",
+            )
+        ]
+    return []
+
+
 def team_problems(config: TeamConfig) -> list[tuple[str, str]]:
     """Checks spanning several keys of a team stack: ``[(key path, message)]``.
 
@@ -659,6 +682,7 @@ def team_problems(config: TeamConfig) -> list[tuple[str, str]]:
     from infra.config.fit import admission_problems
 
     problems: list[tuple[str, str]] = admission_problems(config)
+    problems += cache_namespace_problems(config)
     if over := exceeds(config.queue.capability, config.quota.as_resources()):
         problems.append(
             (

@@ -138,6 +138,8 @@ def platform_values(**images: Any) -> dict[str, Any]:
         ({"registry": "https://mirror.test"}, "kubeai:images.registry", "without a scheme"),
         ({"registry": "Mirror.Test/x"}, "kubeai:images.registry", "lowercase"),
         ({"registry": "mirror.test/x:1"}, "kubeai:images.registry", "<host>[:port]"),
+        ({"registry": "mirror..corp"}, "kubeai:images.registry", "<host>[:port]"),
+        ({"registry": "mirror.corp:99999"}, "kubeai:images.registry", "<host>[:port]"),
         ({"pullSecrets": ["Bad_Name"]}, "kubeai:images.pullSecrets[0]", "pattern"),
         ({"pullSecrets": ["a", "a"]}, "kubeai:images.pullSecrets", "duplicate"),
         ({"mirror": "x"}, "kubeai:images.mirror", "valid keys: pullSecrets, registry"),

@@ -152,6 +152,21 @@ def test_stack_file_that_is_not_yaml_is_bad_input(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "mapping" in r.output, r.output
 
 
+def test_hostile_stack_files_are_bad_input_without_a_traceback(tmp_path: Path) -> None:
+    """Quoted inputs of a trial: ~900 nested mappings (RecursionError in the YAML reader) and a
+    non-UTF-8 byte (UnicodeDecodeError) ended in a traceback with exit 1."""
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    deep = "config:\n  kubeai:x: " + "{k: " * 900 + "1" + "}" * 900 + "\n"
+    (stacks / "Pulumi.local.yaml").write_text(deep)
+    r = _render(tmp_path / "out", "--stacks-dir", str(stacks))
+    assert r.exit_code == 2 and "nests its values too deeply" in r.output, r.output
+    assert "Traceback" not in r.output
+    (stacks / "Pulumi.local.yaml").write_bytes(b"config:\n  kubeai:x: caf\xe9\n")
+    r = _render(tmp_path / "out", "--stacks-dir", str(stacks))
+    assert r.exit_code == 2 and "not UTF-8" in r.output, r.output
+
+
 def test_render_without_upstream_files_is_one_line_exit_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,10 +9,7 @@ from infra import versions
 from infra.addons.autoscaling import (
     IRSA_ANNOTATION,
     NAMESPACE,
-    autoscaler_values,
-    metrics_server_values,
 )
-from infra.config import ImageSettings
 from tests.infra import factories
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -93,7 +90,13 @@ def test_metrics_server_can_be_asked_for_and_mirrored(platform_run) -> None:
     ("provider", "addon", "cluster", "path", "words"),
     [
         ("eks", {"roleArn": None}, {}, "kubeai:addons.clusterAutoscaler.roleArn", "required"),
-        ("gke", {"roleArn": factories.AUTOSCALER_ROLE}, {}, "clusterAutoscaler.roleArn", "EKS"),
+        ("gke", {"roleArn": factories.AUTOSCALER_ROLE}, {}, "clusterAutoscaler.roleArn", "gke"),
+        # quoted inputs of a trial: accepted, then never read or fatal at start
+        ("gke", {"expander": "price"}, {}, "clusterAutoscaler.expander", "nothing reads it"),
+        ("gke", {"enabled": False}, {}, "clusterAutoscaler.enabled", "GKE's own autoscaler"),
+        ("existing", {"expander": "random"}, {}, "clusterAutoscaler.expander", "existing"),
+        ("eks", {"expander": "price"}, {}, "clusterAutoscaler.expander", "Pricing()"),
+        ("ack", {"enabled": False}, {}, "clusterAutoscaler.enabled", "minSize 0"),
         ("ack", {"expander": "most-pods"}, {}, "clusterAutoscaler.expander", "least-waste"),
         ("eks", {}, {"kubernetesVersion": "1.31"}, "kubeai:cluster.kubernetesVersion", "1.34"),
     ],
@@ -110,25 +113,20 @@ def test_autoscaler_settings_that_cannot_work_are_refused(
     assert any(p.endswith(path) and words in m for p, m in problems), problems
 
 
-def test_an_eks_platform_without_autoscaling_is_allowed_when_said_so() -> None:
+def test_an_eks_platform_without_autoscaling_needs_pools_that_keep_a_node() -> None:
     values = factories.platform_values("eks", addons={"clusterAutoscaler": {"enabled": False}})
     values["addons"]["clusterAutoscaler"].pop("roleArn")
+    problems = factories.config_problems(values)
+    assert [p for p, _ in problems] == ["kubeai:addons.clusterAutoscaler.enabled"]
+    assert "gpu have minSize 0" in problems[0][1]
+    for pool in values["nodePools"]:
+        pool["minSize"] = 1
     config = factories.parse_config(values)
     assert not config.addons.cluster_autoscaler.enabled
 
 
-def test_images_come_from_the_mirror_with_each_charts_pull_secret_shape() -> None:
-    images = ImageSettings(registry="mirror.test/kubeai", pull_secrets=["mirror-pull"])
-    config = factories.platform_config("eks")
-    scaler = autoscaler_values(config.cluster, config.addons.cluster_autoscaler, images)["image"]
-    assert scaler == {
-        "repository": "mirror.test/kubeai/registry.k8s.io/autoscaling/cluster-autoscaler",
-        "tag": "v1.34.2",
-        "pullSecrets": ["mirror-pull"],  # the chart's template reads names
-    }
-    metrics = metrics_server_values(images)
-    assert metrics["image"] == {
-        "repository": "mirror.test/kubeai/registry.k8s.io/metrics-server/metrics-server",
-        "tag": "v0.7.2",
-    }
-    assert metrics["imagePullSecrets"] == [{"name": "mirror-pull"}]  # pod-spec objects
+@pytest.mark.parametrize("provider", ["gke", "ack"])
+def test_a_second_metrics_server_is_refused_where_the_cloud_runs_one(provider: str) -> None:
+    values = factories.platform_values(provider, addons={"metricsServer": {"enabled": True}})
+    problems = factories.config_problems(values)
+    assert ("kubeai:addons.metricsServer.enabled") in [p for p, _ in problems]

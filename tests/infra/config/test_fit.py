@@ -292,3 +292,27 @@ def test_outputs_without_node_pools_skip_the_node_checks() -> None:
     assert isinstance(team, TeamConfig) and isinstance(platform, PlatformConfig)
     older = platform_outputs(platform).model_copy(update={"node_pools": []})
     team.check_against_platform(older)
+
+
+@pytest.mark.parametrize(
+    "namespace", ["kube-system", "kubeai-system", "kubeai-cache-search", "default", "argo"]
+)
+def test_a_cache_namespace_of_kubernetes_the_platform_or_another_team_is_refused(
+    namespace: str,
+) -> None:
+    """Quoted input: ``kubeai:datasetCache: {namespace: kube-system}`` rendered a privileged
+    ``kube-system`` owned by the team stack (and its destroy would delete it)."""
+    values = _values("team-cv-prod")
+    values["datasetCache"] = {"namespace": namespace}
+    problems = _problems(values)
+    assert ("kubeai:datasetCache.namespace") in [p for p, _ in problems]
+    message = dict(problems)["kubeai:datasetCache.namespace"]
+    assert repr(namespace) in message and "kubeai-cache-cv" in message
+
+
+@pytest.mark.parametrize("namespace", ["kubeai-cache-cv", "cv-cache"])
+def test_the_teams_own_cache_namespaces_are_accepted(namespace: str) -> None:
+    values = _values("team-cv-prod")
+    values["datasetCache"] = {"namespace": namespace}
+    team = parse_config(values)
+    assert isinstance(team, TeamConfig) and team.cache_namespace == namespace
