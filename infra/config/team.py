@@ -261,10 +261,13 @@ class LimitRangeConfig(Strict):
         return self
 
 
+#: A URL with a password in its user info (``redis://:pw@host``, ``mysql://u:pw@host``).
+USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@\s]+@")
 #: Option names that look like credentials (case-insensitive search): they belong in
 #: ``encryptOptions``, whose values Fluid reads from a Secret, never in plain ``options``.
 SECRET_OPTION = re.compile(
-    r"access[._-]?key|secret|passw(or)?d|token|credential|private[._-]?key|\.sk$", re.IGNORECASE
+    r"access[._-]?key|secret|passw(or)?d|token|credential|private[._-]?key|(^|\.)(ak|sk)(\.|$)",
+    re.IGNORECASE,
 )
 #: Secret the team stack creates in the cache namespace from the Pulumi secrets
 #: ``kubeai:datasetAccessKeyId``/``datasetAccessKeySecret`` (``DATASET_SECRET_KEYS``), under the
@@ -342,7 +345,13 @@ class DatasetMount(Strict):
     @field_validator("options")
     @classmethod
     def _no_plain_secrets(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
+        for name, option in value.items():
+            if USERINFO.search(str(option)):
+                raise ValueError(
+                    f"option {name!r} carries credentials in a URL (user:password@): give the "
+                    "password under encryptOptions (e.g. JuiceFS metaurl with the password in "
+                    "a Secret), never as plain config"
+                )
             if SECRET_OPTION.search(name):
                 raise ValueError(
                     f"option {name!r} looks like a credential: give it under encryptOptions "

@@ -308,12 +308,30 @@ def test_dataset_mount_options_and_encrypt_options() -> None:
 
 
 @pytest.mark.parametrize(
-    "option", ["fs.oss.accessKeyId", "fs.oss.accessKeySecret", "aws.secretKey", "fs.s3.token"]
+    "option",
+    [
+        "fs.oss.accessKeyId",
+        "fs.oss.accessKeySecret",
+        "aws.secretKey",
+        "fs.s3.token",
+        "fs.oss.sk.value",  # quoted input of a trial: accepted before
+        "fs.oss.ak",
+    ],
 )
 def test_credentials_in_plain_options_are_refused(option: str) -> None:
     [(path, message)] = _dataset_problems(options={option: "AKIA..."})
     assert path == "kubeai:datasets[0].mounts[0].options"
     assert option in message and "encryptOptions" in message
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://:hunter2@redis.cache:6379/1", "mysql://juice:pw@tcp(db:3306)/juicefs"]
+)
+def test_a_password_inside_a_url_option_is_refused(url: str) -> None:
+    """Quoted input of a trial: JuiceFS ``metaurl: redis://:hunter2@...`` was accepted."""
+    [(path, message)] = _dataset_problems(options={"metaurl": url})
+    assert path == "kubeai:datasets[0].mounts[0].options"
+    assert "user:password@" in message and "hunter2" not in message and "pw" not in message
 
 
 def test_an_option_is_plain_or_encrypted_not_both() -> None:
