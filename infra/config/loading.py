@@ -58,10 +58,23 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+#: pydantic's marker in an error location: the mapping key before it is what failed.
+KEY_MARKER = "[key]"
+
+
 def _path(loc: tuple[Any, ...]) -> str:
+    """``kubeai:a.b[0].c`` for a pydantic error location; a failing mapping key (followed by
+    pydantic's ``[key]`` marker) is shown quoted, ``kubeai:a.b['']``."""
     out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    for index, part in enumerate(loc):
+        if part == KEY_MARKER:
+            continue
+        if index + 1 < len(loc) and loc[index + 1] == KEY_MARKER:
+            out += f"[{part!r}]"
+        elif isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
     return f"{NAMESPACE}:{out}" if out else f"{NAMESPACE}:"
 
 
@@ -77,6 +90,8 @@ def _problems(model: type[BaseModel], error: ValidationError) -> list[tuple[str,
             problems.append((_path(loc), "unknown key" + _suggest(str(loc[-1]), valid)))
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
+            if KEY_MARKER in loc:
+                message = f"the key: {message}"
             problems.append((_path(loc), message))
     return problems
 

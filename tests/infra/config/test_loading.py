@@ -15,6 +15,7 @@ from infra.config import (
     parse_config,
     split_keys,
 )
+from tests.infra import factories
 from tests.infra.factories import STACKS
 from tests.infra.factories import config_problems as _problems
 from tests.infra.factories import stack_values as _values
@@ -74,3 +75,18 @@ def test_value_errors_name_the_key() -> None:
     bad["quota"]["memory"] = "lots"
     [(path, message)] = _problems(bad)
     assert path == "kubeai:quota.memory" and "Kubernetes quantity" in message
+
+
+def test_a_bad_mapping_key_is_named_by_its_key() -> None:
+    """Quoted inputs of a trial: ``kmsEncryptionContext: {"": x}`` was reported at
+    ``kmsEncryptionContext..[key]`` and an integer ``values`` key at ``values[1].[key]``."""
+    values = factories.platform_values("ack")
+    values["cluster"]["ack"]["nodeLogin"] = {
+        "method": "kmsEncryptedPassword",
+        "kmsEncryptionContext": {"": "x"},
+    }
+    problems = factories.config_problems(values)
+    assert ("kubeai:cluster.ack.nodeLogin.kmsEncryptionContext['']") in [p for p, _ in problems]
+    values = factories.platform_values("eks", addons={"volcano": {"values": {1: {"a": 1}}}})
+    (path, message), *_ = factories.config_problems(values)
+    assert path == "kubeai:addons.volcano.values[1]" and message.startswith("the key: ")
