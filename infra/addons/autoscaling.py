@@ -38,8 +38,10 @@ metrics-server an aggregated API server, neither of which KWOK nodes can run.
 ``kubeai:addons.clusterAutoscaler.values`` and ``kubeai:addons.metricsServer.values`` are merged
 over the computed values (``infra.addons.values``). With no local copy of these charts (unless
 ``chart.path`` names one) the program checks only the protected keys (``AUTOSCALER_PROTECTED``:
-the cluster it manages, the IRSA identity, the image tag tied to the cluster's minor, and the
-arguments typed config keys state); Helm checks the rest against the chart at ``pulumi up``.
+the cluster it manages, the IRSA identity and its ServiceAccount, the image tag tied to the
+cluster's minor, and the arguments typed config keys state; ``METRICS_SERVER_PROTECTED``: the
+APIService and RBAC without which metrics-server serves nothing); Helm checks the rest against
+the chart at ``pulumi up``.
 """
 
 from __future__ import annotations
@@ -158,6 +160,10 @@ AUTOSCALER_PROTECTED: dict[KeyPath, str] = {
         "the autoscaler manages the node groups of the platform's own cluster "
         "(kubeai:cluster.eks.clusterName)"
     ),
+    ("rbac", "serviceAccount", "create"): (
+        "the chart creates the ServiceAccount that carries the IRSA role (name and annotations "
+        "below); without it the autoscaler runs without AWS permissions"
+    ),
     ("rbac", "serviceAccount", "name"): "the IRSA role's trust policy names this ServiceAccount",
     ("rbac", "serviceAccount", "annotations"): (
         "carries the IRSA role: set kubeai:addons.clusterAutoscaler.roleArn"
@@ -173,14 +179,34 @@ AUTOSCALER_PROTECTED: dict[KeyPath, str] = {
 }
 
 
+#: Values of the metrics-server chart ``kubeai:addons.metricsServer.values`` may not set (keys of
+#: the chart in sigs.k8s.io/metrics-server v0.8.0, charts/metrics-server/values.yaml).
+METRICS_SERVER_PROTECTED: dict[KeyPath, str] = {
+    ("apiService", "create"): (
+        "the v1beta1.metrics.k8s.io APIService is how the API server reaches metrics-server: "
+        "without it the HorizontalPodAutoscalers and kubectl top get no metrics"
+    ),
+    ("rbac", "create"): (
+        "the ClusterRoles let metrics-server read the nodes' and pods' metrics; without them "
+        "it serves none"
+    ),
+}
+
+
 def autoscaler_release_values(
     cluster: Cluster, config: ClusterAutoscalerAddon, images: ImageSettings | None = None
 ) -> ReleaseValues:
     """The cluster-autoscaler Release's values: ``autoscaler_values`` with
     ``kubeai:addons.clusterAutoscaler.values`` over them (``infra.addons.values``)."""
     computed = autoscaler_values(cluster, config, images)
+    registry = images.registry if images else None
     return ReleaseValues.of(
-        "clusterAutoscaler", versions.CLUSTER_AUTOSCALER, config, computed, AUTOSCALER_PROTECTED
+        "clusterAutoscaler",
+        versions.CLUSTER_AUTOSCALER,
+        config,
+        computed,
+        AUTOSCALER_PROTECTED,
+        registry,
     )
 
 
@@ -188,9 +214,14 @@ def metrics_server_release_values(
     config: MetricsServerAddon, images: ImageSettings | None = None
 ) -> ReleaseValues:
     """The metrics-server Release's values: ``metrics_server_values`` with
-    ``kubeai:addons.metricsServer.values`` over them (nothing protected)."""
+    ``kubeai:addons.metricsServer.values`` over them (``METRICS_SERVER_PROTECTED``)."""
     return ReleaseValues.of(
-        "metricsServer", versions.METRICS_SERVER, config, metrics_server_values(images)
+        "metricsServer",
+        versions.METRICS_SERVER,
+        config,
+        metrics_server_values(images),
+        METRICS_SERVER_PROTECTED,
+        images.registry if images else None,
     )
 
 

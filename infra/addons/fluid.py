@@ -34,8 +34,9 @@ The chart ships its CRDs in ``crds/`` (Helm never deletes those) and the Release
 delete as well (``infra.addons`` module docstring).
 
 ``kubeai:addons.fluid.values`` is merged over these values (``release_values``,
-``infra.addons.values``); ``namespace``, ``csi.tolerations`` and ``runtime.<engine>.enabled`` are
-the program's (``PROTECTED_VALUES``), the controllers' tolerations may be overridden.
+``infra.addons.values``); ``namespace``, ``csi.tolerations``, ``runtime.<engine>.enabled`` and
+the ``csi``/``webhook`` switches are the program's (``PROTECTED_VALUES``), the controllers'
+tolerations may be overridden.
 """
 
 from __future__ import annotations
@@ -116,6 +117,14 @@ PROTECTED_VALUES: dict[KeyPath, str] = {
         "the CSI node plugin must run on every node, tainted GPU nodes included, or datasets "
         "never mount next to the GPU pods that read them"
     ),
+    ("csi", "enabled"): (
+        "the CSI node plugin mounts every dataset into the pods that read it (its tolerations "
+        "are protected for the same reason)"
+    ),
+    ("webhook", "enabled"): (
+        "the webhook schedules pods that use a dataset next to its cache and injects the FUSE "
+        "sidecars where the CSI plugin cannot mount"
+    ),
     ("runtime", ANY_KEY, "enabled"): "set kubeai:addons.fluid.runtimes",
 }
 
@@ -124,7 +133,9 @@ def release_values(args: FluidArgs) -> ReleaseValues:
     """The Release's values: ``fluid_values`` with ``kubeai:addons.fluid.values`` over them
     (``infra.addons.values``; protected keys: ``PROTECTED_VALUES``)."""
     computed = fluid_values(args.config, namespace=args.namespace, images=args.images)
-    return ReleaseValues.of("fluid", versions.FLUID, args.config, computed, PROTECTED_VALUES)
+    return ReleaseValues.of(
+        "fluid", versions.FLUID, args.config, computed, PROTECTED_VALUES, args.images.registry
+    )
 
 
 class Fluid(pulumi.ComponentResource):

@@ -31,8 +31,9 @@ created once the pools exist.
 ``kubeai:addons.gpu.values`` is merged over the values of whichever chart the mode installs
 (``release_values``, ``infra.addons.values``; checked against that chart, including the
 ``node-feature-discovery`` subchart's schema: key ``nfd`` in the device plugin chart, its alias,
-``node-feature-discovery`` in the operator's). The tolerations and the device plugin's node
-selector are the program's (``DEVICE_PLUGIN_PROTECTED``, ``GPU_OPERATOR_PROTECTED``); the
+``node-feature-discovery`` in the operator's). The tolerations, the device plugin's node
+selector and affinity, and the device plugin switch (``devicePlugin.enabled``) are the program's
+(``DEVICE_PLUGIN_PROTECTED``, ``GPU_OPERATOR_PROTECTED``); the
 operator's ``driver.enabled``/``toolkit.enabled`` may be overridden (a cluster whose nodes bring
 their own driver), with a warning.
 """
@@ -165,6 +166,14 @@ DEVICE_PLUGIN_PROTECTED: dict[KeyPath, str] = {
         f"the device plugin runs on the nodes labelled {GPU_PRESENT_LABEL}=true, the label "
         "every GPU pool carries"
     ),
+    ("affinity",): (
+        "the chart's node affinity admits the GPU nodes (nvidia.com/gpu.present=true among "
+        "them); another one could keep the device plugin off the nodes nodeSelector chooses"
+    ),
+    ("devicePlugin", "enabled"): (
+        "mode devicePlugin installs this chart for its device plugin: without it no node "
+        "advertises nvidia.com/gpu (use mode none)"
+    ),
 }
 #: Values of the GPU Operator chart ``kubeai:addons.gpu.values`` may not set, with why.
 GPU_OPERATOR_PROTECTED: dict[KeyPath, str] = {
@@ -192,7 +201,7 @@ def release_values(args: GpuEnablementArgs) -> ReleaseValues:
         protected = GPU_OPERATOR_PROTECTED
     else:
         raise ValueError(f"GPU mode {args.mode!r} installs no chart")
-    return ReleaseValues.of("gpu", chart, args.config, computed, protected)
+    return ReleaseValues.of("gpu", chart, args.config, computed, protected, args.images.registry)
 
 
 class GpuEnablement(pulumi.ComponentResource):

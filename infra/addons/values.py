@@ -5,19 +5,32 @@ Every add-on installed from a Helm chart (``volcano``, ``fluid``, ``gpu``, ``clu
 add-on computes and checking it; the add-on modules declare only their computed values and the
 keys they keep for themselves (``ReleaseValues``).
 
-Merge (``merge_values``): mappings merge key by key, recursively; anything else (lists, scalars,
-``null``) replaces what the program computed. A list is never appended to, so setting
-``tolerations`` states the whole list. ``null`` is passed on to Helm, which then drops the
-chart's default for that key.
+Merge (``merge_values``): mappings merge key by key, recursively; anything else (lists,
+scalars) replaces what the program computed. A list is never appended to, so setting
+``tolerations`` states the whole list.
+
+``null`` is refused anywhere inside ``values`` (``null_paths``), with its key path: the pinned
+pulumi-kubernetes provider (v4.25) reads a Release's inputs skipping nulls, nested ones
+included, so a ``null`` never reaches Helm and cannot remove a chart default; the override
+could only ever be silently ignored.
 
 Protected keys (``ReleaseValues.protected``, key path -> why): values that carry an invariant the
 program relies on or checks (the GPU DaemonSets' tolerations checked against every GPU pool's
 taints, Volcano's scheduler policy that team stacks check their Queues against, the cluster the
 autoscaler manages and the IAM role it runs as), and values that a typed config key already
-states (replicas, the autoscaler's expander, Fluid's runtimes). Setting one, a key below it, or
-a parent of it to a non-mapping (which would replace it) is refused with the key path and the
-reason. Any other computed value may be overridden; the add-on then logs a warning naming each
-value it replaces (``ReleaseValues.replaced``), so a review of ``pulumi up`` shows it.
+states (replicas, the autoscaler's expander, Fluid's runtimes), and the switches that would
+turn off the component such a value configures (Volcano's ``custom.scheduler_enable``, Fluid's
+``csi.enabled``, metrics-server's ``apiService.create``, ...). Setting one, a key below it, or a
+parent of it to a non-mapping (which would replace it; a ``null`` parent is refused as a null)
+is refused with the key path and the reason.
+
+Mirrored images: with ``kubeai:images.registry`` set, every computed value that points at the
+mirror (``ReleaseValues.mirror_paths``: the image repositories and registries
+``infra.images`` computes per chart) is protected too: an override would pull that image from
+elsewhere while ``kubeai images list`` still lists (and has copied) the mirror's copy.
+
+Any other computed value may be overridden; the add-on then logs a warning naming each value it
+replaces (``ReleaseValues.replaced``), so a review of ``pulumi up`` shows it.
 
 Checks against the chart (``ReleaseValues.problems``; only when ``values`` is set, reading the
 chart lazily), as Helm would apply them and further:
@@ -37,7 +50,7 @@ chart lazily), as Helm would apply them and further:
 * where a chart or subchart ships ``values.schema.json`` (the NVIDIA charts'
   ``node-feature-discovery`` subchart), the values Helm would render it with (its ``values.yaml``,
   the parent chart's defaults under the subchart's key, ``global``, then the computed values and
-  the override; ``null`` removing a default) are validated with ``jsonschema`` (the draft the
+  the override) are validated with ``jsonschema`` (the draft the
   schema names) under the subchart's key, as Helm does. Unlike Helm, a subchart's schema is
   applied even while its ``condition`` disables it, so values set for it are valid the day it is
   enabled.
@@ -69,6 +82,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from infra.config import NAMESPACE, ChartSource, ConfigError
 from infra.config.loading import _suggest as suggest_key
+from infra.images import mirrored_repository
 from infra.versions import Chart, RepositoryChart
 
 if TYPE_CHECKING:
@@ -87,6 +101,12 @@ _TEMPLATE_REFS = (
 )
 #: Longest value shown in a message (schema errors quote the offending value).
 _MAX_MESSAGE = 400
+#: Why a ``null`` in ``values`` is refused.
+NULL_REASON = (
+    "is null: the pulumi-kubernetes provider drops nulls from a Release's values (nested ones "
+    "too) before Helm sees them, so values cannot remove a chart default; set the value you "
+    "want, or leave the key out"
+)
 
 
 def key_path(where: str, parts: Sequence[str | int]) -> str:
@@ -133,15 +153,31 @@ def coalesce(defaults: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str
     return out
 
 
+def null_paths(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Paths of every ``None`` in ``value``, in mappings and lists at any depth (list items by
+    index)."""
+    if value is None:
+        return [prefix]
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [path for key, item in items for path in null_paths(item, (*prefix, key))]
+
+
 def protected_hits(override: Mapping[str, Any], path: KeyPath) -> list[tuple[str, ...]]:
     """Key paths of ``override`` that set the protected ``path``: the key itself, a key below it,
-    or a parent of it set to a non-mapping (which would replace it). ``"*"`` in ``path`` matches
-    any key."""
+    or a parent of it set to a non-mapping (which would replace it) other than ``None`` (a null
+    is refused on its own, ``null_paths``). ``"*"`` in ``path`` matches any key."""
     head, rest = path[0], path[1:]
     keys = list(override) if head == ANY_KEY else [head] if head in override else []
     hits: list[tuple[str, ...]] = []
     for key in keys:
         value = override[key]
+        if rest and value is None:
+            continue
         if not rest or not isinstance(value, Mapping):
             hits.append((key,))
         else:
@@ -381,7 +417,8 @@ class ReleaseValues:
     ``chart``/``source``: the chart the Release installs and where from
     (``kubeai:addons.<addon>.chart``); ``computed``: the values the program computes;
     ``override``: ``kubeai:addons.<addon>.values``; ``protected``: key paths the override may
-    not set, each with the reason (module docstring).
+    not set, each with the reason (module docstring); ``registry``: ``kubeai:images.registry``
+    (its computed image values are protected too, ``mirror_paths``).
     """
 
     addon: str
@@ -390,6 +427,7 @@ class ReleaseValues:
     computed: Mapping[str, Any]
     override: Mapping[str, Any]
     protected: Mapping[KeyPath, str] = field(default_factory=dict)
+    registry: str | None = None
 
     @classmethod
     def of(
@@ -399,10 +437,14 @@ class ReleaseValues:
         config: ChartAddon,
         computed: Mapping[str, Any],
         protected: Mapping[KeyPath, str] | None = None,
+        registry: str | None = None,
     ) -> ReleaseValues:
         """The values of add-on ``addon`` (its ``kubeai:addons`` key) whose config is ``config``
-        (``chart`` source and ``values`` override)."""
-        return cls(addon, chart, config.chart, computed, config.values, dict(protected or {}))
+        (``chart`` source and ``values`` override), with ``computed`` pointing its images at
+        the ``registry`` mirror when one is set (``kubeai:images.registry``)."""
+        return cls(
+            addon, chart, config.chart, computed, config.values, dict(protected or {}), registry
+        )
 
     @property
     def where(self) -> str:
@@ -412,23 +454,55 @@ class ReleaseValues:
     def merged(self) -> dict[str, Any]:
         """The Release's ``values``: ``override`` deep-merged over ``computed``.
 
-        Raises ``ConfigError`` when the override sets a protected key (``protected_problems``).
+        Raises ``ConfigError`` when the override holds a ``null`` or sets a protected key
+        (``protected_problems``).
         """
         if problems := self.protected_problems():
             raise ConfigError(problems)
         return merge_values(self.computed, self.override)
 
+    def mirror_paths(self) -> list[KeyPath]:
+        """Key paths of the computed values that point at the ``registry`` mirror (image
+        repositories and registries, as ``infra.images`` computes them); ``[]`` without one."""
+        registry = self.registry
+        if not registry:
+            return []
+
+        def walk(values: Mapping[str, Any], prefix: KeyPath) -> list[KeyPath]:
+            out: list[KeyPath] = []
+            for key, value in values.items():
+                if isinstance(value, Mapping):
+                    out += walk(value, (*prefix, key))
+                elif (
+                    isinstance(value, str)
+                    and value
+                    and mirrored_repository(value, registry) == value
+                ):
+                    out.append((*prefix, key))
+            return out
+
+        return walk(self.computed, ())
+
     def protected_problems(self) -> list[tuple[str, str]]:
-        """One problem per protected key the override sets (no chart is read)."""
-        problems: list[tuple[str, str]] = []
-        for path, reason in self.protected.items():
+        """The problems found without reading the chart: one per ``null`` in the override, one
+        per protected key it sets, one per mirrored image value it sets (module docstring)."""
+        problems = [(key_path(self.where, p), NULL_REASON) for p in null_paths(self.override)]
+        mirrored = (
+            f"points an image at the kubeai:images.registry mirror {self.registry}; another "
+            "value would pull from elsewhere while `kubeai images list` lists the mirror's copy"
+        )
+        rules = [*self.protected.items(), *((p, mirrored) for p in self.mirror_paths())]
+        hits: dict[tuple[str, ...], str] = {}  # a parent replaced names its first reason only
+        for path, reason in rules:
             for hit in protected_hits(self.override, path):
-                problems.append(
-                    (
-                        key_path(self.where, hit),
-                        f"is set by the program and cannot be overridden: {reason}",
-                    )
+                hits.setdefault(hit, reason)
+        for hit, reason in hits.items():
+            problems.append(
+                (
+                    key_path(self.where, hit),
+                    f"is set by the program and cannot be overridden: {reason}",
                 )
+            )
         return problems
 
     def replaced(self) -> list[str]:
@@ -496,7 +570,7 @@ def platform_values_problems(config: PlatformConfig) -> list[tuple[str, str]]:
     """
     from infra.addons import autoscaling, fluid, gpu, volcano
 
-    addons = config.addons
+    addons, images = config.addons, config.images
     provider = config.cluster.provider
     releases: list[ReleaseValues] = []
     idle: list[tuple[str, str]] = []
@@ -515,13 +589,13 @@ def platform_values_problems(config: PlatformConfig) -> list[tuple[str, str]]:
     add(
         "volcano",
         addons.volcano.values,
-        lambda: volcano.release_values(volcano.VolcanoArgs(config=addons.volcano)),
+        lambda: volcano.release_values(volcano.VolcanoArgs(config=addons.volcano, images=images)),
         None if addons.volcano.enabled else "Volcano is disabled (kubeai:addons.volcano.enabled)",
     )
     add(
         "fluid",
         addons.fluid.values,
-        lambda: fluid.release_values(fluid.FluidArgs(config=addons.fluid)),
+        lambda: fluid.release_values(fluid.FluidArgs(config=addons.fluid, images=images)),
         None if addons.fluid.enabled else "Fluid is disabled (kubeai:addons.fluid.enabled)",
     )
     mode = config.gpu_mode
@@ -529,7 +603,7 @@ def platform_values_problems(config: PlatformConfig) -> list[tuple[str, str]]:
         "gpu",
         addons.gpu.values,
         lambda: gpu.release_values(
-            gpu.GpuEnablementArgs(mode=mode, config=addons.gpu, provider=provider)
+            gpu.GpuEnablementArgs(mode=mode, config=addons.gpu, provider=provider, images=images)
         ),
         None
         if mode != "none"
@@ -539,7 +613,7 @@ def platform_values_problems(config: PlatformConfig) -> list[tuple[str, str]]:
     add(
         "clusterAutoscaler",
         scaler.values,
-        lambda: autoscaling.autoscaler_release_values(config.cluster, scaler),
+        lambda: autoscaling.autoscaler_release_values(config.cluster, scaler, images),
         None
         if scaler.enabled and provider == "eks"
         else "the cluster-autoscaler chart is installed on EKS only (kubeai:addons."
@@ -548,7 +622,7 @@ def platform_values_problems(config: PlatformConfig) -> list[tuple[str, str]]:
     add(
         "metricsServer",
         addons.metrics_server.values,
-        lambda: autoscaling.metrics_server_release_values(addons.metrics_server),
+        lambda: autoscaling.metrics_server_release_values(addons.metrics_server, images),
         None
         if config.metrics_server_enabled
         else f"metrics-server is not installed on this platform (kubeai:addons.metricsServer."

@@ -24,7 +24,8 @@ Release is retained on delete (``infra.addons`` module docstring).
 
 ``kubeai:addons.volcano.values`` is merged over these values (``release_values``,
 ``infra.addons.values``); the keys above other than the admissions' defaults, and
-``custom.scheduler_name``, are the program's (``PROTECTED_VALUES``).
+``custom.scheduler_name``, are the program's (``PROTECTED_VALUES``), and so are the switches of
+the components they configure (``custom.{scheduler,controller,admission}_enable``).
 
 Why there is no ``enqueue`` action (GPU pools that scale from zero)
 -------------------------------------------------------------------
@@ -183,6 +184,17 @@ PROTECTED_VALUES: dict[KeyPath, str] = {
     ("custom", "enabled_admissions"): (
         "includes /podgroups/mutate, the webhook that puts a team's jobs in the team's Queue"
     ),
+    ("custom", "scheduler_enable"): (
+        "the scheduler is the one every team workload names (schedulerName 'volcano'): without "
+        "it their pods stay Pending"
+    ),
+    ("custom", "controller_enable"): (
+        "the controllers create the PodGroups and run the Jobs the team stacks submit"
+    ),
+    ("custom", "admission_enable"): (
+        "the admission webhooks include /podgroups/mutate, which puts a team's jobs in the "
+        "team's Queue"
+    ),
     ("custom", "scheduler_name"): (
         "the platform exports schedulerName 'volcano' and every team workload names it"
     ),
@@ -198,7 +210,14 @@ def release_values(args: VolcanoArgs) -> ReleaseValues:
     """The Release's values: ``volcano_values`` with ``kubeai:addons.volcano.values`` over them
     (``infra.addons.values``; protected keys: ``PROTECTED_VALUES``)."""
     computed = volcano_values(args.config, args.images)
-    return ReleaseValues.of("volcano", versions.VOLCANO, args.config, computed, PROTECTED_VALUES)
+    return ReleaseValues.of(
+        "volcano",
+        versions.VOLCANO,
+        args.config,
+        computed,
+        PROTECTED_VALUES,
+        registry=args.images.registry,
+    )
 
 
 class Volcano(pulumi.ComponentResource):

@@ -74,7 +74,9 @@ def test_protected_hits_the_key_a_key_below_it_and_a_parent_replacing_it() -> No
     assert protected_hits({"custom": {"scheduler_config_override": "x"}}, path) == [
         ("custom", "scheduler_config_override")
     ]
-    assert protected_hits({"custom": None}, path) == [("custom",)]
+    assert protected_hits({"custom": "x"}, path) == [("custom",)]
+    # a null parent is refused as a null (null_paths), not once more here
+    assert protected_hits({"custom": None}, path) == []
     assert protected_hits({"custom": {"scheduler_enable": False}}, path) == []
     below = protected_hits({"rbac": {"serviceAccount": {"annotations": {"k": "v"}}}}, ("rbac",))
     assert below == [("rbac",)]
@@ -251,9 +253,57 @@ def test_values_of_the_other_gpu_chart_are_refused() -> None:
         ),
         (
             "existing",
-            {"fluid": {"values": {"csi": None}}},
+            {"fluid": {"values": {"csi": []}}},
             "kubeai:addons.fluid.values.csi",
             "tainted GPU nodes",
+        ),
+        (
+            "existing",
+            {"volcano": {"values": {"custom": {"controller_enable": False}}}},
+            "kubeai:addons.volcano.values.custom.controller_enable",
+            "create the PodGroups",
+        ),
+        (
+            "existing",
+            {"fluid": {"values": {"csi": {"enabled": False}}}},
+            "kubeai:addons.fluid.values.csi.enabled",
+            "mounts every dataset",
+        ),
+        (
+            "existing",
+            {"fluid": {"values": {"webhook": {"enabled": False}}}},
+            "kubeai:addons.fluid.values.webhook.enabled",
+            "FUSE sidecars",
+        ),
+        (
+            "eks",
+            {"gpu": {"values": {"affinity": {"nodeAffinity": {}}}}},
+            "kubeai:addons.gpu.values.affinity",
+            "keep the device plugin off",
+        ),
+        (
+            "eks",
+            {"gpu": {"values": {"devicePlugin": {"enabled": False}}}},
+            "kubeai:addons.gpu.values.devicePlugin.enabled",
+            "nvidia.com/gpu",
+        ),
+        (
+            "eks",
+            {"metricsServer": {"values": {"apiService": {"create": False}}}},
+            "kubeai:addons.metricsServer.values.apiService.create",
+            "v1beta1.metrics.k8s.io",
+        ),
+        (
+            "eks",
+            {"metricsServer": {"values": {"rbac": {"create": False}}}},
+            "kubeai:addons.metricsServer.values.rbac.create",
+            "ClusterRoles",
+        ),
+        (
+            "eks",
+            {"clusterAutoscaler": {"values": {"rbac": {"serviceAccount": {"create": False}}}}},
+            "kubeai:addons.clusterAutoscaler.values.rbac.serviceAccount.create",
+            "IRSA role",
         ),
         (
             "eks",
@@ -288,6 +338,79 @@ def test_a_protected_key_is_refused_with_its_path_and_reason(
     assert paths(problems) == [path]
     assert "is set by the program and cannot be overridden" in problems[0][1]
     assert reason in problems[0][1]
+
+
+def test_volcano_s_component_switches_are_refused() -> None:
+    values = {"custom": {"scheduler_enable": False, "admission_enable": False}}
+    problems = problems_of(volcano={"values": values})
+    assert paths(problems) == [
+        "kubeai:addons.volcano.values.custom.scheduler_enable",
+        "kubeai:addons.volcano.values.custom.admission_enable",
+    ]
+    assert "Pending" in problems[0][1] and "/podgroups/mutate" in problems[1][1]
+
+
+def test_a_null_anywhere_is_refused_with_its_path() -> None:
+    values = {
+        "dataset": {"tolerations": [{"key": "a", "operator": None}], "resources": None},
+        "csi": None,  # a protected parent: one problem, the null's
+    }
+    problems = problems_of(fluid={"values": values})
+    assert paths(problems) == [
+        "kubeai:addons.fluid.values.dataset.tolerations[0].operator",
+        "kubeai:addons.fluid.values.dataset.resources",
+        "kubeai:addons.fluid.values.csi",
+    ]
+    for _, message in problems:
+        assert message.startswith("is null: the pulumi-kubernetes provider drops nulls")
+        assert "cannot remove a chart default" in message
+    # also when the component is used directly (no platform check before it)
+    config = VolcanoAddon(values={"custom": {"metrics_enable": None}})
+    with pytest.raises(ConfigError, match=r"volcano\.values\.custom\.metrics_enable"):
+        volcano_release_values(VolcanoArgs(config=config)).merged()
+    # on a repository chart too (checked for protected keys only)
+    problems = problems_of("eks", metricsServer={"values": {"args": [None]}})
+    assert paths(problems) == ["kubeai:addons.metricsServer.values.args[0]"]
+
+
+MIRRORED_IMAGES = [
+    ("existing", "volcano", {"basic": {"image_registry": "evil.io"}}, "basic.image_registry"),
+    (
+        "existing",
+        "fluid",
+        {"csi": {"registrar": {"imagePrefix": "evil.io/sig-storage"}}},
+        "csi.registrar.imagePrefix",
+    ),
+    ("eks", "gpu", {"image": {"repository": "evil.io/k8s-device-plugin"}}, "image.repository"),
+    ("eks", "gpu", {"image": "evil.io/k8s-device-plugin"}, "image"),
+    ("eks", "clusterAutoscaler", {"image": {"repository": "evil.io/ca"}}, "image.repository"),
+    ("eks", "metricsServer", {"image": {"repository": "evil.io/ms"}}, "image.repository"),
+]
+
+
+@pytest.mark.parametrize(("provider", "addon", "values", "path"), MIRRORED_IMAGES)
+def test_with_a_mirror_its_image_values_are_refused(provider, addon, values, path) -> None:
+    config = factories.platform_config(
+        provider, addons={addon: {"values": values}}, images={"registry": "mirror.test/kubeai"}
+    )
+    problems = platform_values_problems(config)
+    assert paths(problems) == [f"kubeai:addons.{addon}.values.{path}"]
+    assert "kubeai:images.registry mirror mirror.test/kubeai" in problems[0][1]
+    assert "kubeai images list" in problems[0][1]
+
+
+@pytest.mark.parametrize(("provider", "addon", "values", "path"), MIRRORED_IMAGES)
+def test_without_a_mirror_image_values_may_be_overridden(provider, addon, values, path) -> None:
+    assert problems_of(provider, **{addon: {"values": values}}) == []
+
+
+def test_with_a_mirror_other_image_settings_stay_open() -> None:
+    images = {"registry": "mirror.test/kubeai", "pullSecrets": ["mirror"]}
+    values = {"image": {"tag": "v0.8.1", "pullPolicy": "Always"}, "imagePullSecrets": []}
+    config = factories.platform_config(
+        "eks", addons={"metricsServer": {"values": values}}, images=images
+    )
+    assert platform_values_problems(config) == []
 
 
 def test_values_of_an_add_on_that_installs_no_chart_are_refused() -> None:
