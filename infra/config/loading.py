@@ -9,6 +9,7 @@ also gets a did-you-mean suggestion (``kubeai:quota.gpuQouta: unknown key; did y
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from typing import Any
@@ -69,6 +70,8 @@ def _problems(model: type[BaseModel], error: ValidationError) -> list[tuple[str,
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
+        if loc[-1:] == ("[key]",):
+            loc = loc[:-2]  # a bad mapping key: the mapping's path (the message names the key)
         if item["type"] == "extra_forbidden":
             parent = _model_at(model, loc[:-1])
             valid = (
@@ -106,20 +109,28 @@ def default_provider_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
     every package in ``DEFAULT_PROVIDERS`` or ``*``).
 
     ``raw`` is the stack's config by full key; the value is a list (stack file) or its JSON text
-    (the program's runtime config). The program declares explicit providers for everything; this
+    (the program's runtime config); anything else (a bare ``"*"``) is refused: the engine reads
+    the key as a JSON list. The program declares explicit providers for everything; this
     key makes the engine refuse any resource that would still fall back to an ambient default.
     """
     value = raw.get(DISABLE_DEFAULTS_KEY)
     if isinstance(value, str):
-        try:
+        # the runtime's JSON text; a bare string ("*") stays a string and is refused
+        with contextlib.suppress(json.JSONDecodeError):
             value = json.loads(value)
-        except json.JSONDecodeError:
-            value = [value]
+    wanted = json.dumps(list(DEFAULT_PROVIDERS))
+    if value is not None and not isinstance(value, list):
+        return [
+            (
+                DISABLE_DEFAULTS_KEY,
+                f"must be a list of packages, got {value!r}: write "
+                f'`{DISABLE_DEFAULTS_KEY}: {wanted}` (or ["*"]) in the stack file\'s config',
+            )
+        ]
     given = {str(v) for v in value} if isinstance(value, list) else set()
     missing = [] if "*" in given else [p for p in DEFAULT_PROVIDERS if p not in given]
     if not missing:
         return []
-    wanted = json.dumps(list(DEFAULT_PROVIDERS))
     return [
         (
             DISABLE_DEFAULTS_KEY,

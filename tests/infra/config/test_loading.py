@@ -12,9 +12,11 @@ from infra.config import (
     ConfigError,
     PlatformConfig,
     TeamConfig,
+    default_provider_problems,
     parse_config,
     split_keys,
 )
+from infra.config.loading import DISABLE_DEFAULTS_KEY
 from tests.infra.factories import STACKS
 from tests.infra.factories import config_problems as _problems
 from tests.infra.factories import stack_values as _values
@@ -74,3 +76,32 @@ def test_value_errors_name_the_key() -> None:
     bad["quota"]["memory"] = "lots"
     [(path, message)] = _problems(bad)
     assert path == "kubeai:quota.memory" and "Kubernetes quantity" in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["*"],
+        ["kubernetes", "aws", "gcp", "alicloud"],
+        '["*"]',
+        '["kubernetes","aws","gcp","alicloud"]',
+    ],
+)
+def test_default_providers_disabled_by_a_list_or_its_json_text(value: object) -> None:
+    assert default_provider_problems({DISABLE_DEFAULTS_KEY: value}) == []
+
+
+@pytest.mark.parametrize("value", ["*", "kubernetes", '"*"', "true", True, {"all": True}])
+def test_default_providers_given_as_anything_but_a_list_are_refused(value: object) -> None:
+    """The engine reads ``pulumi:disable-default-providers`` as a JSON list: a bare ``"*"`` in
+    the stack file would leave every default provider enabled."""
+    [(path, message)] = default_provider_problems({DISABLE_DEFAULTS_KEY: value})
+    assert path == DISABLE_DEFAULTS_KEY and message.startswith("must be a list of packages")
+    assert '["kubernetes", "aws", "gcp", "alicloud"]' in message
+
+
+def test_default_providers_left_enabled_are_named() -> None:
+    [(_, message)] = default_provider_problems({DISABLE_DEFAULTS_KEY: ["kubernetes"]})
+    assert message.startswith("must disable the default providers of aws, gcp, alicloud")
+    [(_, message)] = default_provider_problems({})
+    assert message.startswith("must disable the default providers of kubernetes, aws")
