@@ -35,7 +35,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from infra.config.shared import NAMESPACE, LabelKey, Strict
+from infra.config.shared import NAMESPACE, AnnotationKey, Strict
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 GKE_ANNOTATION = "iam.gke.io/gcp-service-account"
@@ -119,13 +119,14 @@ def _field(alias: str) -> str:
 class ServiceAccountConfig(Strict):
     """A ServiceAccount's cloud identity (``workloadIdentity``) and extra ``annotations``.
 
-    Annotation keys are Kubernetes qualified names (``check_qualified_name``, as label keys);
+    Annotation keys are Kubernetes qualified names (``AnnotationKey``: as label keys, but the
+    prefix may have capitals);
     keys and values together take at most 256 KiB (``ANNOTATIONS_SIZE_LIMIT``). An annotation may
     not repeat the one ``workloadIdentity`` renders (give it once).
     """
 
     workload_identity: WorkloadIdentity | None = None
-    annotations: dict[LabelKey, Annotated[str, StringConstraints(max_length=4096)]] = Field(
+    annotations: dict[AnnotationKey, Annotated[str, StringConstraints(max_length=4096)]] = Field(
         default_factory=dict
     )
 

@@ -41,22 +41,25 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
-def check_qualified_name(value: str) -> str:
-    """Validator: ``value`` as a Kubernetes qualified name, the rule of label and annotation keys
+def check_qualified_name(value: str, *, ignore_case: bool = False) -> str:
+    """Validator: ``value`` as a Kubernetes qualified name, the rule of label keys
     (apimachinery ``IsQualifiedName``): an optional prefix, a DNS subdomain of at most 253
     characters, and ``/``, then a name of 1-63 letters, digits, ``-``, ``_`` and ``.``, starting
-    and ending with a letter or digit. ``ValueError`` naming the bad part otherwise."""
+    and ending with a letter or digit. ``ignore_case``: the prefix may have capitals, as in
+    annotation keys (``ValidateAnnotations`` checks the lowercased key). ``ValueError`` naming
+    the bad part otherwise."""
     parts = value.split("/")
     if len(parts) > 2:
         raise ValueError(f"{value!r} is not a qualified name: at most one '/' (prefix/name)")
     name = parts[-1]
     if len(parts) == 2:
         prefix = parts[0]
-        if not (0 < len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix)):
+        subdomain = prefix.lower() if ignore_case else prefix
+        if not (0 < len(prefix) <= 253 and _DNS_SUBDOMAIN.match(subdomain)):
             raise ValueError(
                 f"{value!r} is not a qualified name: the prefix {prefix!r} must be a DNS "
-                "subdomain (at most 253 lowercase letters, digits, '-' and '.', a letter or digit "
-                "at both ends of each dot-separated part)"
+                f"subdomain (at most 253 {'' if ignore_case else 'lowercase '}letters, digits, "
+                "'-' and '.', a letter or digit at both ends of each dot-separated part)"
             )
     if not (len(name) <= 63 and _QUALIFIED_NAME.match(name)):
         raise ValueError(
@@ -66,8 +69,12 @@ def check_qualified_name(value: str) -> str:
     return value
 
 
-#: A label or annotation key (``check_qualified_name``).
+#: A label key (``check_qualified_name``).
 LabelKey = Annotated[str, AfterValidator(check_qualified_name)]
+#: An annotation key: a qualified name whose prefix may have capitals.
+AnnotationKey = Annotated[
+    str, AfterValidator(lambda key: check_qualified_name(key, ignore_case=True))
+]
 LabelValue = Annotated[
     str, StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 ]
