@@ -31,6 +31,7 @@ from infra.config.shared import (
     GPU_PRESENT_LABEL,
     GPU_TYPE_LABEL,
     NAMESPACE,
+    POOL_LABEL,
     ContainerResources,
     Resources,
     untolerated,
@@ -48,7 +49,6 @@ _CPU_MEMORY: tuple[Literal["cpu", "memory"], ...] = ("cpu", "memory")
 #: Pod Security level Fluid's runtime pods need: FUSE containers are privileged (SYS_ADMIN,
 #: /dev/fuse) and cache workers mount hostPath volumes; ``baseline`` forbids both.
 FLUID_POD_SECURITY = "privileged"
-POOL_LABEL = "kubeai.dev/pool"
 
 
 def _key(path: str) -> str:

@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from infra.config.shared import NAMESPACE, Strict
+from infra.config.shared import NAMESPACE, AnnotationKey, Strict
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 GKE_ANNOTATION = "iam.gke.io/gcp-service-account"
@@ -47,12 +47,9 @@ RRSA_INJECTION_ON = "on"
 #: Which provider each identity kind belongs to.
 KIND_PROVIDER = {"awsRoleArn": "eks", "gcpServiceAccount": "gke", "alicloudRoleName": "ack"}
 
-AnnotationKey = Annotated[
-    str,
-    StringConstraints(
-        min_length=1, max_length=317, pattern=r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9._-]{1,63}$"
-    ),
-]
+#: Most bytes of an object's annotations, keys and values together (Kubernetes'
+#: ``TotalAnnotationSizeLimitB``, apimachinery ``ValidateAnnotationsSize``).
+ANNOTATIONS_SIZE_LIMIT = 256 * 1024
 
 
 class WorkloadIdentity(Strict):
@@ -122,13 +119,27 @@ def _field(alias: str) -> str:
 class ServiceAccountConfig(Strict):
     """A ServiceAccount's cloud identity (``workloadIdentity``) and extra ``annotations``.
 
-    An annotation may not repeat the one ``workloadIdentity`` renders (give it once).
+    Annotation keys are Kubernetes qualified names (``AnnotationKey``: as label keys, but the
+    prefix may have capitals);
+    keys and values together take at most 256 KiB (``ANNOTATIONS_SIZE_LIMIT``). An annotation may
+    not repeat the one ``workloadIdentity`` renders (give it once).
     """
 
     workload_identity: WorkloadIdentity | None = None
     annotations: dict[AnnotationKey, Annotated[str, StringConstraints(max_length=4096)]] = Field(
         default_factory=dict
     )
+
+    @field_validator("annotations")
+    @classmethod
+    def _size(cls, annotations: dict[str, str]) -> dict[str, str]:
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
+        if size > ANNOTATIONS_SIZE_LIMIT:
+            raise ValueError(
+                f"take {size} bytes (keys and values), more than the {ANNOTATIONS_SIZE_LIMIT} "
+                "(256 KiB) Kubernetes admits on one object"
+            )
+        return annotations
 
     @model_validator(mode="after")
     def _no_clash(self) -> ServiceAccountConfig:

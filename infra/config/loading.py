@@ -9,6 +9,7 @@ also gets a did-you-mean suggestion (``kubeai:quota.gpuQouta: unknown key; did y
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from typing import Any
@@ -63,18 +64,9 @@ KEY_MARKER = "[key]"
 
 
 def _path(loc: tuple[Any, ...]) -> str:
-    """``kubeai:a.b[0].c`` for a pydantic error location; a failing mapping key (followed by
-    pydantic's ``[key]`` marker) is shown quoted, ``kubeai:a.b['']``."""
     out = ""
-    for index, part in enumerate(loc):
-        if part == KEY_MARKER:
-            continue
-        if index + 1 < len(loc) and loc[index + 1] == KEY_MARKER:
-            out += f"[{part!r}]"
-        elif isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return f"{NAMESPACE}:{out}" if out else f"{NAMESPACE}:"
 
 
@@ -82,6 +74,10 @@ def _problems(model: type[BaseModel], error: ValidationError) -> list[tuple[str,
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
+        key: object = None
+        if loc[-1:] == (KEY_MARKER,):
+            # a bad mapping key: the mapping's path, and the message names the key
+            key, loc = loc[-2], loc[:-2]
         if item["type"] == "extra_forbidden":
             parent = _model_at(model, loc[:-1])
             valid = (
@@ -90,8 +86,8 @@ def _problems(model: type[BaseModel], error: ValidationError) -> list[tuple[str,
             problems.append((_path(loc), "unknown key" + _suggest(str(loc[-1]), valid)))
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
-            if KEY_MARKER in loc:
-                message = f"the key: {message}"
+            if key is not None and repr(str(key)) not in message:
+                message = f"key {str(key)!r}: {message}"
             problems.append((_path(loc), message))
     return problems
 
@@ -121,20 +117,28 @@ def default_provider_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
     every package in ``DEFAULT_PROVIDERS`` or ``*``).
 
     ``raw`` is the stack's config by full key; the value is a list (stack file) or its JSON text
-    (the program's runtime config). The program declares explicit providers for everything; this
+    (the program's runtime config); anything else (a bare ``"*"``) is refused: the engine reads
+    the key as a JSON list. The program declares explicit providers for everything; this
     key makes the engine refuse any resource that would still fall back to an ambient default.
     """
     value = raw.get(DISABLE_DEFAULTS_KEY)
     if isinstance(value, str):
-        try:
+        # the runtime's JSON text; a bare string ("*") stays a string and is refused
+        with contextlib.suppress(json.JSONDecodeError):
             value = json.loads(value)
-        except json.JSONDecodeError:
-            value = [value]
+    wanted = json.dumps(list(DEFAULT_PROVIDERS))
+    if value is not None and not isinstance(value, list):
+        return [
+            (
+                DISABLE_DEFAULTS_KEY,
+                f"must be a list of packages, got {value!r}: write "
+                f'`{DISABLE_DEFAULTS_KEY}: {wanted}` (or ["*"]) in the stack file\'s config',
+            )
+        ]
     given = {str(v) for v in value} if isinstance(value, list) else set()
     missing = [] if "*" in given else [p for p in DEFAULT_PROVIDERS if p not in given]
     if not missing:
         return []
-    wanted = json.dumps(list(DEFAULT_PROVIDERS))
     return [
         (
             DISABLE_DEFAULTS_KEY,

@@ -35,6 +35,32 @@ def check_cidr(value: str) -> str:
         raise ValueError(f"{value!r} is not a network in CIDR notation: {error}") from None
 
 
+#: Shortest prefix length admitted per IP version: the widest private blocks, ``10.0.0.0/8`` and
+#: the IPv6 unique local ``fc00::/7``. A wider network admits much of the internet.
+MIN_PREFIX = {4: 8, 6: 7}
+
+
+def narrow(admitted: str, give: str) -> AfterValidator:
+    """Validator (after ``check_cidr``) refusing a network wider than ``MIN_PREFIX`` allows:
+    ``admitted`` names what it would open (``the registry``), ``give`` what to list instead.
+    ``ValueError`` with that advice."""
+
+    def check(value: str) -> str:
+        network = ipaddress.ip_network(value)
+        shortest = MIN_PREFIX[network.version]
+        if network.prefixlen >= shortest:
+            return value
+        reach = (
+            "admits every address: {} would accept any network"
+            if network.prefixlen == 0
+            else f"is wider than /{shortest} (the widest private block): {{}} would accept much "
+            "of the internet"
+        )
+        raise ValueError(f"{value!r} {reach.format(admitted)}; list the networks of {give}")
+
+    return AfterValidator(check)
+
+
 #: An IP network in CIDR notation (``check_cidr``).
 Cidr = Annotated[str, AfterValidator(check_cidr)]
 
@@ -50,13 +76,18 @@ class PlatformNetwork(Strict):
     agent's ``/metrics``, Fluid's cache pods); a namespace that does not exist admits nobody.
     ``nodeCidrs``: the nodes' addresses (and, with an overlay CNI, its tunnel addresses), admitted
     to the pods of the teams' Fluid cache namespaces, where Fluid's host-network FUSE pods reach
-    cache workers that run on the pod network (JuiceFS); empty admits none.
+    cache workers that run on the pod network (JuiceFS); empty admits none. No network may be
+    wider than ``MIN_PREFIX`` (``0.0.0.0/0`` would admit everyone).
     """
 
     ingress_namespaces: list[Name] = Field(default_factory=list, max_length=20)
-    ingress_cidrs: list[Cidr] = Field(default_factory=list, max_length=50)
+    ingress_cidrs: list[
+        Annotated[Cidr, narrow("the registry", "your ingress controllers' sources or VPN")]
+    ] = Field(default_factory=list, max_length=50)
     monitoring_namespace: Name = "monitoring"
-    node_cidrs: list[Cidr] = Field(default_factory=list, max_length=50)
+    node_cidrs: list[
+        Annotated[Cidr, narrow("the teams' Fluid cache pods", "the cluster's nodes")]
+    ] = Field(default_factory=list, max_length=50)
 
 
 class NetworkOutput(PlatformNetwork):
@@ -73,8 +104,11 @@ class TeamNetwork(Strict):
     ``servingClientNamespaces``: namespaces (by name) whose pods may call the team's inference
     services (Triton HTTP and gRPC), besides the team's own namespace and the platform's
     ``network.ingressNamespaces``. ``servingClientCidrs``: networks outside the pod network
-    admitted to the same ports (e.g. the sources of a LoadBalancer in front of a service).
+    admitted to the same ports (e.g. the sources of a LoadBalancer in front of a service), each
+    at most as wide as ``MIN_PREFIX`` allows.
     """
 
     serving_client_namespaces: list[Name] = Field(default_factory=list, max_length=50)
-    serving_client_cidrs: list[Cidr] = Field(default_factory=list, max_length=50)
+    serving_client_cidrs: list[
+        Annotated[Cidr, narrow("the team's inference services", "their clients")]
+    ] = Field(default_factory=list, max_length=50)

@@ -20,6 +20,7 @@ from infra.config.shared import (
     GPU_TOLERATION,
     GPU_TYPE_LABEL,
     NAMESPACE,
+    POOL_LABEL,
     ArtifactStore,
     ChartSource,
     LabelKey,
@@ -139,6 +140,15 @@ class Cluster(Strict):
         return self
 
 
+#: Node labels the platform sets on every pool's nodes (``NodePool.effective_labels``), refused
+#: in ``nodePools[].labels``, each with what it carries.
+RESERVED_POOL_LABELS = {
+    POOL_LABEL: "the pool's name",
+    GPU_PRESENT_LABEL: "true on GPU pools, where NVIDIA's device plugin runs",
+    GPU_TYPE_LABEL: "the gpuType of GPU pools",
+}
+
+
 class NodePool(Strict):
     """A GPU (or CPU) node pool: one shape over every provider.
 
@@ -147,6 +157,7 @@ class NodePool(Strict):
     ``allocatable`` (``cpu``, ``memory``): what one node offers pods after the kubelet's and the
     system's reservations (``kubectl get node -o jsonpath='{.status.allocatable}'``); team
     stacks refuse a replica larger than that. Unset: only GPUs per node are checked.
+    ``labels`` may not set the labels the platform sets (``RESERVED_POOL_LABELS``).
     """
 
     name: Name
@@ -160,6 +171,18 @@ class NodePool(Strict):
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     taints: list[Taint] | None = None
     allocatable: Resources | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _unreserved(cls, labels: dict[str, str]) -> dict[str, str]:
+        if reserved := [
+            f"{k!r} ({RESERVED_POOL_LABELS[k]})" for k in labels if k in RESERVED_POOL_LABELS
+        ]:
+            raise ValueError(
+                f"{', '.join(reserved)}: labels the platform sets on the pool's nodes itself, "
+                "which the placement checks and node selectors rely on; drop them"
+            )
+        return labels
 
     @model_validator(mode="after")
     def _sizes(self) -> NodePool:
@@ -186,7 +209,7 @@ class NodePool(Strict):
     @property
     def effective_labels(self) -> dict[str, str]:
         """Its node labels, with ``nvidia.com/gpu.present=true`` on GPU pools."""
-        labels = {"kubeai.dev/pool": self.name, **self.labels}
+        labels = {POOL_LABEL: self.name, **self.labels}
         if self.is_gpu:
             labels[GPU_PRESENT_LABEL] = "true"
             labels[GPU_TYPE_LABEL] = self.gpu_type

@@ -6,10 +6,12 @@ are errors, values immutable. ``ConfigError`` carries every problem as ``(key pa
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,14 +32,48 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 #: Label of every GPU node naming its pool's GPU type (``NodePool.effective_labels``).
 GPU_TYPE_LABEL = "kubeai.dev/gpu-type"
+#: Label of every node naming its pool (``NodePool.effective_labels``).
+POOL_LABEL = "kubeai.dev/pool"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL)]
-LabelKey = Annotated[
-    str,
-    StringConstraints(
-        min_length=1, max_length=253, pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9._-]{1,63}$"
-    ),
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
+def check_qualified_name(value: str, *, ignore_case: bool = False) -> str:
+    """Validator: ``value`` as a Kubernetes qualified name, the rule of label keys
+    (apimachinery ``IsQualifiedName``): an optional prefix, a DNS subdomain of at most 253
+    characters, and ``/``, then a name of 1-63 letters, digits, ``-``, ``_`` and ``.``, starting
+    and ending with a letter or digit. ``ignore_case``: the prefix may have capitals, as in
+    annotation keys (``ValidateAnnotations`` checks the lowercased key). ``ValueError`` naming
+    the bad part otherwise."""
+    parts = value.split("/")
+    if len(parts) > 2:
+        raise ValueError(f"{value!r} is not a qualified name: at most one '/' (prefix/name)")
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        subdomain = prefix.lower() if ignore_case else prefix
+        if not (0 < len(prefix) <= 253 and _DNS_SUBDOMAIN.match(subdomain)):
+            raise ValueError(
+                f"{value!r} is not a qualified name: the prefix {prefix!r} must be a DNS "
+                f"subdomain (at most 253 {'' if ignore_case else 'lowercase '}letters, digits, "
+                "'-' and '.', a letter or digit at both ends of each dot-separated part)"
+            )
+    if not (len(name) <= 63 and _QUALIFIED_NAME.match(name)):
+        raise ValueError(
+            f"{value!r} is not a qualified name: the name {name!r} must be 1-63 letters, digits, "
+            "'-', '_' and '.', with a letter or digit at both ends"
+        )
+    return value
+
+
+#: A label key (``check_qualified_name``).
+LabelKey = Annotated[str, AfterValidator(check_qualified_name)]
+#: An annotation key: a qualified name whose prefix may have capitals.
+AnnotationKey = Annotated[
+    str, AfterValidator(lambda key: check_qualified_name(key, ignore_case=True))
 ]
 LabelValue = Annotated[
     str, StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
@@ -158,7 +194,7 @@ class ContainerResources(Strict):
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> ContainerResources:
-        if over := exceeds(self.requests, self.limits):
+        if over := exceeds(self.requests, self.limits, "limits"):
             raise ValueError(f"requests exceed limits: {', '.join(over)}")
         return self
 
@@ -170,14 +206,18 @@ class ContainerResources(Strict):
         }
 
 
-def exceeds(small: Resources, big: Resources) -> list[str]:
-    """Resources set in ``small`` that are larger than (or unset in) ``big``."""
+def exceeds(small: Resources, big: Resources, name: str) -> list[str]:
+    """Resources set in ``small`` that are larger than (or unset in) ``big``, each as
+    ``gpus 2 > 1`` or, unset, ``gpus 2 but <name> sets no gpus`` (``name`` names ``big``)."""
     out = []
     resources: tuple[Literal["cpu", "memory", "gpus"], ...] = ("cpu", "memory", "gpus")
     for resource in resources:
         a, b = small.amount(resource), big.amount(resource)
-        if a is not None and (b is None or a > b):
-            out.append(f"{resource} {getattr(small, resource)} > {getattr(big, resource)}")
+        given = f"{resource} {getattr(small, resource)}"
+        if a is not None and b is None:
+            out.append(f"{given} but {name} sets no {resource}")
+        elif a is not None and b is not None and a > b:
+            out.append(f"{given} > {getattr(big, resource)}")
     return out
 
 

@@ -125,10 +125,12 @@ class Queue(Strict):
     action takes back only from ``reclaimable`` queues. ``Queue.policy_problems`` holds the
     platform-dependent checks.
 
-    Checked here, as Volcano v1.15.1 would refuse or misread it: ``guarantee`` <= ``deserved`` <=
-    ``capability`` per resource (the queue webhook, ``pkg/webhooks/admission/queues/validate``);
-    ``weight`` 1..65535 and ``priority`` >= 0 (the CRD); quantities in the CRD's syntax; a
-    ``capability`` that names at least one resource and no zero CPU or memory (both plugins read
+    Checked here, as Volcano v1.15.1 would refuse or misread it: ``guarantee`` <= ``capability``
+    per resource (the queue webhook, ``pkg/webhooks/admission/queues/validate``; ``guarantee`` <=
+    ``deserved`` <= ``capability`` only where ``deserved`` is read, in ``policy_problems``: under
+    ``proportion`` the first problem of a ``deserved`` is that nothing reads it); ``weight``
+    1..65535 and ``priority`` >= 0 (the CRD); quantities in the CRD's syntax; a ``capability``
+    that names at least one resource and no zero CPU or memory (both plugins read
     an empty capability, and a CPU or memory capability <= 0, as unlimited).
     """
 
@@ -170,12 +172,8 @@ class Queue(Strict):
 
     @model_validator(mode="after")
     def _ordering(self) -> Queue:
-        if self.guarantee and (over := exceeds(self.guarantee, self.capability)):
+        if self.guarantee and (over := exceeds(self.guarantee, self.capability, "capability")):
             raise ValueError(f"guarantee exceeds capability: {', '.join(over)}")
-        if self.deserved and (over := exceeds(self.deserved, self.capability)):
-            raise ValueError(f"deserved exceeds capability: {', '.join(over)}")
-        if self.guarantee and self.deserved and (over := exceeds(self.guarantee, self.deserved)):
-            raise ValueError(f"guarantee exceeds deserved: {', '.join(over)}")
         return self
 
     def policy_problems(self, policy: QueuePolicy, platform_stack: str) -> list[tuple[str, str]]:
@@ -210,16 +208,25 @@ class Queue(Strict):
                     "run the proportion plugin on the platform",
                 )
             )
-        if policy == "capacity" and self.guarantee is not None:
-            missing = exceeds(self.guarantee, self.deserved or Resources())
-            if missing:
-                problems.append(
-                    (
-                        f"{NAMESPACE}:queue.deserved",
-                        "Volcano's queue webhook refuses a guarantee above deserved (or without "
-                        f"deserved) for any resource: {', '.join(missing)}",
-                    )
+        if policy != "capacity":
+            return problems
+        deserved = self.deserved or Resources()
+        if over := exceeds(deserved, self.capability, "capability"):
+            problems.append(
+                (
+                    f"{NAMESPACE}:queue.deserved",
+                    "Volcano's queue webhook refuses a deserved above capability: "
+                    f"{', '.join(over)}",
                 )
+            )
+        if self.guarantee is not None and (over := exceeds(self.guarantee, deserved, "deserved")):
+            problems.append(
+                (
+                    f"{NAMESPACE}:queue.deserved",
+                    "Volcano's queue webhook refuses a guarantee above deserved (or without "
+                    f"deserved) for any resource: {', '.join(over)}",
+                )
+            )
         return problems
 
 
@@ -252,11 +259,11 @@ class LimitRangeConfig(Strict):
 
     @model_validator(mode="after")
     def _order(self) -> LimitRangeConfig:
-        if over := exceeds(self.default_request, self.default_limit):
+        if over := exceeds(self.default_request, self.default_limit, "defaultLimit"):
             raise ValueError(f"defaultRequest exceeds defaultLimit: {', '.join(over)}")
-        if self.max and (over := exceeds(self.default_limit, self.max)):
+        if self.max and (over := exceeds(self.default_limit, self.max, "max")):
             raise ValueError(f"defaultLimit exceeds max: {', '.join(over)}")
-        if self.min and (over := exceeds(self.min, self.default_request)):
+        if self.min and (over := exceeds(self.min, self.default_request, "defaultRequest")):
             raise ValueError(f"min exceeds defaultRequest: {', '.join(over)}")
         return self
 
@@ -634,8 +641,9 @@ class TeamConfig(Strict):
         """Cross-stack checks with the platform stack's outputs; raises ``ConfigError``.
 
         GPU quota vs the pools' capacity, Fluid for datasets, the Queue keys vs the platform's
-        queue plugin (``Queue.policy_problems``), and every replica vs the platform's nodes
-        (``infra.config.fit.placement_problems``).
+        queue plugin (``Queue.policy_problems``), every replica vs the platform's nodes
+        (``infra.config.fit.placement_problems``), and the team's name vs the namespaces of the
+        platform's monitoring and ingress.
         """
         from infra.config.fit import placement_problems
 
@@ -655,8 +663,26 @@ class TeamConfig(Strict):
         problems += self.queue.policy_problems(platform.queue_policy, self.platform_stack)
         problems += placement_problems(self, platform)
         problems += self.account_problems(platform.provider)
+        problems += self._shared_namespace_problems(platform)
         if problems:
             raise ConfigError(problems)
+
+    def _shared_namespace_problems(self, platform: PlatformOutputs) -> list[tuple[str, str]]:
+        """The team's name (its namespace) may not be a namespace of the platform's shared
+        clients: ``network.monitoringNamespace`` or one of ``network.ingressNamespaces``."""
+        network, name = platform.network, self.team.name
+        roles = {n: "kubeai:network.ingressNamespaces" for n in network.ingress_namespaces}
+        roles[network.monitoring_namespace] = "kubeai:network.monitoringNamespace"
+        if name not in roles:
+            return []
+        return [
+            (
+                f"{NAMESPACE}:team.name",
+                f"{name!r} is a namespace of platform stack {self.platform_stack!r} "
+                f"({roles[name]}), whose pods every team's NetworkPolicies admit; the team's "
+                "name is its namespace: choose another",
+            )
+        ]
 
 
 def cache_namespace_problems(config: TeamConfig) -> list[tuple[str, str]]:
@@ -692,7 +718,7 @@ def team_problems(config: TeamConfig) -> list[tuple[str, str]]:
 
     problems: list[tuple[str, str]] = admission_problems(config)
     problems += cache_namespace_problems(config)
-    if over := exceeds(config.queue.capability, config.quota.as_resources()):
+    if over := exceeds(config.queue.capability, config.quota.as_resources(), "quota"):
         problems.append(
             (
                 f"{NAMESPACE}:quota",

@@ -10,7 +10,8 @@ Fluid Dataset in the cache namespace keeps its mount options and secret referenc
 CRD schema does not prune them) beside the Secret they name; the training ServiceAccount keeps
 its IRSA annotation; each inference service's ServiceAccount carries the IRSA annotation and its
 pod template the ``checksum/artifact-store`` annotation. What the clouds' identity webhooks then
-do is theirs (none runs here).
+do is theirs (none runs here). Config's label and annotation key rules (``LabelKey``,
+``AnnotationKey``) admit exactly the keys the apiserver admits, on dry-run ServiceAccounts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ import yaml
 from infra import upstream
 from infra.controlplane.harness import ControlPlane
 from infra.controlplane.install import plan_stack
+from tests.infra.config.test_shared import (
+    ANNOTATION_ONLY_NAMES,
+    NOT_QUALIFIED_NAMES,
+    QUALIFIED_NAMES,
+)
 from tests.support.helm import REPO_ROOT
 from tests.support.kubeapi import APPLY_CONTENT_TYPE, DRY_RUN, FIELD_MANAGER, KubeApi, message
 
@@ -132,3 +138,31 @@ def test_inference_services_carry_identity_and_secret_checksums(
         assert account["metadata"]["annotations"][IRSA].endswith(":role/kubeai-search-serving"), (
             name
         )
+
+
+@pytest.mark.parametrize(
+    ("key", "label", "annotation"),
+    [(key, True, True) for key in QUALIFIED_NAMES]
+    + [(key, False, True) for key in ANNOTATION_ONLY_NAMES]
+    + [(key, False, False) for key, _ in NOT_QUALIFIED_NAMES],
+)
+def test_label_and_annotation_keys_config_accepts_are_the_ones_the_apiserver_admits(
+    control_plane: ControlPlane, key: str, label: bool, annotation: bool
+) -> None:
+    """``LabelKey`` (pool labels, node selectors) and ``AnnotationKey`` (ServiceAccount
+    annotations) against the apiserver's own rules: dry-run ServiceAccounts with the key as a
+    label, then as an annotation."""
+    with control_plane.client(timeout=60.0) as admin:
+        for field, admitted in (("labels", label), ("annotations", annotation)):
+            account = {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "keys", field: {key: "v"}},
+            }
+            response = admin.post(
+                "/api/v1/namespaces/default/serviceaccounts", params=DRY_RUN, json=account
+            )
+            expected = 201 if admitted else 422
+            assert response.status_code == expected, (field, message(response))
+            if not admitted:
+                assert f"metadata.{field}" in message(response)

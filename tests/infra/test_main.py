@@ -128,7 +128,6 @@ def test_pool_settings_a_provider_cannot_provision_fail_as_config_errors(
     [
         (None, "kubernetes, aws, gcp, alicloud"),
         ('["kubernetes"]', "aws, gcp, alicloud"),
-        ("kubernetes", "aws, gcp, alicloud"),
     ],
 )
 def test_a_stack_that_leaves_default_providers_enabled_is_refused(
@@ -140,6 +139,17 @@ def test_a_stack_that_leaves_default_providers_enabled_is_refused(
         values[DISABLE_DEFAULTS_KEY] = given
     message = main_error(values)
     assert f"{DISABLE_DEFAULTS_KEY}: must disable the default providers of {missing}" in message
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize("given", ["kubernetes", "*"])
+def test_a_bare_string_for_the_default_providers_is_refused(given: str) -> None:
+    """The runtime passes the stack file's value as text: a list arrives as JSON, a bare
+    string as itself, which the engine would not read as a list."""
+    values = runtime_values(factories.team_values())
+    values[DISABLE_DEFAULTS_KEY] = given
+    message = main_error(values)
+    assert f"{DISABLE_DEFAULTS_KEY}: must be a list of packages, got {given!r}" in message
     assert "Traceback" not in message
 
 

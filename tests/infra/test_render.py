@@ -201,3 +201,15 @@ def test_a_bad_tools_dir_is_named(
     r = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
     assert r.exit_code == 3, r.output
     assert "KUBEAI_TOOLS_DIR" in r.output and "Traceback" not in r.output
+
+
+def test_a_bare_star_for_the_default_providers_fails_render(tmp_path: Path) -> None:
+    """The stack file must give a list (``["*"]``); a bare ``"*"`` is no list to the engine."""
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    local = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.local.yaml").read_text())
+    local["config"]["pulumi:disable-default-providers"] = "*"
+    (stacks / "Pulumi.local.yaml").write_text(yaml.safe_dump(local))
+    r = _render(tmp_path / "out", "--stacks-dir", str(stacks))
+    assert r.exit_code == 2, r.output
+    assert "pulumi:disable-default-providers: must be a list of packages, got '*'" in r.output

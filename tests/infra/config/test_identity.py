@@ -167,3 +167,36 @@ def test_a_service_account_overrides_the_team_wide_serving_one() -> None:
     assert team.serving_account(ranker).all_annotations() == {
         IRSA_ANNOTATION: own["workloadIdentity"]["awsRoleArn"]
     }
+
+
+@pytest.mark.parametrize(
+    ("stack", "where", "path"),
+    [
+        ("team", ["serviceAccounts", "training"], "kubeai:serviceAccounts.training.annotations"),
+        ("platform", ["glue", "serviceAccount"], "kubeai:glue.serviceAccount.annotations"),
+        (
+            "team",
+            ["inferenceServices", 0, "serviceAccount"],
+            "kubeai:inferenceServices[0].serviceAccount.annotations",
+        ),
+    ],
+)
+@pytest.mark.parametrize("key", ["-bad-/x", "example.com/-x", "a/b/c", "x" * 64])
+def test_annotation_keys_must_be_qualified_names(
+    stack: str, where: list[str | int], path: str, key: str
+) -> None:
+    values = factories.team_values() if stack == "team" else factories.platform_values("eks")
+    parent = values
+    for part in where[:-1]:
+        parent = parent.setdefault(part, {}) if isinstance(part, str) else parent[part]
+    parent[where[-1]] = {"annotations": {"example.com/owner": "ml", key: "y"}}
+    [(problem_path, message)] = factories.config_problems(values)
+    assert problem_path == path and f"{key!r} is not a qualified name" in message
+
+
+def test_annotations_may_take_at_most_256_kib() -> None:
+    fits = {f"example.com/k{i}": "v" * (4096 - 13 - len(str(i))) for i in range(64)}
+    assert sum(len(k) + len(v) for k, v in fits.items()) == 256 * 1024
+    ServiceAccountConfig.model_validate({"annotations": fits})
+    with pytest.raises(ValidationError, match="more than the 262144 \\(256 KiB\\)"):
+        ServiceAccountConfig.model_validate({"annotations": {**fits, "x": "y"}})

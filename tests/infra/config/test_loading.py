@@ -12,9 +12,11 @@ from infra.config import (
     ConfigError,
     PlatformConfig,
     TeamConfig,
+    default_provider_problems,
     parse_config,
     split_keys,
 )
+from infra.config.loading import DISABLE_DEFAULTS_KEY
 from tests.infra import factories
 from tests.infra.factories import STACKS
 from tests.infra.factories import config_problems as _problems
@@ -79,14 +81,44 @@ def test_value_errors_name_the_key() -> None:
 
 def test_a_bad_mapping_key_is_named_by_its_key() -> None:
     """Quoted inputs of a trial: ``kmsEncryptionContext: {"": x}`` was reported at
-    ``kmsEncryptionContext..[key]`` and an integer ``values`` key at ``values[1].[key]``."""
+    ``kmsEncryptionContext..[key]`` and an integer ``values`` key at ``values[1].[key]``; the
+    problem is the mapping's and its message names the key."""
     values = factories.platform_values("ack")
     values["cluster"]["ack"]["nodeLogin"] = {
         "method": "kmsEncryptedPassword",
         "kmsEncryptionContext": {"": "x"},
     }
-    problems = factories.config_problems(values)
-    assert ("kubeai:cluster.ack.nodeLogin.kmsEncryptionContext['']") in [p for p, _ in problems]
+    problems = dict(factories.config_problems(values))
+    assert problems["kubeai:cluster.ack.nodeLogin.kmsEncryptionContext"].startswith("key '': ")
     values = factories.platform_values("eks", addons={"volcano": {"values": {1: {"a": 1}}}})
     (path, message), *_ = factories.config_problems(values)
-    assert path == "kubeai:addons.volcano.values[1]" and message.startswith("the key: ")
+    assert path == "kubeai:addons.volcano.values" and message.startswith("key '1': ")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["*"],
+        ["kubernetes", "aws", "gcp", "alicloud"],
+        '["*"]',
+        '["kubernetes","aws","gcp","alicloud"]',
+    ],
+)
+def test_default_providers_disabled_by_a_list_or_its_json_text(value: object) -> None:
+    assert default_provider_problems({DISABLE_DEFAULTS_KEY: value}) == []
+
+
+@pytest.mark.parametrize("value", ["*", "kubernetes", '"*"', "true", True, {"all": True}])
+def test_default_providers_given_as_anything_but_a_list_are_refused(value: object) -> None:
+    """The engine reads ``pulumi:disable-default-providers`` as a JSON list: a bare ``"*"`` in
+    the stack file would leave every default provider enabled."""
+    [(path, message)] = default_provider_problems({DISABLE_DEFAULTS_KEY: value})
+    assert path == DISABLE_DEFAULTS_KEY and message.startswith("must be a list of packages")
+    assert '["kubernetes", "aws", "gcp", "alicloud"]' in message
+
+
+def test_default_providers_left_enabled_are_named() -> None:
+    [(_, message)] = default_provider_problems({DISABLE_DEFAULTS_KEY: ["kubernetes"]})
+    assert message.startswith("must disable the default providers of aws, gcp, alicloud")
+    [(_, message)] = default_provider_problems({})
+    assert message.startswith("must disable the default providers of kubernetes, aws")

@@ -92,3 +92,48 @@ def test_exported_to_team_stacks_and_older_exports_still_parse() -> None:
     assert PlatformOutputs.model_validate(exported).network.ingress_namespaces == ["ingress-nginx"]
     del exported["network"]
     assert PlatformOutputs.model_validate(exported).network == NetworkOutput()
+
+
+@pytest.mark.parametrize(
+    ("network", "key"),
+    [
+        ({"ingressCidrs": ["10.0.0.0/8", "0.0.0.0/0"]}, "kubeai:network.ingressCidrs[1]"),
+        ({"ingressCidrs": ["::/0"]}, "kubeai:network.ingressCidrs[0]"),
+        ({"nodeCidrs": ["0.0.0.0/0"]}, "kubeai:network.nodeCidrs[0]"),
+    ],
+)
+def test_a_platform_network_admitting_every_address_is_refused(
+    network: dict[str, object], key: str
+) -> None:
+    [(path, message)] = factories.config_problems(factories.platform_values("eks", network=network))
+    assert path == key and "admits every address" in message and "list the networks" in message
+
+
+def test_ingress_cidrs_admitting_everyone_name_the_registry() -> None:
+    [(_, message)] = factories.config_problems(
+        factories.platform_values("eks", network={"ingressCidrs": ["0.0.0.0/0"]})
+    )
+    assert "the registry would accept any network" in message
+
+
+def test_a_team_network_admitting_every_address_is_refused() -> None:
+    [(path, message)] = factories.config_problems(
+        factories.team_values(network={"servingClientCidrs": ["0.0.0.0/0"]})
+    )
+    assert path == "kubeai:network.servingClientCidrs[0]" and "admits every address" in message
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/1", "128.0.0.0/7", "2000::/3", "::/1"])
+def test_networks_wider_than_the_widest_private_block_are_refused(cidr: str) -> None:
+    [(path, message)] = factories.config_problems(
+        factories.team_values(network={"servingClientCidrs": [cidr]})
+    )
+    assert path == "kubeai:network.servingClientCidrs[0]" and "much of the internet" in message
+
+
+def test_the_widest_private_blocks_are_accepted() -> None:
+    wide = ["10.0.0.0/8", "fc00::/7"]
+    config = factories.platform_config("eks", network={"ingressCidrs": wide, "nodeCidrs": wide})
+    assert config.network.ingress_cidrs == wide and config.network.node_cidrs == wide
+    team = factories.team_config(network={"servingClientCidrs": wide})
+    assert team.network.serving_client_cidrs == wide

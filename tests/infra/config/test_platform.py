@@ -92,3 +92,31 @@ def test_queue_policy_defaults_to_proportion_and_refuses_others() -> None:
     values = factories.platform_values("eks", addons={"volcano": {"queuePolicy": "drf"}})
     [(path, message)] = _problems(values)
     assert path == "kubeai:addons.volcano.queuePolicy" and "'proportion'" in message
+
+
+@pytest.mark.parametrize(
+    "key", ["kubeai.dev/pool", "nvidia.com/gpu.present", "kubeai.dev/gpu-type"]
+)
+def test_pool_labels_may_not_set_the_labels_the_platform_sets(key: str) -> None:
+    values = factories.platform_values("eks")
+    values["nodePools"][0]["labels"] = {"example.com/team": "cv", key: "other"}
+    [(path, message)] = _problems(values)
+    assert path == "kubeai:nodePools[0].labels" and repr(key) in message and "drop" in message
+
+
+def test_pool_labels_of_ones_own_are_kept() -> None:
+    config = factories.platform_config(
+        "eks",
+        nodePools=[
+            {
+                "name": "cpu",
+                "instanceType": "m6i.2xlarge",
+                "maxSize": 2,
+                "labels": {"example.com/team": "cv"},
+            }
+        ],
+    )
+    assert config.node_pools[0].effective_labels == {
+        "kubeai.dev/pool": "cpu",
+        "example.com/team": "cv",
+    }

@@ -154,7 +154,40 @@ def test_capacity_guarantee_without_deserved_is_refused_as_the_queue_webhook_wou
     webhook server on the test control plane); the rule is mirrored in config."""
     [(path, message)] = _cross_stack(_team(guarantee={"gpus": 1}), "capacity")
     assert path == "kubeai:queue.deserved"
-    assert "webhook" in message and "gpus 1 > None" in message
+    assert "webhook" in message and "gpus 1 but deserved sets no gpus" in message
+
+
+def test_under_proportion_a_deserved_is_refused_first_for_being_unread() -> None:
+    """team-cv-prod with a deserved below its guarantee: the first (and only) queue problem is
+    that proportion never reads deserved, not an invitation to raise it."""
+    config = _team(deserved={"cpu": "64"}, guarantee={"cpu": "32", "memory": "128Gi", "gpus": 2})
+    [(path, message)] = _cross_stack(config, "proportion")
+    assert path == "kubeai:queue.deserved" and "never reads a Queue's deserved" in message
+    assert "None" not in message
+
+
+# Each a deserved Volcano v1.15.1's queue webhook refuses; only the capacity plugin reads it.
+REFUSED_DESERVED = [
+    pytest.param({"deserved": {"gpus": 16}}, "deserved above capability: gpus 16 > 8", id=">cap"),
+    pytest.param(
+        {"deserved": {"gpus": 1}, "guarantee": {"gpus": 2}},
+        "guarantee above deserved (or without deserved) for any resource: gpus 2 > 1",
+        id="guarantee>deserved",
+    ),
+    pytest.param(
+        {"deserved": {"cpu": "4"}, "guarantee": {"gpus": 1}},
+        "gpus 1 but deserved sets no gpus",
+        id="guarantee-resource-not-deserved",
+    ),
+]
+
+
+@pytest.mark.parametrize(("queue", "text"), REFUSED_DESERVED)
+def test_deserved_ordering_is_checked_where_the_capacity_plugin_reads_it(
+    queue: dict[str, object], text: str
+) -> None:
+    [(path, message)] = _cross_stack(_team(**queue), "capacity")
+    assert path == "kubeai:queue.deserved" and text in message
 
 
 def test_the_queue_policy_reaches_the_team_through_the_platform_outputs() -> None:
@@ -168,22 +201,10 @@ def test_the_queue_policy_reaches_the_team_through_the_platform_outputs() -> Non
 # the key path. tests/cluster/test_queues.py applies the CRD-level ones to a real apiserver.
 REFUSED_QUEUES = [
     pytest.param(
-        {"deserved": {"gpus": 16}},
+        {"guarantee": {"cpu": "4", "gpus": 1}, "capability": {"gpus": 8}},
         "kubeai:queue",
-        "deserved exceeds capability",
-        id="deserved>capability",
-    ),
-    pytest.param(
-        {"deserved": {"gpus": 1}, "guarantee": {"gpus": 2}},
-        "kubeai:queue",
-        "guarantee exceeds deserved",
-        id="guarantee>deserved",
-    ),
-    pytest.param(
-        {"deserved": {"cpu": "4"}, "guarantee": {"gpus": 1}},
-        "kubeai:queue",
-        "guarantee exceeds deserved: gpus 1 > None",
-        id="guarantee-resource-not-deserved",
+        "guarantee exceeds capability: cpu 4 but capability sets no cpu",
+        id="guarantee-resource-not-capped",
     ),
     pytest.param({"weight": 0}, "kubeai:queue.weight", "greater than or equal to 1", id="weight-0"),
     pytest.param(
@@ -365,3 +386,31 @@ def test_the_cv_example_mount_has_its_endpoint_and_credentials() -> None:
         "fs.oss.accessKeyId",
         "fs.oss.accessKeySecret",
     }
+
+
+# -- the team's name vs the namespaces of the platform's shared clients ------------------------
+
+
+@pytest.mark.parametrize(
+    ("network", "name", "key"),
+    [
+        ({}, "monitoring", "kubeai:network.monitoringNamespace"),
+        ({"monitoringNamespace": "prometheus"}, "prometheus", "kubeai:network.monitoringNamespace"),
+        ({"ingressNamespaces": ["ingress-nginx", "gw"]}, "gw", "kubeai:network.ingressNamespaces"),
+    ],
+)
+def test_a_team_named_after_the_platforms_monitoring_or_ingress_namespace_is_refused(
+    network: dict[str, object], name: str, key: str
+) -> None:
+    platform = factories.outputs_of(factories.platform_config("eks", network=network))
+    with pytest.raises(ConfigError) as caught:
+        factories.team_config(team={"name": name}).check_against_platform(platform)
+    [(path, message)] = caught.value.problems
+    assert path == "kubeai:team.name" and repr(name) in message and key in message
+
+
+def test_a_team_named_monitoring_is_fine_where_prometheus_lives_elsewhere() -> None:
+    platform = factories.outputs_of(
+        factories.platform_config("eks", network={"monitoringNamespace": "prometheus"})
+    )
+    factories.team_config(team={"name": "monitoring"}).check_against_platform(platform)
