@@ -609,24 +609,3 @@ def autoscaler_problems(config: PlatformConfig) -> list[tuple[str, str]]:
             )
         )
     return problems
-    if not scaler.role_arn:
-        problems.append(
-            (
-                f"{where}.roleArn",
-                "required on EKS: the IAM role (IRSA) the cluster-autoscaler runs as, allowed "
-                "autoscaling:Describe*, SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, "
-                "ec2:DescribeLaunchTemplateVersions/InstanceTypes and eks:DescribeNodegroup; or "
-                "set enabled: false",
-            )
-        )
-    minor = config.cluster.kubernetes_version
-    if minor not in CLUSTER_AUTOSCALER_IMAGE_TAGS:
-        problems.append(
-            (
-                f"{NAMESPACE}:cluster.kubernetesVersion",
-                f"no pinned cluster-autoscaler for Kubernetes {minor} (pinned: "
-                f"{', '.join(sorted(CLUSTER_AUTOSCALER_IMAGE_TAGS))}); the autoscaler's minor "
-                "must match the cluster's",
-            )
-        )
-    return problems
