@@ -302,18 +302,6 @@ def chart_image_values(
     return out
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``override`` merged in, as Helm merges values: mappings key by key, any
-    other value (lists included) replaced. Neither argument is changed."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def _get(values: dict[str, Any], path: tuple[str, ...]) -> Any:
     for key in path:
         values = values[key]

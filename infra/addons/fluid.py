@@ -56,9 +56,9 @@ from infra.addons import (
     create_namespace,
     release_settings,
 )
-from infra.addons.values import ANY_KEY, KeyPath, ReleaseValues
+from infra.addons.values import ANY_KEY, KeyPath, ReleaseValues, merge_values
 from infra.config import FluidAddon, ImageSettings
-from infra.images import chart_image_values, deep_merge
+from infra.images import chart_image_values
 
 #: Runtime engines of the v1.0.8 chart (``runtime.<engine>`` in values.yaml).
 ENGINES = ("alluxio", "jindo", "goosefs", "juicefs", "thin", "efc", "vineyard")
@@ -86,7 +86,7 @@ def fluid_values(
         "csi": {"tolerations": [dict(t) for t in CSI_TOLERATIONS]},
         **{part: {"tolerations": []} for part in CONTROLLER_PARTS},
     }
-    return deep_merge(image_values, values)
+    return merge_values(image_values, values)
 
 
 @dataclass(frozen=True)

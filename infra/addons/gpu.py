@@ -55,9 +55,9 @@ from infra.addons import (
     create_namespace,
     release_settings,
 )
-from infra.addons.values import KeyPath, ReleaseValues
+from infra.addons.values import KeyPath, ReleaseValues, merge_values
 from infra.config import GPU_PRESENT_LABEL, GpuAddon, ImageSettings, Toleration
-from infra.images import chart_image_values, deep_merge
+from infra.images import chart_image_values
 
 GpuMode = Literal["devicePlugin", "gpuOperator", "none"]
 
@@ -88,7 +88,7 @@ def device_plugin_values(config: GpuAddon, images: ImageSettings | None = None) 
         "nodeSelector": {GPU_PRESENT_LABEL: "true"},
     }
     image_values = chart_image_values(versions.NVIDIA_DEVICE_PLUGIN, images or ImageSettings())
-    return deep_merge(image_values, values)
+    return merge_values(image_values, values)
 
 
 def gpu_operator_values(
@@ -110,7 +110,7 @@ def gpu_operator_values(
         shape="names",
         subchart_shapes={NFD_SUBCHART: "objects"},
     )
-    return deep_merge(image_values, values)
+    return merge_values(image_values, values)
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ import yaml
 
 from infra import versions
 from infra.addons import REPO_ROOT
+from infra.addons.values import merge_values
 from infra.config import ConfigError, ImageSettings, PlatformOutputs, parse_config
 from infra.config.outputs import platform_outputs
 from infra.images import (
     ImageRef,
     chart_image_values,
-    deep_merge,
     main,
     mirrored,
     mirrored_repository,
@@ -86,9 +86,12 @@ def test_unpinned_images_are_refused(image: str) -> None:
         ImageRef.parse(image)
 
 
-def test_deep_merge_merges_mappings_and_replaces_lists() -> None:
+def test_image_values_merge_like_helm_mappings_merge_and_lists_replace() -> None:
     base = {"a": {"b": 1, "c": [1]}, "d": 1}
-    assert deep_merge(base, {"a": {"c": [2], "e": 3}}) == {"a": {"b": 1, "c": [2], "e": 3}, "d": 1}
+    assert merge_values(base, {"a": {"c": [2], "e": 3}}) == {
+        "a": {"b": 1, "c": [2], "e": 3},
+        "d": 1,
+    }
     assert base == {"a": {"b": 1, "c": [1]}, "d": 1}
 
 
