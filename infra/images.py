@@ -48,18 +48,16 @@ With a mirror set, the pinned chart archives are read for their defaults even wh
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
 from infra import versions
+from infra.chart_files import load_chart, merged_defaults
 
 if TYPE_CHECKING:
     from infra.config import ImageSettings
@@ -164,45 +162,16 @@ def mirrored_ref(image: str, registry: str | None) -> ImageRef:
 # -- charts ---------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _archive_values(path: str) -> tuple[tuple[str, str], ...]:
-    """``(values.yaml path inside the archive, text)`` of a chart archive, parent first."""
-    out: list[tuple[str, str]] = []
-    with tarfile.open(fileobj=io.BytesIO(Path(path).read_bytes()), mode="r:gz") as archive:
-        for member in archive.getmembers():
-            parts = PurePosixPath(member.name).parts
-            nested = parts[1:-1]  # (), ("charts", sub), ("charts", sub, "charts", subsub), ...
-            if (
-                member.isfile()
-                and parts[-1] == "values.yaml"
-                and len(nested) % 2 == 0
-                and all(p == "charts" for p in nested[0::2])
-            ):
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    out.append((member.name, handle.read().decode("utf-8")))
-    return tuple(sorted(out, key=lambda item: len(PurePosixPath(item[0]).parts)))
-
-
 def chart_defaults(chart: versions.Chart) -> dict[str, Any]:
-    """The default values of the pinned ``chart``, subcharts' defaults under their names
-    (``{"node-feature-discovery": {...}}``), as Helm merges them.
+    """The default values of the pinned ``chart``, subcharts' defaults under their keys
+    (``{"node-feature-discovery": {...}}``), as Helm merges them (``infra.chart_files``).
 
     Read from the verified archive (``infra.upstream.ensure``); raises
     ``infra.upstream.UpstreamError`` when it cannot be had.
     """
     from infra import upstream
 
-    archive = upstream.ensure(chart.archive.path)
-    merged: dict[str, Any] = {}
-    for name, text in _archive_values(str(archive)):
-        parts = PurePosixPath(name).parts[1:-1]  # () or ("charts", sub, "charts", subsub, ...)
-        target = merged
-        for sub in parts[1::2]:
-            target = target.setdefault(sub, {})
-        for key, value in (yaml.safe_load(text) or {}).items():
-            target.setdefault(key, value)
-    return merged
+    return merged_defaults(load_chart(str(upstream.ensure(chart.archive.path))))
 
 
 PullSecretShape = Literal["names", "objects"]

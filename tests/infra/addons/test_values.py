@@ -19,11 +19,9 @@ from infra.addons.gpu import GpuEnablementArgs
 from infra.addons.gpu import release_values as gpu_release_values
 from infra.addons.values import (
     ReleaseValues,
-    chart_from_archive,
     coalesce,
     coalesced_values,
     key_path,
-    load_chart,
     merge_values,
     platform_values_problems,
     protected_hits,
@@ -32,6 +30,7 @@ from infra.addons.values import (
 )
 from infra.addons.volcano import VolcanoArgs
 from infra.addons.volcano import release_values as volcano_release_values
+from infra.chart_files import chart_from_archive, load_chart
 from infra.config import ChartSource, ConfigError, GpuAddon, VolcanoAddon
 from infra.mocks import RecordingMocks, record_stack
 from tests.infra import factories
