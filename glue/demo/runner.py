@@ -303,7 +303,7 @@ def _run_locked(
                     env=env,
                 )
             _done(console, f"model registry on {registry_url} (SQLite)")
-            with RegistryClient(registry_url, timeout=30) as client:
+            with RegistryClient(registry_url, team=TEAM, timeout=30) as client:
                 report = _lifecycle(
                     children,
                     client,
@@ -408,9 +408,7 @@ def _lifecycle(
     )
 
     with console.status("promoting v1 to production and waiting for the agent"):
-        client.set_alias(
-            MODEL, "production", v1["version"], actor="kubeai-demo", reason="first release"
-        )
+        client.set_alias(MODEL, "production", v1["version"], reason="first release")
         load_v1, acc1 = _served_accuracy(client, triton_url, v1["version"], split, timeout=120)
     _done(
         console,
@@ -430,7 +428,6 @@ def _lifecycle(
                 MODEL,
                 "production",
                 v2["version"],
-                actor="kubeai-demo",
                 reason="better accuracy",
             )
 

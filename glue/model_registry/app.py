@@ -20,6 +20,8 @@ from glue.artifacts.store import ArtifactStore
 from glue.model_registry.api import (
     aliases,
     datasets,
+    docs,
+    identity,
     middleware,
     models,
     ops,
@@ -27,6 +29,8 @@ from glue.model_registry.api import (
     services,
     versions,
 )
+from glue.model_registry.auth.authenticator import Authenticator
+from glue.model_registry.auth.policy import Policy
 from glue.model_registry.db import Database
 from glue.model_registry.errors import RegistryProblem
 from glue.model_registry.metrics import Metrics
@@ -41,8 +45,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     db: Database = app.state.db
     if app.state.settings.migrate_on_start:
         db.migrate()
-    log.info("registry started", backend=db.backend)
+    log.info(
+        "registry started", backend=db.backend, authentication=not app.state.authenticator.open
+    )
     yield
+    app.state.authenticator.close()
     db.dispose()
 
 
@@ -55,11 +62,16 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         summary="Models, versions with lineage, aliases and inference services of KubeAI.",
         lifespan=lifespan,
         responses=problems.PROBLEM_RESPONSES,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
     app.state.store = ArtifactStore(settings.artifacts)
     app.state.metrics = Metrics()
+    app.state.authenticator = Authenticator(settings.auth)
+    app.state.policy = Policy(settings.auth)
 
     app.add_middleware(middleware.BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(middleware.observe)
@@ -70,6 +82,6 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.exception_handler(OperationalError)(problems.database_down)
     app.exception_handler(Exception)(problems.unexpected)
 
-    for resource in (models, versions, aliases, services, datasets, ops):
+    for resource in (models, versions, aliases, services, datasets, identity, ops, docs):
         app.include_router(resource.router)
     return app

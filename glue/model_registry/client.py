@@ -10,6 +10,9 @@ Every name put into a URL path is percent-encoded as one segment (``_path``): ``
 
 from __future__ import annotations
 
+import os
+from collections.abc import Generator
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -59,18 +62,87 @@ def _path(*segments: str | int) -> str:
     return "/" + "/".join(parts)
 
 
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer`` from a fixed ``token`` or read from ``token_file`` before every
+    request (projected ServiceAccount tokens are rotated by the kubelet; the file is re-read
+    only when its modification time changes). Raises ``RegistryError`` if the file cannot be
+    read."""
+
+    def __init__(self, *, token: str | None = None, token_file: Path | None = None) -> None:
+        self.token = token
+        self.token_file = token_file
+        self._stamp: int | None = None
+
+    def _current(self) -> str | None:
+        if self.token_file is None:
+            return self.token
+        try:
+            stamp = self.token_file.stat().st_mtime_ns
+            if stamp != self._stamp:
+                self.token, self._stamp = self.token_file.read_text().strip(), stamp
+        except OSError as exc:
+            raise RegistryError(
+                401, {"detail": f"cannot read the token file {self.token_file}: {exc.strerror}"}
+            ) from exc
+        return self.token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the header (httpx ``Auth`` protocol)."""
+        token = self._current()
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
 class RegistryClient:
-    """Client for one registry base URL, e.g. ``http://127.0.0.1:8080``.
+    """Client for one registry base URL, e.g. ``http://127.0.0.1:8080``, acting in one team.
+
+    Models, versions, datasets and services belong to a team (``/api/v1/teams/{team}/...``);
+    the client's ``team`` is used unless a create body or ``list_*(team=...)`` names another.
 
     Args:
         base_url: registry root URL (scheme, host, port).
+        team: the team addressed; None allows only ``whoami``/``audit`` and calls naming one.
         timeout: per-request timeout in seconds.
-        token: optional bearer token sent as ``Authorization``.
+        token: bearer token sent as ``Authorization``.
+        token_file: file holding the bearer token, re-read when it changes (wins over ``token``).
+        verify: TLS verification: True, False, or a CA bundle path.
     """
 
-    def __init__(self, base_url: str, *, timeout: float = 5.0, token: str | None = None) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        team: str | None = None,
+        timeout: float = 5.0,
+        token: str | None = None,
+        token_file: Path | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self.team = team
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            auth=BearerAuth(token=token, token_file=token_file),
+            verify=verify,
+        )
+
+    @classmethod
+    def from_environment(
+        cls, base_url: str, *, team: str | None = None, timeout: float = 5.0
+    ) -> RegistryClient:
+        """A client whose credentials come from the environment: ``KUBEAI_REGISTRY_TOKEN_FILE``
+        (a file re-read when it changes, e.g. a projected ServiceAccount token) or
+        ``KUBEAI_REGISTRY_TOKEN``; ``KUBEAI_REGISTRY_CA_FILE`` names a CA bundle for TLS."""
+        token_file = os.environ.get("KUBEAI_REGISTRY_TOKEN_FILE") or None
+        return cls(
+            base_url,
+            team=team,
+            timeout=timeout,
+            token=os.environ.get("KUBEAI_REGISTRY_TOKEN") or None,
+            token_file=Path(token_file) if token_file else None,
+            verify=os.environ.get("KUBEAI_REGISTRY_CA_FILE") or True,
+        )
 
     def close(self) -> None:
         """Close the underlying connection pool."""
@@ -83,6 +155,13 @@ class RegistryClient:
         self.close()
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def _team_path(self, *segments: str | int, team: str | None = None) -> str:
+        """``/teams/<team>/<segments>`` of ``team`` or the client's team."""
+        chosen = team or self.team
+        if not chosen:
+            raise ValueError("no team: give the client a team (kubeai --team, KUBEAI_TEAM)")
+        return _path("teams", chosen, *segments)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -135,7 +214,9 @@ class RegistryClient:
 
     def create_model(self, body: schemas.ModelCreate) -> schemas.ModelRead:
         """Create a model; raises ``RegistryError`` 409 if the name exists."""
-        return self._send("POST", "/models", body, schemas.ModelRead)
+        return self._send(
+            "POST", self._team_path("models", team=body.team), body, schemas.ModelRead
+        )
 
     def ensure_model(self, body: schemas.ModelCreate) -> schemas.ModelRead:
         """Create the model unless it exists; returns it either way (existing fields unchanged)."""
@@ -144,18 +225,21 @@ class RegistryClient:
         except RegistryError as exc:
             if exc.status != 409:
                 raise
-            return self.get_model(body.name)
+            return self.get_model(body.name, team=body.team)
 
-    def get_model(self, name: str) -> schemas.ModelRead:
+    def get_model(self, name: str, *, team: str | None = None) -> schemas.ModelRead:
         """One model by name (404 ``RegistryError`` if unknown)."""
-        return self._get(_path("models", name), schemas.ModelRead)
+        return self._get(self._team_path("models", name, team=team), schemas.ModelRead)
 
     def list_models(
         self, *, team: str | None = None, limit: int = 50, offset: int = 0
     ) -> schemas.Page[schemas.ModelRead]:
-        """One page of models, optionally of one team."""
+        """One page of the team's models."""
         return self._get(
-            "/models", schemas.Page[schemas.ModelRead], team=team, limit=limit, offset=offset
+            self._team_path("models", team=team),
+            schemas.Page[schemas.ModelRead],
+            limit=limit,
+            offset=offset,
         )
 
     def register_version(self, model: str, body: schemas.VersionCreate) -> schemas.VersionRead:
@@ -168,12 +252,12 @@ class RegistryClient:
         """Register a version; (the version, True when this call created it, False when the
         same source uid was already registered)."""
         return self._send_created(
-            "POST", _path("models", model, "versions"), body, schemas.VersionRead
+            "POST", self._team_path("models", model, "versions"), body, schemas.VersionRead
         )
 
     def get_version(self, model: str, version: int | str) -> schemas.VersionRead:
         """One version by number, or by alias name (``production``)."""
-        return self._get(_path("models", model, "versions", version), schemas.VersionRead)
+        return self._get(self._team_path("models", model, "versions", version), schemas.VersionRead)
 
     def list_versions(
         self,
@@ -186,7 +270,7 @@ class RegistryClient:
     ) -> schemas.Page[schemas.VersionRead]:
         """One page of a model's versions, newest first (optionally of one source uid/dataset)."""
         return self._get(
-            _path("models", model, "versions"),
+            self._team_path("models", model, "versions"),
             schemas.Page[schemas.VersionRead],
             limit=limit,
             offset=offset,
@@ -205,22 +289,21 @@ class RegistryClient:
         return page.items[0] if page.items else None
 
     def set_alias(
-        self, model: str, alias: str, version: int, *, actor: str = "", reason: str = ""
+        self, model: str, alias: str, version: int, *, reason: str = ""
     ) -> schemas.AliasEventRead:
-        """Point ``alias`` at ``version`` (promotion); returns the audited move."""
-        body = schemas.AliasSet(version=version, actor=actor, reason=reason)
+        """Point ``alias`` at ``version`` (promotion); returns the move, audited under the
+        authenticated caller's name."""
+        body = schemas.AliasSet(version=version, reason=reason)
         return self._send(
-            "PUT", _path("models", model, "aliases", alias), body, schemas.AliasEventRead
+            "PUT", self._team_path("models", model, "aliases", alias), body, schemas.AliasEventRead
         )
 
-    def rollback_alias(
-        self, model: str, alias: str, *, actor: str = "", reason: str = ""
-    ) -> schemas.AliasEventRead:
+    def rollback_alias(self, model: str, alias: str, *, reason: str = "") -> schemas.AliasEventRead:
         """Move ``alias`` back to the version it pointed at before its last move."""
-        body = schemas.AliasRollback(actor=actor, reason=reason)
+        body = schemas.AliasRollback(reason=reason)
         return self._send(
             "POST",
-            _path("models", model, "aliases", alias, "rollback"),
+            self._team_path("models", model, "aliases", alias, "rollback"),
             body,
             schemas.AliasEventRead,
         )
@@ -230,7 +313,7 @@ class RegistryClient:
     ) -> schemas.Page[schemas.AliasEventRead]:
         """The audit log of a model's alias moves, newest first."""
         return self._get(
-            _path("models", model, "aliases", "history"),
+            self._team_path("models", model, "aliases", "history"),
             schemas.Page[schemas.AliasEventRead],
             limit=limit,
             offset=offset,
@@ -241,7 +324,7 @@ class RegistryClient:
     ) -> schemas.Page[schemas.Deployment]:
         """Which services and pods are observed serving ``model`` (optionally one version)."""
         return self._get(
-            _path("models", model, "deployments"),
+            self._team_path("models", model, "deployments"),
             schemas.Page[schemas.Deployment],
             version=version,
             limit=limit,
@@ -258,19 +341,24 @@ class RegistryClient:
         self, body: schemas.DatasetCreate
     ) -> tuple[schemas.DatasetRead, bool]:
         """Record a dataset; (the record, True when this call created it)."""
-        return self._send_created("POST", "/datasets", body, schemas.DatasetRead)
+        return self._send_created(
+            "POST", self._team_path("datasets", team=body.team), body, schemas.DatasetRead
+        )
 
     def list_datasets(
         self, *, team: str | None = None, limit: int = 50, offset: int = 0
     ) -> schemas.Page[schemas.DatasetRead]:
-        """One page of datasets, optionally of one team."""
+        """One page of the team's datasets."""
         return self._get(
-            "/datasets", schemas.Page[schemas.DatasetRead], team=team, limit=limit, offset=offset
+            self._team_path("datasets", team=team),
+            schemas.Page[schemas.DatasetRead],
+            limit=limit,
+            offset=offset,
         )
 
-    def get_dataset(self, name: str) -> schemas.DatasetRead:
+    def get_dataset(self, name: str, *, team: str | None = None) -> schemas.DatasetRead:
         """One dataset by name."""
-        return self._get(_path("datasets", name), schemas.DatasetRead)
+        return self._get(self._team_path("datasets", name, team=team), schemas.DatasetRead)
 
     # -- services -------------------------------------------------------------------------------
 
@@ -280,7 +368,7 @@ class RegistryClient:
         """Create a service; with ``exist_ok`` an existing one is returned unchanged."""
         response = self._request(
             "POST",
-            "/services",
+            self._team_path("services", team=body.team),
             params={"exist_ok": str(exist_ok).lower()},
             json=body.model_dump(mode="json", exclude_none=True),
         )
@@ -288,25 +376,32 @@ class RegistryClient:
 
     def get_service(self, name: str) -> schemas.ServiceRead:
         """A service with its resolved assignments and observed pod state."""
-        return self._get(_path("services", name), schemas.ServiceRead)
+        return self._get(self._team_path("services", name), schemas.ServiceRead)
 
     def set_assignments(
         self, name: str, assignments: list[schemas.Assignment]
     ) -> schemas.ServiceRead:
         """Replace a service's desired assignments."""
         body = schemas.AssignmentsSet(assignments=assignments)
-        return self._send("PUT", _path("services", name, "assignments"), body, schemas.ServiceRead)
+        return self._send(
+            "PUT", self._team_path("services", name, "assignments"), body, schemas.ServiceRead
+        )
 
     def desired_state(self, service: str, pod: str) -> schemas.DesiredState:
         """The versions ``pod`` of ``service`` must serve now (aliases resolved, canary applied)."""
-        return self._get(_path("services", service, "desired"), schemas.DesiredState, pod=pod)
+        return self._get(
+            self._team_path("services", service, "desired"), schemas.DesiredState, pod=pod
+        )
 
     def report_pod_status(
         self, service: str, pod: str, report: schemas.PodStatusReport
     ) -> schemas.ServiceRead:
         """Replace the observed state of ``pod`` with ``report``."""
         return self._send(
-            "PUT", _path("services", service, "pods", pod, "status"), report, schemas.ServiceRead
+            "PUT",
+            self._team_path("services", service, "pods", pod, "status"),
+            report,
+            schemas.ServiceRead,
         )
 
     def forget_pod(self, service: str, pod: str) -> None:
@@ -315,4 +410,30 @@ class RegistryClient:
         Raises ``RegistryError`` 404 if the service is unknown, ``RegistryUnavailable`` if the
         registry cannot be reached.
         """
-        self._request("DELETE", _path("services", service, "pods", pod))
+        self._request("DELETE", self._team_path("services", service, "pods", pod))
+
+    # -- identity -------------------------------------------------------------------------------
+
+    def whoami(self) -> schemas.WhoAmI:
+        """The caller as the registry authenticated it, with its roles per team."""
+        return self._get("/whoami", schemas.WhoAmI)
+
+    def audit(
+        self,
+        *,
+        team: str | None = None,
+        action: str | None = None,
+        principal: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> schemas.Page[schemas.AuditEventRead]:
+        """The audit log of writes, newest first, of the teams the caller may read."""
+        return self._get(
+            "/audit",
+            schemas.Page[schemas.AuditEventRead],
+            team=team,
+            action=action,
+            principal=principal,
+            limit=limit,
+            offset=offset,
+        )

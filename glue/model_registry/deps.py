@@ -1,4 +1,5 @@
-"""FastAPI dependencies of the registry API: database sessions, artifact store, metrics, settings.
+"""FastAPI dependencies of the registry API: database sessions, artifact store, metrics, settings,
+the authenticated caller and the team permission checks.
 
 Each reads what ``create_app`` put on ``app.state``. Reads and writes get their session the same
 way, ``Reader`` or ``Writer``: a write session's transaction starts with ``BEGIN IMMEDIATE`` on
@@ -10,13 +11,18 @@ been built, but before the response is sent, so a failed commit is answered as a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from glue.artifacts.store import ArtifactStore
+from glue.model_registry import schemas
+from glue.model_registry.auth.authenticator import Authenticator
+from glue.model_registry.auth.policy import Action, Policy
+from glue.model_registry.auth.principal import Principal
 from glue.model_registry.db import Database
 from glue.model_registry.metrics import Metrics
 from glue.model_registry.settings import RegistrySettings
@@ -68,6 +74,73 @@ def limit_param(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] 
     return limit
 
 
+#: The OpenAPI security scheme: every API operation takes a bearer token (a Kubernetes
+#: ServiceAccount token with the registry's audience, an OIDC token, or a static token).
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT or opaque",
+    description="A Kubernetes ServiceAccount token (audience kubeai-registry), an OIDC token "
+    "or a static token. Not needed by a registry that runs open on loopback.",
+)
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Principal:
+    """Dependency: the authenticated caller (401 ``Unauthenticated`` when there is none).
+
+    The raw ``Authorization`` header is given to the app's ``Authenticator`` (so a non-bearer
+    scheme gets a message naming it); the principal is kept on ``request.state.principal``
+    for the request log.
+    """
+    del credentials  # declared for the OpenAPI security scheme; the header is read below
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = authenticator.authenticate(request.headers.get("authorization"))
+    request.state.principal = principal
+    return principal
+
+
+def policy(request: Request) -> Policy:
+    """Dependency: the app's authorization policy."""
+    found: Policy = request.app.state.policy
+    return found
+
+
+TeamPath = Annotated[
+    str, Path(pattern=schemas.DNS1123_LABEL, max_length=63, description="The owning team.")
+]
+
+
+def _team_allowing(action: Action) -> Any:
+    def dependency(request: Request, team: TeamPath, who: Caller) -> str:
+        policy(request).require(who, team, action)
+        return team
+
+    dependency.__name__ = f"team_{action}"
+    dependency.__doc__ = (
+        f"Dependency: the path's team, after checking the caller may {action} in it."
+    )
+    return dependency
+
+
+def guard(setting: str) -> Any:
+    """Dependency factory: authenticate the caller when ``settings.auth.<setting>`` is true."""
+
+    def dependency(request: Request) -> None:
+        if getattr(app_settings(request).auth, setting):
+            request.app.state.authenticator.authenticate(request.headers.get("authorization"))
+
+    return dependency
+
+
+Caller = Annotated[Principal, Depends(caller)]
+AppPolicy = Annotated[Policy, Depends(policy)]
+#: The path's ``team``, once the caller may read / write / promote in it (else 401 or 403).
+ReadTeam = Annotated[str, Depends(_team_allowing("read"))]
+WriteTeam = Annotated[str, Depends(_team_allowing("write"))]
+PromoteTeam = Annotated[str, Depends(_team_allowing("promote"))]
 Db = Annotated[Database, Depends(database)]
 Reader = Annotated[Session, Depends(reading, scope="function")]
 Writer = Annotated[Session, Depends(writing, scope="function")]

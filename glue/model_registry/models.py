@@ -1,9 +1,11 @@
 """SQLAlchemy 2 ORM tables of the registry (SQLite by default, PostgreSQL in production).
 
-Tables: ``models``, ``model_versions``, ``aliases``, ``alias_events`` (audit log),
+Tables: ``models``, ``model_versions``, ``aliases``, ``alias_events`` (alias moves),
 ``datasets``, ``inference_services``, ``service_assignments`` (desired), ``observed_models``
-(reported by serving agents). The schema is created and migrated by Alembic
-(glue/model_registry/migrations), never by ``create_all`` in production code.
+(reported by serving agents) and ``audit_events`` (every write, with its authenticated
+principal). Models, datasets and services are named uniquely within their team. The schema
+is created and migrated by Alembic (glue/model_registry/migrations), never by ``create_all``
+in production code.
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ class Model(Base):
     """A registered model. ``latest_version`` is the per-model version counter."""
 
     __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("team", "name", name="uq_models_team_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(63))
     team: Mapped[str] = mapped_column(String(63), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     task: Mapped[str] = mapped_column(String(256), default="")
@@ -92,9 +95,10 @@ class Dataset(Base):
     """A recorded dataset (lineage target of model versions)."""
 
     __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("team", "name", name="uq_datasets_team_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(63))
     team: Mapped[str] = mapped_column(String(63), index=True)
     uri: Mapped[str] = mapped_column(String(2048))
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -168,14 +172,20 @@ class AliasEvent(Base):
 
 
 class InferenceService(Base):
-    """An inference service (its infrastructure is owned by Pulumi, its models by the registry)."""
+    """An inference service (its infrastructure is owned by Pulumi, its models by the registry).
+
+    ``service_account``: the ServiceAccount its pods (serving agents) run as; when set, only
+    that account may report the service's pods.
+    """
 
     __tablename__ = "inference_services"
+    __table_args__ = (UniqueConstraint("team", "name", name="uq_inference_services_team_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(63))
     team: Mapped[str] = mapped_column(String(63), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    service_account: Mapped[str | None] = mapped_column(String(253), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     assignments: Mapped[list[ServiceAssignment]] = relationship(
@@ -227,3 +237,23 @@ class ObservedModel(Base):
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     service: Mapped[InferenceService] = relationship(lazy="joined")
+
+
+class AuditEvent(Base):
+    """One write, with the authenticated principal that made it (never client-supplied text).
+
+    ``action`` is ``<resource>.<verb>`` (``version.register``, ``alias.set``...), ``resource``
+    the API path of the object written, ``detail`` what changed.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_team_id", "team", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    principal: Mapped[str] = mapped_column(String(256))
+    method: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str] = mapped_column(String(63))
+    action: Mapped[str] = mapped_column(String(63))
+    resource: Mapped[str] = mapped_column(String(512))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

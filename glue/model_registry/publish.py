@@ -96,7 +96,6 @@ def publish_model(
     params: dict[str, str] | None = None,
     dataset: str | None = None,
     format: str = "triton-python",
-    created_by: str = "",
     description: str = "",
 ) -> Published[schemas.VersionRead]:
     """Upload a Triton model directory, read its signature and register the version.
@@ -111,7 +110,8 @@ def publish_model(
             idempotent: the same uid and artifact again returns the registered version, the
             same uid with another artifact is refused (``RegistryError`` 409), so a caller that
             may retry with new files looks the uid up first (``find_version_by_source``).
-        metrics, params, dataset, format, created_by, description: recorded with the version.
+        metrics, params, dataset, format, description: recorded with the version (the registry
+            records the authenticated caller as ``created_by``).
 
     Returns ``Published(record=VersionRead, created=...)``; ``created`` is False when the
     registry already held a version of ``source.uid`` and returned it.
@@ -131,7 +131,6 @@ def publish_model(
             "params": params or {},
             "dataset": dataset,
             "source": source,
-            "created_by": created_by,
             "description": description,
         }
     )

@@ -73,10 +73,14 @@ class Page(BaseModel, Generic[T]):
 
 
 class ModelCreate(Strict):
-    """Body of ``POST /api/v1/models``."""
+    """Body of ``POST /api/v1/teams/{team}/models``."""
 
     name: Name
-    team: Name
+    team: Name | None = Field(
+        default=None,
+        description="The team; optional, as the path names it. When given, it must equal the "
+        "path's team.",
+    )
     description: LongText = ""
     task: ShortText = ""
     framework: ShortText = ""
@@ -138,13 +142,16 @@ class VersionCreate(Strict):
     ] = Field(default_factory=dict, max_length=256)
     dataset: Name | None = None
     source: SourceRef
-    created_by: ShortText = ""
     description: LongText = ""
 
 
 class VersionRead(BaseModel):
-    """A registered model version with its lineage and the aliases pointing at it."""
+    """A registered model version with its lineage and the aliases pointing at it.
 
+    ``created_by`` is the authenticated principal that registered it.
+    """
+
+    team: str
     model: str
     version: int
     artifact_uri: str
@@ -165,19 +172,18 @@ class AliasSet(Strict):
     """Body of ``PUT /api/v1/models/{model}/aliases/{alias}``: point the alias at ``version``."""
 
     version: VersionNumber
-    actor: ShortText = ""
     reason: LongText = ""
 
 
 class AliasRollback(Strict):
     """Body of ``POST /api/v1/models/{model}/aliases/{alias}/rollback``."""
 
-    actor: ShortText = ""
     reason: LongText = ""
 
 
 class AliasEventRead(BaseModel):
-    """One audited alias move (``from_version`` None when the alias was created)."""
+    """One audited alias move (``from_version`` None when the alias was created); ``actor`` is
+    the authenticated principal that moved it."""
 
     id: int
     model: str
@@ -194,10 +200,15 @@ class AliasEventRead(BaseModel):
 
 
 class DatasetCreate(Strict):
-    """Body of ``POST /api/v1/datasets``; same name and manifest again is idempotent."""
+    """Body of ``POST /api/v1/teams/{team}/datasets``; same name and manifest again is
+    idempotent."""
 
     name: Name
-    team: Name
+    team: Name | None = Field(
+        default=None,
+        description="The team; optional, as the path names it. When given, it must equal the "
+        "path's team.",
+    )
     uri: Uri
     manifest: Manifest
     rows: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
@@ -247,11 +258,23 @@ class Assignment(Strict):
 
 
 class ServiceCreate(Strict):
-    """Body of ``POST /api/v1/services``."""
+    """Body of ``POST /api/v1/teams/{team}/services``.
+
+    ``service_account``: the Kubernetes ServiceAccount the service's pods run as (in the team's
+    namespace); when set, only that account's pod-bound tokens may report the service's pods.
+    """
 
     name: Name
-    team: Name
+    team: Name | None = Field(
+        default=None,
+        description="The team; optional, as the path names it. When given, it must equal the "
+        "path's team.",
+    )
     description: LongText = ""
+    service_account: (
+        Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
+        | None
+    ) = None
     assignments: list[Assignment] = Field(default_factory=list, max_length=64)
 
 
@@ -304,6 +327,7 @@ class ServiceRead(BaseModel):
     name: str
     team: str
     description: str
+    service_account: str | None
     created_at: datetime
     assignments: list[ResolvedAssignment]
     observed: list[ObservedModelRead]
@@ -355,3 +379,35 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity and audit
+
+
+class AuditEventRead(BaseModel):
+    """One write in the audit log: who (the authenticated principal and how it authenticated),
+    when, in which team, which action on which resource (path relative to the team)."""
+
+    id: int
+    at: datetime
+    principal: str
+    method: str
+    team: str
+    action: str
+    resource: str
+    detail: dict[str, Any]
+
+
+class WhoAmI(BaseModel):
+    """The caller as the registry sees it: name, groups, roles per team, admin or not.
+
+    ``teams`` maps each team with a binding to the caller's roles (``*`` for every team).
+    """
+
+    name: str
+    groups: list[str]
+    method: str
+    pod: str | None
+    admin: bool
+    teams: dict[str, list[str]]

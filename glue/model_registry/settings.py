@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from glue.artifacts.settings import ArtifactSettings
+from glue.model_registry.auth.settings import AuthSettings
 
 
 class RegistrySettings(BaseSettings):
@@ -18,6 +19,9 @@ class RegistrySettings(BaseSettings):
         database_url: SQLAlchemy URL; ``sqlite:///.kubeai/registry.db`` (embedded default) or
             ``postgresql+psycopg://user:pass@host:5432/db``.
         artifacts: artifact store settings used to read config.pbtxt at registration.
+        auth: authentication (Kubernetes TokenReview, OIDC, static tokens) and the team role
+            bindings (``glue.model_registry.auth.settings.AuthSettings``); with no
+            authenticator the registry is open and serves loopback only.
         verify_config: read each version's config.pbtxt and refuse a signature that differs.
         max_body_bytes: request bodies larger than this are refused with 413 (bytes); the
             default 4 MiB holds a manifest of the maximum 10,000 files.
@@ -34,6 +38,7 @@ class RegistrySettings(BaseSettings):
 
     database_url: str = "sqlite:///.kubeai/registry.db"
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     verify_config: bool = True
     max_body_bytes: int = Field(default=4 << 20, ge=1024, le=64 << 20)
     max_page_size: int = Field(default=500, ge=1, le=10_000)

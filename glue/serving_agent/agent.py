@@ -146,7 +146,10 @@ class ServingAgent:
         self.settings = settings
         self.repository = Path(settings.model_repository)
         self.registry = registry or RegistryClient(
-            settings.registry_url, timeout=settings.registry_timeout
+            settings.registry_url,
+            team=settings.team,
+            timeout=settings.registry_timeout,
+            token_file=settings.registry_token_file,
         )
         self.triton = triton or TritonRepository(
             settings.triton_url, load_timeout=settings.ready_timeout + 30
@@ -256,7 +259,6 @@ class ServingAgent:
             self.registry.create_service(
                 ServiceCreate(
                     name=self.settings.service,
-                    team=self.settings.team,
                     assignments=list(self.settings.initial_assignments),
                 ),
                 exist_ok=True,

@@ -73,7 +73,11 @@ class AgentSettings(BaseSettings):
         metrics_address: address that endpoint binds (``0.0.0.0`` in a pod).
         keep_previous: older version directories kept per model for fast rollback (0..10).
         artifacts: settings of the artifact store the versions are downloaded from.
-        team: owner team recorded when the agent creates its service in the registry.
+        team: the team owning the service (the registry names services per team; in a pod,
+            the namespace).
+        registry_token_file: bearer token for the registry, re-read when it changes: the pod's
+            projected ServiceAccount token with the registry's audience. None: no credentials
+            (a registry open on loopback).
         initial_assignments: JSON list of ``{"model": ..., "alias": ...}``; when the registry
             does not know the service yet, the agent creates it with these (and never touches
             an existing service, so a later promotion is never undone). Empty: never create.
@@ -103,6 +107,7 @@ class AgentSettings(BaseSettings):
         "default"
     )
     initial_assignments: list[Assignment] = Field(default_factory=list, max_length=64)
+    registry_token_file: Path | None = None
 
     @field_validator("registry_url")
     @classmethod

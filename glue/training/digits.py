@@ -226,7 +226,6 @@ _HINTS = {
         "1-63 letters or digits starting with a letter (a Kubernetes kind, e.g. PyTorchJob)"
     ),
     "--source-uid": "1-128 letters, digits, '.', '_', ':' or '-'",
-    "--created-by": "at most 256 characters, no NUL",
 }
 _STRING_ERRORS = ("string_pattern_mismatch", "string_too_long", "string_too_short", "string_type")
 
@@ -251,7 +250,6 @@ class TrainingRequest:
     model: schemas.ModelCreate
     dataset: str
     source: schemas.SourceRef
-    created_by: str
     output_uri: str | None
 
 
@@ -293,10 +291,6 @@ def validate(args: argparse.Namespace, store: ArtifactStore) -> TrainingRequest:
         dataset = TypeAdapter(schemas.Name).validate_python(args.dataset)
     except ValidationError as exc:
         raise _refused(exc, {"": "--dataset"}) from exc
-    try:
-        created_by = TypeAdapter(schemas.ShortText).validate_python(args.created_by or "")
-    except ValidationError as exc:
-        raise _refused(exc, {"": "--created-by"}) from exc
     output_uri = None
     if args.output_uri:
         try:
@@ -309,7 +303,6 @@ def validate(args: argparse.Namespace, store: ArtifactStore) -> TrainingRequest:
         model=model,
         dataset=dataset,
         source=source,
-        created_by=created_by,
         output_uri=output_uri,
     )
 
@@ -336,7 +329,9 @@ def run(args: argparse.Namespace) -> schemas.VersionRead:
     request = validate(args, store)
     uid = request.source.uid
     name = request.model.name
-    with RegistryClient(args.registry_url, timeout=60) as registry:
+    with RegistryClient.from_environment(
+        args.registry_url, team=request.model.team, timeout=60
+    ) as registry:
         done = registry.find_version_by_source(name, uid)
         if done is not None:  # a retried job: its version is already registered
             return done
@@ -372,7 +367,6 @@ def run(args: argparse.Namespace) -> schemas.VersionRead:
                 metrics=metrics,
                 params={"algorithm": request.algorithm, **request.params},
                 dataset=request.dataset,
-                created_by=request.created_by,
             )
         return published.record
 
@@ -394,7 +388,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--source-namespace", default=env("KUBEAI_SOURCE_NAMESPACE", "local"))
     p.add_argument("--source-name", default=env("KUBEAI_SOURCE_NAME"))
     p.add_argument("--source-uid", default=env("KUBEAI_SOURCE_UID"))
-    p.add_argument("--created-by", default=env("KUBEAI_CREATED_BY", env("USER", "")))
     return p
 
 

@@ -1,4 +1,4 @@
-"""Routes of ``/api/v1/models/{model}/aliases``: move (promote), roll back, audit log."""
+"""Routes of ``/api/v1/teams/{team}/models/{model}/aliases``: move (promote), roll back, history."""
 
 from __future__ import annotations
 
@@ -8,41 +8,69 @@ import structlog
 from fastapi import APIRouter
 
 from glue.model_registry import schemas
-from glue.model_registry.api import API_PREFIX
+from glue.model_registry.api import TEAM_PREFIX
 from glue.model_registry.api.params import AliasName, ModelName, Offset
-from glue.model_registry.deps import AppMetrics, Limit, Reader, Writer
+from glue.model_registry.deps import (
+    AppMetrics,
+    Caller,
+    Limit,
+    PromoteTeam,
+    Reader,
+    ReadTeam,
+    Writer,
+)
 from glue.model_registry.service import aliases as svc
+from glue.model_registry.service import audit
 from glue.model_registry.service.common import page_of
 
 log = structlog.get_logger("kubeai.registry")
 
-router = APIRouter(prefix=API_PREFIX, tags=["aliases"])
+router = APIRouter(prefix=TEAM_PREFIX, tags=["aliases"])
 
 
 @router.put("/models/{model}/aliases/{alias}", response_model=schemas.AliasEventRead)
 def set_alias(
-    model: ModelName, alias: AliasName, body: schemas.AliasSet, session: Writer, metrics: AppMetrics
+    team: PromoteTeam,
+    model: ModelName,
+    alias: AliasName,
+    body: schemas.AliasSet,
+    session: Writer,
+    who: Caller,
+    metrics: AppMetrics,
 ) -> Any:
-    """Point an alias at a version (promotion); the move is audited."""
-    event = svc.set_alias(session, model_name=model, alias=alias, body=body)
+    """Point an alias at a version (promotion); the move is audited with the caller's name."""
+    event = svc.set_alias(
+        session, team=team, model_name=model, alias=alias, body=body, actor=who.name
+    )
     result = svc.alias_event_read(event, model)
+    audit.record(
+        session,
+        who,
+        team=team,
+        action="alias.set",
+        resource=f"models/{model}/aliases/{alias}",
+        detail={"from": result.from_version, "to": result.to_version, "reason": result.reason},
+    )
     metrics.alias_moves.labels("set").inc()
     log.info(
         "alias moved",
+        team=team,
         model=model,
         alias=alias,
         frm=result.from_version,
         to=result.to_version,
-        actor=body.actor,
+        actor=who.name,
     )
     return result
 
 
 @router.post("/models/{model}/aliases/{alias}/rollback", response_model=schemas.AliasEventRead)
 def rollback_alias(
+    team: PromoteTeam,
     model: ModelName,
     alias: AliasName,
     session: Writer,
+    who: Caller,
     metrics: AppMetrics,
     body: schemas.AliasRollback | None = None,
 ) -> Any:
@@ -52,17 +80,34 @@ def rollback_alias(
     version the first one left.
     """
     event = svc.rollback_alias(
-        session, model_name=model, alias=alias, body=body or schemas.AliasRollback()
+        session,
+        team=team,
+        model_name=model,
+        alias=alias,
+        body=body or schemas.AliasRollback(),
+        actor=who.name,
     )
     result = svc.alias_event_read(event, model)
+    audit.record(
+        session,
+        who,
+        team=team,
+        action="alias.rollback",
+        resource=f"models/{model}/aliases/{alias}",
+        detail={"from": result.from_version, "to": result.to_version, "reason": result.reason},
+    )
     metrics.alias_moves.labels("rollback").inc()
-    log.info("alias rolled back", model=model, alias=alias, to=result.to_version)
+    log.info("alias rolled back", team=team, model=model, alias=alias, to=result.to_version)
     return result
 
 
 @router.get("/models/{model}/aliases/history", response_model=schemas.Page[schemas.AliasEventRead])
-def alias_history(model: ModelName, session: Reader, limit: Limit, offset: Offset = 0) -> Any:
-    """Audit log of the model's alias moves, newest first."""
-    rows, total = svc.alias_history(session, model_name=model, limit=limit, offset=offset)
+def alias_history(
+    team: ReadTeam, model: ModelName, session: Reader, limit: Limit, offset: Offset = 0
+) -> Any:
+    """The model's alias moves, newest first, each with the principal that made it."""
+    rows, total = svc.alias_history(
+        session, team=team, model_name=model, limit=limit, offset=offset
+    )
     items = [svc.alias_event_read(e, model) for e in rows]
     return page_of(items, total, limit=limit, offset=offset)

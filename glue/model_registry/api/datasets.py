@@ -1,4 +1,4 @@
-"""Routes of ``/api/v1/datasets``: record (idempotent), list and read datasets."""
+"""Routes of ``/api/v1/teams/{team}/datasets``: record (idempotent), list and read datasets."""
 
 from __future__ import annotations
 
@@ -7,35 +7,51 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from glue.model_registry import schemas
-from glue.model_registry.api import API_PREFIX
-from glue.model_registry.api.params import DatasetName, Offset, Team
-from glue.model_registry.deps import Limit, Reader, Store, Writer
+from glue.model_registry.api import TEAM_PREFIX
+from glue.model_registry.api.params import DatasetName, Offset
+from glue.model_registry.deps import Caller, Limit, Reader, ReadTeam, Store, Writer, WriteTeam
+from glue.model_registry.service import audit
 from glue.model_registry.service import datasets as svc
-from glue.model_registry.service.common import check_artifact_uri, page_of
+from glue.model_registry.service.common import check_artifact_uri, check_body_team, page_of
 
-router = APIRouter(prefix=API_PREFIX, tags=["datasets"])
+router = APIRouter(prefix=TEAM_PREFIX, tags=["datasets"])
 
 
 @router.post("/datasets", status_code=201, response_model=schemas.DatasetRead)
 def register_dataset(
-    body: schemas.DatasetCreate, response: Response, session: Writer, store: Store
+    team: WriteTeam,
+    body: schemas.DatasetCreate,
+    response: Response,
+    session: Writer,
+    store: Store,
+    who: Caller,
 ) -> Any:
     """Record a dataset; the same name and manifest again returns it (200)."""
+    check_body_team(body.team, team)
     check_artifact_uri(store=store, uri=body.uri, field="body.uri")
-    dataset, created = svc.register_dataset(session, body=body)
-    if not created:
+    dataset, created = svc.register_dataset(session, team=team, body=body)
+    if created:
+        audit.record(
+            session,
+            who,
+            team=team,
+            action="dataset.register",
+            resource=f"datasets/{dataset.name}",
+            detail={"uri": dataset.uri, "rows": dataset.rows},
+        )
+    else:
         response.status_code = 200
     return svc.dataset_read(dataset)
 
 
 @router.get("/datasets", response_model=schemas.Page[schemas.DatasetRead])
-def list_datasets(session: Reader, limit: Limit, team: Team = None, offset: Offset = 0) -> Any:
-    """Datasets ordered by name."""
+def list_datasets(team: ReadTeam, session: Reader, limit: Limit, offset: Offset = 0) -> Any:
+    """The team's datasets ordered by name."""
     rows, total = svc.list_datasets(session, team=team, limit=limit, offset=offset)
     return page_of([svc.dataset_read(d) for d in rows], total, limit=limit, offset=offset)
 
 
 @router.get("/datasets/{dataset}", response_model=schemas.DatasetRead)
-def get_dataset(dataset: DatasetName, session: Reader) -> Any:
+def get_dataset(team: ReadTeam, dataset: DatasetName, session: Reader) -> Any:
     """One dataset."""
-    return svc.dataset_read(svc.get_dataset(session, name=dataset))
+    return svc.dataset_read(svc.get_dataset(session, team=team, name=dataset))

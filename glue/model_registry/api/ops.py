@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from glue.model_registry.deps import AppMetrics, Db, Reader
+from glue.model_registry.deps import AppMetrics, Db, Reader, guard
 
 router = APIRouter(tags=["ops"])
 
@@ -24,7 +24,8 @@ def readyz(session: Reader, db: Db) -> dict[str, str]:
     return {"status": "ok", "database": db.backend}
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(guard("protect_metrics"))])
 def prometheus(metrics: AppMetrics) -> Response:
-    """Prometheus exposition of this app's metrics."""
+    """Prometheus exposition of this app's metrics (authenticated when
+    ``settings.auth.protect_metrics``)."""
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -24,7 +24,7 @@ PROBLEM = "application/problem+json"
 #: The error responses every operation documents.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.Problem, "content": {PROBLEM: {}}}
-    for status in (400, 404, 409, 413, 422, 503)
+    for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 
 
@@ -35,14 +35,25 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return out
 
 
+#: The challenge of a 401 (RFC 6750 section 3).
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kubeai-registry"'}
+
+
 def problem(
-    status: int, title: str, detail: str, *, instance: str | None, errors: list[dict[str, Any]]
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None,
+    errors: list[dict[str, Any]],
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """An RFC 9457 problem+json response."""
+    """An RFC 9457 problem+json response (a 401 also carries the bearer challenge)."""
     body = schemas.Problem(
         title=title, status=status, detail=detail, instance=instance, errors=errors
     )
-    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM)
+    headers = {**(CHALLENGE if status == 401 else {}), **(headers or {})}
+    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM, headers=headers)
 
 
 async def domain_problem(request: Request, exc: RegistryProblem) -> JSONResponse:

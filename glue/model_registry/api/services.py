@@ -1,5 +1,5 @@
-"""Routes of ``/api/v1/services``: inference services, their desired model versions and the
-state their pods report; and ``/api/v1/models/{model}/deployments`` (who serves a model)."""
+"""Routes of ``/api/v1/teams/{team}/services``: inference services, their desired model versions
+and the state their pods report; and ``.../models/{model}/deployments`` (who serves a model)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,31 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from glue.model_registry import schemas
-from glue.model_registry.api import API_PREFIX
-from glue.model_registry.api.params import ModelName, Offset, PodName, PodQuery, ServiceName, Team
-from glue.model_registry.deps import Limit, Reader, Settings, Writer
+from glue.model_registry.api import TEAM_PREFIX
+from glue.model_registry.api.params import ModelName, Offset, PodName, PodQuery, ServiceName
+from glue.model_registry.deps import (
+    AppPolicy,
+    Caller,
+    Limit,
+    PromoteTeam,
+    Reader,
+    ReadTeam,
+    Settings,
+    TeamPath,
+    Writer,
+    WriteTeam,
+)
+from glue.model_registry.service import audit
 from glue.model_registry.service import inference as svc
-from glue.model_registry.service.common import page_of
+from glue.model_registry.service.common import check_body_team, page_of
 from glue.model_registry.service.versions import MAX_VERSION
 
-router = APIRouter(prefix=API_PREFIX, tags=["services"])
+router = APIRouter(prefix=TEAM_PREFIX, tags=["services"])
 
 
 @router.get("/models/{model}/deployments", response_model=schemas.Page[schemas.Deployment])
 def deployments(
+    team: ReadTeam,
     model: ModelName,
     session: Reader,
     limit: Limit,
@@ -29,10 +42,11 @@ def deployments(
     offset: Offset = 0,
     include_stale: bool = False,
 ) -> Any:
-    """Which services and pods are observed serving the model (default: READY only, and
-    only pods that reported within ``observed_ttl_seconds``)."""
+    """Which services and pods of the team are observed serving the model (default: READY
+    only, and only pods that reported within ``observed_ttl_seconds``)."""
     rows, total = svc.deployments(
         session,
+        team=team,
         model_name=model,
         version=version,
         state=state,
@@ -51,66 +65,121 @@ def deployments(
     responses={200: {"model": schemas.ServiceRead, "description": "exists (exist_ok)"}},
 )
 def create_service(
+    team: WriteTeam,
     body: schemas.ServiceCreate,
     response: Response,
     session: Writer,
     settings: Settings,
+    who: Caller,
     exist_ok: bool = False,
 ) -> Any:
     """Create an inference service; ``exist_ok=true`` returns an existing one untouched."""
-    service, created = svc.create_service(session, body=body, exist_ok=exist_ok)
-    if not created:
+    check_body_team(body.team, team)
+    service, created = svc.create_service(session, team=team, body=body, exist_ok=exist_ok)
+    if created:
+        audit.record(
+            session,
+            who,
+            team=team,
+            action="service.create",
+            resource=f"services/{service.name}",
+            detail={"assignments": [a.model_dump(exclude_none=True) for a in body.assignments]},
+        )
+    else:
         response.status_code = 200
     return svc.service_read(session, service, ttl_seconds=settings.observed_ttl_seconds)
 
 
 @router.get("/services", response_model=schemas.Page[schemas.ServiceRead])
 def list_services(
-    session: Reader, limit: Limit, settings: Settings, team: Team = None, offset: Offset = 0
+    team: ReadTeam, session: Reader, limit: Limit, settings: Settings, offset: Offset = 0
 ) -> Any:
-    """Services ordered by name, with assignments and observed state."""
+    """The team's services ordered by name, with assignments and observed state."""
     rows, total = svc.list_services(session, team=team, limit=limit, offset=offset)
     items = [svc.service_read(session, s, ttl_seconds=settings.observed_ttl_seconds) for s in rows]
     return page_of(items, total, limit=limit, offset=offset)
 
 
 @router.get("/services/{service}", response_model=schemas.ServiceRead)
-def get_service(service: ServiceName, session: Reader, settings: Settings) -> Any:
+def get_service(team: ReadTeam, service: ServiceName, session: Reader, settings: Settings) -> Any:
     """What the service should serve and what each pod is observed serving."""
-    found = svc.get_service(session, name=service)
+    found = svc.get_service(session, team=team, name=service)
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
 
 
 @router.put("/services/{service}/assignments", response_model=schemas.ServiceRead)
 def set_assignments(
-    service: ServiceName, body: schemas.AssignmentsSet, session: Writer, settings: Settings
+    team: PromoteTeam,
+    service: ServiceName,
+    body: schemas.AssignmentsSet,
+    session: Writer,
+    settings: Settings,
+    who: Caller,
 ) -> Any:
-    """Replace the service's desired model assignments."""
-    found = svc.set_assignments(session, name=service, body=body)
+    """Replace the service's desired model assignments (needs ``promoter``: it changes what is
+    served, as an alias move does)."""
+    found = svc.set_assignments(session, team=team, name=service, body=body)
+    audit.record(
+        session,
+        who,
+        team=team,
+        action="service.assign",
+        resource=f"services/{service}/assignments",
+        detail={"assignments": [a.model_dump(exclude_none=True) for a in body.assignments]},
+    )
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
 
 
 @router.get("/services/{service}/desired", response_model=schemas.DesiredState)
-def desired(service: ServiceName, session: Reader, pod: PodQuery) -> Any:
+def desired(team: ReadTeam, service: ServiceName, session: Reader, pod: PodQuery) -> Any:
     """The versions one pod must serve now (aliases resolved, canary share applied)."""
-    return svc.desired_state(session, name=service, pod=pod)
+    return svc.desired_state(session, team=team, name=service, pod=pod)
 
 
 @router.put("/services/{service}/pods/{pod}/status", response_model=schemas.ServiceRead)
 def report_status(
+    team: TeamPath,
     service: ServiceName,
     pod: PodName,
     body: schemas.PodStatusReport,
+    who: Caller,
+    policy: AppPolicy,
     session: Writer,
     settings: Settings,
 ) -> Any:
-    """A serving agent reports its pod's full observed state (replaces the previous one)."""
-    found = svc.report_pod_status(session, name=service, pod=pod, body=body)
+    """A serving agent reports its pod's full observed state (replaces the previous one).
+
+    Allowed to the ``agent`` role of the team, and to the service's own ServiceAccount for the
+    pod its token is bound to.
+    """
+    policy.require_team_member(who, team, "report")
+    found = svc.get_service(session, team=team, name=service)
+    policy.require_pod(who, team, pod=pod, service_account=found.service_account, action="report")
+    found = svc.report_pod_status(session, team=team, name=service, pod=pod, body=body)
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
 
 
 @router.delete("/services/{service}/pods/{pod}", status_code=204)
-def forget_pod(service: ServiceName, pod: PodName, session: Writer) -> Response:
-    """Forget a pod's observed state (the pod is gone)."""
-    svc.forget_pod(session, name=service, pod=pod)
+def forget_pod(
+    team: TeamPath,
+    service: ServiceName,
+    pod: PodName,
+    who: Caller,
+    policy: AppPolicy,
+    session: Writer,
+) -> Response:
+    """Forget a pod's observed state (the pod is gone): writers of the team, or the pod's own
+    agent."""
+    policy.require_team_member(who, team, "write")
+    found = svc.get_service(session, team=team, name=service)
+    policy.require_pod(who, team, pod=pod, service_account=found.service_account, action="write")
+    removed = svc.forget_pod(session, team=team, name=service, pod=pod)
+    audit.record(
+        session,
+        who,
+        team=team,
+        action="pod.forget",
+        resource=f"services/{service}/pods/{pod}",
+        detail={"rows": removed},
+    )
     return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""Routes of ``/api/v1/models/{model}/versions``: register, list and read model versions."""
+"""Routes of ``/api/v1/teams/{team}/models/{model}/versions``: register, list and read versions."""
 
 from __future__ import annotations
 
@@ -7,14 +7,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from glue.model_registry import schemas
-from glue.model_registry.api import API_PREFIX
+from glue.model_registry.api import TEAM_PREFIX
 from glue.model_registry.api.params import ModelName, Offset, VersionRef
-from glue.model_registry.deps import AppMetrics, Db, Limit, Reader, Settings, Store
+from glue.model_registry.deps import (
+    AppMetrics,
+    AppPolicy,
+    Caller,
+    Db,
+    Limit,
+    Reader,
+    ReadTeam,
+    Settings,
+    Store,
+    WriteTeam,
+)
 from glue.model_registry.service import registration
 from glue.model_registry.service import versions as svc
 from glue.model_registry.service.common import page_of
 
-router = APIRouter(prefix=API_PREFIX, tags=["versions"])
+router = APIRouter(prefix=TEAM_PREFIX, tags=["versions"])
 
 
 @router.post(
@@ -24,20 +35,30 @@ router = APIRouter(prefix=API_PREFIX, tags=["versions"])
     responses={200: {"model": schemas.VersionRead, "description": "already registered"}},
 )
 def register_version(
+    team: WriteTeam,
     model: ModelName,
     body: schemas.VersionCreate,
     response: Response,
+    who: Caller,
+    policy: AppPolicy,
     db: Db,
     store: Store,
     settings: Settings,
     metrics: AppMetrics,
 ) -> schemas.VersionRead:
-    """Register a version; the same ``source.uid`` returns the existing one (200)."""
+    """Register a version; the same ``source.uid`` returns the existing one (200).
+
+    A ServiceAccount (a training job, the lifecycle controller) may only register versions
+    produced by a job in the team's namespace (403 naming ``body.source.namespace``).
+    """
+    policy.require_source(who, team, body.source.namespace)
     version, created = registration.register_version(
         db=db,
         store=store,
+        team=team,
         model_name=model,
         body=body,
+        principal=who,
         verify_config=settings.verify_config,
         on_outcome=metrics.count_registration,
     )
@@ -48,6 +69,7 @@ def register_version(
 
 @router.get("/models/{model}/versions", response_model=schemas.Page[schemas.VersionRead])
 def list_versions(
+    team: ReadTeam,
     model: ModelName,
     session: Reader,
     limit: Limit,
@@ -58,6 +80,7 @@ def list_versions(
     """A model's versions, newest first; filter by producing ``source_uid`` or ``dataset``."""
     rows, total = svc.list_versions(
         session,
+        team=team,
         model_name=model,
         limit=limit,
         offset=offset,
@@ -68,6 +91,8 @@ def list_versions(
 
 
 @router.get("/models/{model}/versions/{version}", response_model=schemas.VersionRead)
-def get_version(model: ModelName, version: VersionRef, session: Reader) -> schemas.VersionRead:
+def get_version(
+    team: ReadTeam, model: ModelName, version: VersionRef, session: Reader
+) -> schemas.VersionRead:
     """One version by number or alias name."""
-    return svc.version_read(svc.get_version(session, model_name=model, ref=version))
+    return svc.version_read(svc.get_version(session, team=team, model_name=model, ref=version))

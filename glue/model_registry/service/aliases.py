@@ -10,21 +10,22 @@ from glue.model_registry import schemas
 from glue.model_registry.errors import Conflict, NotFound
 from glue.model_registry.models import utcnow
 from glue.model_registry.service.common import page
-from glue.model_registry.service.models import get_model
+from glue.model_registry.service.models import get_model, model_query
 
 
-def _lock_model(session: Session, *, name: str) -> orm.Model:
-    model = session.scalar(select(orm.Model).where(orm.Model.name == name).with_for_update())
+def _lock_model(session: Session, *, team: str, name: str) -> orm.Model:
+    model = session.scalar(model_query(team=team, name=name).with_for_update())
     if model is None:
-        raise NotFound(f"model {name!r} does not exist", field="path.model")
+        raise NotFound(f"model {name!r} does not exist in team {team!r}", field="path.model")
     return model
 
 
 def set_alias(
-    session: Session, *, model_name: str, alias: str, body: schemas.AliasSet
+    session: Session, *, team: str, model_name: str, alias: str, body: schemas.AliasSet, actor: str
 ) -> orm.AliasEvent:
-    """Point ``alias`` at ``body.version`` and record the move in the audit log."""
-    model = _lock_model(session, name=model_name)
+    """Point ``alias`` at ``body.version`` and record the move, by ``actor`` (the authenticated
+    principal's name), in the model's alias history."""
+    model = _lock_model(session, team=team, name=model_name)
     target = session.scalar(
         select(orm.ModelVersion).where(
             orm.ModelVersion.model_id == model.id, orm.ModelVersion.version == body.version
@@ -33,7 +34,7 @@ def set_alias(
     if target is None:
         raise NotFound(f"model {model_name!r} has no version {body.version}", field="body.version")
     return _move_alias(
-        session, model=model, alias=alias, target=target, actor=body.actor, reason=body.reason
+        session, model=model, alias=alias, target=target, actor=actor, reason=body.reason
     )
 
 
@@ -70,13 +71,19 @@ def _move_alias(
 
 
 def rollback_alias(
-    session: Session, *, model_name: str, alias: str, body: schemas.AliasRollback
+    session: Session,
+    *,
+    team: str,
+    model_name: str,
+    alias: str,
+    body: schemas.AliasRollback,
+    actor: str,
 ) -> orm.AliasEvent:
     """Move ``alias`` back to where its last move took it from (one call; audited).
 
     ``Conflict`` if the alias has never moved from a previous version.
     """
-    model = _lock_model(session, name=model_name)
+    model = _lock_model(session, team=team, name=model_name)
     last = session.scalar(
         select(orm.AliasEvent)
         .where(orm.AliasEvent.model_id == model.id, orm.AliasEvent.alias == alias)
@@ -99,16 +106,14 @@ def rollback_alias(
     if target is None:  # versions are never deleted; kept as a guard
         raise Conflict(f"version {last.from_version} no longer exists", field="path.alias")
     reason = body.reason or f"rollback of the move {last.from_version} -> {last.to_version}"
-    return _move_alias(
-        session, model=model, alias=alias, target=target, actor=body.actor, reason=reason
-    )
+    return _move_alias(session, model=model, alias=alias, target=target, actor=actor, reason=reason)
 
 
 def alias_history(
-    session: Session, *, model_name: str, limit: int, offset: int
+    session: Session, *, team: str, model_name: str, limit: int, offset: int
 ) -> tuple[list[orm.AliasEvent], int]:
     """Audit log of a model's alias moves, newest first."""
-    model = get_model(session, name=model_name)
+    model = get_model(session, team=team, name=model_name)
     query = (
         select(orm.AliasEvent)
         .where(orm.AliasEvent.model_id == model.id)

@@ -39,3 +39,13 @@ def check_artifact_uri(*, store: ArtifactStore, uri: str, field: str) -> str:
         return store.check_uri(uri)
     except InvalidArtifactURI as exc:
         raise Invalid(str(exc), field=field) from exc
+
+
+def check_body_team(body_team: str | None, team: str) -> None:
+    """``Invalid`` naming ``body.team`` when a body names another team than its path."""
+    if body_team is not None and body_team != team:
+        raise Invalid(
+            f"body.team is {body_team!r} but the path's team is {team!r}; leave it out or make "
+            "them equal",
+            field="body.team",
+        )

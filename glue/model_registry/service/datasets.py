@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from glue.artifacts.manifest import Manifest
@@ -12,9 +12,17 @@ from glue.model_registry.errors import Conflict, NotFound
 from glue.model_registry.service.common import page
 
 
-def register_dataset(session: Session, *, body: schemas.DatasetCreate) -> tuple[orm.Dataset, bool]:
-    """Record a dataset; the same name with the same manifest is idempotent, else ``Conflict``."""
-    existing = session.scalar(select(orm.Dataset).where(orm.Dataset.name == body.name))
+def dataset_query(*, team: str, name: str) -> Select[orm.Dataset]:
+    """The query of dataset ``name`` of ``team`` (names are unique per team)."""
+    return select(orm.Dataset).where(orm.Dataset.team == team, orm.Dataset.name == name)
+
+
+def register_dataset(
+    session: Session, *, team: str, body: schemas.DatasetCreate
+) -> tuple[orm.Dataset, bool]:
+    """Record a dataset of ``team``; the same name with the same manifest is idempotent, else
+    ``Conflict``."""
+    existing = session.scalar(dataset_query(team=team, name=body.name))
     manifest = body.manifest.model_dump(mode="json")
     if existing is not None:
         if existing.manifest == manifest and existing.uri == body.uri:
@@ -24,27 +32,25 @@ def register_dataset(session: Session, *, body: schemas.DatasetCreate) -> tuple[
             "immutable, register a new name (e.g. with a date or version suffix)",
             field="body.name",
         )
-    dataset = orm.Dataset(**{**body.model_dump(), "manifest": manifest})
+    dataset = orm.Dataset(**{**body.model_dump(), "manifest": manifest, "team": team})
     session.add(dataset)
     session.flush()
     return dataset, True
 
 
-def get_dataset(session: Session, *, name: str) -> orm.Dataset:
-    """One dataset; ``NotFound`` otherwise."""
-    dataset = session.scalar(select(orm.Dataset).where(orm.Dataset.name == name))
+def get_dataset(session: Session, *, team: str, name: str) -> orm.Dataset:
+    """One dataset of ``team``; ``NotFound`` otherwise."""
+    dataset = session.scalar(dataset_query(team=team, name=name))
     if dataset is None:
-        raise NotFound(f"dataset {name!r} is not recorded", field="path.dataset")
+        raise NotFound(f"dataset {name!r} is not recorded in team {team!r}", field="path.dataset")
     return dataset
 
 
 def list_datasets(
-    session: Session, *, team: str | None, limit: int, offset: int
+    session: Session, *, team: str, limit: int, offset: int
 ) -> tuple[list[orm.Dataset], int]:
-    """Datasets ordered by name."""
-    query = select(orm.Dataset).order_by(orm.Dataset.name)
-    if team:
-        query = query.where(orm.Dataset.team == team)
+    """The team's datasets ordered by name."""
+    query = select(orm.Dataset).where(orm.Dataset.team == team).order_by(orm.Dataset.name)
     return page(session, query, limit=limit, offset=offset)
 
 

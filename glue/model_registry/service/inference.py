@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from glue.artifacts.manifest import Manifest
@@ -17,18 +17,25 @@ from glue.model_registry.service.common import page
 from glue.model_registry.service.models import get_model
 
 
+def service_query(*, team: str, name: str) -> Select[orm.InferenceService]:
+    """The query of service ``name`` of ``team`` (names are unique per team)."""
+    return select(orm.InferenceService).where(
+        orm.InferenceService.team == team, orm.InferenceService.name == name
+    )
+
+
 def get_service(
-    session: Session, *, name: str, field: str = "path.service"
+    session: Session, *, team: str, name: str, field: str = "path.service"
 ) -> orm.InferenceService:
-    """One inference service; ``NotFound`` otherwise."""
-    service = session.scalar(select(orm.InferenceService).where(orm.InferenceService.name == name))
+    """One inference service of ``team``; ``NotFound`` otherwise."""
+    service = session.scalar(service_query(team=team, name=name))
     if service is None:
-        raise NotFound(f"inference service {name!r} does not exist", field=field)
+        raise NotFound(f"inference service {name!r} does not exist in team {team!r}", field=field)
     return service
 
 
 def _build_assignments(
-    session: Session, *, assignments: list[schemas.Assignment], field: str
+    session: Session, *, team: str, assignments: list[schemas.Assignment], field: str
 ) -> list[orm.ServiceAssignment]:
     built: list[orm.ServiceAssignment] = []
     seen: set[str] = set()
@@ -37,7 +44,7 @@ def _build_assignments(
         if item.model in seen:
             raise Invalid(f"model {item.model!r} is assigned twice", field=f"{where}.model")
         seen.add(item.model)
-        model = get_model(session, name=item.model, field=f"{where}.model")
+        model = get_model(session, team=team, name=item.model, field=f"{where}.model")
         for key in ("version", "canary_version"):
             number = getattr(item, key)
             if number is not None and number > model.latest_version:
@@ -59,28 +66,28 @@ def _build_assignments(
 
 
 def create_service(
-    session: Session, *, body: schemas.ServiceCreate, exist_ok: bool
+    session: Session, *, team: str, body: schemas.ServiceCreate, exist_ok: bool
 ) -> tuple[orm.InferenceService, bool]:
-    """Create a service with its initial assignments; returns ``(service, created)``.
+    """Create a service of ``team`` with its initial assignments; returns ``(service, created)``.
 
     With ``exist_ok`` an existing service is returned untouched: infrastructure code creates
     the record when missing and never overwrites a promotion. Without it: ``Conflict``.
     """
-    existing = session.scalar(
-        select(orm.InferenceService).where(orm.InferenceService.name == body.name)
-    )
+    existing = session.scalar(service_query(team=team, name=body.name))
     if existing is not None:
-        if exist_ok and existing.team == body.team:
-            return existing, False
         if exist_ok:
-            raise Conflict(
-                f"inference service {body.name!r} exists and belongs to team {existing.team!r}",
-                field="body.team",
-            )
-        raise Conflict(f"inference service {body.name!r} already exists", field="body.name")
-    service = orm.InferenceService(name=body.name, team=body.team, description=body.description)
+            return existing, False
+        raise Conflict(
+            f"inference service {body.name!r} already exists in team {team!r}", field="body.name"
+        )
+    service = orm.InferenceService(
+        name=body.name,
+        team=team,
+        description=body.description,
+        service_account=body.service_account,
+    )
     service.assignments = _build_assignments(
-        session, assignments=body.assignments, field="body.assignments"
+        session, team=team, assignments=body.assignments, field="body.assignments"
     )
     session.add(service)
     session.flush()
@@ -88,11 +95,13 @@ def create_service(
 
 
 def set_assignments(
-    session: Session, *, name: str, body: schemas.AssignmentsSet
+    session: Session, *, team: str, name: str, body: schemas.AssignmentsSet
 ) -> orm.InferenceService:
     """Replace a service's desired assignments."""
-    service = get_service(session, name=name)
-    new = _build_assignments(session, assignments=body.assignments, field="body.assignments")
+    service = get_service(session, team=team, name=name)
+    new = _build_assignments(
+        session, team=team, assignments=body.assignments, field="body.assignments"
+    )
     service.assignments.clear()
     session.flush()
     service.assignments.extend(new)
@@ -101,12 +110,14 @@ def set_assignments(
 
 
 def list_services(
-    session: Session, *, team: str | None, limit: int, offset: int
+    session: Session, *, team: str, limit: int, offset: int
 ) -> tuple[list[orm.InferenceService], int]:
-    """Services ordered by name."""
-    query = select(orm.InferenceService).order_by(orm.InferenceService.name)
-    if team:
-        query = query.where(orm.InferenceService.team == team)
+    """The team's services ordered by name."""
+    query = (
+        select(orm.InferenceService)
+        .where(orm.InferenceService.team == team)
+        .order_by(orm.InferenceService.name)
+    )
     return page(session, query, limit=limit, offset=offset)
 
 
@@ -125,9 +136,9 @@ def in_canary(*, service: str, pod: str, share: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-def desired_state(session: Session, *, name: str, pod: str) -> schemas.DesiredState:
+def desired_state(session: Session, *, team: str, name: str, pod: str) -> schemas.DesiredState:
     """What ``pod`` must serve: one version per assigned model, aliases resolved."""
-    service = get_service(session, name=name)
+    service = get_service(session, team=team, name=name)
     wanted: list[schemas.DesiredVersion] = []
     unresolved: list[str] = []
     for assignment in service.assignments:
@@ -164,10 +175,10 @@ def desired_state(session: Session, *, name: str, pod: str) -> schemas.DesiredSt
 
 
 def report_pod_status(
-    session: Session, *, name: str, pod: str, body: schemas.PodStatusReport
+    session: Session, *, team: str, name: str, pod: str, body: schemas.PodStatusReport
 ) -> orm.InferenceService:
     """Replace everything recorded for ``pod`` with the report (one transaction)."""
-    service = get_service(session, name=name)
+    service = get_service(session, team=team, name=name)
     seen: set[tuple[str, int]] = set()
     for index, item in enumerate(body.models):
         key = (item.model, item.version)
@@ -202,9 +213,9 @@ def report_pod_status(
     return service
 
 
-def forget_pod(session: Session, *, name: str, pod: str) -> int:
+def forget_pod(session: Session, *, team: str, name: str, pod: str) -> int:
     """Remove a pod's observed rows (pod deleted); returns how many were removed."""
-    service = get_service(session, name=name)
+    service = get_service(session, team=team, name=name)
     rows = list(
         session.scalars(
             select(orm.ObservedModel).where(
@@ -239,6 +250,7 @@ def service_read(
         name=service.name,
         team=service.team,
         description=service.description,
+        service_account=service.service_account,
         created_at=service.created_at,
         assignments=[
             schemas.ResolvedAssignment(
@@ -269,6 +281,7 @@ def service_read(
 def deployments(
     session: Session,
     *,
+    team: str,
     model_name: str,
     version: int | None,
     state: str | None,
@@ -280,11 +293,11 @@ def deployments(
 
     Reports older than ``ttl_seconds`` (0: keep all) are left out: those pods stopped reporting.
     """
-    get_model(session, name=model_name)
+    get_model(session, team=team, name=model_name)
     query = (
         select(orm.ObservedModel)
         .join(orm.InferenceService)
-        .where(orm.ObservedModel.model == model_name)
+        .where(orm.InferenceService.team == team, orm.ObservedModel.model == model_name)
         .order_by(orm.InferenceService.name, orm.ObservedModel.pod, orm.ObservedModel.version)
     )
     if version is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -12,11 +12,16 @@ from glue.model_registry.errors import Conflict, NotFound
 from glue.model_registry.service.common import page
 
 
-def get_model(session: Session, *, name: str, field: str = "path.model") -> orm.Model:
-    """The model called ``name``; raises ``NotFound`` naming ``field``."""
-    model = session.scalar(select(orm.Model).where(orm.Model.name == name))
+def model_query(*, team: str, name: str) -> Select[orm.Model]:
+    """The query of model ``name`` of ``team`` (names are unique per team)."""
+    return select(orm.Model).where(orm.Model.team == team, orm.Model.name == name)
+
+
+def get_model(session: Session, *, team: str, name: str, field: str = "path.model") -> orm.Model:
+    """The model called ``name`` in ``team``; raises ``NotFound`` naming ``field``."""
+    model = session.scalar(model_query(team=team, name=name))
     if model is None:
-        raise NotFound(f"model {name!r} does not exist", field=field)
+        raise NotFound(f"model {name!r} does not exist in team {team!r}", field=field)
     return model
 
 
@@ -35,32 +40,32 @@ def model_read(model: orm.Model) -> schemas.ModelRead:
     )
 
 
-def create_model(session: Session, *, body: schemas.ModelCreate) -> orm.Model:
-    """Create a model; ``Conflict`` on ``body.name`` if the name is taken."""
-    if session.scalar(select(orm.Model.id).where(orm.Model.name == body.name)) is not None:
-        raise Conflict(f"model {body.name!r} already exists", field="body.name")
-    model = orm.Model(**body.model_dump())
+def create_model(session: Session, *, team: str, body: schemas.ModelCreate) -> orm.Model:
+    """Create a model of ``team``; ``Conflict`` on ``body.name`` if the team has the name."""
+    if session.scalar(model_query(team=team, name=body.name)) is not None:
+        raise Conflict(f"model {body.name!r} already exists in team {team!r}", field="body.name")
+    model = orm.Model(**{**body.model_dump(), "team": team})
     session.add(model)
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"model {body.name!r} already exists", field="body.name") from exc
+        raise Conflict(
+            f"model {body.name!r} already exists in team {team!r}", field="body.name"
+        ) from exc
     return model
 
 
-def update_model(session: Session, *, name: str, body: schemas.ModelUpdate) -> orm.Model:
+def update_model(session: Session, *, team: str, name: str, body: schemas.ModelUpdate) -> orm.Model:
     """Change a model's descriptive fields (those set in ``body``)."""
-    model = get_model(session, name=name)
+    model = get_model(session, team=team, name=name)
     for key, value in body.model_dump(exclude_none=True).items():
         setattr(model, key, value)
     return model
 
 
 def list_models(
-    session: Session, *, team: str | None, limit: int, offset: int
+    session: Session, *, team: str, limit: int, offset: int
 ) -> tuple[list[orm.Model], int]:
-    """Models ordered by name, optionally of one team."""
-    query = select(orm.Model).order_by(orm.Model.name)
-    if team:
-        query = query.where(orm.Model.team == team)
+    """The team's models ordered by name."""
+    query = select(orm.Model).where(orm.Model.team == team).order_by(orm.Model.name)
     return page(session, query, limit=limit, offset=offset)

@@ -18,11 +18,14 @@ from glue.artifacts.errors import ArtifactError, ArtifactNotFound, StorageUnavai
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry import models as orm
 from glue.model_registry import schemas
+from glue.model_registry.auth.principal import Principal
 from glue.model_registry.db import Database
 from glue.model_registry.errors import Conflict, Invalid, NotFound, Unavailable
 from glue.model_registry.models import utcnow
+from glue.model_registry.service import audit
 from glue.model_registry.service.common import check_artifact_uri
-from glue.model_registry.service.models import get_model
+from glue.model_registry.service.datasets import dataset_query
+from glue.model_registry.service.models import get_model, model_query
 from glue.model_registry.service.versions import new_version_read, version_read
 from glue.triton.config import parse_model_config, signature_mismatches
 from glue.triton.layout import LayoutError, manifest_version_dir
@@ -116,8 +119,10 @@ def check_same_registration(existing: orm.ModelVersion, body: schemas.VersionCre
 def _write_version(
     session: Session,
     *,
+    team: str,
     model_name: str,
     body: schemas.VersionCreate,
+    principal: Principal,
 ) -> tuple[orm.ModelVersion, bool]:
     """Insert the version in the write transaction of ``session``; returns ``(version, created)``.
 
@@ -126,20 +131,26 @@ def _write_version(
     registrations get consecutive numbers with no gap or duplicate. The same ``source.uid``
     returns the existing version with ``created=False``. The config.pbtxt check
     (``check_config``) runs before this transaction, so no storage I/O holds a database lock.
+    A new version is recorded in the audit log, by ``principal``, in the same transaction.
     """
-    model_id = session.scalar(select(orm.Model.id).where(orm.Model.name == model_name))
+    model_id = session.scalar(
+        model_query(team=team, name=model_name).with_only_columns(orm.Model.id)
+    )
     if model_id is None:
-        raise NotFound(f"model {model_name!r} does not exist", field="path.model")
+        raise NotFound(f"model {model_name!r} does not exist in team {team!r}", field="path.model")
     existing = find_by_source(session, model_id=model_id, uid=body.source.uid)
     if existing is not None:
         check_same_registration(existing, body)
         return existing, False
     dataset_id = None
     if body.dataset is not None:
-        dataset_id = session.scalar(select(orm.Dataset.id).where(orm.Dataset.name == body.dataset))
+        dataset_id = session.scalar(
+            dataset_query(team=team, name=body.dataset).with_only_columns(orm.Dataset.id)
+        )
         if dataset_id is None:
             raise Invalid(
-                f"dataset {body.dataset!r} is not recorded; register it first", field="body.dataset"
+                f"dataset {body.dataset!r} is not recorded in team {team!r}; register it first",
+                field="body.dataset",
             )
     # Everything above only reads; the counter bump takes the model's row lock (PostgreSQL) and is
     # followed by one INSERT and the commit, so the lock is held as briefly as possible.
@@ -164,11 +175,19 @@ def _write_version(
         source_namespace=body.source.namespace,
         source_name=body.source.name,
         source_uid=body.source.uid,
-        created_by=body.created_by,
+        created_by=principal.name,
         description=body.description,
     )
     session.add(version)
     session.flush()
+    audit.record(
+        session,
+        principal,
+        team=team,
+        action="version.register",
+        resource=f"models/{model_name}/versions/{number}",
+        detail={"artifact_uri": body.artifact_uri, "source_uid": body.source.uid},
+    )
     return version, True
 
 
@@ -180,12 +199,15 @@ def register_version(
     *,
     db: Database,
     store: ArtifactStore,
+    team: str,
     model_name: str,
     body: schemas.VersionCreate,
+    principal: Principal,
     verify_config: bool,
     on_outcome: Callable[[Outcome], None] = _ignore,
 ) -> tuple[schemas.VersionRead, bool]:
-    """Register a version of ``model_name``; returns ``(version, created)``.
+    """Register a version of ``team``'s ``model_name`` by ``principal``; returns
+    ``(version, created)``.
 
     In order: check ``body.artifact_uri``; return the version already registered from the same
     ``source.uid`` (``created=False``) if any; with ``verify_config``, check the artifact's
@@ -205,7 +227,7 @@ def register_version(
         on_outcome("refused")
         raise
     with db.reading() as session:
-        found = get_model(session, name=model_name)
+        found = get_model(session, team=team, name=model_name)
         existing = find_by_source(session, model_id=found.id, uid=body.source.uid)
         if existing is not None:
             check_same_registration(existing, body)
@@ -225,16 +247,18 @@ def register_version(
             raise
     try:
         with db.writing() as session:
-            version, created = _write_version(session, model_name=model_name, body=body)
+            version, created = _write_version(
+                session, team=team, model_name=model_name, body=body, principal=principal
+            )
             result = (
-                new_version_read(model_name=model_name, version=version, body=body)
+                new_version_read(team=team, model_name=model_name, version=version, body=body)
                 if created
                 else version_read(version)
             )
     except IntegrityError:
         # A concurrent registration of the same source uid won the race: return it.
         with db.reading() as session:
-            found = get_model(session, name=model_name)
+            found = get_model(session, team=team, name=model_name)
             again = find_by_source(session, model_id=found.id, uid=body.source.uid)
             if again is None:
                 raise

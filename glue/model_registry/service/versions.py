@@ -19,6 +19,7 @@ MAX_VERSION = 2_147_483_647
 def version_read(version: orm.ModelVersion) -> schemas.VersionRead:
     """API view of a version with lineage and aliases pointing at it."""
     return schemas.VersionRead(
+        team=version.model.team,
         model=version.model.name,
         version=version.version,
         artifact_uri=version.artifact_uri,
@@ -42,10 +43,11 @@ def version_read(version: orm.ModelVersion) -> schemas.VersionRead:
 
 
 def new_version_read(
-    *, model_name: str, version: orm.ModelVersion, body: schemas.VersionCreate
+    *, team: str, model_name: str, version: orm.ModelVersion, body: schemas.VersionCreate
 ) -> schemas.VersionRead:
     """API view of a just-registered version, built without further queries (no aliases yet)."""
     return schemas.VersionRead(
+        team=team,
         model=model_name,
         version=version.version,
         artifact_uri=body.artifact_uri,
@@ -57,15 +59,15 @@ def new_version_read(
         dataset=body.dataset,
         source=body.source,
         created_at=version.created_at,
-        created_by=body.created_by,
+        created_by=version.created_by,
         description=body.description,
         aliases=[],
     )
 
 
-def get_version(session: Session, *, model_name: str, ref: str) -> orm.ModelVersion:
+def get_version(session: Session, *, team: str, model_name: str, ref: str) -> orm.ModelVersion:
     """A version by number (``"3"``) or by alias (``"production"``); ``NotFound`` otherwise."""
-    model = get_model(session, name=model_name)
+    model = get_model(session, team=team, name=model_name)
     if ref.isdigit():
         if int(ref) > MAX_VERSION:
             raise NotFound(f"model {model_name!r} has no version {ref}", field="path.version")
@@ -90,6 +92,7 @@ def get_version(session: Session, *, model_name: str, ref: str) -> orm.ModelVers
 def list_versions(
     session: Session,
     *,
+    team: str,
     model_name: str,
     limit: int,
     offset: int,
@@ -97,7 +100,7 @@ def list_versions(
     dataset: str | None = None,
 ) -> tuple[list[orm.ModelVersion], int]:
     """A model's versions, newest first; optionally only those of one source uid or dataset."""
-    model = get_model(session, name=model_name)
+    model = get_model(session, team=team, name=model_name)
     query = (
         select(orm.ModelVersion)
         .where(orm.ModelVersion.model_id == model.id)
@@ -106,5 +109,5 @@ def list_versions(
     if source_uid is not None:
         query = query.where(orm.ModelVersion.source_uid == source_uid)
     if dataset is not None:
-        query = query.join(orm.Dataset).where(orm.Dataset.name == dataset)
+        query = query.join(orm.Dataset).where(orm.Dataset.team == team, orm.Dataset.name == dataset)
     return page(session, query, limit=limit, offset=offset)

@@ -1,0 +1,123 @@
+"""One entry for authentication: ``Authenticator.authenticate(authorization_header)``.
+
+A bearer token is tried, in this order, as a static token (exact match), as an OIDC token
+(a JWT whose unverified ``iss`` is the configured issuer; then fully verified), and as a
+Kubernetes ServiceAccount token (TokenReview). Kubernetes answers, positive and negative, are
+cached for ``kubernetes.cache_seconds`` under the token's SHA-256 (never the token itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+
+from cachetools import TTLCache
+from joserfc import jws
+from joserfc.errors import JoseError
+
+from glue.model_registry.auth.kubernetes import TokenReviewer
+from glue.model_registry.auth.oidc import OidcVerifier
+from glue.model_registry.auth.principal import LOCAL, Principal, Unauthenticated
+from glue.model_registry.auth.settings import AuthSettings
+from glue.model_registry.auth.static import StaticTokens
+
+#: Largest bearer token read (bytes); Kubernetes and OIDC tokens are a few KiB.
+MAX_TOKEN_LENGTH = 16 * 1024
+
+
+def _issuer(token: str) -> str | None:
+    """The unverified ``iss`` of a compact JWS, or None when ``token`` is not one."""
+    if token.count(".") != 2:
+        return None
+    try:
+        payload = json.loads(jws.extract_compact(token.encode()).payload)
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    issuer = payload.get("iss") if isinstance(payload, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+class Authenticator:
+    """The registry's authenticators, built from ``AuthSettings``.
+
+    ``open`` is True when no authenticator is configured: every request is ``LOCAL`` (a platform
+    admin); ``glue.model_registry.__main__`` only allows that on a loopback address.
+    """
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+        self.open = not settings.enabled
+        self.static = (
+            StaticTokens(settings.static_tokens_file) if settings.static_tokens_file else None
+        )
+        self.oidc = OidcVerifier(settings.oidc) if settings.oidc.issuer else None
+        self.kubernetes = (
+            TokenReviewer(settings.kubernetes) if settings.kubernetes.enabled else None
+        )
+        ttl = settings.kubernetes.cache_seconds
+        self._cache: TTLCache[str, Principal | Unauthenticated] | None = (
+            TTLCache(maxsize=10_000, ttl=ttl) if ttl > 0 else None
+        )
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the HTTP clients of the OIDC and Kubernetes authenticators."""
+        for closable in (self.oidc, self.kubernetes):
+            if closable is not None:
+                closable.close()
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The caller named by an ``Authorization: Bearer <token>`` header value.
+
+        Raises ``Unauthenticated`` (401) when the header is missing or not a bearer token, or no
+        authenticator accepts the token; ``AuthUnavailable`` (503) when a token cannot be checked
+        now. An open registry returns ``LOCAL`` whatever is sent.
+        """
+        if self.open:
+            return LOCAL
+        if not authorization:
+            raise Unauthenticated(
+                "this registry needs credentials: send 'Authorization: Bearer <token>' "
+                "(a Kubernetes ServiceAccount token, an OIDC token or a static token)"
+            )
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated(
+                f"the Authorization header must be 'Bearer <token>' (got a {scheme!r} scheme)"
+            )
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or not token.isprintable():
+            raise Unauthenticated("the bearer token is not a token (too long or not ASCII)")
+        if self.static is not None:
+            found = self.static.find(token)
+            if found is not None:
+                return found
+        if self.oidc is not None and _issuer(token) == self.oidc.issuer:
+            return self.oidc.verify(token)
+        if self.kubernetes is not None:
+            return self._review(token)
+        raise Unauthenticated("the bearer token is not known to this registry")
+
+    def _review(self, token: str) -> Principal:
+        assert self.kubernetes is not None
+        key = hashlib.sha256(token.encode()).hexdigest()
+        if self._cache is not None:
+            with self._lock:
+                cached = self._cache.get(key)
+            if isinstance(cached, Unauthenticated):
+                raise cached
+            if cached is not None:
+                return cached
+        try:
+            principal = self.kubernetes.review(token)
+        except Unauthenticated as refused:
+            self._remember(key, refused)
+            raise
+        self._remember(key, principal)
+        return principal
+
+    def _remember(self, key: str, answer: Principal | Unauthenticated) -> None:
+        if self._cache is not None:
+            with self._lock:
+                self._cache[key] = answer
