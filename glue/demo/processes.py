@@ -262,6 +262,7 @@ class ChildProcesses:
 def serving_agent_process(
     *,
     registry_url: str,
+    team: str,
     service: str,
     pod: str,
     triton_url: str,
@@ -285,6 +286,7 @@ def serving_agent_process(
         env={
             **(env or {}),
             "KUBEAI_AGENT_REGISTRY_URL": registry_url,
+            "KUBEAI_AGENT_TEAM": team,
             "KUBEAI_AGENT_SERVICE": service,
             "KUBEAI_AGENT_POD": pod,
             "KUBEAI_AGENT_TRITON_URL": triton_url,
@@ -380,6 +382,7 @@ def start_serving(
     (metrics_port,) = free_ports(1)
     agent = serving_agent_process(
         registry_url=registry_url,
+        team=team,
         service=service,
         pod=pod,
         triton_url=triton.http_url,

@@ -233,8 +233,6 @@ def _run_training(
         f"digits-{algorithm.replace('_', '-')}",
         "--source-uid",
         str(uuid.uuid4()),
-        "--created-by",
-        "kubeai-demo",
     ]
     for param in params:
         argv += ["--param", param]

@@ -2,11 +2,14 @@
 
 Configuration comes from ``KUBEAI_REGISTRY_*`` environment variables (see settings.py). Bad
 settings exit 2 and an unreachable database exits 3, each with one line naming the problem.
+Without an authenticator configured the registry is open to every caller, so it then refuses
+(exit 2) to bind anything but a loopback address.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 
@@ -26,6 +29,17 @@ def app_factory() -> FastAPI:
     """Worker entry (``--workers`` > 1): JSON logs, then the app from the environment."""
     configure_logging(os.environ.get("KUBEAI_REGISTRY_LOG_LEVEL", "INFO"))
     return create_app(RegistrySettings())
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only accepts connections from this
+    machine: 127.0.0.0/8, ``::1`` or ``localhost``; ``0.0.0.0``, ``::`` and names are not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _fail(message: str, code: int) -> None:
@@ -59,6 +73,14 @@ def main() -> None:
             _fail(f"{name}: {first['msg']}", 2)
         _fail(str(exc), 2)
         return
+    if not settings.auth.enabled and not is_loopback(args.host):
+        _fail(
+            f"refusing to serve without authentication on {args.host}: configure an "
+            "authenticator (KUBEAI_REGISTRY_AUTH__KUBERNETES__ENABLED=true, "
+            "KUBEAI_REGISTRY_AUTH__OIDC__ISSUER or KUBEAI_REGISTRY_AUTH__STATIC_TOKENS_FILE) "
+            "or bind a loopback address (--host 127.0.0.1)",
+            2,
+        )
     if settings.migrate_on_start:
         try:
             Database(settings.database_url).migrate()

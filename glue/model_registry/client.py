@@ -247,13 +247,12 @@ class RegistryClient:
         return self.register_version_created(model, body)[0]
 
     def register_version_created(
-        self, model: str, body: schemas.VersionCreate
+        self, model: str, body: schemas.VersionCreate, *, team: str | None = None
     ) -> tuple[schemas.VersionRead, bool]:
         """Register a version; (the version, True when this call created it, False when the
         same source uid was already registered)."""
-        return self._send_created(
-            "POST", self._team_path("models", model, "versions"), body, schemas.VersionRead
-        )
+        path = self._team_path("models", model, "versions", team=team)
+        return self._send_created("POST", path, body, schemas.VersionRead)
 
     def get_version(self, model: str, version: int | str) -> schemas.VersionRead:
         """One version by number, or by alias name (``production``)."""

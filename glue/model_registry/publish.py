@@ -139,7 +139,8 @@ def publish_model(
         name = model.name
     else:
         name = model
-    version, created = registry.register_version_created(name, body)
+    team = model.team if isinstance(model, schemas.ModelCreate) else None
+    version, created = registry.register_version_created(name, body, team=team)
     return Published(record=version, created=created)
 
 
@@ -173,7 +174,7 @@ def publish_dataset(
         name=name, team=team, uri=uri, manifest=local, rows=rows, description=description
     )
     try:
-        existing = registry.get_dataset(name)
+        existing = registry.get_dataset(name, team=team)
     except RegistryError as exc:
         if exc.status != 404:
             raise

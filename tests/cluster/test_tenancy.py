@@ -53,6 +53,7 @@ from tests.support.kubeapi import (
     impersonating,
     message,
     service_account_user,
+    token_request,
 )
 
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -424,22 +425,13 @@ def test_team_groups_cannot_grant_rights(
     refused(response, create(admin.client, admin, manifest))
 
 
-def service_account_token(admin: KubeApi, namespace: str, account: str) -> str:
-    """A short-lived token of the service account (TokenRequest, as the kubelet would get one)."""
-    path = admin.path("v1", "ServiceAccount", namespace=namespace, name=account) + "/token"
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
-    response = admin.client.post(path, json=request)
-    assert response.status_code == 201, message(response)
-    return str(response.json()["status"]["token"])
-
-
 @pytest.mark.parametrize("account", SERVICE_ACCOUNTS)
 @pytest.mark.parametrize("stack", TEAM_STACKS)
 def test_team_service_accounts_cannot_impersonate(
     control_plane: ControlPlane, admin: KubeApi, stack: str, account: str
 ) -> None:
     namespace = TEAMS[stack].team.name
-    token = service_account_token(admin, namespace, account)
+    token = token_request(admin, namespace, account)
     path = admin.path("v1", "Secret", namespace="kube-system")
     other = service_account_user(namespace, "default")
     attempts = {

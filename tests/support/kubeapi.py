@@ -181,3 +181,32 @@ def bearer(
 def service_account_user(namespace: str, name: str) -> str:
     """The username a service account authenticates as."""
     return f"system:serviceaccount:{namespace}:{name}"
+
+
+def token_request(
+    admin: KubeApi,
+    namespace: str,
+    account: str,
+    *,
+    audiences: Sequence[str] = (),
+    pod: dict[str, Any] | None = None,
+    seconds: int = 600,
+) -> str:
+    """A token of the service account from the TokenRequest API, as the kubelet gets one for a
+    projected volume: for ``audiences`` (empty: the apiserver's own), bound to ``pod`` (the Pod
+    object as read back, for its name and uid) when given, valid ``seconds`` (>= 600)."""
+    path = admin.path("v1", "ServiceAccount", namespace=namespace, name=account) + "/token"
+    spec: dict[str, Any] = {"expirationSeconds": seconds}
+    if audiences:
+        spec["audiences"] = list(audiences)
+    if pod is not None:
+        spec["boundObjectRef"] = {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "name": pod["metadata"]["name"],
+            "uid": pod["metadata"]["uid"],
+        }
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+    response = admin.client.post(path, json=request)
+    assert response.status_code == 201, message(response)
+    return str(response.json()["status"]["token"])

@@ -52,9 +52,10 @@ class RegistryServer:
         wait_http(self.url + "/healthz", timeout=30)
         return self
 
-    def client(self) -> RegistryClient:
-        """A client of this server with ``CLIENT_TIMEOUT`` per request (close it after use)."""
-        return RegistryClient(self.url, timeout=CLIENT_TIMEOUT)
+    def client(self, team: str | None = "cv", token: str | None = None) -> RegistryClient:
+        """A client of this server acting in ``team`` with ``CLIENT_TIMEOUT`` per request
+        (close it after use)."""
+        return RegistryClient(self.url, team=team, timeout=CLIENT_TIMEOUT, token=token)
 
     def stop(self) -> None:
         """Stop serving (connections are refused afterwards)."""

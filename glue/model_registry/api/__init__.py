@@ -4,8 +4,8 @@
 (every model, dataset and service belongs to one team, and names are unique per team);
 ``identity`` serves ``API_PREFIX`` (who am I, the registry-wide audit log); ``ops`` (health,
 readiness, metrics) and ``docs`` (the OpenAPI document and its UIs) serve the root.
-``params`` holds the path and query parameter types they share, ``problems`` the problem+json errors and their handlers,
-``middleware`` the body limit and the request metrics and logs.
+``params`` holds the path and query parameter types they share, ``problems`` the problem+json
+errors and their handlers, ``middleware`` the body limit and the request metrics and logs.
 """
 
 #: Prefix of the resource routes; it is part of each route's path (and metrics label).

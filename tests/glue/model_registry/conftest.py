@@ -62,17 +62,16 @@ class Env:
             "params": {"C": "1.0"},
             "source": {
                 "kind": "PyTorchJob",
-                "namespace": "team-cv",
+                "namespace": "cv",
                 "name": f"train-{uid}",
                 "uid": uid,
             },
-            "created_by": "tests",
         }
         body.update(extra)
         return body
 
     def create_model(self, name: str = "digits", team: str = "cv") -> None:
-        r = self.client.post("/api/v1/models", json={"name": name, "team": team, "task": "x"})
+        r = self.client.post(f"/api/v1/teams/{team}/models", json={"name": name, "task": "x"})
         assert r.status_code == 201, r.text
 
 

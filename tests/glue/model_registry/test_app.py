@@ -6,7 +6,7 @@ import json
 
 from tests.glue.model_registry.conftest import CONFIG, SIGNATURE, Env
 
-API = "/api/v1"
+API = "/api/v1/teams/cv"
 PROBLEM = "application/problem+json"
 
 
@@ -19,16 +19,19 @@ def _problem_fields(response) -> list[str]:
 
 def test_model_crud_and_pagination(env: Env) -> None:
     for i in range(5):
-        env.create_model(f"m{i}", team="cv" if i % 2 else "search")
+        env.create_model(f"m{i}")
+    env.create_model("m1", team="search")  # names are per team: no collision
     page = env.client.get(f"{API}/models", params={"limit": 2}).json()
     assert [m["name"] for m in page["items"]] == ["m0", "m1"]
     assert page["total"] == 5 and page["next_offset"] == 2
     last = env.client.get(f"{API}/models", params={"limit": 2, "offset": 4}).json()
     assert [m["name"] for m in last["items"]] == ["m4"] and last["next_offset"] is None
-    cv = env.client.get(f"{API}/models", params={"team": "cv"}).json()
-    assert {m["name"] for m in cv["items"]} == {"m1", "m3"}
+    search = env.client.get("/api/v1/teams/search/models").json()
+    assert [(m["name"], m["team"]) for m in search["items"]] == [("m1", "search")]
     dup = env.client.post(f"{API}/models", json={"name": "m1", "team": "cv"})
     assert dup.status_code == 409 and _problem_fields(dup) == ["body.name"]
+    other = env.client.post(f"{API}/models", json={"name": "m9", "team": "search"})
+    assert other.status_code == 422 and _problem_fields(other) == ["body.team"]
     patched = env.client.patch(f"{API}/models/m1", json={"description": "new"})
     assert patched.json()["description"] == "new"
     too_big = env.client.get(f"{API}/models", params={"limit": 100000})
@@ -150,7 +153,10 @@ def test_alias_promotion_rollback_and_audit(env: Env) -> None:
     put = env.client.put(
         f"{API}/models/digits/aliases/production", json={"version": 1, "actor": "ana"}
     )
+    assert put.status_code == 422 and _problem_fields(put) == ["body.actor"]  # never client text
+    put = env.client.put(f"{API}/models/digits/aliases/production", json={"version": 1})
     assert put.status_code == 200 and put.json()["from_version"] is None
+    assert put.json()["actor"] == "local"  # the open registry's principal
     assert (
         env.client.put(f"{API}/models/digits/aliases/production", json={"version": 3}).status_code
         == 200
@@ -166,7 +172,9 @@ def test_alias_promotion_rollback_and_audit(env: Env) -> None:
         "staging",
     ]
     assert env.client.get(f"{API}/models/digits/versions/production").json()["version"] == 3
-    rb = env.client.post(f"{API}/models/digits/aliases/production/rollback", json={"actor": "bo"})
+    rb = env.client.post(
+        f"{API}/models/digits/aliases/production/rollback", json={"reason": "accuracy dropped"}
+    )
     assert rb.status_code == 200
     assert (rb.json()["from_version"], rb.json()["to_version"]) == (3, 1)
     assert env.client.get(f"{API}/models/digits").json()["aliases"]["production"] == 1
@@ -177,6 +185,13 @@ def test_alias_promotion_rollback_and_audit(env: Env) -> None:
         ("production", 1, 3),
         ("production", None, 1),
     ]
+    audit = env.client.get("/api/v1/audit", params={"team": "cv"}).json()["items"]
+    assert [(e["action"], e["principal"], e["resource"]) for e in audit[:2]] == [
+        ("alias.rollback", "local", "models/digits/aliases/production"),
+        ("alias.set", "local", "models/digits/aliases/staging"),
+    ]
+    assert audit[0]["detail"] == {"from": 3, "to": 1, "reason": "accuracy dropped"}
+    assert [e["action"] for e in audit[-4:]] == ["version.register"] * 3 + ["model.create"]
     no_prev = env.client.post(f"{API}/models/digits/aliases/staging/rollback", json={})
     assert no_prev.status_code == 409
     missing = env.client.put(f"{API}/models/digits/aliases/production", json={"version": 9})
@@ -447,14 +462,16 @@ def test_layout_the_agent_would_refuse_is_refused_at_registration(env: Env) -> N
     assert "metrics/" in r.json()["detail"]
 
 
-def test_exist_ok_with_another_team_is_409_and_rollback_without_body(env: Env) -> None:
+def test_exist_ok_in_another_team_creates_its_own_and_rollback_without_body(env: Env) -> None:
     env.create_model()
-    svc = {"name": "svc", "team": "cv", "assignments": []}
+    svc = {"name": "svc", "assignments": []}
     assert env.client.post(f"{API}/services", json=svc).status_code == 201
-    r = env.client.post(
-        f"{API}/services", params={"exist_ok": "true"}, json={**svc, "team": "search"}
-    )
-    assert r.status_code == 409 and _problem_fields(r) == ["body.team"]
+    again = env.client.post(f"{API}/services", params={"exist_ok": "true"}, json=svc)
+    assert again.status_code == 200
+    r = env.client.post("/api/v1/teams/search/services", params={"exist_ok": "true"}, json=svc)
+    assert r.status_code == 201 and r.json()["team"] == "search"
+    r = env.client.post(f"{API}/services", json={**svc, "team": "search"})
+    assert r.status_code == 422 and _problem_fields(r) == ["body.team"]
     for uid in ("a", "b"):
         env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", uid))
     env.client.put(f"{API}/models/digits/aliases/production", json={"version": 1})
@@ -498,10 +515,19 @@ def test_stale_pods_are_flagged_and_left_out_of_deployments(env: Env) -> None:
 def test_create_app_only_wires_module_level_routers(env: Env) -> None:
     from fastapi.routing import APIRoute
 
-    from glue.model_registry.api import aliases, datasets, models, ops, services, versions
+    from glue.model_registry.api import (
+        aliases,
+        datasets,
+        docs,
+        identity,
+        models,
+        ops,
+        services,
+        versions,
+    )
 
     documented = set()
-    for module in (models, versions, aliases, datasets, services, ops):
+    for module in (models, versions, aliases, datasets, services, identity, ops, docs):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             assert route.endpoint.__module__ == module.__name__, route.path
@@ -510,7 +536,7 @@ def test_create_app_only_wires_module_level_routers(env: Env) -> None:
                 documented |= {(m.lower(), route.path) for m in route.methods}
     spec = env.client.get("/openapi.json").json()
     served = {(m, path) for path, ops_ in spec["paths"].items() for m in ops_}
-    assert served == documented and len(served) == 23
+    assert served == documented and len(served) == 25
     for handler in env.client.app.exception_handlers.values():
         assert handler.__qualname__ == handler.__name__, handler
 
@@ -520,8 +546,8 @@ def test_request_metrics_are_labelled_with_the_full_route_template(env: Env) -> 
     assert env.client.get(f"{API}/models/digits").status_code == 200
     assert env.client.get("/nowhere").status_code == 404
     text = env.client.get("/metrics").text
-    assert 'route="/api/v1/models/{model}",status="200"' in text
-    assert 'route="/api/v1/models",status="201"' in text
+    assert 'route="/api/v1/teams/{team}/models/{model}",status="200"' in text
+    assert 'route="/api/v1/teams/{team}/models",status="201"' in text
     assert 'route="unmatched",status="404"' in text
 
 

@@ -25,7 +25,7 @@ def _registrations(server: RegistryServer, tmp: Path, uids: list[str]) -> list[h
     uri = store.local_uri("models", "digits", "shared")
     manifest = store.upload_dir(src, uri).model_dump(mode="json")
     httpx.post(
-        f"{server.url}/api/v1/models", json={"name": "digits", "team": "cv"}
+        f"{server.url}/api/v1/teams/cv/models", json={"name": "digits", "team": "cv"}
     ).raise_for_status()
 
     def register(uid: str) -> httpx.Response:
@@ -35,7 +35,9 @@ def _registrations(server: RegistryServer, tmp: Path, uids: list[str]) -> list[h
             "signature": SIGNATURE,
             "source": {"kind": "PyTorchJob", "namespace": "cv", "name": "j", "uid": uid},
         }
-        return httpx.post(f"{server.url}/api/v1/models/digits/versions", json=body, timeout=60)
+        return httpx.post(
+            f"{server.url}/api/v1/teams/cv/models/digits/versions", json=body, timeout=60
+        )
 
     with ThreadPoolExecutor(max_workers=N) as pool:
         return list(pool.map(register, uids))
@@ -58,9 +60,11 @@ def test_parallel_registrations_get_versions_1_to_n(server: RegistryServer, tmp_
         r.text for r in responses if r.status_code != 201
     ]
     assert sorted(r.json()["version"] for r in responses) == list(range(1, N + 1))
-    page = httpx.get(f"{server.url}/api/v1/models/digits/versions", params={"limit": 100}).json()
+    page = httpx.get(
+        f"{server.url}/api/v1/teams/cv/models/digits/versions", params={"limit": 100}
+    ).json()
     assert page["total"] == N
-    assert httpx.get(f"{server.url}/api/v1/models/digits").json()["latest_version"] == N
+    assert httpx.get(f"{server.url}/api/v1/teams/cv/models/digits").json()["latest_version"] == N
 
 
 def test_parallel_duplicate_source_uid_gives_one_version(
@@ -70,4 +74,4 @@ def test_parallel_duplicate_source_uid_gives_one_version(
     assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses]
     assert {r.json()["version"] for r in responses} == {1}
     assert sum(r.status_code == 201 for r in responses) == 1
-    assert httpx.get(f"{server.url}/api/v1/models/digits").json()["latest_version"] == 1
+    assert httpx.get(f"{server.url}/api/v1/teams/cv/models/digits").json()["latest_version"] == 1

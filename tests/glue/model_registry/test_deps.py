@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.glue.model_registry.conftest import Env
 
-API = "/api/v1"
+API = "/api/v1/teams/cv"
 
 
 def test_a_failed_commit_is_answered_as_an_error_and_writes_nothing(env: Env) -> None:

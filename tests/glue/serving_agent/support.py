@@ -35,6 +35,8 @@ from tests.support.triton import TritonFixture, infer, write_model
 
 SERVICE = "scoring"
 POD = "scoring-pod-0"
+#: The team owning the test service and its models.
+TEAM = "ml"
 
 #: Seconds after which a wait on a condition gives up (a safety net: on a healthy machine the
 #: conditions hold within a second or two, and every wait returns as soon as its condition holds).
@@ -95,7 +97,7 @@ class Env:
     def add_model(self, suffix: str) -> str:
         """Register one more model, ``<model>-<suffix>`` (unloaded at teardown); returns it."""
         name = f"{self.model}-{suffix}"
-        self.client.create_model(ModelCreate(name=name, team="ml"))
+        self.client.create_model(ModelCreate(name=name, team=TEAM))
         self.extra_models.append(name)
         return name
 
@@ -140,6 +142,7 @@ class Env:
             "backoff_max": 1.0,
             "registry_timeout": PATIENCE,  # a slow answer under load is not an outage
             "artifacts": self.registry.settings.artifacts,
+            "team": TEAM,
         }
         clock = overrides.pop("clock", None)
         values.update(overrides)
@@ -177,9 +180,9 @@ def env(
     request: pytest.FixtureRequest,
 ) -> Iterator[Env]:
     name = "agent-" + request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
-    client = registry.client()  # the tests' generous timeout (CLIENT_TIMEOUT)
-    client.create_model(ModelCreate(name=name, team="ml"))
-    client.create_service(ServiceCreate(name=SERVICE, team="ml"))
+    client = registry.client(team=TEAM)  # the tests' generous timeout (CLIENT_TIMEOUT)
+    client.create_model(ModelCreate(name=name, team=TEAM))
+    client.create_service(ServiceCreate(name=SERVICE, team=TEAM))
     world = Env(
         registry=registry,
         client=client,

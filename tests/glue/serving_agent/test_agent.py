@@ -33,6 +33,7 @@ from tests.glue.serving_agent.support import (
     PATIENCE,
     POD,
     SERVICE,
+    TEAM,
     Env,
     FakeClock,
     reconcile_until,
@@ -537,6 +538,7 @@ def test_process_runs_from_env_and_stops_on_sigterm(env: Env, signum: signal.Sig
     variables = {
         "KUBEAI_AGENT_REGISTRY_URL": env.registry.url,
         "KUBEAI_AGENT_SERVICE": SERVICE,
+        "KUBEAI_AGENT_TEAM": TEAM,
         "KUBEAI_AGENT_POD": POD,
         "KUBEAI_AGENT_TRITON_URL": env.triton.url,
         "KUBEAI_AGENT_MODEL_REPOSITORY": str(env.triton.repository),
@@ -580,21 +582,17 @@ def test_agent_creates_missing_service_with_initial_alias_but_never_overwrites(e
     version = env.publish(2.0)
     env.client.set_alias(env.model, "production", version)
     initial = [{"model": env.model, "alias": "production"}]
-    fresh = env.agent(
-        service="fresh-svc", pod="fresh-svc-0", team="vision", initial_assignments=initial
-    )
+    fresh = env.agent(service="fresh-svc", pod="fresh-svc-0", initial_assignments=initial)
     fresh.reconcile_once()
     record = env.client.get_service("fresh-svc")
-    assert record.team == "vision"
+    assert record.team == TEAM  # the agent's team: a service serves models of its own team
     assert [(a.model, a.alias, a.resolved_version) for a in record.assignments] == [
         (env.model, "production", version)
     ]
     assert (version, "READY") in {(o.version, o.state) for o in record.observed}
     # A registry-side change (exact version pin) survives agent restarts with initial config.
     env.client.set_assignments("fresh-svc", [Assignment(model=env.model, version=version)])
-    again = env.agent(
-        service="fresh-svc", pod="fresh-svc-1", team="vision", initial_assignments=initial
-    )
+    again = env.agent(service="fresh-svc", pod="fresh-svc-1", initial_assignments=initial)
     again.reconcile_once()
     assert env.client.get_service("fresh-svc").assignments[0].version == version
     assert env.client.get_service("fresh-svc").assignments[0].alias is None

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from glue.model_registry import schemas
+from glue.model_registry.auth.principal import LOCAL
 from glue.model_registry.errors import Invalid, NotFound
 from glue.model_registry.service.registration import Outcome, register_version
 from tests.glue.model_registry.conftest import Env
@@ -18,7 +19,9 @@ def _register(
     return register_version(
         db=env.client.app.state.db,
         store=env.store,
+        team="cv",
         model_name=model,
+        principal=LOCAL,
         body=schemas.VersionCreate.model_validate(body),
         verify_config=True,
         on_outcome=outcomes.append,

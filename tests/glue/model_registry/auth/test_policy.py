@@ -1,0 +1,104 @@
+"""Roles of ServiceAccounts and controllers, the rules that narrow them, and bindings."""
+
+from __future__ import annotations
+
+import pytest
+
+from glue.model_registry.auth.policy import Policy
+from glue.model_registry.auth.principal import LOCAL, Forbidden, Principal
+from glue.model_registry.auth.settings import AuthSettings
+
+
+def _sa(namespace: str, name: str, pod: str | None = None) -> Principal:
+    return Principal(
+        name=f"system:serviceaccount:{namespace}:{name}",
+        groups=frozenset({"system:serviceaccounts"}),
+        method="kubernetes",
+        pod=pod,
+    )
+
+
+POLICY = Policy(
+    AuthSettings.model_validate(
+        {
+            "controllers": ["kubeai-system/lifecycle"],
+            "bindings": [{"team": "*", "role": "reader", "groups": ["auditors"]}],
+        }
+    )
+)
+
+
+def test_a_service_account_writes_in_its_namespace_team_only() -> None:
+    trainer = _sa("cv", "trainer")
+    assert POLICY.roles(trainer, "cv") == {"writer"}
+    assert POLICY.roles(trainer, "search") == set()
+    assert POLICY.readable_teams(trainer) == {"cv"}
+    POLICY.require_source(trainer, "cv", "cv")
+    with pytest.raises(Forbidden, match="only from jobs in namespace 'cv'"):
+        POLICY.require_source(trainer, "cv", "search")
+
+
+def test_the_controller_writes_everywhere_but_only_for_jobs_of_the_models_team() -> None:
+    controller = _sa("kubeai-system", "lifecycle")
+    assert POLICY.allows(controller, "search", "write")
+    assert not POLICY.allows(controller, "search", "promote")
+    POLICY.require_source(controller, "search", "search")
+    with pytest.raises(Forbidden) as refused:
+        POLICY.require_source(controller, "search", "cv")
+    assert refused.value.field == "body.source.namespace"
+
+
+def test_a_user_named_like_a_service_account_is_not_one() -> None:
+    impostor = Principal(name="system:serviceaccount:cv:trainer", method="static")
+    assert impostor.service_account is None and POLICY.roles(impostor, "cv") == set()
+
+
+def test_pod_reports_need_the_pod_bound_token_of_the_services_account() -> None:
+    agent = _sa("cv", "digits", pod="digits-0")
+    POLICY.require_pod(agent, "cv", pod="digits-0", service_account="digits", action="report")
+    POLICY.require_pod(agent, "cv", pod="digits-0", service_account=None, action="report")
+    with pytest.raises(Forbidden) as other_pod:
+        POLICY.require_pod(agent, "cv", pod="digits-1", service_account="digits", action="report")
+    assert other_pod.value.field == "path.pod"
+    with pytest.raises(Forbidden) as other_service:
+        POLICY.require_pod(agent, "cv", pod="digits-0", service_account="ranker", action="report")
+    assert other_service.value.field == "path.service"
+    unbound = _sa("cv", "digits")
+    with pytest.raises(Forbidden, match="bound to no pod"):
+        POLICY.require_pod(unbound, "cv", pod="digits-0", service_account=None, action="report")
+    with pytest.raises(Forbidden):
+        POLICY.require_pod(
+            _sa("search", "digits", pod="digits-0"),
+            "cv",
+            pod="digits-0",
+            service_account=None,
+            action="report",
+        )
+
+
+def test_star_bindings_and_the_open_registry() -> None:
+    auditor = Principal(name="eve", groups=frozenset({"auditors"}))
+    assert POLICY.allows(auditor, "any-team", "read")
+    assert not POLICY.allows(auditor, "any-team", "write")
+    assert POLICY.readable_teams(auditor) is None
+    assert POLICY.is_admin(LOCAL) and POLICY.role_map(LOCAL) == {"*": ["admin"]}
+
+
+def test_service_account_role_none_grants_nothing() -> None:
+    policy = Policy(AuthSettings(service_account_role="none"))
+    assert policy.roles(_sa("cv", "trainer"), "cv") == set()
+    assert policy.readable_teams(_sa("cv", "trainer")) == set()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"controllers": ["lifecycle"]}, "namespace/name"),
+        ({"bindings": [{"team": "CV", "role": "reader"}]}, "DNS-1123"),
+        ({"bindings": [{"team": "cv", "role": "owner"}]}, "reader"),
+        ({"static_tokens_file": "/nonexistent/tokens.csv"}, "is not a file"),
+    ],
+)
+def test_bad_settings_are_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AuthSettings.model_validate(settings)
