@@ -354,6 +354,7 @@ def use_context(path: Path, name: str) -> None:
     if config.find(name) is None:
         names = ", ".join(c.name for c in config.contexts) or "none"
         raise ContextError(f"{name!r} is not a context of {path} (contexts: {names})")
+    path = path.resolve()  # a symlinked file is changed where it lives, the link kept
     text = path.read_text()
     line = f"current-context: {json.dumps(name)}"
     pattern = re.compile(r"^current-context:[^\n]*$", re.MULTILINE)

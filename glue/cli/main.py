@@ -122,9 +122,10 @@ def _process_settings() -> None:
 
 def fail(message: str, code: ExitCode, *, label: str = "error:") -> NoReturn:
     """Print ``label`` in red and ``message`` literally (control characters escaped, see
-    ``shown``) on stderr, then exit with ``code``."""
+    ``shown``) on stderr as one line (the terminal wraps it, rich inserts no line breaks), then
+    exit with ``code``."""
     text = shown(message)
-    err.print(Text.assemble((label, "red"), " ", text) if label else Text(text))
+    err.print(Text.assemble((label, "red"), " ", text) if label else Text(text), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -163,8 +164,9 @@ def refusal(exc: RegistryError) -> str:
     detail = " ".join(str(problem.get("detail") or problem.get("title") or "refused").split())
     if exc.status == 401:
         return (
-            f"not authenticated (401): {detail}; give a token with KUBEAI_REGISTRY_TOKEN_FILE, "
-            "KUBEAI_REGISTRY_TOKEN or a context's token/token-file (kubeai config contexts)"
+            f"not authenticated (401): {detail}; kubeai sends the token of "
+            "KUBEAI_REGISTRY_TOKEN_FILE, KUBEAI_REGISTRY_TOKEN or the context "
+            "(kubeai config contexts)"
         )
     return f"refused (403): {detail}"
 

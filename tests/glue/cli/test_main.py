@@ -14,8 +14,7 @@ from glue.cli.exit_codes import ExitCode
 from glue.cli.main import app
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient, RegistryError
-from glue.model_registry.publish import publish_model
-from tests.glue.model_registry.conftest import CONFIG, SIGNATURE
+from tests.glue.cli.conftest import publish_digits
 from tests.support.registry import RegistryServer
 
 runner = CliRunner()
@@ -23,27 +22,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def populated(registry: RegistryServer, tmp_path: Path) -> str:
-    store = ArtifactStore(registry.settings.artifacts)
-    src = tmp_path / "src" / "digits"
-    (src / "1").mkdir(parents=True)
-    (src / "config.pbtxt").write_text(CONFIG.format(name="digits"))
-    (src / "1" / "model.py").write_text("# m\n")
     with RegistryClient(registry.url, team="cv") as client:
-        for i in (1, 2):
-            published = publish_model(
-                store=store,
-                registry=client,
-                model=schemas.ModelCreate(name="digits", team="cv", task="classification"),
-                model_dir=src,
-                uri=store.local_uri("models", "digits", "a"),
-                metrics={"accuracy": 0.9 + i / 100},
-                params={"C": str(i)},
-                source=schemas.SourceRef(
-                    kind="PyTorchJob", namespace="cv", name=f"job-{i}", uid=f"u{i}"
-                ),
-            )
-            assert published.created and published.record.version == i
-            assert published.record.signature == schemas.Signature(**SIGNATURE)
+        publish_digits(registry, client, tmp_path)
         client.set_alias("digits", "production", 1)
         client.create_service(
             schemas.ServiceCreate(
