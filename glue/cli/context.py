@@ -23,7 +23,8 @@ missing file is an empty one) is shaped like a kubeconfig::
         certificate-authority: ca.crt                # relative paths: to the file's folder
 
 A context's credentials (token, token file, CA) are sent only to its own ``registry``: when the
-option or the environment names another registry, they are left out (with a warning).
+option or the environment names another registry, they are left out (with a warning). A token
+sent over plain http to a host other than loopback is sent, with a warning.
 
 Errors are ``ContextError`` whose message names the file and the key path (``contexts[1].tokn``)
 or the option/variable; values are never echoed (they may be tokens). A file holding an inline
@@ -236,16 +237,32 @@ class Connection:
     verify: bool | str = True
     warnings: tuple[str, ...] = ()
 
-    def client(self, *, timeout: float = 10.0) -> RegistryClient:
+    def client(self) -> RegistryClient:
         """A ``RegistryClient`` of this connection (close it after use)."""
         return RegistryClient(
             self.url,
             team=self.team,
-            timeout=timeout,
             token=self.token,
             token_file=self.token_file,
             verify=self.verify,
         )
+
+
+#: What a bearer token may hold (RFC 6750 ``b64token`` and JWTs): visible ASCII, no spaces.
+TOKEN_PATTERN = re.compile(r"[\x21-\x7e]+")
+#: Hosts a token may be sent to over plain http without a warning.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _token(value: str, where: str) -> str:
+    """``value`` stripped if it can be a bearer token; ``ContextError`` naming ``where`` (never
+    the value) if it holds spaces, control or non-ASCII characters."""
+    value = value.strip()
+    if not TOKEN_PATTERN.fullmatch(value):
+        raise ContextError(
+            f"{where} is not a bearer token (visible ASCII characters only, no spaces)"
+        )
+    return value
 
 
 def _readable(path: Path, where: str) -> Path:
@@ -314,7 +331,7 @@ def resolve(
     verify: bool | str = True
     if ctx is not None and (ctx.registry is None or ctx.registry == final_url):
         if ctx.token is not None:
-            token = ctx.token.get_secret_value()
+            token = _token(ctx.token.get_secret_value(), f"{where}: token")
         if ctx.token_file is not None:
             token_file = _readable(ctx.token_file, f"{where}: token-file")
         if ctx.certificate_authority is not None:
@@ -327,9 +344,14 @@ def resolve(
     if env.get(TOKEN_FILE_ENV):
         token, token_file = None, _readable(Path(env[TOKEN_FILE_ENV]), TOKEN_FILE_ENV)
     elif env.get(TOKEN_ENV):
-        token, token_file = env[TOKEN_ENV], None
+        token, token_file = _token(env[TOKEN_ENV], TOKEN_ENV), None
     if env.get(CA_FILE_ENV):
         verify = str(_readable(Path(env[CA_FILE_ENV]), CA_FILE_ENV))
+    parsed = httpx.URL(final_url)
+    if (token or token_file) and parsed.scheme == "http" and parsed.host not in LOOPBACK_HOSTS:
+        warnings.append(
+            f"sending a token over plain http to {final_url}: anyone on the path can read it"
+        )
     return Connection(
         url=final_url,
         team=chosen_team,

@@ -601,7 +601,8 @@ def auth_whoami(
     with registry(registry_url, context=context, need_team=False) as client:
         who = client.whoami()
     if as_json:
-        typer.echo(who.model_dump_json(indent=2))
+        # ASCII only: a name with a C1 control character (\x9b) is escaped, not printed raw
+        typer.echo(json.dumps(who.model_dump(mode="json"), indent=2, ensure_ascii=True))
         return
     table = Table("", "", show_header=False, title="the registry knows you as")
     add_row(table, "name", who.name)

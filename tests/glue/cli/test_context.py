@@ -215,3 +215,34 @@ def test_use_context_keeps_the_rest_of_the_file_and_its_mode(config: Path) -> No
 def test_use_context_needs_a_file(no_user_config: Path) -> None:
     r = runner.invoke(app, ["config", "use-context", "a"])
     assert r.exit_code == ExitCode.BAD_INPUT and "no config file" in r.output
+
+
+@pytest.mark.parametrize("token", ["two words", "café-token", "line\nbreak"])
+def test_a_token_that_cannot_be_a_header_is_bad_input(no_user_config: Path, token: str) -> None:
+    """Sent as is, a non-ASCII token was a traceback (UnicodeEncodeError) and a newline a
+    misleading "unreachable"."""
+    r = runner.invoke(
+        app,
+        ["auth", "whoami"],
+        env={"COLUMNS": "300", "KUBEAI_REGISTRY_TOKEN": token},
+    )
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    assert "KUBEAI_REGISTRY_TOKEN is not a bearer token" in r.output
+    assert token.split()[0] not in r.output and "Traceback" not in r.output
+
+
+def test_a_token_over_plain_http_to_another_host_warns(no_user_config: Path) -> None:
+    values = {"KUBEAI_REGISTRY_TOKEN": TOKEN}
+    remote = resolve(
+        url="http://registry.example.com",
+        team=None,
+        context=None,
+        need_team=False,
+        env=env(no_user_config, **values),
+    )
+    assert "plain http" in remote.warnings[0]
+    for url in ("http://127.0.0.1:8080", "https://registry.example.com"):
+        c = resolve(
+            url=url, team=None, context=None, need_team=False, env=env(no_user_config, **values)
+        )
+        assert c.warnings == () and c.token == TOKEN
