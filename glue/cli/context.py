@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -271,6 +272,19 @@ def _readable(path: Path, where: str) -> Path:
     return path
 
 
+def _ca_bundle(path: Path, where: str) -> str:
+    """``path`` as a string if it is a readable PEM bundle of CA certificates; else
+    ``ContextError`` naming ``where`` (an unloadable bundle was a traceback at connect)."""
+    _readable(path, where)
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError) as exc:
+        raise ContextError(
+            f"{where} {path} is not a PEM bundle of CA certificates: {exc}"
+        ) from None
+    return str(path)
+
+
 def chosen_context(config: ConfigFile, path: Path, name: str | None) -> Context | None:
     """The context ``name`` (``--context``/``KUBEAI_CONTEXT``), else the file's
     ``current-context``, else None. ``ContextError`` when the name is not in the file."""
@@ -335,7 +349,7 @@ def resolve(
         if ctx.token_file is not None:
             token_file = _readable(ctx.token_file, f"{where}: token-file")
         if ctx.certificate_authority is not None:
-            verify = str(_readable(ctx.certificate_authority, f"{where}: certificate-authority"))
+            verify = _ca_bundle(ctx.certificate_authority, f"{where}: certificate-authority")
     elif ctx is not None and (ctx.token or ctx.token_file or ctx.certificate_authority):
         warnings.append(
             f"the credentials of context {ctx.name!r} are for {ctx.registry}, not sent to "
@@ -346,7 +360,7 @@ def resolve(
     elif env.get(TOKEN_ENV):
         token, token_file = _token(env[TOKEN_ENV], TOKEN_ENV), None
     if env.get(CA_FILE_ENV):
-        verify = str(_readable(Path(env[CA_FILE_ENV]), CA_FILE_ENV))
+        verify = _ca_bundle(Path(env[CA_FILE_ENV]), CA_FILE_ENV)
     parsed = httpx.URL(final_url)
     if (token or token_file) and parsed.scheme == "http" and parsed.host not in LOOPBACK_HOSTS:
         warnings.append(

@@ -5,16 +5,23 @@ red line of a 401/403."""
 from __future__ import annotations
 
 import json
+import ssl
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from glue.cli.exit_codes import ExitCode
 from glue.cli.main import app
+from glue.model_registry.app import create_app
 from glue.model_registry.client import RegistryClient
-from tests.glue.cli.conftest import publish_digits
+from tests.glue.cli.conftest import TlsFiles, publish_digits
+from tests.support.net import free_port
 from tests.support.registry import CLIENT_TIMEOUT, RegistryServer, registry_settings
 
 runner = CliRunner()
@@ -28,10 +35,9 @@ BINDINGS = [
 ]
 
 
-@pytest.fixture
-def secured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A registry with static tokens and team bindings, holding cv's ``digits`` v1 and v2 with
-    ``production`` on v1 (moved by alice); yields its URL."""
+def authenticating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make registries started from ``registry_settings(tmp_path)`` check the static tokens
+    above (alice, bob, carol) and the ``BINDINGS``, as a deployment would configure them."""
     tokens = tmp_path / "tokens.csv"
     tokens.write_text(
         f'{ALICE},alice,1,"ml-eng,cv-team"\n{BOB},bob,2,cv-readers\n{CAROL},carol,3\n'
@@ -39,6 +45,13 @@ def secured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("KUBEAI_REGISTRY_AUTH__STATIC_TOKENS_FILE", str(tokens))
     monkeypatch.setenv("KUBEAI_REGISTRY_AUTH__BINDINGS", json.dumps(BINDINGS))
     (tmp_path / "artifacts").mkdir()
+
+
+@pytest.fixture
+def secured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A registry with static tokens and team bindings, holding cv's ``digits`` v1 and v2 with
+    ``production`` on v1 (moved by alice); yields its URL."""
+    authenticating(tmp_path, monkeypatch)
     server = RegistryServer(registry_settings(tmp_path)).start()
     try:
         with RegistryClient(server.url, team="cv", token=ALICE, timeout=CLIENT_TIMEOUT) as client:
@@ -159,3 +172,70 @@ def test_credentials_from_the_config_file(
     r = runner.invoke(app, ["auth", "whoami", "--json", "--context", "bob"], env=env)
     assert r.exit_code == 0 and json_of(r.stdout)["name"] == "alice", r.output
     assert not any(t in r.output for t in TOKENS)
+
+
+@pytest.fixture
+def tls_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tls_files: TlsFiles
+) -> Iterator[str]:
+    """The authenticating registry served over https with ``tls_files``' server certificate
+    (not trusted by the system); yields its https URL."""
+    authenticating(tmp_path, monkeypatch)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(registry_settings(tmp_path)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ssl_certfile=str(tls_files.cert),
+            ssl_keyfile=str(tls_files.key),
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{port}"
+    trusted = ssl.create_default_context(cafile=str(tls_files.ca))
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the TLS registry did not start"
+        time.sleep(0.05)
+    assert httpx.get(url + "/healthz", verify=trusted).status_code == 200
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def test_certificate_authority_from_the_context_or_environment(
+    tls_registry: str, tls_files: TlsFiles, no_user_config: Path
+) -> None:
+    """A registry whose certificate the system does not trust is reached with the context's
+    ``certificate-authority`` or KUBEAI_REGISTRY_CA_FILE, and refused (exit 3) without."""
+    no_user_config.write_text(
+        "current-context: tls\n"
+        "contexts:\n"
+        f"  - name: tls\n    registry: {tls_registry}\n    token: {ALICE}\n"
+        f"    certificate-authority: {tls_files.ca}\n"
+    )
+    no_user_config.chmod(0o600)
+    r = runner.invoke(app, ["auth", "whoami", "--json"], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert json_of(r.stdout)["name"] == "alice"
+    # the environment's token wins over the context's; the context's CA still applies
+    r = kubeai(tls_registry, "auth", "whoami", "--json", token=BOB)
+    assert r.exit_code == 0 and json_of(r.stdout)["name"] == "bob", r.output
+    no_user_config.unlink()
+    r = kubeai(tls_registry, "auth", "whoami", token=BOB)
+    assert r.exit_code == ExitCode.UNAVAILABLE and "CERTIFICATE_VERIFY_FAILED" in r.output
+    r = kubeai(
+        tls_registry,
+        "auth",
+        "whoami",
+        "--json",
+        token=BOB,
+        KUBEAI_REGISTRY_CA_FILE=str(tls_files.ca),
+    )
+    assert r.exit_code == 0 and json_of(r.stdout)["name"] == "bob", r.output

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from glue.cli.context import ContextError, load_config, resolve, use_context
 from glue.cli.exit_codes import ExitCode
 from glue.cli.main import app
+from tests.glue.cli.conftest import TlsFiles
 
 runner = CliRunner()
 TOKEN = "t" * 40
@@ -33,12 +34,12 @@ contexts:
 
 
 @pytest.fixture
-def config(no_user_config: Path) -> Path:
+def config(no_user_config: Path, tls_files: TlsFiles) -> Path:
     """The config above (mode 600) with its token file and CA bundle beside it."""
     no_user_config.write_text(CONFIG.format(token=TOKEN))
     no_user_config.chmod(0o600)
     (no_user_config.parent / "cv.token").write_text("file-token\n")
-    (no_user_config.parent / "ca.crt").write_text("not checked here\n")
+    (no_user_config.parent / "ca.crt").write_bytes(tls_files.ca.read_bytes())
     return no_user_config
 
 
@@ -68,7 +69,7 @@ def test_current_context_gives_url_team_and_credentials(config: Path) -> None:
     assert c.verify == str(config.parent / "ca.crt")
 
 
-def test_precedence_option_over_environment_over_context(config: Path) -> None:
+def test_precedence_option_over_environment_over_context(config: Path, tls_files: TlsFiles) -> None:
     # --context (or KUBEAI_CONTEXT, merged by click) picks another context
     c = resolve(url=None, team=None, context="search", need_team=True, env=env(config))
     assert (c.url, c.team, c.token, c.token_file) == (
@@ -102,10 +103,10 @@ def test_precedence_option_over_environment_over_context(config: Path) -> None:
             config,
             KUBEAI_REGISTRY_TOKEN="from-env",
             KUBEAI_REGISTRY_TOKEN_FILE=str(token_file),
-            KUBEAI_REGISTRY_CA_FILE=str(token_file),
+            KUBEAI_REGISTRY_CA_FILE=str(tls_files.ca),
         ),
     )
-    assert c.token is None and c.token_file == token_file and c.verify == str(token_file)
+    assert c.token is None and c.token_file == token_file and c.verify == str(tls_files.ca)
 
 
 def test_context_credentials_go_only_to_the_context_registry(config: Path) -> None:
@@ -163,6 +164,10 @@ def test_an_inline_token_in_a_file_others_can_read_is_refused(config: Path) -> N
 def test_unreadable_token_file_names_where_it_came_from(config: Path) -> None:
     (config.parent / "cv.token").unlink()
     with pytest.raises(ContextError, match=r"context 'cv-prod': token-file .*cv\.token"):
+        resolve(url=None, team=None, context=None, need_team=True, env=env(config))
+    (config.parent / "cv.token").write_text("file-token\n")
+    (config.parent / "ca.crt").write_text("not a certificate\n")
+    with pytest.raises(ContextError, match=r"certificate-authority .*ca\.crt is not a PEM bundle"):
         resolve(url=None, team=None, context=None, need_team=True, env=env(config))
     with pytest.raises(ContextError, match=r"KUBEAI_REGISTRY_TOKEN_FILE /nonexistent"):
         resolve(
