@@ -186,8 +186,11 @@ def load_config(path: Path) -> ConfigFile:
         raise ContextError(f"cannot read the config file {path}: {exc}") from None
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ContextError(f"{path}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # said without PyYAML's quote of the line: it may be a token
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ContextError(f"{path}: not valid YAML{at}: {problem}") from None
     if data is None:
         return ConfigFile()
     try:
