@@ -14,7 +14,8 @@ class ExitCode(IntEnum):
 
     #: Done (also: already done by an earlier attempt, e.g. a retried registration).
     OK = 0
-    #: Failed: the request was refused (conflict, unknown name) or a step failed.
+    #: Failed: the request was refused (conflict, unknown name, 401 not authenticated, 403 not
+    #: allowed) or a step failed.
     FAILED = 1
     #: Bad input: an argument, setting or file is invalid; nothing was changed. Do not retry.
     BAD_INPUT = 2

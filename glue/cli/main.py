@@ -1,12 +1,15 @@
 """``kubeai``: the platform's command line for people.
 
 Commands: ``kubeai demo``; ``kubeai models list|show|versions|alias|rollback|history``;
-``kubeai services status``; ``kubeai datasets list|add``; ``kubeai render``; ``kubeai validate``;
+``kubeai services status``; ``kubeai datasets list|add``; ``kubeai auth whoami``;
+``kubeai audit``; ``kubeai config contexts|use-context``; ``kubeai render``; ``kubeai validate``;
 ``kubeai stack up|preview|destroy|outputs`` (``glue.cli.stack``); ``kubeai dev cluster up``.
-The registry URL comes from ``--registry-url`` or ``KUBEAI_REGISTRY_URL`` (default
-http://127.0.0.1:8080). Errors print one readable line and exit with a status of the one table in
-``glue.cli.exit_codes`` (1 refused or failed, 2 bad input, 3 registry or storage unreachable),
-never a traceback.
+
+Registry commands act in a team (``--team``/``KUBEAI_TEAM``, else the context's team). The
+registry URL, team and credentials are resolved by ``glue.cli.context`` (option > environment >
+context of the config file > defaults). Errors print one readable line and exit with a status of
+the one table in ``glue.cli.exit_codes`` (1 refused or failed, also 401/403; 2 bad input; 3
+registry or storage unreachable), never a traceback. Tokens are never printed.
 
 Both consoles print text literally (``markup=False``): names, URIs and server messages such as
 the pattern ``^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`` are never read as rich markup; styles are
@@ -17,6 +20,8 @@ as ``\x1b``-style escapes and never reach the terminal.
 Names given as arguments (models, aliases, services) are checked against the registry's name
 patterns before any request (exit 2 naming the argument); the registry URL must be an http(s)
 URL with a host (exit 2 naming ``--registry-url``/``KUBEAI_REGISTRY_URL``).
+The registry records who moved an alias or registered a version from the credentials it
+authenticated; the CLI sends no actor text.
 
 The process sets ``AWS_EC2_METADATA_DISABLED=true`` unless it is set already, so no command
 probes the EC2 instance-metadata address (169.254.169.254) when no AWS credentials are set.
@@ -25,18 +30,19 @@ probes the EC2 instance-metadata address (169.254.169.254) when no AWS credentia
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
-import httpx
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from glue.cli import context as contexts
 from glue.cli.dev import app as dev_app
 from glue.cli.exit_codes import ExitCode
 from glue.cli.images import app as images_app
@@ -66,15 +72,44 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(dev_app, name="dev")
 app.add_typer(stack_app, name="stack")
 app.add_typer(images_app, name="images")
+auth_app = typer.Typer(help="Who the registry says you are.", no_args_is_help=True)
+app.add_typer(auth_app, name="auth")
+config_app = typer.Typer(
+    help="Contexts of the config file (KUBEAI_CONFIG, default ~/.config/kubeai/config.yaml).",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
 
 console = Console(markup=False)
 err = Console(stderr=True, markup=False)
 
 RegistryURL = Annotated[
-    str,
-    typer.Option("--registry-url", envvar="KUBEAI_REGISTRY_URL", help="Registry base URL."),
+    str | None,
+    typer.Option(
+        "--registry-url",
+        envvar="KUBEAI_REGISTRY_URL",
+        help=f"Registry base URL (default: the context's, else {contexts.DEFAULT_URL}).",
+        show_default=False,
+    ),
 ]
-DEFAULT_URL = "http://127.0.0.1:8080"
+TeamOption = Annotated[
+    str | None,
+    typer.Option(
+        "--team",
+        envvar="KUBEAI_TEAM",
+        help="The team whose objects are meant (default: the context's team).",
+        show_default=False,
+    ),
+]
+ContextOption = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        envvar="KUBEAI_CONTEXT",
+        help="Context of the config file to use (default: its current-context).",
+        show_default=False,
+    ),
+]
 F = TypeVar("F", bound=Callable[..., Any])
 #: Aliases with a meaning by convention (the registry accepts any DNS-style name).
 CONVENTIONAL_ALIASES = ("production", "staging", "canary")
@@ -87,9 +122,10 @@ def _process_settings() -> None:
 
 def fail(message: str, code: ExitCode, *, label: str = "error:") -> NoReturn:
     """Print ``label`` in red and ``message`` literally (control characters escaped, see
-    ``shown``) on stderr, then exit with ``code``."""
+    ``shown``) on stderr as one line (the terminal wraps it, rich inserts no line breaks), then
+    exit with ``code``."""
     text = shown(message)
-    err.print(Text.assemble((label, "red"), " ", text) if label else Text(text))
+    err.print(Text.assemble((label, "red"), " ", text) if label else Text(text), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -102,20 +138,37 @@ def checked_name(argument: str, value: str, kind: Any = schemas.Name) -> str:
         fail(f"{argument} {value!r}: {exc.errors()[0]['msg']}", ExitCode.BAD_INPUT)
 
 
-def registry(url: str) -> RegistryClient:
-    """A client of the registry at ``url``; exit 2 naming the option if ``url`` is not an
-    http(s) URL with a host (``''``, ``ftp://...``, ``http://[red]x``)."""
-    where = "--registry-url (or KUBEAI_REGISTRY_URL)"
+def registry(
+    url: str | None, *, context: str | None = None, team: str | None = None, need_team: bool = True
+) -> RegistryClient:
+    """A client of the registry resolved by ``glue.cli.context.resolve`` from the options
+    (``url``, ``context``, ``team``), the environment and the config file, acting in the team.
+
+    Exits 2 naming the option, variable or config key when a setting is invalid (a URL that is
+    not http(s) with a host, a bad team name, an unknown context, an unreadable token file) or
+    when ``need_team`` and no team is known. Warnings (credentials left out) go to stderr.
+    """
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        fail(f"{where} {url!r} is not a URL: {exc}", ExitCode.BAD_INPUT)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        fail(
-            f"{where} {url!r} must be an http:// or https:// URL with a host, e.g. {DEFAULT_URL}",
-            ExitCode.BAD_INPUT,
+        connection = contexts.resolve(url=url, team=team, context=context, need_team=need_team)
+    except contexts.ContextError as exc:
+        fail(str(exc), ExitCode.BAD_INPUT)
+    for warning in connection.warnings:
+        err.print(Text.assemble(("warning:", "yellow"), " ", shown(warning)))
+    return connection.client()
+
+
+def refusal(exc: RegistryError) -> str:
+    """One line for a 401/403: what the registry says is missing, and for a 401 where a token
+    comes from (never the token itself)."""
+    problem = exc.problem
+    detail = " ".join(str(problem.get("detail") or problem.get("title") or "refused").split())
+    if exc.status == 401:
+        return (
+            f"not authenticated (401): {detail}; kubeai sends the token of "
+            "KUBEAI_REGISTRY_TOKEN_FILE, KUBEAI_REGISTRY_TOKEN or the context "
+            "(kubeai config contexts)"
         )
-    return RegistryClient(url)
+    return f"refused (403): {detail}"
 
 
 def add_row(table: Table, *cells: str | Text) -> None:
@@ -138,6 +191,8 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RegistryError as exc:  # 400/422: the registry refused the input itself
+            if exc.status in (401, 403):
+                fail(refusal(exc), ExitCode.FAILED)
             bad = exc.status in (400, 422)
             fail(str(exc), ExitCode.BAD_INPUT if bad else ExitCode.FAILED)
         except (DatasetConflict, ArtifactConflict) as exc:
@@ -152,15 +207,6 @@ def friendly(func: F) -> F:
             fail(f"{where}: {first.get('msg')}", ExitCode.BAD_INPUT)
 
     return wrapper  # type: ignore[return-value]
-
-
-def _whoami() -> str:
-    """``user@host`` for the audit log (``$USER``/``$LOGNAME``, else the process's uid)."""
-    import os
-    import socket
-
-    user = os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
 
 
 def _age(when: datetime) -> str:
@@ -210,18 +256,20 @@ def demo(
 @models_app.command("list")
 @friendly
 def models_list(
-    registry_url: RegistryURL = DEFAULT_URL,
-    team: Annotated[str | None, typer.Option(help="Only this team's models.")] = None,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
-    """List registered models with their latest version and aliases."""
-    with registry(registry_url) as client:
-        page = client.list_models(team=team, limit=limit, offset=offset)
-    table = Table("model", "team", "task", "latest", "aliases", title=plural(page.total, "model"))
+    """List the team's models with their latest version and aliases."""
+    with registry(registry_url, context=context, team=team) as client:
+        page = client.list_models(limit=limit, offset=offset)
+        title = shown(f"team {client.team}: {plural(page.total, 'model')}")
+    table = Table("model", "task", "latest", "aliases", title=title)
     for m in page.items:
         aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))
-        add_row(table, m.name, m.team, m.task, str(m.latest_version), aliases)
+        add_row(table, m.name, m.task, str(m.latest_version), aliases)
     console.print(table)
     if page.next_offset is not None:
         console.print(f"more: --offset {page.next_offset}")
@@ -234,13 +282,16 @@ def models_show(
     version: Annotated[
         str | None, typer.Argument(help="Version number or alias; omitted: the model itself.")
     ] = None,
-    registry_url: RegistryURL = DEFAULT_URL,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
 ) -> None:
-    """Show a model, or one version with its lineage, and where it is deployed."""
+    """Show one of the team's models, or one version with its lineage, and where it is
+    deployed."""
     checked_name("MODEL", model)
     if version is not None and not version.isdigit():
         checked_name("VERSION (a number or an alias)", version, schemas.AliasName)
-    with registry(registry_url) as client:
+    with registry(registry_url, context=context, team=team) as client:
         if version is None:
             m = client.get_model(model)
             console.print(
@@ -284,13 +335,15 @@ def models_show(
 @friendly
 def models_versions(
     model: str,
-    registry_url: RegistryURL = DEFAULT_URL,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """List a model's versions, newest first, with metrics and lineage."""
     checked_name("MODEL", model)
-    with registry(registry_url) as client:
+    with registry(registry_url, context=context, team=team) as client:
         page = client.list_versions(model, limit=limit, offset=offset)
     table = Table(
         "version",
@@ -347,21 +400,26 @@ def models_alias(
     model: str,
     alias: str,
     version: int,
-    registry_url: RegistryURL = DEFAULT_URL,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "",
-    actor: Annotated[str, typer.Option(help="Who moves it (default: user@host).")] = "",
 ) -> None:
     """Point ALIAS of MODEL at VERSION (promotion), e.g. kubeai models alias digits production 2.
 
     Any lowercase name is an alias; production, staging and canary are the conventional ones.
 
     A NEW alias close to an existing or conventional one (prod, prodution) warns as it is made.
+
+    The registry records who you are from your credentials, not a name you give.
+
+    Moving an alias needs the promoter role in the team.
     """
     checked_name("MODEL", model)
     checked_name("ALIAS", alias, schemas.AliasName)
-    with registry(registry_url) as client:
+    with registry(registry_url, context=context, team=team) as client:
         existing = sorted(client.get_model(model).aliases)
-        event = client.set_alias(model, alias, version, actor=actor or _whoami(), reason=reason)
+        event = client.set_alias(model, alias, version, reason=reason)
     before = "-" if event.from_version is None else f"v{event.from_version}"
     console.print(f"{model}: {alias} {before} → v{event.to_version}")
     if alias not in existing and alias not in CONVENTIONAL_ALIASES:
@@ -381,15 +439,19 @@ def models_alias(
 def models_rollback(
     model: str,
     alias: Annotated[str, typer.Argument(help="The alias to move back.")] = "production",
-    registry_url: RegistryURL = DEFAULT_URL,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "",
-    actor: Annotated[str, typer.Option(help="Who rolls back (default: user@host).")] = "",
 ) -> None:
-    """Move ALIAS back to the version it pointed at before its last move."""
+    """Move ALIAS back to the version it pointed at before its last move.
+
+    The registry records who you are from your credentials; this needs the promoter role.
+    """
     checked_name("MODEL", model)
     checked_name("ALIAS", alias, schemas.AliasName)
-    with registry(registry_url) as client:
-        event = client.rollback_alias(model, alias, actor=actor or _whoami(), reason=reason)
+    with registry(registry_url, context=context, team=team) as client:
+        event = client.rollback_alias(model, alias, reason=reason)
     console.print(
         shown(f"{model}: {alias} v{event.from_version} → v{event.to_version} (rolled back)")
     )
@@ -399,12 +461,15 @@ def models_rollback(
 @friendly
 def models_history(
     model: str,
-    registry_url: RegistryURL = DEFAULT_URL,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
 ) -> None:
-    """The audit log of a model's alias moves, newest first."""
+    """The audit log of a model's alias moves, newest first (actor: the authenticated
+    principal that moved the alias)."""
     checked_name("MODEL", model)
-    with registry(registry_url) as client:
+    with registry(registry_url, context=context, team=team) as client:
         page = client.alias_history(model, limit=limit)
     table = Table("when", "alias", "from", "to", "actor", "reason", title=f"{model}: alias moves")
     for e in page.items:
@@ -422,10 +487,15 @@ def models_history(
 
 @services_app.command("status")
 @friendly
-def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> None:
-    """What SERVICE should serve and what each of its pods serves, with errors."""
+def services_status(
+    service: str,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
+) -> None:
+    """What the team's SERVICE should serve and what each of its pods serves, with errors."""
     checked_name("SERVICE", service)
-    with registry(registry_url) as client:
+    with registry(registry_url, context=context, team=team) as client:
         s = client.get_service(service)
     console.print(Text.assemble((shown(s.name), "bold"), shown(f" (team {s.team})")))
     for a in s.assignments:
@@ -453,17 +523,19 @@ def services_status(service: str, registry_url: RegistryURL = DEFAULT_URL) -> No
 @datasets_app.command("list")
 @friendly
 def datasets_list(
-    registry_url: RegistryURL = DEFAULT_URL,
-    team: Annotated[str | None, typer.Option(help="Only this team's datasets.")] = None,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
-    """List recorded datasets."""
-    with registry(registry_url) as client:
-        page = client.list_datasets(team=team, limit=limit, offset=offset)
-    table = Table("dataset", "team", "rows", "files", "uri", title=plural(page.total, "dataset"))
+    """List the team's recorded datasets."""
+    with registry(registry_url, context=context, team=team) as client:
+        page = client.list_datasets(limit=limit, offset=offset)
+        title = shown(f"team {client.team}: {plural(page.total, 'dataset')}")
+    table = Table("dataset", "rows", "files", "uri", title=title)
     for d in page.items:
-        add_row(table, d.name, d.team, str(d.rows), str(len(d.manifest.files)), d.uri)
+        add_row(table, d.name, str(d.rows), str(len(d.manifest.files)), d.uri)
     console.print(table)
 
 
@@ -475,10 +547,11 @@ def datasets_add(
     uri: Annotated[
         str, typer.Option(help="Artifact URI to upload to (s3://, oss://, gs://, file://).")
     ],
-    team: Annotated[str, typer.Option(help="Owner team.")],
     rows: Annotated[int, typer.Option(min=0, help="Number of rows (records).")],
     description: Annotated[str, typer.Option(help="What the data is.")] = "",
-    registry_url: RegistryURL = DEFAULT_URL,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
 ) -> None:
     """Upload a local directory to the artifact store (sha256 manifest) and record it.
 
@@ -495,14 +568,15 @@ def datasets_add(
     source = Path(from_dir)
     if not source.is_dir():
         fail(f"--from-dir {from_dir} is not a directory", ExitCode.BAD_INPUT)
-    with registry(registry_url) as client:
+    with registry(registry_url, context=context, team=team) as client:
+        assert client.team is not None  # registry() exits 2 when no team is known
         published = publish_dataset(
             store=ArtifactStore(ArtifactSettings()),
             registry=client,
             source_dir=source,
             uri=uri,
             name=name,
-            team=team,
+            team=client.team,
             rows=rows,
             description=description,
         )
@@ -514,6 +588,120 @@ def datasets_add(
             + ("" if published.created else " (already recorded)")
         )
     )
+
+
+@auth_app.command("whoami")
+@friendly
+def auth_whoami(
+    registry_url: RegistryURL = None,
+    context: ContextOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Who the registry says you are: name, how you authenticated, groups, roles per team."""
+    with registry(registry_url, context=context, need_team=False) as client:
+        who = client.whoami()
+    if as_json:
+        # ASCII only: a name with a C1 control character (\x9b) is escaped, not printed raw
+        typer.echo(json.dumps(who.model_dump(mode="json"), indent=2, ensure_ascii=True))
+        return
+    table = Table("", "", show_header=False, title="the registry knows you as")
+    add_row(table, "name", who.name)
+    add_row(table, "method", who.method)
+    add_row(table, "groups", ", ".join(who.groups) or "-")
+    add_row(table, "platform admin", "yes" if who.admin else "no")
+    if who.pod:
+        add_row(table, "pod", who.pod)
+    for team, roles in sorted(who.teams.items()):
+        add_row(table, "every team" if team == "*" else f"team {team}", ", ".join(roles))
+    if not who.teams and not who.admin:
+        add_row(table, "teams", "no role in any team")
+    console.print(table)
+
+
+@app.command()
+@friendly
+def audit(
+    team: Annotated[
+        str | None, typer.Option(help="Only this team's writes (default: every team you read).")
+    ] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. alias.set.")] = None,
+    principal: Annotated[str | None, typer.Option(help="Only this principal's writes.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    registry_url: RegistryURL = None,
+    context: ContextOption = None,
+) -> None:
+    """The registry's audit log of writes, newest first: who (as authenticated), what, where."""
+    if team is not None:
+        checked_name("--team", team)
+    with registry(registry_url, context=context, need_team=False) as client:
+        page = client.audit(
+            team=team, action=action, principal=principal, limit=limit, offset=offset
+        )
+    table = Table(
+        "when",
+        "principal",
+        "method",
+        "team",
+        "action",
+        "resource",
+        "detail",
+        title=plural(page.total, "write"),
+    )
+    for e in page.items:
+        add_row(
+            table,
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.principal,
+            e.method,
+            e.team,
+            e.action,
+            e.resource,
+            json.dumps(e.detail, sort_keys=True, ensure_ascii=False) if e.detail else "",
+        )
+    console.print(table)
+    if page.next_offset is not None:
+        console.print(f"more: --offset {page.next_offset}")
+
+
+@config_app.command("contexts")
+def config_contexts() -> None:
+    """List the contexts of the config file; * marks the current one. Tokens are not shown."""
+    path = contexts.config_path()
+    try:
+        config = contexts.load_config(path)
+    except contexts.ContextError as exc:
+        fail(str(exc), ExitCode.BAD_INPUT)
+    table = Table("", "name", "registry", "team", "credentials", "certificate-authority")
+    table.title = shown(f"{plural(len(config.contexts), 'context')} in {path}")
+    for c in config.contexts:
+        if c.token is not None:
+            credentials = "token (inline)"
+        elif c.token_file is not None:
+            credentials = f"token-file {c.token_file}"
+        else:
+            credentials = "-"
+        add_row(
+            table,
+            "*" if c.name == config.current_context else "",
+            c.name,
+            c.registry or "-",
+            c.team or "-",
+            credentials,
+            str(c.certificate_authority or "-"),
+        )
+    console.print(table)
+
+
+@config_app.command("use-context")
+def config_use_context(name: str) -> None:
+    """Make NAME the current context (written to the file; its other lines are kept)."""
+    path = contexts.config_path()
+    try:
+        contexts.use_context(path, name)
+    except contexts.ContextError as exc:
+        fail(str(exc), ExitCode.BAD_INPUT)
+    console.print(shown(f"current context: {name} ({path})"))
 
 
 @app.command()

@@ -340,9 +340,9 @@ def _serve_until_interrupted(console: Console, report: dict[str, Any], state: Pa
         f"  serving agent {report['agent_metrics_url']}\n"
         f"  database      {state / 'registry.db'}\n"
         "browse what the demo produced:\n"
-        f"  {kubeai} models list --registry-url {url}\n"
-        f"  {kubeai} models versions {MODEL} --registry-url {url}\n"
-        f"  {kubeai} services status {SERVICE} --registry-url {url}",
+        f"  {kubeai} models list --registry-url {url} --team {TEAM}\n"
+        f"  {kubeai} models versions {MODEL} --registry-url {url} --team {TEAM}\n"
+        f"  {kubeai} services status {SERVICE} --registry-url {url} --team {TEAM}",
         markup=False,
         highlight=False,
         soft_wrap=True,

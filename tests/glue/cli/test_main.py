@@ -14,8 +14,7 @@ from glue.cli.exit_codes import ExitCode
 from glue.cli.main import app
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient, RegistryError
-from glue.model_registry.publish import publish_model
-from tests.glue.model_registry.conftest import CONFIG, SIGNATURE
+from tests.glue.cli.conftest import publish_digits
 from tests.support.registry import RegistryServer
 
 runner = CliRunner()
@@ -23,27 +22,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def populated(registry: RegistryServer, tmp_path: Path) -> str:
-    store = ArtifactStore(registry.settings.artifacts)
-    src = tmp_path / "src" / "digits"
-    (src / "1").mkdir(parents=True)
-    (src / "config.pbtxt").write_text(CONFIG.format(name="digits"))
-    (src / "1" / "model.py").write_text("# m\n")
-    with RegistryClient(registry.url) as client:
-        for i in (1, 2):
-            published = publish_model(
-                store=store,
-                registry=client,
-                model=schemas.ModelCreate(name="digits", team="cv", task="classification"),
-                model_dir=src,
-                uri=store.local_uri("models", "digits", "a"),
-                metrics={"accuracy": 0.9 + i / 100},
-                params={"C": str(i)},
-                source=schemas.SourceRef(
-                    kind="PyTorchJob", namespace="cv", name=f"job-{i}", uid=f"u{i}"
-                ),
-            )
-            assert published.created and published.record.version == i
-            assert published.record.signature == schemas.Signature(**SIGNATURE)
+    with RegistryClient(registry.url, team="cv") as client:
+        publish_digits(registry, client, tmp_path)
         client.set_alias("digits", "production", 1)
         client.create_service(
             schemas.ServiceCreate(
@@ -70,8 +50,10 @@ def populated(registry: RegistryServer, tmp_path: Path) -> str:
     return registry.url
 
 
-def _run(url: str, *args: str):
-    return runner.invoke(app, [*args, "--registry-url", url], env={"COLUMNS": "200"})
+def _run(url: str, *args: str, team: str = "cv"):
+    """``kubeai ARGS --registry-url URL`` acting in ``team`` (given as KUBEAI_TEAM)."""
+    env = {"COLUMNS": "200", "KUBEAI_TEAM": team}
+    return runner.invoke(app, [*args, "--registry-url", url], env=env)
 
 
 def test_models_list_show_versions(populated: str) -> None:
@@ -96,9 +78,9 @@ def test_alias_rollback_history(populated: str) -> None:
     assert r.exit_code == 0 and "v2 → v1" in r.stdout
     r = _run(populated, "models", "history", "digits")
     assert r.exit_code == 0 and "better" in r.stdout
-    with RegistryClient(populated) as client:
-        assert "@" in client.alias_history("digits").items[0].actor  # user@host by default
-    with RegistryClient(populated) as client:
+    with RegistryClient(populated, team="cv") as client:
+        # the authenticated principal (an open registry's caller is "local"), never client text
+        assert client.alias_history("digits").items[0].actor == "local"
         assert client.get_model("digits").aliases == {"production": 1}
 
 
@@ -114,7 +96,7 @@ def test_errors_are_one_line_not_tracebacks(populated: str) -> None:
     assert r.exit_code == 1 and "no version 9" in r.output and "Traceback" not in r.output
     r = _run(populated, "services", "status", "nope")
     assert r.exit_code == 1 and "does not exist" in r.output
-    r = runner.invoke(app, ["models", "list", "--registry-url", "http://127.0.0.1:9"])
+    r = _run("http://127.0.0.1:9", "models", "list")
     assert r.exit_code == 3 and "unreachable" in r.output
     r = _run(populated, "models", "alias", "digits", "production", "0")
     assert r.exit_code == 2 and "version" in r.output and "Traceback" not in r.output
@@ -149,8 +131,9 @@ def test_datasets_add_uploads_records_and_lists(
     assert r.exit_code == 0, r.output
     assert "1 file," in r.output and "1 files" not in r.output
     assert _run(registry.url, *args).exit_code == 0  # idempotent
-    listed = _run(registry.url, "datasets", "list")
-    assert "clicks" in listed.stdout and "search" in listed.stdout
+    listed = _run(registry.url, "datasets", "list", team="search")
+    assert "clicks" in listed.stdout and "team search: 1 dataset" in listed.stdout
+    assert "0 datasets" in _run(registry.url, "datasets", "list").stdout  # team cv has none
     (data / "part-1.csv").write_text("c\n")
     changed = _run(registry.url, *args)
     assert changed.exit_code == 1 and "already recorded" in changed.output  # immutable
@@ -206,7 +189,7 @@ def test_a_new_alias_one_slip_from_a_known_one_warns(populated: str) -> None:
     for quiet in ("staging", "prod", "shadow"):  # conventional, existing now, not close
         r = _run(populated, "models", "alias", "digits", quiet, "2")
         assert r.exit_code == 0 and "warning" not in r.output, (quiet, r.output)
-    with RegistryClient(populated) as client:
+    with RegistryClient(populated, team="cv") as client:
         assert client.get_model("digits").aliases == {
             "production": 1,
             "prod": 2,
@@ -273,7 +256,7 @@ def test_render_writes_declared_ints_as_ints(tmp_path: Path) -> None:
 
 
 def _aliases(url: str) -> dict[str, int]:
-    with RegistryClient(url) as client:
+    with RegistryClient(url, team="cv") as client:
         return client.get_model("digits").aliases
 
 
@@ -305,7 +288,7 @@ def test_names_are_checked_before_they_reach_a_url(populated: str, args: tuple[s
 
 def test_client_quotes_every_path_segment(populated: str) -> None:
     """The client on its own (no CLI checks): a segment can never address another resource."""
-    with RegistryClient(populated) as client:
+    with RegistryClient(populated, team="cv") as client:
         with pytest.raises(RegistryError) as caught:
             client.set_alias("nosuch/../digits", "staging", 1)
         assert caught.value.status in (404, 422)
@@ -350,7 +333,7 @@ def test_redirect_or_non_json_answers_are_registry_errors(tmp_path: Path) -> Non
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        with RegistryClient(url) as client:
+        with RegistryClient(url, team="cv") as client:
             with pytest.raises(RegistryError, match="redirect to /elsewhere"):
                 client.get_model("redirect")
             with pytest.raises(RegistryError, match="not a valid ModelRead"):
@@ -369,10 +352,10 @@ def test_server_text_with_control_characters_is_never_printed_raw(
     """A description like "\x1b[2J\x1b]0;pwned\x07" cleared the screen and retitled the
     window. The registry refuses it now; text that got in some other way is printed escaped."""
     evil = "\x1b[2J\x1b]0;pwned\x07"
-    with RegistryClient(registry.url) as client:
+    with RegistryClient(registry.url, team="cv") as client:
         with pytest.raises(RegistryError) as caught:
             client._request(  # raw body: the client's own schema would refuse it first
-                "POST", "/models", json={"name": "m", "team": "cv", "description": evil}
+                "POST", "/teams/cv/models", json={"name": "m", "description": evil}
             )
         assert caught.value.status == 422 and "description" in str(caught.value)
         client.create_model(schemas.ModelCreate(name="m", team="cv", description="ok"))
@@ -388,8 +371,8 @@ def test_show_escapes_control_characters_in_server_text(
     evil = "\x1b[2J\x1b]0;pwned\x07"
     real = RegistryClient.get_model
 
-    def tampered(self: RegistryClient, name: str) -> schemas.ModelRead:
-        model = real(self, name)
+    def tampered(self: RegistryClient, name: str, **kwargs: str | None) -> schemas.ModelRead:
+        model = real(self, name, **kwargs)
         return model.model_copy(update={"description": evil, "task": "a\x1bb"})
 
     monkeypatch.setattr(RegistryClient, "get_model", tampered)
@@ -400,11 +383,23 @@ def test_show_escapes_control_characters_in_server_text(
 
 
 def test_422_from_the_registry_is_bad_input(populated: str) -> None:
-    """Input only the registry checks (an actor with a control character) exits 2, not 1."""
-    r = _run(populated, "models", "alias", "digits", "staging", "1", "--actor", "me\x1b[31m")
+    """Input only the registry checks (an offset past its limit, an action that is no action
+    name) exits 2, not 1."""
+    r = _run(populated, "models", "versions", "digits", "--offset", "20000000")
     assert r.exit_code == ExitCode.BAD_INPUT, r.output
-    assert "actor" in r.output and "\x1b" not in r.output
+    assert "registry answered 422" in r.output and "offset" in r.output
+    r = _run(populated, "audit", "--action", "Alias\x1b[31m")
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    assert "action" in r.output and "\x1b" not in r.output
+
+
+def test_actor_option_is_gone(populated: str) -> None:
+    """The registry records the authenticated caller; there is no client-supplied actor."""
+    r = _run(populated, "models", "alias", "digits", "staging", "1", "--actor", "mallory")
+    assert r.exit_code == ExitCode.BAD_INPUT and "No such option" in r.output
     assert "staging" not in _aliases(populated)
+    help_text = runner.invoke(app, ["models", "alias", "--help"], env={"COLUMNS": "200"}).output
+    assert "--actor" not in help_text and "records who you are" in help_text
 
 
 @pytest.mark.parametrize(
