@@ -20,7 +20,7 @@ from glue.model_registry.__main__ import is_loopback
         ("::1", True),
         ("[::1]", True),
         ("localhost", True),
-        ("0.0.0.0", False),  # noqa: S104 - the point of the test
+        ("0.0.0.0", False),
         ("::", False),
         ("10.0.0.5", False),
         ("registry.example", False),
@@ -37,7 +37,7 @@ def test_an_open_registry_refuses_a_public_bind(tmp_path: Path) -> None:
         "KUBEAI_ARTIFACTS_LOCAL_ROOT": str(tmp_path),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "glue.model_registry", "--host", "0.0.0.0", "--port", "9"],  # noqa: S104
+        [sys.executable, "-m", "glue.model_registry", "--host", "0.0.0.0", "--port", "9"],
         env=env,
         capture_output=True,
         text=True,
