@@ -21,7 +21,8 @@ def register_dataset(
     body: schemas.DatasetCreate, response: Response, session: Writer, store: Store
 ) -> Any:
     """Record a dataset; the same name and manifest again returns it (200)."""
-    check_artifact_uri(store=store, uri=body.uri, field="body.uri")
+    uri = check_artifact_uri(store=store, uri=body.uri, field="body.uri")
+    body = body.model_copy(update={"uri": uri})
     dataset, created = svc.register_dataset(session, body=body)
     if not created:
         response.status_code = 200
