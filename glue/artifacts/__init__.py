@@ -14,6 +14,7 @@ from glue.artifacts.errors import (
     ArtifactTooLarge,
     ChecksumMismatch,
     InvalidArtifactURI,
+    StorageMisconfigured,
     StorageUnavailable,
 )
 from glue.artifacts.manifest import (
@@ -42,6 +43,7 @@ __all__ = [
     "Manifest",
     "OssSettings",
     "S3Settings",
+    "StorageMisconfigured",
     "StorageUnavailable",
     "build_manifest",
     "check_relative_path",

@@ -27,7 +27,9 @@ https://www.alibabacloud.com/help/en/oss/developer-reference/use-amazon-s3-sdks-
 
 The store uses this only for ``oss://``, only when ``oss.access_key_id`` is unset (static keys win)
 and the three variables are present; otherwise nothing changes. A failed exchange surfaces as
-``StorageUnavailable`` (field ``oss``) naming RRSA, the role, the STS endpoint and STS's answer.
+``StorageMisconfigured`` when STS refused it (4xx: the role does not trust this ServiceAccount)
+or ``StorageUnavailable`` when STS could not be reached (field ``oss`` for both), naming RRSA, the
+role, the STS endpoint and STS's answer.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from glue.artifacts.errors import StorageUnavailable, describe
+from glue.artifacts.errors import StorageMisconfigured, StorageUnavailable, describe
 from glue.artifacts.settings import OssSettings
 
 ROLE_ARN_ENV = "ALIBABA_CLOUD_ROLE_ARN"
@@ -74,8 +76,9 @@ def rrsa_identity(environ: Mapping[str, str] | None = None) -> RrsaIdentity | No
     """The RRSA identity in ``environ`` (``os.environ`` when omitted), or None when none of
     ``RRSA_ENV`` is set (no RRSA: the caller keeps its other credential sources).
 
-    Raises ``StorageUnavailable`` (field ``oss``) naming the missing variables when only some
-    are set: a half-injected identity is a broken pod, not a reason to fall back silently.
+    Raises ``StorageMisconfigured`` (field ``oss``, ``setting`` the first missing variable)
+    naming the missing variables when only some are set: a half-injected identity is a broken
+    pod, not a reason to fall back silently.
     """
     env = os.environ if environ is None else environ
     values = {name: env.get(name, "").strip() for name in RRSA_ENV}
@@ -83,11 +86,12 @@ def rrsa_identity(environ: Mapping[str, str] | None = None) -> RrsaIdentity | No
         return None
     missing = [name for name, value in values.items() if not value]
     if missing:
-        raise StorageUnavailable(
+        raise StorageMisconfigured(
             f"RRSA for oss:// is half configured: {', '.join(missing)} is not set while "
             f"{', '.join(n for n in RRSA_ENV if n not in missing)} is; ack-pod-identity-webhook "
             "injects all three (check the ServiceAccount's pod-identity.alibabacloud.com/role-name "
             "annotation and the pod-identity.alibabacloud.com/injection label)",
+            setting=missing[0],
             field="oss",
         )
     return RrsaIdentity(
@@ -113,16 +117,18 @@ def sts_fetcher(
 
     The exchange goes to ``cfg.sts_endpoint`` (or the library's default) with
     ``cfg.connect_timeout``/``cfg.read_timeout`` per attempt; the library caches its answer
-    until 15 minutes before expiry. Raises ``StorageUnavailable`` (field ``oss``) when
-    alibabacloud-credentials is missing (at once) or an exchange fails (when awaited).
+    until 15 minutes before expiry. Raises ``StorageMisconfigured`` (field ``oss``) when
+    alibabacloud-credentials is missing (at once) or STS refuses an exchange (when awaited),
+    ``StorageUnavailable`` (field ``oss``) when STS cannot be reached (when awaited).
     """
     try:
         oidc = importlib.import_module("alibabacloud_credentials.provider.oidc")
         http = importlib.import_module("alibabacloud_credentials.http")
     except ImportError:
-        raise StorageUnavailable(
+        raise StorageMisconfigured(
             "RRSA for oss:// needs alibabacloud-credentials: install the extra "
             "kubeai-platform[glue]",
+            setting="kubeai-platform[glue]",
             field="oss",
         ) from None
     _route_library_logs()
@@ -149,16 +155,41 @@ def sts_fetcher(
                 "token": credentials.get_security_token(),
                 "expiry_time": expiry.isoformat(),
             }
-        except Exception as exc:  # any failure of the exchange is the same error to the caller
-            raise StorageUnavailable(
+        except Exception as exc:
+            failed = (
                 f"RRSA: exchanging the ServiceAccount token ({identity.oidc_token_file}) for STS "
-                f"credentials of {identity.role_arn} at {endpoint} failed: {describe(exc)}; check "
-                "that the RAM role trusts the cluster's OIDC provider for this ServiceAccount "
-                "and that STS is reachable (KUBEAI_ARTIFACTS_OSS__STS_ENDPOINT)",
+                f"credentials of {identity.role_arn} at {endpoint} failed: {describe(exc)}; "
+            )
+            if _refused_by_sts(exc):  # STS answered: retrying the same token cannot help
+                raise StorageMisconfigured(
+                    failed + "check that the RAM role trusts the cluster's OIDC provider for "
+                    "this ServiceAccount (pod-identity.alibabacloud.com/role-name annotation)",
+                    setting=ROLE_ARN_ENV,
+                    field="oss",
+                ) from exc
+            raise StorageUnavailable(
+                failed + "check that STS is reachable (KUBEAI_ARTIFACTS_OSS__STS_ENDPOINT)",
                 field="oss",
             ) from exc
 
     return fetch
+
+
+def _refused_by_sts(exc: BaseException) -> bool:
+    """True when STS answered the exchange with a 4xx other than 408/429 (alibabacloud-credentials
+    reports it as ``CredentialException`` "... http_code: <status> ...", with no status field)."""
+    if type(exc).__name__ != "CredentialException":
+        return False
+    found = re.search(r"http_code: (\d{3})\b", str(exc))
+    return (
+        found is not None
+        and found.group(1).startswith("4")
+        and found.group(1)
+        not in (
+            "408",
+            "429",
+        )
+    )
 
 
 def rrsa_session(identity: RrsaIdentity, cfg: OssSettings) -> Any:

@@ -32,6 +32,24 @@ Scheme = Literal["file", "s3", "gs", "oss"]
 
 _REGION_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
+ENV_PREFIX = "KUBEAI_ARTIFACTS_"
+"""Prefix of ``ArtifactSettings``' environment variables when read on their own."""
+
+
+def env_var(key_path: str, *, prefix: str = ENV_PREFIX) -> str:
+    """The environment variable of the setting at ``key_path``, for messages that tell an operator
+    what to set: ``env_var("oss.endpoint_url")`` is ``KUBEAI_ARTIFACTS_OSS__ENDPOINT_URL``;
+    ``prefix`` is the one the settings were read with (see ``nested_env_prefix``)."""
+    return prefix + "__".join(part.upper() for part in key_path.split("."))
+
+
+def nested_env_prefix(parent: type[BaseSettings], field: str) -> str:
+    """The environment prefix of ``ArtifactSettings`` read as the field ``field`` of the settings
+    class ``parent``: e.g. ``KUBEAI_REGISTRY_ARTIFACTS__`` for the registry's ``artifacts``."""
+    prefix = parent.model_config.get("env_prefix") or ""
+    delimiter = parent.model_config.get("env_nested_delimiter") or "__"
+    return f"{prefix}{field.upper()}{delimiter}"
+
 
 def _check_endpoint_url(value: str | None) -> str | None:
     """Validate an http(s) endpoint URL and return it without a trailing slash."""
@@ -116,7 +134,7 @@ class OssSettings(_S3CompatibleSettings):
     or ``https://oss-cn-hangzhou.aliyuncs.com``; region e.g. ``cn-hangzhou``. OSS only accepts
     virtual-hosted requests, so ``addressing_style`` defaults to ``virtual``; ``path`` exists for
     S3 test servers. ``endpoint_url`` has no default: using ``oss://`` without it raises
-    ``StorageUnavailable`` naming ``oss.endpoint_url``. Other fields as in ``S3Settings``.
+    ``StorageMisconfigured`` naming ``oss.endpoint_url``. Other fields as in ``S3Settings``.
 
     Credentials: static keys (``access_key_id``/``secret_access_key``) when set; else, in a pod
     that ACK's RRSA webhook gave ``ALIBABA_CLOUD_ROLE_ARN``, ``ALIBABA_CLOUD_OIDC_PROVIDER_ARN``
@@ -184,7 +202,7 @@ class ArtifactSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="KUBEAI_ARTIFACTS_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,

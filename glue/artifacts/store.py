@@ -14,8 +14,14 @@ artifact already is, is a no-op when the same content is already there, and comp
 interrupted upload of the same content. ``download_dir`` fetches exactly the manifest's files and
 checks every sha256 while streaming.
 
-All backend failures are mapped onto ``glue.artifacts.errors``: nothing from botocore, aiohttp or
-fsspec escapes (the original exception stays available as ``__cause__`` for logs).
+All backend failures are mapped onto ``glue.artifacts.errors`` by ``errors.classify``: nothing
+from botocore, aiohttp or fsspec escapes (the original exception stays available as ``__cause__``
+for logs). A setting the deployment lacks (no credentials, no endpoint, a missing extra, refused
+credentials, wrong region) is ``StorageMisconfigured`` naming the environment variable to set;
+only a transient outage is ``StorageUnavailable``.
+
+Folder markers, the 0-byte objects named ``<prefix>/`` that the S3 console and many tools create
+for "folders", are not files: listing, upload and download ignore them on every backend.
 
 Limits: the immutability check and the upload are separate requests, so two writers racing on
 the same new prefix are not detected on object stores (the registry gives each version its own
@@ -25,13 +31,13 @@ symlinks resolved at the time of the call.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib
 import os
 import re
 import shutil
 import threading
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -44,13 +50,16 @@ from glue.artifacts.errors import (
     ArtifactNotFound,
     ArtifactTooLarge,
     ChecksumMismatch,
+    Failure,
     InvalidArtifactURI,
+    StorageMisconfigured,
     StorageUnavailable,
+    classify,
     describe,
 )
 from glue.artifacts.manifest import FileDigest, Manifest, build_manifest, check_relative_path
 from glue.artifacts.rrsa import rrsa_identity, rrsa_session
-from glue.artifacts.settings import ArtifactSettings, _S3CompatibleSettings
+from glue.artifacts.settings import ENV_PREFIX, ArtifactSettings, _S3CompatibleSettings, env_var
 
 _CHUNK = 1 << 20
 _MAX_URI_LENGTH = 2048
@@ -77,6 +86,12 @@ _BUCKET_RULES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 _S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+#: Longest object key in UTF-8 bytes: S3 and GCS allow 1024, OSS 1023.
+_MAX_KEY_BYTES = {"s3": 1024, "gs": 1024, "oss": 1023}
+#: Longest local file name in bytes (NAME_MAX of ext4, xfs, overlayfs, tmpfs).
+_NAME_MAX = 255
+#: Settings group of each object-store scheme (``gs://`` is configured by ``gcs``).
+_GROUP = {"s3": "s3", "oss": "oss", "gs": "gcs"}
 
 
 @dataclass(frozen=True)
@@ -107,12 +122,23 @@ class ArtifactStore:
     - ``ArtifactNotFound``: nothing at the URI, or a manifest file is missing;
     - ``ArtifactTooLarge``: ``read_bytes`` found an object above ``max_bytes``;
     - ``ChecksumMismatch``: a file's sha256 or size differs from the manifest;
-    - ``StorageUnavailable``: connection refused, timeout, access denied, 5xx, missing extra or
-      endpoint setting, a failed or half-configured RRSA exchange (field ``oss``).
+    - ``StorageMisconfigured``: the deployment cannot serve the URI as configured: no
+      credentials, credentials or permissions refused, wrong region, no ``oss.endpoint_url``,
+      a missing extra (s3fs, gcsfs), a half-injected RRSA identity; ``setting`` names the
+      environment variable (or extra) to fix;
+    - ``StorageUnavailable``: transient: connection refused, timeout, 5xx, throttling, a failed
+      RRSA exchange (field ``oss``).
+
+    ``env_prefix`` is the prefix the settings were read with, so that messages name the variable
+    an operator must set: ``KUBEAI_ARTIFACTS_`` on their own, ``KUBEAI_REGISTRY_ARTIFACTS__``
+    inside the registry's settings (``settings.nested_env_prefix``).
     """
 
-    def __init__(self, settings: ArtifactSettings | None = None) -> None:
+    def __init__(
+        self, settings: ArtifactSettings | None = None, *, env_prefix: str = ENV_PREFIX
+    ) -> None:
         self._settings = settings if settings is not None else ArtifactSettings()
+        self._env_prefix = env_prefix
         self._root = Path(os.path.realpath(self._settings.local_root))
         self._filesystems: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -133,10 +159,14 @@ class ArtifactStore:
         """Return the normalised form of ``uri`` or raise ``InvalidArtifactURI``.
 
         Valid: ``<scheme>://<bucket>[/<key>]`` for s3/oss/gs and ``file:///<absolute path>``
-        below ``local_root``, with an allowed scheme (lower-cased in the result), no query,
-        fragment, ``%``, backslash, control characters, or ``.``/``..``/empty path segments (one
-        trailing ``/`` is dropped), and a bucket name valid for the scheme. ``file://`` paths are
-        returned with symlinks resolved, so a symlink leading out of ``local_root`` is refused.
+        below ``local_root``, with an allowed scheme (any case, lower-cased in the result: so
+        ``FILE:///x`` and ``file:///x`` are the same artifact), no query, fragment, ``%``,
+        backslash, control characters, or ``.``/``..``/empty path segments (one trailing ``/`` is
+        dropped), text in Unicode NFKC form (no look-alikes such as U+FF0E FULLWIDTH FULL STOP
+        for ``.``), a bucket name valid for the scheme (lowercase; nothing else is case-folded)
+        and a key of at most 1024 UTF-8 bytes (1023 for oss; 255 per name for files).
+        ``file://`` paths are returned with symlinks resolved, so a symlink leading out of
+        ``local_root`` is refused.
         """
         return self._parse(uri).uri
 
@@ -357,6 +387,7 @@ class ArtifactStore:
             raise InvalidArtifactURI(
                 f"artifact URI scheme {scheme!r} is not allowed here; use one of: {allowed}"
             )
+        _check_nfkc(uri, rest)
         if rest.endswith("/") and len(rest) > 1:
             rest = rest[:-1]
         if scheme == "file":
@@ -368,6 +399,11 @@ class ArtifactStore:
                 check_relative_path(key)
             except ValueError as exc:
                 raise InvalidArtifactURI(f"artifact URI {uri!r}: key {exc}") from None
+        if len(key.encode()) > _MAX_KEY_BYTES[scheme]:
+            raise InvalidArtifactURI(
+                f"artifact URI {uri!r}: the key is {len(key.encode())} bytes in UTF-8; {scheme} "
+                f"allows at most {_MAX_KEY_BYTES[scheme]}"
+            )
         path = f"{bucket}/{key}" if key else bucket
         return _Location(scheme=scheme, uri=f"{scheme}://{path}", path=path)
 
@@ -381,6 +417,12 @@ class ArtifactStore:
             check_relative_path(rest[1:])
         except ValueError as exc:
             raise InvalidArtifactURI(f"file URI {uri!r}: {exc}") from None
+        for name in rest.split("/"):
+            if len(name.encode()) > _NAME_MAX:
+                raise InvalidArtifactURI(
+                    f"file URI {uri!r}: the name {name[:32]!r}... is {len(name.encode())} bytes "
+                    f"in UTF-8; local file names are at most {_NAME_MAX}"
+                )
         real = Path(os.path.realpath(rest))
         if real == self._root or not real.is_relative_to(self._root):
             raise InvalidArtifactURI(
@@ -391,18 +433,17 @@ class ArtifactStore:
 
     @staticmethod
     def _check_bucket(uri: str, scheme: str, bucket: str) -> None:
-        pattern, rule = _BUCKET_RULES[scheme]
-        bad = not pattern.match(bucket) or ".." in bucket
-        if scheme == "s3":
-            bad = bad or bool(_IPV4_PATTERN.match(bucket)) or ".-" in bucket or "-." in bucket
-            bad = bad or bucket.startswith(_S3_RESERVED_PREFIXES)
-            bad = bad or bucket.endswith(_S3_RESERVED_SUFFIXES)
-        if scheme == "gs":
-            bad = bad or bucket.startswith("goog")
-        if bad:
+        if not _valid_bucket(scheme, bucket):
+            lower = bucket.lower()
+            if lower != bucket and _valid_bucket(scheme, lower):
+                raise InvalidArtifactURI(
+                    f"artifact URI {uri!r}: bucket {bucket!r} has capital letters; {scheme} "
+                    f"bucket names are lowercase: write {lower!r}. Only the scheme is "
+                    "case-insensitive; keys are case-sensitive and kept as written"
+                )
             raise InvalidArtifactURI(
                 f"artifact URI {uri!r}: bucket {bucket!r} is not a valid {scheme} bucket name; "
-                f"use {rule}"
+                f"use {_BUCKET_RULES[scheme][1]}"
             )
 
     def _child(self, loc: _Location, rel: str) -> _Location:
@@ -429,9 +470,11 @@ class ArtifactStore:
             return _s3_filesystem(self._settings.s3, setting="s3")
         if scheme == "oss":
             if self._settings.oss.endpoint_url is None:
-                raise StorageUnavailable(
-                    "oss:// needs an endpoint: set KUBEAI_ARTIFACTS_OSS__ENDPOINT_URL, e.g. "
+                variable = self._env("oss.endpoint_url")
+                raise StorageMisconfigured(
+                    f"this deployment has no endpoint for oss:// URIs: set {variable}, e.g. "
                     "https://s3.oss-cn-hangzhou.aliyuncs.com",
+                    setting=variable,
                     field="oss.endpoint_url",
                 )
             oss = self._settings.oss
@@ -442,54 +485,129 @@ class ArtifactStore:
             try:
                 gcsfs = importlib.import_module("gcsfs")
             except ImportError:
-                raise StorageUnavailable(
-                    "gs:// URIs need gcsfs: install the extra kubeai-platform[gcs]"
+                raise StorageMisconfigured(
+                    "this deployment cannot read gs:// URIs: gcsfs is not installed; install "
+                    "the extra kubeai-platform[gcs] (or use another scheme)",
+                    setting="kubeai-platform[gcs]",
                 ) from None
             gcs = self._settings.gcs
             token = str(gcs.token) if gcs.token is not None else None
             return gcsfs.GCSFileSystem(project=gcs.project, token=token, skip_instance_cache=True)
         raise InvalidArtifactURI(f"unsupported scheme {scheme!r}")  # pragma: no cover
 
+    def _env(self, key_path: str) -> str:
+        """Environment variable of the setting at ``key_path`` (``oss.endpoint_url``)."""
+        return env_var(key_path, prefix=self._env_prefix)
+
     @contextmanager
     def _translate(self, loc: _Location, action: str) -> Iterator[None]:
-        """Map backend exceptions raised inside the block onto ``ArtifactError`` subclasses."""
+        """Map backend exceptions raised inside the block onto ``ArtifactError`` subclasses
+        (``errors.classify`` decides the kind; this names the setting to change)."""
         try:
             yield
         except ArtifactError:
             raise
-        except FileNotFoundError as exc:
-            raise ArtifactNotFound(f"nothing at {loc.uri} ({describe(exc)})") from exc
-        except (IsADirectoryError, NotADirectoryError) as exc:
-            raise ArtifactNotFound(
-                f"{loc.uri} is not the kind of entry expected ({describe(exc)})"
-            ) from exc
-        except PermissionError as exc:
-            raise StorageUnavailable(
-                f"access denied to {loc.uri} ({describe(exc)}); check the credentials of "
-                f"{_setting_name(loc.scheme)}"
-            ) from exc
-        except _backend_errors() as exc:
-            raise StorageUnavailable(
-                f"{action} {loc.uri} failed: {describe(exc)}; check that "
-                f"{_setting_name(loc.scheme)} points at a reachable store"
-            ) from exc
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None:
+                raise
+            raise self._error(failure, exc, loc, action) from exc
+
+    def _error(
+        self, failure: Failure, exc: Exception, loc: _Location, action: str
+    ) -> ArtifactError:
+        """The ``ArtifactError`` for a classified backend failure, naming what to change."""
+        cause = describe(exc)
+        if failure is Failure.NOT_FOUND:
+            return ArtifactNotFound(f"nothing at {loc.uri} ({cause})")
+        if failure is Failure.WRONG_KIND:
+            return ArtifactNotFound(f"{loc.uri} is not the kind of entry expected ({cause})")
+        if failure is Failure.BAD_NAME:
+            return InvalidArtifactURI(
+                f"the store refuses the name {loc.uri} ({cause}); use a shorter key or path"
+            )
+        if failure is Failure.UNAVAILABLE:
+            if loc.scheme == "file":
+                hint = f"the disk below {self._env('local_root')}"
+            elif loc.scheme == "gs":
+                hint = "that Google Cloud Storage is reachable"
+            else:
+                endpoint = self._env(f"{_GROUP[loc.scheme]}.endpoint_url")
+                hint = f"that {endpoint} points at a reachable store"
+            return StorageUnavailable(
+                f"{action} {loc.uri} failed: {cause}; check {hint}, then retry"
+            )
+        setting, advice = self._advice(failure, loc)
+        return StorageMisconfigured(
+            f"this deployment cannot {action} {loc.uri} as configured ({cause}); {advice}",
+            setting=setting,
+        )
+
+    def _advice(self, failure: Failure, loc: _Location) -> tuple[str, str]:
+        """``(setting, advice)`` for a permanent failure: the variable to set and what to do."""
+        if loc.scheme == "file":
+            root = self._env("local_root")
+            if failure is Failure.READ_ONLY:
+                return root, f"{root} must name a writable directory"
+            return root, f"give the service's user access to {root} ({self._root.as_posix()})"
+        if loc.scheme == "gs":
+            token = self._env("gcs.token")
+            return token, (
+                f"set {token} to a service-account key file (or google_default with workload "
+                "identity) whose account may use this bucket"
+            )
+        group = _GROUP[loc.scheme]
+        key, secret = self._env(f"{group}.access_key_id"), self._env(f"{group}.secret_access_key")
+        region, endpoint = self._env(f"{group}.region"), self._env(f"{group}.endpoint_url")
+        if failure is Failure.WRONG_REGION:
+            return region, f"set {region} to the bucket's region (or {endpoint} to its endpoint)"
+        if failure is Failure.REJECTED:
+            style = self._env(f"{group}.addressing_style")
+            return region, (
+                f"the store rejects requests as this deployment sends them: check {region}, "
+                f"{endpoint} and {style}"
+            )
+        if failure is Failure.NO_CREDENTIALS:
+            return key, (
+                f"set {key} and {secret}, or give the service an identity the SDK's default "
+                "credential chain finds (e.g. IRSA)"
+            )
+        return key, (
+            f"check the credentials ({key}, {secret} or the service's role) and that they may "
+            f"access bucket {loc.path.partition('/')[0]!r}"
+        )
 
     def _list(self, fs: Any, loc: _Location, *, allow_object_at_prefix: bool) -> dict[str, int]:
-        """Relative path -> size of the files below ``loc``."""
+        """Relative path -> size of the files below ``loc``.
+
+        Folder markers (0-byte objects whose key ends in ``/``) are skipped. Any other object
+        whose key ends in ``/`` cannot be a file of a directory tree: ``ArtifactConflict`` for an
+        upload (``allow_object_at_prefix=False``), skipped otherwise; so is an object at ``loc``
+        itself.
+        """
         with self._translate(loc, "list"):
             found = fs.find(loc.path, detail=True)
         files: dict[str, int] = {}
         base = loc.path.rstrip("/") + "/"
-        for name, info in found.items():
-            name = name.rstrip("/")
+        for key, info in found.items():
+            name = str(info.get("name") or key)
+            size = int(info.get("size") or 0)
+            is_object = info.get("type") == "file"
+            if name.endswith("/") or key.endswith("/"):
+                if is_object and size and not allow_object_at_prefix:
+                    raise ArtifactConflict(
+                        f"{loc.uri} holds an object {name!r} of {size} bytes whose name ends in "
+                        "'/', which no file of a directory can be; upload to a new URI"
+                    )
+                continue  # a folder marker, or an object no directory tree can hold
             if name == loc.path:
-                if info.get("type") == "file" and not allow_object_at_prefix:
+                if is_object and not allow_object_at_prefix:
                     raise ArtifactConflict(
                         f"{loc.uri} is an existing file; upload a directory to a new URI"
                     )
                 continue
-            if info.get("type") == "file" and name.startswith(base):
-                files[name[len(base) :]] = int(info.get("size") or 0)
+            if is_object and name.startswith(base):
+                files[name[len(base) :]] = size
         return files
 
     def _remote_digest(self, fs: Any, loc: _Location, rel: str) -> FileDigest:
@@ -580,6 +698,40 @@ def _open_local_for_writing(target: Path) -> IO[bytes]:
         raise ArtifactError(f"dest: cannot create {target}: {exc}", field="dest") from exc
 
 
+def _valid_bucket(scheme: str, bucket: str) -> bool:
+    """True if ``bucket`` is a valid bucket name for ``scheme`` (see ``_BUCKET_RULES``)."""
+    bad = not _BUCKET_RULES[scheme][0].match(bucket) or ".." in bucket
+    if scheme == "s3":
+        bad = bad or bool(_IPV4_PATTERN.match(bucket)) or ".-" in bucket or "-." in bucket
+        bad = bad or bucket.startswith(_S3_RESERVED_PREFIXES)
+        bad = bad or bucket.endswith(_S3_RESERVED_SUFFIXES)
+    if scheme == "gs":
+        bad = bad or bucket.startswith("goog")
+    return not bad
+
+
+def _check_nfkc(uri: str, text: str) -> None:
+    """``InvalidArtifactURI`` unless ``text`` (the URI after its scheme) is in Unicode NFKC form.
+
+    Look-alikes such as U+FF0E FULLWIDTH FULL STOP or U+FF0F FULLWIDTH SOLIDUS become ``.`` and
+    ``/`` when a tool normalises names, so ``a/<U+FF0E><U+FF0E>/b`` could later mean ``a/../b``.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return
+    for char in text:
+        if unicodedata.normalize("NFKC", char) != char:
+            name = unicodedata.name(char, "unnamed")
+            plain = unicodedata.normalize("NFKC", char)
+            raise InvalidArtifactURI(
+                f"artifact URI {uri!r} contains U+{ord(char):04X} ({name}), a look-alike of "
+                f"{plain!r}; write {plain!r} itself (URIs must be in Unicode NFKC form)"
+            )
+    raise InvalidArtifactURI(
+        f"artifact URI {uri!r} has decomposed accents (combining characters); write them "
+        "composed (URIs must be in Unicode NFKC form)"
+    )
+
+
 def _s3_filesystem(cfg: _S3CompatibleSettings, *, setting: str, session: Any = None) -> Any:
     """An s3fs filesystem for AWS S3, MinIO or OSS, configured only from structured settings.
 
@@ -589,8 +741,10 @@ def _s3_filesystem(cfg: _S3CompatibleSettings, *, setting: str, session: Any = N
     try:
         s3fs = importlib.import_module("s3fs")
     except ImportError:
-        raise StorageUnavailable(
-            f"{setting}:// URIs need s3fs: install the extra kubeai-platform[glue]"
+        raise StorageMisconfigured(
+            f"this deployment cannot read {setting}:// URIs: s3fs is not installed; install "
+            "the extra kubeai-platform[glue]",
+            setting="kubeai-platform[glue]",
         ) from None
     config_kwargs: dict[str, Any] = {
         "connect_timeout": cfg.connect_timeout,
@@ -622,33 +776,6 @@ def _s3_filesystem(cfg: _S3CompatibleSettings, *, setting: str, session: Any = N
     # s3fs repeats a whole request after a read timeout or truncated body; bound that too.
     fs.retries = cfg.max_attempts
     return fs
-
-
-def _backend_errors() -> tuple[type[BaseException], ...]:
-    """Exception types that mean "the store failed", for whichever SDKs are installed."""
-    errors: list[type[BaseException]] = [OSError, TimeoutError, asyncio.TimeoutError]
-    with suppress(ImportError):
-        from fsspec.exceptions import FSTimeoutError
-
-        errors.append(FSTimeoutError)
-    with suppress(ImportError):
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        errors += [BotoCoreError, ClientError]
-    with suppress(ImportError):
-        from aiohttp import ClientError as AiohttpClientError
-
-        errors.append(AiohttpClientError)
-    return tuple(errors)
-
-
-def _setting_name(scheme: str) -> str:
-    return {
-        "s3": "KUBEAI_ARTIFACTS_S3__*",
-        "oss": "KUBEAI_ARTIFACTS_OSS__*",
-        "gs": "KUBEAI_ARTIFACTS_GCS__*",
-        "file": "KUBEAI_ARTIFACTS_LOCAL_ROOT",
-    }[scheme]
 
 
 def _digest_bytes(data: bytes) -> FileDigest:

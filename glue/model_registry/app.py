@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from glue.artifacts.settings import nested_env_prefix
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.api import (
     aliases,
@@ -68,7 +69,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
-    app.state.store = ArtifactStore(settings.artifacts)
+    app.state.store = ArtifactStore(
+        settings.artifacts, env_prefix=nested_env_prefix(RegistrySettings, "artifacts")
+    )
     app.state.metrics = Metrics()
     app.state.authenticator = Authenticator(settings.auth)
     app.state.policy = Policy(settings.auth)

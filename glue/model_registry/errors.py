@@ -40,6 +40,15 @@ class Invalid(RegistryProblem):
     title = "Unprocessable content"
 
 
+class StorageNotConfigured(Invalid):
+    """This deployment is not configured to serve the artifact URI's storage (no credentials or
+    endpoint, a missing extra, credentials refused); the detail names the setting (422, an
+    ``Invalid`` with its own title). Not retryable: an operator must change the registry's
+    settings or the client must use storage the registry can read."""
+
+    title = "Artifact storage not configured"
+
+
 class Unavailable(RegistryProblem):
     """A dependency (artifact storage) could not be reached; retry later (503)."""
 

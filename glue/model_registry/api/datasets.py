@@ -28,7 +28,8 @@ def register_dataset(
 ) -> Any:
     """Record a dataset; the same name and manifest again returns it (200)."""
     check_body_team(body.team, team)
-    check_artifact_uri(store=store, uri=body.uri, field="body.uri")
+    uri = check_artifact_uri(store=store, uri=body.uri, field="body.uri")
+    body = body.model_copy(update={"uri": uri})
     dataset, created = svc.register_dataset(session, team=team, body=body)
     if created:
         audit.record(

@@ -3,8 +3,9 @@
 Discovery (OpenID Connect Discovery 1.0 section 4) reads
 ``<issuer>/.well-known/openid-configuration`` for ``jwks_uri`` unless the settings name it.
 The key set is fetched on first use and again when a token names a ``kid`` the cached set
-lacks (key rotation), at most once per ``jwks_refresh_seconds``. Claims checked: signature with an allowed algorithm, ``iss``, ``aud``
-(contains the configured audience), ``exp`` (required), ``nbf``/``iat`` with leeway.
+lacks (key rotation), at most once per ``jwks_refresh_seconds``. Claims checked: signature
+with an allowed algorithm, ``iss``, ``aud`` (contains the configured audience), ``exp``
+(required), ``nbf``/``iat`` with leeway.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Helpers every service module shares: pagination and the artifact URI check."""
+"""Helpers every service module shares: pagination, the artifact URI check and the mapping of
+artifact store errors onto registry problems."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from glue.artifacts.errors import InvalidArtifactURI
+from glue.artifacts.errors import (
+    ArtifactError,
+    InvalidArtifactURI,
+    StorageMisconfigured,
+    StorageUnavailable,
+)
 from glue.artifacts.store import ArtifactStore
-from glue.model_registry.errors import Invalid
+from glue.model_registry.errors import (
+    Invalid,
+    RegistryProblem,
+    StorageNotConfigured,
+    Unavailable,
+)
 
 
 def page(session: Session, query: Select[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:
@@ -33,8 +44,10 @@ def page_of(items: Sequence[Any], total: int, *, limit: int, offset: int) -> dic
 
 
 def check_artifact_uri(*, store: ArtifactStore, uri: str, field: str) -> str:
-    """The normalised ``uri`` (``ArtifactStore.check_uri``); ``Invalid`` naming ``field`` if not
-    an artifact URI this registry may use (scheme, bucket, escape from the local root...)."""
+    """The normalised ``uri`` (``ArtifactStore.check_uri``: scheme lower-cased, ``file://`` paths
+    resolved) that the registry stores, so every spelling of one artifact is the same artifact;
+    ``Invalid`` naming ``field`` if not an artifact URI this registry may use (scheme, bucket,
+    escape from the local root...)."""
     try:
         return store.check_uri(uri)
     except InvalidArtifactURI as exc:
@@ -49,3 +62,20 @@ def check_body_team(body_team: str | None, team: str) -> None:
             "them equal",
             field="body.team",
         )
+
+
+def artifact_problem(exc: ArtifactError, *, field: str) -> RegistryProblem:
+    """The registry problem for an artifact store error about the input at ``field``.
+
+    ``StorageUnavailable`` (a transient outage) is ``Unavailable`` (503, retry later);
+    ``StorageMisconfigured`` (the deployment cannot serve this storage: the detail names the
+    setting) is ``StorageNotConfigured`` (422); anything else concerns the URI or the artifact
+    the client sent and is ``Invalid`` (422).
+    """
+    if isinstance(exc, StorageUnavailable):
+        return Unavailable(f"artifact storage unreachable: {exc}", field=field)
+    if isinstance(exc, StorageMisconfigured):
+        return StorageNotConfigured(
+            f"{exc} (to fix: {exc.setting}; retrying will not help)", field=field
+        )
+    return Invalid(str(exc), field=field)

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from glue.artifacts.errors import ArtifactError, ArtifactNotFound, StorageUnavailable
+from glue.artifacts.errors import ArtifactError, ArtifactNotFound
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry import models as orm
 from glue.model_registry import schemas
@@ -23,7 +23,7 @@ from glue.model_registry.db import Database
 from glue.model_registry.errors import Conflict, Invalid, NotFound, Unavailable
 from glue.model_registry.models import utcnow
 from glue.model_registry.service import audit
-from glue.model_registry.service.common import check_artifact_uri
+from glue.model_registry.service.common import artifact_problem, check_artifact_uri
 from glue.model_registry.service.datasets import dataset_query
 from glue.model_registry.service.models import get_model, model_query
 from glue.model_registry.service.versions import new_version_read, version_read
@@ -46,7 +46,8 @@ def check_config(*, model: str, body: schemas.VersionCreate, read_artifact: Arti
     """Refuse a version whose config.pbtxt is missing, misnamed or differs from its signature.
 
     Raises ``Invalid`` (field ``body.signature`` / ``body.manifest.files`` /
-    ``body.artifact_uri``) or ``Unavailable`` when the artifact store cannot be reached.
+    ``body.artifact_uri``; ``StorageNotConfigured`` when this deployment cannot read the
+    artifact's storage) or ``Unavailable`` when the artifact store cannot be reached.
     """
     try:  # the same layout rule the serving agent applies before it downloads anything
         manifest_version_dir(body.manifest.files)
@@ -60,12 +61,8 @@ def check_config(*, model: str, body: schemas.VersionCreate, read_artifact: Arti
             f"no config.pbtxt at {body.artifact_uri!r}: upload the artifact before registering",
             field="body.artifact_uri",
         ) from exc
-    except StorageUnavailable as exc:
-        raise Unavailable(
-            f"artifact storage unreachable: {exc}", field="body.artifact_uri"
-        ) from exc
     except ArtifactError as exc:
-        raise Invalid(str(exc), field="body.artifact_uri") from exc
+        raise artifact_problem(exc, field="body.artifact_uri") from exc
     if hashlib.sha256(raw).hexdigest() != entry.sha256:
         raise Invalid(
             "config.pbtxt at the artifact URI does not match the manifest's sha256",
@@ -222,7 +219,8 @@ def register_version(
     storage unreachable).
     """
     try:
-        check_artifact_uri(store=store, uri=body.artifact_uri, field="body.artifact_uri")
+        uri = check_artifact_uri(store=store, uri=body.artifact_uri, field="body.artifact_uri")
+        body = body.model_copy(update={"artifact_uri": uri})
     except Invalid:
         on_outcome("refused")
         raise

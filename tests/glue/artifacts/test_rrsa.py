@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from glue.artifacts.errors import StorageUnavailable
+from glue.artifacts.errors import StorageMisconfigured, StorageUnavailable
 from glue.artifacts.manifest import verify_directory
 from glue.artifacts.rrsa import (
     OIDC_PROVIDER_ARN_ENV,
@@ -344,15 +344,17 @@ def test_failing_sts_is_a_clear_storage_error(
     failure: str,
 ) -> None:
     """STS refusing the token (400 with its error code) or not answering (closed loopback port)
-    ends the request quickly with ``StorageUnavailable`` naming RRSA, the role and the cause; no
-    request reaches the store and no traceback is printed."""
+    ends the request quickly naming RRSA, the role and the cause; no request reaches the store
+    and no traceback is printed. A refusal is permanent (``StorageMisconfigured`` naming the role
+    variable), an unreachable STS transient (``StorageUnavailable``)."""
     if failure == "refused":
         sts.fail = 400
     else:
         sts.endpoint = f"127.0.0.1:{free_port()}"
     store = _store(tmp_path, oss.url, sts)
     started = time.monotonic()
-    with pytest.raises(StorageUnavailable) as caught:
+    expected = StorageMisconfigured if failure == "refused" else StorageUnavailable
+    with pytest.raises(expected) as caught:
         store.write_bytes(f"oss://{s3_bucket}/b.txt", b"data")
     assert time.monotonic() - started < FAIL_FAST_S
     message = str(caught.value)
@@ -360,6 +362,10 @@ def test_failing_sts_is_a_clear_storage_error(
     assert "\n" not in message
     if failure == "refused":
         assert "AuthenticationFail.OIDCToken.Invalid" in message
+        assert isinstance(caught.value, StorageMisconfigured)
+        assert caught.value.setting == ROLE_ARN_ENV
+    else:
+        assert not isinstance(caught.value, StorageMisconfigured)
     assert caught.value.field == "oss"
     assert oss.accepted == []
     assert "Traceback" not in capfd.readouterr().err
@@ -390,10 +396,11 @@ def test_half_injected_identity_is_refused(
     monkeypatch.delenv(OIDC_PROVIDER_ARN_ENV, raising=False)
     monkeypatch.delenv(OIDC_TOKEN_FILE_ENV, raising=False)
     store = _store(tmp_path, "http://127.0.0.1:9", sts)
-    with pytest.raises(StorageUnavailable) as caught:
+    with pytest.raises(StorageMisconfigured) as caught:
         store.exists("oss://models/x")
     assert OIDC_PROVIDER_ARN_ENV in str(caught.value) and OIDC_TOKEN_FILE_ENV in str(caught.value)
     assert caught.value.field == "oss"
+    assert caught.value.setting == OIDC_PROVIDER_ARN_ENV
     assert sts.calls == []
 
 

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from glue.artifacts.settings import ArtifactSettings, GcsSettings, OssSettings, S3Settings
+from glue.artifacts.settings import (
+    ArtifactSettings,
+    GcsSettings,
+    OssSettings,
+    S3Settings,
+    env_var,
+    nested_env_prefix,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -159,3 +167,26 @@ def test_oss_sts_endpoint_is_a_host_and_port(monkeypatch: pytest.MonkeyPatch) ->
         assert "host[:port]" in str(caught.value)
     with pytest.raises(ValidationError):
         S3Settings(sts_endpoint="sts.aliyuncs.com")  # type: ignore[call-arg]
+
+
+def test_env_var_names_the_variable_an_operator_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``env_var`` gives exactly the variable the settings read: setting it changes the key."""
+    assert env_var("oss.endpoint_url") == "KUBEAI_ARTIFACTS_OSS__ENDPOINT_URL"
+    assert env_var("local_root") == "KUBEAI_ARTIFACTS_LOCAL_ROOT"
+    monkeypatch.setenv(env_var("oss.endpoint_url"), "http://127.0.0.1:9000")
+    assert ArtifactSettings().oss.endpoint_url == "http://127.0.0.1:9000"
+
+
+def test_nested_env_prefix_follows_the_parent_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside another settings class the variables carry that class's prefix and field name."""
+
+    class Parent(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="KUBEAI_X_", env_nested_delimiter="__")
+        artifacts: ArtifactSettings = ArtifactSettings()
+
+    prefix = nested_env_prefix(Parent, "artifacts")
+    assert prefix == "KUBEAI_X_ARTIFACTS__"
+    variable = env_var("s3.region", prefix=prefix)
+    assert variable == "KUBEAI_X_ARTIFACTS__S3__REGION"
+    monkeypatch.setenv(variable, "eu-west-1")
+    assert Parent().artifacts.s3.region == "eu-west-1"

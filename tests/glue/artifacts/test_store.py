@@ -19,6 +19,7 @@ from glue.artifacts.errors import (
     ArtifactTooLarge,
     ChecksumMismatch,
     InvalidArtifactURI,
+    StorageMisconfigured,
     StorageUnavailable,
 )
 from glue.artifacts.manifest import FileDigest, Manifest, build_manifest, verify_directory
@@ -365,15 +366,17 @@ def test_gs_without_gcsfs_names_the_extra(
     store: ArtifactStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "gcsfs", None)  # import gcsfs -> ImportError
-    with pytest.raises(StorageUnavailable, match=r"kubeai-platform\[gcs\]") as info:
+    with pytest.raises(StorageMisconfigured, match=r"kubeai-platform\[gcs\]") as info:
         store.exists("gs://kubeai-models/m/1")
     assert info.value.field == "artifact_uri"
+    assert info.value.setting == "kubeai-platform[gcs]"
 
 
 def test_oss_without_endpoint_names_the_setting(store: ArtifactStore) -> None:
-    with pytest.raises(StorageUnavailable, match="KUBEAI_ARTIFACTS_OSS__ENDPOINT_URL") as info:
+    with pytest.raises(StorageMisconfigured, match="KUBEAI_ARTIFACTS_OSS__ENDPOINT_URL") as info:
         store.read_bytes("oss://kubeai-models/m/1/metrics.json", max_bytes=10)
     assert info.value.field == "oss.endpoint_url"
+    assert info.value.setting == "KUBEAI_ARTIFACTS_OSS__ENDPOINT_URL"
 
 
 def test_write_bytes_needs_a_key(store: ArtifactStore) -> None:
@@ -424,3 +427,113 @@ def test_local_read_error_during_upload_leaves_no_partial_file(
     assert info.value.field == "local_dir"
     assert not isinstance(info.value, StorageUnavailable)
     assert not (root / "m" / "1" / "1" / "weights.bin").exists()
+
+
+# ----------------------------------------------- one spelling per artifact, bad names
+
+
+@pytest.mark.parametrize("scheme", ["FILE", "File", "fIlE"])
+def test_scheme_case_is_normalised_so_both_spellings_are_one_artifact(
+    store: ArtifactStore, root: Path, model_dir: Path, scheme: str
+) -> None:
+    """``FILE:///x`` and ``file:///x`` name the same artifact: the second upload is a no-op."""
+    canonical = f"file://{root}/models/m/1"
+    assert store.check_uri(f"{scheme}://{root}/models/m/1") == canonical
+    manifest = store.upload_dir(model_dir, f"{scheme}://{root}/models/m/1")
+    assert store.upload_dir(model_dir, canonical) == manifest
+    assert store.list_files(f"{scheme}://{root}/models/m/1") == store.list_files(canonical)
+
+
+def test_only_the_scheme_is_case_folded(store: ArtifactStore) -> None:
+    assert store.check_uri("S3://models/Resnet/V3") == "s3://models/Resnet/V3"
+    assert store.check_uri("OSS://kubeai-models/A") == "oss://kubeai-models/A"
+
+
+@pytest.mark.parametrize(
+    ("uri", "write"),
+    [
+        ("s3://Models/x", "'models'"),
+        ("S3://KubeAI-Models/x", "'kubeai-models'"),
+        ("oss://Kubeai-models/x", "'kubeai-models'"),
+        ("gs://KUBEAI_MODELS/x", "'kubeai_models'"),
+    ],
+)
+def test_uppercase_buckets_are_refused_naming_the_lowercase_name(
+    store: ArtifactStore, uri: str, write: str
+) -> None:
+    with pytest.raises(InvalidArtifactURI, match="capital letters") as info:
+        store.check_uri(uri)
+    assert f"write {write}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "named"),
+    [
+        ("s3://models/a/\uff0e\uff0e/b", "U+FF0E"),
+        ("s3://models/m\uff0e1/config.pbtxt", "U+FF0E"),
+        ("oss://kubeai-models/\uff0e/x", "U+FF0E"),
+        ("gs://kubeai-models/a\uff0fb", "U+FF0F"),
+        ("file://{root}/\uff0e\uff0e/x", "U+FF0E"),
+        ("s3://models/cafe\u0301/1", "decomposed"),
+        ("s3://models/\ufb01le", "U+FB01"),
+    ],
+)
+def test_look_alike_characters_are_a_bad_uri_not_an_outage(
+    store: ArtifactStore, root: Path, uri: str, named: str
+) -> None:
+    """Full-width dots and other NFKC look-alikes are refused as a bad URI (the caller's fault)
+    before any backend is touched, even where the backend is not configured (no S3 keys or
+    endpoint, no OSS endpoint, no gcsfs here)."""
+    uri = uri.replace("{root}", str(root))
+    with pytest.raises(InvalidArtifactURI) as info:
+        store.check_uri(uri)
+    assert named in str(info.value) and "NFKC" in str(info.value)
+    with pytest.raises(InvalidArtifactURI):
+        store.read_bytes(uri, max_bytes=10)
+
+
+def test_plain_unicode_keys_stay_valid(store: ArtifactStore) -> None:
+    assert store.check_uri("s3://models/模型/café/1") == "s3://models/模型/café/1"
+
+
+@pytest.mark.parametrize(
+    ("uri", "limit"),
+    [
+        ("s3://models/" + "é" * 600, "1024"),
+        ("gs://kubeai-models/" + "é" * 513, "1024"),
+        ("oss://kubeai-models/" + "k" * 1024, "1023"),
+    ],
+)
+def test_keys_longer_than_the_store_allows_are_a_bad_uri(
+    store: ArtifactStore, uri: str, limit: str
+) -> None:
+    with pytest.raises(InvalidArtifactURI, match=f"at most {limit}"):
+        store.check_uri(uri)
+
+
+def test_a_local_name_too_long_for_the_file_system_is_a_bad_uri(
+    store: ArtifactStore, root: Path
+) -> None:
+    """A name longer than the file system allows is the URI's fault (``InvalidArtifactURI``,
+    refused before any I/O), never ``StorageUnavailable``."""
+    uri = f"file://{root}/m/{'n' * 256}"
+    for call in (
+        lambda: store.check_uri(uri),
+        lambda: store.read_bytes(uri, max_bytes=10),
+        lambda: store.write_bytes(uri, b"x"),
+    ):
+        with pytest.raises(InvalidArtifactURI, match="at most 255"):
+            call()
+    store.check_uri(f"file://{root}/m/{'n' * 255}")
+
+
+def test_misconfiguration_names_the_variable_of_the_settings_owner(root: Path) -> None:
+    """A store built from settings nested in a service's settings names that service's variable."""
+    store = ArtifactStore(
+        ArtifactSettings(local_root=root), env_prefix="KUBEAI_REGISTRY_ARTIFACTS__"
+    )
+    with pytest.raises(StorageMisconfigured) as info:
+        store.exists("oss://kubeai-models/m/1")
+    assert info.value.setting == "KUBEAI_REGISTRY_ARTIFACTS__OSS__ENDPOINT_URL"
+    assert "KUBEAI_REGISTRY_ARTIFACTS__OSS__ENDPOINT_URL" in str(info.value)
+    assert not isinstance(info.value, StorageUnavailable)

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from glue.artifacts.errors import (
     ArtifactNotFound,
     ArtifactTooLarge,
     ChecksumMismatch,
+    StorageMisconfigured,
     StorageUnavailable,
 )
 from glue.artifacts.manifest import build_manifest, verify_directory
@@ -265,39 +267,44 @@ def test_unreachable_endpoint_for_every_operation(tmp_path: Path) -> None:
             pytest.fail(f"{name} did not raise StorageUnavailable")
 
 
-class _Always500(http.server.BaseHTTPRequestHandler):
-    def _fail(self) -> None:
-        body = b"<Error><Code>InternalError</Code><Message>boom</Message></Error>"
-        self.send_response(500)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+def _answering(status: int, code: str) -> type[http.server.BaseHTTPRequestHandler]:
+    """A request handler answering every request with ``status`` and S3 error ``code``."""
 
-    def do_GET(self) -> None:
-        self._fail()
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _fail(self) -> None:
+            body = f"<Error><Code>{code}</Code><Message>no</Message></Error>".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
-    def do_PUT(self) -> None:
-        self._fail()
+        def do_GET(self) -> None:
+            self._fail()
 
-    def do_POST(self) -> None:
-        self._fail()
+        def do_PUT(self) -> None:
+            self._fail()
 
-    def do_HEAD(self) -> None:
-        self._fail()
+        def do_POST(self) -> None:
+            self._fail()
 
-    def do_DELETE(self) -> None:
-        self._fail()
+        def do_HEAD(self) -> None:
+            self._fail()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        def do_DELETE(self) -> None:
+            self._fail()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
 
 
-@pytest.fixture
-def failing_endpoint() -> Iterator[str]:
-    """A loopback HTTP server answering every request with 500 InternalError."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Always500)
+@contextmanager
+def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -306,6 +313,13 @@ def failing_endpoint() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def failing_endpoint() -> Iterator[str]:
+    """A loopback HTTP server answering every request with 500 InternalError."""
+    with _serving(_answering(500, "InternalError")) as url:
+        yield url
 
 
 def test_server_errors_are_storage_unavailable(
@@ -320,3 +334,103 @@ def test_server_errors_are_storage_unavailable(
     with pytest.raises(StorageUnavailable):
         store.download_dir("s3://models/demo/1", dest, build_manifest(model_dir))
     assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "setting"),
+    [
+        (403, "AccessDenied", "KUBEAI_ARTIFACTS_S3__ACCESS_KEY_ID"),
+        (403, "InvalidAccessKeyId", "KUBEAI_ARTIFACTS_S3__ACCESS_KEY_ID"),
+        (403, "SignatureDoesNotMatch", "KUBEAI_ARTIFACTS_S3__ACCESS_KEY_ID"),
+        (400, "AuthorizationHeaderMalformed", "KUBEAI_ARTIFACTS_S3__REGION"),
+        (400, "InvalidRequest", "KUBEAI_ARTIFACTS_S3__REGION"),
+    ],
+)
+def test_refused_credentials_are_misconfiguration_not_an_outage(
+    model_dir: Path, tmp_path: Path, status: int, code: str, setting: str
+) -> None:
+    """A store that answers (over real HTTP on loopback) that the credentials or region are wrong
+    will answer so again: ``StorageMisconfigured`` naming the setting, for reads and uploads."""
+    with _serving(_answering(status, code)) as url:
+        store = _store_for(url, tmp_path, max_attempts=1)
+        calls: dict[str, Callable[[], object]] = {
+            "read_bytes": lambda: store.read_bytes("s3://models/demo/1/config.pbtxt", max_bytes=9),
+            "upload_dir": lambda: store.upload_dir(model_dir, "s3://models/demo/1"),
+            "list_files": lambda: store.list_files("s3://models/demo/1"),
+        }
+        for name, call in calls.items():
+            with pytest.raises(StorageMisconfigured) as info:
+                call()
+            assert info.value.setting == setting, name
+            assert setting in str(info.value), name
+            assert not isinstance(info.value, StorageUnavailable)
+
+
+def clear_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Leave botocore's default chain nothing to find: no key variables, no profile files, no
+    web identity or container credentials, and no instance-metadata probing."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_ACCESS_KEY", "AWS_SECRET", "AWS_SESSION", "AWS_PROFILE")) or (
+            name.startswith(("AWS_WEB_IDENTITY", "AWS_CONTAINER", "AWS_ROLE"))
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_s3_without_credentials_names_the_key_settings(
+    moto_s3: MotoServer, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No keys in the settings and none for the SDK's default chain: a permanent
+    ``StorageMisconfigured`` naming the variables, not a "retry later"."""
+    clear_aws_credentials(monkeypatch, tmp_path)
+    s3 = S3Settings(
+        endpoint_url=moto_s3.endpoint_url, region=moto_s3.region, addressing_style="path"
+    )
+    store = ArtifactStore(ArtifactSettings(local_root=tmp_path / "root", s3=s3))
+    with pytest.raises(StorageMisconfigured) as info:
+        store.read_bytes(f"s3://{s3_bucket}/m/1/config.pbtxt", max_bytes=10)
+    assert info.value.setting == "KUBEAI_ARTIFACTS_S3__ACCESS_KEY_ID"
+    assert "KUBEAI_ARTIFACTS_S3__SECRET_ACCESS_KEY" in str(info.value)
+    assert "NoCredentialsError" in str(info.value)
+
+
+# ----------------------------------------------------------------------- folder markers
+
+
+@pytest.mark.parametrize("scheme", ["s3", "oss"])
+def test_folder_markers_are_not_files(
+    s3_store: ArtifactStore,
+    s3_bucket: str,
+    s3_client: Any,
+    model_dir: Path,
+    tmp_path: Path,
+    scheme: str,
+) -> None:
+    """0-byte ``<prefix>/`` objects, as the S3 console's "Create folder" makes them, at the
+    target prefix and below it (on moto_server, a real S3 API server on loopback): upload
+    succeeds, listing shows only real files, download and a repeated upload work."""
+    s3_client.put_object(Bucket=s3_bucket, Key="models/demo/1/", Body=b"")
+    uri = f"{scheme}://{s3_bucket}/models/demo/1"
+    manifest = s3_store.upload_dir(model_dir, uri)
+    s3_client.put_object(Bucket=s3_bucket, Key="models/demo/1/1/", Body=b"")
+    s3_client.put_object(Bucket=s3_bucket, Key="models/demo/1/empty-folder/", Body=b"")
+    assert s3_store.list_files(uri) == sorted(manifest.files)
+    assert s3_store.upload_dir(model_dir, uri) == manifest
+    dest = tmp_path / "dest"
+    s3_store.download_dir(uri, dest, manifest)
+    verify_directory(dest, manifest)
+    assert not (dest / "empty-folder").exists()
+
+
+def test_a_folder_named_object_with_content_is_a_conflict(
+    s3_store: ArtifactStore, s3_bucket: str, s3_client: Any, model_dir: Path
+) -> None:
+    """An object whose key ends in ``/`` but holds bytes is no folder marker and can be no file
+    of a directory: an upload to that prefix is refused; listing leaves it out."""
+    s3_client.put_object(Bucket=s3_bucket, Key="models/demo/1/1/", Body=b"data")
+    uri = f"s3://{s3_bucket}/models/demo/1"
+    assert s3_store.list_files(uri) == []
+    with pytest.raises(ArtifactConflict, match="ends in '/'"):
+        s3_store.upload_dir(model_dir, uri)
