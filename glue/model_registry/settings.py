@@ -18,7 +18,8 @@ class RegistrySettings(BaseSettings):
         database_url: SQLAlchemy URL; ``sqlite:///.kubeai/registry.db`` (embedded default) or
             ``postgresql+psycopg://user:pass@host:5432/db``.
         artifacts: artifact store settings used to read config.pbtxt at registration.
-        verify_config: read each version's config.pbtxt and refuse a signature that differs.
+        verify_config: check each version's stored artifact at registration (listing and sizes
+            equal the manifest, sha256s, config.pbtxt layout rules, signature).
         max_body_bytes: request bodies larger than this are refused with 413 (bytes); the
             default 4 MiB holds a manifest of the maximum 10,000 files.
         max_page_size: largest ``limit`` a list accepts.
