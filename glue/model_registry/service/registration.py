@@ -31,7 +31,7 @@ from glue.model_registry.service.common import check_artifact_uri
 from glue.model_registry.service.models import get_model
 from glue.model_registry.service.versions import new_version_read, version_read
 from glue.triton import layout
-from glue.triton.config import signature_mismatches
+from glue.triton.config import ModelConfig, signature_mismatches
 from glue.triton.layout import CONFIG_FILE, LayoutError, manifest_version_dir
 
 log = structlog.get_logger("kubeai.registry")
@@ -42,7 +42,7 @@ Outcome = Literal["created", "existing", "refused"]
 #: Largest config.pbtxt read at registration (bytes).
 MAX_CONFIG_BYTES = 1 << 20
 #: An artifact of at most this many bytes in total and ``FULL_HASH_MAX_FILES`` files has every
-#: file's sha256 checked at registration (see ``check_artifact``).
+#: file's sha256 checked at registration (see ``check_stored_artifact``).
 FULL_HASH_MAX_BYTES = 64 << 20
 #: Most files an artifact may hold to have every file's sha256 checked at registration.
 FULL_HASH_MAX_FILES = 256
@@ -74,14 +74,7 @@ def _storage(uri: str) -> Iterator[None]:
         raise Invalid(str(exc), field="body.artifact_uri") from exc
 
 
-def _layout_problem(exc: LayoutError) -> Invalid:
-    """``Invalid`` for a ``LayoutError``: config.pbtxt content faults name ``body.artifact_uri``
-    (the file there is at fault), file-list faults ``body.manifest.files``."""
-    field = "body.artifact_uri" if exc.field.startswith(CONFIG_FILE + ":") else FILES_FIELD
-    return Invalid(str(exc), field=field)
-
-
-def check_artifact(*, model: str, body: schemas.VersionCreate, store: ArtifactStore) -> None:
+def check_stored_artifact(*, model: str, body: schemas.VersionCreate, store: ArtifactStore) -> None:
     """Refuse a version the serving agent could never install and serve.
 
     In order: the manifest's paths form one Triton version (``manifest_version_dir``); the
@@ -99,16 +92,15 @@ def check_artifact(*, model: str, body: schemas.VersionCreate, store: ArtifactSt
     digest (the manifest schema); the agent still checks every byte against the manifest while
     downloading, and refuses (keeping the old version serving) on a mismatch.
 
-    Raises ``Invalid`` (field ``body.manifest.files[.<path>]``, ``body.artifact_uri`` or
-    ``body.signature``) or ``Unavailable`` when the artifact store cannot be reached.
+    Raises ``Invalid`` (field ``body.manifest.files.<path>`` for a file that differs from the
+    manifest, ``body.manifest.files`` for the file list, ``body.artifact_uri`` for the content
+    of config.pbtxt, ``body.signature``) or ``Unavailable`` when the artifact store cannot be
+    reached.
     """
     files = body.manifest.files
     uri = body.artifact_uri.rstrip("/")
     try:
         manifest_version_dir(files)
-    except LayoutError as exc:
-        raise _layout_problem(exc) from exc
-    try:
         with _storage(uri):
             listing = store.list_sizes(uri)
             if not listing:
@@ -116,36 +108,37 @@ def check_artifact(*, model: str, body: schemas.VersionCreate, store: ArtifactSt
             compare_listing(files, listing)
             raw = store.read_bytes(f"{uri}/{CONFIG_FILE}", max_bytes=MAX_CONFIG_BYTES)
             check_digest(CONFIG_FILE, digest_bytes(raw), files[CONFIG_FILE])
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise Invalid(
-                    f"{CONFIG_FILE}: unreadable as UTF-8 text: {exc}", field="body.artifact_uri"
-                ) from exc
-            try:
-                config = layout.check_artifact(files, text, model).config
-            except LayoutError as exc:
-                raise _layout_problem(exc) from exc
-            try:
-                problems = signature_mismatches(body.signature, config)
-            except ValueError as exc:
-                raise Invalid(str(exc), field="body.signature") from exc
-            if problems:
-                raise Invalid(
-                    "signature does not match config.pbtxt: " + "; ".join(problems),
-                    field="body.signature",
-                )
-            if len(files) <= FULL_HASH_MAX_FILES and body.manifest.total_bytes <= (
-                FULL_HASH_MAX_BYTES
-            ):
+        config = layout.check_artifact(files, raw.decode("utf-8"), model).config
+        check_signature(body.signature, config)
+        if len(files) <= FULL_HASH_MAX_FILES and body.manifest.total_bytes <= FULL_HASH_MAX_BYTES:
+            with _storage(uri):
                 for rel in sorted(files.keys() - {CONFIG_FILE}):
                     data = store.read_bytes(f"{uri}/{rel}", max_bytes=files[rel].size)
                     check_digest(rel, digest_bytes(data), files[rel])
+    except LayoutError as exc:
+        field = "body.artifact_uri" if exc.field.startswith(CONFIG_FILE + ":") else FILES_FIELD
+        raise Invalid(str(exc), field=field) from exc
+    except UnicodeDecodeError as exc:
+        raise Invalid(
+            f"{CONFIG_FILE}: unreadable as UTF-8 text: {exc}", field="body.artifact_uri"
+        ) from exc
     except ChecksumMismatch as exc:
         raise Invalid(
             f"{exc}: the stored artifact differs from the manifest",
             field=f"{FILES_FIELD}.{exc.field}",
         ) from exc
+
+
+def check_signature(signature: schemas.Signature, config: ModelConfig) -> None:
+    """``Invalid`` (field ``body.signature``) unless ``signature`` equals the config's."""
+    try:
+        problems = signature_mismatches(signature, config)
+    except ValueError as exc:  # a config without input or output
+        raise Invalid(str(exc), field="body.signature") from exc
+    if problems:
+        raise Invalid(
+            "signature does not match config.pbtxt: " + "; ".join(problems), field="body.signature"
+        )
 
 
 def find_by_source(session: Session, *, model_id: int, uid: str) -> orm.ModelVersion | None:
@@ -186,7 +179,8 @@ def _write_version(
     this transaction (row lock on PostgreSQL, database write lock on SQLite), so concurrent
     registrations get consecutive numbers with no gap or duplicate. The same ``source.uid``
     returns the existing version with ``created=False``. The artifact check
-    (``check_artifact``) runs before this transaction, so no storage I/O holds a database lock.
+    (``check_stored_artifact``) runs before this transaction, so no storage I/O holds a
+    database lock.
     """
     model_id = session.scalar(select(orm.Model.id).where(orm.Model.name == model_name))
     if model_id is None:
@@ -250,7 +244,7 @@ def register_version(
 
     In order: check ``body.artifact_uri``; return the version already registered from the same
     ``source.uid`` (``created=False``) if any; with ``verify_config``, check the stored artifact
-    against the manifest, the agent's layout rules and the signature (``check_artifact``,
+    against the manifest, the agent's layout rules and the signature (``check_stored_artifact``,
     storage I/O outside any transaction);
     then number and insert the version in one short write transaction. When a concurrent
     registration of the same source uid wins the race (``IntegrityError``), its version is read
@@ -275,7 +269,7 @@ def register_version(
             return version_read(existing), False
     if verify_config:
         try:
-            check_artifact(model=model_name, body=body, store=store)
+            check_stored_artifact(model=model_name, body=body, store=store)
         except (Invalid, Unavailable):
             on_outcome("refused")
             raise

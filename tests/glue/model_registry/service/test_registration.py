@@ -251,3 +251,12 @@ def test_every_check_applies_before_any_version_number_is_taken(env: Env) -> Non
     created, _ = _register(env, env.version_body("digits", "uid-good"), outcomes)
     assert created.version == 1
     assert outcomes == ["refused", "created"]
+
+
+def test_config_that_is_not_utf8_is_refused(env: Env) -> None:
+    env.create_model()
+    files = _files()
+    files["config.pbtxt"] = b"\xff\xfe"
+    field, detail = _refused(env, _body(env, "uid-utf8", files))
+    assert field == "body.artifact_uri"
+    assert "UTF-8" in detail
