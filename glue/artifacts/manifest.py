@@ -3,6 +3,10 @@
 A manifest maps each file's POSIX path relative to the artifact root (e.g. ``config.pbtxt``,
 ``1/model.py``) to its sha256 hex digest and size in bytes. It is what the registry stores with a
 model version and what every download is verified against.
+
+``compare_listing`` (same paths, same sizes) and ``check_digest`` are the one place the rules
+"these files match the manifest" live: ``verify_directory`` (downloads, installed versions) and
+the registry's registration checks both use them.
 """
 
 from __future__ import annotations
@@ -12,21 +16,30 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from glue.artifacts.errors import ChecksumMismatch
 
 _CHUNK = 1 << 20
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+#: Largest file size a manifest may declare: a signed 64-bit integer, what JSON consumers and
+#: databases hold exactly (2**63 - 1 bytes).
+MAX_FILE_SIZE = (1 << 63) - 1
 
 
 class FileDigest(BaseModel):
-    """Digest of one file: ``sha256`` (64 lowercase hex chars) and ``size`` (bytes, >= 0)."""
+    """Digest of one file: ``sha256`` (64 lowercase hex chars) and ``size`` (bytes).
+
+    ``size`` is a JSON integer 0 .. 2**63 - 1: booleans, strings (``"1"``) and floats are
+    refused (strict types), as is anything beyond a signed 64-bit integer. 0 is a valid size (an
+    empty ``__init__.py``); whether it is the *true* size is checked against the stored file
+    (``compare_listing``). Raises ``pydantic.ValidationError`` naming the field.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sha256: str = Field(pattern=SHA256_PATTERN)
-    size: int = Field(ge=0)
+    sha256: StrictStr = Field(pattern=SHA256_PATTERN)
+    size: StrictInt = Field(ge=0, le=MAX_FILE_SIZE)
 
 
 class Manifest(BaseModel):
@@ -82,6 +95,11 @@ def hash_stream(stream: IO[bytes]) -> FileDigest:
     return FileDigest(sha256=digest.hexdigest(), size=size)
 
 
+def digest_bytes(data: bytes) -> FileDigest:
+    """Digest of an in-memory file content."""
+    return FileDigest(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
 def hash_file(path: Path) -> FileDigest:
     """Digest one local file. Raises ``OSError`` if it cannot be read."""
     with path.open("rb") as stream:
@@ -104,6 +122,37 @@ def build_manifest(directory: Path) -> Manifest:
     return Manifest(files=files)
 
 
+def compare_listing(files: Mapping[str, FileDigest], listing: Mapping[str, int]) -> None:
+    """Check a listing of stored files (relative path -> size in bytes) equals the manifest's.
+
+    Same paths and the same sizes, nothing more and nothing less; contents are not read (see
+    ``check_digest``). Raises ``ChecksumMismatch`` with ``field`` = the first differing path
+    (sorted): a file the manifest does not list, a listed file that is missing, or a size that
+    differs.
+    """
+    extra = sorted(listing.keys() - files.keys())
+    if extra:
+        raise ChecksumMismatch(f"unexpected file {extra[0]!r} not in the manifest", field=extra[0])
+    for rel in sorted(files):
+        if rel not in listing:
+            raise ChecksumMismatch(f"file {rel!r} listed in the manifest is missing", field=rel)
+        if listing[rel] != files[rel].size:
+            raise ChecksumMismatch(
+                f"file {rel!r} is {listing[rel]} bytes, the manifest says {files[rel].size}",
+                field=rel,
+            )
+
+
+def check_digest(rel: str, actual: FileDigest, expected: FileDigest) -> None:
+    """Raise ``ChecksumMismatch`` (field ``rel``) unless ``actual`` equals ``expected``."""
+    if actual != expected:
+        raise ChecksumMismatch(
+            f"file {rel!r}: sha256 {actual.sha256} ({actual.size} bytes) does not match the "
+            f"manifest's {expected.sha256} ({expected.size} bytes)",
+            field=rel,
+        )
+
+
 def verify_directory(
     directory: Path,
     manifest: Manifest | Mapping[str, FileDigest],
@@ -115,25 +164,14 @@ def verify_directory(
     ``manifest`` is a ``Manifest`` or its ``files`` mapping. Entries named in ``ignore_names``
     (e.g. ``__pycache__``) and everything below them are not counted as extra.
     Raises ``ChecksumMismatch`` naming the first differing file (missing, extra, wrong size or
-    sha256); ``OSError`` if a file cannot be read.
+    sha256: ``compare_listing``, then ``check_digest``); ``OSError`` if a file cannot be read.
     """
     files = manifest.files if isinstance(manifest, Manifest) else manifest
-    present = set()
+    listing: dict[str, int] = {}
     for path in directory.rglob("*"):
         parts = path.relative_to(directory).parts
         if path.is_file() and not ignore_names.intersection(parts):
-            present.add("/".join(parts))
-    extra = sorted(present - files.keys())
-    if extra:
-        raise ChecksumMismatch(f"unexpected file {extra[0]!r} not in the manifest", field=extra[0])
+            listing["/".join(parts)] = path.stat().st_size
+    compare_listing(files, listing)
     for rel, expected in files.items():
-        path = directory / rel
-        if not path.is_file():
-            raise ChecksumMismatch(f"file {rel!r} listed in the manifest is missing", field=rel)
-        actual = hash_file(path)
-        if actual != expected:
-            raise ChecksumMismatch(
-                f"file {rel!r}: sha256 {actual.sha256} ({actual.size} bytes) does not match the "
-                f"manifest's {expected.sha256} ({expected.size} bytes)",
-                field=rel,
-            )
+        check_digest(rel, hash_file(directory / rel), expected)

@@ -356,6 +356,14 @@ class ArtifactStore:
         loc = self._parse(uri)
         return sorted(self._list(self._fs(loc), loc, allow_object_at_prefix=True))
 
+    def list_sizes(self, uri: str) -> dict[str, int]:
+        """The files of ``list_files`` with their sizes: relative POSIX path -> bytes.
+
+        Raises like ``list_files``.
+        """
+        loc = self._parse(uri)
+        return self._list(self._fs(loc), loc, allow_object_at_prefix=True)
+
     # -------------------------------------------------------------------------- internals
 
     def _parse(self, uri: str) -> _Location:

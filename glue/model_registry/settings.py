@@ -22,7 +22,8 @@ class RegistrySettings(BaseSettings):
         auth: authentication (Kubernetes TokenReview, OIDC, static tokens) and the team role
             bindings (``glue.model_registry.auth.settings.AuthSettings``); with no
             authenticator the registry is open and serves loopback only.
-        verify_config: read each version's config.pbtxt and refuse a signature that differs.
+        verify_config: check each version's stored artifact at registration (listing and sizes
+            equal the manifest, sha256s, config.pbtxt layout rules, signature).
         max_body_bytes: request bodies larger than this are refused with 413 (bytes); the
             default 4 MiB holds a manifest of the maximum 10,000 files.
         max_page_size: largest ``limit`` a list accepts.

@@ -24,7 +24,6 @@ emptied when the installer starts (leftovers of an interrupted run).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import time
@@ -35,7 +34,7 @@ from google.protobuf import text_format
 from structlog.typing import FilteringBoundLogger
 
 from glue.artifacts.errors import ChecksumMismatch
-from glue.artifacts.manifest import FileDigest, verify_directory
+from glue.artifacts.manifest import FileDigest, digest_bytes, verify_directory
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry.schemas import DesiredVersion
 from glue.triton.config import ModelConfig
@@ -44,6 +43,7 @@ from glue.triton.layout import (
     PYCACHE,
     LayoutError,
     block_bytecode_cache,
+    check_artifact,
     check_config_text,
     check_layout,
     is_version_name,
@@ -169,7 +169,11 @@ class Installer:
             shutil.rmtree(stage, ignore_errors=True)
 
     def _verify_installed(self, desired: DesiredVersion, artifact_version: str) -> ModelConfig:
-        """Check ``<repo>/<model>/<N>`` and its stored config against the manifest."""
+        """Check ``<repo>/<model>/<N>`` and its stored config against the manifest.
+
+        The stored config and the manifest's paths pass ``check_artifact`` again (the checks
+        registration applies), so a reused version meets the same rules as a downloaded one.
+        """
         prefix = artifact_version + "/"
         files = {
             key[len(prefix) :]: digest
@@ -184,11 +188,11 @@ class Installer:
             )
         data = meta.read_bytes()
         expected = desired.manifest.files[CONFIG_FILE]
-        if hashlib.sha256(data).hexdigest() != expected.sha256 or len(data) != expected.size:
+        if digest_bytes(data) != expected:
             raise ChecksumMismatch(
                 f"{meta} does not match the manifest's config.pbtxt", field=CONFIG_FILE
             )
-        return check_config_text(data.decode("utf-8"), desired.model)
+        return check_artifact(desired.manifest.files, data.decode("utf-8"), desired.model).config
 
     def installed_config(self, model: str, number: int) -> ModelConfig:
         """Parsed stored config of an installed version (else the model-level config.pbtxt).

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     # the static types of the fields this project reads, named and shaped as in
     # ``model_config.proto``; at run time the names are the generated message classes.
     from google.protobuf.internal.containers import (
+        MessageMap,
         RepeatedCompositeFieldContainer,
         RepeatedScalarFieldContainer,
     )
@@ -43,6 +44,11 @@ if TYPE_CHECKING:
 
         @property
         def dims(self) -> RepeatedScalarFieldContainer[int]: ...
+
+    class ModelParameter(Message):
+        """``ModelParameter``: the value of one entry of a config's ``parameters`` map."""
+
+        string_value: str
 
     class ModelVersionPolicy(Message):
         """``ModelVersionPolicy``: which versions of a model Triton serves."""
@@ -74,9 +80,13 @@ if TYPE_CHECKING:
         @property
         def version_policy(self) -> ModelVersionPolicy: ...
 
+        @property
+        def parameters(self) -> MessageMap[str, ModelParameter]: ...
+
 else:
     ModelInput = model_config_pb2.ModelInput
     ModelOutput = model_config_pb2.ModelOutput
+    ModelParameter = model_config_pb2.ModelParameter
     ModelVersionPolicy = model_config_pb2.ModelVersionPolicy
     ModelConfig = model_config_pb2.ModelConfig
 

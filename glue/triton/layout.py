@@ -1,4 +1,9 @@
-"""Pre-flight check of a staged model artifact before it goes into Triton's repository.
+"""The checks a model artifact passes before it is registered and before it is installed.
+
+One module, two callers: the registry applies ``check_artifact`` to a version's manifest and
+config.pbtxt at registration, the serving agent applies the same function (through
+``check_layout``) to the files it downloaded, so a version the agent would refuse is never
+registered.
 
 An artifact of one model version is a Triton model directory::
 
@@ -14,7 +19,8 @@ are installed (as ``<repo>/<model>/<N>/``); the number written by training does 
 Refused, each with a ``LayoutError`` naming the file or field and what would be valid:
 
 * a missing, unreadable or unparsable ``config.pbtxt``; ``name`` different from the model;
-  neither ``backend`` nor ``platform`` set;
+  neither ``backend`` nor ``platform`` set; an ``EXECUTION_ENV_PATH`` parameter that is not an
+  absolute path (``check_execution_env``);
 * zero or several version directories, a non-numeric directory (e.g. Triton's ``configs/``
   alternative-config folder: the agent always loads with an explicit config), an empty
   version directory, or a python-backend version directory without its model file;
@@ -35,6 +41,10 @@ from pathlib import Path
 from glue.triton.config import ModelConfig, parse_model_config
 
 CONFIG_FILE = "config.pbtxt"
+#: The python backend's parameter naming a packed (conda-pack) Python environment.
+EXECUTION_ENV_PATH = "EXECUTION_ENV_PATH"
+#: Triton's variable for the model directory in ``EXECUTION_ENV_PATH``.
+MODEL_DIRECTORY_VARIABLE = "$$TRITON_MODEL_DIRECTORY"
 
 
 class LayoutError(ValueError):
@@ -47,6 +57,19 @@ class LayoutError(ValueError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+@dataclass(frozen=True)
+class CheckedArtifact:
+    """An artifact's file list and config that passed ``check_artifact``.
+
+    Attributes:
+        config: the parsed ``ModelConfig`` protobuf message.
+        version: the name of its single version directory (``"1"``).
+    """
+
+    config: ModelConfig
+    version: str
 
 
 @dataclass(frozen=True)
@@ -82,7 +105,7 @@ def check_config_text(text: str, model: str) -> ModelConfig:
         raise LayoutError(str(exc), field=CONFIG_FILE) from exc
     if config.name != model:
         raise LayoutError(
-            f'name is {config.name!r} but the model is {model!r}; set name: "{model}"',
+            f'name is {config.name!r} but must equal the model name {model!r}; set name: "{model}"',
             field=f"{CONFIG_FILE}:name",
         )
     if not config.backend and not config.platform:
@@ -101,8 +124,72 @@ def check_config_text(text: str, model: str) -> ModelConfig:
     return config
 
 
+def check_artifact(files: Iterable[str], config_text: str, model: str) -> CheckedArtifact:
+    """Check an artifact, given its file list and config.pbtxt text, is one servable version.
+
+    The single place of the rules listed in the module docstring that need no file content
+    besides config.pbtxt: the registry applies it to the manifest's keys at registration, the
+    serving agent to the files it downloaded (``check_layout``) and to a version it reuses.
+
+    Args:
+        files: relative POSIX paths of the artifact's files; a path ending in ``/`` stands for a
+            directory holding no file (only a local directory can show one).
+        config_text: the content of the artifact's ``config.pbtxt``.
+        model: the registry's model name.
+
+    Raises ``LayoutError`` naming the file or ``config.pbtxt:<field>``.
+    """
+    paths = set(files)
+    version = manifest_version_dir(paths)
+    config = check_config_text(config_text, model)
+    model_file = config.default_model_filename or ("model.py" if config.backend == "python" else "")
+    if model_file:
+        wanted = f"{version}/{model_file}"
+        if wanted not in paths and not any(p.startswith(wanted + "/") for p in paths):
+            raise LayoutError(
+                f"missing; backend {config.backend or config.platform!r} loads {wanted}",
+                field=wanted,
+            )
+    check_execution_env(config)
+    return CheckedArtifact(config=config, version=version)
+
+
+def check_execution_env(config: ModelConfig) -> None:
+    """Refuse a python-backend ``EXECUTION_ENV_PATH`` parameter that cannot reach its archive.
+
+    Triton resolves ``$$TRITON_MODEL_DIRECTORY`` to the model directory (``<repo>/<model>/``),
+    but the agent installs only the artifact's version directory there, renamed to the
+    registry's version number: ``$$TRITON_MODEL_DIRECTORY/python-env.tar.gz`` (an archive at the
+    artifact root) is never installed, and ``$$TRITON_MODEL_DIRECTORY/1/...`` names whichever
+    version is installed as 1, not this one. A relative path depends on tritonserver's working
+    directory. Only an absolute path (an environment the Triton image or a mounted volume
+    provides, outside any artifact) is accepted. Raises ``LayoutError``.
+    """
+    if EXECUTION_ENV_PATH not in config.parameters:
+        return
+    value = config.parameters[EXECUTION_ENV_PATH].string_value
+    field = f"{CONFIG_FILE}:parameters[{EXECUTION_ENV_PATH}]"
+    if value.startswith(MODEL_DIRECTORY_VARIABLE):
+        raise LayoutError(
+            f"{value!r} points into the model directory, but the agent installs only the "
+            "artifact's version directory there, as the registry's version number; use an "
+            "absolute path of an environment the Triton image or a mounted volume provides",
+            field=field,
+        )
+    if not value.startswith("/"):
+        raise LayoutError(
+            f"{value!r} must be an absolute path (of an environment the Triton image or a "
+            "mounted volume provides); a relative path depends on tritonserver's working "
+            "directory",
+            field=field,
+        )
+
+
 def check_layout(root: Path, model: str) -> CheckedModel:
     """Check the staged artifact directory ``root`` holds one valid version of ``model``.
+
+    Refuses symlinks (a file-system matter), then applies ``check_artifact`` to the files
+    below ``root``.
 
     Args:
         root: the downloaded artifact directory.
@@ -112,76 +199,58 @@ def check_layout(root: Path, model: str) -> CheckedModel:
     """
     if not root.is_dir():
         raise LayoutError(f"{root} is not a directory", field=".")
+    files: list[str] = []
     for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
         if path.is_symlink():
-            rel = path.relative_to(root).as_posix()
             raise LayoutError("is a symlink; artifacts must hold regular files only", field=rel)
-    config_path = root / CONFIG_FILE
-    if not config_path.is_file():
-        raise LayoutError(
-            "missing; the artifact root must hold the Triton config.pbtxt", field=CONFIG_FILE
-        )
+        if path.is_file():
+            files.append(rel)
+        elif path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+            files.append(rel + "/")
+    manifest_version_dir(files)  # config.pbtxt listed before it is read
     try:
-        text = config_path.read_text(encoding="utf-8")
+        text = (root / CONFIG_FILE).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LayoutError(f"unreadable as UTF-8 text: {exc}", field=CONFIG_FILE) from exc
-    config = check_config_text(text, model)
-
-    dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    for path in dirs:
-        if not is_version_name(path.name):
-            raise LayoutError(
-                "unexpected directory; the root may hold config.pbtxt, regular files and exactly "
-                "one version directory named by a positive integer (e.g. 1/)",
-                field=path.name,
-            )
-    if len(dirs) != 1:
-        found = ", ".join(p.name for p in dirs) or "none"
-        raise LayoutError(
-            f"exactly one version directory (e.g. 1/) is required, found {found}", field="."
-        )
-    version_dir = dirs[0]
-    if not any(p.is_file() for p in version_dir.rglob("*")):
-        raise LayoutError("version directory holds no file", field=f"{version_dir.name}/")
-    model_file = config.default_model_filename or ("model.py" if config.backend == "python" else "")
-    if model_file and not (version_dir / model_file).exists():
-        raise LayoutError(
-            f"missing; backend {config.backend or config.platform!r} loads "
-            f"{version_dir.name}/{model_file}",
-            field=f"{version_dir.name}/{model_file}",
-        )
-    return CheckedModel(root=root, config=config, config_text=text, version_dir=version_dir)
+    checked = check_artifact(files, text, model)
+    return CheckedModel(
+        root=root, config=checked.config, config_text=text, version_dir=root / checked.version
+    )
 
 
 def manifest_version_dir(files: Iterable[str]) -> str:
-    """The single version directory named by an artifact manifest's paths (``"1"``).
+    """The single version directory named by an artifact's file paths (``"1"``).
 
-    Checked before downloading, from the manifest's keys (relative POSIX paths): they must hold
-    ``config.pbtxt`` and files below exactly one numeric top-level directory, and no other
-    directory. Raises ``LayoutError``.
+    Checked before downloading, from the manifest's keys (relative POSIX paths; see
+    ``check_artifact`` for directories shown as ``dir/``): they must hold ``config.pbtxt`` and
+    files below exactly one numeric top-level directory, and no other directory. Raises
+    ``LayoutError``.
     """
-    paths = list(files)
+    paths = set(files)
     if CONFIG_FILE not in paths:
         raise LayoutError(
-            "missing from the manifest; the artifact root must hold the Triton config.pbtxt",
+            "missing from the artifact's files; the artifact root must hold the Triton "
+            "config.pbtxt",
             field=CONFIG_FILE,
         )
     tops = sorted({p.split("/", 1)[0] for p in paths if "/" in p})
     for top in tops:
         if not is_version_name(top):
             raise LayoutError(
-                "unexpected directory in the manifest; the root may hold config.pbtxt, regular "
-                "files and exactly one version directory named by a positive integer (e.g. 1/)",
+                "unexpected directory; the root may hold config.pbtxt, regular files and "
+                "exactly one version directory named by a positive integer (e.g. 1/)",
                 field=f"{top}/",
             )
     if len(tops) != 1:
         found = ", ".join(tops) or "none"
         raise LayoutError(
-            f"the manifest must list files of exactly one version directory (e.g. 1/), "
-            f"found {found}",
-            field=".",
+            f"exactly one version directory (e.g. 1/) is required, found {found}", field="."
         )
-    return tops[0]
+    version = tops[0]
+    if not any(p.startswith(version + "/") and not p.endswith("/") for p in paths):
+        raise LayoutError("version directory holds no file", field=f"{version}/")
+    return version
 
 
 PYCACHE = "__pycache__"

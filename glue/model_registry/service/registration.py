@@ -1,12 +1,12 @@
-"""Version registration: artifact and config checks, idempotency by source uid, atomic numbering.
+"""Version registration: artifact checks, idempotency by source uid, atomic numbering.
 
 ``register_version`` is the whole use case; the other functions are its steps.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import structlog
@@ -14,7 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from glue.artifacts.errors import ArtifactError, ArtifactNotFound
+from glue.artifacts.errors import (
+    ArtifactError,
+    ArtifactNotFound,
+    ChecksumMismatch,
+)
+from glue.artifacts.manifest import check_digest, compare_listing, digest_bytes
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry import models as orm
 from glue.model_registry import schemas
@@ -27,8 +32,9 @@ from glue.model_registry.service.common import artifact_problem, check_artifact_
 from glue.model_registry.service.datasets import dataset_query
 from glue.model_registry.service.models import get_model, model_query
 from glue.model_registry.service.versions import new_version_read, version_read
-from glue.triton.config import parse_model_config, signature_mismatches
-from glue.triton.layout import LayoutError, manifest_version_dir
+from glue.triton import layout
+from glue.triton.config import ModelConfig, signature_mismatches
+from glue.triton.layout import CONFIG_FILE, LayoutError, manifest_version_dir
 
 log = structlog.get_logger("kubeai.registry")
 
@@ -37,49 +43,97 @@ Outcome = Literal["created", "existing", "refused"]
 
 #: Largest config.pbtxt read at registration (bytes).
 MAX_CONFIG_BYTES = 1 << 20
+#: An artifact of at most this many bytes in total and ``FULL_HASH_MAX_FILES`` files has every
+#: file's sha256 checked at registration (see ``check_stored_artifact``).
+FULL_HASH_MAX_BYTES = 64 << 20
+#: Most files an artifact may hold to have every file's sha256 checked at registration.
+FULL_HASH_MAX_FILES = 256
 
-#: Reads one file of an artifact: (artifact_uri, relative path) -> bytes.
-ArtifactReader = Callable[[str, str], bytes]
+#: The artifact manifest's field in registration bodies (problem ``field`` prefix).
+FILES_FIELD = "body.manifest.files"
 
 
-def check_config(*, model: str, body: schemas.VersionCreate, read_artifact: ArtifactReader) -> None:
-    """Refuse a version whose config.pbtxt is missing, misnamed or differs from its signature.
+@contextmanager
+def _storage(uri: str) -> Iterator[None]:
+    """Map artifact-store errors on ``uri`` to registry problems naming ``body.artifact_uri``.
 
-    Raises ``Invalid`` (field ``body.signature`` / ``body.manifest.files`` /
-    ``body.artifact_uri``; ``StorageNotConfigured`` when this deployment cannot read the
-    artifact's storage) or ``Unavailable`` when the artifact store cannot be reached.
+    ``ArtifactNotFound`` -> ``Invalid``; ``ChecksumMismatch`` passes through; any other
+    ``ArtifactError`` -> ``common.artifact_problem`` (``Unavailable`` for an outage,
+    ``StorageNotConfigured`` naming the setting for a deployment that cannot read the storage,
+    ``Invalid`` otherwise).
     """
-    try:  # the same layout rule the serving agent applies before it downloads anything
-        manifest_version_dir(body.manifest.files)
-    except LayoutError as exc:
-        raise Invalid(f"{exc.field}: {exc}", field="body.manifest.files") from exc
-    entry = body.manifest.files["config.pbtxt"]
     try:
-        raw = read_artifact(body.artifact_uri, "config.pbtxt")
+        yield
     except ArtifactNotFound as exc:
         raise Invalid(
-            f"no config.pbtxt at {body.artifact_uri!r}: upload the artifact before registering",
-            field="body.artifact_uri",
+            f"{exc}; upload the artifact to {uri!r} before registering", field="body.artifact_uri"
         ) from exc
+    except ChecksumMismatch:
+        raise
     except ArtifactError as exc:
         raise artifact_problem(exc, field="body.artifact_uri") from exc
-    if hashlib.sha256(raw).hexdigest() != entry.sha256:
-        raise Invalid(
-            "config.pbtxt at the artifact URI does not match the manifest's sha256",
-            field="body.manifest.files.config.pbtxt",
-        )
+
+
+def check_stored_artifact(*, model: str, body: schemas.VersionCreate, store: ArtifactStore) -> None:
+    """Refuse a version the serving agent could never install and serve.
+
+    In order: the manifest's paths form one Triton version (``manifest_version_dir``); the
+    artifact's listing equals the manifest (same paths, same sizes: ``compare_listing``);
+    config.pbtxt's sha256 and size match; the paths and config pass ``check_artifact`` of
+    ``glue.triton.layout`` (the same function the agent applies to what it downloads: name,
+    backend/platform, the backend's model file, ``EXECUTION_ENV_PATH``, ``label_filename``);
+    the signature equals the config's.
+
+    Which contents are hashed: config.pbtxt always (it is read anyway). Every other file only
+    when the artifact is small (at most ``FULL_HASH_MAX_BYTES`` in total and
+    ``FULL_HASH_MAX_FILES`` files, e.g. the demo's models): reading a large model's weights
+    from object storage on every registration would take minutes inside an HTTP request. For
+    large artifacts, listing and sizes are compared and each declared sha256 is a well-formed
+    digest (the manifest schema); the agent still checks every byte against the manifest while
+    downloading, and refuses (keeping the old version serving) on a mismatch.
+
+    Raises ``Invalid`` (field ``body.manifest.files.<path>`` for a file that differs from the
+    manifest, ``body.manifest.files`` for the file list, ``body.artifact_uri`` for the content
+    of config.pbtxt, ``body.signature``) or ``Unavailable`` when the artifact store cannot be
+    reached.
+    """
+    files = body.manifest.files
+    uri = body.artifact_uri.rstrip("/")
     try:
-        config = parse_model_config(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Invalid(str(exc), field="body.artifact_uri") from exc
-    if config.name != model:
+        manifest_version_dir(files)
+        with _storage(uri):
+            listing = store.list_sizes(uri)
+            if not listing:
+                raise ArtifactNotFound("the artifact holds no file")
+            compare_listing(files, listing)
+            raw = store.read_bytes(f"{uri}/{CONFIG_FILE}", max_bytes=MAX_CONFIG_BYTES)
+            check_digest(CONFIG_FILE, digest_bytes(raw), files[CONFIG_FILE])
+        config = layout.check_artifact(files, raw.decode("utf-8"), model).config
+        check_signature(body.signature, config)
+        if len(files) <= FULL_HASH_MAX_FILES and body.manifest.total_bytes <= FULL_HASH_MAX_BYTES:
+            with _storage(uri):
+                for rel in sorted(files.keys() - {CONFIG_FILE}):
+                    data = store.read_bytes(f"{uri}/{rel}", max_bytes=files[rel].size)
+                    check_digest(rel, digest_bytes(data), files[rel])
+    except LayoutError as exc:
+        field = "body.artifact_uri" if exc.field.startswith(CONFIG_FILE + ":") else FILES_FIELD
+        raise Invalid(str(exc), field=field) from exc
+    except UnicodeDecodeError as exc:
         raise Invalid(
-            f"config.pbtxt name {config.name!r} must equal the model name {model!r}",
-            field="body.artifact_uri",
-        )
+            f"{CONFIG_FILE}: unreadable as UTF-8 text: {exc}", field="body.artifact_uri"
+        ) from exc
+    except ChecksumMismatch as exc:
+        raise Invalid(
+            f"{exc}: the stored artifact differs from the manifest",
+            field=f"{FILES_FIELD}.{exc.field}",
+        ) from exc
+
+
+def check_signature(signature: schemas.Signature, config: ModelConfig) -> None:
+    """``Invalid`` (field ``body.signature``) unless ``signature`` equals the config's."""
     try:
-        problems = signature_mismatches(body.signature, config)
-    except ValueError as exc:
+        problems = signature_mismatches(signature, config)
+    except ValueError as exc:  # a config without input or output
         raise Invalid(str(exc), field="body.signature") from exc
     if problems:
         raise Invalid(
@@ -126,9 +180,9 @@ def _write_version(
     The version number comes from bumping the model's counter with ``UPDATE ... RETURNING`` in
     this transaction (row lock on PostgreSQL, database write lock on SQLite), so concurrent
     registrations get consecutive numbers with no gap or duplicate. The same ``source.uid``
-    returns the existing version with ``created=False``. The config.pbtxt check
-    (``check_config``) runs before this transaction, so no storage I/O holds a database lock.
-    A new version is recorded in the audit log, by ``principal``, in the same transaction.
+    returns the existing version with ``created=False``. The artifact check
+    (``check_stored_artifact``) runs before this transaction, so no storage I/O holds a
+    database lock.
     """
     model_id = session.scalar(
         model_query(team=team, name=model_name).with_only_columns(orm.Model.id)
@@ -207,12 +261,13 @@ def register_version(
     ``(version, created)``.
 
     In order: check ``body.artifact_uri``; return the version already registered from the same
-    ``source.uid`` (``created=False``) if any; with ``verify_config``, check the artifact's
-    config.pbtxt against the signature (``check_config``, storage I/O outside any transaction);
+    ``source.uid`` (``created=False``) if any; with ``verify_config``, check the stored artifact
+    against the manifest, the agent's layout rules and the signature (``check_stored_artifact``,
+    storage I/O outside any transaction);
     then number and insert the version in one short write transaction. When a concurrent
     registration of the same source uid wins the race (``IntegrityError``), its version is read
     back and returned with ``created=False``. ``on_outcome`` is called once with how it ended
-    (``refused`` only for a bad artifact URI or config).
+    (``refused`` only for a bad artifact URI or artifact).
 
     Raises ``Invalid`` (bad URI, config, layout or unknown dataset), ``NotFound`` (no such
     model), ``Conflict`` (source uid reused for another artifact) or ``Unavailable`` (artifact
@@ -233,13 +288,7 @@ def register_version(
             return version_read(existing), False
     if verify_config:
         try:
-            check_config(
-                model=model_name,
-                body=body,
-                read_artifact=lambda uri, rel: store.read_bytes(
-                    uri.rstrip("/") + "/" + rel, max_bytes=MAX_CONFIG_BYTES
-                ),
-            )
+            check_stored_artifact(model=model_name, body=body, store=store)
         except (Invalid, Unavailable):
             on_outcome("refused")
             raise

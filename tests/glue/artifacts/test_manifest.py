@@ -14,7 +14,10 @@ from glue.artifacts.manifest import (
     FileDigest,
     Manifest,
     build_manifest,
+    check_digest,
     check_relative_path,
+    compare_listing,
+    digest_bytes,
     hash_stream,
     verify_directory,
 )
@@ -92,3 +95,47 @@ def test_verify_directory_names_the_differing_file(tmp_path: Path) -> None:
     (missing / "config.pbtxt").unlink()
     with pytest.raises(ChecksumMismatch, match="missing"):
         verify_directory(missing, manifest)
+
+
+@pytest.mark.parametrize("size", [True, False, "1", 1 << 63, 1.5, -1, None])
+def test_sizes_are_strict_json_integers_of_at_most_int64(size: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Manifest.model_validate({"files": {"a": {"sha256": ABC_SHA256, "size": size}}})
+    assert caught.value.errors()[0]["loc"] == ("files", "a", "size")
+
+
+@pytest.mark.parametrize("size", [0, 3, (1 << 63) - 1])
+def test_sizes_in_range_are_accepted(size: int) -> None:
+    Manifest.model_validate_json(
+        f'{{"files": {{"a": {{"sha256": "{ABC_SHA256}", "size": {size}}}}}}}'
+    )
+
+
+@pytest.mark.parametrize("sha256", [ABC_SHA256.upper(), ABC_SHA256[:-1], "g" * 64, 7, None])
+def test_sha256_must_be_64_lowercase_hex(sha256: object) -> None:
+    with pytest.raises(ValidationError):
+        Manifest.model_validate({"files": {"a": {"sha256": sha256, "size": 3}}})
+
+
+def test_compare_listing_names_the_first_difference() -> None:
+    files = {
+        "a": FileDigest(sha256=ABC_SHA256, size=3),
+        "b/c": FileDigest(sha256=ABC_SHA256, size=0),
+    }
+    compare_listing(files, {"a": 3, "b/c": 0})
+    for listing, field, message in [
+        ({"a": 3, "b/c": 0, "b/d": 1}, "b/d", "not in the manifest"),
+        ({"a": 3}, "b/c", "missing"),
+        ({"a": 0, "b/c": 0}, "a", "0 bytes, the manifest says 3"),
+    ]:
+        with pytest.raises(ChecksumMismatch, match=message) as caught:
+            compare_listing(files, listing)
+        assert caught.value.field == field
+
+
+def test_check_digest_and_digest_bytes() -> None:
+    expected = FileDigest(sha256=ABC_SHA256, size=3)
+    check_digest("a", digest_bytes(b"abc"), expected)
+    with pytest.raises(ChecksumMismatch, match="does not match") as caught:
+        check_digest("a", digest_bytes(b"abd"), expected)
+    assert caught.value.field == "a"

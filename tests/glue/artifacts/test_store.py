@@ -359,6 +359,13 @@ def test_list_files_of_an_absent_prefix_is_empty(store: ArtifactStore) -> None:
     assert store.list_files(store.local_uri("nothing", "here")) == []
 
 
+def test_list_sizes_gives_each_file_its_size(store: ArtifactStore, model_dir: Path) -> None:
+    uri = store.local_uri("models", "sizes", "1")
+    manifest = store.upload_dir(model_dir, uri)
+    assert store.list_sizes(uri) == {rel: d.size for rel, d in manifest.files.items()}
+    assert store.list_sizes(store.local_uri("nothing", "here")) == {}
+
+
 # ------------------------------------------------------------------------ backends
 
 

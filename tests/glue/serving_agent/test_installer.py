@@ -166,6 +166,33 @@ def test_install_refuses_a_bad_layout_from_the_manifest_before_downloading(
     assert tree(repo) == before
 
 
+def test_install_applies_the_registration_checks_to_what_it_downloaded(
+    installer: Installer, store: ArtifactStore, repo: Path, tmp_path: Path
+) -> None:
+    """An artifact registered before the shared checks existed is still refused by the agent."""
+    source = write_model(
+        tmp_path / "src" / "env",
+        MODEL,
+        2.0,
+        config_extra='parameters { key: "EXECUTION_ENV_PATH" '
+        'value: { string_value: "$$TRITON_MODEL_DIRECTORY/python-env.tar.gz" } }\n',
+    )
+    (source / "python-env.tar.gz").write_bytes(b"tar")
+    uri = store.local_uri("models", MODEL, "env")
+    desired = DesiredVersion(
+        model=MODEL,
+        version=6,
+        role="primary",
+        artifact_uri=uri,
+        manifest=store.upload_dir(source, uri),
+    )
+    before = tree(repo)
+    with pytest.raises(LayoutError) as caught:
+        installer.install(desired, LOG)
+    assert caught.value.field == "config.pbtxt:parameters[EXECUTION_ENV_PATH]"
+    assert tree(repo) == before
+
+
 def test_installed_version_is_reused_without_downloading_again(
     installer: Installer, store: ArtifactStore, repo: Path, tmp_path: Path
 ) -> None:

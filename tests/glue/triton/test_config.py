@@ -66,6 +66,8 @@ def test_the_stubs_declare_the_fields_the_project_reads() -> None:
         ("ModelConfig", "backend"),
         ("ModelConfig", "input"),
         ("ModelConfig", "version_policy"),
+        ("ModelConfig", "parameters"),
+        ("ModelParameter", "string_value"),
         ("ModelVersionPolicy.Specific", "versions"),
     } <= declared
 
@@ -86,6 +88,12 @@ def test_each_stub_field_matches_the_generated_message(
         element = annotation.removeprefix("RepeatedCompositeFieldContainer[").removesuffix("]")
         assert real.is_repeated and real.message_type is not None
         assert real.message_type.full_name == f"inference.{element}"
+    elif annotation.startswith("MessageMap[str, "):
+        value = annotation.removeprefix("MessageMap[str, ").removesuffix("]")
+        entry = real.message_type
+        assert real.is_repeated and entry is not None and entry.GetOptions().map_entry
+        assert entry.fields_by_name["key"].type == FieldDescriptor.TYPE_STRING
+        assert entry.fields_by_name["value"].message_type.full_name == f"inference.{value}"
     else:  # a singular message field
         assert not real.is_repeated and real.message_type is not None
         assert real.message_type.full_name == f"inference.{annotation}"
@@ -96,4 +104,5 @@ def test_runtime_names_are_the_generated_classes() -> None:
     assert config.ModelInput is model_config_pb2.ModelInput
     assert config.ModelOutput is model_config_pb2.ModelOutput
     assert config.ModelVersionPolicy is model_config_pb2.ModelVersionPolicy
+    assert config.ModelParameter is model_config_pb2.ModelParameter
     assert isinstance(config.parse_model_config('name: "m"'), model_config_pb2.ModelConfig)

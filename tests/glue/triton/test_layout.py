@@ -1,4 +1,4 @@
-"""Pre-flight checks of staged model artifacts (glue.triton.layout)."""
+"""The artifact checks registration and the serving agent share (glue.triton.layout)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from glue.triton.layout import (
     LayoutError,
     block_bytecode_cache,
+    check_artifact,
     check_layout,
     is_version_name,
     manifest_version_dir,
@@ -61,8 +62,8 @@ def test_any_single_numeric_version_dir_is_accepted(tmp_path: Path) -> None:
             ".",
             "exactly one version directory",
         ),
-        (lambda r: (r / "configs").mkdir(), "configs", "positive integer"),
-        (lambda r: (r / "1").rename(r / "01"), "01", "positive integer"),
+        (lambda r: (r / "configs").mkdir(), "configs/", "positive integer"),
+        (lambda r: (r / "1").rename(r / "01"), "01/", "positive integer"),
         (lambda r: (r / "1" / "model.py").unlink(), "1/model.py", "loads 1/model.py"),
         (lambda r: (r / "1" / "link").symlink_to(r / "config.pbtxt"), "1/link", "symlink"),
     ],
@@ -193,3 +194,78 @@ def test_block_bytecode_cache(tmp_path: Path) -> None:
     ]
     assert all(p.is_file() and p.stat().st_size == 0 for p in created)
     assert block_bytecode_cache(root / "1") == []  # idempotent
+
+
+# -- check_artifact: the rules registration and the agent share -----------------------------------
+
+PYTHON_CONFIG = 'name: "digits"\nbackend: "python"\n'
+ENV_PARAMETER = 'parameters {{ key: "EXECUTION_ENV_PATH" value: {{ string_value: "{}" }} }}\n'
+
+
+def test_check_artifact_accepts_a_valid_file_list() -> None:
+    checked = check_artifact(
+        ["config.pbtxt", "3/model.py", "metrics.json"], PYTHON_CONFIG, "digits"
+    )
+    assert checked.version == "3" and checked.config.backend == "python"
+
+
+@pytest.mark.parametrize(
+    ("files", "config", "field"),
+    [
+        (["config.pbtxt", "1/net.py"], PYTHON_CONFIG, "1/model.py"),  # python without model.py
+        (["config.pbtxt", "1/model.py"], 'name: "digits"\n', "config.pbtxt:backend"),
+        (["config.pbtxt", "1/model.py"], 'name: "other"\nbackend: "python"\n', "config.pbtxt:name"),
+        (
+            ["config.pbtxt", "1/model.onnx"],
+            'name: "digits"\nplatform: "onnxruntime_onnx"\ndefault_model_filename: "net.onnx"\n',
+            "1/net.onnx",
+        ),
+        (["config.pbtxt", "1/model.py", "2/model.py"], PYTHON_CONFIG, "."),
+        (["config.pbtxt", "1/"], PYTHON_CONFIG, "1/"),  # an empty version directory
+        (["1/model.py"], PYTHON_CONFIG, "config.pbtxt"),
+    ],
+    ids=["no-model-py", "no-backend", "wrong-name", "no-default-file", "two", "empty", "no-cfg"],
+)
+def test_check_artifact_refusals_name_the_field(files: list[str], config: str, field: str) -> None:
+    with pytest.raises(LayoutError) as caught:
+        check_artifact(files, config, "digits")
+    assert caught.value.field == field
+
+
+def test_default_model_filename_may_be_a_directory() -> None:
+    config = 'name: "digits"\nplatform: "tensorflow_savedmodel"\n'
+    config += 'default_model_filename: "model.savedmodel"\n'
+    files = ["config.pbtxt", "1/model.savedmodel/saved_model.pb"]
+    assert check_artifact(files, config, "digits").version == "1"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "$$TRITON_MODEL_DIRECTORY/python-env.tar.gz",  # at the model root: never installed
+        "$$TRITON_MODEL_DIRECTORY/1/python-env.tar.gz",  # installed under the registry's number
+        "$$TRITON_MODEL_DIRECTORY",
+        "python-env.tar.gz",  # relative to tritonserver's working directory
+        "",
+    ],
+)
+def test_execution_env_path_must_be_absolute(value: str) -> None:
+    files = ["config.pbtxt", "1/model.py", "1/python-env.tar.gz", "python-env.tar.gz"]
+    with pytest.raises(LayoutError) as caught:
+        check_artifact(files, PYTHON_CONFIG + ENV_PARAMETER.format(value), "digits")
+    assert caught.value.field == "config.pbtxt:parameters[EXECUTION_ENV_PATH]"
+
+
+def test_execution_env_path_of_the_serving_image_is_accepted() -> None:
+    config = PYTHON_CONFIG + ENV_PARAMETER.format("/opt/envs/py311.tar.gz")
+    check_artifact(["config.pbtxt", "1/model.py"], config, "digits")
+    config += 'parameters { key: "OTHER" value: { string_value: "$$TRITON_MODEL_DIRECTORY/x" } }\n'
+    check_artifact(["config.pbtxt", "1/model.py"], config, "digits")  # only the env path
+
+
+def test_the_agent_applies_the_same_check_to_a_staged_directory(tmp_path: Path) -> None:
+    root = make(tmp_path, config_extra=ENV_PARAMETER.format("$$TRITON_MODEL_DIRECTORY/env.tgz"))
+    (root / "env.tgz").write_bytes(b"tar")
+    with pytest.raises(LayoutError) as caught:
+        check_layout(root, "digits")
+    assert caught.value.field == "config.pbtxt:parameters[EXECUTION_ENV_PATH]"
