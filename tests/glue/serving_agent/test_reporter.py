@@ -211,8 +211,8 @@ def test_error_text_with_control_characters_is_escaped_so_the_registry_accepts_i
 
 @pytest.fixture
 def client(registry: RegistryServer) -> Iterator[RegistryClient]:
-    with RegistryClient(registry.url, timeout=30) as http:
-        http.create_service(ServiceCreate(name=SERVICE, team="ml"))
+    with RegistryClient(registry.url, team="ml", timeout=30) as http:
+        http.create_service(ServiceCreate(name=SERVICE))
         yield http
 
 

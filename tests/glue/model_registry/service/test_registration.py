@@ -69,7 +69,7 @@ def test_unknown_model_is_not_found_and_not_counted(env: Env) -> None:
 # ---------------------------------------------------------------------------------------------
 # A version that can never be served is refused (issue 10, section 3), each with the field named.
 
-API = "/api/v1/models/digits/versions"
+API = "/api/v1/teams/cv/models/digits/versions"
 ENV_PARAMETER = 'parameters {{ key: "EXECUTION_ENV_PATH" value: {{ string_value: "{}" }} }}\n'
 
 
@@ -110,7 +110,7 @@ def _refused(env: Env, body: dict[str, Any]) -> tuple[str, str]:
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
-    assert env.client.get("/api/v1/models/digits").json()["latest_version"] == 0
+    assert env.client.get("/api/v1/teams/cv/models/digits").json()["latest_version"] == 0
     return problem["errors"][0]["field"], problem["detail"]
 
 
