@@ -259,6 +259,7 @@ class ServingAgent:
             self.registry.create_service(
                 ServiceCreate(
                     name=self.settings.service,
+                    service_account=self.settings.service_account,
                     assignments=list(self.settings.initial_assignments),
                 ),
                 exist_ok=True,

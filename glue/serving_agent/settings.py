@@ -75,6 +75,8 @@ class AgentSettings(BaseSettings):
         artifacts: settings of the artifact store the versions are downloaded from.
         team: the team owning the service (the registry names services per team; in a pod,
             the namespace).
+        service_account: the ServiceAccount this pod runs as; recorded when the agent creates
+            its service, so that only this account's pod-bound tokens may report its pods.
         registry_token_file: bearer token for the registry, re-read when it changes: the pod's
             projected ServiceAccount token with the registry's audience. None: no credentials
             (a registry open on loopback).
@@ -108,6 +110,10 @@ class AgentSettings(BaseSettings):
     )
     initial_assignments: list[Assignment] = Field(default_factory=list, max_length=64)
     registry_token_file: Path | None = None
+    service_account: (
+        Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=_POD_PATTERN)]
+        | None
+    ) = None
 
     @field_validator("registry_url")
     @classmethod
