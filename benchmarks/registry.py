@@ -5,10 +5,11 @@ registries get a fresh database and a fresh server process, then the same number
 version registrations over HTTP on loopback:
 
 - ours: ``python -m glue.model_registry --workers N`` (uvicorn, 1 or 4 processes), ``POST
-  /api/v1/models/bench/versions`` with the artifact URI, the per-file sha256 manifest, the
-  signature, metrics, params and the source job (distinct ``source.uid`` per registration). The
-  registry reads the artifact's ``config.pbtxt`` and checks the signature against it on every
-  registration (one artifact uploaded once, reused with distinct source uids).
+  /api/v1/teams/bench/models/bench/versions`` with the artifact URI, the per-file sha256
+  manifest, the signature, metrics, params and the source job (distinct ``source.uid`` per
+  registration). The registry reads the artifact's ``config.pbtxt`` and checks the signature
+  against it on every registration (one artifact uploaded once, reused with distinct source
+  uids).
 - MLflow: ``mlflow server --backend-store-uri ...`` (uvicorn, its default worker count unless
   told otherwise), ``POST /api/2.0/mlflow/model-versions/create`` with a source URI, a description
   and the same lineage as tags. MLflow stores the source string and does not read the artifact.
@@ -138,13 +139,13 @@ class KubeaiRegistry(RegistryUnderTest):
     """Ours: ``python -m glue.model_registry`` (FastAPI on uvicorn, ``--workers`` processes)."""
 
     def create_model(self, http: httpx.Client, name: str) -> None:
-        """``POST /api/v1/models``."""
+        """``POST /api/v1/teams/bench/models``."""
         http.post(
-            "/api/v1/models", json={"name": name, "team": "bench", "task": "image-classification"}
+            "/api/v1/teams/bench/models", json={"name": name, "task": "image-classification"}
         ).raise_for_status()
 
     def register(self, http: httpx.Client, model: str, index: int) -> httpx.Response:
-        """``POST /api/v1/models/{model}/versions`` with a distinct source uid."""
+        """``POST /api/v1/teams/bench/models/{model}/versions`` with a distinct source uid."""
         art = self.artifacts[model]
         body = {
             "artifact_uri": art.uri,
@@ -159,22 +160,22 @@ class KubeaiRegistry(RegistryUnderTest):
                 "name": f"train-{model}-{index}",
                 "uid": f"{model}-{index}",
             },
-            "created_by": "kubeai-bench",
             "description": f"benchmark registration {index}",
         }
-        return http.post(f"/api/v1/models/{model}/versions", json=body)
+        return http.post(f"/api/v1/teams/bench/models/{model}/versions", json=body)
 
     def version_of(self, response: httpx.Response) -> int:
         """``version`` (int) of the VersionRead body."""
         return int(response.json()["version"])
 
     def list_versions(self, http: httpx.Client, model: str) -> list[int]:
-        """Pages of ``GET /api/v1/models/{model}/versions``."""
+        """Pages of ``GET /api/v1/teams/bench/models/{model}/versions``."""
         found: list[int] = []
         offset: int | None = 0
         while offset is not None:
             page = http.get(
-                f"/api/v1/models/{model}/versions", params={"limit": 500, "offset": offset}
+                f"/api/v1/teams/bench/models/{model}/versions",
+                params={"limit": 500, "offset": offset},
             )
             page.raise_for_status()
             data = page.json()

@@ -312,7 +312,7 @@ def run_hot_swap(
             log_path=state / "logs" / "registry.log",
             env={},
         )
-        client = stack.enter_context(RegistryClient(registry_url, timeout=30))
+        client = stack.enter_context(RegistryClient(registry_url, team=TEAM, timeout=30))
         numbers = {}
         for tag, path in (("v1", versions.v1), ("v2", versions.v2)):
             published = publish_model(
@@ -324,7 +324,6 @@ def run_hot_swap(
                 source=schemas.SourceRef(
                     kind="LocalRun", namespace="bench", name=f"train-{tag}", uid=str(uuid.uuid4())
                 ),
-                created_by="kubeai-bench",
             )
             numbers[tag] = published.record.version
         if numbers != {"v1": 1, "v2": 2}:
@@ -352,7 +351,7 @@ def run_hot_swap(
             observed = client.get_service(SERVICE).observed
             return {o.version for o in observed if o.state == "READY"} == {version}
 
-        client.set_alias(MODEL, "production", 1, actor="kubeai-bench", reason="baseline")
+        client.set_alias(MODEL, "production", 1, reason="baseline")
         _wait_until(lambda: reported(1), timeout=120, poll=0.1, what="v1 served")
 
         sampler = RssSampler(triton.rss_bytes).start()
@@ -364,7 +363,7 @@ def run_hot_swap(
         time.sleep(warmup)
 
         started = time.monotonic()
-        client.set_alias(MODEL, "production", 2, actor="kubeai-bench", reason="benchmark")
+        client.set_alias(MODEL, "production", 2, reason="benchmark")
         only_v2 = _wait_until(
             lambda: index.ready_versions(MODEL) == {2},
             timeout=ROLLOUT_TIMEOUT,

@@ -137,11 +137,12 @@ def test_registry_serves_through_the_cluster(kubectl: str, glue_release: str) ->
             except httpx.HTTPError:
                 time.sleep(0.5)
         created = httpx.post(
-            f"{url}/api/v1/models", json={"name": "e2e-digits", "team": "e2e"}, timeout=10
+            f"{url}/api/v1/teams/e2e/models", json={"name": "e2e-digits"}, timeout=10
         )
         assert created.status_code in (201, 409), created.text
         assert (
-            httpx.get(f"{url}/api/v1/models/e2e-digits", timeout=10).json()["name"] == "e2e-digits"
+            httpx.get(f"{url}/api/v1/teams/e2e/models/e2e-digits", timeout=10).json()["name"]
+            == "e2e-digits"
         )
     finally:
         forward.terminate()
