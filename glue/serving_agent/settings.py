@@ -111,8 +111,7 @@ class AgentSettings(BaseSettings):
     initial_assignments: list[Assignment] = Field(default_factory=list, max_length=64)
     registry_token_file: Path | None = None
     service_account: (
-        Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=_POD_PATTERN)]
-        | None
+        Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=_POD_PATTERN)] | None
     ) = None
 
     @field_validator("registry_url")
