@@ -1,7 +1,14 @@
 """Run the registry: ``python -m glue.model_registry [--host H] [--port P] [--workers N]``.
 
 Configuration comes from ``KUBEAI_REGISTRY_*`` environment variables (see settings.py). Bad
-settings exit 2 and an unreachable database exits 3, each with one line naming the problem.
+settings exit 2, an unreachable database exits 3 and a failed migration exits 4, each with one
+line naming the problem. Several replicas may start together: the schema is migrated once, under
+the database's migration lock (``glue.model_registry.db.upgrade``).
+
+With ``--workers N`` > 1 uvicorn's supervisor runs N worker processes; each worker asks Linux to
+send it SIGTERM when the supervisor dies (``die_with_supervisor``), so a supervisor killed with
+SIGKILL leaves no worker holding the port.
+
 Without an authenticator configured the registry is open to every caller, so it then refuses
 (exit 2) to bind anything but a loopback address.
 """
@@ -9,24 +16,61 @@ Without an authenticator configured the registry is open to every caller, so it 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import ipaddress
+import multiprocessing
 import os
+import signal
 import sys
+import threading
 
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError
 
 from glue.model_registry.app import create_app
-from glue.model_registry.db import Database
+from glue.model_registry.db import Database, DatabaseUnreachable, MigrationFailed
 from glue.model_registry.settings import RegistrySettings
 from glue.observability import configure_logging
 
+#: ``prctl`` option: the signal the kernel sends this process when its parent thread exits.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_supervisor(sig: signal.Signals = signal.SIGTERM) -> None:
+    """In a worker started by ``multiprocessing`` (uvicorn's supervisor): end with the parent.
+
+    On Linux, ``prctl(PR_SET_PDEATHSIG, sig)`` has the kernel send ``sig`` to this process when
+    the supervisor exits, however it ends (``kill -9`` included). A supervisor that died before
+    that call is seen by ``os.getppid()`` no longer being its pid: then ``sig`` is sent at once.
+    Elsewhere a daemon thread waits on the parent's sentinel and sends ``sig`` when it closes.
+    Does nothing in a process that ``multiprocessing`` did not start. Raises ``OSError`` if
+    ``prctl`` fails.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+        if os.getppid() != parent.pid:  # the supervisor died before prctl took effect
+            os.kill(os.getpid(), sig)
+        return
+
+    def watch() -> None:  # pragma: no cover - not Linux
+        parent.join()
+        os.kill(os.getpid(), sig)
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
+
 
 def app_factory() -> FastAPI:
-    """Worker entry (``--workers`` > 1): JSON logs, then the app from the environment."""
+    """Worker entry (``--workers`` > 1): die with the supervisor, JSON logs, the app from the
+    environment."""
+    die_with_supervisor()
     configure_logging(os.environ.get("KUBEAI_REGISTRY_LOG_LEVEL", "INFO"))
     return create_app(RegistrySettings())
 
@@ -86,10 +130,10 @@ def main() -> None:
             Database(settings.database_url).migrate()
         except ArgumentError as exc:
             _fail(f"KUBEAI_REGISTRY_DATABASE_URL is not a database URL: {exc}", 2)
-        except SQLAlchemyError as exc:
-            where = make_url(settings.database_url).render_as_string(hide_password=True)
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            _fail(f"cannot reach or migrate the database {where}: {reason}", 3)
+        except DatabaseUnreachable as exc:
+            _fail(str(exc), 3)
+        except MigrationFailed as exc:
+            _fail(str(exc), 4)
     os.environ["KUBEAI_REGISTRY_MIGRATE_ON_START"] = "false"
     if args.workers == 1:
         app = create_app(settings.model_copy(update={"migrate_on_start": False}))

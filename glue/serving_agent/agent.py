@@ -10,8 +10,13 @@ retry and outage delays). Each reconcile:
 1. fetches the pod's desired state (one version per model) from the registry;
 2. for each model whose desired version N is not the one READY in Triton:
    a. installs N unless ``<repo>/<model>/<N>/`` already holds it verified against the manifest:
-      downloads the artifact into ``<repo>/.staging/<unique>/`` (sha256 checked while streaming),
-      runs the layout pre-flight, stores the version's config.pbtxt as
+      first removes every other version of the model that Triton does not serve (so a swap
+      holds at most the served and the new version; when that is not room enough, also
+      versions of other models neither desired nor served) and refuses the download when it
+      cannot fit in the repository's budget (``disk.py``: ``InsufficientSpace``, reported
+      FAILED while the old version keeps serving); then downloads the artifact into
+      ``<repo>/.staging/<unique>/`` (sha256 checked while streaming), runs the layout
+      pre-flight, stores the version's config.pbtxt as
       ``<repo>/.kubeai/<model>/<N>.pbtxt`` and renames the artifact's single version directory
       to ``<repo>/<model>/<N>`` (``os.rename``: atomic, and it never replaces a directory; a
       corrupted existing one is first moved aside to ``<repo>/.trash/``);
@@ -33,12 +38,13 @@ retry and outage delays). Each reconcile:
 The model-level ``config.pbtxt`` is only rewritten when the config really changes: Triton reloads
 every loaded version of a model whose config file changed.
 
-Failures (checksum mismatch, bad layout, load refused or not READY in time, artifact storage or
-registry unreachable) never touch what is served: the failed version is reported FAILED with the
-error while the still-served version is reported READY, and it is retried with exponential backoff
-(``backoff_initial`` doubling up to ``backoff_max``). A report that could not be sent is kept and
-sent first on the next reconcile. After a restart the state is rebuilt from Triton's repository
-index and the repository directory: a desired version already READY is not loaded again.
+Failures (checksum mismatch, bad layout, no room within the disk budget, load refused or not
+READY in time, artifact storage or registry unreachable) never touch what is served: the failed
+version is reported FAILED with the error while the still-served version is reported READY,
+and it is retried with exponential backoff (``backoff_initial`` doubling up to ``backoff_max``).
+A report that could not be sent is kept and sent first on the next reconcile. After a restart
+the state is rebuilt from Triton's repository index and the repository directory: a desired
+version already READY is not loaded again.
 When ``run`` stops (SIGTERM/SIGINT for the process), the agent asks the registry to forget
 the pod (``DELETE .../pods/{pod}``), best effort, so a stopped pod is not listed as serving.
 
@@ -59,6 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from glue.artifacts.errors import ArtifactError
 from glue.artifacts.store import ArtifactStore
@@ -69,6 +76,7 @@ from glue.model_registry.schemas import (
     PodStatusReport,
     ServiceCreate,
 )
+from glue.serving_agent.disk import DiskBudget
 from glue.serving_agent.endpoint import AgentEndpoint
 from glue.serving_agent.installer import Installer
 from glue.serving_agent.metrics import AgentMetrics
@@ -124,6 +132,7 @@ class ServingAgent:
 
     Attributes:
         installer: the ``Installer`` of ``settings.model_repository``.
+        disk: the repository's ``DiskBudget`` (``settings.repository_budget_bytes``).
         swapper: the ``Swapper`` driving ``triton``.
         reporter: the ``Reporter`` for this pod.
         readiness: the ``ReadinessGate`` the agent updates and ``/readyz`` answers from.
@@ -177,6 +186,7 @@ class ServingAgent:
         self.installer = Installer(
             self.repository, self.store, keep_previous=settings.keep_previous
         )
+        self.disk = DiskBudget(self.repository, settings.repository_budget_bytes)
         # Probes ask Triton with a short timeout of their own: a probe must answer in seconds.
         probe_triton = TritonRepository(self.triton.url, timeout=PROBE_TIMEOUT)
         self.readiness = ReadinessGate(probe_triton.version_ready)
@@ -291,7 +301,7 @@ class ServingAgent:
             index = self.triton.index()
             self.readiness.set(assess(desired, index, reporter.failed()))
             for version in desired.models:
-                if self._sync(version, index):
+                if self._sync(version, index, desired):
                     swapped.append((version.model, version.version))
                     index = self.triton.index()
                     self.readiness.set(assess(desired, index, reporter.failed()))
@@ -325,8 +335,11 @@ class ServingAgent:
             next_delay=reporter.recovered() if reported else reporter.outage(),
         )
 
-    def _sync(self, desired: DesiredVersion, index: list[RepositoryEntry]) -> bool:
-        """Make ``desired`` the served version of its model; True if a swap happened."""
+    def _sync(
+        self, desired: DesiredVersion, index: list[RepositoryEntry], state: DesiredState
+    ) -> bool:
+        """Make ``desired`` (one of ``state``'s) the served version of its model; True if a swap
+        happened."""
         model, number = desired.model, desired.version
         log = self._log.bind(model=model, version=number, role=desired.role)
         served = {
@@ -349,7 +362,11 @@ class ServingAgent:
                 started = time.perf_counter()
                 self.swapper.finish_swap(model, number, served - {number}, config, log)
             else:
-                config = self.installer.install(desired, log)
+                config = self.installer.install(
+                    desired,
+                    log,
+                    before_download=lambda: self._make_room(desired, state, log),
+                )
                 started = time.perf_counter()
                 if self.installer.write_model_config(model, config):
                     log.info("model_config_written")
@@ -370,3 +387,32 @@ class ServingAgent:
         self.installer.remember(model, number)
         self.installer.collect_garbage(model, number, self.triton.index(), log)
         return True
+
+    def _make_room(
+        self,
+        desired: DesiredVersion,
+        state: DesiredState,
+        log: FilteringBoundLogger,
+    ) -> None:
+        """Before downloading ``desired``: remove what is no longer desired, then check the fit.
+
+        Every other version of the model goes unless Triton serves it (one the last swap is
+        still unloading is waited for), so a swap holds at most the served and the new version.
+        When that is not room enough, versions of the other models that ``state`` does not
+        desire and Triton does not serve go too (rollback copies, models no longer assigned).
+        Raises ``InsufficientSpace`` when the download still cannot fit (the served version
+        keeps serving), ``TritonUnavailable``.
+        """
+        model, number = desired.model, desired.version
+        index = self.swapper.settled_index(model, number)
+        self.installer.remove_versions(model, {number}, index, log)
+        if self.disk.fits(desired.manifest):
+            return
+        wanted = {d.model: d.version for d in state.models}
+        for other in self.installer.installed_models():
+            if other != model:
+                keep = {wanted[other]} if other in wanted else set()
+                self.installer.remove_versions(
+                    other, keep, index, log.bind(model=other, version=wanted.get(other))
+                )
+        self.disk.check_fit(model, number, desired.manifest)

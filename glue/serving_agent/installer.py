@@ -28,6 +28,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -124,13 +125,22 @@ class Installer:
 
     # -- install --------------------------------------------------------------------------------
 
-    def install(self, desired: DesiredVersion, log: FilteringBoundLogger) -> ModelConfig:
+    def install(
+        self,
+        desired: DesiredVersion,
+        log: FilteringBoundLogger,
+        *,
+        before_download: Callable[[], None] | None = None,
+    ) -> ModelConfig:
         """Put verified files of ``desired`` at ``<repo>/<model>/<N>``; return its parsed config.
 
         A directory already there is reused when it matches the manifest, else moved aside and
-        downloaded again. Raises ``LayoutError`` (manifest or staged files are not one valid
-        Triton version), ``ArtifactError`` and its subclasses (download, e.g.
-        ``ChecksumMismatch``), ``OSError``; the staging directory is removed in every case.
+        downloaded again. ``before_download`` runs right before a download (not when the
+        installed files are reused) and may raise to prevent it (the agent makes room and
+        checks the disk budget there; what it raises propagates). Raises ``LayoutError``
+        (manifest or staged files are not one valid Triton version), ``ArtifactError`` and its
+        subclasses (download, e.g. ``ChecksumMismatch``), ``OSError``; the staging directory is
+        removed in every case.
         """
         model, number = desired.model, desired.version
         artifact_version = manifest_version_dir(desired.manifest.files)
@@ -146,6 +156,8 @@ class Installer:
                 log.warning("version_dir_corrupted", error=str(exc), moved_to=str(aside))
                 os.rename(target, aside)
                 shutil.rmtree(aside, ignore_errors=True)
+        if before_download is not None:
+            before_download()
         stage = self.repository / STAGING_DIR / f"{model}-{number}-{uuid.uuid4().hex[:12]}"
         started = time.perf_counter()
         try:
@@ -251,7 +263,24 @@ class Installer:
         directory that cannot be moved aside is logged (``gc_failed``) and left; never raises.
         """
         history = [v for v in self._history.get(model, []) if v != current]
-        keep = {current, *history[len(history) - self.keep_previous :]}
+        self.remove_versions(
+            model, {current, *history[len(history) - self.keep_previous :]}, index, log
+        )
+
+    def installed_models(self) -> list[str]:
+        """Names of the models with a directory in the repository, sorted."""
+        return sorted(
+            p.name for p in self.repository.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+
+    def remove_versions(
+        self, model: str, keep: set[int], index: list[RepositoryEntry], log: FilteringBoundLogger
+    ) -> None:
+        """Remove the version directories of ``model`` not in ``keep`` (and their stored configs).
+
+        Versions the index shows READY, LOADING or UNLOADING are left for a later pass. A
+        directory that cannot be moved aside is logged (``gc_failed``) and left; never raises.
+        """
         busy = {e.version for e in index if e.name == model and e.state in SERVING_STATES}
         for number in self._disk_history(model):
             if number in keep or number in busy:

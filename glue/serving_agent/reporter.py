@@ -37,6 +37,7 @@ from glue.model_registry.schemas import (
     ObservedModel,
     PodStatusReport,
 )
+from glue.serving_agent.disk import InsufficientSpace
 from glue.serving_agent.metrics import AgentMetrics
 from glue.text import escape_controls
 from glue.triton.layout import LayoutError
@@ -59,6 +60,7 @@ _REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (InvalidArtifactURI, "invalid_uri"),
     (ArtifactError, "artifact_error"),
     (LayoutError, "layout"),
+    (InsufficientSpace, "no_space"),
 )
 
 
@@ -66,7 +68,8 @@ def failure_reason(exc: BaseException) -> str:
     """Short, stable label for a failure (the ``reason`` label of the failures counter).
 
     One of ``checksum_mismatch``, ``artifact_not_found``, ``storage_unavailable``,
-    ``invalid_uri``, ``artifact_error``, ``layout``, ``not_ready``, ``load_refused``, ``io``.
+    ``invalid_uri``, ``artifact_error``, ``layout``, ``no_space``, ``not_ready``,
+    ``load_refused``, ``io``.
     """
     if isinstance(exc, TritonLoadError):
         return "not_ready" if exc.timed_out else "load_refused"

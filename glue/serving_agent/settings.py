@@ -8,6 +8,7 @@ store settings use ``__``::
     KUBEAI_AGENT_POD=fraud-scoring-7d9f-abcde        # default: $POD_NAME, else the hostname
     KUBEAI_AGENT_TRITON_URL=http://127.0.0.1:8000
     KUBEAI_AGENT_MODEL_REPOSITORY=/models
+    KUBEAI_AGENT_REPOSITORY_BUDGET_BYTES=20Gi         # the volume's sizeLimit; default: free space
     KUBEAI_AGENT_ARTIFACTS__S3__ENDPOINT_URL=http://minio.storage:9000
 
 Invalid values raise ``pydantic.ValidationError`` whose ``loc`` names the field (e.g.
@@ -28,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from glue.artifacts.settings import ArtifactSettings
 from glue.model_registry.schemas import DNS1123_LABEL, Assignment
+from infra.quantity import parse_quantity
 
 _POD_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
@@ -71,7 +73,14 @@ class AgentSettings(BaseSettings):
         metrics_port: port of the agent's HTTP endpoint: Prometheus ``/metrics``, the readiness
             probe ``/readyz`` and the liveness probe ``/healthz``; 0 turns it off.
         metrics_address: address that endpoint binds (``0.0.0.0`` in a pod).
-        keep_previous: older version directories kept per model for fast rollback (0..10).
+        keep_previous: older version directories kept per model for fast rollback (0..10). A
+            download first removes every version of its model but the served one, so a swap
+            never holds more than the served and the new version: what is kept is the version
+            served before the latest swap.
+        repository_budget_bytes: bytes the model repository may hold (the ``sizeLimit`` of its
+            volume), as a byte count or a Kubernetes quantity (``20Gi``, ``500M``; fractions of
+            a byte are dropped); >= 1. None (unset or empty): the free space of its filesystem. A
+            download that cannot fit is refused (``glue.serving_agent.disk``).
         artifacts: settings of the artifact store the versions are downloaded from.
         team: the team owning the service (the registry names services per team; in a pod,
             the namespace).
@@ -104,6 +113,7 @@ class AgentSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_address: str = "0.0.0.0"  # noqa: S104 - a pod's metrics must be scrapable
     keep_previous: int = Field(default=1, ge=0, le=10)
+    repository_budget_bytes: int | None = Field(default=None, ge=1)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     team: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL)] = (
         "default"
@@ -135,6 +145,18 @@ class AgentSettings(BaseSettings):
                 f"model_repository {str(value)!r} must be a local directory path (the agent "
                 "stages files into it), not a URI"
             )
+        return value
+
+    @field_validator("repository_budget_bytes", mode="before")
+    @classmethod
+    def _budget(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None  # an empty variable: unset
+            try:
+                return int(parse_quantity(value))
+            except ValueError as exc:
+                raise ValueError(f"repository_budget_bytes: {exc}") from None
         return value
 
     @model_validator(mode="after")

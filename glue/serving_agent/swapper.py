@@ -15,6 +15,7 @@ Models no longer desired are unloaded (their files stay for a fast rollback).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from structlog.typing import FilteringBoundLogger
@@ -97,6 +98,26 @@ class Swapper:
         log.info("load", versions=versions)
         self.triton.load(model, config_to_json(config, versions=versions))
         self.triton.wait_ready(model, versions, self.ready_timeout)
+
+    def settled_index(self, model: str, keep: int, *, poll: float = 0.05) -> list[RepositoryEntry]:
+        """The index once no version of ``model`` other than ``keep`` is LOADING or UNLOADING.
+
+        A version unloaded by the last swap stays UNLOADING for a moment (the python backend's
+        stub process exits); its files may go only afterwards. Gives up waiting after
+        ``ready_timeout`` and returns the latest index. Raises ``TritonUnavailable``,
+        ``TritonError``.
+        """
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            index = self.triton.index()
+            moving = [
+                e
+                for e in index
+                if e.name == model and e.version != keep and e.state in ("LOADING", "UNLOADING")
+            ]
+            if not moving or time.monotonic() >= deadline:
+                return index
+            time.sleep(poll)
 
     def unload_undesired(self, desired: DesiredState, index: list[RepositoryEntry]) -> None:
         """Unload every model READY or LOADING in ``index`` that ``desired`` does not name.

@@ -83,6 +83,40 @@ def test_agent_env_is_what_the_agent_reads(
     assert env_of(agent)[f"{PREFIX}POD"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     expected_service = _scenario_values(values).get("registry", {}).get("service") or "svc"
     assert settings.service == expected_service
+    # The agent's disk budget is the model repository volume's size limit, in bytes.
+    volumes = {v["name"]: v for v in pod_spec(objects)["volumes"]}
+    size_limit = volumes["model-repository"]["emptyDir"]["sizeLimit"]
+    assert settings.repository_budget_bytes == int(parse_quantity(size_limit))
+
+
+@pytest.mark.parametrize(
+    ("size_limit", "budget"), [("1.5Gi", 1610612736), ("21474836480", 21474836480), ("null", None)]
+)
+def test_agent_budget_follows_the_model_repository_size_limit(
+    helm_tools: HelmTools,
+    monkeypatch: pytest.MonkeyPatch,
+    size_limit: str,
+    budget: int | None,
+) -> None:
+    """A quantity or a plain byte count reaches the agent as its budget; without a size limit
+    the volume and the agent are both unbounded (the agent's budget is the free space)."""
+    objects = helm_tools.template(
+        chart_path(CHART),
+        release="svc",
+        namespace=NAMESPACE,
+        values=[CI / "default-values.yaml"],
+        set_values=[f"modelRepository.sizeLimit={size_limit}"],
+    )
+    agent = container(objects, "serving-agent")
+    settings = settings_from_env(AgentSettings, PREFIX, literal_env(agent), monkeypatch)
+    assert settings.repository_budget_bytes == budget
+    volumes = {v["name"]: v for v in pod_spec(objects)["volumes"]}
+    repository = volumes["model-repository"]["emptyDir"]
+    if budget is None:
+        assert "sizeLimit" not in repository
+        assert f"{PREFIX}REPOSITORY_BUDGET_BYTES" not in env_of(agent)
+    else:
+        assert parse_quantity(repository["sizeLimit"]) == budget
 
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))

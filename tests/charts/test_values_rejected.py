@@ -73,6 +73,11 @@ SCHEMA_CASES = {
     "triton-bad-service-type": Case(
         "triton-inference", ("service.type=Ingress",), ("at '/service/type'", "'ClusterIP'")
     ),
+    "triton-size-limit-below-a-byte": Case(
+        "triton-inference",
+        ("modelRepository.sizeLimit=500u",),
+        ("at '/modelRepository/sizeLimit'",),
+    ),
     "triton-bad-medium": Case(
         "triton-inference", ("modelRepository.medium=Disk",), ("at '/modelRepository/medium'",)
     ),

@@ -7,6 +7,7 @@ Tests wait on the condition they need, never for a fixed time: the machine may b
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -101,14 +102,19 @@ class Env:
         self.extra_models.append(name)
         return name
 
-    def publish(self, k: float, *, model: str | None = None, **kwargs: object) -> int:
+    def publish(
+        self, k: float, *, model: str | None = None, weights: int = 0, **kwargs: object
+    ) -> int:
         """Write, upload and register a version answering ``x * k``; returns its number.
 
-        ``model`` defaults to the test's model; ``kwargs`` go to ``write_model``.
+        ``model`` defaults to the test's model; ``weights`` > 0 adds ``1/weights.bin`` of that
+        many random bytes (a larger version); ``kwargs`` go to ``write_model``.
         """
         model = model or self.model
         uid = uuid.uuid4().hex[:12]
         source = write_model(self.tmp / "src" / uid, model, k, **kwargs)  # type: ignore[arg-type]
+        if weights:
+            (source / "1" / "weights.bin").write_bytes(os.urandom(weights))
         published = publish_model(
             store=self.store,
             registry=self.client,
@@ -130,7 +136,10 @@ class Env:
         self.client.set_assignments(SERVICE, assignments)
 
     def agent(self, *, triton_url: str | None = None, **overrides: object) -> ServingAgent:
-        """A serving agent for the test's service and pod (closed at teardown)."""
+        """A serving agent for the test's service and pod (closed at teardown).
+
+        ``overrides`` are settings, except ``clock`` and ``store`` (``ServingAgent`` arguments).
+        """
         values: dict[str, object] = {
             "registry_url": self.registry.url,
             "service": SERVICE,
@@ -144,12 +153,9 @@ class Env:
             "artifacts": self.registry.settings.artifacts,
             "team": TEAM,
         }
-        clock = overrides.pop("clock", None)
+        extra = {k: overrides.pop(k) for k in ("clock", "store") if k in overrides}
         values.update(overrides)
-        agent = ServingAgent(
-            AgentSettings(**values),  # type: ignore[arg-type]
-            **({"clock": clock} if clock else {}),  # type: ignore[arg-type]
-        )
+        agent = ServingAgent(AgentSettings(**values), **extra)  # type: ignore[arg-type]
         self.agents.append(agent)
         return agent
 

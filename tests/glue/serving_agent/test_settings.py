@@ -61,6 +61,9 @@ def test_pod_defaults_to_a_cleaned_hostname(monkeypatch: pytest.MonkeyPatch) -> 
         ("triton_url", "http://127.0.0.1:8000/v2", "without a path"),
         ("triton_url", "http://127.0.0.1:99999", "invalid port"),
         ("model_repository", "s3://bucket/models", "local directory path"),
+        ("repository_budget_bytes", "20 gigs", "is not a Kubernetes quantity"),
+        ("repository_budget_bytes", "500m", "greater than or equal to 1"),
+        ("repository_budget_bytes", 0, "greater than or equal to 1"),
     ],
 )
 def test_out_of_range_values_name_the_field(field: str, value: object, message: str) -> None:
@@ -69,6 +72,19 @@ def test_out_of_range_values_name_the_field(field: str, value: object, message: 
     errors = caught.value.errors()
     assert errors[0]["loc"] == (field,)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "budget"),
+    [("20Gi", 20 << 30), ("1.5G", 1_500_000_000), ("1048576", 1 << 20), ("", None)],
+)
+def test_repository_budget_takes_bytes_or_a_quantity(
+    monkeypatch: pytest.MonkeyPatch, value: str, budget: int | None
+) -> None:
+    monkeypatch.setenv("KUBEAI_AGENT_REPOSITORY_BUDGET_BYTES", value)
+    assert AgentSettings(**REQUIRED).repository_budget_bytes == budget  # type: ignore[arg-type]
+    monkeypatch.delenv("KUBEAI_AGENT_REPOSITORY_BUDGET_BYTES")
+    assert AgentSettings(**REQUIRED).repository_budget_bytes is None  # type: ignore[arg-type]
 
 
 def test_backoff_initial_must_not_exceed_max() -> None:
