@@ -18,6 +18,10 @@ from glue.artifacts.errors import ChecksumMismatch
 
 _CHUNK = 1 << 20
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+#: One path segment: no '/', '\\' or NUL, and not '.' or '..' (written without lookarounds).
+_SEGMENT = r"(?:[^/\\\x00.][^/\\\x00]*|\.[^/\\\x00.][^/\\\x00]*|\.\.[^/\\\x00]+)"
+#: What ``check_relative_path`` accepts (with 1..1024 characters), as a JSON Schema pattern.
+RELATIVE_PATH_PATTERN = rf"^{_SEGMENT}(?:/{_SEGMENT})*$"
 
 
 class FileDigest(BaseModel):
@@ -38,7 +42,13 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    files: dict[str, FileDigest] = Field(min_length=1, max_length=10_000)
+    files: dict[str, FileDigest] = Field(
+        min_length=1,
+        max_length=10_000,
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": 1024, "pattern": RELATIVE_PATH_PATTERN}
+        },
+    )
 
     @field_validator("files")
     @classmethod
