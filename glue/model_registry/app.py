@@ -22,6 +22,7 @@ from glue.model_registry.api import (
     datasets,
     middleware,
     models,
+    openapi,
     ops,
     problems,
     services,
@@ -61,6 +62,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.state.store = ArtifactStore(settings.artifacts)
     app.state.metrics = Metrics()
 
+    app.add_middleware(middleware.ErrorsAsProblems)  # innermost: first added
+    app.add_middleware(middleware.DocumentedMethods)
     app.add_middleware(middleware.BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(middleware.observe)
 
@@ -72,4 +75,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     for resource in (models, versions, aliases, services, datasets, ops):
         app.include_router(resource.router)
+    openapi.install(app, settings)
     return app

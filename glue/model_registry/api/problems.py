@@ -21,10 +21,11 @@ log = structlog.get_logger("kubeai.registry")
 
 PROBLEM = "application/problem+json"
 
-#: The error responses every operation documents.
+#: The error responses every operation documents (405: the path's resource may be another
+#: template's, e.g. ``PUT /models/m/aliases/history``, see ``middleware.DocumentedMethods``).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.Problem, "content": {PROBLEM: {}}}
-    for status in (400, 404, 409, 413, 422, 503)
+    for status in (400, 404, 405, 409, 413, 422, 503)
 }
 
 
@@ -73,10 +74,13 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> JSON
 
 
 async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """Handler: Starlette's HTTP errors (404 for unknown paths, 405...) as problem+json."""
-    return problem(
+    """Handler: Starlette's HTTP errors (404 for unknown paths, 405 with its ``Allow``...) as
+    problem+json, with the exception's headers."""
+    response = problem(
         exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path, errors=[]
     )
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -93,7 +97,7 @@ async def database_down(request: Request, exc: OperationalError) -> JSONResponse
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Handler: anything else is a logged 500 that leaks no detail."""
-    log.exception("unhandled error", path=request.url.path)
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
     return problem(
         500,
         "Internal error",
