@@ -309,7 +309,7 @@ def test_lineage_filters_and_dataset_idempotency(env: Env) -> None:
     assert env.client.post(f"{API}/datasets", json=ds).status_code == 200
     changed = {**ds, "manifest": env.upload_model("digits", "ds-b")["manifest"]}
     conflict = env.client.post(f"{API}/datasets", json=changed)
-    assert conflict.status_code == 409 and _problem_fields(conflict) == ["body.name"]
+    assert conflict.status_code == 409 and _problem_fields(conflict) == ["body.manifest"]
     env.client.post(
         f"{API}/models/digits/versions", json=env.version_body("digits", "u1", dataset="digits-a")
     )
