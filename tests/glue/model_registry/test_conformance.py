@@ -18,7 +18,6 @@ from glue.model_registry import schemas
 from glue.model_registry.app import create_app
 from glue.model_registry.service import models as models_service
 from tests.glue.model_registry.conftest import Env
-from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 from tests.support.registry import RegistryServer, registry_settings
 
 API = "/api/v1"
@@ -169,7 +168,7 @@ def test_control_characters_in_parameters_are_422_on_sqlite(env: Env) -> None:
 
 def test_control_characters_in_parameters_are_422_on_postgresql(
     tmp_path: Path,
-    postgres_url: str,  # noqa: F811 - the fixture
+    postgres_url: str,
 ) -> None:
     """``GET .../versions?source_uid=a%00b`` was a 500 on PostgreSQL (NUL in a text bind)."""
     (tmp_path / "artifacts").mkdir()

@@ -5,7 +5,8 @@ document, against the real app over a real SQLite file.
 and every error is problem+json.
 
 ``test_all_checks_conform``: the ``schemathesis run`` command with ``--checks all`` (every phase:
-examples, coverage, fuzzing, stateful) against a registry served by uvicorn on loopback, with a
+examples, coverage, fuzzing, stateful) against a registry served by uvicorn on loopback, over
+SQLite and over a real PostgreSQL (where a NUL byte in text was a 500), with a
 bounded number of examples per operation and a fixed seed (``KUBEAI_FUZZ_SEED`` overrides it,
 ``KUBEAI_FUZZ_EXAMPLES`` the number of examples), must report 0 failures. Every check is on.
 One check is configured, not excluded: ``positive_data_acceptance`` expects a schema-valid
@@ -27,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -57,9 +59,11 @@ def test_no_server_errors_and_problem_json(case) -> None:
         assert response.headers["content-type"][0].startswith("application/problem+json")
 
 
-def test_all_checks_conform(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_all_checks_conform(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     (tmp_path / "artifacts").mkdir()
-    server = RegistryServer(registry_settings(tmp_path)).start()
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    server = RegistryServer(registry_settings(tmp_path, database_url)).start()
     try:
         run = subprocess.run(
             [
