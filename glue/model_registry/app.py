@@ -62,9 +62,10 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.state.store = ArtifactStore(settings.artifacts)
     app.state.metrics = Metrics()
 
-    app.add_middleware(middleware.ErrorsAsProblems)  # innermost: first added
+    # The last added is the outermost: observe > ErrorsAsProblems > BodyLimit > DocumentedMethods.
     app.add_middleware(middleware.DocumentedMethods)
     app.add_middleware(middleware.BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(middleware.ErrorsAsProblems)
     app.middleware("http")(middleware.observe)
 
     app.exception_handler(RegistryProblem)(problems.domain_problem)

@@ -109,7 +109,8 @@ class ErrorsAsProblems:
 
     Starlette's outermost error middleware answers such an exception with the app's 500 too, but
     then re-raises it, and the server closes the connection without ``Connection: close``. Put
-    this innermost (inside the metrics middleware, which then counts the 500). If the response
+    this around the other middleware of the app but inside ``observe`` (which then counts the
+    500). If the response
     had already started, nothing valid can be sent any more: the exception propagates and the
     server drops the connection, as it must.
     """

@@ -218,8 +218,10 @@ def test_unexpected_error_is_500_problem_and_the_connection_stays_usable(
             head, body = _http(sock, request)
             assert head.startswith(b"HTTP/1.1 500"), head
             assert b"application/problem+json" in head and b"a bug" not in body
-            head, body = _http(sock, b"GET /healthz HTTP/1.1\r\nHost: registry\r\n\r\n")
+            head, body = _http(sock, b"GET /metrics HTTP/1.1\r\nHost: registry\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200"), (head, body)
+            # The 500 is counted like any answer.
+            assert b'route="/api/v1/models",status="500"' in body
     finally:
         server.stop()
 
