@@ -472,3 +472,12 @@ def test_kubeai_command_for_a_fresh_shell(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PATH", f"{exe.parent}:/usr/bin")  # on PATH here, not in a fresh shell
     assert kubeai_command(str(exe)) == str(exe)
     assert kubeai_command("/nonexistent/pytest").endswith(" -m glue.cli.main")
+
+
+def test_reserved_alias_names_are_refused_and_latest_shows_the_newest(populated: str) -> None:
+    for reserved in ("latest", "history", "v3"):
+        r = _run(populated, "models", "alias", "digits", reserved, "1")
+        assert r.exit_code == ExitCode.BAD_INPUT, r.output
+        assert "reserved" in r.output and "Traceback" not in r.output
+    r = _run(populated, "models", "show", "digits", "latest")
+    assert r.exit_code == 0 and "digits v2" in r.stdout, r.output
