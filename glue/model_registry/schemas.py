@@ -54,12 +54,14 @@ class JsonSchemaExtra:
 
 #: Words the API uses as literal path segments, where an alias or version reference could stand
 #: (``/models/{m}/aliases/history``, ``/models/{m}/versions/latest``...) or could be read as one.
-#: ``latest`` is the newest version (``GET /models/{m}/versions/latest``).
+#: ``latest`` is the newest version (``GET /models/{m}/versions/latest``). ``audit``, ``teams`` and
+#: ``whoami`` are the words of the team-scoped and identity routes.
 RESERVED_ALIASES = frozenset(
     {
         "aliases",
         "api",
         "assignments",
+        "audit",
         "datasets",
         "deployments",
         "desired",
@@ -75,7 +77,9 @@ RESERVED_ALIASES = frozenset(
         "rollback",
         "services",
         "status",
+        "teams",
         "versions",
+        "whoami",
     }
 )
 #: ``v`` and a number reads as a version (``v3``), never as an alias.
