@@ -87,7 +87,8 @@ class DocumentedMethods:
         if scope["type"] == "http":
             if self._resources is None:
                 self._resources = Resources(scope["app"].openapi())
-            allowed = self._resources.methods(scope["path"])
+            path, root = scope["path"], scope.get("root_path", "")
+            allowed = self._resources.methods(path[len(root) :] if path.startswith(root) else path)
             if allowed is not None and scope["method"] not in allowed:
                 response = problem(
                     405,

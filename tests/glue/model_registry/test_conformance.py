@@ -297,3 +297,11 @@ def test_dataset_reregistration_with_other_values_is_409_naming_them(env: Env) -
         assert fields(conflict) == [f"body.{next(iter(change))}"] or len(change) > 1
     stored = env.client.get(f"{API}/datasets/digits-a").json()
     assert (stored["rows"], stored["team"]) == (10, "cv")
+
+
+def test_405_behind_a_path_prefix(env: Env) -> None:
+    """Served below a proxy's prefix (``root_path``), the resource is found all the same."""
+    with TestClient(create_app(env.settings), root_path="/registry") as client:
+        response = client.request("TRACE", "/registry/api/v1/models")
+        assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+        assert client.get("/registry/api/v1/models").status_code == 200
