@@ -8,6 +8,7 @@ version or alias, optional canary version with a replica share) and *observed* p
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -409,19 +410,45 @@ class Assignment(Strict):
         return self
 
 
+#: Identical assignments are refused (uniqueItems), and so are two of one model.
+ASSIGNMENTS_SCHEMA: dict[str, Any] = {
+    "uniqueItems": True,
+    RULES_KEYWORD: ["each model at most once"],
+}
+
+
+def _unique(items: list[T], key: Callable[[T], object], what: Callable[[T], str]) -> list[T]:
+    """``items`` if no two share ``key``; else ``ValueError`` naming the item and both places."""
+    seen: dict[object, int] = {}
+    for index, item in enumerate(items):
+        first = seen.setdefault(key(item), index)
+        if first != index:
+            raise ValueError(f"{what(item)} twice (items {first} and {index})")
+    return items
+
+
+def _one_per_model(items: list[Assignment]) -> list[Assignment]:
+    return _unique(items, lambda a: a.model, lambda a: f"model {a.model!r} is assigned")
+
+
+Assignments = Annotated[list[Assignment], AfterValidator(_one_per_model)]
+
+
 class ServiceCreate(Strict):
     """Body of ``POST /api/v1/services``."""
 
     name: Name
     team: Name
     description: LongText = ""
-    assignments: list[Assignment] = Field(default_factory=list, max_length=64)
+    assignments: Assignments = Field(
+        default_factory=list, max_length=64, json_schema_extra=ASSIGNMENTS_SCHEMA
+    )
 
 
 class AssignmentsSet(Strict):
     """Body of ``PUT /api/v1/services/{service}/assignments`` (replaces all assignments)."""
 
-    assignments: list[Assignment] = Field(max_length=64)
+    assignments: Assignments = Field(max_length=64, json_schema_extra=ASSIGNMENTS_SCHEMA)
 
 
 class ObservedModel(Strict):
@@ -433,10 +460,18 @@ class ObservedModel(Strict):
     error: LongText | None = None
 
 
+def _one_per_model_version(items: list[ObservedModel]) -> list[ObservedModel]:
+    return _unique(
+        items,
+        lambda m: (m.model, m.version),
+        lambda m: f"model {m.model!r} version {m.version} is reported",
+    )
+
+
 class PodStatusReport(Strict):
     """Body of ``PUT /api/v1/services/{service}/pods/{pod}/status``: the pod's full state."""
 
-    models: list[ObservedModel] = Field(
+    models: Annotated[list[ObservedModel], AfterValidator(_one_per_model_version)] = Field(
         max_length=256,
         # Identical entries are refused (uniqueItems), and so are two entries of one model
         # version with different states, which JSON Schema cannot state.

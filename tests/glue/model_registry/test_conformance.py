@@ -305,3 +305,38 @@ def test_405_behind_a_path_prefix(env: Env) -> None:
         response = client.request("TRACE", "/registry/api/v1/models")
         assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
         assert client.get("/registry/api/v1/models").status_code == 200
+
+
+def test_request_rules_json_schema_cannot_state_are_422_whatever_the_state(env: Env) -> None:
+    """Rules comparing values within one request (named by ``x-kubeai-rules``) are checked
+    before any stored state: ``POST /services?exist_ok=true`` of an existing service with the
+    same assignment twice was a 200, though its schema (``uniqueItems``) says invalid."""
+    document = env.client.get("/openapi.json").json()
+    for component in ("ServiceCreate", "AssignmentsSet"):
+        rules = document["components"]["schemas"][component]["properties"]["assignments"]
+        assert rules["x-kubeai-rules"] == ["each model at most once"]
+    assert env.client.post(f"{API}/services", json={"name": "s", "team": "t"}).status_code == 201
+    twice = [{"model": "m", "alias": "a"}, {"model": "m", "version": 2}]
+    for identical in (False, True):
+        assignments = [twice[0], twice[0]] if identical else twice
+        again = env.client.post(
+            f"{API}/services",
+            params={"exist_ok": "true"},
+            json={"name": "s", "team": "t", "assignments": assignments},
+        )
+        assert again.status_code == 422 and fields(again) == ["body.assignments"], again.text
+        assert "model 'm' is assigned twice (items 0 and 1)" in again.json()["detail"]
+    report = {
+        "models": [
+            {"model": "m", "version": 1, "state": "READY"},
+            {"model": "m", "version": 1, "state": "FAILED", "error": "x"},
+        ]
+    }
+    assert schema_accepts(document, "PodStatusReport", report)  # unstatable: x-kubeai-rules
+    refused = env.client.put(f"{API}/services/s/pods/p/status", json=report)
+    assert refused.status_code == 422 and fields(refused) == ["body.models"]
+    assert "version 1 is reported twice" in refused.json()["detail"]
+    canary = {"model": "m", "version": 2, "canary_version": 2, "canary_share": 0.5}
+    assert schema_accepts(document, "Assignment", canary)  # unstatable: x-kubeai-rules
+    refused = env.client.put(f"{API}/services/s/assignments", json={"assignments": [canary]})
+    assert refused.status_code == 422 and fields(refused) == ["body.assignments[0]"]
