@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glue.model_registry import schemas
-from glue.model_registry.errors import RegistryProblem
+from glue.model_registry.errors import Invalid, NotFound, RegistryProblem
 
 log = structlog.get_logger("kubeai.registry")
 
@@ -47,9 +47,17 @@ def problem(
 
 
 async def domain_problem(request: Request, exc: RegistryProblem) -> JSONResponse:
-    """Handler: a ``RegistryProblem`` becomes its status, title, detail and field."""
+    """Handler: a ``RegistryProblem`` becomes its status, title, detail and field.
+
+    A ``NotFound`` naming a body field (``body.version``, ``body.assignments[0].model``) is a
+    422: the request's target exists, what is missing is something the body refers to, and a
+    404 would say the target itself is gone (RFC 9110, section 15.5.5).
+    """
+    status, title = exc.status, exc.title
+    if isinstance(exc, NotFound) and (exc.field or "").startswith("body."):
+        status, title = Invalid.status, Invalid.title
     errors = [{"field": exc.field, "message": exc.detail}] if exc.field else []
-    return problem(exc.status, exc.title, exc.detail, instance=request.url.path, errors=errors)
+    return problem(status, title, exc.detail, instance=request.url.path, errors=errors)
 
 
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

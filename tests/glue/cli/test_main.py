@@ -110,8 +110,9 @@ def test_services_status_shows_pods_and_errors(populated: str) -> None:
 
 
 def test_errors_are_one_line_not_tracebacks(populated: str) -> None:
+    # A version the body names that does not exist is the registry's 422: bad input, 2.
     r = _run(populated, "models", "alias", "digits", "production", "9")
-    assert r.exit_code == 1 and "no version 9" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "no version 9" in r.output and "Traceback" not in r.output
     r = _run(populated, "services", "status", "nope")
     assert r.exit_code == 1 and "does not exist" in r.output
     r = runner.invoke(app, ["models", "list", "--registry-url", "http://127.0.0.1:9"])

@@ -35,6 +35,12 @@ class Rule(NamedTuple):
 _ASSIGNMENT_RULES = [
     Rule(
         STATE,
+        r"body\.assignments\[\d+\]\.model",
+        r"does not exist",
+        "an assignment names a registered model",
+    ),
+    Rule(
+        STATE,
         r"body\.assignments\[\d+\]\.(version|canary_version)",
         r"has no version",
         "an assignment names a stored version",
@@ -69,6 +75,9 @@ UNSTATABLE: dict[str, list[Rule]] = {
     ],
     "POST /api/v1/datasets": [
         Rule(STATE, r"body\.uri", r".", "the URI is one this deployment's store serves"),
+    ],
+    "PUT /api/v1/models/{model}/aliases/{alias}": [
+        Rule(STATE, r"body\.version", r"has no version", "the alias moves to a stored version"),
     ],
     "POST /api/v1/services": _ASSIGNMENT_RULES,
     "PUT /api/v1/services/{service}/assignments": _ASSIGNMENT_RULES,

@@ -180,7 +180,7 @@ def test_alias_promotion_rollback_and_audit(env: Env) -> None:
     no_prev = env.client.post(f"{API}/models/digits/aliases/staging/rollback", json={})
     assert no_prev.status_code == 409
     missing = env.client.put(f"{API}/models/digits/aliases/production", json={"version": 9})
-    assert missing.status_code == 404 and _problem_fields(missing) == ["body.version"]
+    assert missing.status_code == 422 and _problem_fields(missing) == ["body.version"]
     numeric = env.client.put(f"{API}/models/digits/aliases/123", json={"version": 1})
     assert numeric.status_code == 422
 
@@ -239,7 +239,7 @@ def test_services_desired_observed_and_deployments(env: Env) -> None:
         f"{API}/services",
         json={**svc, "name": "x2", "assignments": [{"model": "nope", "alias": "production"}]},
     )
-    assert bad.status_code == 404 and _problem_fields(bad) == ["body.assignments[0].model"]
+    assert bad.status_code == 422 and _problem_fields(bad) == ["body.assignments[0].model"]
     both = env.client.post(
         f"{API}/services",
         json={
