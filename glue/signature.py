@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from glue.json_numbers import JsonInteger
+
 #: Tensor datatypes of the KServe v2 inference protocol, as Triton names them on the wire.
 TritonDataType = Literal[
     "BOOL",
@@ -38,7 +40,7 @@ class TensorSpec(BaseModel):
         str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
     ]
     datatype: TritonDataType
-    dims: list[Annotated[StrictInt, Field(ge=-1, le=2**31 - 1)]] = Field(max_length=16)
+    dims: list[Annotated[StrictInt, Field(ge=-1, le=2**31 - 1), JsonInteger]] = Field(max_length=16)
 
 
 class Signature(BaseModel):

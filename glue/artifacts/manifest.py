@@ -25,6 +25,10 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 #: Largest file size a manifest may declare: a signed 64-bit integer, what JSON consumers and
 #: databases hold exactly (2**63 - 1 bytes).
 MAX_FILE_SIZE = (1 << 63) - 1
+#: One path segment: no '/', '\\' or NUL, and not '.' or '..' (written without lookarounds).
+_SEGMENT = r"(?:[^/\\\x00.][^/\\\x00]*|\.[^/\\\x00.][^/\\\x00]*|\.\.[^/\\\x00]+)"
+#: What ``check_relative_path`` accepts (with 1..1024 characters), as a JSON Schema pattern.
+RELATIVE_PATH_PATTERN = rf"^{_SEGMENT}(?:/{_SEGMENT})*$"
 
 
 class FileDigest(BaseModel):
@@ -51,7 +55,13 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    files: dict[str, FileDigest] = Field(min_length=1, max_length=10_000)
+    files: dict[str, FileDigest] = Field(
+        min_length=1,
+        max_length=10_000,
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": 1024, "pattern": RELATIVE_PATH_PATTERN}
+        },
+    )
 
     @field_validator("files")
     @classmethod

@@ -290,7 +290,7 @@ def models_show(
     deployed."""
     checked_name("MODEL", model)
     if version is not None and not version.isdigit():
-        checked_name("VERSION (a number or an alias)", version, schemas.AliasName)
+        checked_name("VERSION (a number, latest or an alias)", version, schemas.VersionRef)
     with registry(registry_url, context=context, team=team) as client:
         if version is None:
             m = client.get_model(model)

@@ -25,6 +25,7 @@ from glue.model_registry.api import (
     identity,
     middleware,
     models,
+    openapi,
     ops,
     problems,
     services,
@@ -76,7 +77,10 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(settings.auth)
     app.state.policy = Policy(settings.auth)
 
+    # The last added is the outermost: observe > ErrorsAsProblems > BodyLimit > DocumentedMethods.
+    app.add_middleware(middleware.DocumentedMethods)
     app.add_middleware(middleware.BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(middleware.ErrorsAsProblems)
     app.middleware("http")(middleware.observe)
 
     app.exception_handler(RegistryProblem)(problems.domain_problem)
@@ -87,4 +91,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     for resource in (models, versions, aliases, services, datasets, identity, ops, docs):
         app.include_router(resource.router)
+    openapi.install(app, settings)
     return app

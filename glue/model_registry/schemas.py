@@ -7,12 +7,26 @@ version or alias, optional canary version with a replica share) and *observed* p
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from glue.artifacts.manifest import Manifest
+from glue.json_numbers import JsonInteger
 from glue.signature import Signature as Signature
 from glue.signature import TensorSpec as TensorSpec
 
@@ -22,9 +36,95 @@ from glue.signature import TensorSpec as TensorSpec
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL)]
-#: Aliases are DNS-1123 labels that start with a letter, so they never read as a version number.
+
+
+class JsonSchemaExtra:
+    """Annotation adding keywords to a type's JSON Schema (``Annotated[str, JsonSchemaExtra(
+    {"not": ...})]``), for rules pydantic enforces with a validator the schema cannot infer."""
+
+    def __init__(self, extra: dict[str, Any]) -> None:
+        self.extra = extra
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema.update(self.extra)
+        return schema
+
+
+#: Words the API uses as literal path segments, where an alias or version reference could stand
+#: (``/models/{m}/aliases/history``, ``/models/{m}/versions/latest``...) or could be read as one.
+#: ``latest`` is the newest version (``GET /models/{m}/versions/latest``). ``audit``, ``teams`` and
+#: ``whoami`` are the words of the team-scoped and identity routes.
+RESERVED_ALIASES = frozenset(
+    {
+        "aliases",
+        "api",
+        "assignments",
+        "audit",
+        "datasets",
+        "deployments",
+        "desired",
+        "docs",
+        "healthz",
+        "history",
+        "latest",
+        "metrics",
+        "models",
+        "pods",
+        "readyz",
+        "redoc",
+        "rollback",
+        "services",
+        "status",
+        "teams",
+        "versions",
+        "whoami",
+    }
+)
+#: ``v`` and a number reads as a version (``v3``), never as an alias.
+VERSION_LOOKALIKE = r"^v[0-9]+$"
+#: What a version reference may not be (``latest`` is one).
+_REF_RESERVED = RESERVED_ALIASES - {"latest"}
+
+
+def _not_reserved(value: str, reserved: frozenset[str] = RESERVED_ALIASES) -> str:
+    if value in reserved or re.match(VERSION_LOOKALIKE, value):
+        raise ValueError(
+            f"{value!r} is reserved: the API uses the words {', '.join(sorted(reserved))}, "
+            "and v<number> reads as a version number"
+        )
+    return value
+
+
+def _not_reserved_ref(value: str) -> str:
+    return _not_reserved(value, _REF_RESERVED)
+
+
+def _reserved_schema(reserved: frozenset[str]) -> JsonSchemaExtra:
+    return JsonSchemaExtra(
+        {"not": {"anyOf": [{"enum": sorted(reserved)}, {"pattern": VERSION_LOOKALIKE}]}}
+    )
+
+
+#: Aliases are DNS-1123 labels that start with a letter, so they never read as a version number,
+#: and are none of ``RESERVED_ALIASES`` nor ``v<number>``.
 ALIAS_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-AliasName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=ALIAS_PATTERN)]
+AliasName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=63, pattern=ALIAS_PATTERN),
+    AfterValidator(_not_reserved),
+    _reserved_schema(RESERVED_ALIASES),
+]
+#: A version reference: a number (``3``), ``latest`` (the newest version) or an alias name.
+VERSION_REF_PATTERN = r"^([1-9][0-9]{0,9}|[a-z]([-a-z0-9]*[a-z0-9])?)$"
+VersionRef = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=63, pattern=VERSION_REF_PATTERN),
+    AfterValidator(_not_reserved_ref),
+    _reserved_schema(_REF_RESERVED),
+]
 #: DNS-1123 subdomain (pod and job names): lowercase alphanumerics, '-' and '.', starting and
 #: ending alphanumeric (length limits are set where it is used).
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
@@ -39,14 +139,42 @@ ShortText = Annotated[str, StringConstraints(max_length=256, pattern=NO_CONTROL)
 LongText = Annotated[str, StringConstraints(max_length=4096, pattern=NO_CONTROL_BUT_NL_TAB)]
 #: Artifact and dataset URIs (``s3://bucket/key``): one line, bounded length.
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=NO_CONTROL)]
-#: Version numbers are stored as 32-bit integers: 1 .. 2,147,483,647; JSON integers only.
-VersionNumber = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
+#: Version numbers are stored as 32-bit integers: 1 .. 2,147,483,647; JSON integers only (``3.0``
+#: is one, as JSON Schema counts; ``"3"`` and ``true`` are not).
+VersionNumber = Annotated[StrictInt, Field(ge=1, le=2_147_483_647), JsonInteger]
 #: Metric values: finite numbers (NaN and infinities are refused; JSON has no such numbers).
 MetricValue = Annotated[float, Field(allow_inf_nan=False)]
 LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
 ]
 LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=NO_CONTROL)]
+
+
+class KeysMatching:
+    """Annotation of a ``dict`` whose key type has a pattern: its JSON Schema says the keys must
+    match (``propertyNames``) and what every value is (``additionalProperties``).
+
+    Pydantic emits a key pattern as ``patternProperties``, which lets a key that does not match
+    through with a value of any type: the schema then allowed keys the validator refuses.
+    """
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        patterns = schema.pop("patternProperties", None)
+        if patterns:
+            ((pattern, value),) = patterns.items()
+            schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+            schema["additionalProperties"] = value
+        return schema
+
+
+Labels = Annotated[dict[LabelKey, LabelValue], KeysMatching()]
+#: The uid of the object that produced a version (``SourceRef.uid``, the ``source_uid`` filter).
+SourceUid = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+]
 ModelState = Literal["READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"]
 
 T = TypeVar("T")
@@ -84,7 +212,7 @@ class ModelCreate(Strict):
     description: LongText = ""
     task: ShortText = ""
     framework: ShortText = ""
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+    labels: Labels = Field(default_factory=dict, max_length=64)
 
 
 class ModelUpdate(Strict):
@@ -93,7 +221,7 @@ class ModelUpdate(Strict):
     description: LongText | None = None
     task: ShortText | None = None
     framework: ShortText | None = None
-    labels: dict[LabelKey, LabelValue] | None = Field(default=None, max_length=64)
+    labels: Labels | None = Field(default=None, max_length=64)
 
 
 class ModelRead(BaseModel):
@@ -118,9 +246,7 @@ class SourceRef(Strict):
     ]
     namespace: Name
     name: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
-    uid: Annotated[
-        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    ]
+    uid: SourceUid
 
 
 class VersionCreate(Strict):
@@ -136,9 +262,12 @@ class VersionCreate(Strict):
         "triton-python", "onnx", "tensorrt", "pytorch-libtorch", "tensorflow-savedmodel", "openvino"
     ] = "triton-python"
     signature: Signature
-    metrics: dict[LabelKey, MetricValue] = Field(default_factory=dict, max_length=128)
-    params: dict[
-        LabelKey, Annotated[str, StringConstraints(max_length=1024, pattern=NO_CONTROL)]
+    metrics: Annotated[dict[LabelKey, MetricValue], KeysMatching()] = Field(
+        default_factory=dict, max_length=128
+    )
+    params: Annotated[
+        dict[LabelKey, Annotated[str, StringConstraints(max_length=1024, pattern=NO_CONTROL)]],
+        KeysMatching(),
     ] = Field(default_factory=dict, max_length=256)
     dataset: Name | None = None
     source: SourceRef
@@ -211,9 +340,11 @@ class DatasetCreate(Strict):
     )
     uri: Uri
     manifest: Manifest
-    rows: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+    #: Up to 2**53 - 1, the largest integer every JSON reader holds exactly (RFC 7493, I-JSON):
+    #: a client (or fuzzer) comparing as doubles sees 2**63 as equal to 2**63 - 1.
+    rows: Annotated[StrictInt, Field(ge=0, le=2**53 - 1), JsonInteger]
     description: LongText = ""
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+    labels: Labels = Field(default_factory=dict, max_length=64)
 
 
 class DatasetRead(BaseModel):
@@ -233,12 +364,45 @@ class DatasetRead(BaseModel):
 # Inference services
 
 
+#: Vendor keyword naming the cross-field rules JSON Schema cannot state (it cannot compare two
+#: values of one instance); the server refuses a body breaking them with 422 naming the field.
+RULES_KEYWORD = "x-kubeai-rules"
+
+
 class Assignment(Strict):
     """Desired model for a service: exactly one of ``version``/``alias``; optional canary.
 
     ``canary_share`` (0 < share < 1) is the fraction of the service's pods that serve
-    ``canary_version``; pods are chosen by a stable hash of the pod name.
+    ``canary_version``; pods are chosen by a stable hash of the pod name. ``canary_version``
+    and ``canary_share`` go together, and ``canary_version`` differs from ``version``.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            # Exactly one of version/alias is set (not null).
+            "oneOf": [
+                {"required": ["version"], "properties": {"version": {"type": "integer"}}},
+                {"required": ["alias"], "properties": {"alias": {"type": "string"}}},
+            ],
+            # canary_version and canary_share: both set, or both absent or null.
+            "anyOf": [
+                {
+                    "required": ["canary_version", "canary_share"],
+                    "properties": {
+                        "canary_version": {"type": "integer"},
+                        "canary_share": {"type": "number"},
+                    },
+                },
+                {
+                    "properties": {
+                        "canary_version": {"type": "null"},
+                        "canary_share": {"type": "null"},
+                    }
+                },
+            ],
+            RULES_KEYWORD: ["canary_version differs from version"],
+        }
+    )
 
     model: Name
     version: VersionNumber | None = None
@@ -255,6 +419,30 @@ class Assignment(Strict):
         if self.canary_version is not None and self.canary_version == self.version:
             raise ValueError("'canary_version' must differ from 'version'")
         return self
+
+
+#: Identical assignments are refused (uniqueItems), and so are two of one model.
+ASSIGNMENTS_SCHEMA: dict[str, Any] = {
+    "uniqueItems": True,
+    RULES_KEYWORD: ["each model at most once"],
+}
+
+
+def _unique(items: list[T], key: Callable[[T], object], what: Callable[[T], str]) -> list[T]:
+    """``items`` if no two share ``key``; else ``ValueError`` naming the item and both places."""
+    seen: dict[object, int] = {}
+    for index, item in enumerate(items):
+        first = seen.setdefault(key(item), index)
+        if first != index:
+            raise ValueError(f"{what(item)} twice (items {first} and {index})")
+    return items
+
+
+def _one_per_model(items: list[Assignment]) -> list[Assignment]:
+    return _unique(items, lambda a: a.model, lambda a: f"model {a.model!r} is assigned")
+
+
+Assignments = Annotated[list[Assignment], AfterValidator(_one_per_model)]
 
 
 class ServiceCreate(Strict):
@@ -275,13 +463,15 @@ class ServiceCreate(Strict):
         Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
         | None
     ) = None
-    assignments: list[Assignment] = Field(default_factory=list, max_length=64)
+    assignments: Assignments = Field(
+        default_factory=list, max_length=64, json_schema_extra=ASSIGNMENTS_SCHEMA
+    )
 
 
 class AssignmentsSet(Strict):
     """Body of ``PUT /api/v1/services/{service}/assignments`` (replaces all assignments)."""
 
-    assignments: list[Assignment] = Field(max_length=64)
+    assignments: Assignments = Field(max_length=64, json_schema_extra=ASSIGNMENTS_SCHEMA)
 
 
 class ObservedModel(Strict):
@@ -293,10 +483,26 @@ class ObservedModel(Strict):
     error: LongText | None = None
 
 
+def _one_per_model_version(items: list[ObservedModel]) -> list[ObservedModel]:
+    return _unique(
+        items,
+        lambda m: (m.model, m.version),
+        lambda m: f"model {m.model!r} version {m.version} is reported",
+    )
+
+
 class PodStatusReport(Strict):
     """Body of ``PUT /api/v1/services/{service}/pods/{pod}/status``: the pod's full state."""
 
-    models: list[ObservedModel] = Field(max_length=256)
+    models: Annotated[list[ObservedModel], AfterValidator(_one_per_model_version)] = Field(
+        max_length=256,
+        # Identical entries are refused (uniqueItems), and so are two entries of one model
+        # version with different states, which JSON Schema cannot state.
+        json_schema_extra={
+            "uniqueItems": True,
+            RULES_KEYWORD: ["each model and version at most once"],
+        },
+    )
     agent: ShortText = ""
 
 

@@ -1,4 +1,5 @@
-"""Middleware of the registry app: the request body limit and per-request metrics and logs."""
+"""Middleware of the registry app: the request body limit, unexpected errors as problem+json,
+and per-request metrics and logs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import structlog
 from fastapi import Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glue.model_registry.api.problems import problem
+from glue.model_registry.api.openapi import Resources
+from glue.model_registry.api.problems import problem, unexpected
 from glue.model_registry.deps import app_metrics
 
 log = structlog.get_logger("kubeai.registry")
@@ -65,6 +67,76 @@ class BodyLimit:
             errors=[{"field": "body", "message": f"at most {self.limit} bytes"}],
         )
         await response(scope, receive, send)
+
+
+class DocumentedMethods:
+    """ASGI middleware: a method the OpenAPI document does not list for the resource at the
+    request's path is 405 problem+json with ``Allow`` naming the methods it lists.
+
+    FastAPI makes one route per method, and Starlette's own 405 names only the methods of the
+    first route whose path matches; and a method of a less specific template would take the
+    request (``PUT /aliases/history`` would reach ``PUT /aliases/{alias}``). Paths the document
+    does not describe (``/metrics``, ``/docs``) are left to the router.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._resources: Resources | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if self._resources is None:
+                self._resources = Resources(scope["app"].openapi())
+            path, root = scope["path"], scope.get("root_path", "")
+            allowed = self._resources.methods(path[len(root) :] if path.startswith(root) else path)
+            if allowed is not None and scope["method"] not in allowed:
+                response = problem(
+                    405,
+                    "Method Not Allowed",
+                    f"{scope['method']} is not a method of this resource; allowed: "
+                    f"{', '.join(allowed)}",
+                    instance=scope["path"],
+                    errors=[],
+                )
+                response.headers["Allow"] = ", ".join(allowed)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class ErrorsAsProblems:
+    """ASGI middleware: an exception no handler took becomes the logged 500 problem+json of
+    ``problems.unexpected``, and the connection stays usable.
+
+    Starlette's outermost error middleware answers such an exception with the app's 500 too, but
+    then re-raises it, and the server closes the connection without ``Connection: close``. Put
+    this around the other middleware of the app but inside ``observe`` (which then counts the
+    500). If the response
+    had already started, nothing valid can be sent any more: the exception propagates and the
+    server drops the connection, as it must.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = await unexpected(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

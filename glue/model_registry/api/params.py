@@ -1,5 +1,10 @@
 """Path and query parameter types shared by the routers (validated by FastAPI, documented in the
-OpenAPI document)."""
+OpenAPI document).
+
+Every text parameter follows the rules of the body field it names or filters on (the same type
+from ``schemas``), so a parameter never admits what the body refuses: no control characters (a
+NUL byte cannot be stored in or compared with PostgreSQL text), bounded length, the same pattern.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,18 @@ from fastapi import Path, Query
 
 from glue.model_registry import schemas
 
-ModelName = Annotated[str, Path(pattern=schemas.DNS1123_LABEL, max_length=63)]
+ModelName = Annotated[schemas.Name, Path()]
 DatasetName = ModelName
-ServiceName = Annotated[str, Path(pattern=schemas.DNS1123_LABEL, max_length=63)]
-AliasName = Annotated[str, Path(pattern=schemas.ALIAS_PATTERN, max_length=63)]
-PodName = Annotated[str, Path(pattern=schemas.DNS1123_SUBDOMAIN, max_length=253)]
-PodQuery = Annotated[str, Query(pattern=schemas.DNS1123_SUBDOMAIN, max_length=253)]
-#: A version number (1..2,147,483,647 digits) or an alias name.
-VersionRef = Annotated[
-    str, Path(pattern=r"^([1-9][0-9]{0,9}|[a-z]([-a-z0-9]*[a-z0-9])?)$", max_length=63)
-]
-Team = Annotated[str | None, Query(pattern=schemas.DNS1123_LABEL, max_length=63)]
+ServiceName = Annotated[schemas.Name, Path()]
+#: An alias: none of ``schemas.RESERVED_ALIASES`` nor ``v<number>`` (422 listing them).
+AliasName = Annotated[schemas.AliasName, Path()]
+PodName = Annotated[schemas.PodName, Path()]
+PodQuery = Annotated[schemas.PodName, Query()]
+#: A version number (1..2,147,483,647), ``latest`` or an alias name.
+VersionRef = Annotated[schemas.VersionRef, Path()]
+Team = Annotated[schemas.Name | None, Query()]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+#: The ``source_uid`` filter: what ``SourceRef.uid`` accepts.
+SourceUidQuery = Annotated[schemas.SourceUid | None, Query()]
+#: The ``dataset`` filter: a dataset name.
+DatasetQuery = Annotated[schemas.Name | None, Query()]

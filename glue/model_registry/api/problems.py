@@ -15,16 +15,17 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glue.model_registry import schemas
-from glue.model_registry.errors import RegistryProblem
+from glue.model_registry.errors import Invalid, NotFound, RegistryProblem
 
 log = structlog.get_logger("kubeai.registry")
 
 PROBLEM = "application/problem+json"
 
-#: The error responses every operation documents.
+#: The error responses every operation documents (405: the path's resource may be another
+#: template's, e.g. ``PUT /models/m/aliases/history``, see ``middleware.DocumentedMethods``).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.Problem, "content": {PROBLEM: {}}}
-    for status in (400, 401, 403, 404, 409, 413, 422, 503)
+    for status in (400, 401, 403, 404, 405, 409, 413, 422, 503)
 }
 
 
@@ -57,9 +58,17 @@ def problem(
 
 
 async def domain_problem(request: Request, exc: RegistryProblem) -> JSONResponse:
-    """Handler: a ``RegistryProblem`` becomes its status, title, detail and field."""
+    """Handler: a ``RegistryProblem`` becomes its status, title, detail and field.
+
+    A ``NotFound`` naming a body field (``body.version``, ``body.assignments[0].model``) is a
+    422: the request's target exists, what is missing is something the body refers to, and a
+    404 would say the target itself is gone (RFC 9110, section 15.5.5).
+    """
+    status, title = exc.status, exc.title
+    if isinstance(exc, NotFound) and (exc.field or "").startswith("body."):
+        status, title = Invalid.status, Invalid.title
     errors = [{"field": exc.field, "message": exc.detail}] if exc.field else []
-    return problem(exc.status, exc.title, exc.detail, instance=request.url.path, errors=errors)
+    return problem(status, title, exc.detail, instance=request.url.path, errors=errors)
 
 
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -84,10 +93,13 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> JSON
 
 
 async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """Handler: Starlette's HTTP errors (404 for unknown paths, 405...) as problem+json."""
-    return problem(
+    """Handler: Starlette's HTTP errors (404 for unknown paths, 405 with its ``Allow``...) as
+    problem+json, with the exception's headers."""
+    response = problem(
         exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path, errors=[]
     )
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -104,7 +116,7 @@ async def database_down(request: Request, exc: OperationalError) -> JSONResponse
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Handler: anything else is a logged 500 that leaks no detail."""
-    log.exception("unhandled error", path=request.url.path)
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
     return problem(
         500,
         "Internal error",

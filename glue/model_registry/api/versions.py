@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
-from glue.model_registry.api.params import ModelName, Offset, VersionRef
+from glue.model_registry.api.params import (
+    DatasetQuery,
+    ModelName,
+    Offset,
+    SourceUidQuery,
+    VersionRef,
+)
 from glue.model_registry.deps import (
     AppMetrics,
     AppPolicy,
@@ -74,8 +80,8 @@ def list_versions(
     session: Reader,
     limit: Limit,
     offset: Offset = 0,
-    source_uid: Annotated[str | None, Query(max_length=128)] = None,
-    dataset: Annotated[str | None, Query(pattern=schemas.DNS1123_LABEL, max_length=63)] = None,
+    source_uid: SourceUidQuery = None,
+    dataset: DatasetQuery = None,
 ) -> Any:
     """A model's versions, newest first; filter by producing ``source_uid`` or ``dataset``."""
     rows, total = svc.list_versions(
@@ -94,5 +100,5 @@ def list_versions(
 def get_version(
     team: ReadTeam, model: ModelName, version: VersionRef, session: Reader
 ) -> schemas.VersionRead:
-    """One version by number or alias name."""
+    """One version by number, ``latest`` (the newest) or alias name."""
     return svc.version_read(svc.get_version(session, team=team, model_name=model, ref=version))

@@ -20,17 +20,24 @@ def dataset_query(*, team: str, name: str) -> Select[orm.Dataset]:
 def register_dataset(
     session: Session, *, team: str, body: schemas.DatasetCreate
 ) -> tuple[orm.Dataset, bool]:
-    """Record a dataset of ``team``; the same name with the same manifest is idempotent, else
-    ``Conflict``."""
+    """Record a dataset of ``team``: ``(dataset, True)``; the same name with every field equal
+    again is idempotent: ``(existing, False)``. ``Conflict`` naming each differing field
+    otherwise (datasets are immutable: a re-registration never changes or silently ignores a
+    value)."""
     existing = session.scalar(dataset_query(team=team, name=body.name))
     manifest = body.manifest.model_dump(mode="json")
     if existing is not None:
-        if existing.manifest == manifest and existing.uri == body.uri:
+        differing = [
+            name
+            for name, value in {**body.model_dump(exclude={"team"}), "manifest": manifest}.items()
+            if getattr(existing, name) != value
+        ]
+        if not differing:
             return existing, False
         raise Conflict(
-            f"dataset {body.name!r} is already recorded with other content; datasets are "
-            "immutable, register a new name (e.g. with a date or version suffix)",
-            field="body.name",
+            f"dataset {body.name!r} is already recorded with other {', '.join(differing)}; "
+            "datasets are immutable, register a new name (e.g. with a date or version suffix)",
+            field=f"body.{differing[0]}",
         )
     dataset = orm.Dataset(**{**body.model_dump(), "manifest": manifest, "team": team})
     session.add(dataset)

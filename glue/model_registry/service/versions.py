@@ -66,8 +66,19 @@ def new_version_read(
 
 
 def get_version(session: Session, *, team: str, model_name: str, ref: str) -> orm.ModelVersion:
-    """A version by number (``"3"``) or by alias (``"production"``); ``NotFound`` otherwise."""
+    """A version by number (``"3"``), the newest (``"latest"``) or by alias (``"production"``);
+    ``NotFound`` otherwise (also for ``"latest"`` of a model without versions)."""
     model = get_model(session, team=team, name=model_name)
+    if ref == "latest":
+        newest = session.scalar(
+            select(orm.ModelVersion)
+            .where(orm.ModelVersion.model_id == model.id)
+            .order_by(orm.ModelVersion.version.desc())
+            .limit(1)
+        )
+        if newest is None:
+            raise NotFound(f"model {model_name!r} has no versions yet", field="path.version")
+        return newest
     if ref.isdigit():
         if int(ref) > MAX_VERSION:
             raise NotFound(f"model {model_name!r} has no version {ref}", field="path.version")

@@ -92,8 +92,9 @@ def test_services_status_shows_pods_and_errors(populated: str) -> None:
 
 
 def test_errors_are_one_line_not_tracebacks(populated: str) -> None:
+    # A version the body names that does not exist is the registry's 422: bad input, 2.
     r = _run(populated, "models", "alias", "digits", "production", "9")
-    assert r.exit_code == 1 and "no version 9" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "no version 9" in r.output and "Traceback" not in r.output
     r = _run(populated, "services", "status", "nope")
     assert r.exit_code == 1 and "does not exist" in r.output
     r = _run("http://127.0.0.1:9", "models", "list")
@@ -467,3 +468,12 @@ def test_kubeai_command_for_a_fresh_shell(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PATH", f"{exe.parent}:/usr/bin")  # on PATH here, not in a fresh shell
     assert kubeai_command(str(exe)) == str(exe)
     assert kubeai_command("/nonexistent/pytest").endswith(" -m glue.cli.main")
+
+
+def test_reserved_alias_names_are_refused_and_latest_shows_the_newest(populated: str) -> None:
+    for reserved in ("latest", "history", "v3"):
+        r = _run(populated, "models", "alias", "digits", reserved, "1")
+        assert r.exit_code == ExitCode.BAD_INPUT, r.output
+        assert "reserved" in r.output and "Traceback" not in r.output
+    r = _run(populated, "models", "show", "digits", "latest")
+    assert r.exit_code == 0 and "digits v2" in r.stdout, r.output

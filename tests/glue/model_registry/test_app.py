@@ -195,7 +195,7 @@ def test_alias_promotion_rollback_and_audit(env: Env) -> None:
     no_prev = env.client.post(f"{API}/models/digits/aliases/staging/rollback", json={})
     assert no_prev.status_code == 409
     missing = env.client.put(f"{API}/models/digits/aliases/production", json={"version": 9})
-    assert missing.status_code == 404 and _problem_fields(missing) == ["body.version"]
+    assert missing.status_code == 422 and _problem_fields(missing) == ["body.version"]
     numeric = env.client.put(f"{API}/models/digits/aliases/123", json={"version": 1})
     assert numeric.status_code == 422
 
@@ -254,7 +254,7 @@ def test_services_desired_observed_and_deployments(env: Env) -> None:
         f"{API}/services",
         json={**svc, "name": "x2", "assignments": [{"model": "nope", "alias": "production"}]},
     )
-    assert bad.status_code == 404 and _problem_fields(bad) == ["body.assignments[0].model"]
+    assert bad.status_code == 422 and _problem_fields(bad) == ["body.assignments[0].model"]
     both = env.client.post(
         f"{API}/services",
         json={
@@ -324,7 +324,7 @@ def test_lineage_filters_and_dataset_idempotency(env: Env) -> None:
     assert env.client.post(f"{API}/datasets", json=ds).status_code == 200
     changed = {**ds, "manifest": env.upload_model("digits", "ds-b")["manifest"]}
     conflict = env.client.post(f"{API}/datasets", json=changed)
-    assert conflict.status_code == 409 and _problem_fields(conflict) == ["body.name"]
+    assert conflict.status_code == 409 and _problem_fields(conflict) == ["body.manifest"]
     env.client.post(
         f"{API}/models/digits/versions", json=env.version_body("digits", "u1", dataset="digits-a")
     )
