@@ -591,6 +591,10 @@ class Problem(BaseModel):
 # Identity and audit
 
 
+#: An audit action, ``<resource>.<verb>``.
+AuditAction = Annotated[str, StringConstraints(max_length=63, pattern=r"^[a-z]+\.[a-z]+$")]
+
+
 class AuditEventRead(BaseModel):
     """One write in the audit log: who (the authenticated principal and how it authenticated),
     when, in which team, which action on which resource (path relative to the team)."""

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from glue.model_registry import schemas
 from glue.model_registry.api import API_PREFIX
-from glue.model_registry.api.params import Offset, Team
+from glue.model_registry.api.params import ActionQuery, Offset, PrincipalQuery, Team
 from glue.model_registry.deps import AppPolicy, Caller, Limit, Reader
 from glue.model_registry.service import audit
 from glue.model_registry.service.common import page_of
@@ -37,10 +37,8 @@ def audit_log(
     session: Reader,
     limit: Limit,
     team: Team = None,
-    action: Annotated[
-        str | None, Query(pattern=r"^[a-z]+\.[a-z]+$", max_length=63, description="e.g. alias.set")
-    ] = None,
-    principal: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    action: ActionQuery = None,
+    principal: PrincipalQuery = None,
     offset: Offset = 0,
 ) -> Any:
     """Writes, newest first, of every team the caller may read (admins: all teams)."""

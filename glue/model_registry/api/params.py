@@ -29,3 +29,9 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 SourceUidQuery = Annotated[schemas.SourceUid | None, Query()]
 #: The ``dataset`` filter: a dataset name.
 DatasetQuery = Annotated[schemas.Name | None, Query()]
+#: The audit log's ``principal`` filter: a principal name as the registry records it (one line).
+PrincipalQuery = Annotated[schemas.ShortText | None, Query(min_length=1)]
+#: The audit log's ``action`` filter: ``<resource>.<verb>`` (``alias.set``, ``version.register``).
+ActionQuery = Annotated[
+    schemas.AuditAction | None, Query(description="e.g. alias.set, version.register")
+]

@@ -61,7 +61,7 @@ _ASSIGNMENT_RULES = [
 
 #: operation -> the rules whose 422 a schema-valid request may get.
 UNSTATABLE: dict[str, list[Rule]] = {
-    "POST /api/v1/models/{model}/versions": [
+    "POST /api/v1/teams/{team}/models/{model}/versions": [
         Rule(
             STATE,
             r"body\.artifact_uri",
@@ -73,15 +73,15 @@ UNSTATABLE: dict[str, list[Rule]] = {
         Rule(STATE, r"body\.signature", r".", "the signature matches the config.pbtxt"),
         Rule(STATE, r"body\.dataset", r"is not recorded", "the dataset is recorded"),
     ],
-    "POST /api/v1/datasets": [
+    "POST /api/v1/teams/{team}/datasets": [
         Rule(STATE, r"body\.uri", r".", "the URI is one this deployment's store serves"),
     ],
-    "PUT /api/v1/models/{model}/aliases/{alias}": [
+    "PUT /api/v1/teams/{team}/models/{model}/aliases/{alias}": [
         Rule(STATE, r"body\.version", r"has no version", "the alias moves to a stored version"),
     ],
-    "POST /api/v1/services": _ASSIGNMENT_RULES,
-    "PUT /api/v1/services/{service}/assignments": _ASSIGNMENT_RULES,
-    "PUT /api/v1/services/{service}/pods/{pod}/status": [
+    "POST /api/v1/teams/{team}/services": _ASSIGNMENT_RULES,
+    "PUT /api/v1/teams/{team}/services/{service}/assignments": _ASSIGNMENT_RULES,
+    "PUT /api/v1/teams/{team}/services/{service}/pods/{pod}/status": [
         Rule(
             REQUEST,
             r"body\.models",

@@ -20,7 +20,7 @@ from glue.model_registry.service import models as models_service
 from tests.glue.model_registry.conftest import Env
 from tests.support.registry import RegistryServer, registry_settings
 
-API = "/api/v1"
+API = "/api/v1/teams/cv"
 
 
 def schema_accepts(document: dict[str, Any], component: str, instance: Any) -> bool:
@@ -104,7 +104,7 @@ def test_schema_and_server_agree(env: Env, component: str, body: Any, valid: boo
         "AssignmentsSet": ("PUT", f"{API}/services/s/assignments"),
         "PodStatusReport": ("PUT", f"{API}/services/s/pods/p/status"),
     }[component]
-    env.client.post(f"{API}/services", json={"name": "s", "team": "t"})
+    env.client.post(f"{API}/services", json={"name": "s"})
     response = env.client.request(*route, json=body)
     # Request validation refuses exactly what the schema refuses; a valid body may still break
     # a rule of stored state (no model 'm': 422 "Unprocessable content", or 404 for the path).
@@ -147,19 +147,24 @@ def test_405_names_the_allowed_methods(env: Env, method: str, path: str, allow: 
 TEXT_PARAMETERS = [
     (f"{API}/models/m/versions", "source_uid"),
     (f"{API}/models/m/versions", "dataset"),
-    (f"{API}/models", "team"),
+    ("/api/v1/audit", "team"),
+    ("/api/v1/audit", "principal"),
     (f"{API}/services/s/desired", "pod"),
 ]
 
 
 def _nul_bytes_refused(client: TestClient) -> None:
-    client.post(f"{API}/models", json={"name": "m", "team": "t"})
+    client.post(f"{API}/models", json={"name": "m"})
     for path, name in TEXT_PARAMETERS:
         for value in ("a\x00b", "a\x1bb", "a\x85b"):
             response = client.get(path, params={name: value})
             assert response.status_code == 422, (path, name, value, response.text)
             assert fields(response) == [f"query.{name}"]
-    for path in (f"{API}/models/a%00b", f"{API}/services/s/pods/a%00b"):
+    for path in (
+        f"{API}/models/a%00b",
+        f"{API}/services/s/pods/a%00b",
+        "/api/v1/teams/a%00b/models",
+    ):
         response = client.request("GET" if "models" in path else "DELETE", path)
         assert response.status_code == 422 and fields(response)[0].startswith("path.")
 
@@ -216,14 +221,14 @@ def test_unexpected_error_is_500_problem_and_the_connection_stays_usable(
     server = RegistryServer(registry_settings(tmp_path)).start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-            request = b"GET /api/v1/models HTTP/1.1\r\nHost: registry\r\n\r\n"
+            request = b"GET /api/v1/teams/cv/models HTTP/1.1\r\nHost: registry\r\n\r\n"
             head, body = _http(sock, request)
             assert head.startswith(b"HTTP/1.1 500"), head
             assert b"application/problem+json" in head and b"a bug" not in body
             head, body = _http(sock, b"GET /metrics HTTP/1.1\r\nHost: registry\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200"), (head, body)
             # The 500 is counted like any answer.
-            assert b'route="/api/v1/models",status="500"' in body
+            assert b'route="/api/v1/teams/{team}/models",status="500"' in body
     finally:
         server.stop()
 
@@ -288,15 +293,20 @@ def test_dataset_reregistration_with_other_values_is_409_naming_them(env: Env) -
     assert env.client.post(f"{API}/datasets", json=dataset).status_code == 200
     for change, named in (
         ({"rows": 11}, "rows"),
-        ({"team": "nlp"}, "team"),
         ({"description": "other"}, "description"),
         ({"labels": {"a": "b"}}, "labels"),
-        ({"rows": 11, "team": "nlp"}, "team, rows"),
+        ({"rows": 11, "description": "other"}, "rows, description"),
     ):
         conflict = env.client.post(f"{API}/datasets", json={**dataset, **change})
         assert conflict.status_code == 409, conflict.text
         assert f"other {named};" in conflict.json()["detail"]
         assert fields(conflict) == [f"body.{next(iter(change))}"] or len(change) > 1
+    # another team's dataset of the same name is its own; a body naming another team is refused
+    assert env.client.post("/api/v1/teams/nlp/datasets", json=dataset).status_code == 422
+    other = {k: v for k, v in dataset.items() if k != "team"}
+    assert env.client.post("/api/v1/teams/nlp/datasets", json=other).status_code == 201
+    moved = env.client.post(f"{API}/datasets", json={**dataset, "team": "nlp"})
+    assert moved.status_code == 422 and fields(moved) == ["body.team"]
     stored = env.client.get(f"{API}/datasets/digits-a").json()
     assert (stored["rows"], stored["team"]) == (10, "cv")
 
@@ -304,9 +314,9 @@ def test_dataset_reregistration_with_other_values_is_409_naming_them(env: Env) -
 def test_405_behind_a_path_prefix(env: Env) -> None:
     """Served below a proxy's prefix (``root_path``), the resource is found all the same."""
     with TestClient(create_app(env.settings), root_path="/registry") as client:
-        response = client.request("TRACE", "/registry/api/v1/models")
+        response = client.request("TRACE", "/registry/api/v1/teams/cv/models")
         assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
-        assert client.get("/registry/api/v1/models").status_code == 200
+        assert client.get("/registry/api/v1/teams/cv/models").status_code == 200
 
 
 def test_request_rules_json_schema_cannot_state_are_422_whatever_the_state(env: Env) -> None:
@@ -317,14 +327,14 @@ def test_request_rules_json_schema_cannot_state_are_422_whatever_the_state(env: 
     for component in ("ServiceCreate", "AssignmentsSet"):
         rules = document["components"]["schemas"][component]["properties"]["assignments"]
         assert rules["x-kubeai-rules"] == ["each model at most once"]
-    assert env.client.post(f"{API}/services", json={"name": "s", "team": "t"}).status_code == 201
+    assert env.client.post(f"{API}/services", json={"name": "s"}).status_code == 201
     twice = [{"model": "m", "alias": "a"}, {"model": "m", "version": 2}]
     for identical in (False, True):
         assignments = [twice[0], twice[0]] if identical else twice
         again = env.client.post(
             f"{API}/services",
             params={"exist_ok": "true"},
-            json={"name": "s", "team": "t", "assignments": assignments},
+            json={"name": "s", "assignments": assignments},
         )
         assert again.status_code == 422 and fields(again) == ["body.assignments"], again.text
         assert "model 'm' is assigned twice (items 0 and 1)" in again.json()["detail"]
