@@ -14,17 +14,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from glue.artifacts.errors import ChecksumMismatch
+from glue.json_numbers import JsonInteger
 
 _CHUNK = 1 << 20
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
-#: Largest file size a manifest may declare: a signed 64-bit integer, what JSON consumers and
-#: databases hold exactly (2**63 - 1 bytes).
-MAX_FILE_SIZE = (1 << 63) - 1
+#: Largest file size a manifest may declare: 2**53 - 1 bytes (8 PiB), the largest integer every
+#: JSON reader holds exactly (readers that parse numbers as doubles would take 2**63 + 1 for
+#: 2**63 - 1 and let a larger size pass a schema check the server refuses).
+MAX_FILE_SIZE = (1 << 53) - 1
 #: One path segment: no '/', '\\' or NUL, and not '.' or '..' (written without lookarounds).
 _SEGMENT = r"(?:[^/\\\x00.][^/\\\x00]*|\.[^/\\\x00.][^/\\\x00]*|\.\.[^/\\\x00]+)"
 #: What ``check_relative_path`` accepts (with 1..1024 characters), as a JSON Schema pattern.
@@ -43,7 +45,7 @@ class FileDigest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sha256: StrictStr = Field(pattern=SHA256_PATTERN)
-    size: StrictInt = Field(ge=0, le=MAX_FILE_SIZE)
+    size: Annotated[StrictInt, Field(ge=0, le=MAX_FILE_SIZE), JsonInteger]
 
 
 class Manifest(BaseModel):

@@ -180,6 +180,11 @@ ModelState = Literal["READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"]
 T = TypeVar("T")
 
 
+#: Vendor keyword naming the cross-field rules JSON Schema cannot state (it cannot compare two
+#: values of one instance); the server refuses a body breaking them with 422 naming the field.
+RULES_KEYWORD = "x-kubeai-rules"
+
+
 class Strict(BaseModel):
     """Base for request bodies: unknown fields are errors."""
 
@@ -208,6 +213,7 @@ class ModelCreate(Strict):
         default=None,
         description="The team; optional, as the path names it. When given, it must equal the "
         "path's team.",
+        json_schema_extra={RULES_KEYWORD: ["equals the path's team"]},
     )
     description: LongText = ""
     task: ShortText = ""
@@ -337,6 +343,7 @@ class DatasetCreate(Strict):
         default=None,
         description="The team; optional, as the path names it. When given, it must equal the "
         "path's team.",
+        json_schema_extra={RULES_KEYWORD: ["equals the path's team"]},
     )
     uri: Uri
     manifest: Manifest
@@ -362,11 +369,6 @@ class DatasetRead(BaseModel):
 
 # ---------------------------------------------------------------------------------------------
 # Inference services
-
-
-#: Vendor keyword naming the cross-field rules JSON Schema cannot state (it cannot compare two
-#: values of one instance); the server refuses a body breaking them with 422 naming the field.
-RULES_KEYWORD = "x-kubeai-rules"
 
 
 class Assignment(Strict):
@@ -457,6 +459,7 @@ class ServiceCreate(Strict):
         default=None,
         description="The team; optional, as the path names it. When given, it must equal the "
         "path's team.",
+        json_schema_extra={RULES_KEYWORD: ["equals the path's team"]},
     )
     description: LongText = ""
     service_account: (

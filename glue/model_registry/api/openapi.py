@@ -33,9 +33,17 @@ def install(app: FastAPI, settings: RegistrySettings) -> None:
 
 def apply(document: dict[str, Any], settings: RegistrySettings) -> dict[str, Any]:
     """``document`` (changed in place and returned) with every ``limit`` query parameter's
-    ``maximum`` set to ``settings.max_page_size``."""
+    ``maximum`` set to ``settings.max_page_size``; for an open registry (no authenticator,
+    loopback only) no security requirement and no 401/403 answers, as none is enforced."""
+    open_registry = not settings.auth.enabled
+    if open_registry:
+        document.get("components", {}).pop("securitySchemes", None)
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            if open_registry:
+                operation.pop("security", None)
+                for status in ("401", "403"):
+                    operation.get("responses", {}).pop(status, None)
             for parameter in operation.get("parameters", ()):
                 if parameter.get("in") == "query" and parameter.get("name") == LIMIT_PARAMETER:
                     parameter["schema"]["maximum"] = settings.max_page_size

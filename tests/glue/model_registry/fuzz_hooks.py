@@ -59,8 +59,12 @@ _ASSIGNMENT_RULES = [
     ),
 ]
 
+#: A create body's ``team`` equals the path's (x-kubeai-rules: a body value compared with a path).
+_TEAM_RULE = Rule(STATE, r"body\.team", r"but the path's team is", "body.team equals the path's")
+
 #: operation -> the rules whose 422 a schema-valid request may get.
 UNSTATABLE: dict[str, list[Rule]] = {
+    "POST /api/v1/teams/{team}/models": [_TEAM_RULE],
     "POST /api/v1/teams/{team}/models/{model}/versions": [
         Rule(
             STATE,
@@ -75,11 +79,12 @@ UNSTATABLE: dict[str, list[Rule]] = {
     ],
     "POST /api/v1/teams/{team}/datasets": [
         Rule(STATE, r"body\.uri", r".", "the URI is one this deployment's store serves"),
+        _TEAM_RULE,
     ],
     "PUT /api/v1/teams/{team}/models/{model}/aliases/{alias}": [
         Rule(STATE, r"body\.version", r"has no version", "the alias moves to a stored version"),
     ],
-    "POST /api/v1/teams/{team}/services": _ASSIGNMENT_RULES,
+    "POST /api/v1/teams/{team}/services": [*_ASSIGNMENT_RULES, _TEAM_RULE],
     "PUT /api/v1/teams/{team}/services/{service}/assignments": _ASSIGNMENT_RULES,
     "PUT /api/v1/teams/{team}/services/{service}/pods/{pod}/status": [
         Rule(

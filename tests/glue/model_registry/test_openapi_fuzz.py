@@ -5,7 +5,9 @@ document, against the real app over a real SQLite file.
 and every error is problem+json.
 
 ``test_all_checks_conform``: the ``schemathesis run`` command with ``--checks all`` (every phase:
-examples, coverage, fuzzing, stateful) against a registry served by uvicorn on loopback, over
+examples, coverage, fuzzing, stateful) against a registry served by uvicorn on loopback, with
+authentication on (a static admin token is sent; schemathesis' own checks send none and a wrong
+one and expect 401), over
 SQLite and over a real PostgreSQL (where a NUL byte in text was a 500), with a
 bounded number of examples per operation and a fixed seed (``KUBEAI_FUZZ_SEED`` overrides it,
 ``KUBEAI_FUZZ_EXAMPLES`` the number of examples), must report 0 failures. Every check is on.
@@ -33,6 +35,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from glue.model_registry.app import create_app
+from glue.model_registry.auth.settings import AuthSettings, Subjects
 from glue.model_registry.db import Database
 from tests.support.registry import RegistryServer, registry_settings
 
@@ -48,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[3]
 #: Examples per operation and phase: about 2,000 cases, 20-30 s on a quiet machine.
 EXAMPLES = int(os.environ.get("KUBEAI_FUZZ_EXAMPLES", "10"))
 SEED = os.environ.get("KUBEAI_FUZZ_SEED", "20261130")
+#: The platform admin's static token the authenticated run sends.
+ADMIN_TOKEN = "fuzz-admin-".ljust(48, "0")
 
 
 @schema.parametrize()
@@ -63,7 +68,12 @@ def test_no_server_errors_and_problem_json(case) -> None:
 def test_all_checks_conform(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     (tmp_path / "artifacts").mkdir()
     database_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
-    server = RegistryServer(registry_settings(tmp_path, database_url)).start()
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f"{ADMIN_TOKEN},fuzzer,fuzzer-uid\n")
+    settings = registry_settings(tmp_path, database_url).model_copy(
+        update={"auth": AuthSettings(static_tokens_file=tokens, admins=Subjects(users=["fuzzer"]))}
+    )
+    server = RegistryServer(settings).start()
     try:
         run = subprocess.run(
             [
@@ -82,6 +92,8 @@ def test_all_checks_conform(tmp_path: Path, backend: str, request: pytest.Fixtur
                 "1",
                 "--continue-on-failure",
                 "--no-color",
+                "--header",
+                f"Authorization: Bearer {ADMIN_TOKEN}",
             ],
             cwd=tmp_path,
             env={

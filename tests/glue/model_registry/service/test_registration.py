@@ -117,12 +117,12 @@ def _refused(env: Env, body: dict[str, Any]) -> tuple[str, str]:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        *[("size", size) for size in (True, "1", 1 << 63, -1, None)],
+        *[("size", size) for size in (True, "1", 1 << 53, 1 << 63, -1, None)],
         *[("sha256", sha) for sha in ("A" * 64, "a" * 63, "g" * 64, 7, "")],
     ],
 )
 def test_manifest_sizes_and_sha256_are_strictly_typed(env: Env, key: str, value: Any) -> None:
-    """Sizes are JSON integers 0..2**63-1 (never booleans or strings); sha256 is 64 hex."""
+    """Sizes are JSON integers 0..2**53-1 (never booleans or strings); sha256 is 64 hex."""
     env.create_model()
     body = _body(env, "uid-typed")
     body["manifest"]["files"]["1/model.py"][key] = value
@@ -130,7 +130,7 @@ def test_manifest_sizes_and_sha256_are_strictly_typed(env: Env, key: str, value:
     assert field == f"body.manifest.files.1/model.py.{key}"
 
 
-@pytest.mark.parametrize("size", [0, 1, (1 << 63) - 1])
+@pytest.mark.parametrize("size", [0, 1, (1 << 53) - 1])
 def test_manifest_size_must_equal_the_stored_file(env: Env, size: int) -> None:
     env.create_model()
     body = _body(env, "uid-size")
