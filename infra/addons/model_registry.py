@@ -28,6 +28,10 @@ charts/kubeai-glue/values.yaml):
   implements NetworkPolicy (teams' own namespaces: ``infra.network_policy``).
   chain applies: IRSA or Workload Identity from ``kubeai:glue.serviceAccount.workloadIdentity``
   (``serviceAccount.annotations``; ``infra.config.identity``), so no static key is needed;
+* ``registry.auth`` (``auth_values``) from ``kubeai:glue.auth`` (``infra.config.registry_auth``):
+  by default TokenReview of ServiceAccount tokens for the audience ``kubeai-registry`` (the
+  chart then binds the registry's ServiceAccount to ``system:auth-delegator``), OIDC and static
+  tokens when configured, the role bindings, admins and controllers;
 * ``checksums``: the sha256 of the data of each Secret the stack creates for the registry
   (``database``, ``artifact-store``), so changing a secret rolls the registry pods;
 * ``imagePullSecrets`` from ``kubeai:glue.imagePullSecrets``.
@@ -67,6 +71,7 @@ from infra.config import (
     ImageSettings,
     PlatformConfig,
     PlatformNetwork,
+    RegistryAuth,
     registry_service_name,
 )
 from infra.images import mirrored_ref
@@ -99,6 +104,41 @@ def network_policy_values(network: PlatformNetwork, team_label: str) -> dict[str
     }
 
 
+def auth_values(auth: RegistryAuth) -> dict[str, Any]:
+    """The chart's ``registry.auth`` values for ``kubeai:glue.auth`` (same keys, camelCase;
+    unset optional strings become the chart's empty "off" value)."""
+    oidc = auth.oidc
+    return {
+        "kubernetes": {
+            "enabled": auth.kubernetes.enabled,
+            "audiences": list(auth.kubernetes.audiences),
+            "cacheSeconds": auth.kubernetes.cache_seconds,
+        },
+        "oidc": {
+            "issuer": oidc.issuer or "",
+            "audience": oidc.audience,
+            "usernameClaim": oidc.username_claim,
+            "groupsClaim": oidc.groups_claim,
+            "usernamePrefix": oidc.username_prefix,
+            "groupsPrefix": oidc.groups_prefix,
+            "caConfigMap": oidc.ca_config_map or "",
+            "caConfigMapKey": oidc.ca_config_map_key,
+        },
+        "staticTokens": {
+            "existingSecret": auth.static_tokens.existing_secret or "",
+            "key": auth.static_tokens.key,
+        },
+        "admins": auth.admins.model_dump(),
+        "bindings": [
+            b.model_dump(include={"team", "role", "users", "groups"}) for b in auth.bindings
+        ],
+        "serviceAccountRole": auth.service_account_role,
+        "controllers": list(auth.controllers),
+        "protectMetrics": auth.protect_metrics,
+        "protectDocs": auth.protect_docs,
+    }
+
+
 def glue_values(
     glue: GlueServices,
     store: ArtifactStore,
@@ -119,7 +159,7 @@ def glue_values(
     ``checksums`` the sha256 of those Secrets' data by name (``secret_checksum``).
     """
     account = glue.service_account
-    registry: dict[str, Any] = {"replicas": glue.replicas}
+    registry: dict[str, Any] = {"replicas": glue.replicas, "auth": auth_values(glue.auth)}
     if labels := account.pod_labels():
         registry["podLabels"] = labels
     mirror = images.registry if images is not None else None

@@ -19,10 +19,12 @@ annotations (``kubeai.dev/model``, ``kubeai.dev/initial-alias``) for people read
 
 The service's ServiceAccount carries its cloud identity (``serviceAccount.annotations``, e.g.
 IRSA or Workload Identity from ``kubeai:serviceAccounts.serving``; ``infra.config.identity``), so
-the agent reads model artifacts without static keys; the pods pull with the nvcr.io secret, the
-platform's glue image pull secrets and the team's own (``imagePullSecrets``); ``checksums``
-carries the sha256 of the Secrets the team stack creates for the pods (static object-store
-keys), so changing one rolls the service.
+the agent reads model artifacts without static keys; the agent authenticates to the registry
+with a projected token of that account for the platform's registry audience
+(``registry.token``, ``PlatformOutputs.registry_audience``); the pods pull with the nvcr.io
+secret, the platform's glue image pull secrets and the team's own (``imagePullSecrets``);
+``checksums`` carries the sha256 of the Secrets the team stack creates for the pods (static
+object-store keys), so changing one rolls the service.
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ class TritonDefaults:
     glue_pull_secrets: tuple[str, ...] = field(default=())
     #: ``kubeai:images.pullSecrets`` of the platform (its registry mirror's credentials).
     mirror_pull_secrets: tuple[str, ...] = field(default=())
+    #: Audience of the agents' projected ServiceAccount token for the registry; None: no token
+    #: (``PlatformOutputs.registry_audience``).
+    registry_audience: str | None = None
 
     @classmethod
     def from_platform(cls, platform: PlatformOutputs, *, pull_secret: str | None) -> TritonDefaults:
@@ -117,7 +122,13 @@ class TritonDefaults:
             ),
             glue_pull_secrets=tuple(platform.glue_image_pull_secrets),
             mirror_pull_secrets=tuple(platform.image_pull_secrets),
+            registry_audience=platform.registry_audience,
         )
+
+
+def _token_values(audience: str | None) -> dict[str, Any]:
+    """The chart's ``registry.token``: a projected token for ``audience``, or none."""
+    return {"enabled": True, "audience": audience} if audience else {"enabled": False}
 
 
 def inference_service_values(
@@ -137,6 +148,11 @@ def inference_service_values(
     glue ones and its mirror's (``kubeai:images.pullSecrets``), each name once; ``checksums``:
     sha256 of the Secrets the pods read, by name.
 
+    Registry credentials: the agent presents a projected ServiceAccount token for
+    ``defaults.registry_audience`` (none when the platform's registry reviews no ServiceAccount
+    tokens); its team is ``team`` (the team's namespace) and the registry lets only the pods of
+    this service's ServiceAccount report its pods.
+
     GPUs: ``gpu.count`` sets the ``nvidia.com/gpu`` requests/limits and makes the chart add the
     node selector ``nvidia.com/gpu.present=true``; the tolerations are the service's effective
     ones (the GPU taint's by default when it asks for GPUs), passed in ``tolerations`` with
@@ -151,6 +167,7 @@ def inference_service_values(
             "service": service.name,
             "team": team,
             "initialAssignments": [{"model": service.model, "alias": service.alias}],
+            "token": _token_values(defaults.registry_audience),
         },
         "replicas": service.replicas,
         "imagePullSecrets": [

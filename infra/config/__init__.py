@@ -9,7 +9,8 @@ stack share this package (``kubeai:stackKind``):
 
 Modules: ``shared`` (names, quantities, taints, resources, the artifact store, ``ConfigError``),
 ``platform``, ``team``, ``images`` (``kubeai:images``: registry mirror, pull secrets),
-``network`` (``kubeai:network`` of both kinds), ``identity`` (cloud workload identities of
+``network`` (``kubeai:network`` of both kinds), ``registry_auth`` (``kubeai:glue.auth``: who
+may call the model registry), ``identity`` (cloud workload identities of
 ServiceAccounts), ``outputs`` (the platform stack's exports, the registry URL), ``fit`` (will the
 team's pods be admitted and scheduled: LimitRange, quota, Pod Security, node size) and
 ``loading`` (stack-file keys -> validated config). Errors are ``ConfigError`` listing every
@@ -61,6 +62,13 @@ from infra.config.platform import (
     TritonServingConfig,
     VolcanoAddon,
     platform_problems,
+)
+from infra.config.registry_auth import (
+    OidcAuth,
+    RegistryAuth,
+    RegistryBinding,
+    StaticTokens,
+    TokenReviewAuth,
 )
 from infra.config.shared import (
     DNS_LABEL,
@@ -149,6 +157,7 @@ __all__ = [
     "Name",
     "NetworkOutput",
     "NodePool",
+    "OidcAuth",
     "PlatformConfig",
     "PlatformNetwork",
     "PlatformOutputs",
@@ -157,14 +166,18 @@ __all__ = [
     "Queue",
     "QueuePolicy",
     "Quota",
+    "RegistryAuth",
+    "RegistryBinding",
     "Resources",
     "ServiceAccountConfig",
+    "StaticTokens",
     "Strict",
     "Taint",
     "Team",
     "TeamConfig",
     "TeamGroups",
     "TeamNetwork",
+    "TokenReviewAuth",
     "Toleration",
     "TrainingOperatorAddon",
     "TritonServingConfig",

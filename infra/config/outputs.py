@@ -110,6 +110,10 @@ class PlatformOutputs(BaseModel):
     #: at it) and the pull secrets team workloads reference; absent from older exports.
     image_registry: str | None = None
     image_pull_secrets: list[str] = []
+    #: Audience of the projected ServiceAccount token serving agents present to the registry
+    #: (``kubeai:glue.auth``); None: agents send no token (a platform stack exported before the
+    #: registry authenticated, or one whose registry does not review ServiceAccount tokens).
+    registry_audience: str | None = None
 
     @field_serializer("artifact_store")
     def _store(self, store: ArtifactStore) -> dict[str, Any]:
@@ -142,4 +146,5 @@ def platform_outputs(
         glue_image_pull_secrets=list(config.glue.image_pull_secrets),
         image_registry=config.images.registry,
         image_pull_secrets=list(config.images.pull_secrets),
+        registry_audience=config.glue.auth.agent_audience,
     )

@@ -14,6 +14,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from infra.config.identity import ServiceAccountConfig, identity_problems
 from infra.config.images import ImageSettings
 from infra.config.network import PlatformNetwork
+from infra.config.registry_auth import RegistryAuth
 from infra.config.shared import (
     GPU_PRESENT_LABEL,
     GPU_TAINT_KEY,
@@ -386,6 +387,7 @@ class GlueServices(Strict):
     ``kubernetes.io/dockerconfigjson`` Secrets in the glue namespace (``kubeai-system``) used to
     pull the glue image (from a private registry or mirror); they are exported to team stacks,
     whose serving agents run the same image (``PlatformOutputs.glue_image_pull_secrets``).
+    ``auth``: who may call the registry (``infra.config.registry_auth``; default TokenReview).
     """
 
     image: GlueImage
@@ -395,6 +397,7 @@ class GlueServices(Strict):
     replicas: int = Field(default=1, ge=1, le=10)
     service_account: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
     image_pull_secrets: list[Name] = Field(default_factory=list, max_length=10)
+    auth: RegistryAuth = Field(default_factory=RegistryAuth)
 
     _q = field_validator("storage_size")(check_quantity)
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from glue.model_registry.app import create_app
 from glue.model_registry.settings import RegistrySettings
-from tests.charts.conftest import Render
+from tests.charts.conftest import NAMESPACE, Render
 from tests.charts.support import (
     Objects,
     by_kind,
@@ -46,17 +46,24 @@ def _volumes(objects: Objects) -> dict[str, dict]:
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
 def test_registry_env_is_what_the_registry_reads(
-    render: Render, monkeypatch: pytest.MonkeyPatch, chart: str, values: Path
+    render: Render, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, chart: str, values: Path
 ) -> None:
     """Every KUBEAI_REGISTRY_* variable the chart sets is a RegistrySettings field, and the
-    settings validate with them (secrets replaced by plausible values)."""
+    settings validate with them (secrets replaced by plausible values, the mounted token file
+    by a local one); every scenario configures an authenticator, so the registry would start
+    on the pod's 0.0.0.0 (``glue.model_registry.__main__`` refuses to serve open there)."""
     registry = _registry(render(chart, values))
     env = literal_env(
         registry,
         {f"{PREFIX}DATABASE_URL": "postgresql+psycopg://kubeai:secret@postgres:5432/registry"},
     )
+    if f"{PREFIX}AUTH__STATIC_TOKENS_FILE" in env:  # the registry checks the file exists
+        tokens = tmp_path / "tokens.csv"
+        tokens.write_text('s3cret,prometheus,1,"monitoring"\n')
+        env[f"{PREFIX}AUTH__STATIC_TOKENS_FILE"] = str(tokens)
     settings = settings_from_env(RegistrySettings, PREFIX, env, monkeypatch)
     assert settings.max_body_bytes >= 1024
+    assert settings.auth.enabled
 
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
@@ -121,7 +128,7 @@ def test_postgresql_from_an_existing_secret(render: Render) -> None:
     assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     account = one(objects, "ServiceAccount")
     assert "eks.amazonaws.com/role-arn" in account["metadata"]["annotations"]
-    assert account["automountServiceAccountToken"] is False
+    assert account["automountServiceAccountToken"] is True, "TokenReview needs its token"
     assert _registry(objects)["image"].endswith(
         ":4b49ade0fde126ad59addc70c6c7f54ede2593b7@sha256:"
         "3f1c0f3c2b1a4e5d6c7b8a9f0e1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d"
@@ -207,12 +214,127 @@ def test_ephemeral_database_uses_an_empty_dir(render: Render) -> None:
     assert "--log-level=DEBUG" in _registry(objects)["args"]
 
 
-def test_registry_grants_no_kubernetes_api_access(render: Render) -> None:
-    """No scenario renders a Role, ClusterRole or binding: neither the registry nor the serving
-    agents need Kubernetes API permissions."""
-    for values in sorted(CI.glob("*-values.yaml")):
-        kinds = {o["kind"] for o in render(CHART, values)}
-        assert not kinds & {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+@pytest.mark.parametrize(("chart", "values"), scenario_params(CHART))
+def test_registry_may_only_review_tokens(render: Render, chart: str, values: Path) -> None:
+    """The registry's only Kubernetes API permission is TokenReview: with
+    ``registry.auth.kubernetes.enabled`` one ClusterRoleBinding of its ServiceAccount (of the
+    release namespace) to the bootstrap ClusterRole ``system:auth-delegator``, and the pod
+    mounts the account's token; without it, no binding and no token. No Role or ClusterRole is
+    ever rendered."""
+    objects = render(chart, values)
+    kinds = {o["kind"] for o in objects}
+    assert not kinds & {"Role", "ClusterRole", "RoleBinding"}
+    spec = pod_spec(objects)
+    enabled = env_of(_registry(objects))[f"{PREFIX}AUTH__KUBERNETES__ENABLED"]["value"] == "true"
+    bindings = by_kind(objects, "ClusterRoleBinding")
+    assert spec["automountServiceAccountToken"] is enabled
+    if not enabled:
+        assert not bindings
+        return
+    (binding,) = bindings
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "system:auth-delegator",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": NAMESPACE}
+    ]
+    assert NAMESPACE in binding["metadata"]["name"], "one binding per release namespace"
+    for account in by_kind(objects, "ServiceAccount"):
+        assert account["automountServiceAccountToken"] is True
+
+
+def test_default_auth_is_token_review(render: Render) -> None:
+    """By default the registry checks ServiceAccount tokens for the ``kubeai-registry``
+    audience (what the triton-inference chart's agents request) and nothing else; ServiceAccounts
+    are writers in their namespace's team; nothing is bound by name; /metrics and docs open."""
+    env = literal_env(_registry(_glue(render, "default")))
+    auth = {k.removeprefix(f"{PREFIX}AUTH__"): v for k, v in env.items() if "AUTH__" in k}
+    assert auth == {
+        "KUBERNETES__ENABLED": "true",
+        "KUBERNETES__AUDIENCES": '["kubeai-registry"]',
+        "KUBERNETES__CACHE_SECONDS": "10",
+        "ADMINS": '{"groups":[],"users":[]}',
+        "BINDINGS": "[]",
+        "SERVICE_ACCOUNT_ROLE": "writer",
+        "CONTROLLERS": "[]",
+        "PROTECT_METRICS": "false",
+        "PROTECT_DOCS": "false",
+    }
+
+
+def test_every_auth_value_reaches_the_registry(
+    render: Render, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The ``auth`` scenario: OIDC (claims, prefixes, the issuer CA from a ConfigMap mounted
+    read-only), static tokens from a Secret mounted read-only, admins, bindings, controllers
+    and the protections arrive in the registry's settings as given."""
+    objects = _glue(render, "auth")
+    registry = _registry(objects)
+    env = literal_env(registry)
+    mounts = {m["name"]: m for m in registry["volumeMounts"]}
+    volumes = _volumes(objects)
+    assert mounts["static-tokens"]["readOnly"] is True
+    assert volumes["static-tokens"]["secret"]["secretName"] == "registry-tokens"
+    assert volumes["static-tokens"]["secret"]["items"] == [
+        {"key": "tokens.csv", "path": "tokens.csv"}
+    ]
+    tokens_file = env[f"{PREFIX}AUTH__STATIC_TOKENS_FILE"]
+    assert tokens_file == f"{mounts['static-tokens']['mountPath']}/tokens.csv"
+    assert mounts["oidc-ca"]["readOnly"] is True
+    assert volumes["oidc-ca"]["configMap"]["name"] == "corporate-ca"
+    ca_file = env[f"{PREFIX}AUTH__OIDC__CA_FILE"]
+    assert ca_file == f"{mounts['oidc-ca']['mountPath']}/bundle.pem"
+    local_tokens = tmp_path / "tokens.csv"
+    local_tokens.write_text('s3cret,prometheus,1,"monitoring"\n')
+    env[f"{PREFIX}AUTH__STATIC_TOKENS_FILE"] = str(local_tokens)
+    auth = settings_from_env(RegistrySettings, PREFIX, env, monkeypatch).auth
+    assert auth.kubernetes.enabled and auth.kubernetes.cache_seconds == 30
+    assert auth.kubernetes.audiences == ["kubeai-registry", "kubeai-registry-canary"]
+    assert auth.oidc.issuer == "https://login.example.com/realms/kubeai"
+    assert (auth.oidc.audience, auth.oidc.username_claim, auth.oidc.groups_claim) == (
+        "kubeai",
+        "email",
+        "roles",
+    )
+    assert auth.oidc.username_prefix == auth.oidc.groups_prefix == "sso:"
+    assert str(auth.oidc.ca_file) == ca_file
+    assert auth.admins.users == ["sso:alice@example.com"]
+    assert auth.admins.groups == ["sso:platform-admins"]
+    assert [(b.team, b.role, b.users, b.groups) for b in auth.bindings] == [
+        ("vision", "promoter", [], ["sso:vision-leads"]),
+        ("vision", "writer", ["sso:bob@example.com"], ["sso:vision"]),
+        ("*", "reader", [], ["sso:auditors"]),
+    ]
+    assert auth.controllers == ["kubeai-system/kubeai-controller"]
+    assert auth.protect_metrics and auth.protect_docs
+
+
+def test_protected_metrics_are_scraped_with_a_bearer_token(render: Render) -> None:
+    """With ``protectMetrics`` the ServiceMonitor sends the token of
+    ``serviceMonitor.bearerTokenSecret``; without it, no credentials."""
+    (endpoint,) = one(_glue(render, "auth"), "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "registry-prometheus-token", "key": "token"},
+    }
+    (endpoint,) = one(_glue(render, "postgresql"), "ServiceMonitor")["spec"]["endpoints"]
+    assert "authorization" not in endpoint
+
+
+def test_oidc_only_mounts_no_service_account_token(render: Render) -> None:
+    """Without TokenReview: no binding, no token on the pod or the account, no Kubernetes
+    settings beyond ``enabled: false``."""
+    objects = _glue(render, "oidc-only")
+    assert not by_kind(objects, "ClusterRoleBinding")
+    assert one(objects, "ServiceAccount")["automountServiceAccountToken"] is False
+    env = literal_env(_registry(objects))
+    assert env[f"{PREFIX}AUTH__KUBERNETES__ENABLED"] == "false"
+    assert f"{PREFIX}AUTH__KUBERNETES__AUDIENCES" not in env
+    assert env[f"{PREFIX}AUTH__OIDC__ISSUER"] == "https://accounts.example.com"
+    assert env[f"{PREFIX}AUTH__OIDC__USERNAME_PREFIX"] == "oidc:"
+    assert f"{PREFIX}AUTH__OIDC__CA_FILE" not in env
 
 
 def test_probe_and_metrics_paths_are_registry_routes(render: Render, tmp_path: Path) -> None:
@@ -241,8 +363,10 @@ def test_component_names_keep_their_suffix_with_a_63_character_prefix(
         values=[CI / "default-values.yaml"],
         set_values=["fullnameOverride=" + "x" * 63],
     )
-    names = {o["metadata"]["name"] for o in objects}
+    names = {o["metadata"]["name"] for o in objects if o["kind"] != "ClusterRoleBinding"}
     assert names == {"x" * 63, "x" * 54 + "-registry"}
+    (binding,) = by_kind(objects, "ClusterRoleBinding")
+    assert len(binding["metadata"]["name"]) <= 63
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ from tests.support.helm import KUBE_VERSION, HelmTools
 
 CUSTOM_KINDS = {"ServiceMonitor"}
 """Kinds kubernetes-validate cannot know (custom resources); checked structurally instead."""
+CLUSTER_KINDS = {"ClusterRoleBinding"}
+"""Cluster-scoped kinds a chart may render (no namespace): the registry's binding to
+``system:auth-delegator`` for TokenReview."""
 
 LONG_RELEASE = "a-very-long-release-name-that-reaches-helms-53c-limit"
 """A release name of 53 characters, the longest Helm accepts."""
@@ -182,6 +185,7 @@ def test_rendered_objects_are_valid_kubernetes(render: Render, chart: str, value
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
         "NetworkPolicy",
+        *CLUSTER_KINDS,
     }
 
 
@@ -193,11 +197,15 @@ def test_helm4_renders_the_same_objects(render: Render, chart: str, values: Path
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params())
 def test_metadata_labels_and_namespace(render: Render, chart: str, values: Path) -> None:
-    """Every object is namespaced to the release namespace and carries the recommended labels
+    """Every namespaced object is in the release namespace (a cluster-scoped one has none); every
+    object carries the recommended labels
     with valid values; selectors match their pod templates."""
     for obj in render(chart, values):
         meta = obj["metadata"]
-        assert meta["namespace"] == NAMESPACE
+        if obj["kind"] in CLUSTER_KINDS:
+            assert "namespace" not in meta
+        else:
+            assert meta["namespace"] == NAMESPACE
         labels = meta["labels"]
         missing = [k for k in RECOMMENDED_LABELS if k not in labels]
         assert not missing, f"{obj['kind']}/{meta['name']} lacks labels {missing}"
@@ -254,16 +262,20 @@ def test_images_are_pinned(render: Render, chart: str, values: Path) -> None:
 
 @pytest.mark.parametrize(("chart", "values"), scenario_params())
 def test_pods_are_hardened(render: Render, chart: str, values: Path) -> None:
-    """Pods run as a non-root numeric user with the RuntimeDefault seccomp profile and no
-    service-account token; containers drop every capability, cannot escalate privileges, use a
-    read-only root filesystem and have requests, probes and a memory limit."""
-    for deployment in by_kind(render(chart, values), "Deployment"):
+    """Pods run as a non-root numeric user with the RuntimeDefault seccomp profile; the
+    service-account token is mounted only where the chart binds the account for TokenReview
+    (the registry with ``registry.auth.kubernetes``); containers drop every capability, cannot
+    escalate privileges, use a read-only root filesystem and have requests, probes and a memory
+    limit."""
+    objects = render(chart, values)
+    reviews_tokens = bool(by_kind(objects, "ClusterRoleBinding"))
+    for deployment in by_kind(objects, "Deployment"):
         spec = deployment["spec"]["template"]["spec"]
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True
         assert pod["runAsUser"] > 0
         assert pod["seccompProfile"]["type"] == "RuntimeDefault"
-        assert spec["automountServiceAccountToken"] is False
+        assert spec["automountServiceAccountToken"] is reviews_tokens
         for c in spec["containers"]:
             sc = c["securityContext"]
             assert sc["capabilities"]["drop"] == ["ALL"], c["name"]

@@ -120,6 +120,80 @@ SCHEMA_CASES = {
         ("networkPolicy.cidr=10.0.0.0/8",),
         ("at '/networkPolicy'", "additional properties 'cidr' not allowed"),
     ),
+    "glue-no-authenticator": Case(
+        "kubeai-glue",
+        ("registry.auth.kubernetes.enabled=false",),
+        (
+            "at '/registry/auth': 'anyOf' failed",
+            "at '/registry/auth/kubernetes/enabled'",
+            "at '/registry/auth/oidc/issuer'",
+            "at '/registry/auth/staticTokens/existingSecret'",
+        ),
+    ),
+    "glue-auth-typo-key": Case(
+        "kubeai-glue",
+        ("registry.auth.protectMetric=true",),
+        ("at '/registry/auth'", "additional properties 'protectMetric' not allowed"),
+    ),
+    "glue-auth-bad-role": Case(
+        "kubeai-glue",
+        ("registry.auth.bindings[0].team=vision", "registry.auth.bindings[0].role=owner"),
+        ("at '/registry/auth/bindings/0/role'", "'reader'"),
+    ),
+    "glue-auth-binding-without-subjects": Case(
+        "kubeai-glue",
+        ("registry.auth.bindings[0].team=vision", "registry.auth.bindings[0].role=reader"),
+        ("at '/registry/auth/bindings/0'", "anyOf"),
+    ),
+    "glue-auth-bad-team": Case(
+        "kubeai-glue",
+        (
+            "registry.auth.bindings[0].team=Vision",
+            "registry.auth.bindings[0].role=reader",
+            "registry.auth.bindings[0].users={alice}",
+        ),
+        ("at '/registry/auth/bindings/0/team'",),
+    ),
+    "glue-auth-controller-without-namespace": Case(
+        "kubeai-glue",
+        ("registry.auth.controllers={kubeai-controller}",),
+        ("at '/registry/auth/controllers/0'",),
+    ),
+    "glue-auth-http-issuer": Case(
+        "kubeai-glue",
+        ("registry.auth.oidc.issuer=http://login.example.com",),
+        ("at '/registry/auth/oidc/issuer'",),
+    ),
+    "glue-auth-bad-service-account-role": Case(
+        "kubeai-glue",
+        ("registry.auth.serviceAccountRole=admin",),
+        ("at '/registry/auth/serviceAccountRole'",),
+    ),
+    "glue-auth-no-audience": Case(
+        "kubeai-glue",
+        ("registry.auth.kubernetes.audiences=null",),
+        ("at '/registry/auth/kubernetes'", "audiences"),
+    ),
+    "glue-auth-cache-too-long": Case(
+        "kubeai-glue",
+        ("registry.auth.kubernetes.cacheSeconds=3600",),
+        ("at '/registry/auth/kubernetes/cacheSeconds'", "maximum"),
+    ),
+    "triton-token-typo-key": Case(
+        "triton-inference",
+        ("registry.token.audiences=x",),
+        ("at '/registry/token'", "additional properties 'audiences' not allowed"),
+    ),
+    "triton-token-too-short": Case(
+        "triton-inference",
+        ("registry.token.expirationSeconds=60",),
+        ("at '/registry/token/expirationSeconds'", "minimum"),
+    ),
+    "triton-token-empty-audience": Case(
+        "triton-inference",
+        ("registry.token.audience=",),
+        ("at '/registry/token/audience'",),
+    ),
     "glue-library-values": Case(
         "kubeai-glue", ("kubeai-common.debug=true",), ("at '/kubeai-common'", "'debug'")
     ),
@@ -155,6 +229,11 @@ TEMPLATE_CASES = {
         "kubeai-glue",
         ("artifacts.local.existingClaim=models",),
         ("artifacts.local.existingClaim is set", "artifacts.local.root"),
+    ),
+    "glue-protected-metrics-need-a-token": Case(
+        "kubeai-glue",
+        ("registry.auth.protectMetrics=true", "serviceMonitor.enabled=true"),
+        ("registry.auth.protectMetrics", "serviceMonitor.bearerTokenSecret.name"),
     ),
     "triton-file-scheme-needs-root": Case(
         "triton-inference",
@@ -242,3 +321,26 @@ def test_lint_of_the_bare_chart_names_the_required_image(helm_tools: HelmTools) 
     rendered = helm_tools.run("template", "svc", chart_path("kubeai-glue"), check=False)
     assert rendered.returncode != 0
     assert "image.repository is required" in rendered.stderr
+
+
+def test_template_refuses_no_authenticator_without_the_schema(helm_tools: HelmTools) -> None:
+    """With schema validation skipped, the template still refuses a registry with no
+    authenticator (it would exit at start: it binds 0.0.0.0) and names the three ways."""
+    result = helm_tools.run(
+        "template",
+        "svc",
+        chart_path("kubeai-glue"),
+        "--values",
+        GLUE_CI,
+        "--set",
+        "registry.auth.kubernetes.enabled=false",
+        "--skip-schema-validation",
+        check=False,
+    )
+    assert result.returncode != 0
+    for key in (
+        "registry.auth.kubernetes.enabled",
+        "registry.auth.oidc.issuer",
+        "registry.auth.staticTokens.existingSecret",
+    ):
+        assert key in result.stderr

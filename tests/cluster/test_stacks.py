@@ -165,6 +165,71 @@ def test_stack_installs_with_zero_rejections_and_runs(
     pods = _pods(cluster.api)
     assert all(p["spec"].get("nodeName") for p in pods if p["metadata"].get("ownerReferences"))
     assert not placement_problems(pods, nodes)
+    if stack == cluster.platform:
+        _assert_registry_may_only_review_tokens(cluster.api)
+    else:
+        _assert_agents_present_registry_tokens(cluster.api, cluster.plans[stack])
+
+
+#: The registry's Deployment (kubeai-glue release of the platform: ``infra.config.outputs``).
+REGISTRY_DEPLOYMENT = "/apis/apps/v1/namespaces/kubeai-system/deployments/kubeai-registry"
+ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+
+
+def _allowed(api: httpx.Client, account: str, attributes: dict[str, str]) -> bool:
+    """Whether the API server's RBAC lets ServiceAccount ``namespace:name`` do ``attributes``."""
+    namespace, name = account.split(":")
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": f"system:serviceaccount:{namespace}:{name}",
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
+            "resourceAttributes": attributes,
+        },
+    }
+    response = api.post(ACCESS_REVIEWS, json=review)
+    response.raise_for_status()
+    return bool(response.json()["status"].get("allowed"))
+
+
+def _assert_registry_may_only_review_tokens(api: httpx.Client) -> None:
+    """The registry's ServiceAccount may create TokenReviews (bound to system:auth-delegator by
+    the chart, the registry's authentication of agents) and its pods mount its token; it may
+    not read Secrets."""
+    response = api.get(REGISTRY_DEPLOYMENT)
+    response.raise_for_status()
+    spec = response.json()["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is True
+    account = f"kubeai-system:{spec['serviceAccountName']}"
+    review = {"group": "authentication.k8s.io", "resource": "tokenreviews", "verb": "create"}
+    assert _allowed(api, account, review), f"{account} may not create TokenReviews"
+    secrets = {"resource": "secrets", "verb": "list", "namespace": "kubeai-system"}
+    assert not _allowed(api, account, secrets)
+
+
+def _assert_agents_present_registry_tokens(api: httpx.Client, plan: InstallPlan) -> None:
+    """Every inference service of the team stack runs its agent with a projected token of the
+    registry's audience, its namespace as team and its pods' ServiceAccount."""
+    for manifest in plan.objects:
+        planned = manifest.obj.get("spec", {}).get("template", {}).get("spec", {})
+        if manifest.kind != "Deployment" or not any(
+            c["name"] == "serving-agent" for c in planned.get("containers", [])
+        ):
+            continue
+        meta = manifest.obj["metadata"]
+        namespace = meta.get("namespace") or manifest.namespace
+        response = api.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{meta['name']}")
+        response.raise_for_status()
+        spec = response.json()["spec"]["template"]["spec"]
+        (agent,) = [c for c in spec["containers"] if c["name"] == "serving-agent"]
+        env = {e["name"]: e.get("value") for e in agent.get("env", [])}
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "registry-token"]
+        source = volume["projected"]["sources"][0]["serviceAccountToken"]
+        assert source["audience"] == "kubeai-registry"
+        assert env["KUBEAI_AGENT_REGISTRY_TOKEN_FILE"].endswith("/" + source["path"])
+        assert env["KUBEAI_AGENT_TEAM"] == namespace
+        assert env["KUBEAI_AGENT_SERVICE_ACCOUNT"] == spec["serviceAccountName"]
 
 
 #: One request per upstream webhook that the plane refuses while its configuration is present:

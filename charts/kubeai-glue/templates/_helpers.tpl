@@ -85,4 +85,114 @@ the schema is bypassed. */}}
 {{- fail "database.type is postgresql: set database.postgresql.existingSecret (preferred) or database.postgresql.url" }}
 {{- end }}
 {{- include "kubeai-common.validateArtifacts" .Values.artifacts }}
+{{- include "kubeai-glue.validateAuth" . }}
+{{- end }}
+
+{{/* Where the registry's auth files are mounted (static tokens, the OIDC issuer's CA). */}}
+{{- define "kubeai-glue.staticTokensDir" -}}/etc/kubeai/registry-auth/static-tokens{{- end }}
+{{- define "kubeai-glue.oidcCaDir" -}}/etc/kubeai/registry-auth/oidc-ca{{- end }}
+
+{{/* Refuse a registry without an authenticator (it would exit: it binds 0.0.0.0), and a
+protected /metrics that the ServiceMonitor could not scrape. */}}
+{{- define "kubeai-glue.validateAuth" -}}
+{{- $auth := .Values.registry.auth }}
+{{- if not (or $auth.kubernetes.enabled $auth.oidc.issuer $auth.staticTokens.existingSecret) }}
+{{- fail "registry.auth: no authenticator configured; the registry listens on 0.0.0.0 and refuses to start open there: set registry.auth.kubernetes.enabled=true (TokenReview), registry.auth.oidc.issuer or registry.auth.staticTokens.existingSecret" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled $auth.protectMetrics (not .Values.serviceMonitor.bearerTokenSecret.name) }}
+{{- fail "registry.auth.protectMetrics is true and serviceMonitor.enabled: set serviceMonitor.bearerTokenSecret.name (a Secret holding a static token of the registry, see registry.auth.staticTokens) so Prometheus can scrape /metrics" }}
+{{- end }}
+{{- end }}
+
+{{/* KUBEAI_REGISTRY_AUTH__* of the registry container (glue/model_registry/auth/settings.py):
+scalars as strings, lists and objects as JSON. */}}
+{{- define "kubeai-glue.authEnv" -}}
+{{- $auth := .Values.registry.auth }}
+{{- $p := "KUBEAI_REGISTRY_AUTH__" }}
+- name: {{ $p }}KUBERNETES__ENABLED
+  value: {{ $auth.kubernetes.enabled | quote }}
+{{- if $auth.kubernetes.enabled }}
+- name: {{ $p }}KUBERNETES__AUDIENCES
+  value: {{ toJson $auth.kubernetes.audiences | quote }}
+- name: {{ $p }}KUBERNETES__CACHE_SECONDS
+  value: {{ $auth.kubernetes.cacheSeconds | quote }}
+{{- end }}
+{{- with $auth.oidc }}
+{{- if .issuer }}
+- name: {{ $p }}OIDC__ISSUER
+  value: {{ .issuer | quote }}
+- name: {{ $p }}OIDC__AUDIENCE
+  value: {{ .audience | quote }}
+- name: {{ $p }}OIDC__USERNAME_CLAIM
+  value: {{ .usernameClaim | quote }}
+- name: {{ $p }}OIDC__GROUPS_CLAIM
+  value: {{ .groupsClaim | quote }}
+- name: {{ $p }}OIDC__USERNAME_PREFIX
+  value: {{ .usernamePrefix | quote }}
+- name: {{ $p }}OIDC__GROUPS_PREFIX
+  value: {{ .groupsPrefix | quote }}
+{{- if .caConfigMap }}
+- name: {{ $p }}OIDC__CA_FILE
+  value: {{ printf "%s/%s" (include "kubeai-glue.oidcCaDir" $) .caConfigMapKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $auth.staticTokens.existingSecret }}
+- name: {{ $p }}STATIC_TOKENS_FILE
+  value: {{ printf "%s/%s" (include "kubeai-glue.staticTokensDir" .) $auth.staticTokens.key | quote }}
+{{- end }}
+- name: {{ $p }}ADMINS
+  value: {{ dict "users" ($auth.admins.users | default list) "groups" ($auth.admins.groups | default list) | toJson | quote }}
+- name: {{ $p }}BINDINGS
+  value: {{ $auth.bindings | default list | toJson | quote }}
+- name: {{ $p }}SERVICE_ACCOUNT_ROLE
+  value: {{ $auth.serviceAccountRole | quote }}
+- name: {{ $p }}CONTROLLERS
+  value: {{ $auth.controllers | default list | toJson | quote }}
+- name: {{ $p }}PROTECT_METRICS
+  value: {{ $auth.protectMetrics | quote }}
+- name: {{ $p }}PROTECT_DOCS
+  value: {{ $auth.protectDocs | quote }}
+{{- end }}
+
+{{/* Volume mounts of the auth files (none when unused). */}}
+{{- define "kubeai-glue.authVolumeMounts" -}}
+{{- $auth := .Values.registry.auth }}
+{{- if $auth.staticTokens.existingSecret }}
+- name: static-tokens
+  mountPath: {{ include "kubeai-glue.staticTokensDir" . }}
+  readOnly: true
+{{- end }}
+{{- if and $auth.oidc.issuer $auth.oidc.caConfigMap }}
+- name: oidc-ca
+  mountPath: {{ include "kubeai-glue.oidcCaDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* Volumes of the auth files: only the keys the registry reads, read-only. */}}
+{{- define "kubeai-glue.authVolumes" -}}
+{{- $auth := .Values.registry.auth }}
+{{- with $auth.staticTokens }}
+{{- if .existingSecret }}
+- name: static-tokens
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .key }}
+        path: {{ .key }}
+{{- end }}
+{{- end }}
+{{- with $auth.oidc }}
+{{- if and .issuer .caConfigMap }}
+- name: oidc-ca
+  configMap:
+    name: {{ .caConfigMap }}
+    defaultMode: 0444
+    items:
+      - key: {{ .caConfigMapKey }}
+        path: {{ .caConfigMapKey }}
+{{- end }}
+{{- end }}
 {{- end }}

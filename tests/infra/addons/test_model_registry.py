@@ -7,6 +7,7 @@ import json
 
 import jsonschema
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from infra.addons import REPO_ROOT
@@ -194,3 +195,69 @@ def test_secret_checksums_roll_the_registry(platform_run) -> None:
     assert (
         checksum({"database-url": "postgresql+psycopg://u:p@db:5432/kubeai"}) == (first["database"])
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# registry.auth from kubeai:glue.auth
+
+
+CHART_VALUES = REPO_ROOT / "charts" / "kubeai-glue" / "values.yaml"
+
+
+def test_default_auth_values_are_the_charts_defaults() -> None:
+    """Without ``kubeai:glue.auth`` the stack passes exactly the chart's own ``registry.auth``
+    defaults (TokenReview for ``kubeai-registry``): the two cannot drift apart."""
+    chart = yaml.safe_load(CHART_VALUES.read_text())["registry"]["auth"]
+    values = glue_values(glue(), factories.store("eks"))
+    assert values["registry"]["auth"] == chart
+
+
+def test_configured_auth_reaches_the_chart_values() -> None:
+    """Every key of ``kubeai:glue.auth`` lands under the chart's ``registry.auth`` (the same
+    camelCase names) and the result satisfies the chart's schema."""
+    auth = {
+        "kubernetes": {"audiences": ["kubeai-registry", "other"], "cacheSeconds": 20},
+        "oidc": {
+            "issuer": "https://login.example.com",
+            "groupsClaim": "roles",
+            "caConfigMap": "corporate-ca",
+        },
+        "staticTokens": {"existingSecret": "registry-tokens"},
+        "admins": {"users": ["oidc:alice"]},
+        "bindings": [
+            {"team": "vision", "role": "promoter", "groups": ["oidc:vision-leads"]},
+            {"team": "*", "role": "reader", "users": ["oidc:auditor"]},
+        ],
+        "serviceAccountRole": "agent",
+        "controllers": ["kubeai-system/kubeai-controller"],
+        "protectMetrics": True,
+        "protectDocs": True,
+    }
+    values = glue_values(glue(auth=auth), factories.store("eks"))
+    got = values["registry"]["auth"]
+    assert got["kubernetes"] == {
+        "enabled": True,
+        "audiences": ["kubeai-registry", "other"],
+        "cacheSeconds": 20.0,
+    }
+    assert got["oidc"]["issuer"] == "https://login.example.com"
+    assert got["oidc"]["groupsClaim"] == "roles" and got["oidc"]["caConfigMap"] == "corporate-ca"
+    assert got["oidc"]["usernamePrefix"] == "oidc:"
+    assert got["staticTokens"] == {"existingSecret": "registry-tokens", "key": "tokens.csv"}
+    assert got["admins"] == {"users": ["oidc:alice"], "groups": []}
+    assert got["bindings"] == [
+        {"team": "vision", "role": "promoter", "users": [], "groups": ["oidc:vision-leads"]},
+        {"team": "*", "role": "reader", "users": ["oidc:auditor"], "groups": []},
+    ]
+    assert got["serviceAccountRole"] == "agent"
+    assert got["controllers"] == ["kubeai-system/kubeai-controller"]
+    assert got["protectMetrics"] is True and got["protectDocs"] is True
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(values)] == []
+
+
+def test_a_glue_block_without_an_authenticator_is_refused() -> None:
+    """``GlueServices`` itself refuses an auth block with no authenticator."""
+    with pytest.raises(ValidationError, match="no authenticator"):
+        glue(auth={"kubernetes": {"enabled": False}})

@@ -87,6 +87,7 @@ def test_gpu_service_values_request_and_tolerate_gpus() -> None:
         "service": "resnet",
         "team": "default",
         "initialAssignments": [{"model": "resnet50", "alias": "production"}],
+        "token": {"enabled": True, "audience": "kubeai-registry"},
     }
     assert values["imagePullSecrets"] == [{"name": "nvcr-pull"}]
     assert values["podAnnotations"]["kubeai.dev/model"] == "resnet50"
@@ -179,3 +180,26 @@ def test_platform_outputs_without_glue_pull_secrets_still_parse() -> None:
     exported = factories.outputs_of(factories.platform_config("eks")).model_dump(by_alias=True)
     exported.pop("glueImagePullSecrets")
     assert PlatformOutputs.model_validate(exported).glue_image_pull_secrets == []
+
+
+def test_agents_present_a_token_of_the_platforms_registry_audience() -> None:
+    """The agents' ``registry.token`` follows the platform's exported audience; with none (a
+    registry that reviews no ServiceAccount tokens, or an older platform export) no token."""
+    service = InferenceServiceConfig(name="ranker", model="ranker")
+    platform = factories.outputs_of(factories.platform_config("eks"))
+    custom = platform.model_copy(update={"registry_audience": "registry.example"})
+    values = inference_service_values(
+        service, TritonDefaults.from_platform(custom, pull_secret=None), team="cv"
+    )
+    assert values["registry"]["token"] == {"enabled": True, "audience": "registry.example"}
+    assert values["registry"]["team"] == "cv"
+    legacy = PlatformOutputs.model_validate(
+        platform.model_dump(by_alias=True, exclude={"registry_audience"})
+    )
+    assert legacy.registry_audience is None
+    values = inference_service_values(
+        service, TritonDefaults.from_platform(legacy, pull_secret=None)
+    )
+    assert values["registry"]["token"] == {"enabled": False}
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(values, schema)
