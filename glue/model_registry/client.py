@@ -11,6 +11,7 @@ Every name put into a URL path is percent-encoded as one segment (``_path``): ``
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,7 +125,7 @@ class RegistryClient:
             base_url=base_url.rstrip("/"),
             timeout=timeout,
             auth=BearerAuth(token=token, token_file=token_file),
-            verify=verify,
+            verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
         )
 
     @classmethod
