@@ -28,6 +28,22 @@ log = structlog.get_logger("kubeai.registry")
 router = APIRouter(prefix=TEAM_PREFIX, tags=["aliases"])
 
 
+def _moved(
+    session: Writer, who: Caller, team: str, model: str, event: Any, *, kind: str
+) -> schemas.AliasEventRead:
+    """The move's API view, recorded in the audit log as ``alias.<kind>``."""
+    result = svc.alias_event_read(event, model)
+    audit.record(
+        session,
+        who,
+        team=team,
+        action=f"alias.{kind}",
+        resource=f"models/{result.model}/aliases/{result.alias}",
+        detail={"from": result.from_version, "to": result.to_version, "reason": result.reason},
+    )
+    return result
+
+
 @router.put("/models/{model}/aliases/{alias}", response_model=schemas.AliasEventRead)
 def set_alias(
     team: PromoteTeam,
@@ -42,15 +58,7 @@ def set_alias(
     event = svc.set_alias(
         session, team=team, model_name=model, alias=alias, body=body, actor=who.name
     )
-    result = svc.alias_event_read(event, model)
-    audit.record(
-        session,
-        who,
-        team=team,
-        action="alias.set",
-        resource=f"models/{model}/aliases/{alias}",
-        detail={"from": result.from_version, "to": result.to_version, "reason": result.reason},
-    )
+    result = _moved(session, who, team, model, event, kind="set")
     metrics.alias_moves.labels("set").inc()
     log.info(
         "alias moved",
@@ -87,15 +95,7 @@ def rollback_alias(
         body=body or schemas.AliasRollback(),
         actor=who.name,
     )
-    result = svc.alias_event_read(event, model)
-    audit.record(
-        session,
-        who,
-        team=team,
-        action="alias.rollback",
-        resource=f"models/{model}/aliases/{alias}",
-        detail={"from": result.from_version, "to": result.to_version, "reason": result.reason},
-    )
+    result = _moved(session, who, team, model, event, kind="rollback")
     metrics.alias_moves.labels("rollback").inc()
     log.info("alias rolled back", team=team, model=model, alias=alias, to=result.to_version)
     return result

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
 from glue.model_registry.api.params import ModelName, Offset, PodName, PodQuery, ServiceName
+from glue.model_registry.auth.policy import Action
 from glue.model_registry.deps import (
     AppPolicy,
     Caller,
@@ -136,6 +137,23 @@ def desired(team: ReadTeam, service: ServiceName, session: Reader, pod: PodQuery
     return svc.desired_state(session, team=team, name=service, pod=pod)
 
 
+def _pod_access(
+    session: Writer,
+    who: Caller,
+    policy: AppPolicy,
+    *,
+    team: str,
+    service: str,
+    pod: str,
+    action: Action,
+) -> None:
+    """``Forbidden`` unless ``who`` may ``action`` the service's ``pod``: membership first (so
+    nobody else learns which services exist), then the pod rule (``Policy.require_pod``)."""
+    policy.require_team_member(who, team, action)
+    found = svc.get_service(session, team=team, name=service)
+    policy.require_pod(who, team, pod=pod, service_account=found.service_account, action=action)
+
+
 @router.put("/services/{service}/pods/{pod}/status", response_model=schemas.ServiceRead)
 def report_status(
     team: TeamPath,
@@ -152,9 +170,7 @@ def report_status(
     Allowed to the ``agent`` role of the team, and to the service's own ServiceAccount for the
     pod its token is bound to.
     """
-    policy.require_team_member(who, team, "report")
-    found = svc.get_service(session, team=team, name=service)
-    policy.require_pod(who, team, pod=pod, service_account=found.service_account, action="report")
+    _pod_access(session, who, policy, team=team, service=service, pod=pod, action="report")
     found = svc.report_pod_status(session, team=team, name=service, pod=pod, body=body)
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
 
@@ -170,9 +186,7 @@ def forget_pod(
 ) -> Response:
     """Forget a pod's observed state (the pod is gone): writers of the team, or the pod's own
     agent."""
-    policy.require_team_member(who, team, "write")
-    found = svc.get_service(session, team=team, name=service)
-    policy.require_pod(who, team, pod=pod, service_account=found.service_account, action="write")
+    _pod_access(session, who, policy, team=team, service=service, pod=pod, action="write")
     removed = svc.forget_pod(session, team=team, name=service, pod=pod)
     audit.record(
         session,
