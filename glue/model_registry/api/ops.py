@@ -12,8 +12,9 @@ router = APIRouter(tags=["ops"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers (on the event loop: it needs no worker thread, so requests
+    waiting on slow dependencies cannot starve the probe)."""
     return {"status": "ok"}
 
 

@@ -72,10 +72,17 @@ def create_service(
     session: Writer,
     settings: Settings,
     who: Caller,
+    policy: AppPolicy,
     exist_ok: bool = False,
 ) -> Any:
-    """Create an inference service; ``exist_ok=true`` returns an existing one untouched."""
+    """Create an inference service; ``exist_ok=true`` returns an existing one untouched.
+
+    Initial assignments need ``promoter`` (they decide what is served), except for the
+    ServiceAccount the body names as the service's own (its serving agent).
+    """
     check_body_team(body.team, team)
+    if body.assignments:
+        policy.require_initial_assignments(who, team, service_account=body.service_account)
     service, created = svc.create_service(session, team=team, body=body, exist_ok=exist_ok)
     if created:
         audit.record(

@@ -23,6 +23,9 @@ from joserfc.jwk import KeySet
 from glue.model_registry.auth.principal import AuthUnavailable, Principal, Unauthenticated
 from glue.model_registry.auth.settings import OidcAuth
 
+#: Seconds a failed discovery or key set fetch is not retried (requests meanwhile get 503 at once).
+FAILURE_BACKOFF = 10.0
+
 
 class OidcVerifier:
     """Verify OIDC JWTs (``verify(token) -> Principal``).
@@ -43,6 +46,8 @@ class OidcVerifier:
         self._http = httpx.Client(verify=verify, timeout=5.0)
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
+        self._failed_at = float("-inf")
+        self._failure = ""
         self._lock = threading.Lock()
         self._claims = jwt.JWTClaimsRegistry(
             leeway=settings.leeway_seconds,
@@ -78,16 +83,42 @@ class OidcVerifier:
         return uri
 
     def _key_set(self, *, refresh: bool) -> KeySet:
-        with self._lock:
-            stale = time.monotonic() - self._fetched_at >= self.settings.jwks_refresh_seconds
-            if self._keys is None or (refresh and stale):
-                body = self._get_json(self._jwks_uri(), "key set")
-                try:
-                    self._keys = KeySet.import_key_set(body)  # type: ignore[arg-type]
-                except (JoseError, ValueError, KeyError, TypeError) as exc:
-                    raise AuthUnavailable(f"the OIDC key set is not valid: {exc}") from exc
-                self._fetched_at = time.monotonic()
-            return self._keys
+        """The cached key set; fetched when there is none, or again when ``refresh`` and the
+        last fetch is ``jwks_refresh_seconds`` old.
+
+        Never waits for another request's fetch (one fetch at a time; the others use the keys
+        they have, or get 503 at once), and a failed fetch is not retried for
+        ``FAILURE_BACKOFF`` seconds: a slow or unreachable issuer costs one request, not all.
+        """
+        now = time.monotonic()
+        keys = self._keys
+        due = refresh and now - self._fetched_at >= self.settings.jwks_refresh_seconds
+        if keys is not None and not due:
+            return keys
+        if now - self._failed_at < FAILURE_BACKOFF:
+            if keys is not None:
+                return keys
+            raise AuthUnavailable(
+                f"the OIDC issuer's keys could not be fetched {now - self._failed_at:.0f} s ago "
+                f"({self._failure}); retry later"
+            )
+        if not self._lock.acquire(blocking=False):
+            if keys is not None:
+                return keys
+            raise AuthUnavailable("the OIDC issuer's keys are being fetched; retry shortly")
+        try:
+            body = self._get_json(self._jwks_uri(), "key set")
+            try:
+                fetched = KeySet.import_key_set(body)  # type: ignore[arg-type]
+            except (JoseError, ValueError, KeyError, TypeError) as exc:
+                raise AuthUnavailable(f"the OIDC key set is not valid: {exc}") from exc
+        except AuthUnavailable as exc:
+            self._failed_at, self._failure = time.monotonic(), exc.detail
+            raise
+        finally:
+            self._lock.release()
+        self._keys, self._fetched_at = fetched, time.monotonic()
+        return fetched
 
     def verify(self, token: str) -> Principal:
         """The principal a valid token names (username and groups claims)."""

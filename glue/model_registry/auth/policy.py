@@ -114,6 +114,25 @@ class Policy:
                 field="body.source.namespace",
             )
 
+    def require_initial_assignments(
+        self, principal: Principal, team: str, *, service_account: str | None
+    ) -> None:
+        """``Forbidden`` unless ``principal`` may create a service that already serves something:
+        a promoter (assignments decide what is served), or the ServiceAccount of the team's
+        namespace the service names as its own (a serving agent creating its service from the
+        chart's initial assignments)."""
+        if self.allows(principal, team, "promote"):
+            return
+        account = principal.service_account
+        if account is not None and account == (team, service_account):
+            return
+        held = ", ".join(sorted(self.roles(principal, team))) or "no role"
+        raise Forbidden(
+            f"{principal.name} may not create a service with assignments in team {team!r}: "
+            f"that needs the role promoter (has {held}); create it without assignments",
+            field="body.assignments",
+        )
+
     def require_team_member(self, principal: Principal, team: str, action: Action) -> None:
         """``Forbidden`` unless ``principal`` may read in ``team`` or is a ServiceAccount of its
         namespace: checked before a pod route looks the service up, so nobody else learns

@@ -16,12 +16,15 @@ refuses to start on anything but a loopback address (``glue.model_registry.__mai
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from glue.model_registry.auth.static import read_token_file
 from glue.model_registry.schemas import DNS1123_LABEL
 
 #: Roles a team binding grants (their permissions: ``glue.model_registry.auth.policy``).
@@ -33,6 +36,28 @@ Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA
 #: The in-cluster ServiceAccount credentials every pod gets (Kubernetes docs, "Accessing the
 #: Kubernetes API from a Pod").
 IN_CLUSTER = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def require_https(url: str) -> None:
+    """``ValueError`` unless ``url`` is https with a host, or http to a loopback IP or
+    ``localhost`` (tests) - parsed, so ``http://127.0.0.1.nip.io`` or ``http://127.0.0.1@idp``
+    (a remote host) is refused: keys fetched over plain HTTP could be replaced in transit."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r}: a URL with user information is refused")
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and (host == "localhost" or _is_loopback_ip(host)):
+        return
+    raise ValueError(f"{url!r} must be an https:// URL (http only to a loopback address)")
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Section(BaseModel):
@@ -99,11 +124,11 @@ class OidcAuth(_Section):
     leeway_seconds: int = Field(default=30, ge=0, le=300)
     jwks_refresh_seconds: float = Field(default=60.0, ge=0, le=86_400)
 
-    @field_validator("issuer")
+    @field_validator("issuer", "jwks_uri")
     @classmethod
-    def _https(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://127.", "http://[::1]")):
-            raise ValueError("issuer must be an https:// URL (http only on loopback, for tests)")
+    def _https(cls, value: str | HttpUrl | None) -> str | HttpUrl | None:
+        if value is not None:
+            require_https(str(value))
         return value
 
 
@@ -168,11 +193,14 @@ class AuthSettings(_Section):
                 raise ValueError(f"{item!r}: a controller is named namespace/name")
         return value
 
-    @model_validator(mode="after")
-    def _static_file_exists(self) -> AuthSettings:
-        if self.static_tokens_file is not None and not self.static_tokens_file.is_file():
-            raise ValueError(f"static_tokens_file {self.static_tokens_file} is not a file")
-        return self
+    @field_validator("static_tokens_file")
+    @classmethod
+    def _static_file_valid(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            if not value.is_file():
+                raise ValueError(f"{value} is not a file")
+            read_token_file(value)  # StaticTokenError (a ValueError) names the file and line
+        return value
 
     @property
     def enabled(self) -> bool:

@@ -13,7 +13,11 @@ import io
 import threading
 from pathlib import Path
 
+import structlog
+
 from glue.model_registry.auth.principal import Principal
+
+log = structlog.get_logger("kubeai.registry")
 
 #: Shortest token accepted: 128 bits as hex (shorter ones are guessable).
 MIN_TOKEN_LENGTH = 32
@@ -52,31 +56,51 @@ def parse_token_file(text: str, *, source: str = "token file") -> dict[str, Prin
     return principals
 
 
+def read_token_file(path: Path) -> dict[str, Principal]:
+    """``parse_token_file`` of the file at ``path`` (UTF-8, a byte-order mark allowed).
+
+    Raises ``StaticTokenError`` naming the file when it cannot be read or is not UTF-8.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise StaticTokenError(f"{path}: cannot read the token file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise StaticTokenError(f"{path}: the token file is not UTF-8 text ({exc.reason})") from exc
+    return parse_token_file(text, source=str(path))
+
+
 class StaticTokens:
     """Look up static tokens (``find(token) -> Principal | None``), re-reading a changed file.
 
-    Raises ``StaticTokenError`` at construction for a malformed file; a later change that is
-    malformed keeps the previous tokens (and is logged by the caller's next start).
+    Raises ``StaticTokenError`` at construction for a malformed file. A later change that is
+    malformed, or a deleted file, fails closed: no static token is accepted until the file is
+    valid again (an operator who removed a token must never see it keep working), and the
+    error is logged.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._stamp = self._stat()
-        self._tokens = parse_token_file(path.read_text(), source=str(path))
+        self._tokens = read_token_file(path)
 
-    def _stat(self) -> tuple[int, int]:
-        stat = self.path.stat()
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
         return (stat.st_mtime_ns, stat.st_size)
 
     def _reload(self) -> None:
-        try:
-            stamp = self._stat()
-            if stamp == self._stamp:
-                return
-            tokens = parse_token_file(self.path.read_text(), source=str(self.path))
-        except (OSError, StaticTokenError):
+        stamp = self._stat()
+        if stamp == self._stamp:
             return
+        try:
+            tokens = read_token_file(self.path)
+        except StaticTokenError as exc:
+            log.error("static tokens refused until the file is fixed", error=str(exc))
+            tokens = {}
         with self._lock:
             self._stamp, self._tokens = stamp, tokens
 

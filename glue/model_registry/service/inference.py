@@ -71,10 +71,20 @@ def create_service(
     """Create a service of ``team`` with its initial assignments; returns ``(service, created)``.
 
     With ``exist_ok`` an existing service is returned untouched: infrastructure code creates
-    the record when missing and never overwrites a promotion. Without it: ``Conflict``.
+    the record when missing and never overwrites a promotion; but one whose ``service_account``
+    differs from a given one is a ``Conflict`` (someone else created it first). Without
+    ``exist_ok``: ``Conflict``.
     """
     existing = session.scalar(service_query(team=team, name=body.name))
     if existing is not None:
+        claimed = body.service_account
+        if exist_ok and claimed is not None and existing.service_account != claimed:
+            raise Conflict(
+                f"inference service {body.name!r} exists with service_account "
+                f"{existing.service_account!r}, not {claimed!r}; a service's account is set "
+                "when it is created",
+                field="body.service_account",
+            )
         if exist_ok:
             return existing, False
         raise Conflict(

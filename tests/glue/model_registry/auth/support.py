@@ -28,6 +28,9 @@ class Issuer:
         self.keys = [RSAKey.generate_key(2048, parameters={"kid": "key-1"})]
         self.down = False
         self.jwks_fetches = 0
+        #: When set, every request waits until it is set (a slow issuer).
+        self.gate: threading.Event | None = None
+        self.requests = 0
         issuer = self
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(issuer))
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -67,6 +70,9 @@ class Issuer:
 def _handler(issuer: Issuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            issuer.requests += 1
+            if issuer.gate is not None:
+                issuer.gate.wait(30)
             if issuer.down:
                 self.send_error(503)
                 return

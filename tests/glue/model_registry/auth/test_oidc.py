@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -87,12 +88,70 @@ def test_refresh_is_rate_limited(issuer: Issuer) -> None:
     assert issuer.jwks_fetches == 1
 
 
-def test_an_unreachable_issuer_is_503_not_401(issuer: Issuer) -> None:
+def test_an_unreachable_issuer_is_503_not_401_and_is_not_asked_again_at_once(
+    issuer: Issuer,
+) -> None:
     issuer.down = True
+    verifier = _verifier(issuer)
     with pytest.raises(AuthUnavailable, match="discovery"):
-        _verifier(issuer).verify(issuer.sign())
+        verifier.verify(issuer.sign())
+    asked = issuer.requests
+    for _ in range(20):  # a flood of forged tokens naming the issuer
+        with pytest.raises(AuthUnavailable, match="retry later"):
+            verifier.verify(issuer.sign())
+    assert issuer.requests == asked
 
 
-def test_settings_refuse_a_plain_http_issuer_off_loopback() -> None:
-    with pytest.raises(ValueError, match="https"):
-        OidcAuth(issuer="http://issuer.example")
+def test_a_slow_issuer_holds_up_one_request_not_the_others(issuer: Issuer) -> None:
+    """The trial's input: forged tokens naming a slow issuer queued every request behind one
+    lock (a valid static-token call took 29.5 s, /healthz timed out)."""
+    issuer.gate = threading.Event()
+    verifier = _verifier(issuer)
+    answers: list[str] = []
+    first = threading.Thread(target=lambda: answers.append(verifier.verify(issuer.sign()).name))
+    first.start()
+    while issuer.requests == 0:
+        time.sleep(0.01)
+    refused: list[str] = []
+
+    def other() -> None:
+        try:
+            verifier.verify(issuer.sign())
+        except AuthUnavailable as exc:
+            refused.append(exc.detail)
+
+    others = threading.Thread(target=other)
+    others.start()
+    others.join(10)
+    assert not others.is_alive()  # answered 503 at once, while the fetch is still waiting
+    assert refused and "being fetched" in refused[0]
+    issuer.gate.set()
+    first.join(30)
+    assert answers == ["oidc:alice"]  # the fetch that waited completes and is used
+    assert verifier.verify(issuer.sign()).name == "oidc:alice"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://issuer.example",
+        "http://127.0.0.1.nip.io",  # the trial's inputs: prefix tests let these through
+        "http://127.evil.example",
+        "http://127.0.0.1@idp.example.com",
+        "http://[::1]@idp.example.com",
+        "https://user:pw@idp.example.com",
+        "ftp://127.0.0.1",
+    ],
+)
+def test_settings_refuse_keys_over_plain_http_off_loopback(url: str) -> None:
+    with pytest.raises(ValueError, match=r"refused|https"):
+        OidcAuth(issuer=url)
+    with pytest.raises(ValueError, match=r"refused|https"):
+        OidcAuth(issuer="https://idp.example", jwks_uri=url)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://idp.example", "http://127.0.0.1:8080", "http://[::1]:9", "http://localhost"]
+)
+def test_settings_accept_https_and_loopback_http(url: str) -> None:
+    assert OidcAuth(issuer=url).issuer == url

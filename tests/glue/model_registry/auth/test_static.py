@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from glue.model_registry.auth.settings import AuthSettings
 from glue.model_registry.auth.static import StaticTokenError, StaticTokens, parse_token_file
 
 ALICE = "a" * 40
@@ -36,9 +37,11 @@ def test_malformed_rows_are_refused_naming_the_line(text: str, message: str) -> 
         parse_token_file(text, source="tokens.csv")
 
 
-def test_a_changed_file_is_read_again_and_a_broken_change_keeps_the_old_tokens(
+def test_a_changed_file_is_read_again_and_a_broken_or_deleted_file_fails_closed(
     tmp_path: Path,
 ) -> None:
+    """The trial's inputs: removing bob's line while adding a bad one, or deleting the file,
+    left bob's token working (200) with nothing logged."""
     path = tmp_path / "tokens.csv"
     path.write_text(f"{ALICE},alice,u1\n")
     tokens = StaticTokens(path)
@@ -48,6 +51,31 @@ def test_a_changed_file_is_read_again_and_a_broken_change_keeps_the_old_tokens(
     found = tokens.find(BOB)
     assert found is not None and found.name == "bob"
     assert tokens.find(ALICE) is None  # a removed token stops working
-    path.write_text("broken\n")
+    path.write_text("short,mallory,9\n")
     os.utime(path, ns=(1, 2 * 10**18))
-    assert tokens.find(BOB) is not None
+    assert tokens.find(BOB) is None  # a broken file revokes every static token
+    path.write_text(f"{BOB},bob,u2\n")
+    os.utime(path, ns=(1, 3 * 10**18))
+    assert tokens.find(BOB) is not None  # until it is fixed
+    path.unlink()
+    assert tokens.find(BOB) is None
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_token(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{ALICE},alice,u1\n".encode())
+    assert StaticTokens(path).find(ALICE) is not None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\xff\xfe,x", "not UTF-8"), (b"abc,u,1\n", "line 1: tokens need at least 32")],
+)
+def test_a_bad_file_is_a_settings_error_naming_it(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "tokens.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message) as refused:
+        AuthSettings(static_tokens_file=path)
+    assert str(path) in str(refused.value)
