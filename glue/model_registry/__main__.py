@@ -137,13 +137,15 @@ def main() -> None:
     os.environ["KUBEAI_REGISTRY_MIGRATE_ON_START"] = "false"
     if args.workers == 1:
         app = create_app(settings.model_copy(update={"migrate_on_start": False}))
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app, host=args.host.strip("[]"), port=args.port, log_level="warning", access_log=False
+        )
         return
     os.environ["KUBEAI_REGISTRY_LOG_LEVEL"] = args.log_level
     uvicorn.run(
         "glue.model_registry.__main__:app_factory",
         factory=True,
-        host=args.host,
+        host=args.host.strip("[]"),
         port=args.port,
         workers=args.workers,
         log_level="warning",

@@ -22,7 +22,7 @@ from glue.artifacts.store import ArtifactStore
 from glue.model_registry import schemas
 from glue.model_registry.auth.authenticator import Authenticator
 from glue.model_registry.auth.policy import Action, Policy
-from glue.model_registry.auth.principal import Principal
+from glue.model_registry.auth.principal import Principal, Unauthenticated
 from glue.model_registry.db import Database
 from glue.model_registry.metrics import Metrics
 from glue.model_registry.settings import RegistrySettings
@@ -97,7 +97,10 @@ def caller(
     """
     del credentials  # declared for the OpenAPI security scheme; the header is read below
     authenticator: Authenticator = request.app.state.authenticator
-    principal = authenticator.authenticate(request.headers.get("authorization"))
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1 and not authenticator.open:
+        raise Unauthenticated("send one Authorization header, not several")
+    principal = authenticator.authenticate(headers[0] if headers else None)
     request.state.principal = principal
     return principal
 

@@ -39,6 +39,11 @@ NAMING = {
 }
 
 
+#: Longest principal name stored (``created_by``, ``actor``, audit ``principal``): a
+#: ServiceAccount's ``system:serviceaccount:<namespace 63>:<name 253>`` is 339 characters.
+MAX_PRINCIPAL = 512
+
+
 def utcnow() -> datetime:
     """Current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -132,7 +137,7 @@ class ModelVersion(Base):
     source_name: Mapped[str] = mapped_column(String(253))
     source_uid: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(256), default="")
+    created_by: Mapped[str] = mapped_column(String(MAX_PRINCIPAL), default="")
     description: Mapped[str] = mapped_column(Text, default="")
 
     model: Mapped[Model] = relationship(lazy="joined")
@@ -166,7 +171,7 @@ class AliasEvent(Base):
     alias: Mapped[str] = mapped_column(String(63))
     from_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     to_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    actor: Mapped[str] = mapped_column(String(256), default="")
+    actor: Mapped[str] = mapped_column(String(MAX_PRINCIPAL), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -251,7 +256,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    principal: Mapped[str] = mapped_column(String(256))
+    principal: Mapped[str] = mapped_column(String(MAX_PRINCIPAL))
     method: Mapped[str] = mapped_column(String(16))
     team: Mapped[str] = mapped_column(String(63))
     action: Mapped[str] = mapped_column(String(63))

@@ -43,7 +43,7 @@ def audit_log(
 ) -> Any:
     """Writes, newest first, of every team the caller may read (admins: all teams)."""
     if team is not None:
-        policy.require(who, team, "read")
+        policy.require(who, team, "read", field="query.team")
     rows, total = audit.events(
         session,
         teams=policy.readable_teams(who),

@@ -172,5 +172,6 @@ async def observe(
             route=path,
             status=response.status_code,
             seconds=round(elapsed, 5),
+            principal=getattr(getattr(request.state, "principal", None), "name", None),
         )
     return response

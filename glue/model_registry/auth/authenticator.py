@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 
 from cachetools import TTLCache
@@ -21,6 +22,11 @@ from glue.model_registry.auth.oidc import OidcVerifier
 from glue.model_registry.auth.principal import LOCAL, Principal, Unauthenticated
 from glue.model_registry.auth.settings import AuthSettings
 from glue.model_registry.auth.static import StaticTokens
+from glue.model_registry.models import MAX_PRINCIPAL
+from glue.model_registry.schemas import NO_CONTROL
+
+#: One line of text: no control characters (the registry's body text rule).
+_ONE_LINE = re.compile(NO_CONTROL)
 
 #: Largest bearer token read (bytes); Kubernetes and OIDC tokens are a few KiB.
 MAX_TOKEN_LENGTH = 16 * 1024
@@ -36,6 +42,21 @@ def _issuer(token: str) -> str | None:
         return None
     issuer = payload.get("iss") if isinstance(payload, dict) else None
     return issuer if isinstance(issuer, str) else None
+
+
+def checked(principal: Principal) -> Principal:
+    """``principal`` if its name and groups can be recorded (one line, at most ``MAX_PRINCIPAL``
+    characters, a group at most 256); ``Unauthenticated`` naming the problem otherwise (an
+    OIDC ``sub`` with a NUL was a 500 on PostgreSQL, one with a newline a forged audit line)."""
+    for what, text, longest in (
+        ("user name", principal.name, MAX_PRINCIPAL),
+        *(("group name", group, 256) for group in principal.groups),
+    ):
+        if not text or len(text) > longest or not _ONE_LINE.fullmatch(text):
+            raise Unauthenticated(
+                f"the token's {what} is not usable: 1..{longest} characters, no control characters"
+            )
+    return principal
 
 
 class Authenticator:
@@ -81,14 +102,19 @@ class Authenticator:
                 "this registry needs credentials: send 'Authorization: Bearer <token>' "
                 "(a Kubernetes ServiceAccount token, an OIDC token or a static token)"
             )
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated(
-                f"the Authorization header must be 'Bearer <token>' (got a {scheme!r} scheme)"
+        parts = authorization.split(None, 1)
+        if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1].strip():
+            scheme = (
+                parts[0] if len(parts) == 2 and parts[0].isalpha() and len(parts[0]) < 20 else ""
             )
+            shown = f" (got the {scheme!r} scheme)" if scheme else ""
+            raise Unauthenticated(f"the Authorization header is not 'Bearer <token>'{shown}")
+        token = parts[1].strip()
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or not token.isprintable():
             raise Unauthenticated("the bearer token is not a token (too long or not ASCII)")
+        return checked(self._principal(token))
+
+    def _principal(self, token: str) -> Principal:
         if self.static is not None:
             found = self.static.find(token)
             if found is not None:

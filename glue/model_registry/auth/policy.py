@@ -86,17 +86,22 @@ class Policy:
             return True
         return any(action in PERMISSIONS[role] for role in self.roles(principal, team))
 
-    def require(self, principal: Principal, team: str, action: Action) -> None:
-        """``Forbidden`` unless ``principal`` may do ``action`` in ``team``."""
+    def require(
+        self, principal: Principal, team: str, action: Action, *, field: str = "path.team"
+    ) -> None:
+        """``Forbidden`` (naming ``field``, where the team came from) unless ``principal`` may do
+        ``action`` in ``team``."""
         if not self.allows(principal, team, action):
-            raise self._refusal(principal, team, action)
+            raise self._refusal(principal, team, action, field=field)
 
-    def _refusal(self, principal: Principal, team: str, action: Action) -> Forbidden:
+    def _refusal(
+        self, principal: Principal, team: str, action: Action, *, field: str = "path.team"
+    ) -> Forbidden:
         held = ", ".join(sorted(self.roles(principal, team))) or "no role"
         return Forbidden(
             f"{principal.name} may not {action} in team {team!r}: that needs the role "
             f"{NEEDS[action]} or above (has {held})",
-            field="path.team",
+            field=field,
         )
 
     def require_admin(self, principal: Principal) -> None:
@@ -152,13 +157,15 @@ class Policy:
     ) -> None:
         """``Forbidden`` unless ``principal`` may report (or forget, ``action="write"``) ``pod``.
 
-        Allowed: admins; holders of ``action`` in the team; and a ServiceAccount of the team's
-        namespace whose token is bound to ``pod``, when the service names no account or names
-        this one.
+        Allowed: admins; people and controllers holding ``action`` in the team; and a
+        ServiceAccount of the team's namespace whose token is bound to ``pod``, when the service
+        names no account or names this one - whatever role it has (a writer account of the
+        namespace must not forget another service's pods).
         """
-        if self.allows(principal, team, action):
-            return
         account = principal.service_account
+        in_namespace = account is not None and account[0] == team
+        if self.is_admin(principal) or (not in_namespace and self.allows(principal, team, action)):
+            return
         if account is not None and account[0] == team:
             if principal.pod != pod:
                 raise Forbidden(

@@ -15,23 +15,30 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: Columns holding an authenticated principal's name, widened to 512 (a ServiceAccount's name
+#: reaches 339 characters).
+PRINCIPAL_COLUMNS = (("model_versions", "created_by"), ("alias_events", "actor"))
 #: Tables whose names become unique per team instead of registry-wide.
 TEAM_SCOPED = ("models", "datasets", "inference_services")
 
 
 def upgrade() -> None:
-    """Names unique per (team, name); ``inference_services.service_account``; ``audit_events``."""
+    """Names unique per (team, name); ``inference_services.service_account``; principal
+    columns of 512 characters; ``audit_events``."""
     for table in TEAM_SCOPED:
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_constraint(f"uq_{table}_name", type_="unique")
             batch_op.create_unique_constraint(f"uq_{table}_team_name", ["team", "name"])
     with op.batch_alter_table("inference_services") as batch_op:
         batch_op.add_column(sa.Column("service_account", sa.String(length=253), nullable=True))
+    for table, column in PRINCIPAL_COLUMNS:
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.alter_column(column, existing_type=sa.String(256), type_=sa.String(512))
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("principal", sa.String(length=256), nullable=False),
+        sa.Column("principal", sa.String(length=512), nullable=False),
         sa.Column("method", sa.String(length=16), nullable=False),
         sa.Column("team", sa.String(length=63), nullable=False),
         sa.Column("action", sa.String(length=63), nullable=False),
@@ -48,6 +55,9 @@ def downgrade() -> None:
     op.drop_table("audit_events")
     with op.batch_alter_table("inference_services") as batch_op:
         batch_op.drop_column("service_account")
+    for table, column in PRINCIPAL_COLUMNS:
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.alter_column(column, existing_type=sa.String(512), type_=sa.String(256))
     for table in TEAM_SCOPED:
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_constraint(f"uq_{table}_team_name", type_="unique")
