@@ -22,12 +22,16 @@ missing file is an empty one) is shaped like a kubeconfig::
         token-file: ~/.config/kubeai/cv-prod.token   # or token: <inline>, never both
         certificate-authority: ca.crt                # relative paths: to the file's folder
 
-A context's credentials (token, token file, CA) are sent only to its own ``registry``: when the
-option or the environment names another registry, they are left out (with a warning). A token
-sent over plain http to a host other than loopback is sent, with a warning.
+A context's credentials (token, token file, CA) are sent only to its own ``registry`` (a
+context without one has the default ``http://127.0.0.1:8080``): when the option or the
+environment names another registry, they are left out (with a warning). A token sent over plain
+http to a host other than loopback is sent, with a warning. A token file (``token-file``,
+``KUBEAI_REGISTRY_TOKEN_FILE``) is checked at start like ``KUBEAI_REGISTRY_TOKEN``: UTF-8 text
+holding one bearer token.
 
-Errors are ``ContextError`` whose message names the file and the key path (``contexts[1].tokn``)
-or the option/variable; values are never echoed (they may be tokens). A file holding an inline
+Errors are ``ContextError`` whose message names the file and the key path (``contexts[1].tokn``),
+the line of a key given twice, or the option/variable; values are never echoed (they may be
+tokens). A file holding an inline
 ``token`` must not be readable by group or others (like ssh's private keys).
 """
 
@@ -58,7 +62,7 @@ from pydantic import (
 )
 
 from glue.model_registry import schemas
-from glue.model_registry.client import RegistryClient
+from glue.model_registry.client import TOKEN_PATTERN, RegistryClient
 
 CONFIG_ENV = "KUBEAI_CONFIG"
 DEFAULT_CONFIG = "~/.config/kubeai/config.yaml"
@@ -99,7 +103,7 @@ class Context(BaseModel):
 
     Attributes:
         name: how ``--context``/``current-context`` refer to it.
-        registry: registry base URL (http(s), with a host).
+        registry: registry base URL (http(s), with a host); default ``http://127.0.0.1:8080``.
         team: the team commands act in unless ``--team``/``KUBEAI_TEAM`` says otherwise.
         token: bearer token inline (the file must then be private: mode 600).
         token_file: (``token-file``) file holding the bearer token, read at every request.
@@ -109,7 +113,7 @@ class Context(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: ContextName
-    registry: str | None = None
+    registry: str = DEFAULT_URL
     team: schemas.Name | None = None
     token: SecretStr | None = Field(default=None, min_length=1)
     token_file: Path | None = Field(default=None, alias="token-file")
@@ -117,9 +121,7 @@ class Context(BaseModel):
 
     @field_validator("registry")
     @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+    def _url(cls, value: str) -> str:
         try:
             return check_url(value, "registry")
         except ContextError as exc:
@@ -169,12 +171,39 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return text or "(top level)"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``SafeLoader`` refusing a mapping that gives a key twice (PyYAML keeps the last one, so a
+    second ``token:`` silently replaced the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """The mapping of ``node``; ``ConstructorError`` at the second occurrence of a key."""
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<: *anchor`` keys may be overridden by design
+            key = self.construct_object(key_node, deep=False)
+            if not isinstance(key, str | int | float | bool):
+                continue  # unhashable keys: ``super()`` reports them
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str) -> Any:
+    """``text`` parsed like ``yaml.safe_load``, refusing duplicate keys."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_config(path: Path) -> ConfigFile:
     """The parsed config file at ``path`` (empty when there is none).
 
     Relative ``token-file``/``certificate-authority`` paths are made relative to the file's
     folder, ``~`` expanded. Raises ``ContextError`` naming ``path`` for unreadable or invalid
-    YAML, a key path that is not allowed or has a bad value, and an inline ``token`` in a file
+    YAML (a key given twice: its name and line), a key path that is not allowed or has a bad
+    value, and an inline ``token`` in a file
     group or others may read (with the ``chmod`` that fixes it).
     """
     try:
@@ -185,7 +214,7 @@ def load_config(path: Path) -> ConfigFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise ContextError(f"cannot read the config file {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:  # said without PyYAML's quote of the line: it may be a token
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -252,8 +281,6 @@ class Connection:
         )
 
 
-#: What a bearer token may hold (RFC 6750 ``b64token`` and JWTs): visible ASCII, no spaces.
-TOKEN_PATTERN = re.compile(r"[\x21-\x7e]+")
 #: Hosts a token may be sent to over plain http without a warning.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -272,6 +299,23 @@ def _token(value: str, where: str) -> str:
 def _readable(path: Path, where: str) -> Path:
     if not path.is_file() or not os.access(path, os.R_OK):
         raise ContextError(f"{where} {path} is not a readable file")
+    return path
+
+
+def _token_file(path: Path, where: str) -> Path:
+    """``path`` if it is a readable file holding one bearer token (UTF-8, surrounding blanks
+    ignored) at start; else ``ContextError`` naming ``where`` and the path, never the content.
+    ``RegistryClient`` re-reads the file at every request (it may be rotated)."""
+    _readable(path, where)
+    try:
+        value = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ContextError(f"{where} {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ContextError(f"{where} {path} is not UTF-8 text") from None
+    if not value.strip():
+        raise ContextError(f"{where} {path} is empty")
+    _token(value, f"{where} {path}")
     return path
 
 
@@ -329,7 +373,7 @@ def resolve(
     where = f"{path}: context {ctx.name!r}" if ctx else ""
 
     chosen_url = check_url(url, URL_SOURCE) if url is not None else None
-    final_url = chosen_url or (ctx.registry if ctx else None) or DEFAULT_URL
+    final_url = chosen_url or (ctx.registry if ctx else DEFAULT_URL)
 
     chosen_team = team if team is not None else (ctx.team if ctx else None)
     if chosen_team is not None:
@@ -346,20 +390,21 @@ def resolve(
     token: str | None = None
     token_file: Path | None = None
     verify: bool | str = True
-    if ctx is not None and (ctx.registry is None or ctx.registry == final_url):
+    if ctx is not None and ctx.registry == final_url:
         if ctx.token is not None:
             token = _token(ctx.token.get_secret_value(), f"{where}: token")
         if ctx.token_file is not None:
-            token_file = _readable(ctx.token_file, f"{where}: token-file")
+            token_file = _token_file(ctx.token_file, f"{where}: token-file")
         if ctx.certificate_authority is not None:
             verify = _ca_bundle(ctx.certificate_authority, f"{where}: certificate-authority")
     elif ctx is not None and (ctx.token or ctx.token_file or ctx.certificate_authority):
+        default = "" if "registry" in ctx.model_fields_set else " (the default: it names none)"
         warnings.append(
-            f"the credentials of context {ctx.name!r} are for {ctx.registry}, not sent to "
-            f"{final_url} (set by {URL_SOURCE})"
+            f"the credentials of context {ctx.name!r} are for {ctx.registry}{default}, not sent "
+            f"to {final_url} (set by {URL_SOURCE})"
         )
     if env.get(TOKEN_FILE_ENV):
-        token, token_file = None, _readable(Path(env[TOKEN_FILE_ENV]), TOKEN_FILE_ENV)
+        token, token_file = None, _token_file(Path(env[TOKEN_FILE_ENV]), TOKEN_FILE_ENV)
     elif env.get(TOKEN_ENV):
         token, token_file = _token(env[TOKEN_ENV], TOKEN_ENV), None
     if env.get(CA_FILE_ENV):
@@ -401,7 +446,7 @@ def use_context(path: Path, name: str) -> None:
         updated = pattern.sub(lambda _: line, text, count=1)
     else:
         updated = f"{line}\n{text}"
-    parsed: Any = yaml.safe_load(updated)
+    parsed: Any = _load_yaml(updated)
     if not isinstance(parsed, dict) or parsed.get("current-context") != name:
         raise ContextError(f"{path}: cannot set current-context here; edit the file by hand")
     temporary = path.with_name(f".{path.name}.kubeai-tmp")

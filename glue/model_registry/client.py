@@ -11,6 +11,7 @@ Every name put into a URL path is percent-encoded as one segment (``_path``): ``
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Generator
 from pathlib import Path
@@ -25,6 +26,10 @@ from glue.model_registry import schemas
 M = TypeVar("M", bound=BaseModel)
 
 API = "/api/v1"
+
+
+#: What a bearer token may hold (RFC 6750 ``b64token`` and JWTs): visible ASCII, no spaces.
+TOKEN_PATTERN = re.compile(r"[\x21-\x7e]+")
 
 
 class RegistryError(Exception):
@@ -67,7 +72,7 @@ class BearerAuth(httpx.Auth):
     """``Authorization: Bearer`` from a fixed ``token`` or read from ``token_file`` before every
     request (projected ServiceAccount tokens are rotated by the kubelet; the file is re-read
     only when its modification time changes). Raises ``RegistryError`` if the file cannot be
-    read."""
+    read or does not hold a token (empty, not UTF-8, not visible ASCII)."""
 
     def __init__(self, *, token: str | None = None, token_file: Path | None = None) -> None:
         self.token = token
@@ -80,11 +85,19 @@ class BearerAuth(httpx.Auth):
         try:
             stamp = self.token_file.stat().st_mtime_ns
             if stamp != self._stamp:
-                self.token, self._stamp = self.token_file.read_text().strip(), stamp
+                token = self.token_file.read_bytes().decode("utf-8").strip()
+                if not TOKEN_PATTERN.fullmatch(token):
+                    raise ValueError("it is empty or not a bearer token")
+                self.token, self._stamp = token, stamp
         except OSError as exc:
             raise RegistryError(
                 401, {"detail": f"cannot read the token file {self.token_file}: {exc.strerror}"}
             ) from exc
+        except ValueError as exc:  # UnicodeDecodeError included; the content is not echoed
+            reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc
+            raise RegistryError(
+                401, {"detail": f"the token file {self.token_file} is unusable: {reason}"}
+            ) from None
         return self.token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:

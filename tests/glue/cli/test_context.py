@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from glue.cli.context import ContextError, load_config, resolve, use_context
 from glue.cli.exit_codes import ExitCode
 from glue.cli.main import app
+from glue.model_registry.client import BearerAuth, RegistryError
 from tests.glue.cli.conftest import TlsFiles
 
 runner = CliRunner()
@@ -255,3 +257,98 @@ def test_a_token_over_plain_http_to_another_host_warns(no_user_config: Path) -> 
             url=url, team=None, context=None, need_team=False, env=env(no_user_config, **values)
         )
         assert c.warnings == () and c.token == TOKEN
+
+
+def test_a_context_without_registry_sends_credentials_only_to_the_default(
+    no_user_config: Path,
+) -> None:
+    """Its token went to any ``--registry-url`` (issue 10): its registry is the default."""
+    no_user_config.write_text(
+        f"current-context: noreg\ncontexts: [{{name: noreg, team: cv, token: {TOKEN}}}]\n"
+    )
+    no_user_config.chmod(0o600)
+    other = resolve(
+        url="http://127.0.0.1:18095",
+        team=None,
+        context="noreg",
+        need_team=False,
+        env=env(no_user_config),
+    )
+    assert other.token is None and other.token_file is None and other.team == "cv"
+    (warning,) = other.warnings
+    assert "credentials of context 'noreg' are for http://127.0.0.1:8080 (the default" in warning
+    for url in (None, "http://127.0.0.1:8080/"):
+        own = resolve(url=url, team=None, context="noreg", need_team=False, env=env(no_user_config))
+        assert (own.url, own.token, own.warnings) == ("http://127.0.0.1:8080", TOKEN, ())
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe token", "is not UTF-8 text"),
+        (b"", "is empty"),
+        (b" \n", "is empty"),
+        (b"a b c\n", "is not a bearer token"),
+        ("tök\n".encode(), "is not a bearer token"),
+    ],
+)
+def test_a_token_file_is_checked_like_the_variable(
+    config: Path, content: bytes, message: str
+) -> None:
+    """A non-UTF-8 file was a traceback, an empty one no header, ``a b c``/``tök`` sent as is."""
+    bad = config.parent / "cv.token"
+    bad.write_bytes(content)
+    r = runner.invoke(app, ["auth", "whoami"], env={"COLUMNS": "300"})
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    assert f"context 'cv-prod': token-file {bad} {message}" in " ".join(r.output.split())
+    assert "Traceback" not in r.output and "tök" not in r.output
+    r = runner.invoke(
+        app,
+        ["auth", "whoami", "--context", "search"],
+        env={"COLUMNS": "300", "KUBEAI_REGISTRY_TOKEN_FILE": str(bad)},
+    )
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    assert f"KUBEAI_REGISTRY_TOKEN_FILE {bad} {message}" in " ".join(r.output.split())
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"\xff\xfe", "not UTF-8"), (b"", "empty"), ("tök".encode(), "not a bearer token")],
+)
+def test_a_token_file_spoiled_after_start_is_a_registry_error(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    """``BearerAuth`` re-reads the file at every request: a bad rotation is a ``RegistryError``,
+    not a traceback nor a request without a header."""
+    token_file = tmp_path / "token"
+    token_file.write_text("good-token\n")
+    auth = BearerAuth(token_file=token_file)
+    request = httpx.Request("GET", "http://127.0.0.1:8080/api/v1/whoami")
+    assert next(auth.auth_flow(request)).headers["Authorization"] == "Bearer good-token"
+    token_file.write_bytes(content)
+    os.utime(token_file, ns=(1, 1))  # a new modification time, as a rotation gives
+    with pytest.raises(RegistryError, match=f"token file {token_file} is unusable: .*{reason}"):
+        next(auth.auth_flow(httpx.Request("GET", "http://127.0.0.1:8080/api/v1/whoami")))
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (f"contexts:\n  - name: a\n    token: {TOKEN}\n    token: other\n", 4),
+        ("current-context: a\ncurrent-context: b\n", 2),
+        ("contexts:\n  - {name: a, name: b}\n", 2),
+    ],
+)
+def test_a_key_given_twice_is_bad_input(no_user_config: Path, text: str, line: int) -> None:
+    """The last of two ``token:`` keys silently won (issue 10)."""
+    no_user_config.write_text(text)
+    no_user_config.chmod(0o600)
+    r = runner.invoke(app, ["models", "list"], env={"COLUMNS": "300"})
+    assert r.exit_code == ExitCode.BAD_INPUT, r.output
+    output = " ".join(r.output.split())
+    assert f"not valid YAML at line {line}, column" in output and "duplicate key" in output
+    assert TOKEN not in r.output and "other" not in r.output and "Traceback" not in r.output
+    # merge keys may still be overridden
+    no_user_config.write_text("x: &d {team: cv}\ncontexts:\n  - {<<: *d, name: a, team: nlp}\n")
+    with pytest.raises(ContextError, match="x: Extra inputs"):
+        load_config(no_user_config)
