@@ -218,3 +218,52 @@ def test_metrics_and_docs_can_be_restricted(tmp_path: Path, issuer: Issuer) -> N
             assert c.get(path, headers=_as("bob")).status_code == 200, path
         assert c.get("/healthz").status_code == 200
         assert c.get("/readyz").status_code == 200
+
+
+def test_trial_inputs_on_headers_are_refused_without_echoing_them(secured: Env) -> None:
+    c = secured.client
+    token = TOKENS["bob"]
+    for header in (f"Bearer\t{token}", f"bearer   {token}"):
+        assert c.get("/api/v1/whoami", headers={"Authorization": header}).status_code == 200
+    for header in (token, "x" * 20_000, f"Token {token}", f"Bearer\xa0{token}"):
+        r = c.get("/api/v1/whoami", headers={"Authorization": header.encode("latin-1")})
+        assert r.status_code == 401 and token not in r.text and "x" * 50 not in r.text
+    two = [
+        ("Authorization", f"Bearer {TOKENS['bob']}"),
+        ("Authorization", f"Bearer {TOKENS['root']}"),
+    ]
+    r = c.get("/api/v1/whoami", headers=two)
+    assert r.status_code == 401 and "one Authorization header" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "sub", ["carol\x00x", "carol\nroot", "x" * 600], ids=["nul", "newline", "long"]
+)
+def test_unusable_principal_names_are_401_not_500(secured: Env, issuer: Issuer, sub: str) -> None:
+    token = issuer.sign(sub=sub)
+    r = secured.client.post(
+        f"{API}/models", json={"name": "m"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 401 and "user name is not usable" in r.json()["detail"]
+
+
+def test_a_writer_cannot_choose_what_a_new_service_serves(secured: Env) -> None:
+    """The trial's input: a writer created a service with assignments (skipping promoter), and
+    infrastructure's exist_ok call then accepted it untouched."""
+    c = secured.client
+    body = {"name": "web2", "assignments": [{"model": "digits", "version": 1}]}
+    r = c.post(f"{API}/services", json=body, headers=_as("carol"))
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "body.assignments"
+    squat = c.post(f"{API}/services", json={"name": "web2"}, headers=_as("carol"))
+    assert squat.status_code == 201
+    infra = {"name": "web2", "service_account": "agent"}
+    r = c.post(f"{API}/services", params={"exist_ok": "true"}, json=infra, headers=_as("root"))
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.service_account"
+    assert c.post(f"{API}/services", json=body, headers=_as("alice")).status_code == 409
+    body["name"] = "web3"
+    assert c.post(f"{API}/services", json=body, headers=_as("alice")).status_code == 201
+
+
+def test_the_audit_refusal_names_the_query_parameter(secured: Env) -> None:
+    r = secured.client.get("/api/v1/audit", params={"team": "cv"}, headers=_as("dave"))
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "query.team"

@@ -102,3 +102,14 @@ def test_service_account_role_none_grants_nothing() -> None:
 def test_bad_settings_are_refused(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AuthSettings.model_validate(settings)
+
+
+def test_a_writer_account_of_the_namespace_forgets_only_its_own_pod() -> None:
+    """The trial's input: a pod-bound token of account ``other`` forgot a pod of a service
+    running as ``agent`` (the default writer role let it)."""
+    other = _sa("cv", "other", pod="other-0")
+    with pytest.raises(Forbidden):
+        POLICY.require_pod(other, "cv", pod="web-0", service_account="agent", action="write")
+    POLICY.require_pod(other, "cv", pod="other-0", service_account=None, action="write")
+    controller = _sa("kubeai-system", "lifecycle")  # a writer from outside: the role decides
+    POLICY.require_pod(controller, "cv", pod="web-0", service_account="agent", action="write")
