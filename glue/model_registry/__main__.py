@@ -115,7 +115,13 @@ def main() -> None:
             first = exc.errors()[0]
             name = "KUBEAI_REGISTRY_" + "__".join(str(p) for p in first["loc"]).upper()
             _fail(f"{name}: {first['msg']}", 2)
-        _fail(str(exc), 2)
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        hint = (
+            "; a KUBEAI_REGISTRY_* variable holding a list or an object must be JSON"
+            if "error parsing value" in str(exc)
+            else ""
+        )
+        _fail(f"{exc}{cause}{hint}", 2)
         return
     if not settings.auth.enabled and not is_loopback(args.host):
         _fail(
