@@ -59,7 +59,7 @@ def test_registry_env_is_what_the_registry_reads(
     )
     if f"{PREFIX}AUTH__STATIC_TOKENS_FILE" in env:  # the registry checks the file exists
         tokens = tmp_path / "tokens.csv"
-        tokens.write_text('s3cret,prometheus,1,"monitoring"\n')
+        tokens.write_text(f'{"s3cret" * 8},prometheus,1,"monitoring"\n')
         env[f"{PREFIX}AUTH__STATIC_TOKENS_FILE"] = str(tokens)
     settings = settings_from_env(RegistrySettings, PREFIX, env, monkeypatch)
     assert settings.max_body_bytes >= 1024
@@ -287,7 +287,7 @@ def test_every_auth_value_reaches_the_registry(
     ca_file = env[f"{PREFIX}AUTH__OIDC__CA_FILE"]
     assert ca_file == f"{mounts['oidc-ca']['mountPath']}/bundle.pem"
     local_tokens = tmp_path / "tokens.csv"
-    local_tokens.write_text('s3cret,prometheus,1,"monitoring"\n')
+    local_tokens.write_text(f'{"s3cret" * 8},prometheus,1,"monitoring"\n')
     env[f"{PREFIX}AUTH__STATIC_TOKENS_FILE"] = str(local_tokens)
     auth = settings_from_env(RegistrySettings, PREFIX, env, monkeypatch).auth
     assert auth.kubernetes.enabled and auth.kubernetes.cache_seconds == 30
