@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Literal
 
 from glue.model_registry.auth.principal import Forbidden, Principal
-from glue.model_registry.auth.settings import AuthSettings, Role
+from glue.model_registry.auth.settings import AuthSettings, Role, TeamBinding
 
 Action = Literal["read", "write", "promote", "report"]
 
@@ -50,6 +50,14 @@ class Policy:
         self.settings = settings
         self._controllers = {tuple(c.split("/", 1)) for c in settings.controllers}
 
+    def _bindings_of(self, principal: Principal) -> list[TeamBinding]:
+        """The bindings naming ``principal`` or one of its groups."""
+        return [
+            b
+            for b in self.settings.bindings
+            if principal.name in b.users or principal.groups & set(b.groups)
+        ]
+
     def is_admin(self, principal: Principal) -> bool:
         """Whether ``principal`` is a platform admin."""
         if principal.method == "open":
@@ -63,12 +71,7 @@ class Policy:
 
     def roles(self, principal: Principal, team: str) -> set[Role]:
         """The roles ``principal`` has in ``team`` (empty: none)."""
-        found: set[Role] = set()
-        for binding in self.settings.bindings:
-            if binding.team in ("*", team) and (
-                principal.name in binding.users or principal.groups & set(binding.groups)
-            ):
-                found.add(binding.role)
+        found: set[Role] = {b.role for b in self._bindings_of(principal) if b.team in ("*", team)}
         account = principal.service_account
         if (
             account is not None
@@ -186,11 +189,7 @@ class Policy:
         """Roles per team (``*``: every team; admins get ``{"*": ["admin"]}``)."""
         if self.is_admin(principal):
             return {"*": ["admin"]}
-        teams = {
-            b.team
-            for b in self.settings.bindings
-            if principal.name in b.users or principal.groups & set(b.groups)
-        }
+        teams = {b.team for b in self._bindings_of(principal)}
         account = principal.service_account
         if account is not None:
             teams.add(account[0])
@@ -207,8 +206,7 @@ class Policy:
         """Teams ``principal`` may read (None: every team)."""
         if self.is_admin(principal):
             return None
-        teams = {b.team for b in self.settings.bindings if principal.name in b.users}
-        teams |= {b.team for b in self.settings.bindings if principal.groups & set(b.groups)}
+        teams = {b.team for b in self._bindings_of(principal)}
         if "*" in teams:
             return None
         account = principal.service_account
