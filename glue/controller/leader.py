@@ -75,7 +75,7 @@ class LeaderElector:
             "acquireTime": now if taking_over else before.get("acquireTime", now),
             "renewTime": now,
             "leaseTransitions": int(before.get("leaseTransitions") or 0)
-            + (1 if taking_over and before.get("holderIdentity") else 0),
+            + (1 if taking_over and previous is not None else 0),
         }
 
     def try_acquire_or_renew(self) -> bool:

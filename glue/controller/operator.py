@@ -22,7 +22,7 @@ How progress is stored, and why:
   here its status) on every user's job. After a restart every job is therefore seen as new once,
   and the filter above picks exactly the finished, unrecorded ones: level-triggered recovery.
 - kopf's per-handler retry state (attempt count, next retry time) lives in annotations
-  prefixed ``controller.kubeai.dev/`` only while a retry is pending, and is removed when the
+  prefixed ``kopf.kubeai.dev/`` only while a retry is pending, and is removed when the
   handler ends, so a restart during a registry outage resumes the backoff where it was.
 - No finalizers: only change handlers are used (no deletion handlers, daemons or timers), so a
   user's job is never blocked from deletion by the controller.
@@ -57,7 +57,9 @@ from glue.model_registry.client import RegistryClient
 log = structlog.get_logger("kubeai.controller")
 
 #: Prefix of kopf's retry-state annotations on a job (present only while a retry is pending).
-PROGRESS_PREFIX = "controller.kubeai.dev"
+#: A ``kopf.`` prefix: kopf marks any other prefix with an extra ``<prefix>/kopf-managed``
+#: annotation that would stay on the job for good.
+PROGRESS_PREFIX = "kopf.kubeai.dev"
 #: The handler id (one id for the create and the status-update binding: one retry state).
 HANDLER_ID = "register/status"
 
