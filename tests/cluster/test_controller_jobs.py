@@ -386,6 +386,7 @@ def write_output(world: World, job: dict[str, Any], *, accuracy: float) -> None:
 def finish(world: World, job: dict[str, Any], *, succeeded: bool) -> None:
     """Write the final status as the job's controller would."""
     now = _now()
+    status: dict[str, Any]
     if job["kind"] == "PyTorchJob":
         final = "Succeeded" if succeeded else "Failed"
         status = {
