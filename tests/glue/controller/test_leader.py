@@ -38,7 +38,7 @@ def elector(*answers: bool) -> ScriptedElector:
 
 
 def test_work_starts_after_acquiring_and_stops_on_request() -> None:
-    seen: list[str] = []
+    seen: list[str | bool] = []
 
     async def work(stop_work: asyncio.Event) -> None:
         seen.append("started")
