@@ -613,3 +613,22 @@ def test_only_one_candidate_holds_the_lease(world: World, control_plane: Control
     with bearer(control_plane, token) as as_controller:
         assert as_controller.get(f"/api/v1/namespaces/{TEAM}/secrets").status_code == 403
         assert as_controller.get(f"/api/v1/namespaces/{TEAM}/pods").status_code == 403
+
+
+def test_bad_input_is_refused_with_an_event_naming_the_field(world: World) -> None:
+    manifest = pytorchjob("train-bad-params")
+    manifest["metadata"]["annotations"] = {"kubeai.dev/params": "{not json"}
+    job = submit(world, manifest)
+    write_output(world, job, accuracy=0.5)
+    finish(world, job, succeeded=True)
+    annotations = eventually(world, annotated(world, job), what="the outcome annotation")
+    assert annotations[OUTCOME_ANNOTATION] == "RegistrationFailed"
+    assert versions_of(world, job["metadata"]["uid"]) == []
+    refused = eventually(
+        world,
+        lambda: [e for e in events(world, job) if e["reason"] == "RegistrationFailed"],
+        what="the RegistrationFailed event",
+    )
+    assert refused[0]["type"] == "Warning"
+    assert "metadata.annotations.kubeai.dev/params" in refused[0]["message"]
+    assert_clean(get(world, job))
