@@ -55,6 +55,8 @@ CONTAINER = "pytorch"
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ]
+
+
 class JobSpecError(ValueError):
     """A bad spec or limits: ``path`` is the key path (``workers``, ``data.queue``)."""
 
@@ -165,9 +167,7 @@ def _pod(spec: JobSpec, limits: TeamLimits) -> dict[str, Any]:
     if spec.args:
         container["args"] = list(spec.args)
     if spec.params:
-        container["env"] = [
-            {"name": PARAMS_ENV, "value": json.dumps(spec.params, sort_keys=True)}
-        ]
+        container["env"] = [{"name": PARAMS_ENV, "value": json.dumps(spec.params, sort_keys=True)}]
     pod: dict[str, Any] = {
         "serviceAccountName": TRAINING_SERVICE_ACCOUNT,
         "containers": [container],

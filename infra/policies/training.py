@@ -106,7 +106,9 @@ class TrainingLimits:
             "maxMemory": self.max_memory,
         }
         optional = {
-            "maxGpusPerNode": None if self.max_gpus_per_node is None else str(self.max_gpus_per_node),
+            "maxGpusPerNode": None
+            if self.max_gpus_per_node is None
+            else str(self.max_gpus_per_node),
             "maxCpuPerNode": self.max_cpu_per_node,
             "maxMemoryPerNode": self.max_memory_per_node,
         }
@@ -170,16 +172,21 @@ def training_limits(config: TeamConfig, platform: PlatformOutputs) -> TrainingLi
     )
 
 
+def limits_metadata(team: str) -> dict[str, Any]:
+    """``metadata`` of the params ConfigMap of ``team`` (in the team namespace)."""
+    return {
+        "name": LIMITS_CONFIGMAP,
+        "namespace": team,
+        "labels": {"app.kubernetes.io/part-of": "kubeai"},
+    }
+
+
 def limits_configmap(limits: TrainingLimits) -> dict[str, Any]:
     """The params ConfigMap ``kubeai-training-limits`` in the team namespace."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": LIMITS_CONFIGMAP,
-            "namespace": limits.team,
-            "labels": {"app.kubernetes.io/part-of": "kubeai"},
-        },
+        "metadata": limits_metadata(limits.team),
         "data": limits.data(),
     }
 
@@ -202,7 +209,8 @@ def _amount(container: str, resource: str, first: str, then: str) -> str:
     name = f"'{resource}'"
 
     def side(kind: str) -> str:
-        return f"has({container}.resources) && has({container}.resources.{kind}) && {name} in {container}.resources.{kind}"
+        resources = f"{container}.resources"
+        return f"has({resources}) && has({resources}.{kind}) && {name} in {resources}.{kind}"
 
     def value(kind: str) -> str:
         return f"quantity(string({container}.resources.{kind}[{name}])).asApproximateFloat()"
@@ -238,9 +246,13 @@ def _replica_types() -> str:
         )
         + ") : []"
     )
-    batch = "[" + _replica(
-        "'spec'", "has(object.spec.parallelism) ? object.spec.parallelism : 1", "object.spec"
-    ) + "]"
+    batch = (
+        "["
+        + _replica(
+            "'spec'", "has(object.spec.parallelism) ? object.spec.parallelism : 1", "object.spec"
+        )
+        + "]"
+    )
     branches = [
         f"object.apiVersion.startsWith('batch.volcano.sh/') ? ({volcano})",
         f"object.apiVersion == 'batch/v1' ? {batch}",
@@ -252,10 +264,22 @@ def _replica_types() -> str:
             f"has({specs}[k].replicas) ? {specs}[k].replicas : 1",
             f"{specs}[k]",
         )
-        branches.append(
-            f"object.kind == '{kind}' ? (has({specs}) ? {specs}.map(k, {item}) : [])"
-        )
+        branches.append(f"object.kind == '{kind}' ? (has({specs}) ? {specs}.map(k, {item}) : [])")
     return " : ".join(branches) + " : []"
+
+
+def _replicas_path() -> str:
+    """CEL: the path of the job's replica counts (``spec.<kind's replica specs>[*].replicas``,
+    ``spec.tasks[*].replicas``, ``spec.parallelism``)."""
+    branches = [
+        "object.apiVersion.startsWith('batch.volcano.sh/') ? 'spec.tasks[*].replicas'",
+        "object.apiVersion == 'batch/v1' ? 'spec.parallelism'",
+    ]
+    branches += [
+        f"object.kind == '{kind}' ? 'spec.{field}[*].replicas'"
+        for kind, field in KUBEFLOW_REPLICA_SPECS.items()
+    ]
+    return " : ".join(branches) + " : 'replicas'"
 
 
 def _sized(replica: str) -> str:
@@ -274,9 +298,7 @@ def _sized(replica: str) -> str:
 _KUBEFLOW = "object.apiVersion.startsWith('kubeflow.org/')"
 _VOLCANO = "object.apiVersion.startsWith('batch.volcano.sh/')"
 _SCHEDULING = "object.spec.runPolicy.schedulingPolicy"
-_HAS_SCHEDULING = (
-    f"{_KUBEFLOW} && has(object.spec.runPolicy) && has({_SCHEDULING})"
-)
+_HAS_SCHEDULING = f"{_KUBEFLOW} && has(object.spec.runPolicy) && has({_SCHEDULING})"
 
 #: ``(name, CEL)`` of the policy's variables, in order (later ones read earlier ones).
 VARIABLES: tuple[tuple[str, str], ...] = (
@@ -301,6 +323,7 @@ VARIABLES: tuple[tuple[str, str], ...] = (
         "minAvailablePath",
         f"{_VOLCANO} ? 'spec.minAvailable' : 'spec.runPolicy.schedulingPolicy.minAvailable'",
     ),
+    ("replicasPath", _replicas_path()),
     ("total", "(variables.replicas.map(r, int(r.replicas)) + [0]).sum()"),
     (
         "gang",
@@ -362,7 +385,9 @@ _BAD_MEMORY_PER_NODE = f"r.memory > quantity({_param('maxMemoryPerNode')}).asApp
 _BAD_TOLERATION = "r.gpus > 0.0 && !variables.toleratesGpuTaint[variables.replicas.indexOf(r)]"
 _POOL = f"'{POOL_LABEL}'"
 _GPU_TYPE = f"'{GPU_TYPE_LABEL}'"
-_BAD_POOL = f"{_POOL} in r.nodeSelector && !(r.nodeSelector[{_POOL}] in {_param('pools')}.split(','))"
+_BAD_POOL = (
+    f"{_POOL} in r.nodeSelector && !(r.nodeSelector[{_POOL}] in {_param('pools')}.split(','))"
+)
 _BAD_GPU_TYPE = (
     f"{_GPU_TYPE} in r.nodeSelector && "
     f"!(r.nodeSelector[{_GPU_TYPE}] in {_param('gpuTypes')}.split(','))"
@@ -392,7 +417,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "gang-pods",
         f"variables.gang <= int({_param('maxPods')})",
-        f"(variables.minAvailable >= 0 ? variables.minAvailablePath : 'replicas') + ': a gang of "
+        f"(variables.minAvailable >= 0 ? variables.minAvailablePath : variables.replicasPath) + "
+        "': a gang of "
         f"' + string(variables.gang) + ' pods exceeds the ' + {_param('maxPods')} + ' pods ' + "
         f"{_team()} + ' may run (ResourceQuota pods)'",
         "the gang (minAvailable, else all replicas) fits the quota's pods",
@@ -402,33 +428,36 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "gang-gpus",
         f"variables.gpus <= double({_param('maxGpus')})",
-        f"'replicas x {GPU_RESOURCE}: the job requests ' + string(variables.gpus) + ' GPUs in all "
+        f"variables.replicasPath + ' x containers[*].resources.limits[{GPU_RESOURCE}]: the job "
+        "requests ' + string(variables.gpus) + ' GPUs in all "
         f"but ' + {_team()} + ' can hold at most ' + {_param('maxGpus')} + ' (the smallest of its "
         "GPU quota, its queue capability and its GPU pools at maximum size): the gang would never "
         "be scheduled'",
         "all replicas' GPUs fit the team's quota, queue capability and GPU pools",
-        "`replicas x nvidia.com/gpu: the job requests <n> GPUs in all but team <t> can hold at "
-        "most <max> (...)`",
+        "`spec.pytorchReplicaSpecs[*].replicas x containers[*].resources.limits[nvidia.com/gpu]: "
+        "the job requests <n> GPUs in all but team <t> can hold at most <max> (...)`",
     ),
     Rule(
         "gang-cpu",
         f"variables.cpu <= quantity({_param('maxCpu')}).asApproximateFloat()",
-        f"'replicas x cpu: the job requests ' + string(variables.cpu) + ' CPUs in all but ' + "
+        "variables.replicasPath + ' x containers[*].resources.requests.cpu: the job requests ' + "
+        "string(variables.cpu) + ' CPUs in all but ' + "
         f"{_team()} + ' can hold at most ' + {_param('maxCpu')} + ' (its quota and queue "
         "capability): the gang would never be scheduled'",
         "all replicas' CPU requests fit the team's quota and queue capability",
-        "`replicas x cpu: the job requests <n> CPUs in all but team <t> can hold at most <max> "
-        "(...)`",
+        "`spec.pytorchReplicaSpecs[*].replicas x containers[*].resources.requests.cpu: the job "
+        "requests <n> CPUs in all but team <t> can hold at most <max> (...)`",
     ),
     Rule(
         "gang-memory",
         f"variables.memory <= quantity({_param('maxMemory')}).asApproximateFloat()",
-        f"'replicas x memory: the job requests ' + {_gi('variables.memory')} + ' in all but ' + "
+        "variables.replicasPath + ' x containers[*].resources.requests.memory: the job requests ' "
+        f"+ {_gi('variables.memory')} + ' in all but ' + "
         f"{_team()} + ' can hold at most ' + {_param('maxMemory')} + ' (its quota and queue "
         "capability): the gang would never be scheduled'",
         "all replicas' memory requests fit the team's quota and queue capability",
-        "`replicas x memory: the job requests <n>Gi in all but team <t> can hold at most <max> "
-        "(...)`",
+        "`spec.pytorchReplicaSpecs[*].replicas x containers[*].resources.requests.memory: the "
+        "job requests <n>Gi in all but team <t> can hold at most <max> (...)`",
     ),
     Rule(
         "gpus-per-replica",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,7 +48,9 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 def team_config() -> TeamConfig:
     """team-search-prod renamed ``guarded``, its quota and queue raised (module docstring)."""
     document = yaml.safe_load((STACKS_DIR / "Pulumi.team-search-prod.yaml").read_text())
-    values = {k.split(":", 1)[1]: v for k, v in document["config"].items() if k.startswith("kubeai:")}
+    values = {
+        k.split(":", 1)[1]: v for k, v in document["config"].items() if k.startswith("kubeai:")
+    }
     values["team"]["name"] = TEAM
     big = {"cpu": "512", "memory": "4Ti", "gpus": 16}
     values["queue"]["capability"] = big
@@ -114,22 +117,34 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
     ),
     "gang-pods": (
         pytorch(workers=600, cpu="100m", memory="64Mi"),
-        ["gang of 601 pods", "500 pods"],
+        ["spec.pytorchReplicaSpecs[*].replicas: a gang of 601 pods", "500 pods"],
         scheduling(pytorch(workers=600, cpu="100m", memory="64Mi"), minAvailable=100),
     ),
     "gang-gpus": (
         pytorch(workers=3, gpus=8),
-        ["nvidia.com/gpu", "24 GPUs in all", "at most 16"],
+        [
+            "spec.pytorchReplicaSpecs[*].replicas x containers[*].resources.limits[nvidia.com/gpu]",
+            "24 GPUs in all",
+            "at most 16",
+        ],
         pytorch(workers=2, gpus=8),
     ),
     "gang-cpu": (
         pytorch(workers=4, cpu="150"),
-        ["replicas x cpu", "601 CPUs in all", "at most 512"],
+        [
+            "spec.pytorchReplicaSpecs[*].replicas x containers[*].resources.requests.cpu",
+            "601 CPUs in all",
+            "at most 512",
+        ],
         pytorch(workers=3, cpu="150"),
     ),
     "gang-memory": (
         pytorch(workers=3, memory="1500Gi"),
-        ["replicas x memory", "4502Gi in all", "at most 4Ti"],
+        [
+            "spec.pytorchReplicaSpecs[*].replicas x containers[*].resources.requests.memory",
+            "4502Gi in all",
+            "at most 4Ti",
+        ],
         pytorch(workers=2, memory="1500Gi"),
     ),
     "gpus-per-replica": (
@@ -272,7 +287,12 @@ def batch_job(labelled: bool = True, **worker: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": "job", "namespace": TEAM}
     if labelled:
         meta["labels"] = {"kubeai.dev/model": "digits"}
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": {"template": template}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {"template": template},
+    }
 
 
 @pytest.mark.parametrize(
@@ -283,7 +303,10 @@ def batch_job(labelled: bool = True, **worker: Any) -> dict[str, Any]:
             _replicas("XGBoostJob", "xgbReplicaSpecs", ("Master", "Worker")),
             "spec.xgbReplicaSpecs.Worker",
         ),
-        (_replicas("MPIJob", "mpiReplicaSpecs", ("Launcher", "Worker")), "spec.mpiReplicaSpecs.Worker"),
+        (
+            _replicas("MPIJob", "mpiReplicaSpecs", ("Launcher", "Worker")),
+            "spec.mpiReplicaSpecs.Worker",
+        ),
         (volcano_job, "spec.tasks[0]"),
         (batch_job, "spec"),
     ],
@@ -330,3 +353,36 @@ def test_rendered_jobs_always_pass(kube: KubeApi) -> None:
             }
         )
         assert_accepted(kube, render_pytorchjob(spec, limits, namespace=TEAM))
+
+
+def test_train_submit_creates_the_job_through_the_kubeconfig(
+    kube: KubeApi, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """``kubeai train submit`` with the plane's kubeconfig: the job is created (and admitted),
+    in the team's queue, then deleted."""
+    from typer.testing import CliRunner
+
+    from glue.cli.main import app
+
+    config = control_plane.write_kubeconfig(tmp_path / "kubeconfig")
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "model": "digits",
+                "image": "registry.invalid/train:1",
+                "command": ["python", "train.py"],
+                "workers": 1,
+                "gpusPerReplica": 1,
+            }
+        )
+    )
+    argv = ["train", "submit", str(spec), "--kubeconfig", str(config), "-n", TEAM]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    name = result.output.split(f"pytorchjob {TEAM}/")[1].split()[0]
+    path = kube.path("kubeflow.org/v1", "PyTorchJob", namespace=TEAM, name=name)
+    job = kube.client.get(path).json()
+    assert job["spec"]["runPolicy"]["schedulingPolicy"] == {"queue": TEAM, "minAvailable": 2}
+    assert job["metadata"]["labels"] == {"kubeai.dev/model": "digits"}
+    assert kube.client.delete(path).is_success
