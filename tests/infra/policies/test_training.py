@@ -155,3 +155,11 @@ def test_variables_read_only_earlier_variables() -> None:
     for index, (_, cel) in enumerate(VARIABLES):
         used = set(re.findall(r"variables\.(\w+)", cel))
         assert used <= set(names[:index]), (names[index], used)
+
+
+def test_the_readme_lists_every_rule_with_its_message() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for rule in RULES:
+        assert f"| `{rule.name}` | {rule.summary} | {rule.message} |" in readme, rule.name
