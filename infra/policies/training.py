@@ -47,6 +47,9 @@ LIMITS_CONFIGMAP = "kubeai-training-limits"
 MODEL_LABEL = "kubeai.dev/model"
 #: Label every namespace carries with its own name (set by the apiserver).
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+#: The queue Volcano's job webhook sets on a job without one; a team namespace's annotation
+#: ``scheduling.volcano.sh/queue-name`` moves PodGroups left there into the team's queue.
+VOLCANO_DEFAULT_QUEUE = "default"
 #: kubeflow.org/v1 kind -> its replica specs field under ``spec``.
 KUBEFLOW_REPLICA_SPECS = {
     "PyTorchJob": "pytorchReplicaSpecs",
@@ -397,13 +400,17 @@ _TEMPLATE = ".template.spec.containers[*].resources"
 RULES: tuple[Rule, ...] = (
     Rule(
         "queue",
-        f"variables.queue == '' || variables.queue == {_param('queue')}",
+        # '' and Volcano's 'default' (its job webhook fills in 'default' when unset) both end
+        # in the team's queue: the namespace's queue annotation moves PodGroups left there
+        f"variables.queue == '' || variables.queue == '{VOLCANO_DEFAULT_QUEUE}' || "
+        f"variables.queue == {_param('queue')}",
         f"variables.queuePath + ': queue ' + variables.queue + ' is not the queue of ' + "
         f"{_team()} + ' (use ' + {_param('queue')} + ', or leave it unset: the namespace maps "
         "jobs to it)'",
-        "the job's queue, when set, is the team's queue",
-        "`spec.runPolicy.schedulingPolicy.queue: <q> is not the queue of team <t> (use <t>, or "
-        "leave it unset: the namespace maps jobs to it)`",
+        "the job's queue, when set, is the team's queue (or Volcano's `default`, which the "
+        "namespace maps to it)",
+        "`spec.runPolicy.schedulingPolicy.queue: queue <q> is not the queue of team <t> (use "
+        "<t>, or leave it unset: the namespace maps jobs to it)`",
     ),
     Rule(
         "gang-size",

@@ -321,7 +321,8 @@ def test_every_job_kind_is_checked_per_replica(
 
 
 def test_volcano_job_queue_and_gang(kube: KubeApi) -> None:
-    assert_refused(kube, volcano_job(queue="default"), ["spec.queue: queue default"])
+    assert_refused(kube, volcano_job(queue="search"), ["spec.queue: queue search"])
+    assert_accepted(kube, volcano_job(queue="default"))  # Volcano's webhook default
     job = volcano_job()
     job["spec"]["minAvailable"] = 2
     assert_refused(kube, job, ["spec.minAvailable: a gang of 2 pods", "1 replicas"])
