@@ -123,6 +123,7 @@ from infra.config import (
 )
 from infra.config.identity import RRSA_INJECTION_LABEL, RRSA_INJECTION_ON
 from infra.config.team import DATASET_SECRET, DATASET_SECRET_KEYS
+from infra.policies import training as training_policy
 
 QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
 #: Queues Volcano v1.15.1's scheduler creates at start (``pkg/scheduler/cache/cache.go``
@@ -633,6 +634,7 @@ class TeamTenancy(pulumi.ComponentResource):
         self._queue()
         self._quota()
         create_rbac(name, self._config, self.namespace, parent=self)
+        self._training_guardrails()
         artifact_secret = self._artifact_repository(args.secrets)
         self._datasets(args.secrets)
         namespaces = [self.namespace_resource, self.cache_namespace_resource]
@@ -651,6 +653,33 @@ class TeamTenancy(pulumi.ComponentResource):
                 "serviceNames": self.service_names,
                 "datasetNames": self.dataset_names,
             }
+        )
+
+    def _training_guardrails(self) -> None:
+        """The params ConfigMap ``kubeai-training-limits``, then the ValidatingAdmissionPolicy
+        and its binding that refuse training jobs the team's queue, quota and pools can never
+        run (``infra.policies.training``)."""
+        config = self._config
+        team = config.team.name
+        data = self._platform.apply(lambda p: training_policy.training_limits(config, p).data())
+        params = k8s.core.v1.ConfigMap(
+            f"{self._prefix}-training-limits",
+            metadata=object_meta(training_policy.limits_metadata(team)),
+            data=data,
+            opts=self._after_namespace(),
+        )
+        name = training_policy.policy_name(team)
+        self.training_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{self._prefix}-training-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
+            spec=training_policy.policy_spec(),
+            opts=self._after_namespace(),
+        )
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{self._prefix}-training-policy-binding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
+            spec=training_policy.binding_spec(team),
+            opts=self._after_namespace(self.training_policy, params),
         )
 
     def _after_namespace(self, *more: pulumi.Resource) -> pulumi.ResourceOptions:

@@ -3,7 +3,8 @@
 Commands: ``kubeai demo``; ``kubeai models list|show|versions|alias|rollback|history``;
 ``kubeai services status``; ``kubeai datasets list|add``; ``kubeai auth whoami``;
 ``kubeai audit``; ``kubeai config contexts|use-context``; ``kubeai render``; ``kubeai validate``;
-``kubeai stack up|preview|destroy|outputs`` (``glue.cli.stack``); ``kubeai dev cluster up``.
+``kubeai stack up|preview|destroy|outputs`` (``glue.cli.stack``); ``kubeai dev cluster up``;
+``kubeai train submit`` (``glue.cli.train``).
 
 Registry commands act in a team (``--team``/``KUBEAI_TEAM``, else the context's team). The
 registry URL, team and credentials are resolved by ``glue.cli.context`` (option > environment >
@@ -48,6 +49,7 @@ from glue.cli.exit_codes import ExitCode
 from glue.cli.images import app as images_app
 from glue.cli.stack import app as stack_app
 from glue.cli.terminal import shown
+from glue.cli.train import app as train_app
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 
@@ -72,6 +74,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(dev_app, name="dev")
 app.add_typer(stack_app, name="stack")
 app.add_typer(images_app, name="images")
+app.add_typer(train_app, name="train")
 auth_app = typer.Typer(help="Who the registry says you are.", no_args_is_help=True)
 app.add_typer(auth_app, name="auth")
 config_app = typer.Typer(

@@ -498,3 +498,24 @@ def test_changed_static_keys_roll_the_services(team_run) -> None:
     assert digest("one") == digest("one") != digest("two")
     keyless = team_run("eks").of_type(RELEASE)[0]
     assert reveal(keyless.inputs["values"])["checksums"] == {}
+
+
+def test_training_guardrails_are_declared_after_the_namespace(team_run) -> None:
+    """The params ConfigMap (the platform's pools and the team's queue and quota), the policy
+    and its binding (after both): ``infra.policies.training``."""
+    from infra.policies.training import binding_spec, policy_spec, training_limits
+
+    run = team_run("eks")
+    params = run.one("kubernetes:core/v1:ConfigMap", "team-training-limits")
+    assert params.inputs["metadata"]["name"] == "kubeai-training-limits"
+    assert params.inputs["metadata"]["namespace"] == "cv"
+    platform = factories.outputs_of(factories.platform_config("eks"))
+    assert params.inputs["data"] == training_limits(factories.team_config(), platform).data()
+    assert "team-namespace" in params.depends_on
+    vap = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+    policy = run.one(vap, "team-training-policy")
+    assert policy.inputs["metadata"]["name"] == "kubeai-training-cv"
+    assert policy.inputs["spec"]["validations"] == policy_spec()["validations"]
+    binding = run.one(f"{vap}Binding", "team-training-policy-binding")
+    assert binding.inputs["spec"] == binding_spec("cv")
+    assert {"team-training-policy", "team-training-limits"} <= set(binding.depends_on)

@@ -48,6 +48,8 @@ ADDED = {
     "kubernetes:helm.sh/v3:Release",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "kubernetes:core/v1:Secret",
+    # the team's training admission params (infra.policies.training)
+    "kubernetes:core/v1:ConfigMap",
 }
 
 #: Resources deliberately gone: the per-pool alicloud providers (the stack's one explicit
