@@ -63,6 +63,14 @@ def by_kind(objects: Objects, kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
 
 
+def component(objects: Objects, name: str) -> Objects:
+    """The objects labelled ``app.kubernetes.io/component: name`` (one component of a chart that
+    renders several, e.g. kubeai-glue's ``model-registry`` and ``lifecycle-controller``)."""
+    return [
+        o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/component") == name
+    ]
+
+
 def one(objects: Objects, kind: str) -> dict[str, Any]:
     """The single object of ``kind``; fails when there is not exactly one."""
     found = by_kind(objects, kind)
