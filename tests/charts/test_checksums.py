@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.charts.support import Objects, by_kind, chart_path, component, one
+from tests.charts.support import by_kind, chart_path, component, one
 from tests.support.helm import HelmTools
 
 GLUE_SECRET = chart_path("kubeai-glue") / "ci" / "postgresql-chart-secret-values.yaml"
