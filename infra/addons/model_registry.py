@@ -32,8 +32,17 @@ charts/kubeai-glue/values.yaml):
   by default TokenReview of ServiceAccount tokens for the audience ``kubeai-registry`` (the
   chart then binds the registry's ServiceAccount to ``system:auth-delegator``), OIDC and static
   tokens when configured, the role bindings, admins and controllers;
+* ``controller`` (``controller_values``) from ``kubeai:glue.controller``
+  (``infra.config.controller``): the lifecycle controller beside the registry, with the
+  platform's team label ``kubeai:teamLabel``, its replicas, resources, spreading and log level,
+  the artifact root of its output convention (default: the platform bucket, e.g.
+  ``s3://<bucket>``), the registry's cloud identity on its own ServiceAccount (the cloud role
+  must also trust ``<glue namespace>/kubeai-controller``), and its metrics port open to
+  ``kubeai:network.monitoringNamespace`` only. The chart grants its RBAC and adds its account to
+  the registry's ``controllers``;
 * ``checksums``: the sha256 of the data of each Secret the stack creates for the registry
-  (``database``, ``artifact-store``), so changing a secret rolls the registry pods;
+  (``database``, ``artifact-store``), so changing a secret rolls the registry and controller
+  pods;
 * ``imagePullSecrets`` from ``kubeai:glue.imagePullSecrets``.
 """
 
@@ -56,6 +65,7 @@ from infra.addons import (
 from infra.addons.artifact_store import (
     ARTIFACT_SECRET,
     CHECKSUM_NAME,
+    SCHEMES,
     artifact_store_secret,
     artifact_values,
     key_checksum,
@@ -139,6 +149,31 @@ def auth_values(auth: RegistryAuth) -> dict[str, Any]:
     }
 
 
+def controller_values(
+    glue: GlueServices, store: ArtifactStore, network: PlatformNetwork, team_label: str
+) -> dict[str, Any]:
+    """The chart's ``controller`` values for ``kubeai:glue.controller`` (module docstring);
+    ``{"enabled": False}`` when it is off."""
+    controller = glue.controller
+    if not controller.enabled:
+        return {"enabled": False}
+    account = glue.service_account
+    values: dict[str, Any] = {
+        "enabled": True,
+        "replicas": controller.replicas,
+        "teamLabel": team_label,
+        "logLevel": controller.log_level,
+        "artifactRoot": controller.artifact_root or f"{SCHEMES[store.kind]}://{store.bucket}",
+        "resources": controller.resources.manifest(),
+        "podAntiAffinity": controller.pod_anti_affinity,
+        "serviceAccount": {"annotations": account.all_annotations()},
+        "networkPolicy": {"metricsNamespaces": [network.monitoring_namespace]},
+    }
+    if labels := account.pod_labels():
+        values["podLabels"] = labels
+    return values
+
+
 def glue_values(
     glue: GlueServices,
     store: ArtifactStore,
@@ -159,6 +194,7 @@ def glue_values(
     ``checksums`` the sha256 of those Secrets' data by name (``secret_checksum``).
     """
     account = glue.service_account
+    network = network or PlatformNetwork()
     registry: dict[str, Any] = {"replicas": glue.replicas, "auth": auth_values(glue.auth)}
     if labels := account.pod_labels():
         registry["podLabels"] = labels
@@ -181,7 +217,8 @@ def glue_values(
             "storageClassName": glue.storage_class or "",
         },
         "artifacts": artifact_values(store, existing_secret=artifact_secret),
-        "networkPolicy": network_policy_values(network or PlatformNetwork(), team_label),
+        "networkPolicy": network_policy_values(network, team_label),
+        "controller": controller_values(glue, store, network, team_label),
     }
     if glue.database == "postgresql":
         values["database"]["postgresql"] = {

@@ -10,7 +10,8 @@ stack share this package (``kubeai:stackKind``):
 Modules: ``shared`` (names, quantities, taints, resources, the artifact store, ``ConfigError``),
 ``platform``, ``team``, ``images`` (``kubeai:images``: registry mirror, pull secrets),
 ``network`` (``kubeai:network`` of both kinds), ``registry_auth`` (``kubeai:glue.auth``: who
-may call the model registry), ``identity`` (cloud workload identities of
+may call the model registry), ``controller`` (``kubeai:glue.controller``: the lifecycle
+controller), ``identity`` (cloud workload identities of
 ServiceAccounts), ``outputs`` (the platform stack's exports, the registry URL), ``fit`` (will the
 team's pods be admitted and scheduled: LimitRange, quota, Pod Security, node size) and
 ``loading`` (stack-file keys -> validated config). Errors are ``ConfigError`` listing every
@@ -19,6 +20,7 @@ pull keys) are never plain config: they are read with ``Config.get_secret`` and 
 stacks carry none. The names below are re-exported so ``from infra.config import X`` works.
 """
 
+from infra.config.controller import LifecycleController, controller_problems
 from infra.config.identity import ServiceAccountConfig, WorkloadIdentity
 from infra.config.images import ImageSettings
 from infra.config.loading import (
@@ -152,6 +154,7 @@ __all__ = [
     "InferenceServiceConfig",
     "LabelKey",
     "LabelValue",
+    "LifecycleController",
     "LimitRangeConfig",
     "MetricsServerAddon",
     "Name",
@@ -183,6 +186,7 @@ __all__ = [
     "TritonServingConfig",
     "VolcanoAddon",
     "WorkloadIdentity",
+    "controller_problems",
     "default_provider_problems",
     "parse_config",
     "platform_outputs",

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from infra.config.controller import LifecycleController, controller_problems
 from infra.config.identity import ServiceAccountConfig, identity_problems
 from infra.config.images import ImageSettings
 from infra.config.network import PlatformNetwork
@@ -388,6 +389,7 @@ class GlueServices(Strict):
     pull the glue image (from a private registry or mirror); they are exported to team stacks,
     whose serving agents run the same image (``PlatformOutputs.glue_image_pull_secrets``).
     ``auth``: who may call the registry (``infra.config.registry_auth``; default TokenReview).
+    ``controller``: the lifecycle controller beside the registry (``infra.config.controller``).
     """
 
     image: GlueImage
@@ -398,6 +400,7 @@ class GlueServices(Strict):
     service_account: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
     image_pull_secrets: list[Name] = Field(default_factory=list, max_length=10)
     auth: RegistryAuth = Field(default_factory=RegistryAuth)
+    controller: LifecycleController = Field(default_factory=LifecycleController)
 
     _q = field_validator("storage_size")(check_quantity)
 
@@ -495,6 +498,7 @@ def platform_problems(config: PlatformConfig) -> list[tuple[str, str]]:
                 )
             )
     problems += autoscaler_problems(config)
+    problems += controller_problems(config.glue.controller, config.glue.auth.kubernetes.enabled)
     if provider == "gke" and config.addons.gpu.mode in ("devicePlugin", "gpuOperator"):
         problems.append(
             (

@@ -124,9 +124,10 @@ class RegistryAuth(Strict):
     """``kubeai:glue.auth``: the registry's authenticators and role bindings (module docstring).
 
     ``serviceAccountRole``: role of a ServiceAccount in its namespace's team (``none``: none);
-    ``controllers``: ``namespace/name`` ServiceAccounts of the lifecycle controller (empty until
-    the platform installs one); ``protectMetrics``/``protectDocs``: ``/metrics`` and the API docs
-    need an authenticated caller (a Prometheus then needs a token the registry accepts).
+    ``controllers``: ``namespace/name`` ServiceAccounts of other lifecycle controllers (the
+    platform's own, ``kubeai:glue.controller``, is added by the kubeai-glue chart);
+    ``protectMetrics``/``protectDocs``: ``/metrics`` and the API docs need an authenticated
+    caller (a Prometheus then needs a token the registry accepts).
     Raises ``ValueError`` (reported at ``kubeai:glue.auth``) when no authenticator is enabled.
     """
 

@@ -21,6 +21,8 @@ LIBRARY_NAME = "kubeai-common"
 """The library chart the application charts depend on (shared helpers and schema definitions)."""
 
 Objects = list[dict[str, Any]]
+POD_FIELDS = {"metadata.name": "svc-7d9f8c6b5-x2x4z", "metadata.namespace": "team-a"}
+"""Downward API values ``literal_env`` gives a rendered pod (the scenarios' namespace)."""
 Settings = TypeVar("Settings", bound=BaseModel)
 
 
@@ -61,6 +63,14 @@ def scenario_params(*charts: str) -> list[Any]:
 def by_kind(objects: Objects, kind: str) -> list[dict[str, Any]]:
     """The objects of one kind."""
     return [o for o in objects if o["kind"] == kind]
+
+
+def component(objects: Objects, name: str) -> Objects:
+    """The objects labelled ``app.kubernetes.io/component: name`` (one component of a chart that
+    renders several, e.g. kubeai-glue's ``model-registry`` and ``lifecycle-controller``)."""
+    return [
+        o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/component") == name
+    ]
 
 
 def one(objects: Objects, kind: str) -> dict[str, Any]:
@@ -131,17 +141,18 @@ def settings_from_env(
 
 def literal_env(c: dict[str, Any], secret_values: dict[str, str] | None = None) -> dict[str, str]:
     """A container's env as plain strings, as the kubelet would set it: ``secretKeyRef`` values
-    come from ``secret_values`` (by env name, default ``"placeholder"``) and ``fieldRef``
-    ``metadata.name`` becomes a pod name."""
+    come from ``secret_values`` (by env name, default ``"placeholder"``), ``fieldRef``
+    ``metadata.name`` becomes a pod name and ``metadata.namespace`` the scenarios' namespace."""
     secret_values = secret_values or {}
     out: dict[str, str] = {}
     for name, entry in env_of(c).items():
+        field_path = entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
         if "value" in entry:
             out[name] = entry["value"]
         elif "secretKeyRef" in entry.get("valueFrom", {}):
             out[name] = secret_values.get(name, "placeholder")
-        elif entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
-            out[name] = "svc-7d9f8c6b5-x2x4z"
+        elif field_path in POD_FIELDS:
+            out[name] = POD_FIELDS[field_path]
         else:
             raise AssertionError(f"unexpected env source for {name}: {entry}")
     return out

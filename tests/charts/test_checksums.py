@@ -2,8 +2,9 @@
 
 kubeai-glue hashes the DSN Secret it renders itself (``checksum/database``); both charts turn the
 ``checksums`` value (sha256 of Secrets made outside the chart, set by the stacks) into
-``checksum/<name>`` pod annotations. A changed secret value changes the pod template, which is
-what makes the Deployment roll.
+``checksum/<name>`` pod annotations (on every Deployment: kubeai-glue's lifecycle controller
+reads the artifact store too). A changed secret value changes the pod template, which is what
+makes the Deployment roll.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.charts.support import Objects, chart_path, one
+from tests.charts.support import by_kind, chart_path, component, one
 from tests.support.helm import HelmTools
 
 GLUE_SECRET = chart_path("kubeai-glue") / "ci" / "postgresql-chart-secret-values.yaml"
@@ -21,14 +22,13 @@ GLUE_EXISTING = chart_path("kubeai-glue") / "ci" / "postgresql-values.yaml"
 TRITON = chart_path("triton-inference") / "ci" / "default-values.yaml"
 
 
-def _annotations(objects: Objects) -> dict[str, str]:
-    return one(objects, "Deployment")["spec"]["template"]["metadata"].get("annotations") or {}
+def _annotations(deployment: dict) -> dict[str, str]:
+    return deployment["spec"]["template"]["metadata"].get("annotations") or {}
 
 
 def _glue(helm: HelmTools, *sets: str, values: Path = GLUE_SECRET) -> dict[str, str]:
-    return _annotations(
-        helm.template(chart_path("kubeai-glue"), values=[values], set_values=list(sets))
-    )
+    objects = helm.template(chart_path("kubeai-glue"), values=[values], set_values=list(sets))
+    return _annotations(one(component(objects, "model-registry"), "Deployment"))
 
 
 def test_glue_pods_change_with_the_dsn_the_chart_writes(helm_tools: HelmTools) -> None:
@@ -57,18 +57,20 @@ def test_checksums_value_becomes_pod_annotations(
 ) -> None:
     old, new = (hashlib.sha256(v).hexdigest() for v in (b"key-1", b"key-2"))
 
-    def render(digest: str) -> dict[str, str]:
+    def render(digest: str) -> dict[str, dict[str, str]]:
         objects = helm_tools.template(
             chart_path(chart), values=[values], set_values=[f"checksums.artifact-store={digest}"]
         )
-        return _annotations(objects)
+        return {d["metadata"]["name"]: _annotations(d) for d in by_kind(objects, "Deployment")}
 
     before, after = render(old), render(new)
-    assert before["checksum/artifact-store"] == old
-    assert after["checksum/artifact-store"] == new
-    assert {k: v for k, v in before.items() if k != "checksum/artifact-store"} == {
-        k: v for k, v in after.items() if k != "checksum/artifact-store"
-    }
+    assert before.keys() == after.keys()
+    for name in before:
+        assert before[name]["checksum/artifact-store"] == old, name
+        assert after[name]["checksum/artifact-store"] == new, name
+        assert {k: v for k, v in before[name].items() if k != "checksum/artifact-store"} == {
+            k: v for k, v in after[name].items() if k != "checksum/artifact-store"
+        }
 
 
 @pytest.mark.parametrize("chart", ["kubeai-glue", "triton-inference"])

@@ -1,6 +1,8 @@
 """Behaviour of the kubeai-glue chart per scenario: database wiring (SQLite on a claim or
 PostgreSQL from a Secret), replicas and rollout strategy, probes, artifact store settings, and
-the registry container's environment checked against the registry's own settings class."""
+the registry container's environment checked against the registry's own settings class. The
+lifecycle controller's objects are tested in ``test_glue_controller.py``; the tests here look at
+the registry's objects (``REGISTRY`` component) unless they say otherwise."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from tests.charts.support import (
     Objects,
     by_kind,
     chart_path,
+    component,
     container,
     env_of,
     literal_env,
@@ -30,10 +33,12 @@ from tests.support.helm import HelmTools
 CHART = "kubeai-glue"
 CI = chart_path(CHART) / "ci"
 PREFIX = "KUBEAI_REGISTRY_"
+REGISTRY = "model-registry"
+"""``app.kubernetes.io/component`` of the registry's objects."""
 
 
 def _glue(render: Render, scenario: str) -> Objects:
-    return render(CHART, CI / f"{scenario}-values.yaml")
+    return component(render(CHART, CI / f"{scenario}-values.yaml"), REGISTRY)
 
 
 def _registry(objects: Objects) -> dict:
@@ -52,7 +57,7 @@ def test_registry_env_is_what_the_registry_reads(
     settings validate with them (secrets replaced by plausible values, the mounted token file
     by a local one); every scenario configures an authenticator, so the registry would start
     on the pod's 0.0.0.0 (``glue.model_registry.__main__`` refuses to serve open there)."""
-    registry = _registry(render(chart, values))
+    registry = _registry(component(render(chart, values), REGISTRY))
     env = literal_env(
         registry,
         {f"{PREFIX}DATABASE_URL": "postgresql+psycopg://kubeai:secret@postgres:5432/registry"},
@@ -70,7 +75,7 @@ def test_registry_env_is_what_the_registry_reads(
 def test_registry_process_ports_and_probes(render: Render, chart: str, values: Path) -> None:
     """The registry listens on 0.0.0.0 at the container port the Service targets; liveness is
     /healthz, readiness /readyz, startup /healthz."""
-    objects = render(chart, values)
+    objects = component(render(chart, values), REGISTRY)
     registry = _registry(objects)
     assert registry["command"] == ["python", "-m", "glue.model_registry"]
     assert "--host=0.0.0.0" in registry["args"]
@@ -221,7 +226,7 @@ def test_registry_may_only_review_tokens(render: Render, chart: str, values: Pat
     release namespace) to the bootstrap ClusterRole ``system:auth-delegator``, and the pod
     mounts the account's token; without it, no binding and no token. No Role or ClusterRole is
     ever rendered."""
-    objects = render(chart, values)
+    objects = component(render(chart, values), REGISTRY)
     kinds = {o["kind"] for o in objects}
     assert not kinds & {"Role", "ClusterRole", "RoleBinding"}
     spec = pod_spec(objects)
@@ -258,7 +263,7 @@ def test_default_auth_is_token_review(render: Render) -> None:
         "ADMINS": '{"groups":[],"users":[]}',
         "BINDINGS": "[]",
         "SERVICE_ACCOUNT_ROLE": "writer",
-        "CONTROLLERS": "[]",
+        "CONTROLLERS": f'["{NAMESPACE}/svc-kubeai-glue-controller"]',  # the chart's controller
         "PROTECT_METRICS": "false",
         "PROTECT_DOCS": "false",
     }
@@ -307,7 +312,10 @@ def test_every_auth_value_reaches_the_registry(
         ("vision", "writer", ["sso:bob@example.com"], ["sso:vision"]),
         ("*", "reader", [], ["sso:auditors"]),
     ]
-    assert auth.controllers == ["kubeai-system/kubeai-controller"]
+    assert auth.controllers == [
+        "kubeai-system/kubeai-controller",
+        f"{NAMESPACE}/svc-kubeai-glue-controller",
+    ]
     assert auth.protect_metrics and auth.protect_docs
 
 
@@ -357,16 +365,18 @@ def test_probe_and_metrics_paths_are_registry_routes(render: Render, tmp_path: P
 def test_component_names_keep_their_suffix_with_a_63_character_prefix(
     helm_tools: HelmTools,
 ) -> None:
-    """A 63-character fullnameOverride is cut so "-registry" still fits in 63 characters."""
+    """A 63-character fullnameOverride is cut so "-registry" and "-controller" still fit in 63
+    characters (every object of the chart)."""
     objects = helm_tools.template(
         chart_path(CHART),
         values=[CI / "default-values.yaml"],
         set_values=["fullnameOverride=" + "x" * 63],
     )
-    names = {o["metadata"]["name"] for o in objects if o["kind"] != "ClusterRoleBinding"}
-    assert names == {"x" * 63, "x" * 54 + "-registry"}
-    (binding,) = by_kind(objects, "ClusterRoleBinding")
-    assert len(binding["metadata"]["name"]) <= 63
+    cluster_kinds = {"ClusterRoleBinding", "ClusterRole"}
+    names = {o["metadata"]["name"] for o in objects if o["kind"] not in cluster_kinds}
+    assert names == {"x" * 63, "x" * 54 + "-registry", "x" * 52 + "-controller"}
+    cluster_names = [o["metadata"]["name"] for o in objects if o["kind"] in cluster_kinds]
+    assert len(cluster_names) == 3 and all(len(n) <= 63 for n in cluster_names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,7 +394,7 @@ def test_network_policy_selects_the_registry_pods_on_their_port(
 ) -> None:
     """The policy selects exactly the registry's pods (its selector is the Deployment's) and
     admits traffic only to the container port the Service targets, by name."""
-    objects = render(chart, values)
+    objects = component(render(chart, values), REGISTRY)
     spec = _policy(objects)["spec"]
     deployment = one(objects, "Deployment")
     assert spec["podSelector"] == deployment["spec"]["selector"]
@@ -431,7 +441,11 @@ def test_network_policy_restricted_by_namespaces_and_cidrs(render: Render) -> No
 def test_network_policy_without_sources_admits_nothing(helm_tools: HelmTools) -> None:
     """With every source turned off the policy has no ingress rule (refuse all), never a rule
     without peers (which would admit everyone); disabled, there is no policy."""
-    sets = ("networkPolicy.allowSameNamespace=false", "networkPolicy.namespaceLabelKeys=null")
+    sets = (
+        "networkPolicy.allowSameNamespace=false",
+        "networkPolicy.namespaceLabelKeys=null",
+        "controller.enabled=false",
+    )
     objects = helm_tools.template(
         chart_path(CHART), values=[CI / "default-values.yaml"], set_values=sets
     )

@@ -31,9 +31,9 @@ from tests.support.helm import KUBE_VERSION, HelmTools
 
 CUSTOM_KINDS = {"ServiceMonitor"}
 """Kinds kubernetes-validate cannot know (custom resources); checked structurally instead."""
-CLUSTER_KINDS = {"ClusterRoleBinding"}
+CLUSTER_KINDS = {"ClusterRoleBinding", "ClusterRole"}
 """Cluster-scoped kinds a chart may render (no namespace): the registry's binding to
-``system:auth-delegator`` for TokenReview."""
+``system:auth-delegator`` for TokenReview, the lifecycle controller's ClusterRole and binding."""
 
 LONG_RELEASE = "a-very-long-release-name-that-reaches-helms-53c-limit"
 """A release name of 53 characters, the longest Helm accepts."""
@@ -185,6 +185,8 @@ def test_rendered_objects_are_valid_kubernetes(render: Render, chart: str, value
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
         "NetworkPolicy",
+        "Role",
+        "RoleBinding",
         *CLUSTER_KINDS,
     }
 
@@ -263,19 +265,24 @@ def test_images_are_pinned(render: Render, chart: str, values: Path) -> None:
 @pytest.mark.parametrize(("chart", "values"), scenario_params())
 def test_pods_are_hardened(render: Render, chart: str, values: Path) -> None:
     """Pods run as a non-root numeric user with the RuntimeDefault seccomp profile; the
-    service-account token is mounted only where the chart binds the account for TokenReview
-    (the registry with ``registry.auth.kubernetes``); containers drop every capability, cannot
-    escalate privileges, use a read-only root filesystem and have requests, probes and a memory
-    limit."""
+    service-account token is mounted only where the chart binds the pod's account to a role (the
+    registry for TokenReview with ``registry.auth.kubernetes``, the lifecycle controller for its
+    watches); containers drop every capability, cannot escalate privileges, use a read-only root
+    filesystem and have requests, probes and a memory limit."""
     objects = render(chart, values)
-    reviews_tokens = bool(by_kind(objects, "ClusterRoleBinding"))
+    bound = {
+        subject["name"]
+        for binding in by_kind(objects, "ClusterRoleBinding") + by_kind(objects, "RoleBinding")
+        for subject in binding["subjects"]
+        if subject["kind"] == "ServiceAccount" and subject["namespace"] == NAMESPACE
+    }
     for deployment in by_kind(objects, "Deployment"):
         spec = deployment["spec"]["template"]["spec"]
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True
         assert pod["runAsUser"] > 0
         assert pod["seccompProfile"]["type"] == "RuntimeDefault"
-        assert spec["automountServiceAccountToken"] is reviews_tokens
+        assert spec["automountServiceAccountToken"] is (spec["serviceAccountName"] in bound)
         for c in spec["containers"]:
             sc = c["securityContext"]
             assert sc["capabilities"]["drop"] == ["ALL"], c["name"]

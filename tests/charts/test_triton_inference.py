@@ -23,6 +23,7 @@ from tests.charts.support import (
     Objects,
     by_kind,
     chart_path,
+    component,
     container,
     env_of,
     literal_env,
@@ -395,7 +396,7 @@ def test_default_registry_url_points_at_the_glue_chart_service(helm_tools: HelmT
         namespace="kubeai-system",
         values=[chart_path("kubeai-glue") / "ci" / "default-values.yaml"],
     )
-    service = one(glue, "Service")
+    service = one(component(glue, "model-registry"), "Service")
     url = urlsplit(_scenario_values(CI / "default-values.yaml")["registry"]["url"])
     assert url.hostname == f"{service['metadata']['name']}.kubeai-system"
     assert url.port == service["spec"]["ports"][0]["port"]

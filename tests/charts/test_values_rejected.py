@@ -200,6 +200,27 @@ SCHEMA_CASES = {
     "triton-library-values": Case(
         "triton-inference", ("kubeai-common.debug=true",), ("at '/kubeai-common'", "'debug'")
     ),
+    "glue-controller-typo-key": Case(
+        "kubeai-glue",
+        ("controller.replcas=2",),
+        ("at '/controller'", "additional properties 'replcas' not allowed"),
+    ),
+    "glue-controller-bad-anti-affinity": Case(
+        "kubeai-glue",
+        ("controller.podAntiAffinity=always",),
+        ("at '/controller/podAntiAffinity'", "'soft', 'hard', 'none'"),
+    ),
+    "glue-controller-no-replicas": Case(
+        "kubeai-glue", ("controller.replicas=0",), ("at '/controller/replicas'", "minimum")
+    ),
+    "glue-controller-bad-team-label": Case(
+        "kubeai-glue", ("controller.teamLabel=not a label",), ("at '/controller/teamLabel'",)
+    ),
+    "glue-controller-short-token": Case(
+        "kubeai-glue",
+        ("controller.registryTokenExpirationSeconds=60",),
+        ("at '/controller/registryTokenExpirationSeconds'", "minimum"),
+    ),
 }
 
 TEMPLATE_CASES = {
@@ -234,6 +255,16 @@ TEMPLATE_CASES = {
         "kubeai-glue",
         ("registry.auth.protectMetrics=true", "serviceMonitor.enabled=true"),
         ("registry.auth.protectMetrics", "serviceMonitor.bearerTokenSecret.name"),
+    ),
+    "glue-controller-needs-token-review": Case(
+        "kubeai-glue",
+        ("registry.auth.kubernetes.enabled=false", "registry.auth.oidc.issuer=https://sso.test"),
+        ("controller.enabled needs registry.auth.kubernetes.enabled",),
+    ),
+    "glue-controller-ports-differ": Case(
+        "kubeai-glue",
+        ("controller.metricsPort=9000", "controller.healthPort=9000"),
+        ("controller.metricsPort and controller.healthPort are both 9000",),
     ),
     "triton-file-scheme-needs-root": Case(
         "triton-inference",

@@ -43,6 +43,7 @@ from infra.controlplane.install import (
     wait_available,
 )
 from tests.support.helm import REPO_ROOT
+from tests.support.kubeapi import service_account_may
 
 STACKS_DIR = REPO_ROOT / "stacks"
 #: Platform stacks first, each followed by the team stacks installed on it.
@@ -173,24 +174,6 @@ def test_stack_installs_with_zero_rejections_and_runs(
 
 #: The registry's Deployment (kubeai-glue release of the platform: ``infra.config.outputs``).
 REGISTRY_DEPLOYMENT = "/apis/apps/v1/namespaces/kubeai-system/deployments/kubeai-registry"
-ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
-
-
-def _allowed(api: httpx.Client, account: str, attributes: dict[str, str]) -> bool:
-    """Whether the API server's RBAC lets ServiceAccount ``namespace:name`` do ``attributes``."""
-    namespace, name = account.split(":")
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": f"system:serviceaccount:{namespace}:{name}",
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
-            "resourceAttributes": attributes,
-        },
-    }
-    response = api.post(ACCESS_REVIEWS, json=review)
-    response.raise_for_status()
-    return bool(response.json()["status"].get("allowed"))
 
 
 def _assert_registry_may_only_review_tokens(api: httpx.Client) -> None:
@@ -201,11 +184,11 @@ def _assert_registry_may_only_review_tokens(api: httpx.Client) -> None:
     response.raise_for_status()
     spec = response.json()["spec"]["template"]["spec"]
     assert spec["automountServiceAccountToken"] is True
-    account = f"kubeai-system:{spec['serviceAccountName']}"
+    account = ("kubeai-system", spec["serviceAccountName"])
     review = {"group": "authentication.k8s.io", "resource": "tokenreviews", "verb": "create"}
-    assert _allowed(api, account, review), f"{account} may not create TokenReviews"
+    assert service_account_may(api, *account, review), f"{account} may not create TokenReviews"
     secrets = {"resource": "secrets", "verb": "list", "namespace": "kubeai-system"}
-    assert not _allowed(api, account, secrets)
+    assert not service_account_may(api, *account, secrets)
 
 
 def _assert_agents_present_registry_tokens(api: httpx.Client, plan: InstallPlan) -> None:

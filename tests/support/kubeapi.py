@@ -183,6 +183,31 @@ def service_account_user(namespace: str, name: str) -> str:
     return f"system:serviceaccount:{namespace}:{name}"
 
 
+#: The SubjectAccessReview API (asks the apiserver's authorizers, RBAC included).
+ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+
+
+def service_account_may(
+    admin: httpx.Client, namespace: str, name: str, attributes: dict[str, str]
+) -> bool:
+    """Whether the apiserver lets ServiceAccount ``namespace/name`` (with its service-account
+    groups) do ``attributes`` (SubjectAccessReview ``resourceAttributes``: ``verb``, ``group``,
+    ``resource``, optional ``namespace``, ``name``, ``subresource``); ``admin`` may create
+    reviews. Raises ``httpx.HTTPStatusError`` when the review itself is refused."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": service_account_user(namespace, name),
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
+            "resourceAttributes": attributes,
+        },
+    }
+    response = admin.post(ACCESS_REVIEWS, json=review)
+    response.raise_for_status()
+    return bool(response.json()["status"].get("allowed"))
+
+
 def token_request(
     admin: KubeApi,
     namespace: str,

@@ -24,6 +24,43 @@ chart name, else "<release>-<chart>". */}}
 {{- printf "%s-registry" (include "kubeai-glue.fullname" . | trunc 54 | trimSuffix "-") }}
 {{- end }}
 
+{{/* Name of the lifecycle controller's Deployment, Service, ServiceAccount and Lease:
+"<prefix>-controller". */}}
+{{- define "kubeai-glue.controllerName" -}}
+{{- printf "%s-controller" (include "kubeai-glue.fullname" . | trunc 52 | trimSuffix "-") }}
+{{- end }}
+
+{{/* Name of a cluster-scoped object of the controller: "<namespace>-<prefix>-controller", so
+releases in different namespaces never share (and overwrite) one. */}}
+{{- define "kubeai-glue.controllerClusterName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "kubeai-glue.controllerName" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The controller's ServiceAccount (see kubeai-common.serviceAccountName). */}}
+{{- define "kubeai-glue.controllerServiceAccountName" -}}
+{{- include "kubeai-common.serviceAccountName" (dict "serviceAccount" .Values.controller.serviceAccount "fullname" (include "kubeai-glue.controllerName" .)) }}
+{{- end }}
+
+{{/* The Lease the controller replicas elect their leader with. */}}
+{{- define "kubeai-glue.controllerLeaseName" -}}
+{{- default (include "kubeai-glue.controllerName" .) .Values.controller.leaseName }}
+{{- end }}
+
+{{/* In-cluster URL of the chart's own registry Service. */}}
+{{- define "kubeai-glue.registryUrl" -}}
+{{- printf "http://%s.%s.svc:%d" (include "kubeai-glue.registryName" .) .Release.Namespace (int .Values.registry.service.port) }}
+{{- end }}
+
+{{/* registry.auth.controllers as the registry reads it: the listed accounts, plus the chart's
+own controller ("<namespace>/<account>") when it runs. */}}
+{{- define "kubeai-glue.registryControllers" -}}
+{{- $controllers := .Values.registry.auth.controllers | default list }}
+{{- if .Values.controller.enabled }}
+{{- $controllers = append $controllers (printf "%s/%s" .Release.Namespace (include "kubeai-glue.controllerServiceAccountName" .)) }}
+{{- end }}
+{{- $controllers | uniq | toJson }}
+{{- end }}
+
 {{/* Labels of every object. */}}
 {{- define "kubeai-glue.labels" -}}
 helm.sh/chart: {{ include "kubeai-common.chart" . }}
@@ -49,6 +86,18 @@ app.kubernetes.io/component: model-registry
 {{- define "kubeai-glue.registrySelectorLabels" -}}
 {{ include "kubeai-glue.selectorLabels" . }}
 app.kubernetes.io/component: model-registry
+{{- end }}
+
+{{/* Labels of the controller's objects. */}}
+{{- define "kubeai-glue.controllerLabels" -}}
+{{ include "kubeai-glue.labels" . }}
+app.kubernetes.io/component: lifecycle-controller
+{{- end }}
+
+{{/* Selector of the controller's pods. */}}
+{{- define "kubeai-glue.controllerSelectorLabels" -}}
+{{ include "kubeai-glue.selectorLabels" . }}
+app.kubernetes.io/component: lifecycle-controller
 {{- end }}
 
 {{/* The glue image reference. repository and tag are required; "latest" is refused even where
@@ -99,6 +148,12 @@ protected /metrics that the ServiceMonitor could not scrape. */}}
 {{- if not (or $auth.kubernetes.enabled $auth.oidc.issuer $auth.staticTokens.existingSecret) }}
 {{- fail "registry.auth: no authenticator configured; the registry listens on 0.0.0.0 and refuses to start open there: set registry.auth.kubernetes.enabled=true (TokenReview), registry.auth.oidc.issuer or registry.auth.staticTokens.existingSecret" }}
 {{- end }}
+{{- if and .Values.controller.enabled (not $auth.kubernetes.enabled) }}
+{{- fail "controller.enabled needs registry.auth.kubernetes.enabled: the lifecycle controller presents a projected ServiceAccount token that the registry checks with TokenReview; enable it or set controller.enabled=false" }}
+{{- end }}
+{{- if and .Values.controller.enabled (eq (int .Values.controller.metricsPort) (int .Values.controller.healthPort)) }}
+{{- fail (printf "controller.metricsPort and controller.healthPort are both %d: the controller serves /metrics and /healthz on two ports" (int .Values.controller.metricsPort)) }}
+{{- end }}
 {{- if and .Values.serviceMonitor.enabled $auth.protectMetrics (not .Values.serviceMonitor.bearerTokenSecret.name) }}
 {{- fail "registry.auth.protectMetrics is true and serviceMonitor.enabled: set serviceMonitor.bearerTokenSecret.name (a Secret holding a static token of the registry, see registry.auth.staticTokens) so Prometheus can scrape /metrics" }}
 {{- end }}
@@ -148,7 +203,7 @@ scalars as strings, lists and objects as JSON. */}}
 - name: {{ $p }}SERVICE_ACCOUNT_ROLE
   value: {{ $auth.serviceAccountRole | quote }}
 - name: {{ $p }}CONTROLLERS
-  value: {{ $auth.controllers | default list | toJson | quote }}
+  value: {{ include "kubeai-glue.registryControllers" . | quote }}
 - name: {{ $p }}PROTECT_METRICS
   value: {{ $auth.protectMetrics | quote }}
 - name: {{ $p }}PROTECT_DOCS

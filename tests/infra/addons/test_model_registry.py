@@ -261,3 +261,82 @@ def test_a_glue_block_without_an_authenticator_is_refused() -> None:
     """``GlueServices`` itself refuses an auth block with no authenticator."""
     with pytest.raises(ValidationError, match="no authenticator"):
         glue(auth={"kubernetes": {"enabled": False}})
+
+
+# ---------------------------------------------------------------------------------------------
+# controller from kubeai:glue.controller
+
+
+def _schema_errors(values: dict[str, object]) -> list[str]:
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(values)]
+
+
+def test_controller_runs_by_default_with_the_platform_settings(platform_run) -> None:
+    """The platform's release runs the controller: two replicas, the platform's team label, the
+    chart's default resources, the platform bucket as artifact root, metrics open to the
+    monitoring namespace; the values pass the chart schema."""
+    run = platform_run("eks", teamLabel="acme.io/team", network={"monitoringNamespace": "prom"})
+    values = run.one(RELEASE, "glue-release").inputs["values"]
+    chart = yaml.safe_load(CHART_VALUES.read_text())["controller"]
+    controller = values["controller"]
+    assert controller["enabled"] is True
+    assert controller["replicas"] == chart["replicas"] == 2
+    assert controller["teamLabel"] == "acme.io/team"
+    assert controller["resources"] == chart["resources"]
+    assert controller["podAntiAffinity"] == chart["podAntiAffinity"]
+    assert controller["logLevel"] == chart["logLevel"]
+    store = factories.store("eks")
+    assert controller["artifactRoot"] == f"s3://{store.bucket}"
+    assert controller["networkPolicy"] == {"metricsNamespaces": ["prom"]}
+    assert _schema_errors(values) == []
+
+
+def test_configured_controller_reaches_the_chart_values() -> None:
+    """Every key of ``kubeai:glue.controller`` lands in the chart's ``controller`` values; the
+    registry's cloud identity is put on the controller's account and pods too."""
+    config = {
+        "replicas": 3,
+        "resources": {
+            "requests": {"cpu": "200m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "podAntiAffinity": "hard",
+        "logLevel": "DEBUG",
+        "artifactRoot": "gs://acme-models/training",
+    }
+    account = {"workloadIdentity": {"alicloudRoleName": "kubeai-registry"}}
+    values = glue_values(
+        glue(controller=config, serviceAccount=account), factories.store("ack"), team_label="t/x"
+    )
+    controller = values["controller"]
+    assert controller["replicas"] == 3
+    assert controller["resources"] == {
+        "requests": {"cpu": "200m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    }
+    assert (controller["podAntiAffinity"], controller["logLevel"]) == ("hard", "DEBUG")
+    assert controller["artifactRoot"] == "gs://acme-models/training"
+    assert controller["teamLabel"] == "t/x"
+    assert controller["serviceAccount"] == values["serviceAccount"]
+    assert controller["podLabels"] == values["registry"]["podLabels"]
+    assert _schema_errors(values) == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "scheme"), [("gke", "gs"), ("ack", "oss"), ("existing", "s3")]
+)
+def test_controller_artifact_root_follows_the_store(provider: str, scheme: str) -> None:
+    """Without ``artifactRoot`` the controller's output convention is under the platform
+    bucket, with the scheme of the store's kind (MinIO speaks S3)."""
+    store = factories.store(provider)
+    root = glue_values(glue(), store)["controller"]["artifactRoot"]
+    assert root == f"{scheme}://{store.bucket}"
+
+
+def test_controller_off() -> None:
+    """``enabled: false`` passes only that; the chart then renders no controller."""
+    values = glue_values(glue(controller={"enabled": False}), factories.store("eks"))
+    assert values["controller"] == {"enabled": False}
+    assert _schema_errors(values) == []

@@ -72,12 +72,14 @@ def test_every_key_parses_from_camel_case() -> None:
 
 
 def test_without_token_review_agents_get_no_token() -> None:
-    """OIDC only: the platform exports no audience, so team stacks mount no token."""
+    """OIDC only: the platform exports no audience, so team stacks mount no token (and runs no
+    lifecycle controller, which authenticates with a ServiceAccount token)."""
     config = factories.platform_config(
         "eks",
         glue={
             **factories.platform_values("eks")["glue"],
             "auth": {"kubernetes": {"enabled": False}, "oidc": {"issuer": "https://idp.example"}},
+            "controller": {"enabled": False},
         },
     )
     assert config.glue.auth.agent_audience is None
