@@ -535,7 +535,8 @@ def datasets_list(
         title = shown(f"team {client.team}: {plural(page.total, 'dataset')}")
     table = Table("dataset", "rows", "files", "uri", title=title)
     for d in page.items:
-        add_row(table, d.name, str(d.rows), str(len(d.manifest.files)), d.uri)
+        files = "-" if d.manifest is None else str(len(d.manifest.files))
+        add_row(table, d.name, "-" if d.rows is None else str(d.rows), files, d.uri)
     console.print(table)
 
 
@@ -581,10 +582,14 @@ def datasets_add(
             description=description,
         )
     record = published.record
+    size = (
+        f"{plural(len(m.files), 'file')}, {plural(m.total_bytes, 'byte')}"
+        if (m := record.manifest) is not None
+        else "no manifest"
+    )
     console.print(
         shown(
-            f"dataset {record.name!r}: {plural(len(record.manifest.files), 'file')}, "
-            f"{plural(record.manifest.total_bytes, 'byte')} at {record.uri}"
+            f"dataset {record.name!r}: {size} at {record.uri}"
             + ("" if published.created else " (already recorded)")
         )
     )
