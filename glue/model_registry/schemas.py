@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    StrictBool,
     StrictInt,
     StringConstraints,
     model_validator,
@@ -357,7 +358,7 @@ class DatasetCreate(Strict):
 #: Byte counts and file counts: JSON integers up to 2**53 - 1 (see ``DatasetCreate.rows``).
 ByteCount = Annotated[StrictInt, Field(ge=0, le=2**53 - 1), JsonInteger]
 #: A percentage, 0..100.
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
 
 
 class DatasetSource(Strict):
@@ -396,8 +397,8 @@ class DatasetMount(Strict):
     path: Annotated[str, StringConstraints(max_length=1024, pattern=NO_CONTROL)] = Field(
         default="", description="Where the mount appears inside the dataset's volume."
     )
-    read_only: bool = False
-    shared: bool = False
+    read_only: StrictBool = False
+    shared: StrictBool = False
 
 
 class DatasetCache(Strict):
@@ -439,7 +440,7 @@ class DatasetSync(Strict):
         default=None, description="Number of files under the mounts (``status.fileNum``)."
     )
     cache: DatasetCache = Field(default_factory=DatasetCache)
-    deleted: bool = False
+    deleted: StrictBool = False
     description: LongText = ""
     labels: Labels = Field(default_factory=dict, max_length=64)
 

@@ -166,6 +166,8 @@ def test_same_name_in_another_namespace_of_the_team_is_409(client: TestClient) -
         ({"cache": {"cached_percentage": 101}}, "body.cache.cached_percentage"),
         ({"phase": "Not Bound"}, "body.phase"),
         ({"rows": 3}, "body.rows"),
+        ({"deleted": 0}, "body.deleted"),
+        ({"cache": {"hit_ratio": False}}, "body.cache.hit_ratio"),
     ],
 )
 def test_bad_sync_bodies_are_422_naming_the_field(

@@ -1,0 +1,1 @@
+"""The lifecycle controller (kopf): training jobs → model versions, Fluid Datasets → lineage."""
