@@ -1,8 +1,9 @@
 """``kubeai``: the platform's command line for people.
 
 Commands: ``kubeai demo``; ``kubeai models list|show|versions|alias|rollback|history``;
-``kubeai services status``; ``kubeai datasets list|add``; ``kubeai auth whoami``;
-``kubeai audit``; ``kubeai config contexts|use-context``; ``kubeai render``; ``kubeai validate``;
+``kubeai services status``; ``kubeai datasets list|add``; ``kubeai lineage``;
+``kubeai auth whoami``; ``kubeai audit``; ``kubeai config contexts|use-context``;
+``kubeai render``; ``kubeai validate``;
 ``kubeai stack up|preview|destroy|outputs`` (``glue.cli.stack``); ``kubeai dev cluster up``.
 
 Registry commands act in a team (``--team``/``KUBEAI_TEAM``, else the context's team). The
@@ -593,6 +594,35 @@ def datasets_add(
             + ("" if published.created else " (already recorded)")
         )
     )
+
+
+@app.command("lineage")
+@friendly
+def lineage(
+    model: str,
+    version: Annotated[
+        str | None,
+        typer.Argument(help="Version number or alias; omitted: every version, newest first."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the lineage as JSON.")] = False,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Show dataset → job → version → services and pods of a model (``glue.cli.lineage``)."""
+    from glue.cli.lineage import collect, render
+
+    checked_name("MODEL", model)
+    if version is not None and not version.isdigit():
+        checked_name("VERSION (a number, latest or an alias)", version, schemas.VersionRef)
+    with registry(registry_url, context=context, team=team) as client:
+        document = collect(client, model, version, limit=limit, offset=offset)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=True))
+    else:
+        console.print(render(document))
 
 
 @auth_app.command("whoami")

@@ -391,9 +391,7 @@ class DatasetMount(Strict):
     name: Annotated[str, StringConstraints(max_length=253, pattern=NO_CONTROL)] = ""
     mount_point: Annotated[
         Uri, AfterValidator(_no_userinfo), JsonSchemaExtra({"not": {"pattern": USERINFO}})
-    ] = Field(
-        description="The data's location, e.g. ``s3://bucket/prefix``, ``pvc://claim/dir``."
-    )
+    ] = Field(description="The data's location, e.g. ``s3://bucket/prefix``, ``pvc://claim/dir``.")
     path: Annotated[str, StringConstraints(max_length=1024, pattern=NO_CONTROL)] = Field(
         default="", description="Where the mount appears inside the dataset's volume."
     )
