@@ -139,6 +139,14 @@ def checked_name(argument: str, value: str, kind: Any = schemas.Name) -> str:
         fail(f"{argument} {value!r}: {exc.errors()[0]['msg']}", ExitCode.BAD_INPUT)
 
 
+def checked_model_version(model: str, version: str | None) -> None:
+    """Exit 2 naming MODEL or VERSION when one is not a valid name (VERSION: a number,
+    ``latest`` or an alias; None is fine)."""
+    checked_name("MODEL", model)
+    if version is not None and not version.isdigit():
+        checked_name("VERSION (a number, latest or an alias)", version, schemas.VersionRef)
+
+
 def registry(
     url: str | None, *, context: str | None = None, team: str | None = None, need_team: bool = True
 ) -> RegistryClient:
@@ -289,9 +297,7 @@ def models_show(
 ) -> None:
     """Show one of the team's models, or one version with its lineage, and where it is
     deployed."""
-    checked_name("MODEL", model)
-    if version is not None and not version.isdigit():
-        checked_name("VERSION (a number, latest or an alias)", version, schemas.VersionRef)
+    checked_model_version(model, version)
     with registry(registry_url, context=context, team=team) as client:
         if version is None:
             m = client.get_model(model)
@@ -614,9 +620,7 @@ def lineage(
     """Show dataset → job → version → services and pods of a model (``glue.cli.lineage``)."""
     from glue.cli.lineage import collect, render
 
-    checked_name("MODEL", model)
-    if version is not None and not version.isdigit():
-        checked_name("VERSION (a number, latest or an alias)", version, schemas.VersionRef)
+    checked_model_version(model, version)
     with registry(registry_url, context=context, team=team) as client:
         document = collect(client, model, version, limit=limit, offset=offset)
     if as_json:
