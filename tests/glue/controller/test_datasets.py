@@ -4,8 +4,9 @@ pinned Fluid v1.0.8 CRD's), and the event handler against a real registry served
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -148,6 +149,16 @@ def test_team_of_namespace() -> None:
 # -- the handler against a real registry ------------------------------------------------------
 
 
+def run(coroutine: Coroutine[Any, Any, str]) -> str:
+    """Run ``coroutine`` on a fresh event loop that never becomes the thread's current one
+    (``asyncio.run`` would leave the main thread without one for later tests)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 class Warnings:
     """Records the Kubernetes events the handler would post (kopf posts them in an operator)."""
 
@@ -163,23 +174,21 @@ def factory(registry: RegistryServer) -> Iterator[ctl.ClientFactory]:
     yield lambda: registry.client(team=None)
 
 
-async def test_handler_creates_updates_and_marks_deleted(
+def test_handler_creates_updates_and_marks_deleted(
     registry: RegistryServer, factory: ctl.ClientFactory
 ) -> None:
     warnings = Warnings()
 
-    async def handle(kind: str | None, body: dict[str, Any], teams: list[str]) -> str:
-        return await ctl.handle_event(
-            kind, body, teams=teams, client_factory=factory, warn=warnings
-        )
+    def handle(kind: str | None, body: dict[str, Any], teams: list[str]) -> str:
+        return run(ctl.handle_event(kind, body, teams=teams, client_factory=factory, warn=warnings))
 
-    assert await handle("ADDED", DATASET, []) == "ignored"  # not a team namespace
+    assert handle("ADDED", DATASET, []) == "ignored"  # not a team namespace
     with registry.client() as client:
         assert client.list_datasets().total == 0
-    assert await handle(None, DATASET, ["cv"]) == "created"
-    assert await handle("MODIFIED", DATASET, ["cv"]) == "synced"
+    assert handle(None, DATASET, ["cv"]) == "created"
+    assert handle("MODIFIED", DATASET, ["cv"]) == "synced"
     cached = dataset(cacheStates={**DATASET["status"]["cacheStates"], "cached": "953.7MiB"})
-    assert await handle("MODIFIED", cached, ["cv"]) == "synced"
+    assert handle("MODIFIED", cached, ["cv"]) == "synced"
     with registry.client() as client:
         record = client.get_dataset("digits")
         assert record.cache is not None and record.cache.cached_bytes == round(953.7 * 1024**2)
@@ -187,7 +196,7 @@ async def test_handler_creates_updates_and_marks_deleted(
         assert record.deleted_at is None
         actions = [e.detail["outcome"] for e in client.audit(team="cv").items]
     assert actions == ["updated", "created"]  # the unchanged resend wrote nothing
-    assert await handle("DELETED", cached, ["cv"]) == "synced"
+    assert handle("DELETED", cached, ["cv"]) == "synced"
     with registry.client() as client:
         assert client.get_dataset("digits").deleted_at is not None
         # the PVC a job mounts leads to the dataset; other namespaces' claims do not
@@ -200,34 +209,34 @@ async def test_handler_creates_updates_and_marks_deleted(
     assert warnings.posted == []
 
 
-async def test_refusals_are_posted_as_warnings_and_not_retried(factory: ctl.ClientFactory) -> None:
+def test_refusals_are_posted_as_warnings_and_not_retried(factory: ctl.ClientFactory) -> None:
     warnings = Warnings()
-    assert await ctl.handle_event(None, DATASET, teams=["cv"], client_factory=factory) == "created"
+    assert run(ctl.handle_event(None, DATASET, teams=["cv"], client_factory=factory)) == "created"
     other = copy.deepcopy(DATASET)
     other["metadata"]["namespace"] = "cv-dev"
-    outcome = await ctl.handle_event(
-        "ADDED", other, teams=["cv"], client_factory=factory, warn=warnings
+    outcome = run(
+        ctl.handle_event("ADDED", other, teams=["cv"], client_factory=factory, warn=warnings)
     )
     assert outcome == "refused"
     assert warnings.posted[0][:2] == ("digits", "DatasetNotRecorded")
     assert "body.source.namespace" in warnings.posted[0][2]
     broken = copy.deepcopy(DATASET)
     broken["spec"]["mounts"] = []
-    outcome = await ctl.handle_event(
-        "ADDED", broken, teams=["cv"], client_factory=factory, warn=warnings
+    outcome = run(
+        ctl.handle_event("ADDED", broken, teams=["cv"], client_factory=factory, warn=warnings)
     )
     assert outcome == "invalid" and "spec.mounts" in warnings.posted[1][2]
     # a gone Dataset gets no event
     assert (
-        await ctl.handle_event(
-            "DELETED", broken, teams=["cv"], client_factory=factory, warn=warnings
+        run(
+            ctl.handle_event("DELETED", broken, teams=["cv"], client_factory=factory, warn=warnings)
         )
         == "invalid"
     )
     assert len(warnings.posted) == 2
 
 
-async def test_registry_outage_is_waited_out(registry: RegistryServer) -> None:
+def test_registry_outage_is_waited_out(registry: RegistryServer) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     calls: list[str] = []
 
@@ -236,7 +245,9 @@ async def test_registry_outage_is_waited_out(registry: RegistryServer) -> None:
         calls.append(url)
         return RegistryClient(url, timeout=5)
 
-    outcome = await ctl.handle_event(
-        "ADDED", DATASET, teams=["cv"], client_factory=flaky, retry_first=0.01, retry_max=0.02
+    outcome = run(
+        ctl.handle_event(
+            "ADDED", DATASET, teams=["cv"], client_factory=flaky, retry_first=0.01, retry_max=0.02
+        )
     )
     assert outcome == "created" and calls.count(dead) == 3 and len(calls) == 4
