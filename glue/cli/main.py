@@ -1,8 +1,9 @@
 """``kubeai``: the platform's command line for people.
 
 Commands: ``kubeai demo``; ``kubeai models list|show|versions|alias|rollback|history``;
-``kubeai services status``; ``kubeai datasets list|add``; ``kubeai auth whoami``;
-``kubeai audit``; ``kubeai config contexts|use-context``; ``kubeai render``; ``kubeai validate``;
+``kubeai services status``; ``kubeai datasets list|add``; ``kubeai lineage``;
+``kubeai auth whoami``; ``kubeai audit``; ``kubeai config contexts|use-context``;
+``kubeai render``; ``kubeai validate``;
 ``kubeai stack up|preview|destroy|outputs`` (``glue.cli.stack``); ``kubeai dev cluster up``;
 ``kubeai train submit`` (``glue.cli.train``).
 
@@ -139,6 +140,14 @@ def checked_name(argument: str, value: str, kind: Any = schemas.Name) -> str:
         return str(TypeAdapter(kind).validate_python(value))
     except ValidationError as exc:
         fail(f"{argument} {value!r}: {exc.errors()[0]['msg']}", ExitCode.BAD_INPUT)
+
+
+def checked_model_version(model: str, version: str | None) -> None:
+    """Exit 2 naming MODEL or VERSION when one is not a valid name (VERSION: a number,
+    ``latest`` or an alias; None is fine)."""
+    checked_name("MODEL", model)
+    if version is not None and not version.isdigit():
+        checked_name("VERSION (a number, latest or an alias)", version, schemas.VersionRef)
 
 
 def registry(
@@ -291,9 +300,7 @@ def models_show(
 ) -> None:
     """Show one of the team's models, or one version with its lineage, and where it is
     deployed."""
-    checked_name("MODEL", model)
-    if version is not None and not version.isdigit():
-        checked_name("VERSION (a number, latest or an alias)", version, schemas.VersionRef)
+    checked_model_version(model, version)
     with registry(registry_url, context=context, team=team) as client:
         if version is None:
             m = client.get_model(model)
@@ -538,7 +545,8 @@ def datasets_list(
         title = shown(f"team {client.team}: {plural(page.total, 'dataset')}")
     table = Table("dataset", "rows", "files", "uri", title=title)
     for d in page.items:
-        add_row(table, d.name, str(d.rows), str(len(d.manifest.files)), d.uri)
+        files = "-" if d.manifest is None else str(len(d.manifest.files))
+        add_row(table, d.name, "-" if d.rows is None else str(d.rows), files, d.uri)
     console.print(table)
 
 
@@ -584,13 +592,44 @@ def datasets_add(
             description=description,
         )
     record = published.record
+    size = (
+        f"{plural(len(m.files), 'file')}, {plural(m.total_bytes, 'byte')}"
+        if (m := record.manifest) is not None
+        else "no manifest"
+    )
     console.print(
         shown(
-            f"dataset {record.name!r}: {plural(len(record.manifest.files), 'file')}, "
-            f"{plural(record.manifest.total_bytes, 'byte')} at {record.uri}"
+            f"dataset {record.name!r}: {size} at {record.uri}"
             + ("" if published.created else " (already recorded)")
         )
     )
+
+
+@app.command("lineage")
+@friendly
+def lineage(
+    model: str,
+    version: Annotated[
+        str | None,
+        typer.Argument(help="Version number or alias; omitted: every version, newest first."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the lineage as JSON.")] = False,
+    registry_url: RegistryURL = None,
+    team: TeamOption = None,
+    context: ContextOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Show dataset → job → version → services and pods of a model (``glue.cli.lineage``)."""
+    from glue.cli.lineage import collect, render
+
+    checked_model_version(model, version)
+    with registry(registry_url, context=context, team=team) as client:
+        document = collect(client, model, version, limit=limit, offset=offset)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=True))
+    else:
+        console.print(render(document))
 
 
 @auth_app.command("whoami")

@@ -358,6 +358,15 @@ class RegistryClient:
             "POST", self._team_path("datasets", team=body.team), body, schemas.DatasetRead
         )
 
+    def sync_dataset(
+        self, name: str, body: schemas.DatasetSync, *, team: str | None = None
+    ) -> tuple[schemas.DatasetRead, bool]:
+        """Create or update the record ``name`` mirroring a Fluid Dataset (``PUT``, idempotent);
+        (the record, True when this call created it)."""
+        return self._send_created(
+            "PUT", self._team_path("datasets", name, team=team), body, schemas.DatasetRead
+        )
+
     def list_datasets(
         self, *, team: str | None = None, limit: int = 50, offset: int = 0
     ) -> schemas.Page[schemas.DatasetRead]:

@@ -106,11 +106,25 @@ class Dataset(Base):
     name: Mapped[str] = mapped_column(String(63))
     team: Mapped[str] = mapped_column(String(63), index=True)
     uri: Mapped[str] = mapped_column(String(2048))
-    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
-    rows: Mapped[int] = mapped_column(BigInteger)
+    #: Null for a dataset synced from a Fluid Dataset (no file manifest, no row count).
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The Fluid Dataset a synced record mirrors (all null for a file dataset) and its state.
+    source_kind: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    source_api_version: Mapped[str | None] = mapped_column(String(127), nullable=True)
+    source_namespace: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    source_name: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    source_uid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    mounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    phase: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    file_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cache: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    synced_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ModelVersion(Base):

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    StrictBool,
     StrictInt,
     StringConstraints,
     model_validator,
@@ -354,17 +355,115 @@ class DatasetCreate(Strict):
     labels: Labels = Field(default_factory=dict, max_length=64)
 
 
+#: Byte counts and file counts: JSON integers up to 2**53 - 1 (see ``DatasetCreate.rows``).
+ByteCount = Annotated[StrictInt, Field(ge=0, le=2**53 - 1), JsonInteger]
+#: A percentage, 0..100.
+Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
+
+
+class DatasetSource(Strict):
+    """The Kubernetes object a synced dataset mirrors: a Fluid ``Dataset``
+    (``data.fluid.io/v1alpha1``) by namespace, name and uid."""
+
+    kind: Literal["Dataset"] = "Dataset"
+    api_version: Literal["data.fluid.io/v1alpha1"] = "data.fluid.io/v1alpha1"
+    namespace: Name
+    name: Name
+    uid: SourceUid
+
+
+#: A URI whose authority carries user information (``s3://key:secret@host/...``, RFC 3986).
+USERINFO = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@"
+
+
+def _no_userinfo(value: str) -> str:
+    """``value`` unless its authority carries user information (credentials)."""
+    if re.match(USERINFO, value):
+        raise ValueError("must not carry user information (user:password@): credentials")
+    return value
+
+
+class DatasetMount(Strict):
+    """One mount of a Fluid Dataset (``spec.mounts[]``): where the data lives. Mount
+    ``options`` and ``encryptOptions`` are never recorded (they may carry credentials), nor is
+    user information in ``mount_point``."""
+
+    name: Annotated[str, StringConstraints(max_length=253, pattern=NO_CONTROL)] = ""
+    mount_point: Annotated[
+        Uri, AfterValidator(_no_userinfo), JsonSchemaExtra({"not": {"pattern": USERINFO}})
+    ] = Field(description="The data's location, e.g. ``s3://bucket/prefix``, ``pvc://claim/dir``.")
+    path: Annotated[str, StringConstraints(max_length=1024, pattern=NO_CONTROL)] = Field(
+        default="", description="Where the mount appears inside the dataset's volume."
+    )
+    read_only: StrictBool = False
+    shared: StrictBool = False
+
+
+class DatasetCache(Strict):
+    """The cache state a Fluid runtime reports (``status.cacheStates``), in bytes and percent;
+    a value Fluid has not computed yet is null."""
+
+    capacity_bytes: ByteCount | None = None
+    cached_bytes: ByteCount | None = None
+    cached_percentage: Percent | None = None
+    hit_ratio: Percent | None = None
+
+
+#: Fluid's dataset phases (``status.phase``) are an open list; an identifier word.
+DatasetPhase = Annotated[str, StringConstraints(max_length=63, pattern=r"^[A-Za-z]*$")]
+
+
+class DatasetSync(Strict):
+    """Body of ``PUT /api/v1/teams/{team}/datasets/{dataset}``: the current state of the Fluid
+    Dataset that the record mirrors (sent by the lifecycle controller).
+
+    Creates the record (201) or brings it up to date (200); sending the same state again changes
+    nothing and writes no audit event. ``source.name`` equals the path's dataset (Fluid names
+    the dataset's PVC after it, which is how a training job's volume leads to it). A record of
+    a file dataset (``POST``) or of another namespace's Dataset of that name is never taken
+    over (409). A new ``source.uid`` (the Dataset was deleted and created again) replaces the
+    old one, audited with both uids. ``deleted`` marks the record as mirroring a Dataset that no
+    longer exists; the record stays, as versions refer to it.
+    """
+
+    source: DatasetSource = Field(
+        json_schema_extra={RULES_KEYWORD: ["source.name equals the path's dataset"]}
+    )
+    mounts: list[DatasetMount] = Field(min_length=1, max_length=64)
+    phase: DatasetPhase = ""
+    size_bytes: ByteCount | None = Field(
+        default=None, description="Total size of the data under the mounts (``status.ufsTotal``)."
+    )
+    file_count: ByteCount | None = Field(
+        default=None, description="Number of files under the mounts (``status.fileNum``)."
+    )
+    cache: DatasetCache = Field(default_factory=DatasetCache)
+    deleted: StrictBool = False
+    description: LongText = ""
+    labels: Labels = Field(default_factory=dict, max_length=64)
+
+
 class DatasetRead(BaseModel):
-    """A recorded dataset."""
+    """A recorded dataset: a file dataset (``uri``, ``manifest``, ``rows``) or one synced from
+    a Fluid Dataset (``source`` set; ``uri`` is its first mount point, ``manifest`` and
+    ``rows`` are null)."""
 
     name: str
     team: str
     uri: str
-    manifest: Manifest
-    rows: int
+    manifest: Manifest | None
+    rows: int | None
     description: str
     labels: dict[str, str]
     created_at: datetime
+    source: DatasetSource | None = None
+    mounts: list[DatasetMount] = Field(default_factory=list)
+    phase: str | None = None
+    size_bytes: int | None = None
+    file_count: int | None = None
+    cache: DatasetCache | None = None
+    synced_at: datetime | None = None
+    deleted_at: datetime | None = None
 
 
 # ---------------------------------------------------------------------------------------------

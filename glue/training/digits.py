@@ -344,6 +344,11 @@ def run(args: argparse.Namespace) -> schemas.VersionRead:
                 f"--dataset: dataset {request.dataset!r} is not recorded in the registry "
                 f"{args.registry_url} (register it first)"
             ) from exc
+        if dataset.manifest is None:
+            raise BadInput(
+                f"--dataset: dataset {request.dataset!r} mirrors a Fluid Dataset (no file "
+                "manifest); the digits trainer reads a file dataset (kubeai datasets add)"
+            )
         split = read_digits_dataset(store, dataset.uri, dataset.manifest)
         estimator, metrics = train_and_evaluate(split, request.algorithm, request.params)
         # A fresh attempt directory: a retry after a crash between upload and registration

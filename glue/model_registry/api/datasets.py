@@ -1,4 +1,5 @@
-"""Routes of ``/api/v1/teams/{team}/datasets``: record (idempotent), list and read datasets."""
+"""Routes of ``/api/v1/teams/{team}/datasets``: record (idempotent), sync from a Fluid Dataset
+(upsert), list and read datasets."""
 
 from __future__ import annotations
 
@@ -56,3 +57,37 @@ def list_datasets(team: ReadTeam, session: Reader, limit: Limit, offset: Offset 
 def get_dataset(team: ReadTeam, dataset: DatasetName, session: Reader) -> Any:
     """One dataset."""
     return svc.dataset_read(svc.get_dataset(session, team=team, name=dataset))
+
+
+@router.put(
+    "/datasets/{dataset}",
+    response_model=schemas.DatasetRead,
+    responses={201: {"model": schemas.DatasetRead, "description": "Created"}},
+)
+def sync_dataset(
+    team: WriteTeam,
+    dataset: DatasetName,
+    body: schemas.DatasetSync,
+    response: Response,
+    session: Writer,
+    who: Caller,
+) -> Any:
+    """Create (201) or bring up to date (200) the record mirroring a Fluid Dataset; the same
+    state again changes nothing. Each change is audited as ``dataset.sync``."""
+    record, outcome, changes = svc.sync_dataset(session, team=team, name=dataset, body=body)
+    if outcome != "unchanged":
+        audit.record(
+            session,
+            who,
+            team=team,
+            action="dataset.sync",
+            resource=f"datasets/{record.name}",
+            detail={
+                "outcome": outcome,
+                "source": body.source.model_dump(mode="json"),
+                "changes": changes,
+            },
+        )
+    if outcome == "created":
+        response.status_code = 201
+    return svc.dataset_read(record)

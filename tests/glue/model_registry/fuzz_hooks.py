@@ -81,6 +81,14 @@ UNSTATABLE: dict[str, list[Rule]] = {
         Rule(STATE, r"body\.uri", r".", "the URI is one this deployment's store serves"),
         _TEAM_RULE,
     ],
+    "PUT /api/v1/teams/{team}/datasets/{dataset}": [
+        Rule(
+            STATE,
+            r"body\.source\.name",
+            r"but the path's dataset is",
+            "source.name equals the path's dataset (x-kubeai-rules)",
+        ),
+    ],
     "PUT /api/v1/teams/{team}/models/{model}/aliases/{alias}": [
         Rule(STATE, r"body\.version", r"has no version", "the alias moves to a stored version"),
     ],

@@ -1,0 +1,322 @@
+"""Fluid Datasets → the registry's datasets (lineage): pure translation and thin kopf handlers.
+
+A Fluid ``Dataset`` (``data.fluid.io/v1alpha1``) in a team namespace (one carrying the label
+``TEAM_LABEL``; the team is its value) is mirrored as the registry dataset of the same name in
+that team (``PUT /api/v1/teams/{team}/datasets/{name}``, ``schemas.DatasetSync``): its mounts
+(``spec.mounts``, without ``options``/``encryptOptions`` and without user information in the
+mount point: they may carry credentials), its phase, total size (``status.ufsTotal``), file
+count (``status.fileNum``) and cache state (``status.cacheStates``). A deleted Dataset stays
+recorded, marked ``deleted`` (model versions refer to it).
+
+Fluid gives a Dataset's data to pods through a PVC named after the Dataset, in its namespace;
+``dataset_for_claim`` turns the PVC a training job mounts back into the registry dataset name
+its version records.
+
+Handlers: ``register_handlers`` adds to a ``kopf.OperatorRegistry`` one index of team
+namespaces and one raw-event handler of Datasets (the initial listing, additions,
+modifications and deletions). The controller may only read Datasets (least privilege: no
+``patch``), so kopf's create/update/delete handlers, which store their progress in annotations
+and add finalizers on the object, are not used: every event carries the whole state and the
+sync is idempotent, so the handler simply sends it. A registry outage is retried with backoff
+until the sync lands (or a newer event supersedes it); a refusal (409/422) is logged and posted
+as a Warning event on the Dataset, never retried. A namespace labelled later is picked up at
+the Dataset's next event or the controller's next start (the initial listing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+import structlog
+
+from glue.model_registry import schemas
+from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
+
+log = structlog.get_logger("glue.controller.datasets")
+
+FLUID_GROUP = "data.fluid.io"
+FLUID_VERSION = "v1alpha1"
+#: Fluid's binary units (``ufsTotal`` is formatted with docker's ``units.BytesSize``:
+#: ``%.4g`` and B, KiB, MiB... e.g. ``"953.7MiB"``); decimal ones (KB, MB...) are read too.
+_UNITS = {
+    "": 1,
+    "B": 1,
+    **{f"{p}iB": 1024 ** (i + 1) for i, p in enumerate("KMGTPEZY")},
+    **{f"{p}i": 1024 ** (i + 1) for i, p in enumerate("KMGTPEZY")},
+    **{f"{p}B": 1000 ** (i + 1) for i, p in enumerate("KMGTPEZY")},
+}
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*%\s*$")
+_USERINFO = re.compile(schemas.USERINFO)
+#: Largest byte or file count the registry holds (``schemas.ByteCount``).
+_MAX_COUNT = 2**53 - 1
+#: Index (and handler kwarg) name of the team namespaces: namespace -> team.
+TEAM_INDEX = "kubeai_team_namespaces"
+#: Seconds between retries while the registry is unreachable: doubling up to the maximum.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
+
+
+def parse_size(text: object) -> int | None:
+    """Bytes of a Fluid size string (``"1.00GiB"``, ``"953.7MiB"``, ``"0.00B"``, ``"12KB"``);
+    None for anything else (``""``, Fluid's ``"[Calculating]"``, an unknown unit, a count
+    beyond 2**53 - 1)."""
+    match = _SIZE.match(text) if isinstance(text, str) else None
+    if match is None or match.group(2) not in _UNITS:
+        return None
+    value = round(float(match.group(1)) * _UNITS[match.group(2)])
+    return value if value <= _MAX_COUNT else None
+
+
+def parse_count(text: object) -> int | None:
+    """A count Fluid writes as a string (``status.fileNum``: ``"1797"``); None otherwise."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if 0 <= text <= _MAX_COUNT else None
+    if isinstance(text, str) and text.strip().isdigit():
+        value = int(text.strip())
+        return value if value <= _MAX_COUNT else None
+    return None
+
+
+def parse_percent(text: object) -> float | None:
+    """A percentage Fluid writes as ``"50.0%"``; None otherwise (or outside 0..100)."""
+    match = _PERCENT.match(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value if value <= 100 else None
+
+
+def without_userinfo(uri: str) -> str:
+    """``uri`` with any user information (``user:password@``) removed from its authority."""
+    match = _USERINFO.match(uri)
+    if match is None:
+        return uri
+    scheme = uri.partition("://")[0]
+    return f"{scheme}://{uri[match.end() :]}"
+
+
+def build_mounts(dataset: Mapping[str, Any]) -> list[schemas.DatasetMount]:
+    """The registry mounts of a Fluid Dataset's ``spec.mounts`` (no options, no credentials).
+
+    Raises ``ValueError`` naming ``spec.mounts`` when it is empty or a mount has no
+    ``mountPoint`` (the CRD requires both; the apiserver refuses such an object)."""
+    mounts = (dataset.get("spec") or {}).get("mounts") or []
+    result = []
+    for i, mount in enumerate(mounts):
+        point = mount.get("mountPoint")
+        if not point:
+            raise ValueError(f"spec.mounts[{i}].mountPoint is missing")
+        result.append(
+            schemas.DatasetMount(
+                name=mount.get("name") or "",
+                mount_point=without_userinfo(point),
+                path=mount.get("path") or "",
+                read_only=bool(mount.get("readOnly", False)),
+                shared=bool(mount.get("shared", False)),
+            )
+        )
+    if not result:
+        raise ValueError("spec.mounts is empty")
+    return result
+
+
+def build_cache(status: Mapping[str, Any]) -> schemas.DatasetCache:
+    """The cache state of ``status.cacheStates`` (``cacheCapacity``, ``cached``,
+    ``cachedPercentage``, ``cacheHitRatio``); values Fluid has not computed are None."""
+    states = status.get("cacheStates") or {}
+    return schemas.DatasetCache(
+        capacity_bytes=parse_size(states.get("cacheCapacity")),
+        cached_bytes=parse_size(states.get("cached")),
+        cached_percentage=parse_percent(states.get("cachedPercentage")),
+        hit_ratio=parse_percent(states.get("cacheHitRatio")),
+    )
+
+
+def build_sync(dataset: Mapping[str, Any], *, deleted: bool = False) -> schemas.DatasetSync:
+    """The registry's ``DatasetSync`` body for a Fluid Dataset object (as the apiserver returns
+    it: ``metadata``, ``spec``, ``status``); ``deleted`` when the object is gone.
+
+    Raises ``ValueError`` (or pydantic's ``ValidationError``, a ``ValueError``) naming the field
+    when the object cannot be mirrored (no mounts, a name the registry does not accept)."""
+    meta = dataset.get("metadata") or {}
+    status = dataset.get("status") or {}
+    phase = status.get("phase") or ""
+    return schemas.DatasetSync(
+        source=schemas.DatasetSource(
+            namespace=meta.get("namespace", ""), name=meta.get("name", ""), uid=meta.get("uid", "")
+        ),
+        mounts=build_mounts(dataset),
+        phase=phase if isinstance(phase, str) and phase.isalpha() else "",
+        size_bytes=parse_size(status.get("ufsTotal")),
+        file_count=parse_count(status.get("fileNum")),
+        cache=build_cache(status),
+        deleted=deleted,
+    )
+
+
+def team_of(namespace: Mapping[str, Any], team_label: str) -> str | None:
+    """The team of a Namespace object: the value of its ``team_label`` label; None if absent
+    or empty."""
+    labels = (namespace.get("metadata") or {}).get("labels") or {}
+    return labels.get(team_label) or None
+
+
+def claim_dataset_name(claim: str) -> str:
+    """The Fluid Dataset that backs PVC ``claim``: Fluid names the PVC after the Dataset (same
+    namespace), so it is the claim's name."""
+    return claim
+
+
+def dataset_for_claim(
+    client: RegistryClient, *, team: str, namespace: str, claim: str
+) -> str | None:
+    """The registry dataset name a training job records when it mounts PVC ``claim`` of
+    ``namespace``: the synced dataset of ``team`` mirroring the Fluid Dataset backing the claim;
+    None when the claim is not a Fluid Dataset's (no such record, a file dataset, another
+    namespace's Dataset). Raises ``RegistryUnavailable`` (retry) and ``RegistryError`` other
+    than 404 as the client does."""
+    name = claim_dataset_name(claim)
+    try:
+        record = client.get_dataset(name, team=team)
+    except RegistryError as exc:
+        if exc.status in (404, 422):  # not recorded, or not a name the registry accepts
+            return None
+        raise
+    source = record.source
+    if source is None or source.namespace != namespace or source.name != name:
+        return None
+    return record.name
+
+
+#: Makes a registry client (authenticated as the controller, not bound to a team).
+ClientFactory = Callable[[], RegistryClient]
+
+
+def sync_once(client_factory: ClientFactory, *, team: str, body: schemas.DatasetSync) -> bool:
+    """Send ``body`` to the registry as team ``team``'s dataset; True when it created the
+    record. Raises ``RegistryUnavailable`` and ``RegistryError`` as the client does."""
+    with client_factory() as client:
+        return client.sync_dataset(body.source.name, body, team=team)[1]
+
+
+async def sync_with_retries(
+    client_factory: ClientFactory,
+    *,
+    team: str,
+    body: schemas.DatasetSync,
+    first: float = RETRY_FIRST_SECONDS,
+    most: float = RETRY_MAX_SECONDS,
+) -> bool:
+    """``sync_once`` in a worker thread, retried while the registry is unreachable (waits of
+    ``first`` seconds doubling up to ``most``) until it lands; cancelled with the operator.
+    Raises ``RegistryError`` when the registry refuses the body."""
+    delay = first
+    while True:
+        try:
+            return await asyncio.to_thread(sync_once, client_factory, team=team, body=body)
+        except RegistryUnavailable as exc:
+            log.warning(
+                "registry unreachable, dataset sync retried",
+                dataset=f"{body.source.namespace}/{body.source.name}",
+                retry_in=delay,
+                error=str(exc),
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, most)
+
+
+#: Posts a Kubernetes event on an object (``kopf.warn``'s signature).
+Warn = Callable[..., None]
+
+
+async def handle_event(
+    event_type: str | None,
+    body: Mapping[str, Any],
+    *,
+    teams: list[str],
+    client_factory: ClientFactory,
+    warn: Warn = kopf.warn,
+    retry_first: float = RETRY_FIRST_SECONDS,
+    retry_max: float = RETRY_MAX_SECONDS,
+) -> str:
+    """Mirror one watch event of a Fluid Dataset (``event_type`` ``None`` for the initial
+    listing, ``ADDED``, ``MODIFIED`` or ``DELETED``; ``body`` the object) in the registry as the
+    dataset of ``teams[0]`` (the namespace's team; empty: not a team namespace, ignored).
+
+    Returns the outcome: ``ignored``, ``created``, ``synced`` (updated or unchanged),
+    ``invalid`` (the object cannot be mirrored) or ``refused`` (the registry refused it: 409 or
+    422); the last two are logged and, unless the Dataset is gone, posted with ``warn`` as a
+    ``DatasetNotRecorded`` Warning event on it. Waits out registry outages (``sync_with_retries``).
+    """
+    if not teams:
+        return "ignored"
+    meta = body.get("metadata") or {}
+    where = f"{meta.get('namespace')}/{meta.get('name')}"
+    deleted = event_type == "DELETED"
+    try:
+        sync = build_sync(body, deleted=deleted)
+    except ValueError as exc:
+        outcome, problem = "invalid", str(exc)
+    else:
+        try:
+            created = await sync_with_retries(
+                client_factory, team=teams[0], body=sync, first=retry_first, most=retry_max
+            )
+        except RegistryError as exc:
+            outcome, problem = "refused", str(exc)
+        else:
+            log.info(
+                "dataset synced",
+                dataset=where,
+                team=teams[0],
+                created=created,
+                deleted=deleted,
+                phase=sync.phase,
+            )
+            return "created" if created else "synced"
+    log.error("dataset not recorded", dataset=where, team=teams[0], error=problem)
+    if not deleted:
+        warn(body, reason="DatasetNotRecorded", message=problem[:1000])
+    return outcome
+
+
+def register_handlers(
+    registry: kopf.OperatorRegistry,
+    *,
+    client_factory: ClientFactory,
+    team_label: str,
+    retry_first: float = RETRY_FIRST_SECONDS,
+    retry_max: float = RETRY_MAX_SECONDS,
+) -> None:
+    """Add the dataset handlers to ``registry``: the index ``TEAM_INDEX`` of team namespaces
+    (namespace name -> team, from the ``team_label`` label) and the raw-event handler of Fluid
+    Datasets (``handle_event``) that mirrors each one of a team namespace in the registry.
+
+    Needs ``get/list/watch`` on namespaces and ``data.fluid.io`` datasets, and ``create`` on
+    events (the Warning posted when the registry refuses a Dataset); the operator must be
+    cluster-wide (namespaces are cluster-scoped).
+    """
+
+    @kopf.index("v1", "namespaces", id=TEAM_INDEX, registry=registry)
+    def team_namespaces(body: kopf.Body, name: str, **_: Any) -> dict[str, str] | None:
+        team = team_of(body, team_label)
+        return {name: team} if team else None
+
+    @kopf.on.event(FLUID_GROUP, FLUID_VERSION, "datasets", id="fluid-dataset", registry=registry)
+    async def fluid_dataset(
+        event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **kwargs: Any
+    ) -> None:
+        index: kopf.Index[str, str] = kwargs[TEAM_INDEX]
+        await handle_event(
+            event.get("type"),
+            body,
+            teams=list(index.get(namespace or "", ())),
+            client_factory=client_factory,
+            retry_first=retry_first,
+            retry_max=retry_max,
+        )
