@@ -292,26 +292,32 @@ def register_handlers(
     team_label: str,
     retry_first: float = RETRY_FIRST_SECONDS,
     retry_max: float = RETRY_MAX_SECONDS,
+    team_index: str | None = None,
 ) -> None:
     """Add the dataset handlers to ``registry``: the index ``TEAM_INDEX`` of team namespaces
     (namespace name -> team, from the ``team_label`` label) and the raw-event handler of Fluid
     Datasets (``handle_event``) that mirrors each one of a team namespace in the registry.
+    ``team_index`` names an index of the same shape the registry already has (the operator's
+    ``namespace_teams``); then no second one is added.
 
     Needs ``get/list/watch`` on namespaces and ``data.fluid.io`` datasets, and ``create`` on
     events (the Warning posted when the registry refuses a Dataset); the operator must be
     cluster-wide (namespaces are cluster-scoped).
     """
 
-    @kopf.index("v1", "namespaces", id=TEAM_INDEX, registry=registry)
-    def team_namespaces(body: kopf.Body, name: str, **_: Any) -> dict[str, str] | None:
-        team = team_of(body, team_label)
-        return {name: team} if team else None
+    index_id = team_index or TEAM_INDEX
+    if team_index is None:
+
+        @kopf.index("v1", "namespaces", id=TEAM_INDEX, registry=registry)
+        def team_namespaces(body: kopf.Body, name: str, **_: Any) -> dict[str, str] | None:
+            team = team_of(body, team_label)
+            return {name: team} if team else None
 
     @kopf.on.event(FLUID_GROUP, FLUID_VERSION, "datasets", id="fluid-dataset", registry=registry)
     async def fluid_dataset(
         event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **kwargs: Any
     ) -> None:
-        index: kopf.Index[str, str] = kwargs[TEAM_INDEX]
+        index: kopf.Index[str, str] = kwargs[index_id]
         await handle_event(
             event.get("type"),
             body,

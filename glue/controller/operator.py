@@ -46,7 +46,7 @@ from aiohttp import web
 
 from glue.artifacts.settings import nested_env_prefix
 from glue.artifacts.store import ArtifactStore
-from glue.controller import jobs, metrics
+from glue.controller import datasets, jobs, metrics
 from glue.controller.jobs import BadJob, JobKind
 from glue.controller.kube import Connection, fluid_dataset_exists
 from glue.controller.leader import LeaderElector, run_while_leader
@@ -63,6 +63,8 @@ PROGRESS_PREFIX = "kopf.kubeai.dev"
 #: The handler id (one id for the create and the status-update binding: one retry state).
 HANDLER_ID = "register/status"
 
+#: The index of team namespaces: namespace name -> team (the value of ``TEAM_LABEL``).
+TEAM_INDEX = "namespace_teams"
 HandlerSet = Callable[[kopf.OperatorRegistry, ControllerSettings], None]
 
 
@@ -106,20 +108,23 @@ class Runtime:
         self._registries: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
 
+    def new_client(self, team: str | None = None) -> RegistryClient:
+        """A new registry client with the controller's credentials (the caller closes it)."""
+        ca = self.settings.registry_ca_file
+        return RegistryClient(
+            self.settings.registry_url,
+            team=team,
+            timeout=self.settings.registry_timeout,
+            token_file=self.settings.registry_token_file,
+            verify=str(ca) if ca else True,
+        )
+
     def registry(self, team: str) -> RegistryClient:
-        """The registry client acting in ``team``."""
+        """The registry client acting in ``team`` (one per team, kept open)."""
         with self._lock:
             client = self._registries.get(team)
             if client is None:
-                ca = self.settings.registry_ca_file
-                client = RegistryClient(
-                    self.settings.registry_url,
-                    team=team,
-                    timeout=self.settings.registry_timeout,
-                    token_file=self.settings.registry_token_file,
-                    verify=str(ca) if ca else True,
-                )
-                self._registries[team] = client
+                client = self._registries[team] = self.new_client(team)
             return client
 
     def dataset_of(self, kind: JobKind, body: kopf.Body, namespace: str) -> str | None:
@@ -264,7 +269,7 @@ def register_job_handlers(
     kopf.index(
         "v1",
         "namespaces",
-        id="namespace_teams",
+        id=TEAM_INDEX,
         registry=registry,
         labels={settings.team_label: kopf.PRESENT},
     )(namespace_teams)
@@ -315,13 +320,21 @@ def build_registry(
     kopf.on.login(registry=registry)(login)
     kopf.on.startup(registry=registry)(configure)
     register_job_handlers(registry, settings, runtime)
+    datasets.register_handlers(
+        registry,
+        client_factory=runtime.new_client,
+        team_label=settings.team_label,
+        retry_first=settings.retry_initial,
+        retry_max=settings.retry_max,
+        team_index=TEAM_INDEX,
+    )
     for hook in (*HANDLER_SETS, *hooks):
         hook(registry, settings)
     return registry
 
 
-#: Further handler sets of the same operator, each ``hook(registry, settings)``: the lead wires
-#: ``glue.controller.datasets.register_handlers`` here.
+#: Further handler sets of the same operator, each ``hook(registry, settings)`` (the Fluid
+#: Dataset handlers of ``glue.controller.datasets`` are always added by ``build_registry``).
 HANDLER_SETS: tuple[HandlerSet, ...] = ()
 
 
