@@ -13,7 +13,10 @@ Triton exports, per model and version (labels ``model``, ``version``):
 These names and labels are those of the tritonserver 2.51 binary of nvidia-pytriton (checked
 against it in the tests). The agent sends them with each pod report; the registry sums them per
 window (``glue.model_registry.service.traffic``). A request Triton refuses before it reaches a
-model (an unknown input name: HTTP 400) is counted by none of them.
+model (an unknown input name: HTTP 400) is counted by none of them; and tritonserver 2.51's python
+backend counts a response that carries an error (``InferenceResponse(error=...)``) as a success:
+only a raising ``execute`` is a failure (``reason="BACKEND"``). Failed requests add nothing to
+the duration or the summary. The endpoint writes a quantile of an empty window as ``Nan``.
 """
 
 from __future__ import annotations
