@@ -391,7 +391,7 @@ def start_serving(
         metrics_port=metrics_port,
         log_path=logs / "agent.log",
         poll_interval=poll_interval,
-        env={**env, **children.env},
+        env={**env, **children.env, "KUBEAI_AGENT_TRITON_METRICS_URL": triton.metrics_url},
         python=python,
     )
     children.start(agent)

@@ -409,6 +409,31 @@ class RegistryClient:
             "PUT", self._team_path("services", name, "assignments"), body, schemas.ServiceRead
         )
 
+    def set_canary(
+        self, service: str, model: str, version: int, share: float, *, reason: str = ""
+    ) -> schemas.ServiceRead:
+        """Serve ``version`` of ``model`` to the ``share`` (0..1) of ``service``'s pods.
+
+        ``RegistryError`` 422 if it is not newer than the resolved primary, 404 if the model is
+        not assigned to the service.
+        """
+        body = schemas.CanarySet(version=version, share=share, reason=reason)
+        path = self._team_path("services", service, "canaries", model)
+        return self._send("PUT", path, body, schemas.ServiceRead)
+
+    def clear_canary(self, service: str, model: str, *, reason: str = "") -> schemas.ServiceRead:
+        """Stop serving ``model``'s canary on ``service``, recording ``reason`` (a no-op without
+        a canary); ``RegistryError`` 404 if the model is not assigned."""
+        path = self._team_path("services", service, "canaries", model)
+        response = self._request("DELETE", path, params={"reason": reason})
+        return self._parse(response, schemas.ServiceRead)
+
+    def traffic(self, service: str, model: str, *, window_s: float) -> schemas.TrafficRead:
+        """Per-version traffic of ``model`` on ``service`` over the last ``window_s`` seconds."""
+        path = self._team_path("services", service, "traffic")
+        response = self._request("GET", path, params={"model": model, "window": window_s})
+        return self._parse(response, schemas.TrafficRead)
+
     def desired_state(self, service: str, pod: str) -> schemas.DesiredState:
         """The versions ``pod`` of ``service`` must serve now (aliases resolved, canary applied)."""
         return self._get(

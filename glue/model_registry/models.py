@@ -2,7 +2,8 @@
 
 Tables: ``models``, ``model_versions``, ``aliases``, ``alias_events`` (alias moves),
 ``datasets``, ``inference_services``, ``service_assignments`` (desired), ``observed_models``
-(reported by serving agents) and ``audit_events`` (every write, with its authenticated
+(reported by serving agents), ``traffic_samples`` (per-version request counters the agents read
+from Triton) and ``audit_events`` (every write, with its authenticated
 principal). Models, datasets and services are named uniquely within their team. The schema
 is created and migrated by Alembic (glue/model_registry/migrations), never by ``create_all``
 in production code.
@@ -216,7 +217,12 @@ class InferenceService(Base):
 
 
 class ServiceAssignment(Base):
-    """Desired model of a service: exact ``version`` or ``alias``, optional canary."""
+    """Desired model of a service: exact ``version`` or ``alias``, optional canary.
+
+    ``canary_cleared_*`` record the last canary taken away without a person replacing it (the
+    primary moved to or past it, or a gate rolled it back): which version, why and when; they
+    are reset when a new canary is set.
+    """
 
     __tablename__ = "service_assignments"
     __table_args__ = (
@@ -230,6 +236,9 @@ class ServiceAssignment(Base):
     alias: Mapped[str | None] = mapped_column(String(63), nullable=True)
     canary_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     canary_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    canary_cleared_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    canary_cleared_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    canary_cleared_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     service: Mapped[InferenceService] = relationship(back_populates="assignments")
     model: Mapped[Model] = relationship(lazy="joined")
@@ -256,6 +265,29 @@ class ObservedModel(Base):
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     service: Mapped[InferenceService] = relationship(lazy="joined")
+
+
+class TrafficSample(Base):
+    """One pod's cumulative request counters of one model version, as Triton exported them when
+    the pod reported (``at``: the registry's clock). Counters restart at 0 when Triton restarts
+    or reloads the version; readers treat a decrease as a reset."""
+
+    __tablename__ = "traffic_samples"
+    __table_args__ = (
+        Index("ix_traffic_samples_service_model_at", "service_id", "model", "at"),
+        Index("ix_traffic_samples_service_pod_at", "service_id", "pod", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("inference_services.id", ondelete="CASCADE"))
+    pod: Mapped[str] = mapped_column(String(253))
+    model: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    success: Mapped[int] = mapped_column(BigInteger)
+    failure: Mapped[int] = mapped_column(BigInteger)
+    duration_us: Mapped[int] = mapped_column(BigInteger)
+    p99_us: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class AuditEvent(Base):

@@ -57,13 +57,15 @@ class JsonSchemaExtra:
 #: Words the API uses as literal path segments, where an alias or version reference could stand
 #: (``/models/{m}/aliases/history``, ``/models/{m}/versions/latest``...) or could be read as one.
 #: ``latest`` is the newest version (``GET /models/{m}/versions/latest``). ``audit``, ``teams`` and
-#: ``whoami`` are the words of the team-scoped and identity routes.
+#: ``whoami`` are the words of the team-scoped and identity routes; ``canaries`` and ``traffic``
+#: those of a service's canaries and traffic.
 RESERVED_ALIASES = frozenset(
     {
         "aliases",
         "api",
         "assignments",
         "audit",
+        "canaries",
         "datasets",
         "deployments",
         "desired",
@@ -80,6 +82,7 @@ RESERVED_ALIASES = frozenset(
         "services",
         "status",
         "teams",
+        "traffic",
         "versions",
         "whoami",
     }
@@ -593,8 +596,44 @@ def _one_per_model_version(items: list[ObservedModel]) -> list[ObservedModel]:
     )
 
 
+#: Seconds the registry keeps traffic samples (the longest traffic window).
+TRAFFIC_RETENTION_S = 3600
+
+#: A cumulative counter as JSON carries it exactly (up to 2**53 - 1, as ``DatasetCreate.rows``).
+Counter = Annotated[StrictInt, Field(ge=0, le=2**53 - 1), JsonInteger]
+
+
+class TrafficCounters(Strict):
+    """One model version's cumulative request counters in one pod's Triton, read by its serving
+    agent from Triton's Prometheus metrics.
+
+    ``success``/``failure``: ``nv_inference_request_success`` and ``nv_inference_request_failure``
+    (summed over the ``reason`` label); ``duration_us``: ``nv_inference_request_duration_us``
+    (cumulative microseconds); ``p99_us``: the 0.99 quantile of ``nv_inference_request_summary_us``
+    over Triton's sliding summary window, None when Triton exports no summary (started without
+    ``--metrics-config=summary_latencies=true``) or the window holds no request. Counters restart
+    at 0 when Triton restarts or reloads the version.
+    """
+
+    model: Name
+    version: VersionNumber
+    success: Counter
+    failure: Counter
+    duration_us: Counter
+    p99_us: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+def _one_traffic_per_model_version(items: list[TrafficCounters]) -> list[TrafficCounters]:
+    return _unique(
+        items,
+        lambda m: (m.model, m.version),
+        lambda m: f"traffic of model {m.model!r} version {m.version} is reported",
+    )
+
+
 class PodStatusReport(Strict):
-    """Body of ``PUT /api/v1/services/{service}/pods/{pod}/status``: the pod's full state."""
+    """Body of ``PUT /api/v1/services/{service}/pods/{pod}/status``: the pod's full state, and
+    optionally its per-version request counters (``traffic``; older agents send none)."""
 
     models: Annotated[list[ObservedModel], AfterValidator(_one_per_model_version)] = Field(
         max_length=256,
@@ -606,6 +645,16 @@ class PodStatusReport(Strict):
         },
     )
     agent: ShortText = ""
+    traffic: Annotated[list[TrafficCounters], AfterValidator(_one_traffic_per_model_version)] = (
+        Field(
+            default_factory=list,
+            max_length=256,
+            json_schema_extra={
+                "uniqueItems": True,
+                RULES_KEYWORD: ["each model and version at most once"],
+            },
+        )
+    )
 
 
 class ObservedModelRead(ObservedModel):
@@ -618,8 +667,24 @@ class ObservedModelRead(ObservedModel):
     stale: bool = False
 
 
+class CanaryCleared(BaseModel):
+    """A canary the registry took away: ``version``, why (``reason``) and when (``at``)."""
+
+    version: int
+    reason: str
+    at: datetime
+
+
+#: Where an assignment's canary stands: ``active`` (served to its share of pods), ``stale``
+#: (not newer than the resolved primary: never served; a state the registry refuses and clears,
+#: flagged should it ever be found), ``cleared`` (taken away: see ``canary_cleared``), or None
+#: (no canary, none cleared).
+CanaryStatus = Literal["active", "stale", "cleared"]
+
+
 class ResolvedAssignment(BaseModel):
-    """An assignment with its alias resolved (``resolved_version`` None if the alias is unset)."""
+    """An assignment with its alias resolved (``resolved_version`` None if the alias is unset)
+    and the state of its canary (``canary_status``, ``canary_cleared``)."""
 
     model: str
     version: int | None
@@ -627,6 +692,47 @@ class ResolvedAssignment(BaseModel):
     canary_version: int | None
     canary_share: float | None
     resolved_version: int | None
+    canary_status: CanaryStatus | None = None
+    canary_cleared: CanaryCleared | None = None
+
+
+class CanarySet(Strict):
+    """Body of ``PUT .../services/{service}/canaries/{model}``: serve ``version`` to the
+    ``share`` (0 < share < 1) of the service's pods. ``version`` must be newer than the
+    assignment's resolved primary."""
+
+    version: VersionNumber
+    share: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    reason: LongText = ""
+
+
+class VersionTraffic(BaseModel):
+    """One version's traffic over a window, summed over the pods that served it.
+
+    ``requests`` = successes + failures; ``error_ratio`` = failures / requests (None without
+    requests); ``p99_ms``: the largest per-pod p99 Triton reported within the window (an upper
+    bound of the p99 over all those pods' requests; None without summaries); ``mean_ms``: mean
+    request duration (exact, from the duration counter); ``pods``: the pods that reported it.
+    """
+
+    version: int
+    requests: int
+    failures: int
+    error_ratio: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    pods: list[str]
+
+
+class TrafficRead(BaseModel):
+    """Answer of ``GET .../services/{service}/traffic?model=&window=``: per-version traffic of
+    ``model`` in the ``window_s`` seconds up to ``until``."""
+
+    service: str
+    model: str
+    window_s: float
+    until: datetime
+    versions: list[VersionTraffic]
 
 
 class ServiceRead(BaseModel):

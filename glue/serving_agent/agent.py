@@ -33,7 +33,9 @@ retry and outage delays). Each reconcile:
 4. removes version directories older than the current and ``keep_previous`` previous ones;
 5. reports the pod's observed state (PUT, full state) to the registry, on every reconcile even
    when nothing changed: the report doubles as a heartbeat, so the registry can tell a live
-   pod from one that died without saying so.
+   pod from one that died without saying so. It carries Triton's per-version request counters
+   and p99 latency (``traffic.py``, from ``triton_metrics_url``), which the canary gate judges;
+   an unreadable metrics endpoint only leaves them out.
 
 The model-level ``config.pbtxt`` is only rewritten when the config really changes: Triton reloads
 every loaded version of a model whose config file changed.
@@ -75,6 +77,7 @@ from glue.model_registry.schemas import (
     DesiredVersion,
     PodStatusReport,
     ServiceCreate,
+    TrafficCounters,
 )
 from glue.serving_agent.disk import DiskBudget
 from glue.serving_agent.endpoint import AgentEndpoint
@@ -84,6 +87,7 @@ from glue.serving_agent.readiness import ReadinessGate, assess, waiting
 from glue.serving_agent.reporter import Key, Reporter
 from glue.serving_agent.settings import AgentSettings
 from glue.serving_agent.swapper import Swapper
+from glue.serving_agent.traffic import TrafficReader, TrafficUnavailable
 from glue.triton.layout import LayoutError
 from glue.triton.repository import (
     RepositoryEntry,
@@ -191,6 +195,11 @@ class ServingAgent:
         probe_triton = TritonRepository(self.triton.url, timeout=PROBE_TIMEOUT)
         self.readiness = ReadinessGate(probe_triton.version_ready)
         self.endpoint = AgentEndpoint(self.metrics, self.readiness)
+        self.traffic = (
+            TrafficReader(settings.triton_metrics_url, timeout=PROBE_TIMEOUT)
+            if settings.triton_metrics_url
+            else None
+        )
         self._desired_seen = False
 
     # -- public ---------------------------------------------------------------------------------
@@ -209,6 +218,8 @@ class ServingAgent:
         """Release the registry client's connections and stop the HTTP endpoint."""
         self.endpoint.stop()
         self.registry.close()
+        if self.traffic is not None:
+            self.traffic.close()
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set: every ``poll_interval`` s, sooner/later on failures.
@@ -323,7 +334,7 @@ class ServingAgent:
                 next_delay=delay,
             )
         self.readiness.set(assess(desired, index, reporter.failed()))
-        report = reporter.observe(desired, index)
+        report = reporter.observe(desired, index, self._traffic())
         reported = reporter.send(report)
         return ReconcileResult(
             registry_ok=True,
@@ -334,6 +345,16 @@ class ServingAgent:
             observed=report,
             next_delay=reporter.recovered() if reported else reporter.outage(),
         )
+
+    def _traffic(self) -> list[TrafficCounters]:
+        """Triton's per-version counters now; none (logged) when they cannot be read."""
+        if self.traffic is None:
+            return []
+        try:
+            return self.traffic.read()
+        except TrafficUnavailable as exc:
+            self._log.warning("triton_metrics_unreadable", error=str(exc))
+            return []
 
     def _sync(
         self, desired: DesiredVersion, index: list[RepositoryEntry], state: DesiredState

@@ -36,6 +36,7 @@ from glue.model_registry.schemas import (
     ModelState,
     ObservedModel,
     PodStatusReport,
+    TrafficCounters,
 )
 from glue.serving_agent.disk import InsufficientSpace
 from glue.serving_agent.metrics import AgentMetrics
@@ -215,8 +216,14 @@ class Reporter:
 
     # -- reports --------------------------------------------------------------------------------
 
-    def observe(self, desired: DesiredState, index: list[RepositoryEntry]) -> PodStatusReport:
-        """The pod's observed state: served versions from the index plus failed desired ones.
+    def observe(
+        self,
+        desired: DesiredState,
+        index: list[RepositoryEntry],
+        traffic: Iterable[TrafficCounters] = (),
+    ) -> PodStatusReport:
+        """The pod's observed state: served versions from the index plus failed desired ones,
+        with Triton's per-version request counters (``traffic``).
 
         Also sets ``served_version`` per desired model (the desired version when READY, else
         the newest READY one, else 0). Index rows whose name is not a registry model name are
@@ -261,7 +268,7 @@ class Reporter:
             shown = number if number in ready else (ready[-1] if ready else 0)
             self.metrics.served_version.labels(model=model).set(shown)
         ordered = sorted(models.values(), key=lambda m: (m.model, m.version))
-        report = PodStatusReport(models=ordered, agent=AGENT_NAME)
+        report = PodStatusReport(models=ordered, agent=AGENT_NAME, traffic=list(traffic))
         self._last_report = report
         return report
 

@@ -7,6 +7,7 @@ store settings use ``__``::
     KUBEAI_AGENT_SERVICE=fraud-scoring
     KUBEAI_AGENT_POD=fraud-scoring-7d9f-abcde        # default: $POD_NAME, else the hostname
     KUBEAI_AGENT_TRITON_URL=http://127.0.0.1:8000
+    KUBEAI_AGENT_TRITON_METRICS_URL=http://127.0.0.1:8002/metrics   # empty: no traffic figures
     KUBEAI_AGENT_MODEL_REPOSITORY=/models
     KUBEAI_AGENT_REPOSITORY_BUDGET_BYTES=20Gi         # the volume's sizeLimit; default: free space
     KUBEAI_AGENT_ARTIFACTS__S3__ENDPOINT_URL=http://minio.storage:9000
@@ -64,6 +65,9 @@ class AgentSettings(BaseSettings):
         service: the inference service this pod belongs to (DNS-1123 label).
         pod: this pod's name (DNS-1123 subdomain); default ``$POD_NAME`` or the hostname.
         triton_url: the tritonserver beside the agent, ``http://host:port`` (HTTP endpoint).
+        triton_metrics_url: that tritonserver's Prometheus endpoint
+            (``http://127.0.0.1:8002/metrics``), read on every reconcile for per-version request
+            counters and p99 latency sent with the pod report; empty: not read.
         model_repository: Triton's ``--model-repository`` directory, shared with the agent.
         poll_interval: seconds between reconciles when all is well (0.05..3600).
         backoff_initial / backoff_max: seconds of the first retry delay after a failure and its
@@ -104,6 +108,7 @@ class AgentSettings(BaseSettings):
         Field(default_factory=default_pod_name)
     )
     triton_url: str = "http://127.0.0.1:8000"
+    triton_metrics_url: str = "http://127.0.0.1:8002/metrics"
     model_repository: Path
     poll_interval: float = Field(default=5.0, ge=0.05, le=3600)
     backoff_initial: float = Field(default=1.0, ge=0.01, le=3600)
@@ -136,6 +141,11 @@ class AgentSettings(BaseSettings):
         if urlsplit(value).path not in ("", "/"):
             raise ValueError(f"triton_url {value!r} must be http://host:port without a path")
         return value
+
+    @field_validator("triton_metrics_url")
+    @classmethod
+    def _triton_metrics_url(cls, value: str) -> str:
+        return _check_http_url(value, "triton_metrics_url") if value else value
 
     @field_validator("model_repository", mode="before")
     @classmethod

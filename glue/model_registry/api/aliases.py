@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
 from glue.model_registry.api.params import AliasName, ModelName, Offset
+from glue.model_registry.api.services import canary_cleared
 from glue.model_registry.deps import (
     AppMetrics,
     Caller,
@@ -29,10 +30,11 @@ router = APIRouter(prefix=TEAM_PREFIX, tags=["aliases"])
 
 
 def _moved(
-    session: Writer, who: Caller, team: str, model: str, event: Any, *, kind: str
+    session: Writer, who: Caller, team: str, model: str, move: svc.Move, *, kind: str
 ) -> schemas.AliasEventRead:
-    """The move's API view, recorded in the audit log as ``alias.<kind>``."""
-    result = svc.alias_event_read(event, model)
+    """The move's API view, recorded in the audit log as ``alias.<kind>``, and each canary it
+    cleared as ``canary.clear``."""
+    result = svc.alias_event_read(move.event, model)
     audit.record(
         session,
         who,
@@ -41,6 +43,8 @@ def _moved(
         resource=f"models/{result.model}/aliases/{result.alias}",
         detail={"from": result.from_version, "to": result.to_version, "reason": result.reason},
     )
+    for service, version in move.cleared:
+        canary_cleared(session, who, team, service.name, model, version, move.event.reason)
     return result
 
 
@@ -55,10 +59,10 @@ def set_alias(
     metrics: AppMetrics,
 ) -> Any:
     """Point an alias at a version (promotion); the move is audited with the caller's name."""
-    event = svc.set_alias(
+    move = svc.set_alias(
         session, team=team, model_name=model, alias=alias, body=body, actor=who.name
     )
-    result = _moved(session, who, team, model, event, kind="set")
+    result = _moved(session, who, team, model, move, kind="set")
     metrics.alias_moves.labels("set").inc()
     log.info(
         "alias moved",
@@ -87,7 +91,7 @@ def rollback_alias(
     Rollback undoes the last move, and is itself a move: a second rollback returns to the
     version the first one left.
     """
-    event = svc.rollback_alias(
+    move = svc.rollback_alias(
         session,
         team=team,
         model_name=model,
@@ -95,7 +99,7 @@ def rollback_alias(
         body=body or schemas.AliasRollback(),
         actor=who.name,
     )
-    result = _moved(session, who, team, model, event, kind="rollback")
+    result = _moved(session, who, team, model, move, kind="rollback")
     metrics.alias_moves.labels("rollback").inc()
     log.info("alias rolled back", team=team, model=model, alias=alias, to=result.to_version)
     return result

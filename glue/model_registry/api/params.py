@@ -35,3 +35,9 @@ PrincipalQuery = Annotated[schemas.ShortText | None, Query(min_length=1)]
 ActionQuery = Annotated[
     schemas.AuditAction | None, Query(description="e.g. alias.set, version.register")
 ]
+#: A model named in a query (the traffic's ``model``).
+ModelQuery = Annotated[schemas.Name, Query()]
+#: Why a change was made (the reason a canary was cleared), as the bodies' ``reason``.
+ReasonQuery = Annotated[schemas.LongText, Query()]
+#: A traffic window in seconds: 1 s .. ``TRAFFIC_RETENTION_S`` (samples kept that long).
+WindowQuery = Annotated[float, Query(ge=1, le=schemas.TRAFFIC_RETENTION_S, allow_inf_nan=False)]

@@ -1,5 +1,6 @@
 """Routes of ``/api/v1/teams/{team}/services``: inference services, their desired model versions
-and the state their pods report; and ``.../models/{model}/deployments`` (who serves a model)."""
+(and canaries), the state and traffic their pods report; and ``.../models/{model}/deployments``
+(who serves a model)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from fastapi import APIRouter, Query, Response
 
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
-from glue.model_registry.api.params import ModelName, Offset, PodName, PodQuery, ServiceName
+from glue.model_registry.api.params import (
+    ModelName,
+    ModelQuery,
+    Offset,
+    PodName,
+    PodQuery,
+    ReasonQuery,
+    ServiceName,
+    WindowQuery,
+)
 from glue.model_registry.auth.policy import Action
 from glue.model_registry.deps import (
     AppPolicy,
@@ -23,7 +33,7 @@ from glue.model_registry.deps import (
     Writer,
     WriteTeam,
 )
-from glue.model_registry.service import audit
+from glue.model_registry.service import audit, traffic
 from glue.model_registry.service import inference as svc
 from glue.model_registry.service.common import check_body_team, page_of
 from glue.model_registry.service.versions import MAX_VERSION
@@ -138,6 +148,76 @@ def set_assignments(
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
 
 
+def canary_cleared(
+    session: Writer, who: Caller, team: str, service: str, model: str, version: int, reason: str
+) -> None:
+    """Record in the audit log that ``service`` stopped serving canary ``version`` of ``model``
+    (``canary.clear``), in the clearing write's transaction."""
+    audit.record(
+        session,
+        who,
+        team=team,
+        action="canary.clear",
+        resource=f"services/{service}/canaries/{model}",
+        detail={"version": version, "reason": reason},
+    )
+
+
+@router.put("/services/{service}/canaries/{model}", response_model=schemas.ServiceRead)
+def set_canary(
+    team: PromoteTeam,
+    service: ServiceName,
+    model: ModelName,
+    body: schemas.CanarySet,
+    session: Writer,
+    settings: Settings,
+    who: Caller,
+) -> Any:
+    """Serve a newer version of an assigned model to a share of the service's pods (needs
+    ``promoter``); 422 naming ``body.version`` if it is not newer than the resolved primary."""
+    found = svc.set_canary(session, team=team, name=service, model=model, body=body)
+    audit.record(
+        session,
+        who,
+        team=team,
+        action="canary.set",
+        resource=f"services/{service}/canaries/{model}",
+        detail=body.model_dump(),
+    )
+    return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
+
+
+@router.delete("/services/{service}/canaries/{model}", response_model=schemas.ServiceRead)
+def clear_canary(
+    team: PromoteTeam,
+    service: ServiceName,
+    model: ModelName,
+    session: Writer,
+    settings: Settings,
+    who: Caller,
+    reason: ReasonQuery = "",
+) -> Any:
+    """Stop serving the model's canary (a rollback; needs ``promoter``): the assignment records
+    the cleared version and ``reason``, and so does the audit log. Without a canary: unchanged."""
+    found, cleared = svc.clear_canary(session, team=team, name=service, model=model, reason=reason)
+    if cleared is not None:
+        canary_cleared(session, who, team, service, model, cleared, reason)
+    return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
+
+
+@router.get("/services/{service}/traffic", response_model=schemas.TrafficRead)
+def service_traffic(
+    team: ReadTeam,
+    service: ServiceName,
+    session: Reader,
+    model: ModelQuery,
+    window: WindowQuery = 60.0,
+) -> Any:
+    """Per-version requests, failures, error ratio, p99 and mean latency of ``model`` over the
+    last ``window`` seconds, summed over the pods that reported it."""
+    return traffic.window(session, team=team, name=service, model=model, window_s=window)
+
+
 @router.get("/services/{service}/desired", response_model=schemas.DesiredState)
 def desired(team: ReadTeam, service: ServiceName, session: Reader, pod: PodQuery) -> Any:
     """The versions one pod must serve now (aliases resolved, canary share applied)."""
@@ -179,6 +259,7 @@ def report_status(
     """
     _pod_access(session, who, policy, team=team, service=service, pod=pod, action="report")
     found = svc.report_pod_status(session, team=team, name=service, pod=pod, body=body)
+    traffic.record(session, service=found, pod=pod, samples=body.traffic)
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
 
 

@@ -1,6 +1,13 @@
-"""Aliases: move one to a version (promotion), roll it back, and the audit log of moves."""
+"""Aliases: move one to a version (promotion), roll it back, and the audit log of moves.
+
+Every move keeps the canary rule: in the move's own transaction, a canary of a service assignment
+following the alias that is not newer than the alias's new version is cleared (recorded on the
+assignment with the reason, and returned so the caller audits it), so it is never served.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +17,16 @@ from glue.model_registry import schemas
 from glue.model_registry.errors import Conflict, NotFound
 from glue.model_registry.models import utcnow
 from glue.model_registry.service.common import page
+from glue.model_registry.service.inference import clear_stale_canaries
 from glue.model_registry.service.models import get_model, model_query
+
+
+@dataclass
+class Move:
+    """An alias move: its audit entry and the canaries it cleared (``(service, version)``)."""
+
+    event: orm.AliasEvent
+    cleared: list[tuple[orm.InferenceService, int]] = field(default_factory=list)
 
 
 def _lock_model(session: Session, *, team: str, name: str) -> orm.Model:
@@ -22,9 +38,9 @@ def _lock_model(session: Session, *, team: str, name: str) -> orm.Model:
 
 def set_alias(
     session: Session, *, team: str, model_name: str, alias: str, body: schemas.AliasSet, actor: str
-) -> orm.AliasEvent:
+) -> Move:
     """Point ``alias`` at ``body.version`` and record the move, by ``actor`` (the authenticated
-    principal's name), in the model's alias history."""
+    principal's name), in the model's alias history; clears canaries it makes stale."""
     model = _lock_model(session, team=team, name=model_name)
     target = session.scalar(
         select(orm.ModelVersion).where(
@@ -46,7 +62,7 @@ def _move_alias(
     target: orm.ModelVersion,
     actor: str,
     reason: str,
-) -> orm.AliasEvent:
+) -> Move:
     current = session.scalar(
         select(orm.Alias).where(orm.Alias.model_id == model.id, orm.Alias.name == alias)
     )
@@ -67,7 +83,14 @@ def _move_alias(
     session.add(event)
     session.flush()
     session.expire(model, ["aliases"])
-    return event
+    why = (
+        f"alias {alias!r} moved to version {target.version}: a canary must be newer than the "
+        "primary"
+    )
+    cleared = clear_stale_canaries(
+        session, model=model, alias=alias, version=target.version, reason=why
+    )
+    return Move(event=event, cleared=cleared)
 
 
 def rollback_alias(
@@ -78,7 +101,7 @@ def rollback_alias(
     alias: str,
     body: schemas.AliasRollback,
     actor: str,
-) -> orm.AliasEvent:
+) -> Move:
     """Move ``alias`` back to where its last move took it from (one call; audited).
 
     ``Conflict`` if the alias has never moved from a previous version.

@@ -14,7 +14,7 @@ from glue.model_registry import schemas
 from glue.model_registry.errors import Conflict, Invalid, NotFound
 from glue.model_registry.models import utcnow
 from glue.model_registry.service.common import page
-from glue.model_registry.service.models import get_model
+from glue.model_registry.service.models import get_model, model_query
 
 
 def service_query(*, team: str, name: str) -> Select[orm.InferenceService]:
@@ -34,6 +34,35 @@ def get_service(
     return service
 
 
+def _lock_model(session: Session, *, team: str, name: str, field: str) -> orm.Model:
+    """The model row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's
+    write transactions are serial anyway): an alias move, which locks it too, cannot slip between
+    checking a canary against the alias and committing it."""
+    model = session.scalar(model_query(team=team, name=name).with_for_update())
+    if model is None:
+        raise NotFound(f"model {name!r} does not exist in team {team!r}", field=field)
+    return model
+
+
+def _alias_version(model: orm.Model, alias: str | None) -> int | None:
+    return next((a.version.version for a in model.aliases if a.name == alias), None)
+
+
+def check_canary(
+    model: orm.Model, *, version: int | None, alias: str | None, canary: int, field: str
+) -> None:
+    """``Invalid`` naming ``field`` unless ``canary`` is newer than the primary (``version``, or
+    what ``alias`` points at; an unset alias has nothing to compare with)."""
+    primary = version if version is not None else _alias_version(model, alias)
+    if primary is not None and canary <= primary:
+        what = f"version {primary}" if version is not None else f"alias {alias!r} -> {primary}"
+        raise Invalid(
+            f"canary version {canary} of model {model.name!r} is not newer than the primary "
+            f"({what}); a canary must be newer than what it is compared with",
+            field=field,
+        )
+
+
 def _build_assignments(
     session: Session, *, team: str, assignments: list[schemas.Assignment], field: str
 ) -> list[orm.ServiceAssignment]:
@@ -44,7 +73,10 @@ def _build_assignments(
         if item.model in seen:
             raise Invalid(f"model {item.model!r} is assigned twice", field=f"{where}.model")
         seen.add(item.model)
-        model = get_model(session, team=team, name=item.model, field=f"{where}.model")
+        if item.canary_version is None:
+            model = get_model(session, team=team, name=item.model, field=f"{where}.model")
+        else:
+            model = _lock_model(session, team=team, name=item.model, field=f"{where}.model")
         for key in ("version", "canary_version"):
             number = getattr(item, key)
             if number is not None and number > model.latest_version:
@@ -53,6 +85,14 @@ def _build_assignments(
                     f"{model.latest_version})",
                     field=f"{where}.{key}",
                 )
+        if item.canary_version is not None:
+            check_canary(
+                model,
+                version=item.version,
+                alias=item.alias,
+                canary=item.canary_version,
+                field=f"{where}.canary_version",
+            )
         built.append(
             orm.ServiceAssignment(
                 model_id=model.id,
@@ -107,11 +147,19 @@ def create_service(
 def set_assignments(
     session: Session, *, team: str, name: str, body: schemas.AssignmentsSet
 ) -> orm.InferenceService:
-    """Replace a service's desired assignments."""
+    """Replace a service's desired assignments; a model's record of a cleared canary stays
+    while its new assignment sets no canary."""
     service = get_service(session, team=team, name=name)
     new = _build_assignments(
         session, team=team, assignments=body.assignments, field="body.assignments"
     )
+    previous = {a.model_id: a for a in service.assignments}
+    for row in new:
+        old = previous.get(row.model_id)
+        if old is not None and row.canary_version is None:
+            row.canary_cleared_version = old.canary_cleared_version
+            row.canary_cleared_reason = old.canary_cleared_reason
+            row.canary_cleared_at = old.canary_cleared_at
     service.assignments.clear()
     session.flush()
     service.assignments.extend(new)
@@ -140,6 +188,90 @@ def _resolve(assignment: orm.ServiceAssignment) -> int | None:
     return None
 
 
+def _assignment(
+    service: orm.InferenceService, model: str, *, field: str = "path.model"
+) -> orm.ServiceAssignment:
+    found = next((a for a in service.assignments if a.model.name == model), None)
+    if found is None:
+        raise NotFound(
+            f"service {service.name!r} has no assignment of model {model!r}", field=field
+        )
+    return found
+
+
+def set_canary(
+    session: Session, *, team: str, name: str, model: str, body: schemas.CanarySet
+) -> orm.InferenceService:
+    """Serve ``body.version`` to ``body.share`` of the service's pods (replaces a canary).
+
+    ``NotFound`` if the model is not assigned; ``Invalid`` naming ``body.version`` if the model
+    has no such version or it is not newer than the resolved primary.
+    """
+    service = get_service(session, team=team, name=name)
+    row = _assignment(service, model)
+    locked = _lock_model(session, team=team, name=model, field="path.model")
+    if body.version > locked.latest_version:
+        raise Invalid(
+            f"model {model!r} has no version {body.version} (latest is {locked.latest_version})",
+            field="body.version",
+        )
+    check_canary(
+        locked, version=row.version, alias=row.alias, canary=body.version, field="body.version"
+    )
+    row.canary_version, row.canary_share = body.version, body.share
+    row.canary_cleared_version = row.canary_cleared_reason = row.canary_cleared_at = None
+    session.flush()
+    return service
+
+
+def _clear(row: orm.ServiceAssignment, reason: str) -> int | None:
+    """Take ``row``'s canary away, recording which and why; returns the version (None: none)."""
+    cleared = row.canary_version
+    if cleared is not None:
+        row.canary_cleared_version, row.canary_cleared_reason = cleared, reason
+        row.canary_cleared_at = utcnow()
+        row.canary_version = row.canary_share = None
+    return cleared
+
+
+def clear_canary(
+    session: Session, *, team: str, name: str, model: str, reason: str
+) -> tuple[orm.InferenceService, int | None]:
+    """Stop serving the model's canary (rollback); returns the service and the cleared version
+    (None when there was no canary: nothing changes). ``NotFound`` if the model is not
+    assigned."""
+    service = get_service(session, team=team, name=name)
+    cleared = _clear(_assignment(service, model), reason)
+    session.flush()
+    return service, cleared
+
+
+def clear_stale_canaries(
+    session: Session, *, model: orm.Model, alias: str, version: int, reason: str
+) -> list[tuple[orm.InferenceService, int]]:
+    """After ``alias`` of ``model`` moved to ``version``: clear every canary of an assignment
+    following that alias that is not newer than ``version`` (in the caller's transaction);
+    returns ``(service, cleared version)`` of each."""
+    rows = session.scalars(
+        select(orm.ServiceAssignment).where(
+            orm.ServiceAssignment.model_id == model.id,
+            orm.ServiceAssignment.alias == alias,
+            orm.ServiceAssignment.canary_version <= version,
+        )
+    )
+    cleared = [(row.service, _clear(row, reason)) for row in rows]
+    session.flush()
+    return [(service, number) for service, number in cleared if number is not None]
+
+
+def canary_status(assignment: orm.ServiceAssignment) -> schemas.CanaryStatus | None:
+    """``active``, ``stale`` (not newer than the resolved primary), ``cleared`` or None."""
+    if assignment.canary_version is not None:
+        primary = _resolve(assignment)
+        return "stale" if primary is not None and assignment.canary_version <= primary else "active"
+    return "cleared" if assignment.canary_cleared_version is not None else None
+
+
 def in_canary(*, service: str, pod: str, share: float) -> bool:
     """Whether ``pod`` serves the canary: a stable hash of service/pod below ``share`` (0..1)."""
     digest = hashlib.sha256(f"{service}/{pod}".encode()).digest()
@@ -147,7 +279,8 @@ def in_canary(*, service: str, pod: str, share: float) -> bool:
 
 
 def desired_state(session: Session, *, team: str, name: str, pod: str) -> schemas.DesiredState:
-    """What ``pod`` must serve: one version per assigned model, aliases resolved."""
+    """What ``pod`` must serve: one version per assigned model, aliases resolved; the canary
+    only to pods in its share, and never one that is not newer than the resolved primary."""
     service = get_service(session, team=team, name=name)
     wanted: list[schemas.DesiredVersion] = []
     unresolved: list[str] = []
@@ -157,6 +290,7 @@ def desired_state(session: Session, *, team: str, name: str, pod: str) -> schema
         if (
             assignment.canary_version is not None
             and assignment.canary_share is not None
+            and canary_status(assignment) == "active"  # a stale canary is never handed out
             and in_canary(service=name, pod=pod, share=assignment.canary_share)
         ):
             number, role = assignment.canary_version, "canary"
@@ -246,7 +380,8 @@ def stale_before(ttl_seconds: float) -> datetime | None:
 def service_read(
     session: Session, service: orm.InferenceService, *, ttl_seconds: float = 0
 ) -> schemas.ServiceRead:
-    """API view: assignments (aliases resolved) and every pod's observed state.
+    """API view: assignments (aliases resolved, canaries flagged ``stale``/``cleared``) and
+    every pod's observed state.
 
     Reports older than ``ttl_seconds`` (0: never) carry ``stale=True``.
     """
@@ -270,6 +405,16 @@ def service_read(
                 canary_version=a.canary_version,
                 canary_share=a.canary_share,
                 resolved_version=_resolve(a),
+                canary_status=canary_status(a),
+                canary_cleared=(
+                    schemas.CanaryCleared(
+                        version=a.canary_cleared_version,
+                        reason=a.canary_cleared_reason or "",
+                        at=a.canary_cleared_at,
+                    )
+                    if a.canary_cleared_version is not None and a.canary_cleared_at is not None
+                    else None
+                ),
             )
             for a in service.assignments
         ],

@@ -57,6 +57,12 @@ _ASSIGNMENT_RULES = [
         r"'canary_version' must differ from 'version'",
         "canary_version differs from version (x-kubeai-rules)",
     ),
+    Rule(
+        STATE,
+        r"body\.assignments\[\d+\]\.canary_version",
+        r"is not newer than the primary",
+        "a canary is newer than the version its alias resolves to",
+    ),
 ]
 
 #: A create body's ``team`` equals the path's (x-kubeai-rules: a body value compared with a path).
@@ -100,6 +106,21 @@ UNSTATABLE: dict[str, list[Rule]] = {
             r"body\.models",
             r"is reported twice",
             "each model version at most once (x-kubeai-rules)",
+        ),
+        Rule(
+            REQUEST,
+            r"body\.traffic",
+            r"is reported twice",
+            "traffic of each model version at most once (x-kubeai-rules)",
+        ),
+    ],
+    "PUT /api/v1/teams/{team}/services/{service}/canaries/{model}": [
+        Rule(STATE, r"body\.version", r"has no version", "the canary is a stored version"),
+        Rule(
+            STATE,
+            r"body\.version",
+            r"is not newer than the primary",
+            "a canary is newer than the resolved primary",
         ),
     ],
 }

@@ -536,7 +536,7 @@ def test_create_app_only_wires_module_level_routers(env: Env) -> None:
                 documented |= {(m.lower(), route.path) for m in route.methods}
     spec = env.client.get("/openapi.json").json()
     served = {(m, path) for path, ops_ in spec["paths"].items() for m in ops_}
-    assert served == documented and len(served) == 26
+    assert served == documented and len(served) == 29
     for handler in env.client.app.exception_handlers.values():
         assert handler.__qualname__ == handler.__name__, handler
 

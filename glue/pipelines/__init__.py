@@ -1,0 +1,1 @@
+"""Model iteration pipelines (Argo Workflows authored with hera) and the canary gate they run."""

@@ -1,0 +1,161 @@
+"""The canary gate of model iteration: start a canary, verify it on live metrics, release or roll
+back. Every step is a registry call, so the gate runs anywhere the registry is reachable (an Argo
+step, the CLI, a test).
+
+``verify`` reads the registry's per-version traffic of the service (``GET .../traffic``: request
+and failure counts and p99 latency that the serving agents read from Triton's metrics) over the
+``window_s`` seconds up to the call, and compares the canary with the stable version (the
+assignment's resolved primary). It does not wait: call it once the canary has served for a
+window. It fails (``passed=False``) when the canary is not the service's active canary, has fewer
+than ``min_requests`` requests, an error ratio above ``max_error_ratio``, or a p99 above
+``max_p99_ratio`` times the stable version's; and when a figure it needs is missing (no p99: Triton
+runs without ``--metrics-config=summary_latencies=true``; no stable traffic to compare with). A gate
+that cannot decide never passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from glue.model_registry import schemas
+from glue.model_registry.client import RegistryClient
+
+#: The alias ``release`` moves.
+PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The verdict of ``verify``: ``passed``, a one-line ``reason``, and the ``figures`` it was
+    based on (``canary``/``stable``: requests, failures, error_ratio, p99_ms, mean_ms, pods; the
+    thresholds; ``p99_ratio``)."""
+
+    passed: bool
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def start_canary(
+    client: RegistryClient, *, service: str, model: str, version: int, share: float
+) -> None:
+    """Serve ``version`` of ``model`` to ``share`` (0..1) of ``service``'s pods.
+
+    Raises ``RegistryError`` (422) when the version is not newer than the resolved primary or
+    does not exist, (404) when the model is not assigned to the service.
+    """
+    client.set_canary(service, model, version, share, reason="canary started by the gate")
+
+
+def _assignment(client: RegistryClient, service: str, model: str) -> schemas.ResolvedAssignment:
+    found = client.get_service(service)
+    for assignment in found.assignments:
+        if assignment.model == model:
+            return assignment
+    raise LookupError(f"service {service!r} has no assignment of model {model!r}")
+
+
+def _figures(traffic: schemas.TrafficRead, version: int | None) -> dict[str, Any] | None:
+    for item in traffic.versions:
+        if item.version == version:
+            return item.model_dump()
+    return None
+
+
+def verify(
+    client: RegistryClient,
+    *,
+    service: str,
+    model: str,
+    canary: int,
+    window_s: float,
+    max_error_ratio: float,
+    max_p99_ratio: float,
+    min_requests: int,
+) -> GateResult:
+    """Judge canary ``canary`` of ``model`` on ``service`` over the last ``window_s`` seconds.
+
+    ``max_error_ratio``: failures / requests allowed (0..1); ``max_p99_ratio``: canary p99 /
+    stable p99 allowed; ``min_requests``: canary requests needed to judge. Raises
+    ``RegistryError``/``RegistryUnavailable`` when the registry refuses or cannot be reached,
+    ``LookupError`` when the model is not assigned to the service.
+    """
+    assignment = _assignment(client, service, model)
+    stable_version = assignment.resolved_version
+    traffic = client.traffic(service, model, window_s=window_s)
+    figures: dict[str, Any] = {
+        "service": service,
+        "model": model,
+        "canary_version": canary,
+        "stable_version": stable_version,
+        "window_s": window_s,
+        "max_error_ratio": max_error_ratio,
+        "max_p99_ratio": max_p99_ratio,
+        "min_requests": min_requests,
+        "canary": _figures(traffic, canary),
+        "stable": _figures(traffic, stable_version),
+    }
+
+    def fail(reason: str) -> GateResult:
+        return GateResult(passed=False, reason=reason, figures=figures)
+
+    if assignment.canary_version != canary or assignment.canary_status != "active":
+        return fail(
+            f"version {canary} is not the active canary of {service!r} (canary "
+            f"{assignment.canary_version}, status {assignment.canary_status})"
+        )
+    mine, stable = figures["canary"], figures["stable"]
+    if mine is None or mine["requests"] < min_requests:
+        seen = mine["requests"] if mine else 0
+        return fail(f"canary served {seen} requests in {window_s:g}s, fewer than {min_requests}")
+    if mine["error_ratio"] > max_error_ratio:
+        return fail(
+            f"canary error ratio {mine['error_ratio']:.4f} ({mine['failures']}/"
+            f"{mine['requests']}) > {max_error_ratio:g}"
+        )
+    if stable is None or not stable["requests"]:
+        return fail(f"stable version {stable_version} served no requests in {window_s:g}s")
+    if mine["p99_ms"] is None or stable["p99_ms"] is None:
+        return fail(
+            "no p99 latency reported: run tritonserver with --metrics-config=summary_latencies=true"
+        )
+    ratio = mine["p99_ms"] / stable["p99_ms"] if stable["p99_ms"] > 0 else float("inf")
+    figures["p99_ratio"] = ratio
+    if ratio > max_p99_ratio:
+        return fail(
+            f"canary p99 {mine['p99_ms']:.3f} ms is {ratio:.2f}x stable's "
+            f"{stable['p99_ms']:.3f} ms > {max_p99_ratio:g}x"
+        )
+    return GateResult(
+        passed=True,
+        reason=(
+            f"canary {canary}: {mine['requests']} requests, error ratio "
+            f"{mine['error_ratio']:.4f} <= {max_error_ratio:g}, p99 {ratio:.2f}x stable <= "
+            f"{max_p99_ratio:g}x"
+        ),
+        figures=figures,
+    )
+
+
+def release(client: RegistryClient, *, service: str, model: str, version: int, reason: str) -> None:
+    """Move ``production`` of ``model`` to ``version`` and clear the service's canary.
+
+    A service following ``production`` loses the canary with the move itself (the registry
+    clears a canary the primary caught up with, in the same transaction); any other canary left
+    on the service is cleared with ``reason``.
+    """
+    client.set_alias(model, PRODUCTION, version, reason=reason)
+    if _assignment(client, service, model).canary_version is not None:
+        client.clear_canary(service, model, reason=reason)
+
+
+def rollback(
+    client: RegistryClient, *, service: str, model: str, version: int, reason: str
+) -> None:
+    """Stop serving canary ``version`` of ``model`` on ``service``; the registry records the
+    cleared version and ``reason`` on the assignment and in the audit log (``canary.clear``).
+
+    A canary other than ``version`` is left alone (someone replaced it meanwhile).
+    """
+    if _assignment(client, service, model).canary_version == version:
+        client.clear_canary(service, model, reason=reason)

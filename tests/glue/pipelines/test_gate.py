@@ -1,0 +1,138 @@
+"""The canary gate against a real registry served on loopback (its database shared with the
+``env`` app that sets the scene; pod reports stand in for the serving agents)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from glue.model_registry.client import RegistryClient, RegistryError
+from glue.pipelines import gate
+from tests.glue.model_registry.conftest import Env, env
+from tests.support.registry import RegistryServer
+
+__all__ = ["env"]  # the registry tests' fixture: the app that sets the scene
+
+API = "/api/v1/teams/cv"
+#: Thresholds of the tests' gate.
+LIMITS: dict[str, Any] = {
+    "window_s": 60,
+    "max_error_ratio": 0.01,
+    "max_p99_ratio": 1.5,
+    "min_requests": 20,
+}
+
+
+@pytest.fixture
+def client(env: Env, registry: RegistryServer) -> Iterator[RegistryClient]:
+    """A registry with digits v1..v3, production -> 1, service ``s`` following production."""
+    env.create_model()
+    for n in (1, 2, 3):
+        env.client.post(f"{API}/models/digits/versions", json=env.version_body("digits", f"u{n}"))
+    env.client.put(f"{API}/models/digits/aliases/production", json={"version": 1})
+    r = env.client.post(
+        f"{API}/services",
+        json={"name": "s", "assignments": [{"model": "digits", "alias": "production"}]},
+    )
+    assert r.status_code == 201, r.text
+    with registry.client() as c:
+        yield c
+
+
+def _serve(env: Env, pod: str, version: int, counts: list[tuple[int, int, float]]) -> None:
+    """Report ``pod`` serving ``version`` with cumulative (success, failure, p99 ms) samples."""
+    for success, failure, p99 in counts:
+        r = env.client.put(
+            f"{API}/services/s/pods/{pod}/status",
+            json={
+                "models": [{"model": "digits", "version": version, "state": "READY"}],
+                "traffic": [
+                    {
+                        "model": "digits",
+                        "version": version,
+                        "success": success,
+                        "failure": failure,
+                        "duration_us": (success + failure) * 1000,
+                        "p99_us": p99 * 1000,
+                    }
+                ],
+            },
+        )
+        assert r.status_code == 200, r.text
+
+
+def _verify(client: RegistryClient, canary: int = 3) -> gate.GateResult:
+    return gate.verify(client, service="s", model="digits", canary=canary, **LIMITS)
+
+
+def test_bad_canary_fails_the_gate_and_rollback_clears_it(env: Env, client: RegistryClient) -> None:
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    _serve(env, "stable-0", 1, [(0, 0, 2.0), (100, 0, 2.0)])
+    _serve(env, "canary-0", 3, [(0, 0, 2.0), (60, 40, 2.0)])
+    result = _verify(client)
+    assert not result.passed
+    assert "error ratio 0.4000 (40/100) > 0.01" in result.reason
+    assert result.figures["canary"]["failures"] == 40 and result.figures["stable_version"] == 1
+
+    gate.rollback(client, service="s", model="digits", version=3, reason=result.reason)
+    (assignment,) = client.get_service("s").assignments
+    assert assignment.canary_version is None and assignment.canary_status == "cleared"
+    assert assignment.canary_cleared is not None
+    assert (
+        assignment.canary_cleared.version == 3 and "error ratio" in assignment.canary_cleared.reason
+    )
+    assert client.audit(action="canary.clear").items[0].detail["reason"] == result.reason
+    assert {d.version for d in [*client.desired_state("s", "canary-0").models]} == {1}
+
+
+def test_good_canary_passes_and_release_moves_production(env: Env, client: RegistryClient) -> None:
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    _serve(env, "stable-0", 1, [(0, 0, 2.0), (100, 0, 2.0)])
+    _serve(env, "canary-0", 3, [(0, 0, 2.5), (50, 0, 2.5)])
+    result = _verify(client)
+    assert result.passed, result.reason
+    assert result.figures["p99_ratio"] == pytest.approx(1.25)
+
+    gate.release(client, service="s", model="digits", version=3, reason=result.reason)
+    assert client.get_model("digits").aliases["production"] == 3
+    (assignment,) = client.get_service("s").assignments
+    assert assignment.resolved_version == 3 and assignment.canary_version is None
+    assert client.alias_history("digits").items[0].reason == result.reason
+
+
+@pytest.mark.parametrize(
+    ("canary", "stable", "expected"),
+    [
+        ([(0, 0, 2.0), (10, 0, 2.0)], [(0, 0, 2.0), (100, 0, 2.0)], "fewer than 20"),
+        ([(0, 0, 5.0), (50, 0, 5.0)], [(0, 0, 2.0), (100, 0, 2.0)], "2.50x stable's"),
+        ([(0, 0, 2.0), (50, 0, 2.0)], [], "stable version 1 served no requests"),
+    ],
+)
+def test_gate_refuses_on_thin_traffic_slow_canary_or_nothing_to_compare(
+    env: Env, client: RegistryClient, canary: Any, stable: Any, expected: str
+) -> None:
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    _serve(env, "canary-0", 3, canary)
+    if stable:
+        _serve(env, "stable-0", 1, stable)
+    result = _verify(client)
+    assert not result.passed and expected in result.reason
+
+
+def test_gate_fails_for_a_version_that_is_not_the_active_canary(client: RegistryClient) -> None:
+    result = _verify(client, canary=2)
+    assert not result.passed and "not the active canary" in result.reason
+
+
+def test_start_canary_refuses_a_version_not_newer_than_production(client: RegistryClient) -> None:
+    with pytest.raises(RegistryError) as caught:
+        gate.start_canary(client, service="s", model="digits", version=1, share=0.5)
+    assert caught.value.status == 422
+
+
+def test_rollback_leaves_another_canary_alone(client: RegistryClient) -> None:
+    gate.start_canary(client, service="s", model="digits", version=2, share=0.5)
+    gate.rollback(client, service="s", model="digits", version=3, reason="not this one")
+    assert client.get_service("s").assignments[0].canary_status == "active"
