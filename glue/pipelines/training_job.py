@@ -61,7 +61,8 @@ def prepare_job(text: str, *, model: str, namespace: str | None = None) -> dict[
         raise JobManifestError("training job: spec: must be a mapping")
     if not _LABEL_VALUE.match(model) or len(model) > 63:
         raise JobManifestError(f"model {model!r}: not a label value")
-    metadata = manifest.get("metadata") or {}
+    metadata = manifest.get("metadata")
+    metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict):
         raise JobManifestError("training job: metadata: must be a mapping")
     metadata = dict(metadata)
@@ -71,7 +72,8 @@ def prepare_job(text: str, *, model: str, namespace: str | None = None) -> dict[
             f"training job: metadata.namespace {given_namespace!r}: the pipeline creates the "
             f"job in its own namespace {namespace!r}; remove the key"
         )
-    labels = metadata.get("labels") or {}
+    labels = metadata.get("labels")
+    labels = {} if labels is None else labels
     if not isinstance(labels, dict):
         raise JobManifestError("training job: metadata.labels: must be a mapping")
     if labels.get(MODEL_LABEL, model) != model:

@@ -189,9 +189,7 @@ def test_training_conditions_on_operator_statuses(
 
 
 def test_the_table_covers_every_condition_type_and_outcome() -> None:
-    seen = {
-        c["type"] for _, job, _ in TABLE for c in job.get("status", {}).get("conditions", [])
-    }
+    seen = {c["type"] for _, job, _ in TABLE for c in job.get("status", {}).get("conditions", [])}
     assert seen == set(conditions.JOB_CONDITION_TYPES)
     assert {outcome for _, _, outcome in TABLE} == {"pending", "succeeded", "failed"}
 
