@@ -53,6 +53,9 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   defaults never put a limit under a request.
   Pulumi owns a service's infrastructure; the registry owns which model versions it serves, so
   nothing here writes model assignments and ``pulumi up`` never undoes a promotion.
+* The model-iteration pipeline (``kubeai:pipelines``, ``infra.pipelines``): the Argo
+  WorkflowTemplate ``model-iteration`` and one CronWorkflow per retraining schedule, run as
+  ``kubeai-workflow`` (``glue.pipelines.templates``).
 
 Where Fluid's cache pods run (the design, and why): Fluid creates a runtime's pods (master,
 cache workers with a hostPath cache, privileged FUSE containers with ``/dev/fuse`` and
@@ -80,6 +83,7 @@ without Volcano/Fluid, whose add-ons install the CRDs) stops the update before a
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +128,7 @@ from infra.config import (
 from infra.config.identity import RRSA_INJECTION_LABEL, RRSA_INJECTION_ON
 from infra.config.team import DATASET_SECRET, DATASET_SECRET_KEYS
 from infra.policies import training as training_policy
+from infra.pipelines import pipeline_manifests
 
 QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
 #: Queues Volcano v1.15.1's scheduler creates at start (``pkg/scheduler/cache/cache.go``
@@ -608,13 +613,13 @@ class TeamTenancy(pulumi.ComponentResource):
     """Everything one team gets (module docstring), in dependency order.
 
     The constructor runs one step per concern: ``_namespace``, ``_queue``, ``_quota``,
-    ``create_rbac``, ``_artifact_repository``, ``_datasets``, ``_services``.
+    ``create_rbac``, ``_artifact_repository``, ``_datasets``, ``_services``, ``_pipelines``.
 
     Attributes: ``namespace``, ``queue_name``, ``service_names`` (inference services),
     ``dataset_names`` and the resources ``namespace_resource``, ``queue``, ``datasets`` (the team
     namespace's referencing Datasets), ``cached_datasets`` and ``runtimes`` (in the cache
     namespace), ``services`` (Releases by service name), ``network_policies`` (by namespace and
-    policy name).
+    policy name), ``workflow_template`` and ``cron_workflows`` (by name).
     """
 
     namespace: pulumi.Output[str]
@@ -642,6 +647,7 @@ class TeamTenancy(pulumi.ComponentResource):
             name, self._config, self._platform, namespaces=[n for n in namespaces if n], parent=self
         )
         self._services(artifact_secret, args.secrets.get("nvcrApiKey"))
+        self._pipelines()
         config = self._config
         self.queue_name = pulumi.Output.from_input(config.team.name)
         self.service_names = pulumi.Output.from_input([s.name for s in config.inference_services])
@@ -879,6 +885,32 @@ class TeamTenancy(pulumi.ComponentResource):
                 **release_settings(GPU_TIMEOUT_S if service.gpus else ADDON_TIMEOUT_S),
                 opts=self._after_namespace(*service_deps),
             )
+
+    def _pipelines(self) -> None:
+        """The WorkflowTemplate ``model-iteration`` and the retraining CronWorkflows of
+        ``kubeai:pipelines`` (``infra.pipelines``; none with ``modelIteration: false``), after
+        the Namespace: ``workflow_template`` (or None) and ``cron_workflows`` by name."""
+        config = self._config
+        self.workflow_template: k8s.apiextensions.CustomResource | None = None
+        self.cron_workflows: dict[str, k8s.apiextensions.CustomResource] = {}
+        if not config.pipelines.model_iteration:
+            return
+        manifests = self._platform.apply(lambda p: pipeline_manifests(config, p))
+        names = ["template", *(f"cron-{r.name}" for r in config.pipelines.retraining)]
+        for index, name in enumerate(names):
+            manifest = manifests.apply(operator.itemgetter(index))
+            resource = k8s.apiextensions.CustomResource(
+                f"{self._prefix}-pipeline-{name}",
+                api_version="argoproj.io/v1alpha1",
+                kind="WorkflowTemplate" if index == 0 else "CronWorkflow",
+                metadata=manifest.apply(lambda m: object_meta(m["metadata"])),
+                spec=manifest.apply(lambda m: m["spec"]),
+                opts=self._after_namespace(),
+            )
+            if index == 0:
+                self.workflow_template = resource
+            else:
+                self.cron_workflows[config.pipelines.retraining[index - 1].name] = resource
 
 
 def create_rbac(

@@ -1,154 +1,266 @@
-"""An ``httpx.Client`` on the apiserver of a kubeconfig context, for the CLI's cluster commands.
+"""The Kubernetes API as the CLI reaches it: the kubeconfig's context, as ``kubectl`` reads it.
 
-The kubeconfig is ``--kubeconfig``, else the first file of ``$KUBECONFIG``, else
-``~/.kube/config``; the context is ``--context``, else its ``current-context``. Supported
-credentials: ``token``, ``tokenFile``, ``client-certificate``/``client-key`` (files or
-``-data``); the server's CA from ``certificate-authority`` (file or ``-data``),
-``insecure-skip-tls-verify`` honoured. Exec and auth-provider plugins are refused with a
-``KubeconfigError`` saying so (no library here runs them; ``kubectl`` can mint a token:
-``kubectl create token``). kopf's ``login_with_kubeconfig`` reads only ``$KUBECONFIG``'s current
-context and no ``tokenFile``, hence this reader. Nothing here prints a credential.
+``connect(kubeconfig, context)`` resolves one context and returns a ``KubeConnection`` (server,
+namespace, TLS and credentials) whose ``client()`` is an ``httpx.Client`` on the apiserver.
+
+Which file: ``--kubeconfig``, else ``KUBECONFIG`` (a ``:``-separated list; for each name the
+first file that defines it wins, and the first ``current-context`` set), else
+``~/.kube/config``. Which context: ``--kube-context``, else ``current-context``.
+
+Supported credentials (the ones a platform hands out for a CLI): ``token``, ``tokenFile``
+(re-read at every request: projected tokens rotate), ``client-certificate``/``client-key``
+and their ``-data`` forms; TLS from ``certificate-authority``/``-data`` or
+``insecure-skip-tls-verify``. ``exec`` and ``auth-provider`` users are refused with a message
+saying so (run ``kubectl`` to print a token, then use a ``token`` user). Relative paths are
+relative to the file that names them.
+
+Errors are ``KubeconfigError`` naming the file and key (``users[alice].user.tokenFile``), never
+a credential's value.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import ssl
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
 
 class KubeconfigError(ValueError):
     """The kubeconfig cannot be used; the message names the file and the key."""
 
 
+class _TokenFileAuth(httpx.Auth):
+    """Bearer token read from a file at every request."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add ``Authorization: Bearer <file content>``."""
+        token = self._path.read_text().strip()
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
 @dataclass(frozen=True)
-class Cluster:
-    """Where and how to reach the apiserver: ``server`` URL, TLS ``verify`` (its SSL context,
-    with the client certificate if any), ``headers`` (the bearer token), the context's
-    ``namespace`` (None: unset)."""
+class KubeConnection:
+    """A resolved kubeconfig context.
+
+    Attributes:
+        server: the apiserver URL.
+        context: the context's name.
+        namespace: the context's namespace, or None when it names none.
+        verify: an ``ssl.SSLContext`` (CA and client certificate loaded) or False.
+        token: a bearer token (kept out of ``repr``), or None.
+        token_file: a file holding the bearer token, or None.
+    """
 
     server: str
-    verify: ssl.SSLContext
-    headers: dict[str, str]
+    context: str
     namespace: str | None
+    verify: ssl.SSLContext | bool
+    token: str | None = field(default=None, repr=False)
+    token_file: Path | None = None
 
-    def client(self, timeout: float = 30.0) -> httpx.Client:
-        """A client on the apiserver (the environment's proxies are not used)."""
+    def client(self, *, timeout: float = 30.0) -> httpx.Client:
+        """An ``httpx.Client`` on the apiserver with the context's credentials."""
+        auth: httpx.Auth | None = None
+        if self.token_file is not None:
+            auth = _TokenFileAuth(self.token_file)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         return httpx.Client(
-            base_url=self.server,
+            base_url=self.server.rstrip("/"),
             verify=self.verify,
-            headers=self.headers,
+            auth=auth,
+            headers=headers,
             timeout=timeout,
-            trust_env=False,
         )
 
 
-def _named(config: dict[str, Any], section: str, name: str, path: Path) -> dict[str, Any]:
-    for item in config.get(section) or []:
-        if isinstance(item, dict) and item.get("name") == name:
-            body = item.get(section[:-1]) or {}
-            if isinstance(body, dict):
-                return body
-    raise KubeconfigError(f"{path}: {section} has no entry named {name!r}")
+def kubeconfig_paths(path: Path | None, env: Mapping[str, str] | None = None) -> list[Path]:
+    """The files read: ``path``, else the ``KUBECONFIG`` list, else ``~/.kube/config``."""
+    env = os.environ if env is None else env
+    if path is not None:
+        return [path.expanduser()]
+    listed = [Path(p).expanduser() for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return listed or [Path(DEFAULT_KUBECONFIG).expanduser()]
 
 
-def _file(value: str, base: Path) -> Path:
-    candidate = Path(value).expanduser()
-    return candidate if candidate.is_absolute() else base / candidate
-
-
-def _materialise(entry: dict[str, Any], key: str, base: Path, where: str) -> str | None:
-    """A path holding ``entry[key]`` (a file) or the decoded ``entry[key + '-data']``."""
-    if entry.get(f"{key}-data"):
-        try:
-            data = base64.b64decode(entry[f"{key}-data"], validate=True)
-        except ValueError:
-            raise KubeconfigError(f"{where}.{key}-data is not base64") from None
-        handle = tempfile.NamedTemporaryFile(delete=False, prefix="kubeai-", suffix=".pem")  # noqa: SIM115
-        with handle:
-            handle.write(data)
-        os.chmod(handle.name, 0o600)
-        return handle.name
-    if entry.get(key):
-        path = _file(str(entry[key]), base)
-        if not path.is_file():
-            raise KubeconfigError(f"{where}.{key}: no such file {path}")
-        return str(path)
-    return None
-
-
-def default_path() -> Path:
-    """``$KUBECONFIG``'s first file, else ``~/.kube/config``."""
-    env = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    return Path(env[0]).expanduser() if env else Path.home() / ".kube" / "config"
-
-
-def load(path: Path | None = None, context: str | None = None) -> Cluster:
-    """The ``Cluster`` of ``context`` (default: current) in ``path`` (default ``default_path``).
-
-    Raises ``KubeconfigError`` naming the file and key for a missing file, context, cluster or
-    user, an unsupported credential or an unreadable certificate.
-    """
-    path = path or default_path()
+def _load(path: Path) -> dict[str, Any]:
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise KubeconfigError(f"{path}: cannot read the kubeconfig ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise KubeconfigError(f"{path}: not YAML ({exc})") from None
-    if not isinstance(config, dict):
-        raise KubeconfigError(f"{path}: not a kubeconfig (a mapping with contexts)")
-    name = context or config.get("current-context")
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KubeconfigError(f"cannot read kubeconfig {path}: {exc}") from None
+    except yaml.YAMLError:
+        raise KubeconfigError(f"kubeconfig {path} is not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise KubeconfigError(f"kubeconfig {path}: not a mapping")
+    return data
+
+
+def _entries(
+    files: list[tuple[Path, dict[str, Any]]], section: str
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """``name -> (file, entry)`` of ``section`` (``clusters``...), the first file winning."""
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for path, data in files:
+        for index, item in enumerate(data.get(section) or []):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise KubeconfigError(f"kubeconfig {path}: {section}[{index}] has no name")
+            found.setdefault(item["name"], (path, item))
+    return found
+
+
+def _data(value: Any, where: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise KubeconfigError(f"{where}: not base64") from None
+
+
+def _file(base: Path, value: Any, where: str) -> Path:
+    path = (base.parent / Path(str(value)).expanduser()).resolve()
+    if not path.is_file():
+        raise KubeconfigError(f"{where} {path}: no such file")
+    return path
+
+
+def _tls(
+    cluster: tuple[Path, dict[str, Any], str], user: tuple[Path, dict[str, Any], str]
+) -> ssl.SSLContext | bool:
+    """The ``verify`` value of a context: False, or an SSLContext with CA and client cert.
+    ``cluster``/``user``: (file naming it, its mapping, its key path for messages)."""
+    cluster_path, cluster_map, where_cluster = cluster
+    user_path, user_map, where_user = user
+    if cluster_map.get("insecure-skip-tls-verify"):
+        return False
+    context = ssl.create_default_context()
+    if "certificate-authority-data" in cluster_map:
+        pem = _data(
+            cluster_map["certificate-authority-data"], f"{where_cluster}.certificate-authority-data"
+        )
+        try:
+            context.load_verify_locations(cadata=pem.decode())
+        except (ssl.SSLError, ValueError, UnicodeDecodeError):
+            raise KubeconfigError(f"{where_cluster}.certificate-authority-data: no PEM") from None
+    elif "certificate-authority" in cluster_map:
+        ca = _file(
+            cluster_path,
+            cluster_map["certificate-authority"],
+            f"{where_cluster}.certificate-authority",
+        )
+        context.load_verify_locations(cafile=str(ca))
+    cert: bytes | Path | None = None
+    key: bytes | Path | None = None
+    if "client-certificate-data" in user_map:
+        cert = _data(user_map["client-certificate-data"], f"{where_user}.client-certificate-data")
+    elif "client-certificate" in user_map:
+        cert = _file(user_path, user_map["client-certificate"], f"{where_user}.client-certificate")
+    if "client-key-data" in user_map:
+        key = _data(user_map["client-key-data"], f"{where_user}.client-key-data")
+    elif "client-key" in user_map:
+        key = _file(user_path, user_map["client-key"], f"{where_user}.client-key")
+    if (cert is None) != (key is None):
+        raise KubeconfigError(f"{where_user}: a client certificate needs its key, and back")
+    if cert is not None and key is not None:
+        _load_client_cert(context, cert, key, where_user)
+    return context
+
+
+def _load_client_cert(
+    context: ssl.SSLContext, cert: bytes | Path, key: bytes | Path, where: str
+) -> None:
+    """Load the client certificate into ``context`` (``-data`` forms through private temporary
+    files, removed at once: ``ssl`` reads certificates from files only)."""
+    with tempfile.TemporaryDirectory(prefix="kubeai-kubeconfig-") as folder:
+        paths = []
+        for name, value in (("cert.pem", cert), ("key.pem", key)):
+            if isinstance(value, Path):
+                paths.append(str(value))
+                continue
+            target = Path(folder) / name
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(value)
+            paths.append(str(target))
+        try:
+            context.load_cert_chain(paths[0], paths[1])
+        except ssl.SSLError:
+            raise KubeconfigError(f"{where}: the client certificate and key do not load") from None
+
+
+def connect(
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> KubeConnection:
+    """The connection of ``context`` (default: ``current-context``) of the kubeconfig (module
+    docstring). Raises ``KubeconfigError`` naming the file and key when something is missing or
+    unsupported."""
+    paths = kubeconfig_paths(kubeconfig, env)
+    files = [(p, _load(p)) for p in paths]
+    shown = ", ".join(str(p) for p in paths)
+    if not any(data for _, data in files):
+        raise KubeconfigError(f"no kubeconfig at {shown} (use --kubeconfig or KUBECONFIG)")
+    name = context or next(
+        (d["current-context"] for _, d in files if d.get("current-context")), None
+    )
     if not name:
-        raise KubeconfigError(f"{path}: no current-context; pass --context")
-    ctx = _named(config, "contexts", str(name), path)
-    cluster = _named(config, "clusters", str(ctx.get("cluster")), path)
-    user = _named(config, "users", str(ctx.get("user")), path)
-    base = path.parent
-    where = f"{path}: users[{ctx.get('user')}].user"
-    for plugin in ("exec", "auth-provider"):
-        if user.get(plugin):
-            raise KubeconfigError(
-                f"{where}.{plugin}: credential plugins are not supported; use a context with a "
-                "token (e.g. from `kubectl create token`) or a client certificate"
-            )
+        raise KubeconfigError(f"{shown}: no current-context; give --kube-context")
+    contexts = _entries(files, "contexts")
+    if name not in contexts:
+        raise KubeconfigError(f"{shown}: no context {name!r} (contexts: {', '.join(contexts)})")
+    path, entry = contexts[name]
+    spec = entry.get("context") or {}
+    clusters, users = _entries(files, "clusters"), _entries(files, "users")
+    cluster_name, user_name = spec.get("cluster"), spec.get("user")
+    if cluster_name not in clusters:
+        raise KubeconfigError(f"{path}: contexts[{name}].context.cluster {cluster_name!r} unknown")
+    cluster_path, cluster_entry = clusters[cluster_name]
+    cluster = cluster_entry.get("cluster") or {}
     server = cluster.get("server")
-    if not isinstance(server, str) or not server.startswith("https://"):
-        raise KubeconfigError(
-            f"{path}: clusters[{ctx.get('cluster')}].cluster.server must be https"
-        )
-    if cluster.get("insecure-skip-tls-verify"):
-        verify = ssl.create_default_context()
-        verify.check_hostname = False
-        verify.verify_mode = ssl.CERT_NONE
-    else:
-        ca = _materialise(
-            cluster, "certificate-authority", base, f"{path}: clusters[{ctx.get('cluster')}]"
-        )
-        verify = ssl.create_default_context(cafile=ca)
-    headers: dict[str, str] = {}
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        token_path = _file(str(user["tokenFile"]), base)
-        try:
-            token = token_path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise KubeconfigError(f"{where}.tokenFile: {exc.strerror}") from None
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    cert = _materialise(user, "client-certificate", base, where)
-    key = _materialise(user, "client-key", base, where)
-    if cert:
-        try:
-            verify.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as exc:
-            raise KubeconfigError(f"{where}.client-certificate: {exc}") from None
-    namespace = ctx.get("namespace")
-    return Cluster(server.rstrip("/"), verify, headers, str(namespace) if namespace else None)
+    if not isinstance(server, str) or not server.startswith(("https://", "http://")):
+        raise KubeconfigError(f"{cluster_path}: clusters[{cluster_name}].cluster.server missing")
+    user: dict[str, Any] = {}
+    user_path = path
+    if user_name is not None:
+        if user_name not in users:
+            raise KubeconfigError(f"{path}: contexts[{name}].context.user {user_name!r} unknown")
+        user_path, user_entry = users[user_name]
+        user = user_entry.get("user") or {}
+    where_user = f"{user_path}: users[{user_name}].user"
+    for unsupported in ("exec", "auth-provider", "username"):
+        if unsupported in user:
+            raise KubeconfigError(
+                f"{where_user}.{unsupported}: not supported by kubeai; use a user with token, "
+                "tokenFile or a client certificate (e.g. a token kubectl prints)"
+            )
+    where_cluster = f"{cluster_path}: clusters[{cluster_name}].cluster"
+    verify = _tls((cluster_path, cluster, where_cluster), (user_path, user, where_user))
+    token_file = None
+    if "tokenFile" in user:
+        token_file = _file(user_path, user["tokenFile"], f"{where_user}.tokenFile")
+    token = str(user["token"]).strip() if user.get("token") else None
+    return KubeConnection(
+        server=server,
+        context=name,
+        namespace=spec.get("namespace") or None,
+        verify=verify,
+        token=token,
+        token_file=token_file,
+    )

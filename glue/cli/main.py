@@ -48,6 +48,7 @@ from glue.cli import context as contexts
 from glue.cli.dev import app as dev_app
 from glue.cli.exit_codes import ExitCode
 from glue.cli.images import app as images_app
+from glue.cli.pipeline import app as pipeline_app
 from glue.cli.stack import app as stack_app
 from glue.cli.terminal import shown
 from glue.cli.train import app as train_app
@@ -76,6 +77,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(stack_app, name="stack")
 app.add_typer(images_app, name="images")
 app.add_typer(train_app, name="train")
+app.add_typer(pipeline_app, name="pipeline")
 auth_app = typer.Typer(help="Who the registry says you are.", no_args_is_help=True)
 app.add_typer(auth_app, name="auth")
 config_app = typer.Typer(

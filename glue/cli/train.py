@@ -95,7 +95,7 @@ def submit(
         typer.Option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config)."),
     ] = None,
     context: Annotated[
-        str | None, typer.Option("--context", help="Kubeconfig context (default: current).")
+        str | None, typer.Option("--kube-context", help="Kubeconfig context (default: its current-context).")
     ] = None,
 ) -> None:
     """Render a PyTorchJob for the team's queue from SPEC and create it (or print it)."""
@@ -104,7 +104,7 @@ def submit(
     except JobSpecError as exc:
         _fail(f"{spec_file}: {exc}", ExitCode.BAD_INPUT)
     try:
-        cluster = kubeconfig.load(kubeconfig_file, context)
+        cluster = kubeconfig.connect(kubeconfig_file, context)
     except kubeconfig.KubeconfigError as exc:
         _fail(str(exc), ExitCode.BAD_INPUT)
     team = namespace or cluster.namespace

@@ -24,6 +24,7 @@ from infra.config.identity import (
 )
 from infra.config.network import TeamNetwork
 from infra.config.outputs import PlatformOutputs
+from infra.config.pipelines import Pipelines
 from infra.config.platform import QueuePolicy
 from infra.config.shared import (
     GPU_TAINT_KEY,
@@ -595,6 +596,8 @@ class TeamConfig(Strict):
     network: TeamNetwork = Field(default_factory=TeamNetwork)
     service_accounts: TeamServiceAccounts = Field(default_factory=TeamServiceAccounts)
     image_pull_secrets: list[Name] = Field(default_factory=list, max_length=10)
+    #: The model-iteration pipeline and retraining schedules (``infra.config.pipelines``).
+    pipelines: Pipelines = Field(default_factory=Pipelines)
 
     @property
     def dataset_secrets(self) -> frozenset[str]:
@@ -664,6 +667,7 @@ class TeamConfig(Strict):
         problems += placement_problems(self, platform)
         problems += self.account_problems(platform.provider)
         problems += self._shared_namespace_problems(platform)
+        problems += self.pipelines.platform_problems(platform.argo_enabled, self.platform_stack)
         if problems:
             raise ConfigError(problems)
 
@@ -743,6 +747,9 @@ def team_problems(config: TeamConfig) -> list[tuple[str, str]]:
                 f"allows {config.quota.gpus}",
             )
         )
+    problems += config.pipelines.team_problems(
+        [d.name for d in config.datasets], [s.name for s in config.inference_services]
+    )
     gpu_taint = Taint(key=GPU_TAINT_KEY, value="present")
     for index, service in enumerate(config.inference_services):
         if service.gpus and untolerated([gpu_taint], service.effective_tolerations):

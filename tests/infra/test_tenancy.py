@@ -159,7 +159,8 @@ def test_every_declared_object_validates(team_run) -> None:
         else:
             builtin += 1
             kubernetes_validate.validate(manifest, "1.34.0", strict=True)
-    assert custom == 4  # Queue, cached Dataset, AlluxioRuntime, the team's referencing Dataset
+    # Queue, cached Dataset, AlluxioRuntime, the team's referencing Dataset, WorkflowTemplate
+    assert custom == 5
     assert builtin >= 12
 
 

@@ -1,93 +1,98 @@
-"""glue/cli/kubeconfig.py: the apiserver, TLS and credentials of a kubeconfig context."""
+"""glue/cli/kubeconfig.py: the context kubectl would use, its TLS and credentials, and errors
+that name the file and key."""
 
 from __future__ import annotations
 
 import base64
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from glue.cli.kubeconfig import KubeconfigError, default_path, load
+from glue.cli.kubeconfig import KubeconfigError, connect, kubeconfig_paths
+from tests.glue.cli.conftest import TlsFiles
 
 
-def write(tmp_path: Path, user: dict, cluster: dict | None = None, **context: str) -> Path:
-    path = tmp_path / "config"
-    document = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "c",
-                "cluster": cluster
-                or {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True},
-            }
-        ],
-        "users": [{"name": "u", "user": user}],
-        "contexts": [
-            {"name": "main", "context": {"cluster": "c", "user": "u", **context}},
-            {"name": "other", "context": {"cluster": "c", "user": "missing"}},
-        ],
-        "current-context": "main",
+def write(path: Path, users: list[dict[str, Any]], **extra: Any) -> Path:
+    doc = {
+        "current-context": "cv",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": users,
+        "contexts": [{"name": "cv", "context": {"cluster": "c", "user": "u", "namespace": "cv"}}],
+        **extra,
     }
-    path.write_text(yaml.safe_dump(document))
+    path.write_text(yaml.safe_dump(doc))
     return path
 
 
-def test_token_namespace_and_server_of_the_current_context(tmp_path: Path) -> None:
-    cluster = load(write(tmp_path, {"token": "t0k"}, namespace="cv"))
-    assert cluster.server == "https://127.0.0.1:6443"
-    assert cluster.headers == {"Authorization": "Bearer t0k"}
-    assert cluster.namespace == "cv"
-    assert cluster.verify.verify_mode == ssl.CERT_NONE
-
-
-def test_token_file_relative_to_the_kubeconfig(tmp_path: Path) -> None:
-    (tmp_path / "token").write_text("from-file\n")
-    cluster = load(write(tmp_path, {"tokenFile": "token"}))
-    assert cluster.headers == {"Authorization": "Bearer from-file"}
-    assert cluster.namespace is None
-
-
-def test_ca_data_is_used_to_verify(tmp_path: Path, tls_files) -> None:
-    ca = base64.b64encode(Path(tls_files.ca).read_bytes()).decode()
-    cluster = load(
-        write(
-            tmp_path,
-            {"token": "x"},
-            {"server": "https://127.0.0.1:6443", "certificate-authority-data": ca},
-        )
+def test_token_user(tmp_path: Path) -> None:
+    path = write(tmp_path / "config", [{"name": "u", "user": {"token": "t0k"}}])
+    connection = connect(path)
+    assert (connection.server, connection.context, connection.namespace) == (
+        "https://127.0.0.1:6443",
+        "cv",
+        "cv",
     )
-    assert cluster.verify.verify_mode == ssl.CERT_REQUIRED
-    assert cluster.verify.get_ca_certs()
+    assert connection.token == "t0k" and "t0k" not in repr(connection)
+    with connection.client() as client:
+        assert client.headers["Authorization"] == "Bearer t0k"
+
+
+def test_kubeconfig_list_first_file_wins(tmp_path: Path) -> None:
+    first = write(tmp_path / "a", [{"name": "u", "user": {"token": "first"}}])
+    second = tmp_path / "b"
+    second.write_text(yaml.safe_dump({"users": [{"name": "u", "user": {"token": "second"}}]}))
+    env = {"KUBECONFIG": f"{first}:{second}"}
+    assert kubeconfig_paths(None, env) == [first, second]
+    assert connect(None, env=env).token == "first"
+
+
+def test_certificates(tmp_path: Path, tls_files: TlsFiles) -> None:
+    data = base64.b64encode(tls_files.ca.read_bytes()).decode()
+    users = [
+        {
+            "name": "u",
+            "user": {
+                "client-certificate-data": base64.b64encode(tls_files.cert.read_bytes()).decode(),
+                "client-key": str(tls_files.key),
+            },
+        }
+    ]
+    path = write(tmp_path / "config", users)
+    doc = yaml.safe_load(path.read_text())
+    doc["clusters"][0]["cluster"]["certificate-authority-data"] = data
+    path.write_text(yaml.safe_dump(doc))
+    connection = connect(path)
+    assert isinstance(connection.verify, ssl.SSLContext)
+    assert connection.verify.get_ca_certs()
 
 
 @pytest.mark.parametrize(
-    ("user", "cluster", "context", "words"),
+    ("user", "words"),
     [
-        ({"exec": {"command": "aws"}}, None, None, "users[u].user.exec: credential plugins"),
-        ({"token": "x"}, {"server": "http://127.0.0.1"}, None, "server must be https"),
-        ({"token": "x"}, None, "nope", "contexts has no entry named 'nope'"),
-        ({"token": "x"}, None, "other", "users has no entry named 'missing'"),
-        ({"tokenFile": "absent"}, None, None, "users[u].user.tokenFile"),
-        (
-            {"token": "x"},
-            {"server": "https://h", "certificate-authority": "ca.pem"},
-            None,
-            "certificate-authority: no such file",
-        ),
+        ({"exec": {"command": "aws"}}, "users[u].user.exec: not supported"),
+        ({"tokenFile": "missing"}, "users[u].user.tokenFile"),
+        ({"client-certificate-data": "!!"}, "client-certificate-data: not base64"),
+        ({"client-key-data": base64.b64encode(b"x").decode()}, "needs its key"),
     ],
 )
-def test_unusable_kubeconfigs_name_the_key(
-    tmp_path: Path, user: dict, cluster: dict | None, context: str | None, words: str
-) -> None:
-    with pytest.raises(KubeconfigError, match=words.replace("[", r"\[").replace("]", r"\]")):
-        load(write(tmp_path, user, cluster), context)
+def test_unusable_users_are_named(tmp_path: Path, user: dict[str, Any], words: str) -> None:
+    path = write(tmp_path / "config", [{"name": "u", "user": user}])
+    with pytest.raises(KubeconfigError) as caught:
+        connect(path)
+    assert words in str(caught.value) and str(path) in str(caught.value)
 
 
-def test_missing_file_and_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(KubeconfigError, match="cannot read the kubeconfig"):
-        load(tmp_path / "absent")
-    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
-    assert default_path() == tmp_path / "a"
+def test_missing_pieces(tmp_path: Path) -> None:
+    with pytest.raises(KubeconfigError, match="no kubeconfig at"):
+        connect(tmp_path / "none")
+    path = write(tmp_path / "config", [{"name": "u", "user": {"token": "t"}}])
+    with pytest.raises(KubeconfigError, match="no context 'other'"):
+        connect(path, "other")
+    doc = yaml.safe_load(path.read_text())
+    doc["contexts"][0]["context"]["cluster"] = "gone"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(KubeconfigError, match=r"contexts\[cv\].context.cluster 'gone' unknown"):
+        connect(path)
