@@ -127,8 +127,8 @@ from infra.config import (
 )
 from infra.config.identity import RRSA_INJECTION_LABEL, RRSA_INJECTION_ON
 from infra.config.team import DATASET_SECRET, DATASET_SECRET_KEYS
-from infra.policies import training as training_policy
 from infra.pipelines import pipeline_manifests
+from infra.policies import training as training_policy
 
 QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
 #: Queues Volcano v1.15.1's scheduler creates at start (``pkg/scheduler/cache/cache.go``

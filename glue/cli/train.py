@@ -95,7 +95,8 @@ def submit(
         typer.Option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config)."),
     ] = None,
     context: Annotated[
-        str | None, typer.Option("--kube-context", help="Kubeconfig context (default: its current-context).")
+        str | None,
+        typer.Option("--kube-context", help="Kubeconfig context (default: its current-context)."),
     ] = None,
 ) -> None:
     """Render a PyTorchJob for the team's queue from SPEC and create it (or print it)."""

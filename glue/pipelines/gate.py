@@ -36,6 +36,10 @@ class GateResult:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
+#: Canary requests the gate needs in its window before it judges (fewer: not passed).
+MIN_REQUESTS = 20
+
+
 def start_canary(
     client: RegistryClient, *, service: str, model: str, version: int, share: float
 ) -> None:
@@ -70,13 +74,16 @@ def verify(
     canary: int,
     window_s: float,
     max_error_ratio: float,
-    max_p99_ratio: float,
-    min_requests: int,
+    max_p99_ratio: float | None = None,
+    max_p99_ms: float | None = None,
+    min_requests: int = MIN_REQUESTS,
 ) -> GateResult:
     """Judge canary ``canary`` of ``model`` on ``service`` over the last ``window_s`` seconds.
 
     ``max_error_ratio``: failures / requests allowed (0..1); ``max_p99_ratio``: canary p99 /
-    stable p99 allowed; ``min_requests``: canary requests needed to judge. Raises
+    stable p99 allowed; ``max_p99_ms``: milliseconds the canary's p99 may exceed the stable
+    version's (either latency bound, or both; with neither, latency is not judged);
+    ``min_requests``: canary requests needed to judge. Raises
     ``RegistryError``/``RegistryUnavailable`` when the registry refuses or cannot be reached,
     ``LookupError`` when the model is not assigned to the service.
     """
@@ -91,6 +98,7 @@ def verify(
         "window_s": window_s,
         "max_error_ratio": max_error_ratio,
         "max_p99_ratio": max_p99_ratio,
+        "max_p99_ms": max_p99_ms,
         "min_requests": min_requests,
         "canary": _figures(traffic, canary),
         "stable": _figures(traffic, stable_version),
@@ -113,28 +121,37 @@ def verify(
             f"canary error ratio {mine['error_ratio']:.4f} ({mine['failures']}/"
             f"{mine['requests']}) > {max_error_ratio:g}"
         )
-    if stable is None or not stable["requests"]:
-        return fail(f"stable version {stable_version} served no requests in {window_s:g}s")
-    if mine["p99_ms"] is None or stable["p99_ms"] is None:
-        return fail(
-            "no p99 latency reported: run tritonserver with --metrics-config=summary_latencies=true"
-        )
-    ratio = mine["p99_ms"] / stable["p99_ms"] if stable["p99_ms"] > 0 else float("inf")
-    figures["p99_ratio"] = ratio
-    if ratio > max_p99_ratio:
-        return fail(
-            f"canary p99 {mine['p99_ms']:.3f} ms is {ratio:.2f}x stable's "
-            f"{stable['p99_ms']:.3f} ms > {max_p99_ratio:g}x"
-        )
-    return GateResult(
-        passed=True,
-        reason=(
-            f"canary {canary}: {mine['requests']} requests, error ratio "
-            f"{mine['error_ratio']:.4f} <= {max_error_ratio:g}, p99 {ratio:.2f}x stable <= "
-            f"{max_p99_ratio:g}x"
-        ),
-        figures=figures,
-    )
+    passed = [
+        f"canary {canary}: {mine['requests']} requests, error ratio "
+        f"{mine['error_ratio']:.4f} <= {max_error_ratio:g}"
+    ]
+    if max_p99_ratio is not None or max_p99_ms is not None:
+        if stable is None or not stable["requests"]:
+            return fail(f"stable version {stable_version} served no requests in {window_s:g}s")
+        if mine["p99_ms"] is None or stable["p99_ms"] is None:
+            return fail(
+                "no p99 latency reported: run tritonserver with "
+                "--metrics-config=summary_latencies=true"
+            )
+        ratio = mine["p99_ms"] / stable["p99_ms"] if stable["p99_ms"] > 0 else float("inf")
+        excess = mine["p99_ms"] - stable["p99_ms"]
+        figures["p99_ratio"] = ratio
+        figures["p99_excess_ms"] = excess
+        if max_p99_ratio is not None:
+            if ratio > max_p99_ratio:
+                return fail(
+                    f"canary p99 {mine['p99_ms']:.3f} ms is {ratio:.2f}x stable's "
+                    f"{stable['p99_ms']:.3f} ms > {max_p99_ratio:g}x"
+                )
+            passed.append(f"p99 {ratio:.2f}x stable <= {max_p99_ratio:g}x")
+        if max_p99_ms is not None:
+            if excess > max_p99_ms:
+                return fail(
+                    f"canary p99 {mine['p99_ms']:.3f} ms exceeds stable's "
+                    f"{stable['p99_ms']:.3f} ms by {excess:.3f} ms > {max_p99_ms:g} ms"
+                )
+            passed.append(f"p99 {excess:+.3f} ms vs stable <= {max_p99_ms:g} ms")
+    return GateResult(passed=True, reason=", ".join(passed), figures=figures)
 
 
 def release(client: RegistryClient, *, service: str, model: str, version: int, reason: str) -> None:
