@@ -216,6 +216,22 @@ def install_version(model_dir: Path, repository: Path, number: int) -> None:
     shutil.copytree(model_dir / "1", target / str(number))
 
 
+def publish_version(store: ArtifactStore, client: RegistryClient, model_dir: Path, tag: str) -> int:
+    """Upload ``model_dir`` as ``models/<MODEL>/<tag>`` and register it as a version of
+    ``MODEL`` in ``TEAM`` (source: a ``LocalRun`` named ``train-<tag>``); returns its number."""
+    published = publish_model(
+        store=store,
+        registry=client,
+        model=schemas.ModelCreate(name=MODEL, team=TEAM),
+        model_dir=model_dir,
+        uri=store.local_uri("models", MODEL, tag),
+        source=schemas.SourceRef(
+            kind="LocalRun", namespace=TEAM, name=f"train-{tag}", uid=str(uuid.uuid4())
+        ),
+    )
+    return published.record.version
+
+
 # ---------------------------------------------------------------------------------------------
 # figures
 
@@ -313,19 +329,10 @@ def run_hot_swap(
             env={},
         )
         client = stack.enter_context(RegistryClient(registry_url, team=TEAM, timeout=30))
-        numbers = {}
-        for tag, path in (("v1", versions.v1), ("v2", versions.v2)):
-            published = publish_model(
-                store=store,
-                registry=client,
-                model=schemas.ModelCreate(name=MODEL, team=TEAM),
-                model_dir=path,
-                uri=store.local_uri("models", MODEL, tag),
-                source=schemas.SourceRef(
-                    kind="LocalRun", namespace="bench", name=f"train-{tag}", uid=str(uuid.uuid4())
-                ),
-            )
-            numbers[tag] = published.record.version
+        numbers = {
+            tag: publish_version(store, client, path, tag)
+            for tag, path in (("v1", versions.v1), ("v2", versions.v2))
+        }
         if numbers != {"v1": 1, "v2": 2}:
             raise RuntimeError(f"expected versions 1 and 2 in a fresh registry, got {numbers}")
 
