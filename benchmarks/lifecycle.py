@@ -54,7 +54,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.cluster import histogram_quantile, parse_metrics, run_on_control_plane
+from benchmarks.cluster import Samples, histogram_quantile, parse_metrics, run_on_control_plane
 from benchmarks.support import (
     BenchmarkSkipped,
     namespace_arguments,
@@ -108,7 +108,10 @@ def summary(values: list[float]) -> dict[str, Any]:
 # row 1: job Succeeded -> version registered (in the namespace)
 
 
-def _lag_histogram(before: dict[Any, float], after: dict[Any, float]) -> dict[str, Any]:
+def lag_histogram(before: Samples, after: Samples) -> dict[str, Any]:
+    """The controller's ``kubeai_controller_registration_lag_seconds`` between two scrapes:
+    count, p50/p99 (interpolated as ``histogram_quantile``) and mean, in seconds; ``{"count":
+    0}`` when nothing was observed in between."""
     buckets: dict[float, float] = {}
     total = 0.0
     for (name, labels), value in after.items():
@@ -189,7 +192,7 @@ def measure_registration(workdir: Path, *, jobs: int, log: Log = _say) -> dict[s
         stack.callback(lambda: controller.process is not None and controller.stop())
         metrics_url = f"http://127.0.0.1:{env['KUBEAI_CONTROLLER_METRICS_PORT']}/metrics"
 
-        def scrape() -> dict[Any, float]:
+        def scrape() -> Samples:
             return parse_metrics(httpx.get(metrics_url, timeout=10).text)
 
         def created(name: str) -> dict[str, Any]:
@@ -259,7 +262,7 @@ def measure_registration(workdir: Path, *, jobs: int, log: Log = _say) -> dict[s
             result[way] = {
                 "lag_seconds": summary(lags),
                 "negative_lags": sum(1 for v in lags if v < 0),
-                "controller_histogram_seconds": _lag_histogram(before, scrape()),
+                "controller_histogram_seconds": lag_histogram(before, scrape()),
                 "status_writes_seconds": round(written, 2),
                 "first_write_to_last_version_seconds": round(elapsed, 2),
                 "jobs_with_more_than_one_version": sum(1 for n in per_uid.values() if n > 1),
