@@ -18,7 +18,8 @@ Two rows (``python -m benchmarks.run --only lifecycle``; ``--quick`` for a small
   Lag of one job = the version's ``created_at`` (the registry's clock, microseconds, set in the
   registering transaction) minus the wall-clock time at which the apiserver's answer to the
   status write was received (same machine, same clock). Two ways of submitting: **one at a
-  time** (the next job's status is written once the previous job's version exists) and **burst**
+  time** (the next job's status is written once the previous job's version exists, asked of the
+  registry every 10 ms) and **burst**
   (every job created first, then every status written back to back). Beside it, the
   controller's own histogram ``kubeai_controller_registration_lag_seconds`` over the same jobs
   (scraped from its ``/metrics`` before and after each way; quantiles interpolated as
@@ -54,7 +55,13 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.cluster import Samples, histogram_quantile, parse_metrics, run_on_control_plane
+from benchmarks.cluster import (
+    Samples,
+    delta,
+    histogram_quantile,
+    parse_metrics,
+    run_on_control_plane,
+)
 from benchmarks.support import (
     BenchmarkSkipped,
     namespace_arguments,
@@ -112,14 +119,11 @@ def lag_histogram(before: Samples, after: Samples) -> dict[str, Any]:
     """The controller's ``kubeai_controller_registration_lag_seconds`` between two scrapes:
     count, p50/p99 (interpolated as ``histogram_quantile``) and mean, in seconds; ``{"count":
     0}`` when nothing was observed in between."""
-    buckets: dict[float, float] = {}
-    total = 0.0
-    for (name, labels), value in after.items():
-        if name == f"{LAG_METRIC}_bucket":
-            bound = float(dict(labels)["le"])
-            buckets[bound] = value - before.get((name, labels), 0.0)
-        elif name == f"{LAG_METRIC}_sum":
-            total = value - before.get((name, labels), 0.0)
+    buckets = {
+        float(labels["le"]): increase
+        for labels, increase in delta(before, after, f"{LAG_METRIC}_bucket")
+    }
+    total = sum(increase for _, increase in delta(before, after, f"{LAG_METRIC}_sum"))
     count = buckets.get(float("inf"), 0.0)
     if not count:
         return {"count": 0}
