@@ -114,14 +114,15 @@ class SwitchableTarget:
 
 @dataclass
 class SwitchableLoadGenerator(LoadGenerator):
-    """``LoadGenerator`` whose workers follow ``target`` and stop early when ``stop`` is set.
+    """``LoadGenerator`` whose workers follow ``target`` and stop early when ``cancel`` is set.
 
     A worker that sees a new URL closes its connection to the old server first (an open
     keep-alive connection would hold a stopping tritonserver for its exit timeout).
     """
 
     target: SwitchableTarget | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    #: Set to end the run early (``LoadGenerator.stop`` is the method that joins the threads).
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def _worker(self, seed: int, deadline: float, out: list[Sample]) -> None:
         import tritonclient.http as httpclient
@@ -131,7 +132,11 @@ class SwitchableLoadGenerator(LoadGenerator):
         client: Any = None
         client_url = ""
         try:
-            while (now := time.monotonic()) < deadline and not self.stop.is_set():
+            while (
+                (now := time.monotonic()) < deadline
+                and not self.cancel.is_set()
+                and not self._stop.is_set()
+            ):
                 rows = self.x[rng.integers(0, len(self.x), self.batch)]
                 url = self.target.begin()
                 try:
@@ -176,7 +181,7 @@ class LoadRun:
 
     def finish(self) -> list[Sample]:
         """Stop the workers; returns every sample sorted by send time."""
-        self.generator.stop.set()
+        self.generator.cancel.set()
         self._thread.join(timeout=60)
         return self.generator.samples
 
