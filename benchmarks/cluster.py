@@ -1066,13 +1066,27 @@ def run_cluster_benchmark(*, workdir: Path, quick: bool, on_line: Log = _say) ->
     Raises ``BenchmarkSkipped`` when the binaries are missing or ``unshare`` is unavailable,
     ``RuntimeError`` when the child fails.
     """
+    return run_on_control_plane("benchmarks.cluster", workdir=workdir, quick=quick, on_line=on_line)
+
+
+def run_on_control_plane(
+    module: str, *, workdir: Path, quick: bool, on_line: Log = _say
+) -> dict[str, Any]:
+    """``python -m <module> --workdir <workdir> [--quick]`` in a fresh loopback-only network
+    namespace (``run_in_namespace``), once the control plane binaries are known to be installed;
+    returns the JSON it wrote to ``<workdir>/<last part of module>.json``.
+
+    Raises ``BenchmarkSkipped`` when the binaries are missing or ``unshare`` is unavailable,
+    ``RuntimeError`` when the child fails.
+    """
     try:
         installed()
     except BuildError as exc:
         raise BenchmarkSkipped(str(exc)) from exc
     workdir.mkdir(parents=True, exist_ok=True)
     args = ["--workdir", str(workdir), *(["--quick"] if quick else [])]
-    return run_in_namespace("benchmarks.cluster", args, workdir / "cluster.json", on_line)
+    out = workdir / f"{module.rsplit('.', 1)[-1]}.json"
+    return run_in_namespace(module, args, out, on_line)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """``python -m benchmarks.run``: run the benchmarks, print the tables, write the results.
 
-Options: ``--only swap|registry|stacks|cluster|engine`` (one benchmark), ``--quick`` (shorter: fewer
-registrations, shorter load windows, 5/20/50 team stacks instead of 10/100/500, 100 KWOK GPU
-nodes and 1,000 pods instead of 1,000 and 10,000; the engine benchmark runs the same steps),
+Options: ``--only swap|registry|stacks|cluster|engine|lifecycle`` (one benchmark), ``--quick``
+(shorter: fewer registrations, shorter load windows, 5/20/50 team stacks instead of 10/100/500,
+100 KWOK GPU nodes and 1,000 pods instead of 1,000 and 10,000, 20 training jobs and 3 promotions
+instead of 100 and 8; the engine benchmark runs the same steps),
 ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
 Results go to ``<out>/results.json``; work directories and server logs to ``<out>/work/``.
 Every number is measured in this run. Exit status: 0 when every selected benchmark ran (parts
@@ -28,6 +29,7 @@ from rich.table import Table
 
 from benchmarks.cluster import SCALE_ROWS, run_cluster_benchmark
 from benchmarks.engine import PLATFORM, STEPS, TEAM, run_engine_benchmark
+from benchmarks.lifecycle import run_lifecycle_benchmark
 from benchmarks.registry import CLIENTS, run_registry_benchmark
 from benchmarks.stacks import (
     BUDGET,
@@ -50,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument(
         "--only",
-        choices=("swap", "registry", "stacks", "cluster", "engine"),
+        choices=("swap", "registry", "stacks", "cluster", "engine", "lifecycle"),
         help="run one benchmark",
     )
     parser.add_argument("--quick", action="store_true", help="a shorter run (smoke test)")
@@ -397,6 +399,71 @@ def engine_tables(result: dict[str, Any]) -> list[Table]:
     return tables
 
 
+def _seconds_cells(figures: dict[str, Any]) -> list[str]:
+    return [_cell(figures.get(key), 3) for key in ("p50", "p99", "mean", "max")] + [
+        str(figures.get("count", 0))
+    ]
+
+
+def lifecycle_tables(result: dict[str, Any]) -> list[Table]:
+    """Job ``Succeeded`` → version registered, and registration → every pod serving it."""
+    tables = []
+    registration = result.get("registration", {})
+    if "burst" in registration or "one_at_a_time" in registration:
+        lag = Table(
+            "jobs submitted",
+            "p50 s",
+            "p99 s",
+            "mean s",
+            "max s",
+            "jobs",
+            "controller histogram p50 / p99 / mean s",
+            "duplicate versions",
+            title=(
+                "PyTorchJob Succeeded (status write acknowledged) → version created_at, "
+                "lifecycle controller on the control plane (no training operator: the benchmark "
+                "writes the status)"
+            ),
+        )
+        for way, label in (("one_at_a_time", "one at a time"), ("burst", "burst")):
+            row = registration.get(way)
+            if row is None:
+                continue
+            own = row["controller_histogram_seconds"]
+            lag.add_row(
+                label,
+                *_seconds_cells(row["lag_seconds"]),
+                f"{_cell(own.get('p50'), 2)} / {_cell(own.get('p99'), 2)} / "
+                f"{_cell(own.get('mean'), 2)}",
+                str(row["jobs_with_more_than_one_version"]),
+            )
+        tables.append(lag)
+    promotion = result.get("promotion", {})
+    if "rows" in promotion:
+        serve = Table(
+            "",
+            "p50 s",
+            "p99 s",
+            "mean s",
+            "max s",
+            "promotions",
+            title=(
+                f"version registered → production on all {promotion['pods']} pods "
+                f"(tritonserver + serving agent each, agent poll "
+                f"{promotion['agent_poll_interval_seconds']} s)"
+            ),
+        )
+        for key, label in (
+            ("registered_to_agents_ready", "registered → every agent reports it READY"),
+            ("registered_to_tritons_answer", "registered → every Triton answers with it"),
+            ("moved_to_agents_ready", "alias moved → every agent reports it READY"),
+            ("moved_to_tritons_answer", "alias moved → every Triton answers with it"),
+        ):
+            serve.add_row(label, *_seconds_cells(promotion[key]))
+        tables.append(serve)
+    return tables
+
+
 def _attempt(console: Console, call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
     """``(call(), False)``; ``({"skipped": why}, False)`` when it raises ``BenchmarkSkipped``,
     ``({"error": ...}, True)`` with the traceback printed when it raises anything else."""
@@ -534,6 +601,21 @@ def main(argv: list[str] | None = None) -> int:
                         console.print(f"{key}: limited by {reading}", highlight=False)
             else:
                 console.print(f"[yellow]cluster benchmark: {results['cluster']}[/yellow]")
+        if args.only in (None, "lifecycle"):
+            console.print("lifecycle benchmark:")
+            results["lifecycle"], broke = _attempt(
+                console,
+                lambda: run_lifecycle_benchmark(
+                    workdir=work / "lifecycle", quick=args.quick, on_line=relay
+                ),
+            )
+            failed = failed or broke
+            for table in lifecycle_tables(results["lifecycle"]):
+                console.print(table)
+            for key in ("registration", "promotion"):
+                if key not in results["lifecycle"] or "skipped" in results["lifecycle"][key]:
+                    shown = results["lifecycle"].get(key, results["lifecycle"])
+                    console.print(f"[yellow]lifecycle {key}: {shown}[/yellow]")
         if args.only in (None, "engine"):
             console.print("engine benchmark (loopback-only network namespace):")
             results["engine"], broke = _attempt(

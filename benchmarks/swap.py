@@ -114,14 +114,15 @@ class SwitchableTarget:
 
 @dataclass
 class SwitchableLoadGenerator(LoadGenerator):
-    """``LoadGenerator`` whose workers follow ``target`` and stop early when ``stop`` is set.
+    """``LoadGenerator`` whose workers follow ``target`` and stop early when ``cancel`` is set.
 
     A worker that sees a new URL closes its connection to the old server first (an open
     keep-alive connection would hold a stopping tritonserver for its exit timeout).
     """
 
     target: SwitchableTarget | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    #: Set to end the run early (``LoadGenerator.stop`` is the method that joins the threads).
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def _worker(self, seed: int, deadline: float, out: list[Sample]) -> None:
         import tritonclient.http as httpclient
@@ -131,7 +132,11 @@ class SwitchableLoadGenerator(LoadGenerator):
         client: Any = None
         client_url = ""
         try:
-            while (now := time.monotonic()) < deadline and not self.stop.is_set():
+            while (
+                (now := time.monotonic()) < deadline
+                and not self.cancel.is_set()
+                and not self._stop.is_set()
+            ):
                 rows = self.x[rng.integers(0, len(self.x), self.batch)]
                 url = self.target.begin()
                 try:
@@ -176,7 +181,7 @@ class LoadRun:
 
     def finish(self) -> list[Sample]:
         """Stop the workers; returns every sample sorted by send time."""
-        self.generator.stop.set()
+        self.generator.cancel.set()
         self._thread.join(timeout=60)
         return self.generator.samples
 
@@ -214,6 +219,22 @@ def install_version(model_dir: Path, repository: Path, number: int) -> None:
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(model_dir / "config.pbtxt", target / "config.pbtxt")
     shutil.copytree(model_dir / "1", target / str(number))
+
+
+def publish_version(store: ArtifactStore, client: RegistryClient, model_dir: Path, tag: str) -> int:
+    """Upload ``model_dir`` as ``models/<MODEL>/<tag>`` and register it as a version of
+    ``MODEL`` in ``TEAM`` (source: a ``LocalRun`` named ``train-<tag>``); returns its number."""
+    published = publish_model(
+        store=store,
+        registry=client,
+        model=schemas.ModelCreate(name=MODEL, team=TEAM),
+        model_dir=model_dir,
+        uri=store.local_uri("models", MODEL, tag),
+        source=schemas.SourceRef(
+            kind="LocalRun", namespace=TEAM, name=f"train-{tag}", uid=str(uuid.uuid4())
+        ),
+    )
+    return published.record.version
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,19 +334,10 @@ def run_hot_swap(
             env={},
         )
         client = stack.enter_context(RegistryClient(registry_url, team=TEAM, timeout=30))
-        numbers = {}
-        for tag, path in (("v1", versions.v1), ("v2", versions.v2)):
-            published = publish_model(
-                store=store,
-                registry=client,
-                model=schemas.ModelCreate(name=MODEL, team=TEAM),
-                model_dir=path,
-                uri=store.local_uri("models", MODEL, tag),
-                source=schemas.SourceRef(
-                    kind="LocalRun", namespace="bench", name=f"train-{tag}", uid=str(uuid.uuid4())
-                ),
-            )
-            numbers[tag] = published.record.version
+        numbers = {
+            tag: publish_version(store, client, path, tag)
+            for tag, path in (("v1", versions.v1), ("v2", versions.v2))
+        }
         if numbers != {"v1": 1, "v2": 2}:
             raise RuntimeError(f"expected versions 1 and 2 in a fresh registry, got {numbers}")
 

@@ -137,6 +137,28 @@ def _rbac(kind: str, name: str, namespace: str | None, rules: list[Any]) -> list
     ]
 
 
+def controller_kubeconfig(control_plane: ControlPlane, token: str) -> str:
+    """A kubeconfig (YAML) for the controller: the plane's server and CA, ``token``."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "ctl",
+            "contexts": [{"name": "ctl", "context": {"cluster": "p", "user": "ctl"}}],
+            "clusters": [
+                {
+                    "name": "p",
+                    "cluster": {
+                        "server": control_plane.server,
+                        "certificate-authority": str(control_plane.ca_cert),
+                    },
+                }
+            ],
+            "users": [{"name": "ctl", "user": {"token": token}}],
+        }
+    )
+
+
 @dataclass
 class Controller:
     """The controller subprocess: start, stop (SIGTERM) or kill (SIGKILL), its log."""
@@ -180,81 +202,107 @@ class World:
         )
 
 
+def prepare_cluster(kube: KubeApi) -> None:
+    """The pinned CRDs, the team, controller and registry namespaces and accounts, the
+    controller's RBAC, the registry's ``system:auth-delegator`` binding and the Fluid Dataset."""
+    crds = [yaml.safe_load((upstream.ensure("crds") / name).read_text()) for name in CRD_FILES]
+    kube.apply_all(crds)
+    kube.wait_established([crd["metadata"]["name"] for crd in crds])
+    for name, labels in ((TEAM, {TEAM_LABEL: TEAM}), (SYSTEM, {}), (REGISTRY_NS, {})):
+        meta = {"name": name, "labels": labels}
+        _create(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+    for namespace, account in ((SYSTEM, "controller"), (REGISTRY_NS, "registry")):
+        meta = {"name": account, "namespace": namespace}
+        _create(kube, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
+    kube.apply_all(
+        [
+            *_rbac("ClusterRole", "ctl-controller", None, CONTROLLER_RULES),
+            *_rbac("Role", "ctl-controller-lease", SYSTEM, LEASE_RULES),
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "ctlreg-auth-delegator"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "system:auth-delegator",
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "registry", "namespace": REGISTRY_NS}
+                ],
+            },
+        ]
+    )
+    _create(
+        kube,
+        {
+            "apiVersion": "data.fluid.io/v1alpha1",
+            "kind": "Dataset",
+            "metadata": {"name": DATASET, "namespace": TEAM},
+            "spec": {"mounts": [{"name": "digits", "mountPoint": "https://data.invalid/d"}]},
+        },
+    )
+
+
+def write_credentials(kube: KubeApi, control_plane: ControlPlane, tmp: Path) -> str:
+    """Write ``registry-token`` (the registry's TokenReview credential),
+    ``ctl-registry-token`` (the controller's registry token, audience kubeai-registry) and
+    ``controller.kubeconfig`` below ``tmp``; returns the controller's registry token."""
+    (tmp / "registry-token").write_text(token_request(kube, REGISTRY_NS, "registry", seconds=3600))
+    ctl_registry_token = token_request(
+        kube, SYSTEM, "controller", audiences=[AUDIENCE], seconds=3600
+    )
+    (tmp / "ctl-registry-token").write_text(ctl_registry_token)
+    (tmp / "controller.kubeconfig").write_text(
+        controller_kubeconfig(control_plane, token_request(kube, SYSTEM, "controller"))
+    )
+    return ctl_registry_token
+
+
+def controller_env(*, tmp: Path, registry_url: str, artifacts: Path) -> dict[str, str]:
+    """The controller's environment, with the files of ``write_credentials`` below ``tmp``;
+    ``KUBEAI_CONTROLLER_METRICS_PORT`` is a free loopback port."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "HOME": str(tmp),
+        "KUBECONFIG": str(tmp / "controller.kubeconfig"),
+        "KUBEAI_CONTROLLER_REGISTRY_URL": registry_url,
+        "KUBEAI_CONTROLLER_REGISTRY_TOKEN_FILE": str(tmp / "ctl-registry-token"),
+        "KUBEAI_CONTROLLER_TEAM_LABEL": TEAM_LABEL,
+        "KUBEAI_CONTROLLER_LEASE_NAMESPACE": SYSTEM,
+        "KUBEAI_CONTROLLER_IDENTITY": "controller-0",
+        "KUBEAI_CONTROLLER_METRICS_PORT": str(free_port()),
+        "KUBEAI_CONTROLLER_HEALTH_PORT": str(free_port()),
+        "KUBEAI_CONTROLLER_BIND_ADDRESS": "127.0.0.1",
+        "KUBEAI_CONTROLLER_ARTIFACTS__LOCAL_ROOT": str(artifacts),
+    }
+
+
+def publish_digits_dataset(store: ArtifactStore, client: RegistryClient, tmp: Path) -> None:
+    """Register the Fluid Dataset's data (one CSV row) in the registry as ``DATASET``."""
+    data = tmp / "dataset"
+    data.mkdir()
+    (data / "digits.csv").write_text("0,1\n")
+    publish_dataset(
+        store=store,
+        registry=client,
+        source_dir=data,
+        uri=store.local_uri("datasets", DATASET),
+        name=DATASET,
+        team=TEAM,
+        rows=1,
+    )
+
+
 @pytest.fixture(scope="module")
 def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """CRDs, namespaces, RBAC, the registry and a running controller."""
     tmp = tmp_path_factory.mktemp("controller")
-    crds = [yaml.safe_load((upstream.ensure("crds") / name).read_text()) for name in CRD_FILES]
     with control_plane.client(timeout=60.0) as admin:
         kube = KubeApi(admin)
-        kube.apply_all(crds)
-        kube.wait_established([crd["metadata"]["name"] for crd in crds])
-        for name, labels in ((TEAM, {TEAM_LABEL: TEAM}), (SYSTEM, {}), (REGISTRY_NS, {})):
-            meta = {"name": name, "labels": labels}
-            _create(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
-        for namespace, account in ((SYSTEM, "controller"), (REGISTRY_NS, "registry")):
-            meta = {"name": account, "namespace": namespace}
-            _create(kube, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
-        kube.apply_all(
-            [
-                *_rbac("ClusterRole", "ctl-controller", None, CONTROLLER_RULES),
-                *_rbac("Role", "ctl-controller-lease", SYSTEM, LEASE_RULES),
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRoleBinding",
-                    "metadata": {"name": "ctlreg-auth-delegator"},
-                    "roleRef": {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "ClusterRole",
-                        "name": "system:auth-delegator",
-                    },
-                    "subjects": [
-                        {"kind": "ServiceAccount", "name": "registry", "namespace": REGISTRY_NS}
-                    ],
-                },
-            ]
-        )
-        _create(
-            kube,
-            {
-                "apiVersion": "data.fluid.io/v1alpha1",
-                "kind": "Dataset",
-                "metadata": {"name": DATASET, "namespace": TEAM},
-                "spec": {"mounts": [{"name": "digits", "mountPoint": "https://data.invalid/d"}]},
-            },
-        )
-        registry_sa = tmp / "registry-token"
-        registry_sa.write_text(token_request(kube, REGISTRY_NS, "registry", seconds=3600))
-        ctl_registry_token = token_request(
-            kube, SYSTEM, "controller", audiences=[AUDIENCE], seconds=3600
-        )
-        (tmp / "ctl-registry-token").write_text(ctl_registry_token)
-        kubeconfig = tmp / "controller.kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "current-context": "ctl",
-                    "contexts": [{"name": "ctl", "context": {"cluster": "p", "user": "ctl"}}],
-                    "clusters": [
-                        {
-                            "name": "p",
-                            "cluster": {
-                                "server": control_plane.server,
-                                "certificate-authority": str(control_plane.ca_cert),
-                            },
-                        }
-                    ],
-                    "users": [
-                        {
-                            "name": "ctl",
-                            "user": {"token": token_request(kube, SYSTEM, "controller")},
-                        }
-                    ],
-                }
-            )
-        )
+        prepare_cluster(kube)
+        ctl_registry_token = write_credentials(kube, control_plane, tmp)
         artifacts = tmp / "artifacts"
         artifacts.mkdir()
         settings = registry_settings(tmp).model_copy(
@@ -264,7 +312,7 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
                         enabled=True,
                         api_server=control_plane.server,
                         ca_file=control_plane.ca_cert,
-                        token_file=registry_sa,
+                        token_file=tmp / "registry-token",
                     ),
                     controllers=[f"{SYSTEM}/controller"],
                 )
@@ -272,23 +320,11 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
         )
         registry = RegistryServer(settings).start()
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-            "HOME": str(tmp),
-            "KUBECONFIG": str(kubeconfig),
-            "KUBEAI_CONTROLLER_REGISTRY_URL": registry.url,
-            "KUBEAI_CONTROLLER_REGISTRY_TOKEN_FILE": str(tmp / "ctl-registry-token"),
-            "KUBEAI_CONTROLLER_TEAM_LABEL": TEAM_LABEL,
-            "KUBEAI_CONTROLLER_LEASE_NAMESPACE": SYSTEM,
-            "KUBEAI_CONTROLLER_IDENTITY": "controller-0",
-            "KUBEAI_CONTROLLER_METRICS_PORT": str(free_port()),
-            "KUBEAI_CONTROLLER_HEALTH_PORT": str(free_port()),
-            "KUBEAI_CONTROLLER_BIND_ADDRESS": "127.0.0.1",
+            **controller_env(tmp=tmp, registry_url=registry.url, artifacts=artifacts),
             "KUBEAI_CONTROLLER_RETRY_INITIAL": "1",
             "KUBEAI_CONTROLLER_RETRY_MAX": "2",
             "KUBEAI_CONTROLLER_LEASE_DURATION": "6",
             "KUBEAI_CONTROLLER_RENEW_PERIOD": "1",
-            "KUBEAI_CONTROLLER_ARTIFACTS__LOCAL_ROOT": str(artifacts),
         }
         controller = Controller(env=env, log=tmp / "controller.log")
         store = ArtifactStore(ArtifactSettings(local_root=artifacts))
@@ -300,19 +336,8 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
             store=store,
             root="file://" + str(artifacts.resolve()),
         )
-        data = tmp / "dataset"
-        data.mkdir()
-        (data / "digits.csv").write_text("0,1\n")
         with world.client() as client:
-            publish_dataset(
-                store=store,
-                registry=client,
-                source_dir=data,
-                uri=store.local_uri("datasets", DATASET),
-                name=DATASET,
-                team=TEAM,
-                rows=1,
-            )
+            publish_digits_dataset(store, client, tmp)
         controller.start()
         try:
             yield world
@@ -374,8 +399,13 @@ def _now() -> str:
 
 def write_output(world: World, job: dict[str, Any], *, accuracy: float) -> None:
     """The job's output at the conventional URI: a Triton model directory and metrics.json."""
+    write_job_output(world.root, job, accuracy=accuracy)
+
+
+def write_job_output(root: str, job: dict[str, Any], *, accuracy: float) -> None:
+    """``write_output`` below the artifact root ``root`` (a ``file://`` URI)."""
     meta = job["metadata"]
-    base = default_artifact_uri(root=world.root, team=TEAM, model=MODEL, uid=meta["uid"])
+    base = default_artifact_uri(root=root, team=TEAM, model=MODEL, uid=meta["uid"])
     local = Path(base.removeprefix("file://"))
     (local / "model" / "1").mkdir(parents=True)
     (local / "model" / "config.pbtxt").write_text(CONFIG.format(name=MODEL))
@@ -385,6 +415,14 @@ def write_output(world: World, job: dict[str, Any], *, accuracy: float) -> None:
 
 def finish(world: World, job: dict[str, Any], *, succeeded: bool) -> None:
     """Write the final status as the job's controller would."""
+    path = world.kube.object_path(job) + "/status"
+    body = {**job, "status": final_status(job, succeeded=succeeded)}
+    response = world.kube.client.put(path, json=body)
+    assert response.is_success, message(response)
+
+
+def final_status(job: dict[str, Any], *, succeeded: bool) -> dict[str, Any]:
+    """The final ``status`` of a PyTorchJob or batch Job, as its controller writes it."""
     now = _now()
     status: dict[str, Any]
     if job["kind"] == "PyTorchJob":
@@ -415,10 +453,7 @@ def finish(world: World, job: dict[str, Any], *, succeeded: bool) -> None:
                 {**condition, "type": "Complete", "reason": "CompletionsReached"},
             ],
         }
-    path = world.kube.object_path(job) + "/status"
-    body = {**job, "status": status}
-    response = world.kube.client.put(path, json=body)
-    assert response.is_success, message(response)
+    return status
 
 
 def submit(world: World, manifest: dict[str, Any]) -> dict[str, Any]:
