@@ -4,15 +4,15 @@ pinned Fluid v1.0.8 CRD's), and the event handler against a real registry served
 
 from __future__ import annotations
 
-import asyncio
 import copy
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from glue.controller import datasets as ctl
 from glue.model_registry.client import RegistryClient
+from tests.support.aio import run_isolated
 from tests.support.net import free_port
 from tests.support.registry import RegistryServer
 
@@ -149,16 +149,6 @@ def test_team_of_namespace() -> None:
 # -- the handler against a real registry ------------------------------------------------------
 
 
-def run(coroutine: Coroutine[Any, Any, str]) -> str:
-    """Run ``coroutine`` on a fresh event loop that never becomes the thread's current one
-    (``asyncio.run`` would leave the main thread without one for later tests)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
-
-
 class Warnings:
     """Records the Kubernetes events the handler would post (kopf posts them in an operator)."""
 
@@ -180,7 +170,9 @@ def test_handler_creates_updates_and_marks_deleted(
     warnings = Warnings()
 
     def handle(kind: str | None, body: dict[str, Any], teams: list[str]) -> str:
-        return run(ctl.handle_event(kind, body, teams=teams, client_factory=factory, warn=warnings))
+        return run_isolated(
+            ctl.handle_event(kind, body, teams=teams, client_factory=factory, warn=warnings)
+        )
 
     assert handle("ADDED", DATASET, []) == "ignored"  # not a team namespace
     with registry.client() as client:
@@ -211,10 +203,13 @@ def test_handler_creates_updates_and_marks_deleted(
 
 def test_refusals_are_posted_as_warnings_and_not_retried(factory: ctl.ClientFactory) -> None:
     warnings = Warnings()
-    assert run(ctl.handle_event(None, DATASET, teams=["cv"], client_factory=factory)) == "created"
+    assert (
+        run_isolated(ctl.handle_event(None, DATASET, teams=["cv"], client_factory=factory))
+        == "created"
+    )
     other = copy.deepcopy(DATASET)
     other["metadata"]["namespace"] = "cv-dev"
-    outcome = run(
+    outcome = run_isolated(
         ctl.handle_event("ADDED", other, teams=["cv"], client_factory=factory, warn=warnings)
     )
     assert outcome == "refused"
@@ -222,13 +217,13 @@ def test_refusals_are_posted_as_warnings_and_not_retried(factory: ctl.ClientFact
     assert "body.source.namespace" in warnings.posted[0][2]
     broken = copy.deepcopy(DATASET)
     broken["spec"]["mounts"] = []
-    outcome = run(
+    outcome = run_isolated(
         ctl.handle_event("ADDED", broken, teams=["cv"], client_factory=factory, warn=warnings)
     )
     assert outcome == "invalid" and "spec.mounts" in warnings.posted[1][2]
     # a gone Dataset gets no event
     assert (
-        run(
+        run_isolated(
             ctl.handle_event("DELETED", broken, teams=["cv"], client_factory=factory, warn=warnings)
         )
         == "invalid"
@@ -245,7 +240,7 @@ def test_registry_outage_is_waited_out(registry: RegistryServer) -> None:
         calls.append(url)
         return RegistryClient(url, timeout=5)
 
-    outcome = run(
+    outcome = run_isolated(
         ctl.handle_event(
             "ADDED", DATASET, teams=["cv"], client_factory=flaky, retry_first=0.01, retry_max=0.02
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from glue.controller.leader import LeaderElector, micro_time, run_while_leader
+from tests.support.aio import run_isolated
 
 
 @dataclass
@@ -51,7 +52,7 @@ def test_work_starts_after_acquiring_and_stops_on_request() -> None:
         asyncio.get_running_loop().call_later(0.4, stop.set)
         return await run_while_leader(candidate, work, stop=stop, on_leading=seen.append), candidate
 
-    requested, candidate = asyncio.run(main())
+    requested, candidate = run_isolated(main())
     assert requested is True and candidate.released
     assert seen == [True, "started", False, "stopped"]
 
@@ -70,7 +71,7 @@ def test_a_lost_lease_stops_the_work_without_release() -> None:
         result = await run_while_leader(candidate, work, stop=asyncio.Event())
         return result, candidate, done.is_set()
 
-    requested, candidate, work_stopped = asyncio.run(main())
+    requested, candidate, work_stopped = run_isolated(main())
     assert requested is False and work_stopped and not candidate.released
 
 
