@@ -3,10 +3,11 @@
 A Fluid ``Dataset`` (``data.fluid.io/v1alpha1``) in a team namespace (one carrying the label
 ``TEAM_LABEL``; the team is its value) is mirrored as the registry dataset of the same name in
 that team (``PUT /api/v1/teams/{team}/datasets/{name}``, ``schemas.DatasetSync``): its mounts
-(``spec.mounts``, without ``options``/``encryptOptions`` and without user information in the
-mount point: they may carry credentials), its phase, total size (``status.ufsTotal``), file
-count (``status.fileNum``) and cache state (``status.cacheStates``). A deleted Dataset stays
-recorded, marked ``deleted`` (model versions refer to it).
+(``spec.mounts``, without ``options``/``encryptOptions`` and without user information, query
+string or fragment in the mount point: they may carry credentials), its phase, total size
+(``status.ufsTotal``), file count (``status.fileNum``) and cache state
+(``status.cacheStates``). A deleted Dataset stays recorded, marked ``deleted`` (model versions
+refer to it).
 
 Fluid gives a Dataset's data to pods through a PVC named after the Dataset, in its namespace;
 ``dataset_for_claim`` turns the PVC a training job mounts back into the registry dataset name
@@ -26,9 +27,10 @@ the Dataset's next event or the controller's next start (the initial listing).
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 import structlog
@@ -51,7 +53,10 @@ _UNITS = {
 }
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*%\s*$")
+_COUNT = re.compile(r"^\s*[0-9]+\s*$")
 _USERINFO = re.compile(schemas.USERINFO)
+_QUERY_OR_FRAGMENT = re.compile(r"[?#].*$", re.DOTALL)
+_T = TypeVar("_T")
 #: Largest byte or file count the registry holds (``schemas.ByteCount``).
 _MAX_COUNT = 2**53 - 1
 #: Index (and handler kwarg) name of the team namespaces: namespace -> team.
@@ -61,38 +66,77 @@ RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
 
 
+def _placeholder(text: object) -> bool:
+    """Whether ``text`` stands for a value Fluid has not computed: absent, or a string without
+    any digit (``""``, ``"[Calculating]"``)."""
+    return text is None or (isinstance(text, str) and not any(c.isdigit() for c in text))
+
+
+def _bounded(value: float, text: object) -> int:
+    """``value`` rounded to an int in 0..2**53 - 1; ``ValueError`` naming ``text`` otherwise
+    (infinite, NaN or too large)."""
+    if not math.isfinite(value) or not 0 <= value <= _MAX_COUNT:
+        raise ValueError(f"{text!r} is beyond the {_MAX_COUNT} the registry holds")
+    return round(value)
+
+
 def parse_size(text: object) -> int | None:
     """Bytes of a Fluid size string (``"1.00GiB"``, ``"953.7MiB"``, ``"0.00B"``, ``"12KB"``);
-    None for anything else (``""``, Fluid's ``"[Calculating]"``, an unknown unit, a count
-    beyond 2**53 - 1)."""
+    None for a value Fluid has not computed (``""``, ``"[Calculating]"``, absent).
+
+    Raises ``ValueError`` naming the text for anything else: an unknown unit, not a string, a
+    number that overflows or is beyond 2**53 - 1 (``"1e400B"``)."""
+    if _placeholder(text):
+        return None
     match = _SIZE.match(text) if isinstance(text, str) else None
     if match is None or match.group(2) not in _UNITS:
-        return None
-    value = round(float(match.group(1)) * _UNITS[match.group(2)])
-    return value if value <= _MAX_COUNT else None
+        units = ", ".join(u for u in _UNITS if u)
+        raise ValueError(f"{text!r} is not a size (a number and one of {units})")
+    return _bounded(float(match.group(1)) * _UNITS[match.group(2)], text)
 
 
 def parse_count(text: object) -> int | None:
-    """A count Fluid writes as a string (``status.fileNum``: ``"1797"``); None otherwise."""
+    """A count Fluid writes as a string (``status.fileNum``: ``"1797"``) or an integer; None
+    for a value Fluid has not computed. Raises ``ValueError`` naming the value otherwise (not
+    a whole number of ASCII digits, negative, beyond 2**53 - 1)."""
     if isinstance(text, int) and not isinstance(text, bool):
-        return text if 0 <= text <= _MAX_COUNT else None
-    if isinstance(text, str) and text.strip().isdigit():
-        value = int(text.strip())
-        return value if value <= _MAX_COUNT else None
-    return None
+        return _bounded(text, text)
+    if _placeholder(text):
+        return None
+    if not isinstance(text, str) or not _COUNT.match(text):
+        raise ValueError(f"{text!r} is not a count (a whole number of decimal digits)")
+    digits = text.strip()
+    return _bounded(int(digits) if len(digits) <= 16 else math.inf, text)
 
 
 def parse_percent(text: object) -> float | None:
-    """A percentage Fluid writes as ``"50.0%"``; None otherwise (or outside 0..100)."""
+    """A percentage Fluid writes as ``"50.0%"``; None for a value Fluid has not computed.
+    Raises ``ValueError`` naming the text otherwise (no ``%``, outside 0..100)."""
+    if _placeholder(text):
+        return None
     match = _PERCENT.match(text) if isinstance(text, str) else None
     if match is None:
-        return None
+        raise ValueError(f"{text!r} is not a percentage (e.g. '50.0%')")
     value = float(match.group(1))
-    return value if value <= 100 else None
+    if not math.isfinite(value) or value > 100:
+        raise ValueError(f"{text!r} is not a percentage between 0 and 100")
+    return value
 
 
-def without_userinfo(uri: str) -> str:
-    """``uri`` with any user information (``user:password@``) removed from its authority."""
+def _parsed(parse: Callable[[object], _T], value: object, *, field: str) -> _T:
+    """``parse(value)``; its ``ValueError`` prefixed with ``field``."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+def without_credentials(uri: str) -> str:
+    """``uri`` without user information (``user:password@``) in its authority and without a
+    query string or fragment (presigned URLs carry credentials there:
+    ``?X-Amz-Signature=...&X-Amz-Credential=...``); the registry refuses mount points with
+    either."""
+    uri = _QUERY_OR_FRAGMENT.sub("", uri)
     match = _USERINFO.match(uri)
     if match is None:
         return uri
@@ -114,7 +158,7 @@ def build_mounts(dataset: Mapping[str, Any]) -> list[schemas.DatasetMount]:
         result.append(
             schemas.DatasetMount(
                 name=mount.get("name") or "",
-                mount_point=without_userinfo(point),
+                mount_point=without_credentials(point),
                 path=mount.get("path") or "",
                 read_only=bool(mount.get("readOnly", False)),
                 shared=bool(mount.get("shared", False)),
@@ -129,11 +173,18 @@ def build_cache(status: Mapping[str, Any]) -> schemas.DatasetCache:
     """The cache state of ``status.cacheStates`` (``cacheCapacity``, ``cached``,
     ``cachedPercentage``, ``cacheHitRatio``); values Fluid has not computed are None."""
     states = status.get("cacheStates") or {}
+    where = "status.cacheStates"
     return schemas.DatasetCache(
-        capacity_bytes=parse_size(states.get("cacheCapacity")),
-        cached_bytes=parse_size(states.get("cached")),
-        cached_percentage=parse_percent(states.get("cachedPercentage")),
-        hit_ratio=parse_percent(states.get("cacheHitRatio")),
+        capacity_bytes=_parsed(
+            parse_size, states.get("cacheCapacity"), field=f"{where}.cacheCapacity"
+        ),
+        cached_bytes=_parsed(parse_size, states.get("cached"), field=f"{where}.cached"),
+        cached_percentage=_parsed(
+            parse_percent, states.get("cachedPercentage"), field=f"{where}.cachedPercentage"
+        ),
+        hit_ratio=_parsed(
+            parse_percent, states.get("cacheHitRatio"), field=f"{where}.cacheHitRatio"
+        ),
     )
 
 
@@ -152,8 +203,8 @@ def build_sync(dataset: Mapping[str, Any], *, deleted: bool = False) -> schemas.
         ),
         mounts=build_mounts(dataset),
         phase=phase if isinstance(phase, str) and phase.isalpha() else "",
-        size_bytes=parse_size(status.get("ufsTotal")),
-        file_count=parse_count(status.get("fileNum")),
+        size_bytes=_parsed(parse_size, status.get("ufsTotal"), field="status.ufsTotal"),
+        file_count=_parsed(parse_count, status.get("fileNum"), field="status.fileNum"),
         cache=build_cache(status),
         deleted=deleted,
     )
@@ -249,9 +300,12 @@ async def handle_event(
     dataset of ``teams[0]`` (the namespace's team; empty: not a team namespace, ignored).
 
     Returns the outcome: ``ignored``, ``created``, ``synced`` (updated or unchanged),
-    ``invalid`` (the object cannot be mirrored) or ``refused`` (the registry refused it: 409 or
-    422); the last two are logged and, unless the Dataset is gone, posted with ``warn`` as a
-    ``DatasetNotRecorded`` Warning event on it. Waits out registry outages (``sync_with_retries``).
+    ``invalid`` (the object cannot be mirrored: a field Fluid filled in a form the registry
+    cannot hold, such as ``status.ufsTotal: "1e400B"``), ``refused`` (the registry refused it:
+    403, 409 or 422) or ``failed`` (anything unexpected); the last three are logged and, unless
+    the Dataset is gone, posted with ``warn`` as a ``DatasetNotRecorded`` Warning event on it.
+    No exception escapes (kopf would log it and the Dataset would get no Event). Waits out
+    registry outages (``sync_with_retries``).
     """
     if not teams:
         return "ignored"
@@ -262,6 +316,9 @@ async def handle_event(
         sync = build_sync(body, deleted=deleted)
     except ValueError as exc:
         outcome, problem = "invalid", str(exc)
+    except Exception as exc:  # one odd object must not stop the handler
+        log.exception("dataset object not understood", dataset=where)
+        outcome, problem = "invalid", f"cannot read the Dataset: {type(exc).__name__}: {exc}"
     else:
         try:
             created = await sync_with_retries(
@@ -269,6 +326,9 @@ async def handle_event(
             )
         except RegistryError as exc:
             outcome, problem = "refused", str(exc)
+        except Exception as exc:  # logged and posted; the next event retries
+            log.exception("dataset sync failed", dataset=where)
+            outcome, problem = "failed", f"sync failed: {type(exc).__name__}: {exc}"
         else:
             log.info(
                 "dataset synced",

@@ -32,10 +32,12 @@ Conventions of the controller (labels and annotations are the ``kubeai.dev/*`` v
 - ``kubeai.dev/model`` (label, required): the registry model name (a DNS-1123 label).
 - ``kubeai.dev/artifact-uri`` (annotation): where the job wrote its output. Without it the
   output is expected at ``<artifact root>/teams/<team>/models/<model>/jobs/<job uid>``
-  (``default_artifact_uri``). The output directory holds ``model/`` (a Triton model directory:
-  ``config.pbtxt`` and a version directory), optionally ``metrics.json`` (``{"name": number}``)
-  and optionally ``manifest.json`` (the sha256 ``Manifest`` of ``model/``; without it the
-  controller hashes ``model/``'s files itself, see ``registration``).
+  (``default_artifact_uri``). Either way it must lie below ``<artifact root>/teams/<team>/``
+  (``registration.check_artifact_scope``). The output directory holds ``model/`` (a Triton
+  model directory: ``config.pbtxt`` and a version directory), optionally ``metrics.json``
+  (``{"name": number}``) and optionally ``manifest.json`` (the sha256 ``Manifest`` of
+  ``model/``; without it the controller hashes ``model/``'s files itself, see
+  ``registration``).
 - ``kubeai.dev/params`` (annotation, optional): a JSON object of hyperparameters (string, number
   or boolean values). Environment variables ``KUBEAI_PARAM_<NAME>`` with a literal ``value`` in
   the first container of the primary replica (Master, Chief, Launcher, else the first replica
@@ -47,7 +49,9 @@ Conventions of the controller (labels and annotations are the ``kubeai.dev/*`` v
   (the controller reads no pods, so it cannot learn the digest a node pulled).
 - Dataset: the annotation ``kubeai.dev/dataset`` names it; otherwise the PVCs the pod templates
   mount (``claim_names``) are candidates, and the operator takes the first one that is a Fluid
-  Dataset of the job's namespace (Fluid names a dataset's PVC after the dataset).
+  Dataset of the job's namespace (Fluid names a dataset's PVC after the dataset). An annotation
+  naming a dataset synced from a Fluid Dataset needs that PVC mounted too
+  (``registration.check_dataset_mounted``).
 """
 
 from __future__ import annotations

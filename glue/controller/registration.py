@@ -2,11 +2,14 @@
 
 ``register_job`` asks the registry first whether the job's uid already has a version (a replayed
 event, a restarted controller, or a job that registered itself): then that version is the
-answer. Otherwise it reads the job's output from the artifact store (``read_output``), builds the
-body (``jobs.build_version``), creates the model when missing and registers the version. The
-registry's idempotency by ``source.uid`` (``glue.model_registry.service.registration``) makes a
-second registration of the same uid and artifact return the first version, so a crash between
-registering and recording the outcome on the job never makes two versions.
+answer. Otherwise it checks that a dataset named by annotation was mounted
+(``check_dataset_mounted``) and that the output lies in the team's part of the artifact root
+(``check_artifact_scope``), reads the job's output from the artifact store (``read_output``),
+builds the body (``jobs.build_version``), creates the model when missing and registers the
+version. The registry's idempotency by ``source.uid``
+(``glue.model_registry.service.registration``) makes a second registration of the same uid and
+artifact return the first version, so a crash between registering and recording the outcome on
+the job never makes two versions.
 
 Errors: ``Retry`` when trying again later can succeed (registry or storage unreachable, a
 dataset the registry does not know yet); ``Refused`` when the job cannot make a version as it
@@ -23,6 +26,7 @@ from glue.artifacts.errors import (
     ArtifactError,
     ArtifactNotFound,
     ChecksumMismatch,
+    InvalidArtifactURI,
     StorageMisconfigured,
     StorageUnavailable,
 )
@@ -30,7 +34,7 @@ from glue.artifacts.manifest import Manifest, compare_listing, digest_bytes
 from glue.artifacts.store import ArtifactStore
 from glue.controller import jobs
 from glue.controller.jobs import BadJob, JobKind, JobOutput
-from glue.model_registry import schemas
+from glue.model_registry import artifact_scope, schemas
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
 from glue.triton.config import parse_model_config, signature_of
 from glue.triton.layout import CONFIG_FILE
@@ -161,6 +165,62 @@ def _registry_error(exc: RegistryError) -> Exception:
     return Refused(str(exc), field=field)
 
 
+def check_artifact_scope(store: ArtifactStore, uri: str, *, root: str, team: str) -> str:
+    """The normalised job output ``uri`` when it lies below ``<root>/teams/<team>/``
+    (``artifact_scope.team_prefix``): the controller reads outputs with its own storage
+    credentials, so a job may only point at its team's part of the artifact root.
+
+    Raises ``Refused`` naming the annotation ``kubeai.dev/artifact-uri`` and the allowed prefix
+    when the URI is malformed (``..``, ``%``, a query...), of another scheme or bucket, or below
+    another team's prefix (``teams/cv-evil`` is not ``teams/cv``)."""
+    field = f"metadata.annotations.{jobs.ARTIFACT_URI_ANNOTATION}"
+    allowed = artifact_scope.team_prefix(root, team)
+    try:
+        prefix = store.check_uri(allowed)
+    except InvalidArtifactURI as exc:
+        raise Refused(
+            f"the controller's artifact root {root!r} is not usable: {exc}", field=field
+        ) from exc
+    try:
+        normalised = store.check_uri(uri)
+    except InvalidArtifactURI as exc:
+        raise Refused(f"{uri!r}: {exc}; it must lie below {prefix}/", field=field) from exc
+    if not artifact_scope.is_below(normalised, [prefix]):
+        raise Refused(
+            f"{uri!r} lies outside team {team!r}'s artifacts: it must lie below {prefix}/",
+            field=field,
+        )
+    return normalised
+
+
+def check_dataset_mounted(
+    registry: RegistryClient, kind: JobKind, body: Mapping[str, Any], dataset: str | None
+) -> None:
+    """``Refused`` naming the annotation ``kubeai.dev/dataset`` when it names a dataset synced
+    from a Fluid Dataset that the job does not mount (its PVC, named after it, in the job's
+    namespace): lineage must name data the job read. File datasets (no PVC) are taken by name;
+    a dataset the registry does not know yet is left to the registration (``Retry``)."""
+    named = jobs.dataset_annotation(body)
+    if dataset is None or named != dataset:
+        return
+    try:
+        record = registry.get_dataset(dataset)
+    except RegistryError as exc:
+        if exc.status in (404, 422):
+            return
+        raise
+    source = record.source
+    if source is None:
+        return
+    namespace = (body.get("metadata") or {}).get("namespace")
+    if source.namespace != namespace or source.name not in jobs.claim_names(kind, body):
+        raise Refused(
+            f"{dataset!r} is the Fluid Dataset {source.namespace}/{source.name}; the job must "
+            f"mount its PVC {source.name!r} (in namespace {source.namespace!r}) to name it",
+            field=f"metadata.annotations.{jobs.DATASET_ANNOTATION}",
+        )
+
+
 def register_job(
     *,
     kind: JobKind,
@@ -173,8 +233,10 @@ def register_job(
 ) -> Registered:
     """Register the version of the succeeded job ``body`` of ``team`` (see the module doc).
 
-    ``registry`` acts in ``team``; ``root`` is the artifact root of the output convention;
-    ``dataset`` is the registry dataset the job read (None: none known).
+    ``registry`` acts in ``team``; ``root`` is the artifact root of the output convention, and
+    the output must lie below ``<root>/teams/<team>/`` (``check_artifact_scope``);
+    ``dataset`` is the registry dataset the job read (None: none known; a synced one named by
+    the annotation must be mounted: ``check_dataset_mounted``).
     Raises ``Retry``, ``Refused`` or ``BadJob``.
     """
     model = jobs.model_name(body)
@@ -183,7 +245,9 @@ def register_job(
         found = registry.find_version_by_source(model, uid)
         if found is not None:
             return Registered(model=model, version=found.version, created=False)
-        output = read_output(store, jobs.artifact_uri(body, root=root, team=team))
+        check_dataset_mounted(registry, kind, body, dataset)
+        uri = jobs.artifact_uri(body, root=root, team=team)
+        output = read_output(store, check_artifact_scope(store, uri, root=root, team=team))
         version_body = jobs.build_version(kind, body, output=output, dataset=dataset)
         registry.ensure_model(schemas.ModelCreate(name=model, team=team))
         version, created = registry.register_version_created(model, version_body, team=team)

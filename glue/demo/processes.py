@@ -17,11 +17,13 @@ agent for one service, for the demo and the swap benchmark alike.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -309,10 +311,12 @@ def start_registry(
     log_path: Path,
     env: dict[str, str],
     python: str | None = None,
+    team_prefixes: Sequence[str] = (),
 ) -> str:
     """Start ``python -m glue.model_registry`` on 127.0.0.1:``port`` and wait until it is ready.
 
     Its database is ``<state>/registry.db`` (SQLite), its artifact root ``<state>/artifacts``;
+    ``team_prefixes`` are its ``KUBEAI_REGISTRY_ARTIFACT_TEAM_PREFIXES`` (empty: no scoping);
     ``env`` is added to the child's environment (with the set's marker). Returns its base URL.
     Raises ``ProcessFailed`` if it exits or is not ready within 60 s.
     """
@@ -325,6 +329,7 @@ def start_registry(
             **children.env,
             "KUBEAI_REGISTRY_DATABASE_URL": f"sqlite:///{state / 'registry.db'}",
             "KUBEAI_REGISTRY_ARTIFACTS__LOCAL_ROOT": str(state / "artifacts"),
+            "KUBEAI_REGISTRY_ARTIFACT_TEAM_PREFIXES": json.dumps(list(team_prefixes)),
         },
     )
     children.start(registry)

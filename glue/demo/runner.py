@@ -58,6 +58,9 @@ SERVICE = "digits"
 MODEL = "digits"
 DATASET = "digits"
 TEAM = "demo"
+#: Each team's versions and datasets lie below ``teams/<team>/`` of the artifact root (the
+#: registry refuses others, like a deployed one: ``KUBEAI_REGISTRY_ARTIFACT_TEAM_PREFIXES``).
+TEAM_PREFIX = "{local_root}/teams/{team}/"
 POD = "digits-local-0"
 V1 = ("logistic_regression", ["C=0.05"])
 V2 = ("svc", ["C=10", "gamma=0.001"])
@@ -299,6 +302,7 @@ def _run_locked(
                     state=state,
                     log_path=logs / "registry.log",
                     env=env,
+                    team_prefixes=[TEAM_PREFIX],
                 )
             _done(console, f"model registry on {registry_url} (SQLite)")
             with RegistryClient(registry_url, team=TEAM, timeout=30) as client:
@@ -371,7 +375,7 @@ def _lifecycle(
     """Steps 1-4 against the running registry; returns the report."""
     store = ArtifactStore(ArtifactSettings(local_root=state / "artifacts"))
     with console.status("writing the digits dataset"):
-        uri = store.local_uri("datasets", DATASET)
+        uri = store.local_uri("teams", TEAM, "datasets", DATASET)
         split, _ = publish_digits_dataset(
             store=store, registry=client, uri=uri, team=TEAM, name=DATASET
         )

@@ -21,6 +21,8 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -377,23 +379,32 @@ class DatasetSource(Strict):
 
 #: A URI whose authority carries user information (``s3://key:secret@host/...``, RFC 3986).
 USERINFO = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@"
+#: What a recorded mount point must not hold (searched): user information, a query string or
+#: a fragment. Queries and fragments carry credentials in presigned URLs
+#: (``?X-Amz-Signature=...&X-Amz-Credential=...``, SAS tokens), so none is recorded at all.
+MOUNT_SECRETS = rf"{USERINFO}|[?#]"
 
 
-def _no_userinfo(value: str) -> str:
-    """``value`` unless its authority carries user information (credentials)."""
+def _no_credentials(value: str) -> str:
+    """``value`` unless it carries user information, a query string or a fragment."""
     if re.match(USERINFO, value):
         raise ValueError("must not carry user information (user:password@): credentials")
+    if re.search(r"[?#]", value):
+        raise ValueError(
+            "must not carry a query string or fragment (presigned URLs carry credentials "
+            "there); record the location without them"
+        )
     return value
 
 
 class DatasetMount(Strict):
     """One mount of a Fluid Dataset (``spec.mounts[]``): where the data lives. Mount
     ``options`` and ``encryptOptions`` are never recorded (they may carry credentials), nor is
-    user information in ``mount_point``."""
+    user information, a query string or a fragment in ``mount_point`` (refused: 422)."""
 
     name: Annotated[str, StringConstraints(max_length=253, pattern=NO_CONTROL)] = ""
     mount_point: Annotated[
-        Uri, AfterValidator(_no_userinfo), JsonSchemaExtra({"not": {"pattern": USERINFO}})
+        Uri, AfterValidator(_no_credentials), JsonSchemaExtra({"not": {"pattern": MOUNT_SECRETS}})
     ] = Field(description="The data's location, e.g. ``s3://bucket/prefix``, ``pvc://claim/dir``.")
     path: Annotated[str, StringConstraints(max_length=1024, pattern=NO_CONTROL)] = Field(
         default="", description="Where the mount appears inside the dataset's volume."
@@ -407,9 +418,23 @@ class DatasetCache(Strict):
     a value Fluid has not computed yet is null."""
 
     capacity_bytes: ByteCount | None = None
-    cached_bytes: ByteCount | None = None
+    cached_bytes: ByteCount | None = Field(
+        default=None,
+        json_schema_extra={RULES_KEYWORD: ["at most capacity_bytes when both are given"]},
+    )
     cached_percentage: Percent | None = None
     hit_ratio: Percent | None = None
+
+    @field_validator("cached_bytes")
+    @classmethod
+    def _cached_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
+        capacity = info.data.get("capacity_bytes")
+        if value is not None and capacity is not None and value > capacity:
+            raise ValueError(
+                f"cached_bytes ({value}) exceeds capacity_bytes ({capacity}): a cache holds at "
+                "most its capacity"
+            )
+        return value
 
 
 #: Fluid's dataset phases (``status.phase``) are an open list; an identifier word.

@@ -5,10 +5,13 @@ Nested values use ``__``: ``KUBEAI_REGISTRY_ARTIFACTS__LOCAL_ROOT=/data/artifact
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from glue.artifacts.settings import ArtifactSettings
+from glue.model_registry import artifact_scope
 from glue.model_registry.auth.settings import AuthSettings
 
 
@@ -31,6 +34,14 @@ class RegistrySettings(BaseSettings):
         observed_ttl_seconds: a pod's report older than this is *stale* (agents report every
             poll interval; a pod that stopped reporting is gone): stale pods are left out of
             ``/deployments`` and flagged in service status. 0 keeps reports forever.
+        artifact_team_prefixes: URI templates of where each team's artifacts live, e.g.
+            ``["s3://kubeai-artifacts/teams/{team}/", "{local_root}/teams/{team}/"]``
+            (``{team}`` once, as a whole path segment; ``{local_root}`` is ``file://`` +
+            ``artifacts.local_root``). When set, a version's ``artifact_uri`` and a dataset's
+            ``uri`` must lie below one of them rendered for the path's team (422 naming
+            ``body.artifact_uri`` / ``body.uri``), so no team records another team's files.
+            Empty (the default): no team scoping (the URI is only checked against
+            ``artifacts``). The kubeai-glue chart sets it.
     """
 
     model_config = SettingsConfigDict(
@@ -45,6 +56,17 @@ class RegistrySettings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     migrate_on_start: bool = True
     observed_ttl_seconds: float = Field(default=120.0, ge=0, le=86_400)
+    artifact_team_prefixes: list[str] = Field(default_factory=list, max_length=16)
+
+    @field_validator("artifact_team_prefixes")
+    @classmethod
+    def _templates(cls, value: list[str]) -> list[str]:
+        return [artifact_scope.check_template(t) for t in value]
+
+    def team_prefixes(self, team: str) -> list[str]:
+        """``artifact_team_prefixes`` rendered for ``team`` (empty: no scoping)."""
+        root = Path(self.artifacts.local_root).resolve()
+        return artifact_scope.render(self.artifact_team_prefixes, team=team, local_root=root)
 
     @field_validator("database_url")
     @classmethod

@@ -354,7 +354,8 @@ def run(args: argparse.Namespace) -> schemas.VersionRead:
         # A fresh attempt directory: a retry after a crash between upload and registration
         # never collides with the earlier attempt's (immutable) files.
         attempt = f"{uid}-{uuid.uuid4().hex[:8]}"
-        base = request.output_uri or store.local_uri("models", name, "runs", attempt)
+        team = request.model.team or "default"
+        base = request.output_uri or store.local_uri("teams", team, "models", name, "runs", attempt)
         with tempfile.TemporaryDirectory(prefix="kubeai-train-") as tmp:
             model_dir = Path(tmp) / name
             write_model_directory(model_dir, model=name, estimator=estimator)

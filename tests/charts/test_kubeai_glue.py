@@ -7,6 +7,7 @@ the registry's objects (``REGISTRY`` component) unless they say otherwise."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -457,3 +458,34 @@ def test_network_policy_without_sources_admits_nothing(helm_tools: HelmTools) ->
         set_values=("networkPolicy.enabled=false",),
     )
     assert by_kind(objects, "NetworkPolicy") == []
+
+
+_ROOT = "controller: {artifactRoot: s3://kubeai-artifacts}\n"
+
+
+@pytest.mark.parametrize(
+    ("values", "prefixes"),
+    [
+        ("", None),  # no artifactRoot: no scoping
+        (_ROOT.replace("}", "/}"), '["s3://kubeai-artifacts/teams/{team}/"]'),
+        (
+            _ROOT
+            + "registry: {artifactTeamPrefixes: ['s3://a/t/{team}/', '{local_root}/t/{team}']}\n",
+            '["s3://a/t/{team}/","{local_root}/t/{team}"]',
+        ),
+        (_ROOT + "registry: {artifactTeamPrefixes: []}\n", None),
+    ],
+)
+def test_team_artifact_prefixes_follow_the_controllers_root(
+    render: Render, tmp_path: Path, values: str, prefixes: str | None
+) -> None:
+    """The registry scopes each team's artifact URIs to the part of the artifact root the
+    controller writes the team's job outputs to, unless told otherwise."""
+    file = tmp_path / "values.yaml"
+    image = (CI / "default-values.yaml").read_text()
+    file.write_text(image + values)
+    env = env_of(_registry(component(render(CHART, file), REGISTRY)))
+    found = env.get(f"{PREFIX}ARTIFACT_TEAM_PREFIXES")
+    assert (found["value"] if found else None) == prefixes
+    if prefixes:
+        RegistrySettings(artifact_team_prefixes=json.loads(prefixes))  # the registry takes it

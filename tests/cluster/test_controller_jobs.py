@@ -40,6 +40,7 @@ import yaml
 from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
 from glue.controller.jobs import (
+    ARTIFACT_URI_ANNOTATION,
     MODEL_LABEL,
     MODEL_VERSION_ANNOTATION,
     OUTCOME_ANNOTATION,
@@ -667,3 +668,28 @@ def test_bad_input_is_refused_with_an_event_naming_the_field(world: World) -> No
     assert refused[0]["type"] == "Warning"
     assert "metadata.annotations.kubeai.dev/params" in refused[0]["message"]
     assert_clean(get(world, job))
+
+
+def test_an_output_of_another_team_is_refused_naming_the_annotation(world: World) -> None:
+    """The trial's forgery: a job annotated with another team's output (present and readable
+    with the controller's credentials) gets no version."""
+    other = default_artifact_uri(root=world.root, team="other", model=MODEL, uid="uid-1")
+    local = Path(other.removeprefix("file://"))
+    (local / "model" / "1").mkdir(parents=True)
+    (local / "model" / "config.pbtxt").write_text(CONFIG.format(name=MODEL))
+    (local / "model" / "1" / "model.py").write_text("# another team's model\n")
+    manifest = pytorchjob("train-forged")
+    manifest["metadata"]["annotations"] = {ARTIFACT_URI_ANNOTATION: other}
+    job = submit(world, manifest)
+    finish(world, job, succeeded=True)
+    annotations = eventually(world, annotated(world, job), what="the outcome annotation")
+    assert annotations[OUTCOME_ANNOTATION] == "RegistrationFailed"
+    assert versions_of(world, job["metadata"]["uid"]) == []
+    refused = eventually(
+        world,
+        lambda: [e for e in events(world, job) if e["reason"] == "RegistrationFailed"],
+        what="the RegistrationFailed event",
+    )
+    message = refused[0]["message"]
+    assert f"metadata.annotations.{ARTIFACT_URI_ANNOTATION}" in message
+    assert f"{world.root}/teams/{TEAM}/" in message

@@ -10,7 +10,17 @@ from fastapi import APIRouter, Response
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
 from glue.model_registry.api.params import DatasetName, Offset
-from glue.model_registry.deps import Caller, Limit, Reader, ReadTeam, Store, Writer, WriteTeam
+from glue.model_registry.deps import (
+    AppPolicy,
+    Caller,
+    Limit,
+    Reader,
+    ReadTeam,
+    Settings,
+    Store,
+    Writer,
+    WriteTeam,
+)
 from glue.model_registry.service import audit
 from glue.model_registry.service import datasets as svc
 from glue.model_registry.service.common import check_artifact_uri, check_body_team, page_of
@@ -26,10 +36,13 @@ def register_dataset(
     session: Writer,
     store: Store,
     who: Caller,
+    settings: Settings,
 ) -> Any:
     """Record a dataset; the same name and manifest again returns it (200)."""
     check_body_team(body.team, team)
-    uri = check_artifact_uri(store=store, uri=body.uri, field="body.uri")
+    uri = check_artifact_uri(
+        store=store, uri=body.uri, field="body.uri", prefixes=settings.team_prefixes(team)
+    )
     body = body.model_copy(update={"uri": uri})
     dataset, created = svc.register_dataset(session, team=team, body=body)
     if created:
@@ -71,9 +84,16 @@ def sync_dataset(
     response: Response,
     session: Writer,
     who: Caller,
+    policy: AppPolicy,
 ) -> Any:
     """Create (201) or bring up to date (200) the record mirroring a Fluid Dataset; the same
-    state again changes nothing. Each change is audited as ``dataset.sync``."""
+    state again changes nothing. Each change is audited as ``dataset.sync``.
+
+    Only a lifecycle controller's ServiceAccount or an admin may sync (403 naming
+    ``body.source`` for any other ServiceAccount), and a non-admin only a Dataset of the team's
+    namespace (403 naming ``body.source.namespace``).
+    """
+    policy.require_dataset_source(who, team, body.source.namespace)
     record, outcome, changes = svc.sync_dataset(session, team=team, name=dataset, body=body)
     if outcome != "unchanged":
         audit.record(

@@ -67,6 +67,7 @@ def register_version(
         principal=who,
         verify_config=settings.verify_config,
         on_outcome=metrics.count_registration,
+        artifact_prefixes=settings.team_prefixes(team),
     )
     if not created:
         response.status_code = 200

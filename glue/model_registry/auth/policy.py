@@ -13,8 +13,10 @@ Where roles come from:
   namespace; the lifecycle controllers (``AuthSettings.controllers``) are writers in every team.
 - The caller of an open registry (``LOCAL``) is a platform admin.
 
-Two rules narrow what ServiceAccounts may do: a version a ServiceAccount registers must come
-from a job in the model's team's namespace, and a pod report by a ServiceAccount must be for the
+Three rules narrow what ServiceAccounts may do: a version a ServiceAccount registers must come
+from a job in the model's team's namespace; only a lifecycle controller's ServiceAccount (or an
+admin) may sync a dataset from a Fluid Dataset, and, for every caller but an admin, only a
+Dataset of the team's namespace; and a pod report by a ServiceAccount must be for the
 pod its token is bound to, of a service whose pods run as that account.
 """
 
@@ -119,6 +121,27 @@ class Policy:
             raise Forbidden(
                 f"{principal.name} may register versions of team {team!r} only from jobs in "
                 f"namespace {team!r} (source.namespace is {namespace!r})",
+                field="body.source.namespace",
+            )
+
+    def require_dataset_source(self, principal: Principal, team: str, namespace: str) -> None:
+        """``Forbidden`` unless ``principal`` may sync team ``team``'s dataset from a Fluid
+        Dataset of ``namespace``: admins always; a ServiceAccount only when it is a lifecycle
+        controller's (a training pod's account must not rewrite lineage records; field
+        ``body.source``); anyone else only from the team's namespace, named like the team
+        (field ``body.source.namespace``), as for versions (``require_source``)."""
+        if self.is_admin(principal):
+            return
+        if principal.service_account is not None and not self.is_controller(principal):
+            raise Forbidden(
+                f"{principal.name} may not sync datasets: only the lifecycle controller "
+                "mirrors Fluid Datasets (register a file dataset with POST instead)",
+                field="body.source",
+            )
+        if namespace != team:
+            raise Forbidden(
+                f"{principal.name} may sync datasets of team {team!r} only from Fluid Datasets "
+                f"in namespace {team!r} (source.namespace is {namespace!r})",
                 field="body.source.namespace",
             )
 

@@ -4,6 +4,7 @@ artifact store errors onto registry problems."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -16,6 +17,7 @@ from glue.artifacts.errors import (
     StorageUnavailable,
 )
 from glue.artifacts.store import ArtifactStore
+from glue.model_registry import artifact_scope
 from glue.model_registry.errors import (
     Invalid,
     RegistryProblem,
@@ -43,15 +45,32 @@ def page_of(items: Sequence[Any], total: int, *, limit: int, offset: int) -> dic
     }
 
 
-def check_artifact_uri(*, store: ArtifactStore, uri: str, field: str) -> str:
+def check_artifact_uri(
+    *, store: ArtifactStore, uri: str, field: str, prefixes: Sequence[str] = ()
+) -> str:
     """The normalised ``uri`` (``ArtifactStore.check_uri``: scheme lower-cased, ``file://`` paths
     resolved) that the registry stores, so every spelling of one artifact is the same artifact;
     ``Invalid`` naming ``field`` if not an artifact URI this registry may use (scheme, bucket,
-    escape from the local root...)."""
+    escape from the local root...), or, when ``prefixes`` are given (the team's, rendered by
+    ``artifact_scope.render``), if it lies below none of them."""
     try:
-        return store.check_uri(uri)
+        normalised = store.check_uri(uri)
     except InvalidArtifactURI as exc:
         raise Invalid(str(exc), field=field) from exc
+    if not prefixes:
+        return normalised
+    allowed = []
+    for prefix in prefixes:
+        with suppress(InvalidArtifactURI):  # a prefix of a scheme this store refuses
+            allowed.append(store.check_uri(prefix))
+    if not artifact_scope.is_below(normalised, allowed):
+        shown = ", ".join(f"{p}/" for p in allowed or prefixes)
+        raise Invalid(
+            f"{field} {normalised} lies outside the team's artifact prefixes ({shown}); write "
+            "the artifact below one of them (KUBEAI_REGISTRY_ARTIFACT_TEAM_PREFIXES)",
+            field=field,
+        )
+    return normalised
 
 
 def check_body_team(body_team: str | None, team: str) -> None:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Literal
 
@@ -256,11 +256,13 @@ def register_version(
     principal: Principal,
     verify_config: bool,
     on_outcome: Callable[[Outcome], None] = _ignore,
+    artifact_prefixes: Sequence[str] = (),
 ) -> tuple[schemas.VersionRead, bool]:
     """Register a version of ``team``'s ``model_name`` by ``principal``; returns
     ``(version, created)``.
 
-    In order: check ``body.artifact_uri``; return the version already registered from the same
+    In order: check ``body.artifact_uri`` (below one of ``artifact_prefixes``, the team's, when
+    given); return the version already registered from the same
     ``source.uid`` (``created=False``) if any; with ``verify_config``, check the stored artifact
     against the manifest, the agent's layout rules and the signature (``check_stored_artifact``,
     storage I/O outside any transaction);
@@ -274,7 +276,12 @@ def register_version(
     storage unreachable).
     """
     try:
-        uri = check_artifact_uri(store=store, uri=body.artifact_uri, field="body.artifact_uri")
+        uri = check_artifact_uri(
+            store=store,
+            uri=body.artifact_uri,
+            field="body.artifact_uri",
+            prefixes=artifact_prefixes,
+        )
         body = body.model_copy(update={"artifact_uri": uri})
     except Invalid:
         on_outcome("refused")

@@ -66,19 +66,66 @@ def dataset(**status: Any) -> dict[str, Any]:
         ("[Calculating]", None),
         ("", None),
         (None, None),
-        ("3 parsecs", None),
-        ("9.9YiB", None),  # beyond 2**53 - 1
     ],
 )
 def test_parse_size(text: Any, size: int | None) -> None:
     assert ctl.parse_size(text) == size
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("3 parsecs", "is not a size"),
+        ("9.9YiB", "beyond"),  # beyond 2**53 - 1
+        ("1e400B", "beyond"),  # float overflow: was an OverflowError escaping the handler
+        ("1e400", "beyond"),
+        ("-5B", "is not a size"),
+        (12, "is not a size"),
+    ],
+)
+def test_parse_size_refuses_what_it_cannot_hold(text: Any, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        ctl.parse_size(text)
+
+
 def test_parse_counts_and_percentages() -> None:
     assert ctl.parse_count("1797") == 1797 and ctl.parse_count("[Calculating]") is None
-    assert ctl.parse_count(-1) is None and ctl.parse_count(True) is None
+    assert ctl.parse_count(None) is None
     assert ctl.parse_percent("50.0%") == 50.0 and ctl.parse_percent("100%") == 100.0
-    assert ctl.parse_percent("150%") is None and ctl.parse_percent("0.5") is None
+    assert ctl.parse_percent("[Calculating]") is None
+    for bad in (-1, True, 2**53, "1" * 5000, "²", "1.5", "12 files"):
+        with pytest.raises(ValueError, match=r"count|beyond"):
+            ctl.parse_count(bad)
+    for bad in ("150%", "0.5", "1" * 400 + "%", "1e400%"):
+        with pytest.raises(ValueError, match="percentage"):
+            ctl.parse_percent(bad)
+
+
+def test_build_sync_names_the_status_field_it_cannot_read() -> None:
+    with pytest.raises(ValueError, match=r"status\.ufsTotal: '1e400B'"):
+        ctl.build_sync(dataset(ufsTotal="1e400B"))
+    states = {**DATASET["status"]["cacheStates"], "cacheHitRatio": "1e400%"}
+    with pytest.raises(ValueError, match=r"status\.cacheStates\.cacheHitRatio"):
+        ctl.build_sync(dataset(cacheStates=states))
+
+
+@pytest.mark.parametrize(
+    ("point", "recorded"),
+    [
+        (
+            "https://h/p?X-Amz-Signature=abc&X-Amz-Credential=AKIA%2F2026",
+            "https://h/p",
+        ),
+        ("https://u:pw@h/p?sig=1#frag", "https://h/p"),
+        ("s3://data/digits#AKIA", "s3://data/digits"),
+        ("pvc://labels/v2", "pvc://labels/v2"),
+    ],
+)
+def test_mount_points_are_recorded_without_credentials(point: str, recorded: str) -> None:
+    body = copy.deepcopy(DATASET)
+    body["spec"]["mounts"] = [{"mountPoint": point}]
+    (mount,) = ctl.build_sync(body).mounts
+    assert mount.mount_point == recorded
 
 
 def test_build_sync_keeps_no_credentials() -> None:
@@ -229,6 +276,27 @@ def test_refusals_are_posted_as_warnings_and_not_retried(factory: ctl.ClientFact
         == "invalid"
     )
     assert len(warnings.posted) == 2
+
+
+def test_an_unreadable_status_is_a_warning_never_an_escaping_exception(
+    registry: RegistryServer, factory: ctl.ClientFactory
+) -> None:
+    warnings = Warnings()
+    overflowing = dataset(ufsTotal="1e400B")
+    outcome = run(
+        ctl.handle_event("ADDED", overflowing, teams=["cv"], client_factory=factory, warn=warnings)
+    )
+    assert outcome == "invalid"
+    ((name, reason, message),) = warnings.posted
+    assert (name, reason) == ("digits", "DatasetNotRecorded") and "status.ufsTotal" in message
+    odd = copy.deepcopy(DATASET)
+    odd["spec"]["mounts"] = [{"mountPoint": 42}]  # not a string: a TypeError inside
+    outcome = run(
+        ctl.handle_event("ADDED", odd, teams=["cv"], client_factory=factory, warn=warnings)
+    )
+    assert outcome == "invalid" and warnings.posted[1][1] == "DatasetNotRecorded"
+    with registry.client() as client:
+        assert client.list_datasets().total == 0
 
 
 def test_registry_outage_is_waited_out(registry: RegistryServer) -> None:

@@ -94,6 +94,12 @@ UNSTATABLE: dict[str, list[Rule]] = {
             r"but the path's dataset is",
             "source.name equals the path's dataset (x-kubeai-rules)",
         ),
+        Rule(
+            REQUEST,
+            r"body\.cache\.cached_bytes",
+            r"exceeds capacity_bytes",
+            "cached_bytes is at most capacity_bytes (x-kubeai-rules)",
+        ),
     ],
     "PUT /api/v1/teams/{team}/models/{model}/aliases/{alias}": [
         Rule(STATE, r"body\.version", r"has no version", "the alias moves to a stored version"),

@@ -69,6 +69,8 @@ def test_train_register_with_lineage_and_retry_is_idempotent(
         assert version.params == {"algorithm": "logistic_regression", "C": "0.5"}
         assert set(version.manifest.files) == {"config.pbtxt", "1/model.py", "1/model.joblib"}
         assert [t.name for t in version.signature.outputs] == ["LABEL", "PROBABILITIES"]
+        # written below the team's prefix, where a scoped registry and the controller expect it
+        assert "/artifacts/teams/cv/models/digits/runs/uid-123-" in version.artifact_uri
     # A retried job (same uid) does not create a second version.
     assert digits.main(argv) == 0
     with registry.client() as client:

@@ -267,3 +267,16 @@ def test_a_writer_cannot_choose_what_a_new_service_serves(secured: Env) -> None:
 def test_the_audit_refusal_names_the_query_parameter(secured: Env) -> None:
     r = secured.client.get("/api/v1/audit", params={"team": "cv"}, headers=_as("dave"))
     assert r.status_code == 403 and r.json()["errors"][0]["field"] == "query.team"
+
+
+def test_a_writer_syncs_datasets_only_from_the_teams_namespace(secured: Env) -> None:
+    """The trial: a sync on team cv naming namespace nlp was recorded (201)."""
+    body = {
+        "source": {"namespace": "nlp", "name": "digits", "uid": "uid-nlp"},
+        "mounts": [{"mount_point": "s3://data/digits"}],
+    }
+    r = secured.client.put(f"{API}/datasets/digits", json=body, headers=_as("carol"))
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "body.source.namespace"
+    body["source"]["namespace"] = "cv"
+    r = secured.client.put(f"{API}/datasets/digits", json=body, headers=_as("carol"))
+    assert r.status_code == 201, r.text

@@ -48,6 +48,23 @@ def test_the_controller_writes_everywhere_but_only_for_jobs_of_the_models_team()
     assert refused.value.field == "body.source.namespace"
 
 
+def test_only_the_controller_or_an_admin_syncs_datasets_and_only_of_the_teams_namespace() -> None:
+    controller = _sa("kubeai-system", "lifecycle")
+    POLICY.require_dataset_source(controller, "cv", "cv")
+    with pytest.raises(Forbidden) as refused:  # the trial: team cv, source.namespace nlp
+        POLICY.require_dataset_source(controller, "cv", "nlp")
+    assert refused.value.field == "body.source.namespace"
+    trainer = _sa("cv", "trainer")  # a training pod's account: a writer of cv, yet no sync
+    with pytest.raises(Forbidden, match="only the lifecycle controller") as refused:
+        POLICY.require_dataset_source(trainer, "cv", "cv")
+    assert refused.value.field == "body.source"
+    writer = Principal(name="carol", method="static")
+    POLICY.require_dataset_source(writer, "cv", "cv")
+    with pytest.raises(Forbidden):
+        POLICY.require_dataset_source(writer, "cv", "nlp")
+    POLICY.require_dataset_source(LOCAL, "cv", "nlp")  # an admin
+
+
 def test_a_user_named_like_a_service_account_is_not_one() -> None:
     impostor = Principal(name="system:serviceaccount:cv:trainer", method="static")
     assert impostor.service_account is None and POLICY.roles(impostor, "cv") == set()
