@@ -78,12 +78,13 @@ def apiserver(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[httpx.Reque
             seen.append(request)
             return handler(request)
 
-        def client(self: kubeconfig.Cluster, timeout: float = 30.0) -> httpx.Client:
+        def client(self: kubeconfig.KubeConnection, *, timeout: float = 30.0) -> httpx.Client:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
             return httpx.Client(
-                base_url=self.server, headers=self.headers, transport=httpx.MockTransport(record)
+                base_url=self.server, headers=headers, transport=httpx.MockTransport(record)
             )
 
-        monkeypatch.setattr(kubeconfig.Cluster, "client", client)
+        monkeypatch.setattr(kubeconfig.KubeConnection, "client", client)
         return seen
 
     return install
