@@ -563,8 +563,14 @@ def test_updates_that_keep_the_spec_pass_without_the_limits_configmap(
         training_limits(team_config(), platform_for(team_config(), STACKS_DIR))
     )
     configmap = kube.object_path(limits)
-    assert kube.client.delete(configmap).is_success
     try:
+        # an edited ConfigMap loosens nothing: it is no input of the policy
+        loosened = copy.deepcopy(limits)
+        loosened["data"].update(maxGpus="1000", maxPods="100000")
+        assert kube.apply(loosened).is_success
+        violating, words, _ = CASES["gang-gpus"]
+        assert_refused(kube, violating, words)
+        assert kube.client.delete(configmap).is_success
         note = {"metadata": {"annotations": {"kubeai.dev/registration": "pending"}}}
         response = kube.client.patch(path, content=json.dumps(note), headers=MERGE_PATCH)
         assert response.is_success, message(response)
