@@ -31,6 +31,10 @@ _PATTERN = re.compile(
     r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:([eE][-+]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$"
 )
 QUANTITY_PATTERN = _PATTERN.pattern
+#: The largest amount a Kubernetes quantity holds as is (``maxAllowed`` = max int64 in
+#: k8s.io/apimachinery/pkg/api/resource/math.go); larger binary amounts are silently clamped to
+#: it and larger decimal ones (``1e400``) are nothing any node offers, so both are refused.
+MAX_QUANTITY = Decimal(2**63 - 1)
 
 
 def parse_quantity(value: str | int | float) -> Decimal:
@@ -38,7 +42,8 @@ def parse_quantity(value: str | int | float) -> Decimal:
 
     ``parse_quantity("500m") == Decimal("0.5")``, ``parse_quantity("1Gi") == 1073741824``.
     Raises ``ValueError`` naming the value and the accepted forms for anything else
-    (negative values are refused: resource amounts here are never negative).
+    (negative values are refused: resource amounts here are never negative), and for amounts
+    above ``MAX_QUANTITY``.
     """
     text = str(value).strip()
     match = _PATTERN.match(text)
@@ -47,7 +52,10 @@ def parse_quantity(value: str | int | float) -> Decimal:
             f"{value!r} is not a Kubernetes quantity (e.g. 500m, 4, 1.5, 256Gi, 10G, 1e3)"
         )
     number, exponent, suffix = match.groups()
+    if exponent and int(exponent[1:]) > 1000:  # far beyond MAX_QUANTITY for any mantissa here
+        raise ValueError(f"{value!r} is larger than Kubernetes keeps ({MAX_QUANTITY})")
     amount = Decimal(number)
-    if exponent:
-        return amount * (Decimal(10) ** int(exponent[1:]))
-    return amount * _SUFFIXES[suffix or ""]
+    amount *= Decimal(10) ** int(exponent[1:]) if exponent else _SUFFIXES[suffix or ""]
+    if amount > MAX_QUANTITY:
+        raise ValueError(f"{value!r} is larger than Kubernetes keeps ({MAX_QUANTITY})")
+    return amount

@@ -662,23 +662,23 @@ class TeamTenancy(pulumi.ComponentResource):
         )
 
     def _training_guardrails(self) -> None:
-        """The params ConfigMap ``kubeai-training-limits``, then the ValidatingAdmissionPolicy
-        and its binding that refuse training jobs the team's queue, quota and pools can never
-        run (``infra.policies.training``)."""
+        """The limits ConfigMap ``kubeai-training-limits`` (read by ``kubeai train submit``), the
+        ValidatingAdmissionPolicy carrying the same limits and its binding, which refuse training
+        jobs the team's queue, quota and pools can never run (``infra.policies.training``)."""
         config = self._config
         team = config.team.name
-        data = self._platform.apply(lambda p: training_policy.training_limits(config, p).data())
+        limits = self._platform.apply(lambda p: training_policy.training_limits(config, p))
         params = k8s.core.v1.ConfigMap(
             f"{self._prefix}-training-limits",
             metadata=object_meta(training_policy.limits_metadata(team)),
-            data=data,
+            data=limits.apply(lambda given: given.data()),
             opts=self._after_namespace(),
         )
         name = training_policy.policy_name(team)
         self.training_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             f"{self._prefix}-training-policy",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
-            spec=training_policy.policy_spec(),
+            spec=limits.apply(training_policy.policy_spec),
             opts=self._after_namespace(),
         )
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(

@@ -2,7 +2,7 @@
 
 The spec's keys are ``glue.training.jobspec``'s. The team's limits (queue, GPUs per node, the GPU
 nodes' taint) are read from the ConfigMap ``kubeai-training-limits`` of the namespace, the very
-params the admission policy checks jobs with (``infra.policies.training``), so a rendered job
+limits the admission policy carries (``infra.policies.training``), so a rendered job
 passes admission. The cluster is the kubeconfig context's (``--kubeconfig``/``--context``,
 ``glue.cli.kubeconfig``); the namespace is ``--namespace``, else the context's.
 

@@ -12,7 +12,7 @@ A spec (YAML, camelCase keys)::
     memory: 16Gi
     datasetPvc: click-logs              # optional: a PVC (a Fluid dataset's) mounted read-only
     datasetMountPath: /data             # default /data
-    params: {lr: 0.01}                  # optional: env KUBEAI_PARAMS (JSON)
+    params: {lr: 0.01}                  # optional: annotation kubeai.dev/params + env KUBEAI_PARAMS
     artifactUri: s3://bucket/models/x   # optional: annotation kubeai.dev/artifact-uri
     name: digits-run-7                  # optional: else generateName <model>-
 
@@ -22,19 +22,35 @@ ConfigMap ``kubeai-training-limits`` the admission policy reads, ``infra.policie
 ``spec.runPolicy.schedulingPolicy`` with the team's ``queue`` and ``minAvailable`` = all replicas
 (the gang), the GPU toleration of the team's GPU nodes on GPU replicas, the training
 ServiceAccount ``kubeai-training``, container ``pytorch`` (the operator's default name), and
-the spec's resources as requests = limits. A spec the limits can never hold raises
-``JobSpecError`` naming the key, before anything is sent.
+the spec's resources as requests = limits. ``params`` become the JSON annotation
+``kubeai.dev/params`` (what the lifecycle controller records on the version,
+``glue.controller.jobs.params``) and the same JSON in env ``KUBEAI_PARAMS`` of every container (for
+the training code, which cannot read its job's annotations); param names follow the controller's
+rule (1-63 of letters, digits, ``.``, ``_``, ``/``, ``-``) and values are strings, booleans, ints
+or finite floats. A spec the limits can never hold raises ``JobSpecError`` naming the key, before
+anything is sent.
+
+Strict types: ``workers``/``gpusPerReplica`` are integers (``true`` or ``"3"`` are refused, not
+coerced); ``cpu``/``memory`` are Kubernetes quantities no larger than the apiserver keeps
+(``infra.quantity``: ``1e400`` is refused); ``datasetMountPath`` is an absolute, normalised path
+(no ``.``/``..`` segments) that neither is ``/`` nor lies in a system directory
+(``SYSTEM_PATHS``: mounting a dataset there would hide the image's own files or the kubelet's
+mounts, e.g. the ServiceAccount token under ``/var/run``).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import posixpath
+import re
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -49,8 +65,32 @@ MODEL_LABEL = "kubeai.dev/model"
 ARTIFACT_ANNOTATION = "kubeai.dev/artifact-uri"
 TRAINING_SERVICE_ACCOUNT = "kubeai-training"
 GPU_RESOURCE = "nvidia.com/gpu"
+PARAMS_ANNOTATION = "kubeai.dev/params"
 PARAMS_ENV = "KUBEAI_PARAMS"
 CONTAINER = "pytorch"
+
+#: Directories a dataset is never mounted on, nor under (``/`` itself is refused too): the
+#: Filesystem Hierarchy Standard's system directories plus ``/tmp`` and ``/var`` (training code
+#: writes there; the kubelet mounts the ServiceAccount token under ``/var/run/secrets``).
+SYSTEM_PATHS = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/tmp",  # noqa: S108 (refused, not used)
+    "/usr",
+    "/var",
+)
+#: Param names the lifecycle controller accepts (``glue.controller.jobs``).
+_PARAM_NAME = re.compile(r"^[A-Za-z0-9._/-]{1,63}$")
 
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -76,8 +116,8 @@ class JobSpec(BaseModel):
     image: str = Field(min_length=1, max_length=512, pattern=r"^[^\s]+$")
     command: list[str] = Field(min_length=1)
     args: list[str] = Field(default_factory=list)
-    workers: int = Field(default=0, ge=0, le=10_000)
-    gpus_per_replica: int = Field(default=0, ge=0, le=64)
+    workers: StrictInt = Field(default=0, ge=0, le=10_000)
+    gpus_per_replica: StrictInt = Field(default=0, ge=0, le=64)
     cpu: str = "1"
     memory: str = "4Gi"
     dataset_pvc: Name | None = None
@@ -93,9 +133,35 @@ class JobSpec(BaseModel):
             raise ValueError("must be a quantity such as 500m, 4 or 16Gi")
         try:
             parse_quantity(str(value))
-        except ValueError:
-            raise ValueError("must be a quantity such as 500m, 4 or 16Gi") from None
+        except ValueError as exc:
+            raise ValueError(f"must be a quantity such as 500m, 4 or 16Gi ({exc})") from None
         return str(value)
+
+    @field_validator("dataset_mount_path")
+    @classmethod
+    def _mount_path(cls, value: str) -> str:
+        if posixpath.normpath(value) != value or "/./" in f"{value}/" or "/../" in f"{value}/":
+            raise ValueError(f"{value!r} is not a normalised absolute path (no ., .. or //)")
+        hidden = [s for s in SYSTEM_PATHS if value == s or value.startswith(f"{s}/")]
+        if value == "/" or hidden:
+            raise ValueError(
+                f"{value!r} would hide {hidden[0] if hidden else 'the root'} of the image (not /, "
+                f"nor in any of {', '.join(SYSTEM_PATHS)}); mount datasets on e.g. /data"
+            )
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, given in value.items():
+            if not _PARAM_NAME.fullmatch(name):
+                raise ValueError(
+                    f"param name {name!r}: 1-63 letters, digits, '.', '_', '/' or '-' (what "
+                    "the lifecycle controller accepts)"
+                )
+            if isinstance(given, float) and not math.isfinite(given):
+                raise ValueError(f"param {name!r}: {given} is not a finite number")
+        return value
 
     @property
     def replicas(self) -> int:
@@ -154,6 +220,11 @@ class TeamLimits(BaseModel):
         )
 
 
+def _params_json(spec: JobSpec) -> str:
+    """``params`` as one JSON object (sorted keys), for the annotation and the env."""
+    return json.dumps(spec.params, sort_keys=True, allow_nan=False)
+
+
 def _pod(spec: JobSpec, limits: TeamLimits) -> dict[str, Any]:
     amounts: dict[str, Any] = {"cpu": spec.cpu, "memory": spec.memory}
     if spec.gpus_per_replica:
@@ -167,7 +238,7 @@ def _pod(spec: JobSpec, limits: TeamLimits) -> dict[str, Any]:
     if spec.args:
         container["args"] = list(spec.args)
     if spec.params:
-        container["env"] = [{"name": PARAMS_ENV, "value": json.dumps(spec.params, sort_keys=True)}]
+        container["env"] = [{"name": PARAMS_ENV, "value": _params_json(spec)}]
     pod: dict[str, Any] = {
         "serviceAccountName": TRAINING_SERVICE_ACCOUNT,
         "containers": [container],
@@ -206,8 +277,13 @@ def render_pytorchjob(spec: JobSpec, limits: TeamLimits, *, namespace: str) -> d
         meta["name"] = spec.name
     else:
         meta["generateName"] = f"{spec.model[:56]}-"
+    annotations: dict[str, str] = {}
     if spec.artifact_uri:
-        meta["annotations"] = {ARTIFACT_ANNOTATION: spec.artifact_uri}
+        annotations[ARTIFACT_ANNOTATION] = spec.artifact_uri
+    if spec.params:
+        annotations[PARAMS_ANNOTATION] = _params_json(spec)
+    if annotations:
+        meta["annotations"] = annotations
     replica_specs: dict[str, Any] = {
         "Master": {"replicas": 1, "restartPolicy": "OnFailure", "template": _pod(spec, limits)}
     }

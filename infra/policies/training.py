@@ -6,14 +6,19 @@ server), with a message naming the field path and the limit, instead of sitting 
 
 Objects (all pure manifests here; ``infra.tenancy`` declares them):
 
-* ConfigMap ``kubeai-training-limits`` in the team namespace (``limits_configmap``): the limits as
-  strings (``TrainingLimits``), the policy's params (``paramKind`` v1 ConfigMap). ``kubeai train
-  submit`` renders its jobs from the same ConfigMap, so what it renders always passes.
 * ValidatingAdmissionPolicy ``kubeai-training-<team>`` (``policy_spec``) and its binding
-  (``binding_spec``): ``validationActions: [Deny]``, only in the team's namespace, params from
-  that namespace's ConfigMap (missing ConfigMap: every job refused, ``parameterNotFoundAction:
-  Deny``). Per team rather than one shared policy, so a team stack owns (and on destroy removes)
-  exactly its own objects; the policy text is the same for every team.
+  (``binding_spec``): ``validationActions: [Deny]``, only in the team's namespace. The team's
+  limits (``TrainingLimits``) are the policy's first variable, ``limits``, a CEL map literal: no
+  ``paramKind``. Why: the apiserver resolves a binding's params *before* its ``matchConditions``
+  (k8s.io/apiserver v0.35.4, ``policy/generic/policy_dispatcher.go``: ``CollectParams`` runs per
+  binding, matchConditions inside the evaluator), so with a params ConfigMap in the team's
+  namespace, which team admins may delete, a missing ConfigMap refused every update of a job,
+  the controller's annotation patches included, and an edited one loosened the limits. A
+  cluster-scoped policy the team cannot touch holds them now; per team, so a team stack owns
+  (and on destroy removes) exactly its own objects.
+* ConfigMap ``kubeai-training-limits`` in the team namespace (``limits_configmap``): the same
+  limits as strings, read by ``kubeai train submit`` to render jobs that pass. It is no input of
+  the policy: editing or deleting it changes nothing at admission.
 
 Jobs checked (field names from the pinned CRDs): kubeflow.org/v1 ``PyTorchJob``
 (``spec.pytorchReplicaSpecs``), ``TFJob`` (``spec.tfReplicaSpecs``), ``XGBoostJob``
@@ -24,15 +29,18 @@ template}}`` with ``spec.runPolicy.schedulingPolicy.{minAvailable,queue}``
 ``crds/volcano/v1.15.1/batch.volcano.sh_jobs.yaml``); batch/v1 ``Job`` carrying the label
 ``kubeai.dev/model`` (``spec.parallelism`` replicas of ``spec.template``; unlabelled batch Jobs
 are no training jobs and are left alone). CREATE is checked, and an UPDATE only when it changes
-``spec`` (controllers annotating a job, e.g. with its registered version, always pass).
+``spec`` (controllers annotating a job, e.g. with its registered version, always pass), UPDATEs
+of the ``scale`` subresource included (``SCALABLE``; rule ``scale-up``).
 
-A replica's GPUs are its containers' ``nvidia.com/gpu`` limits (else requests); its CPU and
-memory its containers' requests (else limits, as the apiserver defaults them). Init containers
-are not counted. ``RULES`` lists every rule with its message (the README's table).
+A replica's GPUs, CPU and memory are one pod's effective requests as Kubernetes counts them, init
+containers, sidecars and pod-level ``spec.resources`` included (``infra.policies.pod_resources``);
+elastic Workers count at ``spec.elasticPolicy.maxReplicas`` (``ELASTIC_KINDS``). ``RULES`` lists
+every rule with its message (the README's table).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -40,8 +48,9 @@ from typing import Any, Literal
 from infra.config.outputs import PlatformOutputs
 from infra.config.shared import GPU_RESOURCE, GPU_TAINT_KEY, GPU_TYPE_LABEL, POOL_LABEL
 from infra.config.team import TeamConfig
+from infra.policies.pod_resources import pod_request, request_errors, unoffered_errors
 
-#: Name of the params ConfigMap in the team namespace.
+#: Name of the limits ConfigMap in the team namespace (read by ``kubeai train submit``).
 LIMITS_CONFIGMAP = "kubeai-training-limits"
 #: Label of the training jobs the lifecycle controller registers (batch/v1 Jobs need it here).
 MODEL_LABEL = "kubeai.dev/model"
@@ -58,6 +67,26 @@ KUBEFLOW_REPLICA_SPECS = {
     "MPIJob": "mpiReplicaSpecs",
 }
 _KUBEFLOW_RESOURCES = ["pytorchjobs", "tfjobs", "xgboostjobs", "mpijobs"]
+#: Kinds whose ``spec.elasticPolicy.maxReplicas`` lets the Worker replicas grow.
+ELASTIC_KINDS = ("PyTorchJob",)
+_ELASTIC = (
+    "(has(object.spec.elasticPolicy) && has(object.spec.elasticPolicy.maxReplicas) ? "
+    "int(object.spec.elasticPolicy.maxReplicas) : -1)"
+)
+#: Resources of the checked kinds that declare a ``scale`` subresource in the pinned CRDs, and the
+#: field it scales (training-operator v1.9.4: only PyTorchJob among them; TFJob, XGBoostJob,
+#: MPIJob, Volcano's Job and batch/v1 Job have none).
+SCALABLE = {"pytorchjobs": "spec.pytorchReplicaSpecs.Worker.replicas"}
+#: Who may scale a training job up through ``/scale``: the HorizontalPodAutoscaler controller
+#: (kube-controller-manager with ``--use-service-account-credentials``, and without), which the
+#: training operator points at an elastic PyTorchJob with ``maxReplicas`` =
+#: ``elasticPolicy.maxReplicas``, a bound the policy checks on the job itself.
+SCALERS = (
+    "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
+    "system:kube-controller-manager",
+)
+#: Accelerator resources the platform's node pools offer (``pod_resources.unoffered_errors``).
+OFFERED_ACCELERATORS = (GPU_RESOURCE,)
 
 
 def policy_name(team: str) -> str:
@@ -66,12 +95,13 @@ def policy_name(team: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# the params: what the team's queue, quota and pools allow
+# the limits: what the team's queue, quota and pools allow
 
 
 @dataclass(frozen=True)
 class TrainingLimits:
-    """The limits of one team's training jobs (the params ConfigMap's ``data``, all strings).
+    """The limits of one team's training jobs (the policy's ``limits`` and the ConfigMap's
+    ``data``, all strings).
 
     ``queue``: the team's Volcano Queue. ``pools``/``gpu_types``: the node pools (values of
     ``kubeai.dev/pool``) and GPU types (``kubeai.dev/gpu-type``) a node selector may name.
@@ -176,7 +206,7 @@ def training_limits(config: TeamConfig, platform: PlatformOutputs) -> TrainingLi
 
 
 def limits_metadata(team: str) -> dict[str, Any]:
-    """``metadata`` of the params ConfigMap of ``team`` (in the team namespace)."""
+    """``metadata`` of the limits ConfigMap of ``team`` (in the team namespace)."""
     return {
         "name": LIMITS_CONFIGMAP,
         "namespace": team,
@@ -185,7 +215,7 @@ def limits_metadata(team: str) -> dict[str, Any]:
 
 
 def limits_configmap(limits: TrainingLimits) -> dict[str, Any]:
-    """The params ConfigMap ``kubeai-training-limits`` in the team namespace."""
+    """The limits ConfigMap ``kubeai-training-limits`` in the team namespace."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -198,44 +228,43 @@ def limits_configmap(limits: TrainingLimits) -> dict[str, Any]:
 # the policy (CEL)
 
 
+#: The CEL name of the team's limits (``TrainingLimits.data()`` as a map literal, ``policy_spec``).
+_LIMITS = "variables.limits"
+
+
 def _param(key: str) -> str:
-    return f"params.data['{key}']"
+    return f"{_LIMITS}['{key}']"
 
 
 def _known(key: str) -> str:
-    return f"('{key}' in params.data)"
+    return f"('{key}' in {_LIMITS})"
 
 
-def _amount(container: str, resource: str, first: str, then: str) -> str:
-    """CEL: the ``resource`` amount of ``container`` (a double): ``first`` (requests/limits),
-    else ``then``, else 0."""
-    name = f"'{resource}'"
-
-    def side(kind: str) -> str:
-        resources = f"{container}.resources"
-        return f"has({resources}) && has({resources}.{kind}) && {name} in {resources}.{kind}"
-
-    def value(kind: str) -> str:
-        return f"quantity(string({container}.resources.{kind}[{name}])).asApproximateFloat()"
-
-    return f"({side(first)} ? {value(first)} : {side(then)} ? {value(then)} : 0.0)"
-
-
-def _pod_sum(containers: str, resource: str, first: str, then: str) -> str:
-    """CEL: the sum over ``containers`` of a resource amount (a double, 0.0 for none)."""
-    return f"({containers}.map(c, {_amount('c', resource, first, then)}) + [0.0]).sum()"
+def limits_literal(limits: TrainingLimits) -> str:
+    """CEL map literal of ``limits.data()`` (the policy's ``limits`` variable)."""
+    entries = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in limits.data().items())
+    return f"{{{entries}}}"
 
 
 def _replica(path: str, replicas: str, spec: str) -> str:
     """CEL map of one replica type: its field ``path``, its replica count and pod spec parts."""
     pod = f"{spec}.template.spec"
     has_pod = f"has({spec}.template) && has({pod})"
-    return (
-        f"{{'path': dyn({path}), 'replicas': dyn({replicas}), "
-        f"'containers': dyn({has_pod} && has({pod}.containers) ? {pod}.containers : []), "
-        f"'tolerations': dyn({has_pod} && has({pod}.tolerations) ? {pod}.tolerations : []), "
-        f"'nodeSelector': dyn({has_pod} && has({pod}.nodeSelector) ? {pod}.nodeSelector : {{}})}}"
+
+    def part(field: str, empty: str) -> str:
+        return f"'{field}': dyn({has_pod} && has({pod}.{field}) ? {pod}.{field} : {empty})"
+
+    parts = ", ".join(
+        part(field, empty)
+        for field, empty in (
+            ("containers", "[]"),
+            ("initContainers", "[]"),
+            ("resources", "{}"),
+            ("tolerations", "[]"),
+            ("nodeSelector", "{}"),
+        )
     )
+    return f"{{'path': dyn({path}), 'replicas': dyn({replicas}), {parts}}}"
 
 
 def _replica_types() -> str:
@@ -262,37 +291,42 @@ def _replica_types() -> str:
     ]
     for kind, field in KUBEFLOW_REPLICA_SPECS.items():
         specs = f"object.spec.{field}"
-        item = _replica(
-            f"'spec.{field}.' + k",
-            f"has({specs}[k].replicas) ? {specs}[k].replicas : 1",
-            f"{specs}[k]",
-        )
+        count = f"(has({specs}[k].replicas) ? int({specs}[k].replicas) : 1)"
+        if kind in ELASTIC_KINDS:
+            # elastic Workers may grow to elasticPolicy.maxReplicas: counted at their maximum
+            count = f"(k == 'Worker' && {_ELASTIC} > {count} ? {_ELASTIC} : {count})"
+        item = _replica(f"'spec.{field}.' + k", count, f"{specs}[k]")
         branches.append(f"object.kind == '{kind}' ? (has({specs}) ? {specs}.map(k, {item}) : [])")
     return " : ".join(branches) + " : []"
 
 
 def _replicas_path() -> str:
     """CEL: the path of the job's replica counts (``spec.<kind's replica specs>[*].replicas``,
-    ``spec.tasks[*].replicas``, ``spec.parallelism``)."""
+    ``spec.tasks[*].replicas``, ``spec.parallelism``; elastic Workers counted at
+    ``spec.elasticPolicy.maxReplicas``)."""
     branches = [
         "object.apiVersion.startsWith('batch.volcano.sh/') ? 'spec.tasks[*].replicas'",
         "object.apiVersion == 'batch/v1' ? 'spec.parallelism'",
     ]
-    branches += [
-        f"object.kind == '{kind}' ? 'spec.{field}[*].replicas'"
-        for kind, field in KUBEFLOW_REPLICA_SPECS.items()
-    ]
+    for kind, field in KUBEFLOW_REPLICA_SPECS.items():
+        path = f"'spec.{field}[*].replicas'"
+        if kind in ELASTIC_KINDS:
+            path = (
+                f"({_ELASTIC} >= 0 ? 'spec.{field}[*].replicas (Worker: "
+                f"spec.elasticPolicy.maxReplicas ' + string({_ELASTIC}) + ')' : {path})"
+            )
+        branches.append(f"object.kind == '{kind}' ? {path}")
     return " : ".join(branches) + " : 'replicas'"
 
 
 def _sized(replica: str) -> str:
-    """CEL: the replica type map with its per-replica ``gpus``, ``cpu`` and ``memory``."""
-    containers = f"{replica}.containers"
+    """CEL: the replica type map with one pod's effective ``gpus``, ``cpu`` and ``memory``
+    (``infra.policies.pod_resources.pod_request``)."""
     return (
         f"{{'path': dyn({replica}.path), 'replicas': dyn({replica}.replicas), "
-        f"'gpus': dyn({_pod_sum(containers, GPU_RESOURCE, 'limits', 'requests')}), "
-        f"'cpu': dyn({_pod_sum(containers, 'cpu', 'requests', 'limits')}), "
-        f"'memory': dyn({_pod_sum(containers, 'memory', 'requests', 'limits')}), "
+        f"'gpus': dyn({pod_request(replica, GPU_RESOURCE)}), "
+        f"'cpu': dyn({pod_request(replica, 'cpu')}), "
+        f"'memory': dyn({pod_request(replica, 'memory')}), "
         f"'tolerations': dyn({replica}.tolerations), "
         f"'nodeSelector': dyn({replica}.nodeSelector)}}"
     )
@@ -303,9 +337,20 @@ _VOLCANO = "object.apiVersion.startsWith('batch.volcano.sh/')"
 _SCHEDULING = "object.spec.runPolicy.schedulingPolicy"
 _HAS_SCHEDULING = f"{_KUBEFLOW} && has(object.spec.runPolicy) && has({_SCHEDULING})"
 
-#: ``(name, CEL)`` of the policy's variables, in order (later ones read earlier ones).
+#: ``(name, CEL)`` of the policy's variables, in order (later ones read earlier ones; all may
+#: read ``limits``, the team's limits, which ``policy_spec`` puts first).
 VARIABLES: tuple[tuple[str, str], ...] = (
     ("types", _replica_types()),
+    (
+        "requestErrors",
+        "variables.types.map(r, " + request_errors("r") + ").filter(l, size(l) > 0).map(l, l[0])",
+    ),
+    (
+        "unofferedErrors",
+        "variables.types.map(r, "
+        + unoffered_errors("r", OFFERED_ACCELERATORS)
+        + ").filter(l, size(l) > 0).map(l, l[0])",
+    ),
     ("replicas", f"variables.types.map(r, {_sized('r')})"),
     (
         "queue",
@@ -338,11 +383,11 @@ VARIABLES: tuple[tuple[str, str], ...] = (
     (
         "toleratesGpuTaint",
         # per replica type: whether one of its tolerations tolerates the GPU taint
-        "variables.replicas.map(r, !('gpuTaintKey' in params.data) || r.tolerations.exists(t, "
-        "(!has(t.effect) || t.effect == '' || t.effect == params.data['gpuTaintEffect']) && "
-        "(has(t.key) && t.key != '' ? (t.key == params.data['gpuTaintKey'] && "
+        f"variables.replicas.map(r, !{_known('gpuTaintKey')} || r.tolerations.exists(t, "
+        f"(!has(t.effect) || t.effect == '' || t.effect == {_param('gpuTaintEffect')}) && "
+        f"(has(t.key) && t.key != '' ? (t.key == {_param('gpuTaintKey')} && "
         "((has(t.operator) && t.operator == 'Exists') || "
-        "(has(t.value) ? t.value : '') == params.data['gpuTaintValue'])) : "
+        f"(has(t.value) ? t.value : '') == {_param('gpuTaintValue')})) : "
         "(has(t.operator) && t.operator == 'Exists'))))",
     ),
 )
@@ -397,7 +442,60 @@ _BAD_GPU_TYPE = (
 )
 _TEMPLATE = ".template.spec.containers[*].resources"
 
+_SCALE_FIELD = "{" + ", ".join(f"'{r}': '{f}'" for r, f in SCALABLE.items()) + "}"
+
+
+def _scale_replicas(scale: str) -> str:
+    """CEL: ``spec.replicas`` of an autoscaling/v1 Scale (``object``/``oldObject``; unset = 0)."""
+    return f"(has({scale}.spec) && has({scale}.spec.replicas) ? {scale}.spec.replicas : 0)"
+
+
+_NEW_REPLICAS = _scale_replicas("object")
+_OLD_REPLICAS = _scale_replicas("oldObject")
+
 RULES: tuple[Rule, ...] = (
+    Rule(
+        "scale-up",
+        # a Scale (autoscaling/v1) carries a replica count and no pod template: the whole job
+        # cannot be checked from it, so growth goes through the job's spec (checked in full)
+        f"request.subResource != 'scale' || {_NEW_REPLICAS} <= {_OLD_REPLICAS} || "
+        f"request.userInfo.username in {list(SCALERS)}",
+        "request.resource.resource + '/scale: scaling ' + request.name + ' up from ' + "
+        f"string({_OLD_REPLICAS}) + ' to ' + string({_NEW_REPLICAS}) + ' replicas through the "
+        "scale subresource is refused (a Scale carries no pod template, so the guardrails cannot "
+        f"check the job): set ' + {_SCALE_FIELD}[request.resource.resource] + ' on the job "
+        "itself, where every limit is checked, or give it an elasticPolicy (scaled by the "
+        "autoscaler up to its checked maxReplicas)'",
+        "a training job grows through its own spec, not its `/scale` subresource (scaling down, "
+        "and the HorizontalPodAutoscaler within an elastic job's checked `maxReplicas`, pass)",
+        "`pytorchjobs/scale: scaling <job> up from <n> to <m> replicas through the scale "
+        "subresource is refused (...): set spec.pytorchReplicaSpecs.Worker.replicas on the job "
+        "itself, where every limit is checked, ...`",
+    ),
+    Rule(
+        "requests-limits",
+        "size(variables.requestErrors) == 0",
+        "variables.requestErrors[0] + ': Kubernetes would refuse every pod of the job'",
+        "every request is one Kubernetes accepts: at most its limit (`cpu`, `memory`, "
+        "`ephemeral-storage`), equal to it for extended resources such as `nvidia.com/gpu`; "
+        "pod-level `spec.resources` only for `cpu`, `memory`, `hugepages-*`",
+        "`spec.pytorchReplicaSpecs.Worker.template.spec.containers[pytorch].resources.requests"
+        "[nvidia.com/gpu]: request 9 differs from its limit 0 (nvidia.com/gpu cannot be "
+        "overcommitted: requests must equal limits): Kubernetes would refuse every pod of the "
+        "job`",
+    ),
+    Rule(
+        "accelerators",
+        "size(variables.unofferedErrors) == 0",
+        "variables.unofferedErrors[0] + ': no node of ' + "
+        f"{_team()} + \"'s pools offers this resource (they offer whole GPUs as {GPU_RESOURCE}; "
+        "MIG slices and other accelerators are not configured), so the pod would never be "
+        'scheduled"',
+        f"accelerator resources (`nvidia.com/*`, `amd.com/*`, `gpu.intel.com/*`) are only "
+        f"`{GPU_RESOURCE}`, the one the team's pools offer",
+        "`spec.pytorchReplicaSpecs.Worker.template.spec.containers[pytorch].resources.limits"
+        "[nvidia.com/mig-7g.80gb]: no node of team <t>'s pools offers this resource (...)`",
+    ),
     Rule(
         "queue",
         # '' and Volcano's 'default' (its job webhook fills in 'default' when unset) both end
@@ -503,10 +601,10 @@ RULES: tuple[Rule, ...] = (
         "gpu-toleration",
         f"!variables.replicas.exists(r, {_BAD_TOLERATION})",
         f"{_first(_BAD_TOLERATION)}.path + '.template.spec.tolerations: a replica requests GPUs "
-        "but does not tolerate the GPU nodes\\' taint ' + params.data['gpuTaintKey'] + '=' + "
-        "params.data['gpuTaintValue'] + ':' + params.data['gpuTaintEffect'] + ' (add {key: ' + "
-        "params.data['gpuTaintKey'] + ', operator: Exists, effect: ' + "
-        "params.data['gpuTaintEffect'] + '})'",
+        "but does not tolerate the GPU nodes\\' taint ' + "
+        f"{_param('gpuTaintKey')} + '=' + {_param('gpuTaintValue')} + ':' + "
+        f"{_param('gpuTaintEffect')} + ' (add {{key: ' + {_param('gpuTaintKey')} + "
+        f"', operator: Exists, effect: ' + {_param('gpuTaintEffect')} + '}})'",
         "a replica requesting GPUs tolerates the GPU pools' taint",
         "`spec.pytorchReplicaSpecs.Worker.template.spec.tolerations: a replica requests GPUs but "
         "does not tolerate the GPU nodes' taint nvidia.com/gpu=present:NoSchedule (add ...)`",
@@ -534,12 +632,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def policy_spec() -> dict[str, Any]:
-    """The ValidatingAdmissionPolicy's ``spec`` (the same for every team; module docstring)."""
+def policy_spec(limits: TrainingLimits) -> dict[str, Any]:
+    """The ValidatingAdmissionPolicy's ``spec`` for the team of ``limits`` (module docstring):
+    the limits are the policy's first variable, so no params object is involved."""
     operations = ["CREATE", "UPDATE"]
     return {
         "failurePolicy": "Fail",
-        "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
         "matchConstraints": {
             "resourceRules": [
                 {
@@ -547,6 +645,12 @@ def policy_spec() -> dict[str, Any]:
                     "apiVersions": ["v1"],
                     "operations": operations,
                     "resources": _KUBEFLOW_RESOURCES,
+                },
+                {
+                    "apiGroups": ["kubeflow.org"],
+                    "apiVersions": ["v1"],
+                    "operations": ["UPDATE"],
+                    "resources": [f"{r}/scale" for r in SCALABLE],
                 },
                 {
                     "apiGroups": ["batch.volcano.sh"],
@@ -565,7 +669,8 @@ def policy_spec() -> dict[str, Any]:
         "matchConditions": [
             {
                 "name": "spec-created-or-changed",
-                "expression": "request.operation == 'CREATE' || object.spec != oldObject.spec",
+                "expression": "request.operation == 'CREATE' || !has(object.spec) || "
+                "!has(oldObject.spec) || object.spec != oldObject.spec",
             },
             {
                 "name": "batch-jobs-labelled-as-training",
@@ -573,22 +678,19 @@ def policy_spec() -> dict[str, Any]:
                 f"&& '{MODEL_LABEL}' in object.metadata.labels)",
             },
         ],
-        "variables": [{"name": name, "expression": cel} for name, cel in VARIABLES],
+        "variables": [
+            {"name": name, "expression": cel}
+            for name, cel in (("limits", limits_literal(limits)), *VARIABLES)
+        ],
         "validations": [rule.validation() for rule in RULES],
     }
 
 
 def binding_spec(team: str) -> dict[str, Any]:
-    """The binding's ``spec``: the team's policy, Deny, in the team's namespace only, with the
-    params ConfigMap of the job's own namespace (missing: refused)."""
+    """The binding's ``spec``: the team's policy, Deny, in the team's namespace only."""
     return {
         "policyName": policy_name(team),
         "validationActions": ["Deny"],
-        "paramRef": {
-            "name": LIMITS_CONFIGMAP,
-            "namespace": team,
-            "parameterNotFoundAction": "Deny",
-        },
         "matchResources": {
             "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: team}},
         },
@@ -596,7 +698,7 @@ def binding_spec(team: str) -> dict[str, Any]:
 
 
 def manifests(limits: TrainingLimits) -> list[dict[str, Any]]:
-    """Params ConfigMap, policy and binding of one team, in apply order."""
+    """Limits ConfigMap, policy and binding of one team, in apply order."""
     name = policy_name(limits.team)
     api = "admissionregistration.k8s.io/v1"
     return [
@@ -605,7 +707,7 @@ def manifests(limits: TrainingLimits) -> list[dict[str, Any]]:
             "apiVersion": api,
             "kind": "ValidatingAdmissionPolicy",
             "metadata": {"name": name},
-            "spec": policy_spec(),
+            "spec": policy_spec(limits),
         },
         {
             "apiVersion": api,

@@ -10,12 +10,20 @@ For EACH rule a violating job is refused with a message naming the field path an
 the matching valid job (the same job with the one defect removed) is accepted. The inputs are
 kept in ``CASES``. Also: the other job kinds (TFJob, XGBoostJob, MPIJob, Volcano Job, batch/v1
 Job with ``kubeai.dev/model``) go through the same rules, unlabelled batch Jobs are left alone,
-and every job ``kubeai train submit`` renders from the same params ConfigMap is admitted.
+and every job ``kubeai train submit`` renders from the same limits ConfigMap is admitted.
+
+The trial's bypasses are kept with their right answers: a GPU request over its limit
+(``requests-limits``), a MIG resource no pool offers (``accelerators``), init containers, sidecars
+and pod-level ``spec.resources`` counted as Kubernetes counts them, an elastic PyTorchJob's
+``maxReplicas`` counted as Workers, ``pytorchjobs/scale`` to 5000 replicas refused (on a stored
+job; the HPA controller may scale), and, with the limits ConfigMap deleted, a stored job's
+metadata patch admitted while its spec is still checked.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,10 +36,10 @@ from glue.training.jobspec import JobSpec, render_pytorchjob
 from infra import upstream
 from infra.config import TeamConfig, parse_config
 from infra.controlplane.harness import ControlPlane
-from infra.policies.training import manifests, training_limits
+from infra.policies.training import limits_configmap, manifests, training_limits
 from infra.render import platform_for
 from tests.support.helm import REPO_ROOT
-from tests.support.kubeapi import DRY_RUN, KubeApi, message
+from tests.support.kubeapi import DRY_RUN, KubeApi, impersonating, message
 
 STACKS_DIR = REPO_ROOT / "stacks"
 TEAM = "guarded"
@@ -43,6 +51,8 @@ CRDS = (
     "volcano/v1.15.1/batch.volcano.sh_jobs.yaml",
 )
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+HPA_CONTROLLER = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
 
 
 def team_config() -> TeamConfig:
@@ -96,6 +106,30 @@ def pytorch(workers: int = 1, name: str = "job", **worker: Any) -> dict[str, Any
     }
 
 
+def worker_container(job: dict[str, Any], **resources: Any) -> dict[str, Any]:
+    """``job`` (a ``pytorch``) with its Worker container's ``resources`` replaced."""
+    job = copy.deepcopy(job)
+    pod_spec = job["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]
+    pod_spec["containers"][0]["resources"] = resources
+    return job
+
+
+def init_container(gpus: int, *, sidecar: bool = False) -> dict[str, Any]:
+    """An init container asking for ``gpus`` (a sidecar: ``restartPolicy: Always``)."""
+    body = container(cpu="100m", memory="64Mi", gpus=gpus)
+    body["name"] = "sidecar" if sidecar else "fetch"
+    if sidecar:
+        body["restartPolicy"] = "Always"
+    return body
+
+
+def elastic(job: dict[str, Any], most: int) -> dict[str, Any]:
+    """``job`` (a ``pytorch``) made elastic: Workers may grow to ``most``."""
+    job = copy.deepcopy(job)
+    job["spec"]["elasticPolicy"] = {"minReplicas": 1, "maxReplicas": most}
+    return job
+
+
 def scheduling(job: dict[str, Any], **policy: Any) -> dict[str, Any]:
     """``job`` with ``spec.runPolicy.schedulingPolicy`` set to ``policy``."""
     job = copy.deepcopy(job)
@@ -105,6 +139,30 @@ def scheduling(job: dict[str, Any], **policy: Any) -> dict[str, Any]:
 
 #: rule -> (violating job, the words its message must hold, the matching valid job)
 CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
+    "requests-limits": (
+        # the trial's input: GPU limit 0 with request 9 (counted 0 GPUs before)
+        worker_container(
+            pytorch(gpus=1), requests={"nvidia.com/gpu": 9}, limits={"nvidia.com/gpu": 0}
+        ),
+        [
+            "spec.pytorchReplicaSpecs.Worker.template.spec.containers[pytorch].resources"
+            ".requests[nvidia.com/gpu]: request 9 differs from its limit 0",
+            "Kubernetes would refuse every pod",
+        ],
+        worker_container(
+            pytorch(gpus=1), requests={"nvidia.com/gpu": 8}, limits={"nvidia.com/gpu": 8}
+        ),
+    ),
+    "accelerators": (
+        # the trial's input: a MIG resource no pool offers (not counted before)
+        worker_container(pytorch(gpus=1), limits={"nvidia.com/mig-7g.80gb": 500}),
+        [
+            "spec.pytorchReplicaSpecs.Worker.template.spec.containers[pytorch].resources"
+            ".limits[nvidia.com/mig-7g.80gb]",
+            "no node of team guarded's pools offers this resource",
+        ],
+        worker_container(pytorch(gpus=1), limits={"nvidia.com/gpu": 1}),
+    ),
     "queue": (
         scheduling(pytorch(), queue="search"),
         ["spec.runPolicy.schedulingPolicy.queue", "queue search", "use guarded"],
@@ -387,3 +445,141 @@ def test_train_submit_creates_the_job_through_the_kubeconfig(
     assert job["spec"]["runPolicy"]["schedulingPolicy"] == {"queue": TEAM, "minAvailable": 2}
     assert job["metadata"]["labels"] == {"kubeai.dev/model": "digits"}
     assert kube.client.delete(path).is_success
+
+
+#: the trial's bypasses counted now, each (violating job, words, the matching valid job)
+COUNTED: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
+    "init-container-gpus": (
+        # max(init 64, containers 1) = 64 GPUs per replica (upstream AggregateContainerRequests)
+        pytorch(gpus=1, initContainers=[init_container(64)]),
+        ["spec.pytorchReplicaSpecs[*].replicas x containers[*]", "64 GPUs in all", "at most 16"],
+        pytorch(gpus=8, initContainers=[init_container(8)]),
+    ),
+    "elastic-max-replicas": (
+        elastic(pytorch(), 1000),
+        [
+            "spec.pytorchReplicaSpecs[*].replicas (Worker: spec.elasticPolicy.maxReplicas 1000)",
+            "a gang of 1001 pods exceeds the 500 pods",
+        ],
+        elastic(pytorch(), 4),
+    ),
+    "elastic-max-replicas-gpus": (
+        elastic(pytorch(gpus=8), 3),
+        ["spec.elasticPolicy.maxReplicas 3", "24 GPUs in all", "at most 16"],
+        elastic(pytorch(gpus=8), 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(COUNTED))
+def test_init_containers_and_elastic_workers_are_counted(kube: KubeApi, case: str) -> None:
+    violating, words, valid = COUNTED[case]
+    assert_refused(kube, violating, words)
+    assert_accepted(kube, valid)
+
+
+def test_sidecars_add_to_the_containers_and_init_containers_do_not(kube: KubeApi) -> None:
+    """A sidecar (init, ``restartPolicy: Always``) runs beside the containers: 8 + 1 GPUs; a
+    plain init container runs before them: max(1, 8)."""
+    sidecar = batch_job(gpus=8)
+    sidecar["spec"]["template"]["spec"]["initContainers"] = [init_container(1, sidecar=True)]
+    assert_refused(kube, sidecar, ["spec.template.spec.containers[*]", "9 GPUs", "has 8"])
+    plain = batch_job(gpus=8)
+    plain["spec"]["template"]["spec"]["initContainers"] = [init_container(1)]
+    assert_accepted(kube, plain)
+
+
+def test_pod_level_resources_are_counted(kube: KubeApi) -> None:
+    """The trial's input: a labelled batch Job whose pod-level ``spec.resources`` (Kubernetes
+    1.34+) ask for 100Ti memory and 10k CPUs."""
+
+    def with_pod_level(**requests: str) -> dict[str, Any]:
+        job = batch_job()
+        job["spec"]["template"]["spec"]["resources"] = {"requests": requests}
+        return job
+
+    assert_refused(
+        kube,
+        with_pod_level(cpu="10k", memory="100Ti"),
+        ["spec.parallelism x containers[*].resources.requests.cpu", "10000 CPUs in all"],
+    )
+    assert_refused(
+        kube,
+        with_pod_level(memory="100Ti"),
+        ["spec.parallelism x containers[*].resources.requests.memory", "102400Gi in all"],
+    )
+    assert_accepted(kube, with_pod_level(cpu="4", memory="16Gi"))
+
+
+@pytest.fixture
+def stored(kube: KubeApi) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A PyTorchJob really stored (one Master, one Worker): its path and manifest."""
+    job = pytorch(name="stored")
+    path = kube.path(job["apiVersion"], job["kind"], namespace=TEAM)
+    response = kube.client.post(path, json=job)
+    assert response.is_success, message(response)
+    yield f"{path}/stored", job
+    assert kube.client.delete(f"{path}/stored").is_success
+
+
+def test_scaling_up_through_the_scale_subresource_is_refused(
+    kube: KubeApi, stored: tuple[str, dict[str, Any]], control_plane: ControlPlane
+) -> None:
+    """The trial's input: merge-patching ``pytorchjobs/scale`` to 5000 replicas (admitted
+    before, while the same change through the job was refused)."""
+    path, _ = stored
+    patch = json.dumps({"spec": {"replicas": 5000}})
+    response = kube.client.patch(f"{path}/scale", content=patch, headers=MERGE_PATCH)
+    assert response.status_code in (403, 422), response.text
+    text = message(response)
+    for word in (
+        "pytorchjobs/scale: scaling stored up from 1 to 5000 replicas",
+        "spec.pytorchReplicaSpecs.Worker.replicas on the job itself",
+    ):
+        assert word in text, text
+    worker = {"spec": {"pytorchReplicaSpecs": {"Worker": {"replicas": 5000}}}}
+    response = kube.client.patch(path, content=json.dumps(worker), headers=MERGE_PATCH)
+    assert response.status_code in (403, 422), response.text  # the job itself: checked in full
+    assert kube.client.get(f"{path}/scale").json()["spec"]["replicas"] == 1
+    down = json.dumps({"spec": {"replicas": 0}})
+    response = kube.client.patch(f"{path}/scale", params=DRY_RUN, content=down, headers=MERGE_PATCH)
+    assert response.is_success, message(response)
+    # the HorizontalPodAutoscaler (an elastic job's, bounded by its checked maxReplicas) may
+    with impersonating(control_plane, HPA_CONTROLLER) as hpa:
+        scale = hpa.get(f"{path}/scale").json()
+        scale["spec"]["replicas"] = 3
+        response = hpa.put(f"{path}/scale", params=DRY_RUN, json=scale)
+        assert response.is_success, message(response)
+
+
+def test_updates_that_keep_the_spec_pass_without_the_limits_configmap(
+    kube: KubeApi, stored: tuple[str, dict[str, Any]]
+) -> None:
+    """The trial's input: with ConfigMap kubeai-training-limits deleted (team admins may delete
+    ConfigMaps), a metadata patch (the controller's annotations) was refused 422 "no params
+    found". The limits now live in the policy: annotations pass, the spec is still checked."""
+    path, _ = stored
+    limits = limits_configmap(
+        training_limits(team_config(), platform_for(team_config(), STACKS_DIR))
+    )
+    configmap = kube.object_path(limits)
+    try:
+        # an edited ConfigMap loosens nothing: it is no input of the policy
+        loosened = copy.deepcopy(limits)
+        loosened["data"].update(maxGpus="1000", maxPods="100000")
+        assert kube.apply(loosened).is_success
+        violating, words, _ = CASES["gang-gpus"]
+        assert_refused(kube, violating, words)
+        assert kube.client.delete(configmap).is_success
+        note = {"metadata": {"annotations": {"kubeai.dev/registration": "pending"}}}
+        response = kube.client.patch(path, content=json.dumps(note), headers=MERGE_PATCH)
+        assert response.is_success, message(response)
+        worker = {"spec": {"pytorchReplicaSpecs": {"Worker": {"replicas": 5000}}}}
+        response = kube.client.patch(
+            path, params=DRY_RUN, content=json.dumps(worker), headers=MERGE_PATCH
+        )
+        assert response.status_code in (403, 422), response.text
+        assert "a gang of 5001 pods exceeds the 500 pods" in message(response)
+        assert_refused(kube, CASES["queue"][0], CASES["queue"][1])
+    finally:
+        assert kube.apply(limits).is_success

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from infra.quantity import parse_quantity
+from infra.quantity import MAX_QUANTITY, parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,10 @@ def test_parse(text, amount) -> None:
 def test_refused(text) -> None:
     with pytest.raises(ValueError, match="not a Kubernetes quantity"):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize("value", ["1e400", "9223372036854775808", "8Ei", "1e999999999999"])
+def test_amounts_beyond_what_kubernetes_keeps_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="larger than Kubernetes keeps"):
+        parse_quantity(value)
+    assert parse_quantity("9223372036854775807") == MAX_QUANTITY

@@ -516,7 +516,8 @@ def test_training_guardrails_are_declared_after_the_namespace(team_run) -> None:
     vap = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
     policy = run.one(vap, "team-training-policy")
     assert policy.inputs["metadata"]["name"] == "kubeai-training-cv"
-    assert policy.inputs["spec"]["validations"] == policy_spec()["validations"]
+    limits = training_limits(factories.team_config(), platform)
+    assert policy.inputs["spec"] == policy_spec(limits)
     binding = run.one(f"{vap}Binding", "team-training-policy-binding")
     assert binding.inputs["spec"] == binding_spec("cv")
     assert {"team-training-policy", "team-training-limits"} <= set(binding.depends_on)

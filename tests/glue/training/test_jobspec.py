@@ -40,7 +40,8 @@ def test_renders_a_gang_in_the_team_queue_with_gpus_tolerations_and_the_model_la
     assert job["metadata"]["generateName"] == "digits-"
     assert job["metadata"]["labels"] == {"kubeai.dev/model": "digits"}
     assert job["metadata"]["annotations"] == {
-        "kubeai.dev/artifact-uri": "s3://bucket/models/digits/run-1"
+        "kubeai.dev/artifact-uri": "s3://bucket/models/digits/run-1",
+        "kubeai.dev/params": '{"epochs": 3, "lr": 0.01}',
     }
     assert job["spec"]["runPolicy"]["schedulingPolicy"] == {"queue": "cv", "minAvailable": 3}
     replicas = job["spec"]["pytorchReplicaSpecs"]
@@ -90,6 +91,21 @@ def test_more_gpus_than_a_node_holds_names_the_key() -> None:
         ({k: v for k, v in SPEC.items() if k != "image"}, "image"),
         ({**SPEC, "command": []}, "command"),
         ({**SPEC, "params": {"lr": [1]}}, "params.lr"),
+        # the trial's inputs: coerced, infinite or system-hiding values are refused, not taken
+        ({**SPEC, "gpusPerReplica": True}, "gpusPerReplica"),
+        ({**SPEC, "workers": "3"}, "workers"),
+        ({**SPEC, "workers": 2.0}, "workers"),
+        ({**SPEC, "cpu": "1e400"}, "cpu"),
+        ({**SPEC, "memory": "9Ei"}, "memory"),
+        ({**SPEC, "datasetMountPath": "/"}, "datasetMountPath"),
+        ({**SPEC, "datasetMountPath": "/proc"}, "datasetMountPath"),
+        ({**SPEC, "datasetMountPath": "/etc/ssl"}, "datasetMountPath"),
+        ({**SPEC, "datasetMountPath": "/usr/lib/x"}, "datasetMountPath"),
+        ({**SPEC, "datasetMountPath": "/var/run/secrets"}, "datasetMountPath"),
+        ({**SPEC, "datasetMountPath": "/data/../etc"}, "datasetMountPath"),
+        ({**SPEC, "datasetMountPath": "data"}, "datasetMountPath"),
+        ({**SPEC, "params": {"learning rate": 0.1}}, "params"),
+        ({**SPEC, "params": {"lr": float("nan")}}, "params"),
         ({**SPEC, "artifactUri": "not a uri"}, "artifactUri"),
         (["model"], "(spec)"),
     ],
@@ -112,3 +128,26 @@ def test_limits_from_the_policy_params_configmap() -> None:
         TeamLimits.from_configmap({"data": {}})
     with pytest.raises(JobSpecError, match=r"data\.maxGpusPerNode"):
         TeamLimits.from_configmap({"data": {"queue": "cv", "maxGpusPerNode": "x"}})
+
+
+@pytest.mark.parametrize("path", ["/data", "/mnt/datasets/clicks", "/workspace/data", "/varied"])
+def test_dataset_mount_paths_outside_system_directories_are_taken(path: str) -> None:
+    job = render_pytorchjob(parse_spec({**SPEC, "datasetMountPath": path}), LIMITS, namespace="cv")
+    pod = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    assert pod["containers"][0]["volumeMounts"][0]["mountPath"] == path
+
+
+def test_the_controller_reads_the_rendered_params() -> None:
+    """The trial's spec ``params: {lr: 0.01, epochs: 10}``: the lifecycle controller's own
+    ``jobs.params`` finds them on the rendered job (it reads the annotation, not the env)."""
+    from glue.controller import jobs
+
+    spec = parse_spec({**SPEC, "params": {"lr": 0.01, "epochs": 10, "amp": True}})
+    job = render_pytorchjob(spec, LIMITS, namespace="cv")
+    job["metadata"]["name"] = "digits-1"
+    assert jobs.params(jobs.kind_of(job), job) == {"lr": "0.01", "epochs": "10", "amp": "true"}
+    # the training code still gets them as one JSON env
+    container = job["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [
+        {"name": "KUBEAI_PARAMS", "value": '{"amp": true, "epochs": 10, "lr": 0.01}'}
+    ]

@@ -7,21 +7,27 @@ kubernetes-validate like every built-in object), and the rule table.
 
 from __future__ import annotations
 
+import json
 import re
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from infra.policies.training import (
+    KUBEFLOW_REPLICA_SPECS,
     LIMITS_CONFIGMAP,
     RULES,
+    SCALABLE,
     VARIABLES,
     binding_spec,
+    limits_literal,
     manifests,
     policy_name,
     policy_spec,
     training_limits,
 )
+from infra.validate import crds_dir
 from tests.infra import factories
 
 K8S_VERSION = "1.34"
@@ -98,23 +104,24 @@ def test_manifests_are_valid_kubernetes_objects() -> None:
     assert docs[1]["metadata"]["name"] == docs[2]["metadata"]["name"] == policy_name("cv")
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    assert docs[1]["spec"] == policy_spec(limits())
 
 
-def test_binding_denies_in_the_team_namespace_only_with_its_params() -> None:
+def test_binding_denies_in_the_team_namespace_only_without_params() -> None:
+    """No paramRef: the apiserver resolves a binding's params before its matchConditions
+    (k8s.io/apiserver v0.35.4 policy_dispatcher.go ``CollectParams``), so with a params object a
+    missing ConfigMap refused even the controller's annotation patches; the limits are the
+    policy's own variable instead."""
     spec = binding_spec("cv")
     assert spec["validationActions"] == ["Deny"]
-    assert spec["paramRef"] == {
-        "name": LIMITS_CONFIGMAP,
-        "namespace": "cv",
-        "parameterNotFoundAction": "Deny",
-    }
+    assert "paramRef" not in spec
     assert spec["matchResources"]["namespaceSelector"] == {
         "matchLabels": {"kubernetes.io/metadata.name": "cv"}
     }
 
 
 def test_policy_matches_the_training_job_kinds_and_spares_non_spec_updates() -> None:
-    spec = policy_spec()
+    spec = policy_spec(limits())
     rules = {
         (group, resource)
         for rule in spec["matchConstraints"]["resourceRules"]
@@ -126,23 +133,45 @@ def test_policy_matches_the_training_job_kinds_and_spares_non_spec_updates() -> 
         ("kubeflow.org", "tfjobs"),
         ("kubeflow.org", "xgboostjobs"),
         ("kubeflow.org", "mpijobs"),
+        ("kubeflow.org", "pytorchjobs/scale"),
         ("batch.volcano.sh", "jobs"),
         ("batch", "jobs"),
     }
     conditions = [c["expression"] for c in spec["matchConditions"]]
     assert "object.spec != oldObject.spec" in conditions[0]
     assert "kubeai.dev/model" in conditions[1]
-    assert spec["paramKind"] == {"apiVersion": "v1", "kind": "ConfigMap"}
+    assert "paramKind" not in spec
     assert spec["failurePolicy"] == "Fail"
+    first = spec["variables"][0]
+    assert first["name"] == "limits"
+    assert json.loads(first["expression"]) == limits().data()  # a CEL map literal of strings
+
+
+def test_limits_literal_escapes_like_cel() -> None:
+    assert limits_literal(limits()).startswith('{"team": "cv", "queue": "cv"')
+
+
+def test_scale_subresources_are_those_the_pinned_crds_declare() -> None:
+    """Of the checked kinds, which serve ``/scale`` (training-operator v1.9.4: PyTorchJob)."""
+    declared = set()
+    for path in (crds_dir() / "training-operator" / "v1.9.4").glob("kubeflow.org_*.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        if crd["spec"]["names"]["kind"] not in KUBEFLOW_REPLICA_SPECS:
+            continue
+        for version in crd["spec"]["versions"]:
+            scale = (version.get("subresources") or {}).get("scale")
+            if scale:
+                declared.add(crd["spec"]["names"]["plural"])
+                field = scale["specReplicasPath"].lstrip(".")
+                assert SCALABLE[crd["spec"]["names"]["plural"]] == field
+    assert declared == set(SCALABLE)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
 def test_every_rule_has_a_message_naming_a_field_and_a_limit(rule) -> None:
     validation = rule.validation()
     assert set(validation) == {"expression", "messageExpression", "message", "reason"}
-    assert "params.data" in rule.expression + rule.message_expression or "variables." in (
-        rule.expression
-    )
+    assert "variables." in rule.expression or "request." in rule.expression
     assert rule.message.startswith("`") and rule.message.endswith("`")
     # each CEL text has balanced parentheses and brackets (the apiserver compiles it)
     for cel in (rule.expression, rule.message_expression):
@@ -151,8 +180,8 @@ def test_every_rule_has_a_message_naming_a_field_and_a_limit(rule) -> None:
 
 
 def test_variables_read_only_earlier_variables() -> None:
-    names = [name for name, _ in VARIABLES]
-    for index, (_, cel) in enumerate(VARIABLES):
+    names = ["limits", *(name for name, _ in VARIABLES)]
+    for index, (_, cel) in enumerate(VARIABLES, start=1):
         used = set(re.findall(r"variables\.(\w+)", cel))
         assert used <= set(names[:index]), (names[index], used)
 
