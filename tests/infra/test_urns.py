@@ -50,6 +50,9 @@ ADDED = {
     "kubernetes:core/v1:Secret",
     # the team's training admission params (infra.policies.training)
     "kubernetes:core/v1:ConfigMap",
+    # issue 11: the team's model-iteration pipeline and its retraining schedules (infra.pipelines)
+    "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate",
+    "kubernetes:argoproj.io/v1alpha1:CronWorkflow",
 }
 
 #: Resources deliberately gone: the per-pool alicloud providers (the stack's one explicit
