@@ -10,7 +10,7 @@
   ``release``, ``rollback``. They reach the registry like every command (``--registry-url``/
   ``KUBEAI_REGISTRY_URL``, ``--team``/``KUBEAI_TEAM``, ``KUBEAI_REGISTRY_TOKEN_FILE``) and
   write their output parameters as files under ``KUBEAI_PIPELINE_OUTPUTS``. The canary, verify,
-  release and rollback logic is ``glue.pipelines.gate``'s (imported when a step runs).
+  release and rollback logic is ``glue.pipelines.gate``'s.
 
 Exit status (``glue.cli.exit_codes``): 0 done (``verify`` also when the gate did not pass: its
 ``passed`` output decides); 1 refused or failed (a 403, a workflow that does not exist, no
@@ -38,6 +38,7 @@ from rich.text import Text
 from glue.cli.exit_codes import ExitCode
 from glue.cli.terminal import shown
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
+from glue.pipelines import gate
 
 app = typer.Typer(help="Run the model-iteration pipeline and follow it.", no_args_is_help=True)
 step_app = typer.Typer(
@@ -308,14 +309,6 @@ def _registry_errors() -> Iterator[None]:
         _fail(str(exc), ExitCode.UNAVAILABLE)
 
 
-def _gate() -> Any:
-    try:
-        from glue.pipelines import gate  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        _fail(f"the canary gate (glue.pipelines.gate) cannot be loaded: {exc}", ExitCode.FAILED)
-    return gate
-
-
 @step_app.command("prepare-job")
 def prepare_job_step(
     model: ModelOption,
@@ -381,7 +374,6 @@ def canary(
     ],
 ) -> None:
     """Assign the version to the service as canary with ``share`` of its replicas."""
-    gate = _gate()
     with _registry(ctx) as client, _registry_errors():
         gate.start_canary(client, service=service, model=model, version=version, share=share)
     console.print(f"{service}: {model} v{version} is canary ({share:g} of the replicas)")
@@ -408,10 +400,9 @@ def verify(
     min_requests: Annotated[
         int,
         typer.Option("--min-requests", min=1, help="Canary requests needed to judge."),
-    ] = 20,
+    ] = gate.MIN_REQUESTS,
 ) -> None:
     """Run the metric gate; outputs ``passed`` (true/false), ``reason`` and ``figures``."""
-    gate = _gate()
     with _registry(ctx) as client, _registry_errors():
         result = gate.verify(
             client,
@@ -438,7 +429,6 @@ def release(
     reason: ReasonOption = "",
 ) -> None:
     """Move ``production`` to the version (the canary passed)."""
-    gate = _gate()
     with _registry(ctx) as client, _registry_errors():
         gate.release(client, service=service, model=model, version=version, reason=reason)
     console.print(f"{model} v{version} released to production")
@@ -453,7 +443,6 @@ def rollback(
     reason: ReasonOption = "",
 ) -> None:
     """Clear the canary of ``service`` and record why."""
-    gate = _gate()
     with _registry(ctx) as client, _registry_errors():
         gate.rollback(client, service=service, model=model, version=version, reason=reason)
     console.print(f"{model} v{version} rolled back: {shown(reason)}")

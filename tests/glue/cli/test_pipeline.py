@@ -1,18 +1,16 @@
 """``kubeai pipeline``: submit (dry run, and to an apiserver stand-in that records requests),
 status, and the step commands the template's containers run.
 
-The canary gate (``glue.pipelines.gate``) is written in parallel; these tests drive the step
-commands with a small fake gate module of the agreed contract (``start_canary``, ``verify`` ->
-``GateResult(passed, reason, figures)``, ``release``, ``rollback``), installed as
-``glue.pipelines.gate`` for the test. ``wait-version`` runs against a real registry.
+The step commands run against a real registry on loopback: ``wait-version`` finds a version by
+its job's uid; ``canary``, ``verify``, ``release`` and ``rollback`` run the real canary gate
+(``glue.pipelines.gate``), with pod status reports carrying ``traffic`` standing in for the
+serving agents (as in tests/glue/pipelines/test_gate.py).
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from glue.cli.kubeconfig import KubeConnection
 from glue.cli.main import app
+from glue.cli.pipeline import OUTPUTS_ENV
+from glue.model_registry import schemas
+from glue.model_registry.client import RegistryClient
 from tests.glue.cli.conftest import publish_digits
 from tests.infra import crd_schema
 from tests.support.registry import RegistryServer
@@ -269,84 +270,143 @@ def test_wait_version_finds_the_jobs_version(registry: RegistryServer, tmp_path:
     assert r.exit_code == 1 and "no version of 'digits' from job uid nope" in r.output
 
 
-@dataclass(frozen=True)
-class GateResult:
-    passed: bool
-    reason: str
-    figures: dict[str, Any]
+@pytest.fixture
+def scene(registry: RegistryServer, tmp_path: Path) -> Iterator[RegistryClient]:
+    """The registry with digits v1 and v2, ``production`` -> 1 and service ``digits`` following
+    ``production``; yields a client of team ``cv``."""
+    with registry.client() as client:
+        publish_digits(registry, client, tmp_path)
+        client.set_alias("digits", "production", 1)
+        client.create_service(
+            schemas.ServiceCreate(
+                name="digits", assignments=[schemas.Assignment(model="digits", alias="production")]
+            )
+        )
+        yield client
+
+
+def _serve(
+    client: RegistryClient, pod: str, version: int, samples: list[tuple[int, int, float]]
+) -> None:
+    """Report ``pod`` of service ``digits`` serving ``version`` with cumulative (success,
+    failure, p99 ms) samples, as its serving agent does."""
+    for success, failure, p99_ms in samples:
+        client.report_pod_status(
+            "digits",
+            pod,
+            schemas.PodStatusReport(
+                models=[schemas.ObservedModel(model="digits", version=version, state="READY")],
+                traffic=[
+                    schemas.TrafficCounters(
+                        model="digits",
+                        version=version,
+                        success=success,
+                        failure=failure,
+                        duration_us=(success + failure) * 1000,
+                        p99_us=p99_ms * 1000,
+                    )
+                ],
+            ),
+        )
+
+
+def _step(registry: RegistryServer, *args: str, out: Path | None = None) -> Result:
+    """Run ``kubeai pipeline step ARGS`` on the registry (team ``cv``); exit 0 asserted."""
+    env = {OUTPUTS_ENV: str(out)} if out else {}
+    r = runner.invoke(
+        app, ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", *args], env=env
+    )
+    assert r.exit_code == 0, r.output
+    return r
+
+
+TARGET = ["--service", "digits", "--model", "digits", "--version", "2"]
+LIMITS = ["--window", "60", "--max-error-ratio", "0.01", "--min-requests", "20"]
+
+
+def test_canary_step_starts_the_canary(registry: RegistryServer, scene: RegistryClient) -> None:
+    r = _step(registry, "canary", *TARGET, "--share", "0.25")
+    assert "digits v2 is canary (0.25 of the replicas)" in r.output
+    (assignment,) = scene.get_service("digits").assignments
+    assert (assignment.canary_version, assignment.canary_share) == (2, 0.25)
+    assert assignment.canary_status == "active" and assignment.resolved_version == 1
 
 
 @pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """A fake ``glue.pipelines.gate`` recording its calls; ``verify`` fails a p99 over 10 ms."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-    module = types.ModuleType("glue.pipelines.gate")
-
-    def start_canary(client: Any, **kwargs: Any) -> None:
-        calls.append(("start_canary", kwargs))
-
-    def verify(
-        client: Any,
-        *,
-        service: str,
-        model: str,
-        canary: int,
-        window_s: float,
-        max_error_ratio: float,
-        max_p99_ms: float,
-        **_: Any,
-    ) -> GateResult:
-        calls.append(("verify", {"canary": canary, "window_s": window_s, "max_p99_ms": max_p99_ms}))
-        passed = max_p99_ms >= 10
-        reason = "within thresholds" if passed else "p99 +12 ms over stable (limit 5 ms)"
-        return GateResult(passed, reason, {"p99_delta_ms": 12, "error_ratio": 0.0})
-
-    def release(client: Any, **kwargs: Any) -> None:
-        calls.append(("release", kwargs))
-
-    def rollback(client: Any, **kwargs: Any) -> None:
-        calls.append(("rollback", kwargs))
-
-    for function in (start_canary, verify, release, rollback):
-        setattr(module, function.__name__, function)
-    monkeypatch.setitem(sys.modules, "glue.pipelines.gate", module)
-    return calls
+def canary(registry: RegistryServer, scene: RegistryClient) -> RegistryClient:
+    """``scene`` with v2 started as canary on half the pods by the ``canary`` step."""
+    _step(registry, "canary", *TARGET, "--share", "0.5")
+    return scene
 
 
-STEP = ["pipeline", "step", "--registry-url", "http://127.0.0.1:9", "--team", "cv"]
-TARGET = ["--service", "digits", "--model", "digits", "--version", "3"]
-
-
-def test_canary_release_and_rollback_call_the_gate(gate: list[Any]) -> None:
-    for args in (
-        ["canary", *TARGET, "--share", "0.25"],
-        ["release", *TARGET, "--reason", "within thresholds"],
-        ["rollback", *TARGET, "--reason", "p99 too high"],
-    ):
-        r = runner.invoke(app, [*STEP, *args])
-        assert r.exit_code == 0, r.output
-    assert gate == [
-        ("start_canary", {"service": "digits", "model": "digits", "version": 3, "share": 0.25}),
-        ("release", {"service": "digits", "model": "digits", "version": 3,
-                     "reason": "within thresholds"}),
-        ("rollback", {"service": "digits", "model": "digits", "version": 3,
-                      "reason": "p99 too high"}),
-    ]  # fmt: skip
-
-
-@pytest.mark.parametrize(("p99", "passed"), [("20", "true"), ("5", "false")])
-def test_verify_writes_its_verdict(gate: list[Any], tmp_path: Path, p99: str, passed: str) -> None:
-    out = tmp_path / "outputs"
+def test_canary_step_refuses_a_version_not_newer_than_production(
+    registry: RegistryServer, scene: RegistryClient
+) -> None:
     r = runner.invoke(
         app,
-        [*STEP, "verify", *TARGET, "--window", "60", "--max-error-ratio", "0.01",
-         "--max-p99-ms", p99],
-        env={"KUBEAI_PIPELINE_OUTPUTS": str(out)},
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "canary",
+         "--service", "digits", "--model", "digits", "--version", "1", "--share", "0.5"],
     )  # fmt: skip
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 2 and "422" in r.output
+
+
+@pytest.mark.parametrize(
+    ("samples", "bound", "passed", "reason"),
+    [
+        ([(0, 0, 2.5), (50, 0, 2.5)], ["--max-p99-ms", "5"], "true", "+0.500 ms vs stable"),
+        ([(0, 0, 2.5), (50, 0, 2.5)], ["--max-p99-ratio", "1.5"], "true", "1.25x stable"),
+        ([(0, 0, 2.0), (60, 40, 2.0)], ["--max-p99-ms", "5"], "false", "error ratio 0.4000"),
+        ([(0, 0, 9.0), (50, 0, 9.0)], ["--max-p99-ms", "5"], "false", "by 7.000 ms > 5 ms"),
+        ([(0, 0, 2.0), (10, 0, 2.0)], [], "false", "10 requests in 60s, fewer than 20"),
+    ],
+)
+def test_verify_writes_the_gates_verdict(
+    registry: RegistryServer,
+    canary: RegistryClient,
+    tmp_path: Path,
+    samples: list[tuple[int, int, float]],
+    bound: list[str],
+    passed: str,
+    reason: str,
+) -> None:
+    """A good canary passes; an erroring one, one whose p99 exceeds the stable version's by
+    more than ``--max-p99-ms`` and one with too few requests fail, with the reason."""
+    _serve(canary, "stable-0", 1, [(0, 0, 2.0), (100, 0, 2.0)])
+    _serve(canary, "canary-0", 2, samples)
+    out = tmp_path / "outputs"
+    _step(registry, "verify", *TARGET, *LIMITS, *bound, out=out)
     assert (out / "passed").read_text() == passed
-    assert json.loads((out / "figures").read_text())["p99_delta_ms"] == 12
-    assert gate == [("verify", {"canary": 3, "window_s": 60.0, "max_p99_ms": float(p99)})]
+    assert reason in (out / "reason").read_text()
+    figures = json.loads((out / "figures").read_text())
+    assert (figures["canary_version"], figures["stable_version"]) == (2, 1)
+    assert figures["canary"]["requests"] == sum(samples[-1][:2])
+
+
+def test_release_moves_production_and_clears_the_canary(
+    registry: RegistryServer, canary: RegistryClient
+) -> None:
+    r = _step(registry, "release", *TARGET, "--reason", "within thresholds")
+    assert "digits v2 released to production" in r.output
+    assert canary.get_model("digits").aliases["production"] == 2
+    (assignment,) = canary.get_service("digits").assignments
+    assert assignment.resolved_version == 2 and assignment.canary_version is None
+    assert canary.alias_history("digits").items[0].reason == "within thresholds"
+
+
+def test_rollback_clears_the_canary_and_records_why(
+    registry: RegistryServer, canary: RegistryClient
+) -> None:
+    r = _step(registry, "rollback", *TARGET, "--reason", "p99 too high")
+    assert "digits v2 rolled back: p99 too high" in r.output
+    (assignment,) = canary.get_service("digits").assignments
+    assert assignment.canary_version is None and assignment.canary_status == "cleared"
+    assert assignment.canary_cleared is not None
+    assert (assignment.canary_cleared.version, assignment.canary_cleared.reason) == (
+        2,
+        "p99 too high",
+    )
+    assert canary.audit(action="canary.clear").items[0].detail["reason"] == "p99 too high"
+    assert canary.get_model("digits").aliases["production"] == 1
 
 
 def test_every_command_the_template_runs_parses() -> None:
