@@ -21,6 +21,7 @@ apiserver or the registry cannot be reached.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -155,7 +156,8 @@ def submit(
         typer.Option(
             "--param",
             help="Another template parameter NAME=VALUE (canary-share, verify-window, "
-            "max-error-ratio, max-p99-latency-ms, version-timeout); repeatable.",
+            "max-error-ratio, max-p99-latency-ms, max-p99-ratio, min-requests, "
+            "version-timeout); repeatable.",
         ),
     ] = None,
     namespace: NamespaceOption = None,
@@ -379,6 +381,22 @@ def canary(
     console.print(f"{service}: {model} v{version} is canary ({share:g} of the replicas)")
 
 
+def _latency_bound(value: str) -> float | None:
+    """A latency bound of ``verify``: a number >= 0, or None for an empty value (the template
+    passes its parameter as is, and an empty parameter means: not judged)."""
+    if not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is no number (give an empty value to not judge)"
+        ) from None
+    if not math.isfinite(number) or number < 0:
+        raise typer.BadParameter(f"{value!r} must be a finite number >= 0")
+    return number
+
+
 @step_app.command()
 def verify(
     ctx: typer.Context,
@@ -391,11 +409,21 @@ def verify(
     ],
     max_p99_ms: Annotated[
         float | None,
-        typer.Option("--max-p99-ms", min=0, help="ms the canary's p99 may exceed the stable's."),
+        typer.Option(
+            "--max-p99-ms",
+            parser=_latency_bound,
+            metavar="MS",
+            help="ms the canary's p99 may exceed the stable's (empty: not judged).",
+        ),
     ] = None,
     max_p99_ratio: Annotated[
         float | None,
-        typer.Option("--max-p99-ratio", min=0, help="Highest canary/stable p99 ratio."),
+        typer.Option(
+            "--max-p99-ratio",
+            parser=_latency_bound,
+            metavar="RATIO",
+            help="Highest canary/stable p99 ratio (empty: not judged).",
+        ),
     ] = None,
     min_requests: Annotated[
         int,

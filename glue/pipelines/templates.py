@@ -20,10 +20,12 @@ template runs these steps, each a node of the workflow:
    whose source uid is the job's (the lifecycle controller registers it); outputs ``version``.
 5. ``canary``: ``kubeai pipeline step canary`` assigns it to ``service`` as canary with
    ``canary-share`` of the replicas.
-6. ``verify``: ``kubeai pipeline step verify`` runs the metric gate over ``verify-window``
-   seconds with the thresholds ``max-error-ratio`` and ``max-p99-latency-ms`` (how far the
-   canary's p99 may exceed the stable version's); outputs ``passed`` (``true``/``false``) and
-   ``reason``. A crashed verify counts as not passed (``continueOn.failed``, default ``false``).
+6. ``verify``: ``kubeai pipeline step verify`` runs the metric gate (``glue.pipelines.gate``)
+   over ``verify-window`` seconds with the thresholds ``max-error-ratio``, ``max-p99-latency-ms``
+   (milliseconds the canary's p99 may exceed the stable version's) and ``max-p99-ratio`` (canary
+   p99 / stable p99; an empty latency bound is not judged), once the canary served
+   ``min-requests``; outputs ``passed`` (``true``/``false``) and ``reason``. A crashed verify
+   counts as not passed (``continueOn.failed``, default ``false``).
 7. ``release`` (passed: move ``production``) or ``rollback`` (clear the canary, record the
    reason).
 
@@ -85,8 +87,14 @@ PARAMETERS: dict[str, tuple[str | None, str]] = {
     "max-error-ratio": ("0.01", "Highest error ratio (errors/requests) the canary may show."),
     "max-p99-latency-ms": (
         "50",
-        "Milliseconds the canary's p99 latency may exceed the stable version's.",
+        "Milliseconds the canary's p99 latency may exceed the stable version's (empty: not "
+        "judged).",
     ),
+    "max-p99-ratio": (
+        "",
+        "Highest ratio of the canary's p99 latency to the stable version's (empty: not judged).",
+    ),
+    "min-requests": ("20", "Canary requests the gate needs in its window to judge."),
 }
 
 #: Requests and limits of every container step (team namespaces' quota counts them).
@@ -295,6 +303,10 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
                 _param("max-error-ratio"),
                 "--max-p99-ms",
                 _param("max-p99-latency-ms"),
+                "--max-p99-ratio",
+                _param("max-p99-ratio"),
+                "--min-requests",
+                _param("min-requests"),
             ],
             inputs=["version"],
             outputs={"passed": "false", "reason": "the verify step failed before a verdict"},

@@ -17,6 +17,9 @@ Keys::
           verifyWindowSeconds: 300  # seconds of live metrics the gate compares
           maxErrorRatio: 0.01       # highest canary error ratio
           maxP99LatencyMs: 50       # ms the canary's p99 may exceed the stable version's
+                                    # (null: not judged)
+          maxP99Ratio: 1.5          # highest canary p99 / stable p99 (default null: not judged)
+          minRequests: 20           # canary requests the gate needs in its window to judge
           versionTimeoutSeconds: 3600
           job: {...}                # a kubeflow.org/v1 PyTorchJob/TFJob/XGBoostJob/MPIJob
 
@@ -45,6 +48,11 @@ SCHEDULE = re.compile(
 CRON_NAME_MAX = 52
 
 
+def _bound(value: float | None) -> str:
+    """A latency bound as a template parameter: empty when not judged."""
+    return "" if value is None else f"{value:g}"
+
+
 class Retraining(Strict):
     """``kubeai:pipelines.retraining[]``: one CronWorkflow (module docstring)."""
 
@@ -60,7 +68,9 @@ class Retraining(Strict):
     canary_share: float = Field(default=0.2, gt=0, lt=1)
     verify_window_seconds: int = Field(default=300, ge=10, le=86_400)
     max_error_ratio: float = Field(default=0.01, ge=0, le=1)
-    max_p99_latency_ms: float = Field(default=50, ge=0, le=600_000)
+    max_p99_latency_ms: float | None = Field(default=50, ge=0, le=600_000)
+    max_p99_ratio: float | None = Field(default=None, gt=0, le=1000)
+    min_requests: int = Field(default=20, ge=1, le=1_000_000)
     version_timeout_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     job: dict[str, Any]
 
@@ -102,7 +112,9 @@ class Retraining(Strict):
             "canary-share": f"{self.canary_share:g}",
             "verify-window": str(self.verify_window_seconds),
             "max-error-ratio": f"{self.max_error_ratio:g}",
-            "max-p99-latency-ms": f"{self.max_p99_latency_ms:g}",
+            "max-p99-latency-ms": _bound(self.max_p99_latency_ms),
+            "max-p99-ratio": _bound(self.max_p99_ratio),
+            "min-requests": str(self.min_requests),
             "version-timeout": str(self.version_timeout_seconds),
         }
         if self.dataset:

@@ -409,29 +409,35 @@ def test_rollback_clears_the_canary_and_records_why(
     assert canary.get_model("digits").aliases["production"] == 1
 
 
-def test_every_command_the_template_runs_parses() -> None:
-    """Each container step's arguments (placeholders filled) are accepted by the CLI."""
+@pytest.mark.parametrize("ratio", ["", "1.5"])
+def test_every_command_the_template_runs_parses(ratio: str) -> None:
+    """Each container step's arguments, placeholders filled with the parameters' defaults (an
+    empty ``max-p99-ratio``: not judged, or a ratio), are accepted by the CLI."""
     import typer.main
 
-    from glue.pipelines.templates import PipelineSettings, build_workflow_template
+    from glue.pipelines.templates import PARAMETERS, PipelineSettings, build_workflow_template
 
     template = build_workflow_template(
         PipelineSettings(namespace="cv", team="cv", image="i.invalid/glue:1", registry_url="x")
     )
     root: Any = typer.main.get_command(app)
     step_group = root.commands["pipeline"].commands["step"]
-    numbers = {"version": "3", "canary-share": "0.2", "version-timeout": "60"}
+    values = {name: default for name, (default, _) in PARAMETERS.items() if default is not None}
+    values |= {"model": "digits", "service": "digits", "training-job": json.dumps(JOB)}
+    values |= {"max-p99-ratio": ratio, "version": "3", "job-uid": "u1", "reason": "why"}
+    values["namespace"] = "cv"
     for spec in template["spec"]["templates"]:
         if "container" not in spec:
             continue
         container = spec["container"]
         assert container["command"][-2:] == ["pipeline", "step"]
         name, *args = container["args"]
-        filled = []
-        for arg in args:
-            if arg.startswith("{{"):
-                key = arg.strip("{}").rsplit(".", 1)[-1]
-                arg = numbers.get(key, "1" if "max" in key or "window" in key else "text")
-            filled.append(arg)
+        filled = [
+            values[a.strip("{}").rsplit(".", 1)[-1]] if a.startswith("{{") else a for a in args
+        ]
         command = step_group.commands[name]
-        command.make_context(name, filled)  # raises on an unknown option or a bad value
+        context = command.make_context(name, filled)  # raises on an unknown option or a bad value
+        if name == "verify":
+            assert context.params["max_p99_ratio"] == (float(ratio) if ratio else None)
+            assert context.params["max_p99_ms"] == 50.0
+            assert context.params["min_requests"] == 20

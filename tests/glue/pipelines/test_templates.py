@@ -142,6 +142,21 @@ def test_release_and_rollback_are_decided_by_verify(template: dict[str, Any]) ->
     assert verify_outputs["passed"]["default"] == "false"  # a crashed verify rolls back
 
 
+def test_verify_gets_every_threshold(template: dict[str, Any]) -> None:
+    """The gate's thresholds are the workflow's parameters: error ratio, both latency bounds
+    (``max-p99-ratio`` empty by default: not judged) and the requests it needs."""
+    _, *args = _templates(template)["verify"]["container"]["args"]
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert {k: v for k, v in options.items() if k.startswith(("--max", "--min", "--window"))} == {
+        "--window": "{{workflow.parameters.verify-window}}",
+        "--max-error-ratio": "{{workflow.parameters.max-error-ratio}}",
+        "--max-p99-ms": "{{workflow.parameters.max-p99-latency-ms}}",
+        "--max-p99-ratio": "{{workflow.parameters.max-p99-ratio}}",
+        "--min-requests": "{{workflow.parameters.min-requests}}",
+    }
+    assert PARAMETERS["max-p99-ratio"][0] == "" and PARAMETERS["min-requests"][0] == "20"
+
+
 def test_container_steps_are_pinned_bounded_and_unprivileged(template: dict[str, Any]) -> None:
     containers = [t["container"] for t in template["spec"]["templates"] if "container" in t]
     assert len(containers) == 6

@@ -30,6 +30,19 @@ def test_a_retraining_entry_gives_every_template_parameter() -> None:
     [entry] = config.pipelines.retraining
     assert set(entry.parameters()) == set(PARAMETERS)
     assert entry.parameters()["canary-share"] == "0.2"
+    assert entry.parameters()["max-p99-ratio"] == ""  # not judged
+    assert entry.parameters()["min-requests"] == "20"
+
+
+def test_latency_bounds_and_min_requests_become_parameters() -> None:
+    config = factories.team_config(
+        pipelines=_values(maxP99Ratio=1.5, maxP99LatencyMs=None, minRequests=200)["pipelines"]
+    )
+    [entry] = config.pipelines.retraining
+    parameters = entry.parameters()
+    assert parameters["max-p99-ratio"] == "1.5"
+    assert parameters["max-p99-latency-ms"] == ""  # null: not judged
+    assert parameters["min-requests"] == "200"
 
 
 @pytest.mark.parametrize(
@@ -43,6 +56,9 @@ def test_a_retraining_entry_gives_every_template_parameter() -> None:
         ({"name": "n" * 53}, "name", "at most 52"),
         ({"model": "Digits"}, "model", "pattern"),
         ({"verifyWindowSeconds": 1}, "verifyWindowSeconds", "greater than or equal to 10"),
+        ({"maxP99Ratio": 0}, "maxP99Ratio", "greater than 0"),
+        ({"maxP99LatencyMs": -1}, "maxP99LatencyMs", "greater than or equal to 0"),
+        ({"minRequests": 0}, "minRequests", "greater than or equal to 1"),
         ({"sheduel": "x"}, "sheduel", ""),
     ],
 )
