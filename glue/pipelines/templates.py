@@ -59,6 +59,7 @@ from hera.workflows import (
 from hera.workflows import models as m
 
 from glue.pipelines import conditions
+from glue.pipelines.parameters import check_parameters
 
 #: Name of the per-team WorkflowTemplate.
 TEMPLATE_NAME = "model-iteration"
@@ -83,7 +84,11 @@ PARAMETERS: dict[str, tuple[str | None, str]] = {
     "dataset": ("", "Fluid Dataset in the team namespace to warm first (empty: no warm-up)."),
     "canary-share": ("0.2", "Share of the service's replicas serving the canary (0 < x < 1)."),
     "version-timeout": ("3600", "Seconds to wait for the job's version in the registry."),
-    "verify-window": ("300", "Seconds of live metrics the gate compares."),
+    "canary-ready-timeout": (
+        "600",
+        "Seconds verify waits for every canary pod to report the version READY.",
+    ),
+    "verify-window": ("300", "Seconds of canary traffic the gate waits for and compares."),
     "max-error-ratio": ("0.01", "Highest error ratio (errors/requests) the canary may show."),
     "max-p99-latency-ms": (
         "50",
@@ -264,6 +269,7 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
             outputs=[
                 Parameter(name="job-name", value_from=m.ValueFrom(json_path="{.metadata.name}")),
                 Parameter(name="job-uid", value_from=m.ValueFrom(json_path="{.metadata.uid}")),
+                Parameter(name="job-kind", value_from=m.ValueFrom(json_path="{.kind}")),
             ],
         )
         model = ["--model", _param("model")]
@@ -274,12 +280,13 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
             [
                 "wait-version",
                 *model,
-                "--job-uid",
-                "{{inputs.parameters.job-uid}}",
-                "--timeout",
-                _param("version-timeout"),
+                *["--job-uid", "{{inputs.parameters.job-uid}}"],
+                *["--job-kind", "{{inputs.parameters.job-kind}}"],
+                *["--job-name", "{{inputs.parameters.job-name}}"],
+                *["--namespace", "{{workflow.namespace}}"],
+                *["--timeout", _param("version-timeout")],
             ],
-            inputs=["job-uid"],
+            inputs=["job-uid", "job-kind", "job-name"],
             outputs={"version": None},
         )
         version = ["--version", "{{inputs.parameters.version}}"]
@@ -297,6 +304,8 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
                 *service,
                 *model,
                 *version,
+                "--ready-timeout",
+                _param("canary-ready-timeout"),
                 "--window",
                 _param("verify-window"),
                 "--max-error-ratio",
@@ -340,7 +349,8 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
                 name="wait-version",
                 template=wait,
                 arguments=[
-                    Parameter(name="job-uid", value="{{steps.train.outputs.parameters.job-uid}}")
+                    Parameter(name=key, value=f"{{{{steps.train.outputs.parameters.{key}}}}}")
+                    for key in ("job-uid", "job-kind", "job-name")
                 ],
             )
             Step(name="canary", template=canary, arguments=[verdict[0]])
@@ -366,6 +376,13 @@ def _arguments(parameters: Mapping[str, str]) -> list[Parameter]:
     return [Parameter(name=k, value=str(v)) for k, v in parameters.items()]
 
 
+def _check(parameters: Mapping[str, str]) -> None:
+    """``ValueError`` naming a missing parameter; ``ParameterError`` naming a bad value."""
+    if missing := missing_parameters(parameters):
+        raise ValueError(f"{', '.join(missing)}: required by {TEMPLATE_NAME}")
+    check_parameters(parameters)
+
+
 def missing_parameters(parameters: Mapping[str, str]) -> list[str]:
     """Required parameters of the template that ``parameters`` does not give."""
     return [n for n, (default, _) in PARAMETERS.items() if default is None and n not in parameters]
@@ -386,8 +403,7 @@ def build_cron_workflow(
 
     Raises ``ValueError`` naming an unknown or missing parameter.
     """
-    if missing := missing_parameters(parameters):
-        raise ValueError(f"{', '.join(missing)}: required by {TEMPLATE_NAME}")
+    _check(parameters)
     cron = CronWorkflow(
         api_version=API_VERSION,
         kind="CronWorkflow",
@@ -410,8 +426,7 @@ def build_cron_workflow(
 def build_workflow(namespace: str, parameters: Mapping[str, str]) -> dict[str, Any]:
     """One run of the team's ``model-iteration`` (``generateName: model-iteration-``) with
     ``parameters``. Raises ``ValueError`` naming an unknown or missing parameter."""
-    if missing := missing_parameters(parameters):
-        raise ValueError(f"{', '.join(missing)}: required by {TEMPLATE_NAME}")
+    _check(parameters)
     workflow = Workflow(
         api_version=API_VERSION,
         kind="Workflow",

@@ -14,7 +14,10 @@ Keys::
           service: digits           # one of kubeai:inferenceServices: gets the canary
           dataset: mnist            # optional, one of kubeai:datasets: warmed first
           canaryShare: 0.2          # share of the service's replicas serving the canary
-          verifyWindowSeconds: 300  # seconds of live metrics the gate compares
+          canaryReadyTimeoutSeconds: 600  # seconds verify waits for every canary pod to
+                                    # report the version READY
+          verifyWindowSeconds: 300  # seconds of canary traffic the gate waits for and compares
+                                    # (at most 3600: the registry's traffic window)
           maxErrorRatio: 0.01       # highest canary error ratio
           maxP99LatencyMs: 50       # ms the canary's p99 may exceed the stable version's
                                     # (null: not judged)
@@ -37,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from glue.pipelines.parameters import MAX_WINDOW_S
 from infra.config.shared import DNS_LABEL, NAMESPACE, Name, Strict
 
 #: Schedule syntax of the pinned CronWorkflow CRD (argo-workflows v4.1.2 ``spec.schedules``).
@@ -65,11 +69,12 @@ class Retraining(Strict):
     model: Name
     service: Name
     dataset: Name | None = None
-    canary_share: float = Field(default=0.2, gt=0, lt=1)
-    verify_window_seconds: int = Field(default=300, ge=10, le=86_400)
-    max_error_ratio: float = Field(default=0.01, ge=0, le=1)
-    max_p99_latency_ms: float | None = Field(default=50, ge=0, le=600_000)
-    max_p99_ratio: float | None = Field(default=None, gt=0, le=1000)
+    canary_share: float = Field(default=0.2, gt=0, lt=1, allow_inf_nan=False)
+    canary_ready_timeout_seconds: int = Field(default=600, ge=0, le=86_400)
+    verify_window_seconds: int = Field(default=300, ge=10, le=MAX_WINDOW_S)
+    max_error_ratio: float = Field(default=0.01, ge=0, le=1, allow_inf_nan=False)
+    max_p99_latency_ms: float | None = Field(default=50, ge=0, le=600_000, allow_inf_nan=False)
+    max_p99_ratio: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
     min_requests: int = Field(default=20, ge=1, le=1_000_000)
     version_timeout_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     job: dict[str, Any]
@@ -110,6 +115,7 @@ class Retraining(Strict):
             "service": self.service,
             "training-job": json.dumps(self.job, sort_keys=True),
             "canary-share": f"{self.canary_share:g}",
+            "canary-ready-timeout": str(self.canary_ready_timeout_seconds),
             "verify-window": str(self.verify_window_seconds),
             "max-error-ratio": f"{self.max_error_ratio:g}",
             "max-p99-latency-ms": _bound(self.max_p99_latency_ms),

@@ -321,7 +321,7 @@ def _step(registry: RegistryServer, *args: str, out: Path | None = None) -> Resu
 
 
 TARGET = ["--service", "digits", "--model", "digits", "--version", "2"]
-LIMITS = ["--window", "60", "--max-error-ratio", "0.01", "--min-requests", "20"]
+LIMITS = ["--window", "60", "--max-error-ratio", "0.01", "--min-requests", "20", "--no-wait"]
 
 
 def test_canary_step_starts_the_canary(registry: RegistryServer, scene: RegistryClient) -> None:
@@ -425,6 +425,7 @@ def test_every_command_the_template_runs_parses(ratio: str) -> None:
     values = {name: default for name, (default, _) in PARAMETERS.items() if default is not None}
     values |= {"model": "digits", "service": "digits", "training-job": json.dumps(JOB)}
     values |= {"max-p99-ratio": ratio, "version": "3", "job-uid": "u1", "reason": "why"}
+    values |= {"job-kind": "PyTorchJob", "job-name": "digits-train-x7k2q"}
     values["namespace"] = "cv"
     for spec in template["spec"]["templates"]:
         if "container" not in spec:

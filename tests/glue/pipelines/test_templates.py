@@ -81,6 +81,7 @@ def test_the_training_step_is_owned_and_reads_the_operators_conditions(
     assert outputs == {
         "job-name": {"jsonPath": "{.metadata.name}"},
         "job-uid": {"jsonPath": "{.metadata.uid}"},
+        "job-kind": {"jsonPath": "{.kind}"},  # wait-version reads the job's outcome
     }
 
 
