@@ -442,3 +442,178 @@ def test_every_command_the_template_runs_parses(ratio: str) -> None:
             assert context.params["max_p99_ratio"] == (float(ratio) if ratio else None)
             assert context.params["max_p99_ms"] == 50.0
             assert context.params["min_requests"] == 20
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input refused before anything is submitted (also with --dry-run)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--model", "Digits_V2"], "--model: 'Digits_V2'"),
+        (["--model", "a.b"], "--model: 'a.b'"),
+        (["--model", ""], "--model: ''"),
+        (["--service", ""], "--service: ''"),
+        (["--param", "canary-share=7"], "--param canary-share: '7'"),
+        (["--param", "canary-share=1"], "--param canary-share: '1'"),
+        (["--param", "version-timeout=-5"], "--param version-timeout: '-5'"),
+        (["--param", "max-error-ratio=NaN"], "--param max-error-ratio: 'NaN': must be a finite"),
+        (["--param", "max-p99-latency-ms=nan"], "--param max-p99-latency-ms: 'nan'"),
+        (["--param", "max-p99-ratio=inf"], "--param max-p99-ratio: 'inf'"),
+        (["--param", "canary-share=NaN"], "--param canary-share: 'NaN'"),
+        (["--param", "verify-window=3601"], "--param verify-window: '3601'"),
+        (["--param", "min-requests=0"], "--param min-requests: '0'"),
+        (["--param", "canary-ready-timeout=x"], "--param canary-ready-timeout: 'x'"),
+        (["--dataset", "Mnist"], "--dataset: 'Mnist'"),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_bad_parameters_are_refused_before_anything_is_submitted(
+    job_file: Path,
+    kubeconfig: Path,
+    apiserver: Apiserver,
+    args: list[str],
+    words: str,
+    dry_run: bool,
+) -> None:
+    """Each value a step or the registry would refuse hours later is refused here, exit 2,
+    naming the option; nothing reaches the apiserver."""
+    given = {"--model": "digits", "--service": "digits"}
+    given |= dict(zip(args[::2], args[1::2], strict=True))
+    base = [x for pair in given.items() for x in pair if pair[0] != "--param"]
+    extra = ["--param", given["--param"]] if "--param" in given else []
+    where = ["-n", "cv", "--dry-run"] if dry_run else ["--kubeconfig", str(kubeconfig)]
+    r = runner.invoke(app, ["pipeline", "submit", *base, *extra, "--job", str(job_file), *where])
+    assert r.exit_code == 2, r.output
+    assert words in " ".join(r.output.split())
+    assert apiserver.requests == []
+
+
+@pytest.mark.parametrize("model", ["Digits_V2", "a.b", ""])
+def test_prepare_job_step_refuses_a_model_the_registry_refuses(model: str) -> None:
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "prepare-job", "--model", model, "--job", json.dumps(JOB),
+         "--namespace", "cv"],
+    )  # fmt: skip
+    assert r.exit_code == 2 and "not a registry model name" in r.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--max-error-ratio", "NaN"),
+        ("--max-error-ratio", "inf"),
+        ("--max-p99-ms", "nan"),
+        ("--max-p99-ratio", "NaN"),
+        ("--window", "nan"),
+        ("--window", "3601"),
+        ("--window", "0.5"),
+        ("--ready-timeout", "-1"),
+    ],
+)
+def test_verify_refuses_thresholds_that_judge_nothing(
+    registry: RegistryServer, canary: RegistryClient, option: str, value: str
+) -> None:
+    """``--max-error-ratio NaN`` got past click's ``FloatRange(0, 1)`` and a canary with 100%
+    errors passed ("error ratio 1.0000 <= nan"); a window over 3600 s got a 422 from the
+    registry's traffic endpoint and the run rolled back."""
+    _serve(canary, "stable-0", 1, [(0, 0, 2.0), (100, 0, 2.0)])
+    _serve(canary, "canary-0", 2, [(0, 0, 2.0), (0, 100, 2.0)])
+    limits = dict(zip(LIMITS[:-1:2], LIMITS[1:-1:2], strict=True)) | {option: value}
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "verify", *TARGET,
+         *[x for pair in limits.items() for x in pair], "--no-wait"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert option in r.output
+
+
+@pytest.mark.parametrize(("value", "words"), [("NaN", "finite"), ("0", "range"), ("1", "range")])
+def test_canary_step_refuses_a_share_the_registry_refuses(
+    registry: RegistryServer, scene: RegistryClient, value: str, words: str
+) -> None:
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "canary", *TARGET,
+         "--share", value],
+    )  # fmt: skip
+    assert r.exit_code == 2 and words in r.output
+    assert scene.get_service("digits").assignments[0].canary_version is None
+
+
+# ---------------------------------------------------------------------------------------------
+# verify waits for the canary to load and serve (the trial's pipeline always rolled back)
+
+
+def _pod(*, canary: bool) -> str:
+    """A pod name of service ``digits`` in (or out of) the canary share 0.5 (``in_canary``)."""
+    from glue.model_registry.service.inference import in_canary
+
+    return next(
+        p
+        for p in (f"digits-{n}" for n in range(1000))
+        if in_canary(service="digits", pod=p, share=0.5) == canary
+    )
+
+
+def _loading(client: RegistryClient, pod: str, version: int, state: str) -> None:
+    client.report_pod_status(
+        "digits",
+        pod,
+        schemas.PodStatusReport(
+            models=[schemas.ObservedModel(model="digits", version=version, state=state)]
+        ),
+    )
+
+
+WAIT = ["--window", "1", "--max-error-ratio", "0.01", "--min-requests", "20", "--interval", "0.1"]
+
+
+def test_verify_waits_for_a_good_canary_to_load_and_serve_then_passes(
+    registry: RegistryServer, canary: RegistryClient, tmp_path: Path
+) -> None:
+    """The step runs right after ``canary``: the canary pod still loads v2. Its agent reports
+    READY a moment later, then traffic; the step waits for both and passes."""
+    import threading
+    import time
+
+    stable, pod = _pod(canary=False), _pod(canary=True)
+    _loading(canary, stable, 1, "READY")
+    _loading(canary, pod, 2, "LOADING")
+    out = tmp_path / "outputs"
+    results: list[Result] = []
+    step = threading.Thread(
+        target=lambda: results.append(
+            _step(registry, "verify", *TARGET, *WAIT, "--ready-timeout", "20", out=out)
+        )
+    )
+    step.start()
+    time.sleep(0.5)
+    _loading(canary, pod, 2, "READY")
+    sent = 0
+    while step.is_alive():  # the agents keep reporting growing counters
+        sent += 10
+        _serve(canary, stable, 1, [(sent, 0, 2.0)])
+        _serve(canary, pod, 2, [(sent, 0, 2.0)])
+        time.sleep(0.1)
+    step.join()
+    assert results, "the verify step failed"
+    assert (out / "passed").read_text() == "true", (out / "reason").read_text()
+    assert json.loads((out / "figures").read_text())["canary"]["requests"] >= 20
+
+
+def test_verify_fails_a_canary_that_never_loads_saying_so(
+    registry: RegistryServer, canary: RegistryClient, tmp_path: Path
+) -> None:
+    pod = _pod(canary=True)
+    _loading(canary, _pod(canary=False), 1, "READY")
+    _loading(canary, pod, 2, "LOADING")
+    out = tmp_path / "outputs"
+    _step(registry, "verify", *TARGET, *WAIT, "--ready-timeout", "0.3", out=out)
+    assert (out / "passed").read_text() == "false"
+    assert (out / "reason").read_text() == (
+        f"canary version 2 not READY on every canary pod of 'digits' after 0.3s: {pod} LOADING"
+    )

@@ -114,5 +114,5 @@ def test_a_manifest_copied_from_kubectl_get_loses_what_the_server_set() -> None:
 
 
 def test_annotations_must_be_a_mapping() -> None:
-    with pytest.raises(JobManifestError, match="metadata.annotations: must be a mapping"):
+    with pytest.raises(JobManifestError, match=r"metadata\.annotations: must be a mapping"):
         prepare_job(json.dumps({**JOB, "metadata": {"annotations": ["x"]}}), model="d")
