@@ -617,3 +617,134 @@ def test_verify_fails_a_canary_that_never_loads_saying_so(
     assert (out / "reason").read_text() == (
         f"canary version 2 not READY on every canary pod of 'digits' after 0.3s: {pod} LOADING"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# wait-version stops at once when no version can come
+
+
+def test_wait_version_stops_at_once_on_a_registry_refusal(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    """A 422 (here: a job uid Argo left unresolved) looped for the full timeout; now every 4xx
+    but 404 ends the wait at once."""
+    import time
+
+    with registry.client() as client:
+        publish_digits(registry, client, tmp_path)
+    started = time.monotonic()
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "wait-version",
+         "--model", "digits", "--job-uid", "{{steps.train.outputs.parameters.job-uid}}",
+         "--timeout", "30", "--interval", "0.1"],
+    )  # fmt: skip
+    assert r.exit_code == 2 and "422" in r.output, r.output
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("value", ["nan", "-5", "inf"])
+def test_wait_version_refuses_a_timeout_that_is_no_duration(value: str) -> None:
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", "http://127.0.0.1:9", "--team", "cv",
+         "wait-version", "--model", "digits", "--job-uid", "u1", "--timeout", value],
+    )  # fmt: skip
+    assert r.exit_code == 2 and "--timeout" in r.output
+
+
+JOB_PATH = "/apis/kubeflow.org/v1/namespaces/cv/pytorchjobs/digits-train-x7k2q"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> Apiserver:
+    """The step's apiserver (``$KUBECONFIG``, as outside a pod), answered by an ``Apiserver``."""
+    from glue.controller import kube
+
+    server = Apiserver(lambda request: httpx.Response(404, json={"message": "not found"}))
+    monkeypatch.setattr(kube, "SERVICE_ACCOUNT_DIR", tmp_path / "no-service-account")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setattr(
+        kube.Connection,
+        "client",
+        lambda self, timeout=10.0: httpx.Client(base_url=self.server, transport=server.transport()),
+    )
+    return server
+
+
+def _job_and_events(outcome: str | None, message: str) -> Callable[[httpx.Request], httpx.Response]:
+    annotations = {"kubeai.dev/registration": outcome} if outcome else {}
+    job = {"metadata": {"name": "digits-train-x7k2q", "uid": "u9", "annotations": annotations}}
+    event = {"reason": outcome, "message": message, "lastTimestamp": "2026-11-30T10:00:00Z"}
+    older = {**event, "message": "old", "lastTimestamp": "2026-11-29T10:00:00Z"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == JOB_PATH:
+            return httpx.Response(200, json=job)
+        if request.url.path == "/api/v1/namespaces/cv/events":
+            assert request.url.params["fieldSelector"] == "involvedObject.uid=u9"
+            return httpx.Response(200, json={"items": [event, older]})
+        return httpx.Response(404, json={"message": "not found"})
+
+    return answer
+
+
+WAIT_JOB = [
+    "--model", "digits", "--job-uid", "u9", "--job-kind", "PyTorchJob",
+    "--job-name", "digits-train-x7k2q", "--namespace", "cv", "--interval", "0.1",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        ("RegistrationFailed", "artifact s3://models/cv/digits/u9: no files at .../model"),
+        ("TrainingFailed", "no version: Master replica failed: OOMKilled"),
+    ],
+)
+def test_wait_version_stops_at_the_controllers_failed_outcome(
+    registry: RegistryServer, cluster: Apiserver, tmp_path: Path, outcome: str, message: str
+) -> None:
+    with registry.client() as client:
+        publish_digits(registry, client, tmp_path)
+    cluster.handler = _job_and_events(outcome, message)
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "wait-version",
+         *WAIT_JOB, "--timeout", "30"],
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    text = " ".join(r.output.split())
+    assert f"the lifecycle controller recorded {outcome}: {message}" in text
+    assert [q.url.path for q in cluster.requests] == [JOB_PATH, "/api/v1/namespaces/cv/events"]
+
+
+def test_wait_version_keeps_waiting_while_the_job_may_still_register(
+    registry: RegistryServer, cluster: Apiserver, tmp_path: Path
+) -> None:
+    with registry.client() as client:
+        publish_digits(registry, client, tmp_path)
+    cluster.handler = _job_and_events(None, "")
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "wait-version",
+         *WAIT_JOB, "--timeout", "0.3"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "no version of 'digits' from job uid u9 after 0.3 s" in r.output
+    assert len(cluster.requests) >= 2 and {q.url.path for q in cluster.requests} == {JOB_PATH}
+
+
+def test_wait_version_stops_when_the_job_cannot_be_read(
+    registry: RegistryServer, cluster: Apiserver, tmp_path: Path
+) -> None:
+    with registry.client() as client:
+        publish_digits(registry, client, tmp_path)
+    cluster.handler = lambda request: httpx.Response(
+        403, json={"message": 'pytorchjobs.kubeflow.org "digits-train-x7k2q" is forbidden'}
+    )
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "wait-version",
+         *WAIT_JOB, "--timeout", "30"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "403" in r.output and "forbidden" in r.output
