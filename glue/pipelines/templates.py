@@ -18,14 +18,24 @@ template runs these steps, each a node of the workflow:
    ``job-name``, ``job-uid``.
 4. ``wait-version``: ``kubeai pipeline step wait-version`` polls the registry for the version
    whose source uid is the job's (the lifecycle controller registers it); outputs ``version``.
+   It stops at once when the registry refuses the lookup (a 4xx but 404) or the controller
+   recorded ``TrainingFailed``/``RegistrationFailed`` on the job (read with the workflow's
+   ServiceAccount: ``get`` on the job kind, ``list`` on events), with the Event's reason.
 5. ``canary``: ``kubeai pipeline step canary`` assigns it to ``service`` as canary with
    ``canary-share`` of the replicas.
-6. ``verify``: ``kubeai pipeline step verify`` runs the metric gate (``glue.pipelines.gate``)
-   over ``verify-window`` seconds with the thresholds ``max-error-ratio``, ``max-p99-latency-ms``
+6. ``verify``: ``kubeai pipeline step verify`` waits until every canary pod reports the version
+   READY (registry observed state; at most ``canary-ready-timeout`` seconds), then for
+   ``verify-window`` seconds of its traffic, then runs the metric gate
+   (``glue.pipelines.gate.wait_and_verify``) over that window with the thresholds
+   ``max-error-ratio``, ``max-p99-latency-ms``
    (milliseconds the canary's p99 may exceed the stable version's) and ``max-p99-ratio`` (canary
    p99 / stable p99; an empty latency bound is not judged), once the canary served
-   ``min-requests``; outputs ``passed`` (``true``/``false``) and ``reason``. A crashed verify
-   counts as not passed (``continueOn.failed``, default ``false``).
+   ``min-requests``; outputs ``passed`` (``true``/``false``) and ``reason``. A canary that does
+   not become READY in time does not pass, and its reason says which pods hold what. The wait
+   is part of this step rather than a step of its own so that its failure is a verdict like any
+   other: ``reason`` reaches ``rollback`` through the one ``passed``/``reason`` pair, with no
+   second step to continue past and merge. A crashed verify counts as not passed
+   (``continueOn.failed``, default ``false``).
 7. ``release`` (passed: move ``production``) or ``rollback`` (clear the canary, record the
    reason).
 
@@ -36,7 +46,8 @@ must grant that ServiceAccount ``promote`` in the team for canary/release/rollba
 ``system:serviceaccount:<team>:kubeai-workflow``; by default ServiceAccounts are writers).
 
 ``build_cron_workflow`` renders a CronWorkflow that runs the template on a schedule (periodic
-retraining); ``build_workflow`` one run, as ``kubeai pipeline submit`` creates it.
+retraining); ``build_workflow`` one run, as ``kubeai pipeline submit`` creates it. Both refuse
+parameter values a step would refuse later (``glue.pipelines.parameters.check_parameters``).
 """
 
 from __future__ import annotations
@@ -401,7 +412,8 @@ def build_cron_workflow(
     syntax, in ``timezone``) with ``parameters`` (template parameter name -> value; every
     required one). A run never overlaps the previous one (``concurrencyPolicy: Forbid``).
 
-    Raises ``ValueError`` naming an unknown or missing parameter.
+    Raises ``ValueError`` naming an unknown or missing parameter, and ``ParameterError`` (a
+    ``ValueError``) naming each invalid value.
     """
     _check(parameters)
     cron = CronWorkflow(
@@ -425,7 +437,8 @@ def build_cron_workflow(
 
 def build_workflow(namespace: str, parameters: Mapping[str, str]) -> dict[str, Any]:
     """One run of the team's ``model-iteration`` (``generateName: model-iteration-``) with
-    ``parameters``. Raises ``ValueError`` naming an unknown or missing parameter."""
+    ``parameters``. Raises ``ValueError`` naming an unknown or missing parameter, and
+    ``ParameterError`` (a ``ValueError``) naming each invalid value."""
     _check(parameters)
     workflow = Workflow(
         api_version=API_VERSION,

@@ -131,6 +131,15 @@ def test_every_reference_resolves(template: dict[str, Any]) -> None:
         }
 
 
+def test_wait_version_reads_the_trained_job(template: dict[str, Any]) -> None:
+    """wait-version gets the job's kind, name and namespace to read the controller's outcome."""
+    _, *args = _templates(template)["wait-version"]["container"]["args"]
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert options["--job-kind"] == "{{inputs.parameters.job-kind}}"
+    assert options["--job-name"] == "{{inputs.parameters.job-name}}"
+    assert options["--namespace"] == "{{workflow.namespace}}"
+
+
 def test_release_and_rollback_are_decided_by_verify(template: dict[str, Any]) -> None:
     steps = {s["name"]: s for s in _steps(template)}
     passed = "{{steps.verify.outputs.parameters.passed}}"
@@ -155,6 +164,7 @@ def test_verify_gets_every_threshold(template: dict[str, Any]) -> None:
         "--max-p99-ratio": "{{workflow.parameters.max-p99-ratio}}",
         "--min-requests": "{{workflow.parameters.min-requests}}",
     }
+    assert options["--ready-timeout"] == "{{workflow.parameters.canary-ready-timeout}}"
     assert PARAMETERS["max-p99-ratio"][0] == "" and PARAMETERS["min-requests"][0] == "20"
 
 
@@ -203,6 +213,10 @@ def test_workflow() -> None:
     [
         ({"model": "m", "service": "s"}, "training-job: required"),
         ({**REQUIRED, "canary": "0.1"}, "canary: no parameter"),
+        ({**REQUIRED, "model": "Digits_V2"}, "model: 'Digits_V2'"),
+        ({**REQUIRED, "canary-share": "7"}, "canary-share: '7'"),
+        ({**REQUIRED, "max-error-ratio": "NaN"}, "max-error-ratio: 'NaN': must be a finite"),
+        ({**REQUIRED, "verify-window": "3601"}, "verify-window: '3601'"),
     ],
 )
 def test_bad_parameters_are_named(parameters: dict[str, str], words: str) -> None:
