@@ -20,6 +20,7 @@ apiserver or the registry cannot be reached.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -570,21 +571,23 @@ def verify(
     """Wait until every canary pod serves the version READY and for ``--window`` seconds of
     its traffic, then run the metric gate; outputs ``passed`` (true/false), ``reason`` and
     ``figures``. A canary that does not become READY within ``--ready-timeout`` does not pass."""
-    limits: dict[str, Any] = {
-        "window_s": window,
-        "max_error_ratio": max_error_ratio,
-        "max_p99_ratio": max_p99_ratio,
-        "max_p99_ms": max_p99_ms,
-        "min_requests": min_requests,
-    }
-    target = {"service": service, "model": model, "canary": version}
+    judge: Callable[..., gate.GateResult] = (
+        functools.partial(gate.wait_and_verify, ready_timeout_s=ready_timeout, interval_s=interval)
+        if wait
+        else gate.verify
+    )
     with _registry(ctx) as client, _registry_errors():
-        if wait:
-            result = gate.wait_and_verify(
-                client, **target, ready_timeout_s=ready_timeout, interval_s=interval, **limits
-            )
-        else:
-            result = gate.verify(client, **target, **limits)
+        result = judge(
+            client,
+            service=service,
+            model=model,
+            canary=version,
+            window_s=window,
+            max_error_ratio=max_error_ratio,
+            max_p99_ratio=max_p99_ratio,
+            max_p99_ms=max_p99_ms,
+            min_requests=min_requests,
+        )
     _output("figures", json.dumps(result.figures, sort_keys=True, default=str))
     _output("reason", result.reason)
     _output("passed", "true" if result.passed else "false")

@@ -32,21 +32,17 @@ def _empty_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-def _finite(**bounds: float) -> Any:
-    return Field(allow_inf_nan=False, **bounds)
-
-
 #: Share of a service's pods serving the canary (the registry's ``CanarySet.share``).
-Share = Annotated[float, _finite(gt=0, lt=1)]
+Share = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 #: Highest error ratio (failures / requests).
-ErrorRatio = Annotated[float, _finite(ge=0, le=1)]
+ErrorRatio = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 #: Seconds of traffic the gate judges.
-Window = Annotated[float, _finite(ge=MIN_WINDOW_S, le=MAX_WINDOW_S)]
+Window = Annotated[float, Field(ge=MIN_WINDOW_S, le=MAX_WINDOW_S, allow_inf_nan=False)]
 #: Seconds a step waits (0: look once).
-Timeout = Annotated[float, _finite(ge=0)]
+Timeout = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 #: A latency bound (ms or ratio); empty text: not judged.
 LatencyBound = Annotated[
-    Annotated[float, _finite(ge=0)] | None, BeforeValidator(_empty_is_none)
+    Annotated[float, Field(ge=0, allow_inf_nan=False)] | None, BeforeValidator(_empty_is_none)
 ]
 #: Canary requests the gate needs.
 MinRequests = Annotated[int, Field(ge=1)]
