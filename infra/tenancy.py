@@ -25,8 +25,10 @@ Per team (``kubeai:team.name`` = namespace = Volcano Queue name):
   ``infra.config.identity``) and
   ``kubeai-workflow`` (Argo workflow pods; identity and annotations from
   ``kubeai:serviceAccounts.workflow``) with the executor Role (``workflowtaskresults`` create
-  and patch, as the emissary executor of Argo >= 3.4 needs, plus creating the training jobs and
-  data loads a pipeline step submits).
+  and patch, as the emissary executor of Argo >= 3.4 needs, plus creating the training jobs
+  (kubeflow.org pytorchjobs, tfjobs, xgboostjobs, mpijobs) and data loads a pipeline step
+  submits, and listing events: ``wait-version`` reads the lifecycle controller's outcome on
+  its job).
 * Argo's per-namespace default artifact repository (ConfigMap ``artifact-repositories``) in the
   platform object store under ``argo/<team>/``; with static keys
   (``kubeai:artifactStoreAccessKeyId``/``SecretAccessKey`` in the team stack) the Secret
@@ -90,6 +92,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from glue.pipelines.training_job import JOB_KINDS
 from infra import network_policy
 from infra.addons import (
     ADDON_TIMEOUT_S,
@@ -391,15 +394,23 @@ def role_rules() -> dict[str, list[dict[str, Any]]]:
     return {"admin": admin, "member": member, "viewer": viewer}
 
 
+#: Training job resources a pipeline creates (``glue.pipelines.training_job.JOB_KINDS``).
+_PIPELINE_JOBS = [f"{kind.lower()}s" for kind in JOB_KINDS]
+
+
 def executor_rules() -> list[dict[str, Any]]:
-    """Rules of the Argo workflow executor Role (``kubeai-workflow``)."""
+    """Rules of the Argo workflow executor Role (``kubeai-workflow``): what the resource steps
+    create and poll, plus ``list`` on core events (``wait-version`` reads the lifecycle
+    controller's RegistrationFailed/TrainingFailed Event of its job; it reads the job's
+    outcome annotation with ``get``)."""
     return [
         {
             "apiGroups": ["argoproj.io"],
             "resources": ["workflowtaskresults"],
             "verbs": ["create", "patch"],
         },
-        {"apiGroups": ["kubeflow.org"], "resources": _JOBS, "verbs": _WRITE},
+        {"apiGroups": ["kubeflow.org"], "resources": _PIPELINE_JOBS, "verbs": _WRITE},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
         {
             "apiGroups": ["data.fluid.io"],
             "resources": ["dataloads"],

@@ -10,7 +10,7 @@
   ``release``, ``rollback``. They reach the registry like every command (``--registry-url``/
   ``KUBEAI_REGISTRY_URL``, ``--team``/``KUBEAI_TEAM``, ``KUBEAI_REGISTRY_TOKEN_FILE``) and
   write their output parameters as files under ``KUBEAI_PIPELINE_OUTPUTS``. The canary, verify,
-  release and rollback logic is ``glue.pipelines.gate``'s (imported when a step runs).
+  release and rollback logic is ``glue.pipelines.gate``'s.
 
 Exit status (``glue.cli.exit_codes``): 0 done (``verify`` also when the gate did not pass: its
 ``passed`` output decides); 1 refused or failed (a 403, a workflow that does not exist, no
@@ -20,7 +20,9 @@ apiserver or the registry cannot be reached.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +40,8 @@ from rich.text import Text
 from glue.cli.exit_codes import ExitCode
 from glue.cli.terminal import shown
 from glue.model_registry.client import RegistryClient, RegistryError, RegistryUnavailable
+from glue.pipelines import gate
+from glue.pipelines.parameters import MAX_WINDOW_S, MIN_WINDOW_S, ParameterError
 
 app = typer.Typer(help="Run the model-iteration pipeline and follow it.", no_args_is_help=True)
 step_app = typer.Typer(
@@ -75,6 +79,36 @@ ServiceOption = Annotated[str, typer.Option("--service", help="Inference service
 ModelOption = Annotated[str, typer.Option("--model", help="Registry model.")]
 VersionOption = Annotated[int, typer.Option("--version", min=1, help="Model version.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
+
+
+def finite(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> Callable[[str], float]:
+    """An option parser: a finite number within ``low``..``high`` (``open_*``: bound excluded),
+    else ``typer.BadParameter`` saying so. Unlike ``min``/``max`` (click's ``FloatRange``) it
+    refuses NaN and infinities: a NaN passes every range comparison, and a NaN threshold every
+    gate."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"{value!r} is not a finite number")
+        too_low = low is not None and (number <= low if open_low else number < low)
+        too_high = high is not None and (number >= high if open_high else number > high)
+        if too_low or too_high:
+            left = "" if low is None else f"{low:g} {'<' if open_low else '<='} "
+            right = "" if high is None else f" {'<' if open_high else '<='} {high:g}"
+            raise typer.BadParameter(f"{value!r} is not in the range {left}x{right}")
+        return number
+
+    return parse
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
@@ -126,7 +160,7 @@ def _parameters(
     from glue.pipelines.templates import PARAMETERS
 
     values = {"model": model, "service": service, "training-job": job}
-    if dataset:
+    if dataset is not None:
         values["dataset"] = dataset
     for item in extra:
         key, sep, value = item.partition("=")
@@ -136,6 +170,19 @@ def _parameters(
                 ExitCode.BAD_INPUT,
             )
         values[key] = value
+    from glue.pipelines.parameters import check_parameters
+
+    try:
+        check_parameters(values)
+    except ParameterError as exc:
+        options = {"model": "--model", "service": "--service", "dataset": "--dataset"}
+        _fail(
+            "; ".join(
+                f"{options.get(name, f'--param {name}')}: {why}"
+                for name, why in exc.problems.items()
+            ),
+            ExitCode.BAD_INPUT,
+        )
     return values
 
 
@@ -154,7 +201,8 @@ def submit(
         typer.Option(
             "--param",
             help="Another template parameter NAME=VALUE (canary-share, verify-window, "
-            "max-error-ratio, max-p99-latency-ms, version-timeout); repeatable.",
+            "canary-ready-timeout, max-error-ratio, max-p99-latency-ms, max-p99-ratio, "
+            "min-requests, version-timeout); repeatable.",
         ),
     ] = None,
     namespace: NamespaceOption = None,
@@ -308,14 +356,6 @@ def _registry_errors() -> Iterator[None]:
         _fail(str(exc), ExitCode.UNAVAILABLE)
 
 
-def _gate() -> Any:
-    try:
-        from glue.pipelines import gate  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        _fail(f"the canary gate (glue.pipelines.gate) cannot be loaded: {exc}", ExitCode.FAILED)
-    return gate
-
-
 @step_app.command("prepare-job")
 def prepare_job_step(
     model: ModelOption,
@@ -334,33 +374,98 @@ def prepare_job_step(
     _output("manifest", dumps(manifest))
 
 
+def _transient(exc: RegistryError) -> bool:
+    """Whether waiting can cure a registry refusal: 404 (the model is not registered yet) and
+    5xx; any other 4xx (401, 403, 422...) is the step's own mistake and stays."""
+    return exc.status == 404 or exc.status >= 500
+
+
+def _job_failure(
+    kube: httpx.Client | None, namespace: str | None, kind: str | None, name: str | None
+) -> str | None:
+    """The controller's failed outcome on the job (``training_job.failed_outcome``), or None;
+    exits 1 when the job cannot be read for good (403, 404)."""
+    from glue.pipelines.training_job import JobLookupError, failed_outcome
+
+    if kube is None or not (namespace and kind and name):
+        return None
+    try:
+        return failed_outcome(kube, namespace=namespace, kind=kind, name=name)
+    except JobLookupError as exc:
+        if exc.permanent:
+            _fail(str(exc), ExitCode.FAILED)
+        return None
+
+
+@contextmanager
+def _in_cluster(needed: bool) -> Iterator[httpx.Client | None]:
+    """A client on the apiserver with the pod's ServiceAccount (else ``$KUBECONFIG``), when
+    ``needed``; exits 2 when there are no credentials."""
+    if not needed:
+        yield None
+        return
+    from glue.controller.kube import Connection, KubeConfigError
+
+    try:
+        connection = Connection.discover()
+    except KubeConfigError as exc:
+        _fail(f"--job-name: {exc}", ExitCode.BAD_INPUT)
+    with connection.client() as client:
+        yield client
+
+
 @step_app.command("wait-version")
 def wait_version(
     ctx: typer.Context,
     model: ModelOption,
     job_uid: Annotated[str, typer.Option("--job-uid", help="uid of the training job.")],
-    timeout: Annotated[float, typer.Option("--timeout", min=0, help="Seconds to wait.")] = 3600,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Poll seconds.")] = (
-        POLL_SECONDS
-    ),
+    job_kind: Annotated[
+        str | None, typer.Option("--job-kind", help="Kind of the training job (PyTorchJob...).")
+    ] = None,
+    job_name: Annotated[
+        str | None, typer.Option("--job-name", help="Name of the training job.")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Namespace of the training job.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", parser=finite(0), help="Seconds to wait.")
+    ] = 3600,
+    interval: Annotated[
+        float, typer.Option("--interval", parser=finite(0.1), help="Poll seconds.")
+    ] = POLL_SECONDS,
 ) -> None:
     """Wait until the registry holds the version whose source uid is the job's (output
-    ``version``); the registry being down meanwhile only delays."""
+    ``version``). The registry being down or not knowing the model yet (404) only delays; any
+    other refusal (4xx) ends the wait at once, and so does the lifecycle controller's
+    ``TrainingFailed``/``RegistrationFailed`` on the job (with ``--job-kind``/``--job-name``/
+    ``--namespace``: read with the pod's ServiceAccount, else ``$KUBECONFIG``), with the
+    reason from its Event."""
+    from glue.pipelines.training_job import check_model
+
+    try:
+        check_model(model)
+    except ValueError as exc:
+        _fail(f"--model: {exc}", ExitCode.BAD_INPUT)
     deadline = time.monotonic() + timeout
     last_problem = ""
-    with _registry(ctx) as client:
+    watch_job = bool(job_kind and job_name and namespace)
+    with _registry(ctx) as client, _in_cluster(watch_job) as kube:
         while True:
             try:
                 found = client.find_version_by_source(model, job_uid)
             except RegistryUnavailable as exc:
                 found, last_problem = None, str(exc)
             except RegistryError as exc:
-                if exc.status in (401, 403):
-                    _fail(str(exc), ExitCode.FAILED)
+                if not _transient(exc):
+                    _fail(str(exc), ExitCode.BAD_INPUT if exc.status == 422 else ExitCode.FAILED)
                 found, last_problem = None, str(exc)
             if found is not None:
                 _output("version", str(found.version))
                 return
+            failure = _job_failure(kube, namespace, job_kind, job_name)
+            if failure is not None:
+                _fail(f"no version of {model!r} will come: {failure}", ExitCode.FAILED)
             if time.monotonic() >= deadline:
                 extra = f" (last problem: {last_problem})" if last_problem else ""
                 _fail(
@@ -377,14 +482,29 @@ def canary(
     model: ModelOption,
     version: VersionOption,
     share: Annotated[
-        float, typer.Option("--share", min=0, max=1, help="Share of the replicas (0..1).")
+        float,
+        typer.Option(
+            "--share",
+            parser=finite(0, 1, open_low=True, open_high=True),
+            help="Share of the replicas (0 < share < 1).",
+        ),
     ],
 ) -> None:
     """Assign the version to the service as canary with ``share`` of its replicas."""
-    gate = _gate()
     with _registry(ctx) as client, _registry_errors():
         gate.start_canary(client, service=service, model=model, version=version, share=share)
     console.print(f"{service}: {model} v{version} is canary ({share:g} of the replicas)")
+
+
+def _latency_bound(value: str) -> float | None:
+    """A latency bound of ``verify``: a number >= 0, or None for an empty value (the template
+    passes its parameter as is, and an empty parameter means: not judged)."""
+    if not value.strip():
+        return None
+    return _NON_NEGATIVE(value)
+
+
+_NON_NEGATIVE = finite(0)
 
 
 @step_app.command()
@@ -393,27 +513,71 @@ def verify(
     service: ServiceOption,
     model: ModelOption,
     version: VersionOption,
-    window: Annotated[float, typer.Option("--window", min=1, help="Seconds of metrics.")],
+    window: Annotated[
+        float,
+        typer.Option(
+            "--window",
+            parser=finite(MIN_WINDOW_S, MAX_WINDOW_S),
+            help="Seconds of canary traffic to wait for and judge (the registry's traffic "
+            f"window: {MIN_WINDOW_S}..{MAX_WINDOW_S}).",
+        ),
+    ],
     max_error_ratio: Annotated[
-        float, typer.Option("--max-error-ratio", min=0, max=1, help="Highest error ratio.")
+        float,
+        typer.Option("--max-error-ratio", parser=finite(0, 1), help="Highest error ratio."),
     ],
     max_p99_ms: Annotated[
         float | None,
-        typer.Option("--max-p99-ms", min=0, help="ms the canary's p99 may exceed the stable's."),
+        typer.Option(
+            "--max-p99-ms",
+            parser=_latency_bound,
+            metavar="MS",
+            help="ms the canary's p99 may exceed the stable's (empty: not judged).",
+        ),
     ] = None,
     max_p99_ratio: Annotated[
         float | None,
-        typer.Option("--max-p99-ratio", min=0, help="Highest canary/stable p99 ratio."),
+        typer.Option(
+            "--max-p99-ratio",
+            parser=_latency_bound,
+            metavar="RATIO",
+            help="Highest canary/stable p99 ratio (empty: not judged).",
+        ),
     ] = None,
     min_requests: Annotated[
         int,
         typer.Option("--min-requests", min=1, help="Canary requests needed to judge."),
-    ] = 20,
+    ] = gate.MIN_REQUESTS,
+    ready_timeout: Annotated[
+        float,
+        typer.Option(
+            "--ready-timeout",
+            parser=finite(0),
+            help="Seconds to wait for every canary pod to report the version READY.",
+        ),
+    ] = 600,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for the canary to be READY and to serve --window seconds before judging "
+            "(--no-wait: judge the last --window seconds now).",
+        ),
+    ] = True,
+    interval: Annotated[
+        float, typer.Option("--interval", parser=finite(0.1), help="Poll seconds.")
+    ] = POLL_SECONDS,
 ) -> None:
-    """Run the metric gate; outputs ``passed`` (true/false), ``reason`` and ``figures``."""
-    gate = _gate()
+    """Wait until every canary pod serves the version READY and for ``--window`` seconds of
+    its traffic, then run the metric gate; outputs ``passed`` (true/false), ``reason`` and
+    ``figures``. A canary that does not become READY within ``--ready-timeout`` does not pass."""
+    judge: Callable[..., gate.GateResult] = (
+        functools.partial(gate.wait_and_verify, ready_timeout_s=ready_timeout, interval_s=interval)
+        if wait
+        else gate.verify
+    )
     with _registry(ctx) as client, _registry_errors():
-        result = gate.verify(
+        result = judge(
             client,
             service=service,
             model=model,
@@ -438,7 +602,6 @@ def release(
     reason: ReasonOption = "",
 ) -> None:
     """Move ``production`` to the version (the canary passed)."""
-    gate = _gate()
     with _registry(ctx) as client, _registry_errors():
         gate.release(client, service=service, model=model, version=version, reason=reason)
     console.print(f"{model} v{version} released to production")
@@ -453,7 +616,6 @@ def rollback(
     reason: ReasonOption = "",
 ) -> None:
     """Clear the canary of ``service`` and record why."""
-    gate = _gate()
     with _registry(ctx) as client, _registry_errors():
         gate.rollback(client, service=service, model=model, version=version, reason=reason)
     console.print(f"{model} v{version} rolled back: {shown(reason)}")

@@ -10,11 +10,22 @@ window. It fails (``passed=False``) when the canary is not the service's active 
 than ``min_requests`` requests, an error ratio above ``max_error_ratio``, or a p99 above
 ``max_p99_ratio`` times the stable version's; and when a figure it needs is missing (no p99: Triton
 runs without ``--metrics-config=summary_latencies=true``; no stable traffic to compare with). A gate
-that cannot decide never passes.
+that cannot decide never passes. Thresholds must be finite (``ValueError``: a NaN bound would
+pass every comparison).
+
+``wait_and_verify`` is what the pipeline's verify step runs: it first waits until every canary
+pod (a pod the registry hands the canary to, ``GET .../desired?pod=``, among the pods whose
+reports are current) reports the canary version READY (``wait_until_ready``, bounded by a
+timeout; a pod reporting it FAILED ends the wait at once), then lets the canary serve for
+``window_s`` seconds, then judges that window with ``verify``. A canary that never loads fails
+with a reason saying which pods did not report it READY.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +77,165 @@ def _figures(traffic: schemas.TrafficRead, version: int | None) -> dict[str, Any
     return None
 
 
+def check_thresholds(
+    *,
+    window_s: float,
+    max_error_ratio: float,
+    max_p99_ratio: float | None,
+    max_p99_ms: float | None,
+    min_requests: int,
+) -> None:
+    """``ValueError`` naming the first threshold that is not finite or out of range (window
+    > 0, error ratio 0..1, latency bounds >= 0, min requests >= 1)."""
+    checks: list[tuple[str, float | None, bool]] = [
+        ("window_s", window_s, window_s > 0),
+        ("max_error_ratio", max_error_ratio, 0 <= max_error_ratio <= 1),
+        ("max_p99_ratio", max_p99_ratio, max_p99_ratio is None or max_p99_ratio >= 0),
+        ("max_p99_ms", max_p99_ms, max_p99_ms is None or max_p99_ms >= 0),
+        ("min_requests", min_requests, min_requests >= 1),
+    ]
+    for name, value, in_range in checks:
+        if value is not None and (not math.isfinite(value) or not in_range):
+            raise ValueError(f"{name}={value!r}: not a finite number in its range")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Where a canary's loading stands: ``ready`` (every canary pod reports it READY, and there
+    is at least one), ``failed`` (a canary pod reports it FAILED: the wait is over), and
+    ``detail`` (one line: which pods hold what)."""
+
+    ready: bool
+    failed: bool
+    detail: str
+
+
+def canary_readiness(client: RegistryClient, *, service: str, model: str, canary: int) -> Readiness:
+    """Whether every canary pod of ``service`` reports version ``canary`` of ``model`` READY
+    (registry observed state; pods with stale reports are not counted). Raises like
+    ``verify``."""
+    found = client.get_service(service)
+    assignment = next((a for a in found.assignments if a.model == model), None)
+    if assignment is None:
+        raise LookupError(f"service {service!r} has no assignment of model {model!r}")
+    if assignment.canary_version != canary or assignment.canary_status != "active":
+        return Readiness(
+            ready=False,
+            failed=True,
+            detail=f"version {canary} is not the active canary of {service!r} (canary "
+            f"{assignment.canary_version}, status {assignment.canary_status})",
+        )
+    current = [o for o in found.observed if not o.stale]
+    pods = sorted({o.pod for o in current})
+    canary_pods = [
+        pod
+        for pod in pods
+        if any(
+            d.model == model and d.role == "canary" and d.version == canary
+            for d in client.desired_state(service, pod).models
+        )
+    ]
+    if not canary_pods:
+        return Readiness(
+            ready=False,
+            failed=False,
+            detail=f"no pod of {service!r} is in the canary share yet ({len(pods)} pods report)",
+        )
+    states: dict[str, str] = {}
+    for pod in canary_pods:
+        mine = [o for o in current if o.pod == pod and o.model == model and o.version == canary]
+        states[pod] = mine[0].state if mine else "not reported"
+        if mine and mine[0].state == "FAILED":
+            return Readiness(
+                ready=False,
+                failed=True,
+                detail=f"canary pod {pod} failed to load version {canary}: "
+                f"{mine[0].error or 'no error given'}",
+            )
+    waiting = {pod: state for pod, state in states.items() if state != "READY"}
+    detail = ", ".join(f"{pod} {state}" for pod, state in sorted(waiting.items()))
+    return Readiness(
+        ready=not waiting,
+        failed=False,
+        detail=detail or f"{len(canary_pods)} canary pods READY",
+    )
+
+
+def wait_until_ready(
+    client: RegistryClient,
+    *,
+    service: str,
+    model: str,
+    canary: int,
+    timeout_s: float,
+    interval_s: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str | None:
+    """Poll ``canary_readiness`` every ``interval_s`` seconds for at most ``timeout_s``: None
+    once the canary is READY on every canary pod, else the reason it is not (a pod failed, it is
+    no longer the active canary, or the timeout passed). Raises like ``verify``."""
+    deadline = clock() + timeout_s
+    while True:
+        state = canary_readiness(client, service=service, model=model, canary=canary)
+        if state.ready:
+            return None
+        if state.failed:
+            return state.detail
+        if clock() >= deadline:
+            return (
+                f"canary version {canary} not READY on every canary pod of {service!r} after "
+                f"{timeout_s:g}s: {state.detail}"
+            )
+        sleep(min(interval_s, max(deadline - clock(), 0.0)))
+
+
+def wait_and_verify(
+    client: RegistryClient,
+    *,
+    service: str,
+    model: str,
+    canary: int,
+    window_s: float,
+    ready_timeout_s: float,
+    max_error_ratio: float,
+    max_p99_ratio: float | None = None,
+    max_p99_ms: float | None = None,
+    min_requests: int = MIN_REQUESTS,
+    interval_s: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GateResult:
+    """Wait until the canary is READY on every canary pod (at most ``ready_timeout_s``), let it
+    serve ``window_s`` seconds, then ``verify`` that window. A canary that does not become
+    ready fails (``passed=False``) with the reason. Raises like ``verify``."""
+    limits: dict[str, Any] = {
+        "window_s": window_s,
+        "max_error_ratio": max_error_ratio,
+        "max_p99_ratio": max_p99_ratio,
+        "max_p99_ms": max_p99_ms,
+        "min_requests": min_requests,
+    }
+    check_thresholds(**limits)
+    if not math.isfinite(ready_timeout_s) or ready_timeout_s < 0:
+        raise ValueError(f"ready_timeout_s={ready_timeout_s!r}: not a finite number >= 0")
+    problem = wait_until_ready(
+        client,
+        service=service,
+        model=model,
+        canary=canary,
+        timeout_s=ready_timeout_s,
+        interval_s=interval_s,
+        clock=clock,
+        sleep=sleep,
+    )
+    figures = {"service": service, "model": model, "canary_version": canary, **limits}
+    if problem is not None:
+        return GateResult(passed=False, reason=problem, figures=figures)
+    sleep(window_s)
+    return verify(client, service=service, model=model, canary=canary, **limits)
+
+
 def verify(
     client: RegistryClient,
     *,
@@ -85,8 +255,16 @@ def verify(
     version's (either latency bound, or both; with neither, latency is not judged);
     ``min_requests``: canary requests needed to judge. Raises
     ``RegistryError``/``RegistryUnavailable`` when the registry refuses or cannot be reached,
-    ``LookupError`` when the model is not assigned to the service.
+    ``LookupError`` when the model is not assigned to the service, ``ValueError`` naming a
+    threshold that is not a finite number in its range.
     """
+    check_thresholds(
+        window_s=window_s,
+        max_error_ratio=max_error_ratio,
+        max_p99_ratio=max_p99_ratio,
+        max_p99_ms=max_p99_ms,
+        min_requests=min_requests,
+    )
     assignment = _assignment(client, service, model)
     stable_version = assignment.resolved_version
     traffic = client.traffic(service, model, window_s=window_s)

@@ -18,12 +18,24 @@ template runs these steps, each a node of the workflow:
    ``job-name``, ``job-uid``.
 4. ``wait-version``: ``kubeai pipeline step wait-version`` polls the registry for the version
    whose source uid is the job's (the lifecycle controller registers it); outputs ``version``.
+   It stops at once when the registry refuses the lookup (a 4xx but 404) or the controller
+   recorded ``TrainingFailed``/``RegistrationFailed`` on the job (read with the workflow's
+   ServiceAccount: ``get`` on the job kind, ``list`` on events), with the Event's reason.
 5. ``canary``: ``kubeai pipeline step canary`` assigns it to ``service`` as canary with
    ``canary-share`` of the replicas.
-6. ``verify``: ``kubeai pipeline step verify`` runs the metric gate over ``verify-window``
-   seconds with the thresholds ``max-error-ratio`` and ``max-p99-latency-ms`` (how far the
-   canary's p99 may exceed the stable version's); outputs ``passed`` (``true``/``false``) and
-   ``reason``. A crashed verify counts as not passed (``continueOn.failed``, default ``false``).
+6. ``verify``: ``kubeai pipeline step verify`` waits until every canary pod reports the version
+   READY (registry observed state; at most ``canary-ready-timeout`` seconds), then for
+   ``verify-window`` seconds of its traffic, then runs the metric gate
+   (``glue.pipelines.gate.wait_and_verify``) over that window with the thresholds
+   ``max-error-ratio``, ``max-p99-latency-ms``
+   (milliseconds the canary's p99 may exceed the stable version's) and ``max-p99-ratio`` (canary
+   p99 / stable p99; an empty latency bound is not judged), once the canary served
+   ``min-requests``; outputs ``passed`` (``true``/``false``) and ``reason``. A canary that does
+   not become READY in time does not pass, and its reason says which pods hold what. The wait
+   is part of this step rather than a step of its own so that its failure is a verdict like any
+   other: ``reason`` reaches ``rollback`` through the one ``passed``/``reason`` pair, with no
+   second step to continue past and merge. A crashed verify counts as not passed
+   (``continueOn.failed``, default ``false``).
 7. ``release`` (passed: move ``production``) or ``rollback`` (clear the canary, record the
    reason).
 
@@ -34,7 +46,8 @@ must grant that ServiceAccount ``promote`` in the team for canary/release/rollba
 ``system:serviceaccount:<team>:kubeai-workflow``; by default ServiceAccounts are writers).
 
 ``build_cron_workflow`` renders a CronWorkflow that runs the template on a schedule (periodic
-retraining); ``build_workflow`` one run, as ``kubeai pipeline submit`` creates it.
+retraining); ``build_workflow`` one run, as ``kubeai pipeline submit`` creates it. Both refuse
+parameter values a step would refuse later (``glue.pipelines.parameters.check_parameters``).
 """
 
 from __future__ import annotations
@@ -57,6 +70,7 @@ from hera.workflows import (
 from hera.workflows import models as m
 
 from glue.pipelines import conditions
+from glue.pipelines.parameters import check_parameters
 
 #: Name of the per-team WorkflowTemplate.
 TEMPLATE_NAME = "model-iteration"
@@ -81,12 +95,22 @@ PARAMETERS: dict[str, tuple[str | None, str]] = {
     "dataset": ("", "Fluid Dataset in the team namespace to warm first (empty: no warm-up)."),
     "canary-share": ("0.2", "Share of the service's replicas serving the canary (0 < x < 1)."),
     "version-timeout": ("3600", "Seconds to wait for the job's version in the registry."),
-    "verify-window": ("300", "Seconds of live metrics the gate compares."),
+    "canary-ready-timeout": (
+        "600",
+        "Seconds verify waits for every canary pod to report the version READY.",
+    ),
+    "verify-window": ("300", "Seconds of canary traffic the gate waits for and compares."),
     "max-error-ratio": ("0.01", "Highest error ratio (errors/requests) the canary may show."),
     "max-p99-latency-ms": (
         "50",
-        "Milliseconds the canary's p99 latency may exceed the stable version's.",
+        "Milliseconds the canary's p99 latency may exceed the stable version's (empty: not "
+        "judged).",
     ),
+    "max-p99-ratio": (
+        "",
+        "Highest ratio of the canary's p99 latency to the stable version's (empty: not judged).",
+    ),
+    "min-requests": ("20", "Canary requests the gate needs in its window to judge."),
 }
 
 #: Requests and limits of every container step (team namespaces' quota counts them).
@@ -256,6 +280,7 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
             outputs=[
                 Parameter(name="job-name", value_from=m.ValueFrom(json_path="{.metadata.name}")),
                 Parameter(name="job-uid", value_from=m.ValueFrom(json_path="{.metadata.uid}")),
+                Parameter(name="job-kind", value_from=m.ValueFrom(json_path="{.kind}")),
             ],
         )
         model = ["--model", _param("model")]
@@ -266,12 +291,13 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
             [
                 "wait-version",
                 *model,
-                "--job-uid",
-                "{{inputs.parameters.job-uid}}",
-                "--timeout",
-                _param("version-timeout"),
+                *["--job-uid", "{{inputs.parameters.job-uid}}"],
+                *["--job-kind", "{{inputs.parameters.job-kind}}"],
+                *["--job-name", "{{inputs.parameters.job-name}}"],
+                *["--namespace", "{{workflow.namespace}}"],
+                *["--timeout", _param("version-timeout")],
             ],
-            inputs=["job-uid"],
+            inputs=["job-uid", "job-kind", "job-name"],
             outputs={"version": None},
         )
         version = ["--version", "{{inputs.parameters.version}}"]
@@ -289,12 +315,18 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
                 *service,
                 *model,
                 *version,
+                "--ready-timeout",
+                _param("canary-ready-timeout"),
                 "--window",
                 _param("verify-window"),
                 "--max-error-ratio",
                 _param("max-error-ratio"),
                 "--max-p99-ms",
                 _param("max-p99-latency-ms"),
+                "--max-p99-ratio",
+                _param("max-p99-ratio"),
+                "--min-requests",
+                _param("min-requests"),
             ],
             inputs=["version"],
             outputs={"passed": "false", "reason": "the verify step failed before a verdict"},
@@ -328,7 +360,8 @@ def build_workflow_template(settings: PipelineSettings) -> dict[str, Any]:
                 name="wait-version",
                 template=wait,
                 arguments=[
-                    Parameter(name="job-uid", value="{{steps.train.outputs.parameters.job-uid}}")
+                    Parameter(name=key, value=f"{{{{steps.train.outputs.parameters.{key}}}}}")
+                    for key in ("job-uid", "job-kind", "job-name")
                 ],
             )
             Step(name="canary", template=canary, arguments=[verdict[0]])
@@ -354,6 +387,13 @@ def _arguments(parameters: Mapping[str, str]) -> list[Parameter]:
     return [Parameter(name=k, value=str(v)) for k, v in parameters.items()]
 
 
+def _check(parameters: Mapping[str, str]) -> None:
+    """``ValueError`` naming a missing parameter; ``ParameterError`` naming a bad value."""
+    if missing := missing_parameters(parameters):
+        raise ValueError(f"{', '.join(missing)}: required by {TEMPLATE_NAME}")
+    check_parameters(parameters)
+
+
 def missing_parameters(parameters: Mapping[str, str]) -> list[str]:
     """Required parameters of the template that ``parameters`` does not give."""
     return [n for n, (default, _) in PARAMETERS.items() if default is None and n not in parameters]
@@ -372,10 +412,10 @@ def build_cron_workflow(
     syntax, in ``timezone``) with ``parameters`` (template parameter name -> value; every
     required one). A run never overlaps the previous one (``concurrencyPolicy: Forbid``).
 
-    Raises ``ValueError`` naming an unknown or missing parameter.
+    Raises ``ValueError`` naming an unknown or missing parameter, and ``ParameterError`` (a
+    ``ValueError``) naming each invalid value.
     """
-    if missing := missing_parameters(parameters):
-        raise ValueError(f"{', '.join(missing)}: required by {TEMPLATE_NAME}")
+    _check(parameters)
     cron = CronWorkflow(
         api_version=API_VERSION,
         kind="CronWorkflow",
@@ -397,9 +437,9 @@ def build_cron_workflow(
 
 def build_workflow(namespace: str, parameters: Mapping[str, str]) -> dict[str, Any]:
     """One run of the team's ``model-iteration`` (``generateName: model-iteration-``) with
-    ``parameters``. Raises ``ValueError`` naming an unknown or missing parameter."""
-    if missing := missing_parameters(parameters):
-        raise ValueError(f"{', '.join(missing)}: required by {TEMPLATE_NAME}")
+    ``parameters``. Raises ``ValueError`` naming an unknown or missing parameter, and
+    ``ParameterError`` (a ``ValueError``) naming each invalid value."""
+    _check(parameters)
     workflow = Workflow(
         api_version=API_VERSION,
         kind="Workflow",

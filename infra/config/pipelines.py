@@ -14,9 +14,15 @@ Keys::
           service: digits           # one of kubeai:inferenceServices: gets the canary
           dataset: mnist            # optional, one of kubeai:datasets: warmed first
           canaryShare: 0.2          # share of the service's replicas serving the canary
-          verifyWindowSeconds: 300  # seconds of live metrics the gate compares
+          canaryReadyTimeoutSeconds: 600  # seconds verify waits for every canary pod to
+                                    # report the version READY
+          verifyWindowSeconds: 300  # seconds of canary traffic the gate waits for and compares
+                                    # (at most 3600: the registry's traffic window)
           maxErrorRatio: 0.01       # highest canary error ratio
           maxP99LatencyMs: 50       # ms the canary's p99 may exceed the stable version's
+                                    # (null: not judged)
+          maxP99Ratio: 1.5          # highest canary p99 / stable p99 (default null: not judged)
+          minRequests: 20           # canary requests the gate needs in its window to judge
           versionTimeoutSeconds: 3600
           job: {...}                # a kubeflow.org/v1 PyTorchJob/TFJob/XGBoostJob/MPIJob
 
@@ -34,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from glue.pipelines.parameters import MAX_WINDOW_S
 from infra.config.shared import DNS_LABEL, NAMESPACE, Name, Strict
 
 #: Schedule syntax of the pinned CronWorkflow CRD (argo-workflows v4.1.2 ``spec.schedules``).
@@ -43,6 +50,11 @@ SCHEDULE = re.compile(
 )
 #: Longest CronWorkflow name: Argo appends a 10-digit timestamp to name each run.
 CRON_NAME_MAX = 52
+
+
+def _bound(value: float | None) -> str:
+    """A latency bound as a template parameter: empty when not judged."""
+    return "" if value is None else f"{value:g}"
 
 
 class Retraining(Strict):
@@ -57,10 +69,13 @@ class Retraining(Strict):
     model: Name
     service: Name
     dataset: Name | None = None
-    canary_share: float = Field(default=0.2, gt=0, lt=1)
-    verify_window_seconds: int = Field(default=300, ge=10, le=86_400)
-    max_error_ratio: float = Field(default=0.01, ge=0, le=1)
-    max_p99_latency_ms: float = Field(default=50, ge=0, le=600_000)
+    canary_share: float = Field(default=0.2, gt=0, lt=1, allow_inf_nan=False)
+    canary_ready_timeout_seconds: int = Field(default=600, ge=0, le=86_400)
+    verify_window_seconds: int = Field(default=300, ge=10, le=MAX_WINDOW_S)
+    max_error_ratio: float = Field(default=0.01, ge=0, le=1, allow_inf_nan=False)
+    max_p99_latency_ms: float | None = Field(default=50, ge=0, le=600_000, allow_inf_nan=False)
+    max_p99_ratio: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    min_requests: int = Field(default=20, ge=1, le=1_000_000)
     version_timeout_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     job: dict[str, Any]
 
@@ -100,9 +115,12 @@ class Retraining(Strict):
             "service": self.service,
             "training-job": json.dumps(self.job, sort_keys=True),
             "canary-share": f"{self.canary_share:g}",
+            "canary-ready-timeout": str(self.canary_ready_timeout_seconds),
             "verify-window": str(self.verify_window_seconds),
             "max-error-ratio": f"{self.max_error_ratio:g}",
-            "max-p99-latency-ms": f"{self.max_p99_latency_ms:g}",
+            "max-p99-latency-ms": _bound(self.max_p99_latency_ms),
+            "max-p99-ratio": _bound(self.max_p99_ratio),
+            "min-requests": str(self.min_requests),
             "version-timeout": str(self.version_timeout_seconds),
         }
         if self.dataset:

@@ -11,6 +11,10 @@ training operator v1.9.4, Fluid v1.0.8; ``infra.upstream``).
   as the apiserver serves it, and the training step's conditions conclude the same on it.
 * The workflow ServiceAccount may create and read what the resource steps create (PyTorchJob,
   DataLoad), as the executor does, and nothing of the kind in another namespace.
+* ``wait-version``, with a kubeconfig holding the workflow ServiceAccount's token (a
+  TokenRequest, as the kubelet mounts it) and the executor Role, reads a job's
+  ``kubeai.dev/registration: RegistrationFailed`` and the controller's Event (written here as
+  the controller writes them) and stops at once with the Event's message.
 """
 
 from __future__ import annotations
@@ -32,10 +36,19 @@ from infra.controlplane.harness import ControlPlane
 from infra.pipelines import pipeline_manifests
 from infra.tenancy import EXECUTOR_ROLE, executor_rules
 from tests.cluster.test_tenancy import upstream_crds
+from tests.glue.cli.conftest import publish_digits
 from tests.glue.pipelines.test_conditions import TABLE
 from tests.infra import factories
 from tests.infra.test_pipelines import JOB, RETRAINING
-from tests.support.kubeapi import DRY_RUN, KubeApi, impersonating, message, service_account_user
+from tests.support.kubeapi import (
+    DRY_RUN,
+    KubeApi,
+    impersonating,
+    message,
+    service_account_user,
+    token_request,
+)
+from tests.support.registry import RegistryServer
 
 NAMESPACE = "pipelines"
 OTHER = "pipelines-other"
@@ -182,3 +195,107 @@ def test_the_workflow_account_creates_what_the_resource_steps_create(
             listed = executor.get(path)
             codes = (created.status_code, listed.status_code)
             assert codes == ((201, 200) if allowed else (403, 403)), (namespace, message(created))
+
+
+def _executor(kube: KubeApi) -> None:
+    """The ServiceAccount ``kubeai-workflow`` bound to the executor Role in ``NAMESPACE``."""
+    kube.apply_all(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "kubeai-workflow", "namespace": NAMESPACE},
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": EXECUTOR_ROLE, "namespace": NAMESPACE},
+                "rules": executor_rules(),
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": EXECUTOR_ROLE, "namespace": NAMESPACE},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": EXECUTOR_ROLE,
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "kubeai-workflow", "namespace": NAMESPACE}
+                ],
+            },
+        ]
+    )
+
+
+def test_wait_version_stops_at_the_controllers_registration_failure(
+    kube: KubeApi,
+    control_plane: ControlPlane,
+    registry: RegistryServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from glue.controller import kube as controller_kube
+
+    _executor(kube)
+    job = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {
+            "name": "failed-registration",
+            "namespace": NAMESPACE,
+            "labels": {"kubeai.dev/model": "digits"},
+        },
+        "spec": copy.deepcopy(JOB["spec"]),
+    }
+    kube.apply_all([job])
+    path = kube.object_path(job)
+    stored = kube.client.get(path).json()
+    patched = kube.client.patch(
+        path,
+        json={"metadata": {"annotations": {"kubeai.dev/registration": "RegistrationFailed"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200, message(patched)
+    why = "artifact s3://models/pipelines/digits/x: no files at s3://models/.../model"
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": "failed-registration.", "namespace": NAMESPACE},
+        "involvedObject": {
+            "apiVersion": "kubeflow.org/v1",
+            "kind": "PyTorchJob",
+            "name": "failed-registration",
+            "namespace": NAMESPACE,
+            "uid": stored["metadata"]["uid"],
+        },
+        "reason": "RegistrationFailed",
+        "message": why,
+        "type": "Warning",
+        "source": {"component": "kopf"},
+        "firstTimestamp": "2026-11-30T10:00:00Z",
+        "lastTimestamp": "2026-11-30T10:00:00Z",
+        "count": 1,
+    }
+    created = kube.client.post(f"/api/v1/namespaces/{NAMESPACE}/events", json=event)
+    assert created.status_code == 201, message(created)
+
+    token = token_request(kube, NAMESPACE, "kubeai-workflow")
+    config = yaml.safe_load(control_plane.write_kubeconfig(tmp_path / "admin").read_text())
+    config["users"] = [{"name": u["name"], "user": {"token": token}} for u in config["users"]]
+    workflow_kubeconfig = tmp_path / "workflow-kubeconfig"
+    workflow_kubeconfig.write_text(yaml.safe_dump(config))
+    monkeypatch.setattr(controller_kube, "SERVICE_ACCOUNT_DIR", tmp_path / "no-service-account")
+    monkeypatch.setenv("KUBECONFIG", str(workflow_kubeconfig))
+    with registry.client() as client:
+        publish_digits(registry, client, tmp_path)
+    r = runner.invoke(
+        app,
+        ["pipeline", "step", "--registry-url", registry.url, "--team", "cv", "wait-version",
+         "--model", "digits", "--job-uid", stored["metadata"]["uid"], "--job-kind",
+         "PyTorchJob", "--job-name", "failed-registration", "--namespace", NAMESPACE,
+         "--timeout", "60", "--interval", "0.2"],
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert f"recorded RegistrationFailed: {why}" in " ".join(r.output.split())

@@ -147,3 +147,21 @@ def test_the_executor_may_create_and_watch_what_the_resource_steps_create() -> N
 
     for group, resource in (("kubeflow.org", "pytorchjobs"), ("data.fluid.io", "dataloads")):
         assert all(allowed(group, resource, verb) for verb in ("create", "get"))
+
+
+def test_the_executor_may_read_each_pipeline_job_kind_and_list_events_only() -> None:
+    """``wait-version`` reads its job's outcome annotation (``get`` on every kind
+    ``prepare-job`` accepts, MPIJob included) and the controller's Event (``list`` on core
+    events, nothing more)."""
+    from glue.pipelines.training_job import JOB_KINDS
+
+    rules = executor_rules()
+    for kind in JOB_KINDS:
+        assert any(
+            "kubeflow.org" in r["apiGroups"]
+            and f"{kind.lower()}s" in r["resources"]
+            and {"get", "create"} <= set(r["verbs"])
+            for r in rules
+        ), kind
+    events = [r for r in rules if "events" in r["resources"]]
+    assert events == [{"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}]

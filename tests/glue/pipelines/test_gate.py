@@ -136,3 +136,156 @@ def test_rollback_leaves_another_canary_alone(client: RegistryClient) -> None:
     gate.start_canary(client, service="s", model="digits", version=2, share=0.5)
     gate.rollback(client, service="s", model="digits", version=3, reason="not this one")
     assert client.get_service("s").assignments[0].canary_status == "active"
+
+
+# ---------------------------------------------------------------------------------------------
+# thresholds that judge nothing
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("max_error_ratio", float("nan")),
+        ("max_error_ratio", float("inf")),
+        ("max_p99_ratio", float("nan")),
+        ("max_p99_ms", float("nan")),
+        ("window_s", float("nan")),
+        ("max_error_ratio", 1.5),
+    ],
+)
+def test_verify_refuses_a_threshold_that_is_not_finite(
+    env: Env, client: RegistryClient, key: str, value: float
+) -> None:
+    """The trial's canary with 100% errors passed with ``max_error_ratio=nan`` ("error ratio
+    1.0000 <= nan"): the gate itself refuses such thresholds, whoever calls it."""
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    _serve(env, "stable-0", 1, [(0, 0, 2.0), (100, 0, 2.0)])
+    _serve(env, "canary-0", 3, [(0, 0, 2.0), (0, 100, 2.0)])
+    with pytest.raises(ValueError, match=key):
+        gate.verify(client, service="s", model="digits", canary=3, **{**LIMITS, key: value})
+
+
+# ---------------------------------------------------------------------------------------------
+# waiting for the canary to load and serve before judging
+
+
+def _pods(share: float, *, canary: bool, count: int) -> list[str]:
+    """``count`` pod names of service ``s`` that the registry puts in (or out of) the canary
+    share (its own rule, ``in_canary``)."""
+    from glue.model_registry.service.inference import in_canary
+
+    names = (f"s-{n}" for n in range(1000))
+    return [p for p in names if in_canary(service="s", pod=p, share=share) == canary][:count]
+
+
+def _report(env: Env, pod: str, version: int, state: str, error: str | None = None) -> None:
+    r = env.client.put(
+        f"{API}/services/s/pods/{pod}/status",
+        json={"models": [{"model": "digits", "version": version, "state": state, "error": error}]},
+    )
+    assert r.status_code == 200, r.text
+
+
+class Clock:
+    """A monotonic clock that ``sleep`` advances, running each scheduled action (what the
+    agents report meanwhile) at its sleep."""
+
+    def __init__(self, actions: list[Any]) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+        self.actions = actions
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept.append(seconds)
+        if self.actions:
+            self.actions.pop(0)()
+
+
+def _wait_and_verify(client: RegistryClient, clock: Clock, timeout: float) -> gate.GateResult:
+    return gate.wait_and_verify(
+        client,
+        service="s",
+        model="digits",
+        canary=3,
+        ready_timeout_s=timeout,
+        interval_s=1.0,
+        clock=clock,
+        sleep=clock.sleep,
+        **LIMITS,
+    )
+
+
+def test_a_canary_that_becomes_ready_and_serves_enough_passes(
+    env: Env, client: RegistryClient
+) -> None:
+    """Right after the canary step the canary pods still load the version: the gate waits until
+    each reports it READY, then for the window's traffic, then judges (the trial's pipeline
+    judged at once and rolled back a good version: "canary served 0 requests")."""
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    [stable] = _pods(0.5, canary=False, count=1)
+    first, second = _pods(0.5, canary=True, count=2)
+    _report(env, stable, 1, "READY")
+    _report(env, first, 3, "LOADING")
+    _report(env, second, 3, "READY")
+    clock = Clock(
+        [
+            lambda: None,  # still loading after the first poll
+            lambda: _report(env, first, 3, "READY"),
+            lambda: (
+                _serve(env, stable, 1, [(0, 0, 2.0), (100, 0, 2.0)]),
+                _serve(env, first, 3, [(0, 0, 2.0), (30, 0, 2.0)]),
+                _serve(env, second, 3, [(0, 0, 2.0), (30, 0, 2.0)]),
+            ),
+        ]
+    )
+    result = _wait_and_verify(client, clock, timeout=30)
+    assert result.passed, result.reason
+    assert result.figures["canary"]["requests"] == 60
+    assert clock.slept == [1.0, 1.0, LIMITS["window_s"]]  # two polls, then the window
+
+
+def test_a_canary_that_never_loads_fails_saying_so(env: Env, client: RegistryClient) -> None:
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    [stable] = _pods(0.5, canary=False, count=1)
+    [pod] = _pods(0.5, canary=True, count=1)
+    _report(env, stable, 1, "READY")
+    _report(env, pod, 3, "LOADING")
+    clock = Clock([])
+    result = _wait_and_verify(client, clock, timeout=5)
+    assert not result.passed
+    assert result.reason == (
+        f"canary version 3 not READY on every canary pod of 's' after 5s: {pod} LOADING"
+    )
+    assert LIMITS["window_s"] not in clock.slept and clock.now == 5
+
+
+def test_a_canary_pod_that_fails_to_load_ends_the_wait(env: Env, client: RegistryClient) -> None:
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    [pod] = _pods(0.5, canary=True, count=1)
+    _report(env, pod, 3, "FAILED", error="model.onnx: invalid protobuf")
+    clock = Clock([])
+    result = _wait_and_verify(client, clock, timeout=600)
+    assert not result.passed and clock.slept == []
+    assert (
+        result.reason == f"canary pod {pod} failed to load version 3: model.onnx: invalid protobuf"
+    )
+
+
+def test_no_pod_in_the_canary_share_is_not_ready(env: Env, client: RegistryClient) -> None:
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    [stable] = _pods(0.5, canary=False, count=1)
+    _report(env, stable, 1, "READY")
+    result = _wait_and_verify(client, Clock([]), timeout=2)
+    assert not result.passed and "no pod of 's' is in the canary share yet" in result.reason
+
+
+def test_wait_and_verify_refuses_non_finite_thresholds(client: RegistryClient) -> None:
+    with pytest.raises(ValueError, match="max_p99_ms"):
+        gate.wait_and_verify(
+            client, service="s", model="digits", canary=3, ready_timeout_s=1,
+            **{**LIMITS, "max_p99_ms": float("nan")},
+        )  # fmt: skip

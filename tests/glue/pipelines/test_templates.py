@@ -81,6 +81,7 @@ def test_the_training_step_is_owned_and_reads_the_operators_conditions(
     assert outputs == {
         "job-name": {"jsonPath": "{.metadata.name}"},
         "job-uid": {"jsonPath": "{.metadata.uid}"},
+        "job-kind": {"jsonPath": "{.kind}"},  # wait-version reads the job's outcome
     }
 
 
@@ -130,6 +131,15 @@ def test_every_reference_resolves(template: dict[str, Any]) -> None:
         }
 
 
+def test_wait_version_reads_the_trained_job(template: dict[str, Any]) -> None:
+    """wait-version gets the job's kind, name and namespace to read the controller's outcome."""
+    _, *args = _templates(template)["wait-version"]["container"]["args"]
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert options["--job-kind"] == "{{inputs.parameters.job-kind}}"
+    assert options["--job-name"] == "{{inputs.parameters.job-name}}"
+    assert options["--namespace"] == "{{workflow.namespace}}"
+
+
 def test_release_and_rollback_are_decided_by_verify(template: dict[str, Any]) -> None:
     steps = {s["name"]: s for s in _steps(template)}
     passed = "{{steps.verify.outputs.parameters.passed}}"
@@ -140,6 +150,22 @@ def test_release_and_rollback_are_decided_by_verify(template: dict[str, Any]) ->
         p["name"]: p["valueFrom"] for p in _templates(template)["verify"]["outputs"]["parameters"]
     }
     assert verify_outputs["passed"]["default"] == "false"  # a crashed verify rolls back
+
+
+def test_verify_gets_every_threshold(template: dict[str, Any]) -> None:
+    """The gate's thresholds are the workflow's parameters: error ratio, both latency bounds
+    (``max-p99-ratio`` empty by default: not judged) and the requests it needs."""
+    _, *args = _templates(template)["verify"]["container"]["args"]
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert {k: v for k, v in options.items() if k.startswith(("--max", "--min", "--window"))} == {
+        "--window": "{{workflow.parameters.verify-window}}",
+        "--max-error-ratio": "{{workflow.parameters.max-error-ratio}}",
+        "--max-p99-ms": "{{workflow.parameters.max-p99-latency-ms}}",
+        "--max-p99-ratio": "{{workflow.parameters.max-p99-ratio}}",
+        "--min-requests": "{{workflow.parameters.min-requests}}",
+    }
+    assert options["--ready-timeout"] == "{{workflow.parameters.canary-ready-timeout}}"
+    assert PARAMETERS["max-p99-ratio"][0] == "" and PARAMETERS["min-requests"][0] == "20"
 
 
 def test_container_steps_are_pinned_bounded_and_unprivileged(template: dict[str, Any]) -> None:
@@ -187,6 +213,10 @@ def test_workflow() -> None:
     [
         ({"model": "m", "service": "s"}, "training-job: required"),
         ({**REQUIRED, "canary": "0.1"}, "canary: no parameter"),
+        ({**REQUIRED, "model": "Digits_V2"}, "model: 'Digits_V2'"),
+        ({**REQUIRED, "canary-share": "7"}, "canary-share: '7'"),
+        ({**REQUIRED, "max-error-ratio": "NaN"}, "max-error-ratio: 'NaN': must be a finite"),
+        ({**REQUIRED, "verify-window": "3601"}, "verify-window: '3601'"),
     ],
 )
 def test_bad_parameters_are_named(parameters: dict[str, str], words: str) -> None:

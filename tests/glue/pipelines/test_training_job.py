@@ -64,6 +64,55 @@ def test_refusals_name_the_field(text: str, words: str) -> None:
         prepare_job(text, model="digits", namespace="cv")
 
 
-def test_a_model_that_is_no_label_value_is_refused() -> None:
-    with pytest.raises(JobManifestError, match="not a label value"):
-        prepare_job(json.dumps(JOB), model="bad model")
+@pytest.mark.parametrize("model", ["bad model", "Digits_V2", "a.b", "", "d" * 64, "-d"])
+def test_a_model_that_is_no_registry_name_is_refused(model: str) -> None:
+    """The registry's model-name rule (``schemas.Name``), not a label value's: ``Digits_V2`` and
+    ``a.b`` are label values the registry refuses hours later."""
+    with pytest.raises(JobManifestError, match=f"model {model!r}: not a registry model name"):
+        prepare_job(json.dumps(JOB), model=model)
+
+
+def test_a_manifest_copied_from_kubectl_get_loses_what_the_server_set() -> None:
+    """``kubectl get -o yaml`` of a registered job: server-set metadata, ``status`` and the
+    controller's outcome annotations (``kubeai.dev/registration: Registered``,
+    ``kubeai.dev/model-version``; the controller never handles a job carrying them) are
+    dropped; the user's own annotations and labels stay."""
+    copied = {
+        **JOB,
+        "metadata": {
+            "name": "digits-train",
+            "namespace": "cv",
+            "uid": "0b4f0e5e-7b61-4a39-9a7e-3f1c1c0f6a10",
+            "resourceVersion": "48213",
+            "generation": 1,
+            "creationTimestamp": "2026-11-29T03:00:04Z",
+            "managedFields": [{"manager": "kubectl-create", "operation": "Update"}],
+            "ownerReferences": [
+                {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": "old",
+                 "uid": "5d0c", "controller": True}
+            ],
+            "labels": {"kubeai.dev/model": "digits", "team": "cv"},
+            "annotations": {
+                "kubeai.dev/registration": "Registered",
+                "kubeai.dev/model-version": "7",
+                "kopf.kubeai.dev/register.status": "{}",
+                "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                "kubeai.dev/artifact-uri": "s3://models/cv/digits/run-7",
+            },
+        },
+        "status": {"conditions": [{"type": "Succeeded", "status": "True"}]},
+    }  # fmt: skip
+    prepared = prepare_job(yaml.safe_dump(copied), model="digits", namespace="cv")
+    assert "status" not in prepared
+    assert prepared["metadata"] == {
+        "generateName": "digits-train-",
+        "labels": {"kubeai.dev/model": "digits", "team": "cv"},
+        "annotations": {"kubeai.dev/artifact-uri": "s3://models/cv/digits/run-7"},
+    }
+    only_outcome = {**JOB, "metadata": {"annotations": {"kubeai.dev/registration": "x"}}}
+    assert "annotations" not in prepare_job(json.dumps(only_outcome), model="d")["metadata"]
+
+
+def test_annotations_must_be_a_mapping() -> None:
+    with pytest.raises(JobManifestError, match=r"metadata\.annotations: must be a mapping"):
+        prepare_job(json.dumps({**JOB, "metadata": {"annotations": ["x"]}}), model="d")

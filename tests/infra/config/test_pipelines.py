@@ -30,6 +30,29 @@ def test_a_retraining_entry_gives_every_template_parameter() -> None:
     [entry] = config.pipelines.retraining
     assert set(entry.parameters()) == set(PARAMETERS)
     assert entry.parameters()["canary-share"] == "0.2"
+    assert entry.parameters()["max-p99-ratio"] == ""  # not judged
+    assert entry.parameters()["min-requests"] == "20"
+    assert entry.parameters()["canary-ready-timeout"] == "600"
+
+
+def test_every_parameter_a_valid_entry_gives_passes_the_templates_checks() -> None:
+    from glue.pipelines.parameters import check_parameters
+
+    config = factories.team_config(pipelines=_values(maxP99Ratio=1.5)["pipelines"])
+    [entry] = config.pipelines.retraining
+    parsed = check_parameters(entry.parameters())
+    assert parsed["verify-window"] == 300 and parsed["max-p99-ratio"] == 1.5
+
+
+def test_latency_bounds_and_min_requests_become_parameters() -> None:
+    config = factories.team_config(
+        pipelines=_values(maxP99Ratio=1.5, maxP99LatencyMs=None, minRequests=200)["pipelines"]
+    )
+    [entry] = config.pipelines.retraining
+    parameters = entry.parameters()
+    assert parameters["max-p99-ratio"] == "1.5"
+    assert parameters["max-p99-latency-ms"] == ""  # null: not judged
+    assert parameters["min-requests"] == "200"
 
 
 @pytest.mark.parametrize(
@@ -43,7 +66,21 @@ def test_a_retraining_entry_gives_every_template_parameter() -> None:
         ({"name": "n" * 53}, "name", "at most 52"),
         ({"model": "Digits"}, "model", "pattern"),
         ({"verifyWindowSeconds": 1}, "verifyWindowSeconds", "greater than or equal to 10"),
+        ({"maxP99Ratio": 0}, "maxP99Ratio", "greater than 0"),
+        ({"maxP99LatencyMs": -1}, "maxP99LatencyMs", "greater than or equal to 0"),
+        ({"minRequests": 0}, "minRequests", "greater than or equal to 1"),
         ({"sheduel": "x"}, "sheduel", ""),
+        # NaN/infinite thresholds (YAML .nan/.inf) would pass every gate comparison
+        ({"maxErrorRatio": float("nan")}, "maxErrorRatio", "finite number"),
+        ({"maxP99LatencyMs": float("nan")}, "maxP99LatencyMs", "finite number"),
+        ({"maxP99Ratio": float("inf")}, "maxP99Ratio", "finite number"),
+        ({"canaryShare": float("nan")}, "canaryShare", "finite number"),
+        # the registry's traffic endpoint answers windows up to 3600 s
+        ({"verifyWindowSeconds": 3601}, "verifyWindowSeconds", "less than or equal to 3600"),
+        ({"canaryReadyTimeoutSeconds": -5}, "canaryReadyTimeoutSeconds", "greater than or"),
+        ({"model": "Digits_V2"}, "model", "pattern"),
+        ({"model": "a.b"}, "model", "pattern"),
+        ({"service": ""}, "service", "at least 1 character"),
     ],
 )
 def test_bad_retraining_keys_name_their_path(entry: dict[str, Any], path: str, words: str) -> None:
