@@ -48,6 +48,7 @@ from glue.cli import context as contexts
 from glue.cli.dev import app as dev_app
 from glue.cli.exit_codes import ExitCode
 from glue.cli.images import app as images_app
+from glue.cli.options import finite
 from glue.cli.pipeline import app as pipeline_app
 from glue.cli.stack import app as stack_app
 from glue.cli.terminal import shown
@@ -238,7 +239,10 @@ def demo(
         str, typer.Option(help="Where the demo keeps its state and report.")
     ] = ".kubeai/demo",
     swap_seconds: Annotated[
-        float, typer.Option(min=20, help="How long the load generator runs across the swap.")
+        float,
+        typer.Option(
+            parser=finite(20), help="How long the load generator runs across the swap (>= 20 s)."
+        ),
     ] = 24.0,
     clients: Annotated[int, typer.Option(min=2, max=16, help="Load generator threads.")] = 4,
     keep_running: Annotated[

@@ -283,7 +283,7 @@ def test_an_unreadable_status_is_a_warning_never_an_escaping_exception(
 ) -> None:
     warnings = Warnings()
     overflowing = dataset(ufsTotal="1e400B")
-    outcome = run(
+    outcome = run_isolated(
         ctl.handle_event("ADDED", overflowing, teams=["cv"], client_factory=factory, warn=warnings)
     )
     assert outcome == "invalid"
@@ -291,7 +291,7 @@ def test_an_unreadable_status_is_a_warning_never_an_escaping_exception(
     assert (name, reason) == ("digits", "DatasetNotRecorded") and "status.ufsTotal" in message
     odd = copy.deepcopy(DATASET)
     odd["spec"]["mounts"] = [{"mountPoint": 42}]  # not a string: a TypeError inside
-    outcome = run(
+    outcome = run_isolated(
         ctl.handle_event("ADDED", odd, teams=["cv"], client_factory=factory, warn=warnings)
     )
     assert outcome == "invalid" and warnings.posted[1][1] == "DatasetNotRecorded"
