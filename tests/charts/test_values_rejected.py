@@ -169,6 +169,16 @@ SCHEMA_CASES = {
         ("registry.auth.serviceAccountRole=admin",),
         ("at '/registry/auth/serviceAccountRole'",),
     ),
+    "glue-auth-bad-service-account-roles": Case(
+        "kubeai-glue",
+        ("registry.auth.serviceAccountRoles.kubeai-workflow=admin",),
+        ("at '/registry/auth/serviceAccountRoles/kubeai-workflow'",),
+    ),
+    "glue-auth-service-account-roles-namespaced": Case(
+        "kubeai-glue",
+        ("registry.auth.serviceAccountRoles.cv/trainer=writer",),
+        ("at '/registry/auth/serviceAccountRoles'", "'cv/trainer' not allowed"),
+    ),
     "glue-auth-no-audience": Case(
         "kubeai-glue",
         ("registry.auth.kubernetes.audiences=null",),
