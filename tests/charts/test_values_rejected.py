@@ -313,6 +313,16 @@ TEMPLATE_CASES = {
         ("tritonserver.extraArgs={--model-control-mode=poll}",),
         ("tritonserver.extraArgs must not contain --model-control-mode",),
     ),
+    "triton-no-latency-summaries": Case(
+        "triton-inference",
+        ("tritonserver.extraArgs={--metrics-config=summary_latencies=false}",),
+        ("must not contain --metrics-config=summary_latencies=false", "canary gate"),
+    ),
+    "triton-no-metrics": Case(
+        "triton-inference",
+        ("tritonserver.extraArgs={--allow-metrics=false}",),
+        ("must not contain --allow-metrics=false",),
+    ),
     "triton-grace-period-too-short": Case(
         "triton-inference",
         ("terminationGracePeriodSeconds=10",),
