@@ -284,6 +284,18 @@ def start(
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
 
 
+def _current_loop() -> asyncio.AbstractEventLoop:
+    """The thread's event loop, which Pulumi's mocks run on; a new one is set when the thread
+    has none (``asyncio.run`` elsewhere in the process, a test's, leaves the main thread
+    without one, and ``asyncio.get_event_loop`` then raises)."""
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
+
+
 def _drain(timeout: float = 1.0) -> None:
     """Finish or cancel what a failed run left on the event loop.
 
@@ -292,7 +304,7 @@ def _drain(timeout: float = 1.0) -> None:
     """
     from pulumi.runtime.settings import SETTINGS
 
-    loop = asyncio.get_event_loop()
+    loop = _current_loop()
     tracked = [*SETTINGS.outputs, *SETTINGS.rpc_manager.rpcs]
     pending = [t for t in (*asyncio.all_tasks(loop), *tracked) if not t.done()]
     if pending:
@@ -326,6 +338,7 @@ def record(
     program (or inside an ``apply``) propagate.
     """
     with _LOCK:
+        _current_loop()
         mocks = mocks if mocks is not None else RecordingMocks(stack_outputs)
         start(mocks, project=project, stack=stack, config=config)
         run = mocks.run

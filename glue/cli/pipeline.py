@@ -2,7 +2,7 @@
 
 * ``submit``: creates a Workflow from the team's WorkflowTemplate ``model-iteration``
   (``workflowTemplateRef``) with the given parameters, through the kubeconfig's context
-  (``glue.cli.kubeconfig``); the training-job file is checked first (``prepare_job``).
+  (``glue.kubeconfig``); the training-job file is checked first (``prepare_job``).
   ``--dry-run`` prints the Workflow instead (YAML), without contacting the cluster.
 * ``status NAME``: the workflow's phase and one line per node (step, type, phase, message).
 * ``step ...`` (hidden): the commands the template's container steps run in the glue image
@@ -94,7 +94,7 @@ def _fail(message: str, code: ExitCode) -> NoReturn:
 def _kube(kubeconfig: Path | None, context: str | None) -> Iterator[tuple[httpx.Client, Any]]:
     """A client on the apiserver of the kubeconfig's context and the connection; exits 2 on a
     kubeconfig problem, 3 when the apiserver cannot be reached."""
-    from glue.cli.kubeconfig import KubeconfigError, connect
+    from glue.kubeconfig import KubeconfigError, connect
 
     try:
         connection = connect(kubeconfig, context)
@@ -374,14 +374,15 @@ def _in_cluster(needed: bool) -> Iterator[httpx.Client | None]:
     if not needed:
         yield None
         return
-    from glue.controller.kube import Connection, KubeConfigError
+    from glue.controller.kube import client, discover
+    from glue.kubeconfig import KubeconfigError
 
     try:
-        connection = Connection.discover()
-    except KubeConfigError as exc:
+        connection = discover()
+    except KubeconfigError as exc:
         _fail(f"--job-name: {exc}", ExitCode.BAD_INPUT)
-    with connection.client() as client:
-        yield client
+    with client(connection) as kube:
+        yield kube
 
 
 @step_app.command("wait-version")

@@ -4,7 +4,7 @@ The spec's keys are ``glue.training.jobspec``'s. The team's limits (queue, GPUs 
 nodes' taint) are read from the ConfigMap ``kubeai-training-limits`` of the namespace, the very
 limits the admission policy carries (``infra.policies.training``), so a rendered job
 passes admission. The cluster is the kubeconfig context's (``--kubeconfig``/``--context``,
-``glue.cli.kubeconfig``); the namespace is ``--namespace``, else the context's.
+``glue.kubeconfig``); the namespace is ``--namespace``, else the context's.
 
 ``--dry-run`` prints the job as YAML and creates nothing; otherwise the job is created and its
 name printed. Exit status (``glue.cli.exit_codes``): 0 done; 1 refused by the apiserver
@@ -23,7 +23,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from glue.cli import kubeconfig
+from glue import kubeconfig
 from glue.cli.exit_codes import ExitCode
 from glue.cli.terminal import shown
 from glue.training.jobspec import (

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from glue.controller.kube import KubeConfigError
 from glue.controller.operator import run
 from glue.controller.settings import SettingsError, load_settings
+from glue.kubeconfig import KubeconfigError
 from glue.observability import configure_logging
 
 
@@ -27,7 +27,7 @@ def main() -> int:
     configure_logging(settings.log_level)
     try:
         released = asyncio.run(run(settings))
-    except (KubeConfigError, PermissionError) as exc:
+    except (KubeconfigError, PermissionError) as exc:
         print(f"kubeai-controller: {exc}", file=sys.stderr)
         return 2
     return 0 if released else 1

@@ -1,113 +1,96 @@
-"""The controller's own Kubernetes API access (besides kopf's watches): leases and lookups.
+"""The controller's own Kubernetes API access (besides kopf's watches): its connection, leases
+and lookups.
 
-``Connection.discover()`` finds the credentials the way kopf's minimal login does: the pod's
-ServiceAccount (token re-read before every request, since the kubelet rotates it), else the
-kubeconfig named by ``$KUBECONFIG`` (current context; ``token``/``tokenFile`` and
-``certificate-authority``/``-data`` only). ``Connection.client()`` is an ``httpx.Client`` on the
-apiserver with that identity.
+``discover()`` finds the credentials as kopf's minimal login does: the pod's ServiceAccount
+(token re-read before every request, since the kubelet rotates it), else the kubeconfig
+(``$KUBECONFIG``, else ``~/.kube/config``; its current context), read by ``glue.kubeconfig``,
+the reader the CLI uses too. Either way the result is a ``glue.kubeconfig.KubeConnection``:
+``client()`` for the controller's own calls, its fields for kopf's login (``kopf_login``).
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import ssl
-import tempfile
-from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
+import kopf
+
+from glue.kubeconfig import KubeconfigError, KubeConnection, connect
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+#: Seconds per request of the controller's own apiserver calls.
+TIMEOUT = 10.0
 
 
-class KubeConfigError(RuntimeError):
-    """No usable credentials for the apiserver; the message says what is missing."""
+def in_cluster(directory: Path = SERVICE_ACCOUNT_DIR) -> KubeConnection | None:
+    """The pod's ServiceAccount connection (``KUBERNETES_SERVICE_HOST``/``_PORT``, the token
+    and CA under ``directory``), or None outside a pod."""
+    token = directory / "token"
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not (token.is_file() and host):
+        return None
+    server = f"https://{'[' + host + ']' if ':' in host else host}:{port}"
+    ca = directory / "ca.crt"
+    namespace_file = directory / "namespace"
+    namespace = namespace_file.read_text().strip() if namespace_file.is_file() else None
+    return KubeConnection(
+        server=server,
+        context="in-cluster",
+        namespace=namespace or None,
+        verify=ssl.create_default_context(cafile=str(ca)),
+        token_file=token,
+        ca=ca,
+    )
 
 
-class _TokenAuth(httpx.Auth):
-    def __init__(self, token: str | None, token_file: Path | None) -> None:
-        self.token, self.token_file = token, token_file
+def discover() -> KubeConnection:
+    """In-cluster ServiceAccount credentials, else the kubeconfig's current context.
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.token_file.read_text().strip() if self.token_file else self.token
-        if token:
-            request.headers["Authorization"] = f"Bearer {token}"
-        yield request
+    Raises ``KubeconfigError`` naming the file and key when neither can be used.
+    """
+    found = in_cluster()
+    if found is not None:
+        return found
+    try:
+        return connect()
+    except KubeconfigError as exc:
+        raise KubeconfigError(f"no ServiceAccount token in the pod, and {exc}") from None
 
 
-@dataclass(frozen=True)
-class Connection:
-    """The apiserver ``server`` URL, its ``ca_file`` and a bearer ``token`` or ``token_file``."""
+def client(connection: KubeConnection) -> httpx.Client:
+    """A client for the controller's own calls: ``TIMEOUT`` seconds per request, proxy
+    variables ignored (as kopf's own client does)."""
+    return connection.client(timeout=TIMEOUT, trust_env=False)
 
-    server: str
-    ca_file: Path | None
-    token: str | None = None
-    token_file: Path | None = None
 
-    @classmethod
-    def discover(cls) -> Connection:
-        """In-cluster ServiceAccount credentials, else ``$KUBECONFIG``; ``KubeConfigError``."""
-        token = SERVICE_ACCOUNT_DIR / "token"
-        host, port = (
-            os.environ.get("KUBERNETES_SERVICE_HOST"),
-            os.environ.get("KUBERNETES_SERVICE_PORT", "443"),
-        )
-        if token.is_file() and host:
-            server = f"https://{'[' + host + ']' if ':' in host else host}:{port}"
-            return cls(server=server, ca_file=SERVICE_ACCOUNT_DIR / "ca.crt", token_file=token)
-        path = os.environ.get("KUBECONFIG")
-        if not path:
-            raise KubeConfigError(
-                "no ServiceAccount token in the pod and no $KUBECONFIG: cannot reach the apiserver"
-            )
-        return cls.from_kubeconfig(Path(path.split(os.pathsep)[0]))
+def kopf_login(connection: KubeConnection) -> kopf.ConnectionInfo:
+    """kopf's credentials for ``connection`` (a token file is read now: kopf logs in again
+    when the apiserver refuses the old token)."""
 
-    @classmethod
-    def from_kubeconfig(cls, path: Path) -> Connection:
-        """The current context of the kubeconfig at ``path``; ``KubeConfigError`` naming it."""
-        try:
-            config = yaml.safe_load(path.read_text()) or {}
-            named = {
-                key: {item["name"]: item.get(key[:-1]) or {} for item in config.get(key) or []}
-                for key in ("contexts", "clusters", "users")
-            }
-            context = named["contexts"][config["current-context"]]
-            cluster = named["clusters"][context["cluster"]]
-            user = named["users"].get(context.get("user"), {})
-        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-            raise KubeConfigError(f"kubeconfig {path}: unusable: {exc!r}") from exc
-        ca = cluster.get("certificate-authority")
-        if not ca and cluster.get("certificate-authority-data"):
-            data = base64.b64decode(cluster["certificate-authority-data"])
-            with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as out:
-                out.write(data)
-            ca = out.name
-        token_file = user.get("tokenFile")
-        if not user.get("token") and not token_file:
-            raise KubeConfigError(f"kubeconfig {path}: the current user has no token")
-        return cls(
-            server=str(cluster["server"]),
-            ca_file=Path(ca) if ca else None,
-            token=user.get("token"),
-            token_file=Path(token_file) if token_file else None,
-        )
+    def path_or_data(value: Path | bytes | None) -> dict[str, Any]:
+        if isinstance(value, Path):
+            return {"path": str(value)}
+        return {"data": value} if value is not None else {}
 
-    def client(self, *, timeout: float = 10.0) -> httpx.Client:
-        """An ``httpx.Client`` on the apiserver (TLS verified against ``ca_file``)."""
-        verify: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
-        )
-        return httpx.Client(
-            base_url=self.server,
-            verify=verify,
-            auth=_TokenAuth(self.token, self.token_file),
-            timeout=timeout,
-            trust_env=False,
-        )
+    ca = path_or_data(connection.ca)
+    cert = path_or_data(connection.client_cert)
+    key = path_or_data(connection.client_key)
+    token = connection.token_file.read_text().strip() if connection.token_file else None
+    return kopf.ConnectionInfo(
+        server=connection.server,
+        ca_path=ca.get("path"),
+        ca_data=ca.get("data"),
+        insecure=connection.insecure or None,
+        token=token or connection.token,
+        certificate_path=cert.get("path"),
+        certificate_data=cert.get("data"),
+        private_key_path=key.get("path"),
+        private_key_data=key.get("data"),
+    )
 
 
 def fluid_dataset_exists(client: httpx.Client, *, namespace: str, name: str) -> bool:

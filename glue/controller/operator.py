@@ -46,12 +46,13 @@ from aiohttp import web
 
 from glue.artifacts.settings import nested_env_prefix
 from glue.artifacts.store import ArtifactStore
-from glue.controller import datasets, jobs, metrics
+from glue.controller import datasets, jobs, kube, metrics
 from glue.controller.jobs import BadJob, JobKind
-from glue.controller.kube import Connection, fluid_dataset_exists
+from glue.controller.kube import fluid_dataset_exists
 from glue.controller.leader import LeaderElector, run_while_leader
 from glue.controller.registration import Refused, Retry, register_job
 from glue.controller.settings import ControllerSettings
+from glue.kubeconfig import KubeConnection
 from glue.model_registry.client import RegistryClient
 
 log = structlog.get_logger("kubeai.controller")
@@ -96,14 +97,14 @@ class Runtime:
     """What the handlers share: settings, the artifact store, the apiserver client and one
     registry client per team (created on first use; thread-safe)."""
 
-    def __init__(self, settings: ControllerSettings, connection: Connection) -> None:
+    def __init__(self, settings: ControllerSettings, connection: KubeConnection) -> None:
         self.settings = settings
         self.connection = connection
         self.store = ArtifactStore(
             settings.artifacts,
             env_prefix=nested_env_prefix(ControllerSettings, "artifacts"),
         )
-        self.kube = connection.client()
+        self.kube = kube.client(connection)
         self.diffbase = MemoryDiffBase()
         self._registries: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
@@ -299,13 +300,7 @@ def build_registry(
     registry = kopf.OperatorRegistry()
 
     def login(**_: Any) -> kopf.ConnectionInfo:
-        connection = runtime.connection
-        token = connection.token_file.read_text().strip() if connection.token_file else None
-        return kopf.ConnectionInfo(
-            server=connection.server,
-            ca_path=str(connection.ca_file) if connection.ca_file else None,
-            token=token or connection.token,
-        )
+        return kube.kopf_login(runtime.connection)
 
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
@@ -361,9 +356,9 @@ async def _health(port: int, address: str, alive: Callable[[], bool]) -> web.App
 
 async def run(settings: ControllerSettings, *, hooks: Sequence[HandlerSet] = ()) -> bool:
     """Run the controller until SIGTERM/SIGINT (returns True, Lease released) or until
-    leadership is lost (returns False). Raises ``KubeConfigError`` without credentials."""
+    leadership is lost (returns False). Raises ``KubeconfigError`` without credentials."""
     _json_logs()
-    connection = Connection.discover()
+    connection = kube.discover()
     runtime = Runtime(settings, connection)
     metrics.serve(settings.metrics_port, settings.bind_address)
     loop = asyncio.get_running_loop()
@@ -372,7 +367,7 @@ async def run(settings: ControllerSettings, *, hooks: Sequence[HandlerSet] = ())
         loop.add_signal_handler(sig, stop.set)
     health = await _health(settings.health_port, settings.bind_address, lambda: True)
     elector = LeaderElector(
-        client=connection.client(),
+        client=kube.client(connection),
         namespace=settings.lease_namespace,
         name=settings.lease_name,
         identity=settings.identity,

@@ -41,9 +41,10 @@ template runs these steps, each a node of the workflow:
 
 Every container step runs the glue image (``PipelineSettings.image``) as the workflow
 ServiceAccount, reaches the registry at ``registry_url`` in the team and, with an ``audience``,
-presents a projected ServiceAccount token for it (``KUBEAI_REGISTRY_TOKEN_FILE``). The registry
-must grant that ServiceAccount ``promote`` in the team for canary/release/rollback (a binding of
-``system:serviceaccount:<team>:kubeai-workflow``; by default ServiceAccounts are writers).
+presents a projected ServiceAccount token for it (``KUBEAI_REGISTRY_TOKEN_FILE``). Canary,
+release and rollback need ``promote`` in the team: the registry grants it to
+``system:serviceaccount:<team>:kubeai-workflow`` by default (``AuthSettings.service_account_roles``;
+other ServiceAccounts are writers).
 
 ``build_cron_workflow`` renders a CronWorkflow that runs the template on a schedule (periodic
 retraining); ``build_workflow`` one run, as ``kubeai pipeline submit`` creates it. Both refuse

@@ -143,6 +143,7 @@ def auth_values(auth: RegistryAuth) -> dict[str, Any]:
             b.model_dump(include={"team", "role", "users", "groups"}) for b in auth.bindings
         ],
         "serviceAccountRole": auth.service_account_role,
+        "serviceAccountRoles": dict(auth.service_account_roles),
         "controllers": list(auth.controllers),
         "protectMetrics": auth.protect_metrics,
         "protectDocs": auth.protect_docs,

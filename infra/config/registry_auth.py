@@ -12,8 +12,10 @@ so a configuration without one is refused here, naming ``kubeai:glue.auth``.
 Roles per team (``bindings``): ``reader`` reads, ``agent`` reads and reports pods, ``writer``
 registers versions and creates services, ``promoter`` also moves aliases and assignments;
 ``admins`` have every role in every team. A ServiceAccount has ``serviceAccountRole`` in the
-team named like its namespace. A team's Kubernetes groups (``kubeai:team.groups`` of its team
-stack) are not read by the platform stack: bind them here (README, "Registry authentication").
+team named like its namespace, or the role ``serviceAccountRoles`` maps its name to (the
+model-iteration pipeline's ``kubeai-workflow`` is a promoter). A team's Kubernetes groups
+(``kubeai:team.groups`` of its team stack) are not read by the platform stack: bind them here
+(README, "Registry authentication").
 """
 
 from __future__ import annotations
@@ -39,6 +41,17 @@ ObjectKey = Annotated[
 #: An audience, claim name or similar token of text without spaces.
 Word = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^\S+$")]
 _TEAM = re.compile(r"^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$")
+#: Role of a ServiceAccount in its namespace's team (``none``: no role).
+AccountRole = Literal["reader", "agent", "writer", "promoter", "none"]
+#: ServiceAccount names the registry gives a role of their own by default (the registry's
+#: ``glue.model_registry.auth.settings.DEFAULT_SERVICE_ACCOUNT_ROLES``): the model-iteration
+#: pipeline's steps start, release and roll back canaries.
+DEFAULT_SERVICE_ACCOUNT_ROLES: dict[str, AccountRole] = {"kubeai-workflow": "promoter"}
+#: A ServiceAccount name (DNS-1123 subdomain).
+AccountName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+]
 _ACCOUNT = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -124,6 +137,9 @@ class RegistryAuth(Strict):
     """``kubeai:glue.auth``: the registry's authenticators and role bindings (module docstring).
 
     ``serviceAccountRole``: role of a ServiceAccount in its namespace's team (``none``: none);
+    ``serviceAccountRoles``: ServiceAccount name -> its role there instead (``none``: none);
+    entries add to or override ``{kubeai-workflow: promoter}``, as the chart's default map is
+    merged with given values;
     ``controllers``: ``namespace/name`` ServiceAccounts of other lifecycle controllers (the
     platform's own, ``kubeai:glue.controller``, is added by the kubeai-glue chart);
     ``protectMetrics``/``protectDocs``: ``/metrics`` and the API docs need an authenticated
@@ -136,7 +152,10 @@ class RegistryAuth(Strict):
     static_tokens: StaticTokens = Field(default_factory=StaticTokens)
     admins: Subjects = Field(default_factory=Subjects)
     bindings: list[RegistryBinding] = Field(default_factory=list, max_length=500)
-    service_account_role: Literal["reader", "agent", "writer", "promoter", "none"] = "writer"
+    service_account_role: AccountRole = "writer"
+    service_account_roles: dict[AccountName, AccountRole] = Field(
+        default_factory=lambda: dict(DEFAULT_SERVICE_ACCOUNT_ROLES), max_length=100
+    )
     controllers: list[str] = Field(default_factory=list, max_length=20)
     protect_metrics: bool = False
     protect_docs: bool = False
@@ -150,6 +169,11 @@ class RegistryAuth(Strict):
         if len(set(value)) != len(value):
             raise ValueError("controllers must not repeat")
         return value
+
+    @field_validator("service_account_roles")
+    @classmethod
+    def _over_the_default(cls, value: dict[str, AccountRole]) -> dict[str, AccountRole]:
+        return {**DEFAULT_SERVICE_ACCOUNT_ROLES, **value}
 
     @model_validator(mode="after")
     def _an_authenticator(self) -> RegistryAuth:

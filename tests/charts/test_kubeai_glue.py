@@ -254,7 +254,8 @@ def test_registry_may_only_review_tokens(render: Render, chart: str, values: Pat
 def test_default_auth_is_token_review(render: Render) -> None:
     """By default the registry checks ServiceAccount tokens for the ``kubeai-registry``
     audience (what the triton-inference chart's agents request) and nothing else; ServiceAccounts
-    are writers in their namespace's team; nothing is bound by name; /metrics and docs open."""
+    are writers in their namespace's team, the pipeline's ``kubeai-workflow`` a promoter;
+    nothing is bound by name; /metrics and docs open."""
     env = literal_env(_registry(_glue(render, "default")))
     auth = {k.removeprefix(f"{PREFIX}AUTH__"): v for k, v in env.items() if "AUTH__" in k}
     assert auth == {
@@ -264,6 +265,7 @@ def test_default_auth_is_token_review(render: Render) -> None:
         "ADMINS": '{"groups":[],"users":[]}',
         "BINDINGS": "[]",
         "SERVICE_ACCOUNT_ROLE": "writer",
+        "SERVICE_ACCOUNT_ROLES": '{"kubeai-workflow":"promoter"}',  # the pipeline's steps
         "CONTROLLERS": f'["{NAMESPACE}/svc-kubeai-glue-controller"]',  # the chart's controller
         "PROTECT_METRICS": "false",
         "PROTECT_DOCS": "false",
@@ -317,6 +319,7 @@ def test_every_auth_value_reaches_the_registry(
         "kubeai-system/kubeai-controller",
         f"{NAMESPACE}/svc-kubeai-glue-controller",
     ]
+    assert auth.service_account_roles == {"kubeai-workflow": "none", "trainer": "agent"}
     assert auth.protect_metrics and auth.protect_docs
 
 

@@ -140,9 +140,10 @@ def test_every_object_names_its_inference_service(render: Render, chart: str, va
 def test_tritonserver_runs_explicit_mode_on_the_shared_repository(
     render: Render, chart: str, values: Path
 ) -> None:
-    """tritonserver: pinned image, explicit model control, no auto-complete, /models from the
-    emptyDir the agent writes (read-only for Triton), fixed ports, probes on the v2 health
-    endpoints, graceful shutdown within the grace period."""
+    """tritonserver: pinned image, explicit model control, no auto-complete, latency summaries,
+    /models from the emptyDir the agent writes (read-only for Triton), fixed ports that the
+    agent's Triton and metrics URLs name, probes on the v2 health endpoints, graceful shutdown
+    within the grace period."""
     objects = render(chart, values)
     triton = container(objects, "tritonserver")
     assert triton["image"].split("@")[0] == TRITON_IMAGE
@@ -155,6 +156,7 @@ def test_tritonserver_runs_explicit_mode_on_the_shared_repository(
         "--http-port=8000",
         "--grpc-port=8001",
         "--metrics-port=8002",
+        "--metrics-config=summary_latencies=true",  # per-version p99 for the canary gate
     ):
         assert flag in args
     assert sum(a.startswith("--strict-readiness=") for a in args) == 1
@@ -169,6 +171,12 @@ def test_tritonserver_runs_explicit_mode_on_the_shared_repository(
 
     agent = container(objects, "serving-agent")
     assert agent["command"] == ["python", "-m", "glue.serving_agent"]
+    ports = {p["name"]: p["containerPort"] for p in triton["ports"]}
+    agent_env = literal_env(agent)
+    assert agent_env[f"{PREFIX}TRITON_URL"] == f"http://127.0.0.1:{ports['http']}"
+    assert agent_env[f"{PREFIX}TRITON_METRICS_URL"] == (
+        f"http://127.0.0.1:{ports['metrics']}/metrics"
+    )
     triton_mounts = {m["mountPath"]: m for m in triton["volumeMounts"]}
     agent_mounts = {m["mountPath"]: m for m in agent["volumeMounts"]}
     assert triton_mounts["/models"]["name"] == agent_mounts["/models"]["name"]

@@ -169,6 +169,16 @@ SCHEMA_CASES = {
         ("registry.auth.serviceAccountRole=admin",),
         ("at '/registry/auth/serviceAccountRole'",),
     ),
+    "glue-auth-bad-service-account-roles": Case(
+        "kubeai-glue",
+        ("registry.auth.serviceAccountRoles.kubeai-workflow=admin",),
+        ("at '/registry/auth/serviceAccountRoles/kubeai-workflow'",),
+    ),
+    "glue-auth-service-account-roles-namespaced": Case(
+        "kubeai-glue",
+        ("registry.auth.serviceAccountRoles.cv/trainer=writer",),
+        ("at '/registry/auth/serviceAccountRoles'", "'cv/trainer' not allowed"),
+    ),
     "glue-auth-no-audience": Case(
         "kubeai-glue",
         ("registry.auth.kubernetes.audiences=null",),
@@ -302,6 +312,16 @@ TEMPLATE_CASES = {
         "triton-inference",
         ("tritonserver.extraArgs={--model-control-mode=poll}",),
         ("tritonserver.extraArgs must not contain --model-control-mode",),
+    ),
+    "triton-no-latency-summaries": Case(
+        "triton-inference",
+        ("tritonserver.extraArgs={--metrics-config=summary_latencies=false}",),
+        ("must not contain --metrics-config=summary_latencies=false", "canary gate"),
+    ),
+    "triton-no-metrics": Case(
+        "triton-inference",
+        ("tritonserver.extraArgs={--allow-metrics=false}",),
+        ("must not contain --allow-metrics=false",),
     ),
     "triton-grace-period-too-short": Case(
         "triton-inference",

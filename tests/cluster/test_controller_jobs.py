@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ import yaml
 
 from glue.artifacts.settings import ArtifactSettings
 from glue.artifacts.store import ArtifactStore
+from glue.controller import kube as controller_kube
 from glue.controller.jobs import (
     ARTIFACT_URI_ANNOTATION,
     MODEL_LABEL,
@@ -46,9 +48,9 @@ from glue.controller.jobs import (
     OUTCOME_ANNOTATION,
     default_artifact_uri,
 )
-from glue.controller.kube import Connection
 from glue.controller.leader import LeaderElector
 from glue.controller.operator import PROGRESS_PREFIX
+from glue.kubeconfig import KubeConnection
 from glue.model_registry.auth.settings import AuthSettings, KubernetesAuth
 from glue.model_registry.client import RegistryClient
 from glue.model_registry.publish import publish_dataset
@@ -623,8 +625,17 @@ def test_only_one_candidate_holds_the_lease(world: World, control_plane: Control
     """Two electors on one Lease with the controller's rights: one leads, the other follows
     until the first releases it."""
     token = token_request(world.kube, SYSTEM, "controller")
-    connection = Connection(server=control_plane.server, ca_file=control_plane.ca_cert, token=token)
-    with connection.client() as a_client, connection.client() as b_client:
+    connection = KubeConnection(
+        server=control_plane.server,
+        context="test",
+        namespace=SYSTEM,
+        verify=ssl.create_default_context(cafile=str(control_plane.ca_cert)),
+        token=token,
+    )
+    with (
+        controller_kube.client(connection) as a_client,
+        controller_kube.client(connection) as b_client,
+    ):
         a, b = (
             LeaderElector(
                 client=client,

@@ -92,9 +92,10 @@ def cluster(
                 ],
             },
         )
-        for name in ("trainer", "agent", "doomed"):
+        for name in ("trainer", "agent", "doomed", "kubeai-workflow"):
             _create(admin, _account(TEAM, name))
-        _create(admin, _account(OTHER, "trainer"))
+        for name in ("trainer", "kubeai-workflow"):
+            _create(admin, _account(OTHER, name))
         pod = _create(
             admin,
             {
@@ -199,6 +200,44 @@ def test_team_service_account_writes_in_its_team_only_and_is_audited(
     ]
     whoami = env.client.get("/api/v1/whoami", headers=trainer).json()
     assert whoami["teams"] == {TEAM: ["writer"]} and whoami["admin"] is False
+
+
+def test_the_pipelines_account_promotes_in_its_team_only(env: Env, cluster: Cluster) -> None:
+    """``kubeai-workflow`` (the model-iteration steps' account) is a promoter of its namespace's
+    team by default: it moves ``production`` and starts and clears a canary there; the same
+    account name in another namespace is nothing here."""
+    trainer = _as(token_request(cluster.admin, TEAM, "trainer", audiences=[AUDIENCE]))
+    assert env.client.post(f"{API}/models", json={"name": "digits"}, headers=trainer).is_success
+    for uid in ("uid-1", "uid-2"):
+        body = env.version_body("digits", uid)
+        body["source"]["namespace"] = TEAM
+        r = env.client.post(f"{API}/models/digits/versions", json=body, headers=trainer)
+        assert r.status_code == 201, r.text
+    workflow = _as(token_request(cluster.admin, TEAM, "kubeai-workflow", audiences=[AUDIENCE]))
+    assert env.client.get("/api/v1/whoami", headers=workflow).json()["teams"] == {
+        TEAM: ["promoter"]
+    }
+    moved = env.client.put(
+        f"{API}/models/digits/aliases/production", json={"version": 1}, headers=workflow
+    )
+    assert moved.status_code == 200 and moved.json()["actor"].endswith(":kubeai-workflow")
+    service = {"name": "digits", "assignments": [{"model": "digits", "alias": "production"}]}
+    r = env.client.post(f"{API}/services", json=service, headers=workflow)
+    assert r.status_code == 201, r.text
+    canary = f"{API}/services/digits/canaries/digits"
+    r = env.client.put(canary, json={"version": 2, "share": 0.5}, headers=workflow)
+    assert r.status_code == 200, r.text
+    assert (
+        env.client.put(canary, json={"version": 2, "share": 0.5}, headers=trainer).status_code
+        == 403
+    )
+    r = env.client.delete(canary, params={"reason": "p99 too high"}, headers=workflow)
+    assert r.status_code == 200 and r.json()["assignments"][0]["canary_status"] == "cleared"
+    stranger = _as(token_request(cluster.admin, OTHER, "kubeai-workflow", audiences=[AUDIENCE]))
+    r = env.client.put(
+        f"{API}/models/digits/aliases/production", json={"version": 2}, headers=stranger
+    )
+    assert r.status_code == 403
 
 
 def test_tokens_the_apiserver_refuses_are_401(

@@ -202,6 +202,8 @@ scalars as strings, lists and objects as JSON. */}}
   value: {{ $auth.bindings | default list | toJson | quote }}
 - name: {{ $p }}SERVICE_ACCOUNT_ROLE
   value: {{ $auth.serviceAccountRole | quote }}
+- name: {{ $p }}SERVICE_ACCOUNT_ROLES
+  value: {{ $auth.serviceAccountRoles | default dict | toJson | quote }}
 - name: {{ $p }}CONTROLLERS
   value: {{ include "kubeai-glue.registryControllers" . | quote }}
 - name: {{ $p }}PROTECT_METRICS

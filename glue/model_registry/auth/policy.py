@@ -10,7 +10,9 @@ promoter = read + write + promote. Platform admins may do everything everywhere.
 Where roles come from:
 - ``AuthSettings.bindings``: a user or group gets a role in a team (or ``*``, every team).
 - A Kubernetes ServiceAccount has ``service_account_role`` in the team named like its
-  namespace; the lifecycle controllers (``AuthSettings.controllers``) are writers in every team.
+  namespace, or the role ``service_account_roles`` maps its name to (by default the pipeline's
+  ``kubeai-workflow`` is a promoter); the lifecycle controllers (``AuthSettings.controllers``)
+  are writers in every team.
 - The caller of an open registry (``LOCAL``) is a platform admin.
 
 Three rules narrow what ServiceAccounts may do: a version a ServiceAccount registers must come
@@ -75,12 +77,10 @@ class Policy:
         """The roles ``principal`` has in ``team`` (empty: none)."""
         found: set[Role] = {b.role for b in self._bindings_of(principal) if b.team in ("*", team)}
         account = principal.service_account
-        if (
-            account is not None
-            and account[0] == team
-            and self.settings.service_account_role != "none"
-        ):
-            found.add(self.settings.service_account_role)
+        if account is not None and account[0] == team:
+            role = self.settings.service_account_role_of(account[1])
+            if role != "none":
+                found.add(role)
         if self.is_controller(principal):
             found.add("writer")
         return found
@@ -236,6 +236,6 @@ class Policy:
         if account is not None:
             if self.is_controller(principal):
                 return None
-            if self.settings.service_account_role != "none":
+            if self.settings.service_account_role_of(account[1]) != "none":
                 teams.add(account[0])
         return teams

@@ -30,6 +30,19 @@ from glue.model_registry.schemas import DNS1123_LABEL
 #: Roles a team binding grants (their permissions: ``glue.model_registry.auth.policy``).
 Role = Literal["reader", "agent", "writer", "promoter"]
 
+#: Name of the ServiceAccount the model-iteration pipeline's steps run as in each team namespace
+#: (``glue.pipelines.templates.SERVICE_ACCOUNT``): its canary, release and rollback steps need
+#: ``promote``.
+WORKFLOW_SERVICE_ACCOUNT = "kubeai-workflow"
+
+#: Roles of ServiceAccounts by name that ``AuthSettings.service_account_roles`` adds to.
+DEFAULT_SERVICE_ACCOUNT_ROLES: dict[str, Role | Literal["none"]] = {
+    WORKFLOW_SERVICE_ACCOUNT: "promoter"
+}
+
+#: A ServiceAccount name (Kubernetes: a DNS-1123 subdomain).
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
 #: JWS algorithms an OIDC token may be signed with (asymmetric only: never ``none`` or HMAC).
 Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 
@@ -167,6 +180,13 @@ class AuthSettings(_Section):
         bindings: team role bindings of users and groups.
         service_account_role: role a ServiceAccount has in the team named like its namespace
             (training jobs register versions: ``writer``); ``none`` grants nothing.
+        service_account_roles: ServiceAccount name -> role it has instead of
+            ``service_account_role`` in the team named like its namespace (``none``: nothing).
+            Entries add to or override ``DEFAULT_SERVICE_ACCOUNT_ROLES`` (the pipeline's
+            ``kubeai-workflow`` is ``promoter``: its steps start, release and roll back
+            canaries), as Helm merges the chart's default map with given values; map an account
+            to ``none`` to take its role away. Whoever may run pods as a mapped account in a
+            team namespace has its role in that team.
         controllers: ServiceAccounts (``namespace/name``) of the lifecycle controller: writer in
             every team, but a version it registers must come from a job in the model's team's
             namespace.
@@ -180,6 +200,9 @@ class AuthSettings(_Section):
     admins: Subjects = Field(default_factory=Subjects)
     bindings: list[TeamBinding] = Field(default_factory=list)
     service_account_role: Role | Literal["none"] = "writer"
+    service_account_roles: dict[str, Role | Literal["none"]] = Field(
+        default_factory=lambda: dict(DEFAULT_SERVICE_ACCOUNT_ROLES)
+    )
     controllers: list[str] = Field(default_factory=list)
     protect_metrics: bool = False
     protect_docs: bool = False
@@ -192,6 +215,22 @@ class AuthSettings(_Section):
             if not namespace or not name or "/" in name:
                 raise ValueError(f"{item!r}: a controller is named namespace/name")
         return value
+
+    @field_validator("service_account_roles")
+    @classmethod
+    def _account_names(
+        cls, value: dict[str, Role | Literal["none"]]
+    ) -> dict[str, Role | Literal["none"]]:
+        for name in value:
+            if not _ACCOUNT_NAME.match(name):
+                raise ValueError(
+                    f"{name!r}: a ServiceAccount name (DNS-1123 subdomain, no namespace)"
+                )
+        return {**DEFAULT_SERVICE_ACCOUNT_ROLES, **value}
+
+    def service_account_role_of(self, name: str) -> Role | Literal["none"]:
+        """The role of ServiceAccount ``name`` in its namespace's team (``none``: no role)."""
+        return self.service_account_roles.get(name, self.service_account_role)
 
     @field_validator("static_tokens_file")
     @classmethod

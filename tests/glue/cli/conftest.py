@@ -1,17 +1,21 @@
 """Every CLI test runs without the user's kubeai config file and connection variables;
 ``publish_digits`` gives a registry a model with two versions; ``tls_files`` a CA and a server
-certificate for 127.0.0.1 signed by it."""
+certificate for 127.0.0.1 signed by it; ``apiserver`` answers the commands' Kubernetes requests
+(made with the kubeconfig's credentials) through a handler the test gives."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from glue.artifacts.store import ArtifactStore
+from glue.kubeconfig import KubeConnection
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
 from glue.model_registry.publish import publish_model
@@ -41,6 +45,48 @@ def no_user_config(
     path = tmp_path_factory.mktemp("kubeai-config") / "config.yaml"
     monkeypatch.setenv("KUBEAI_CONFIG", str(path))
     return path
+
+
+@dataclass
+class Apiserver:
+    """Stands in for the apiserver: records requests, answers with ``handler``."""
+
+    handler: Callable[[httpx.Request], httpx.Response]
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
+        """Answer with ``handler`` from now on; returns the list the requests are recorded in."""
+        self.handler = handler
+        return self.requests
+
+    def transport(self) -> httpx.MockTransport:
+        """A transport recording each request and answering it with ``handler``."""
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.requests.append(request)
+            return self.handler(request)
+
+        return httpx.MockTransport(handle)
+
+
+@pytest.fixture
+def apiserver(monkeypatch: pytest.MonkeyPatch) -> Apiserver:
+    """``KubeConnection.client`` answers through an ``Apiserver`` (its base URL and auth kept);
+    it answers 500 until the test gives a handler."""
+    server = Apiserver(lambda request: httpx.Response(500))
+    original = KubeConnection.client
+
+    def client(
+        self: KubeConnection, *, timeout: float = 30.0, trust_env: bool = True
+    ) -> httpx.Client:
+        real = original(self, timeout=timeout, trust_env=trust_env)
+        return httpx.Client(
+            base_url=real.base_url, auth=real.auth, headers=real.headers,
+            transport=server.transport(),
+        )  # fmt: skip
+
+    monkeypatch.setattr(KubeConnection, "client", client)
+    return server
 
 
 def publish_digits(registry: RegistryServer, client: RegistryClient, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-from glue.cli.kubeconfig import KubeConnection
 from glue.cli.main import app
 from glue.cli.pipeline import OUTPUTS_ENV
 from glue.model_registry import schemas
 from glue.model_registry.client import RegistryClient
-from tests.glue.cli.conftest import publish_digits
+from tests.glue.cli.conftest import Apiserver, publish_digits
 from tests.infra import crd_schema
 from tests.support.registry import RegistryServer
 
@@ -73,38 +71,6 @@ def kubeconfig(tmp_path: Path) -> Path:
         )
     )
     return path
-
-
-@dataclass
-class Apiserver:
-    """Stands in for the apiserver: records requests, answers with ``handler``."""
-
-    handler: Callable[[httpx.Request], httpx.Response]
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def transport(self) -> httpx.MockTransport:
-        def handle(request: httpx.Request) -> httpx.Response:
-            self.requests.append(request)
-            return self.handler(request)
-
-        return httpx.MockTransport(handle)
-
-
-@pytest.fixture
-def apiserver(monkeypatch: pytest.MonkeyPatch) -> Apiserver:
-    """``KubeConnection.client`` answers through an ``Apiserver`` (its auth kept)."""
-    server = Apiserver(lambda request: httpx.Response(500))
-    original = KubeConnection.client
-
-    def client(self: KubeConnection, *, timeout: float = 30.0) -> httpx.Client:
-        real = original(self, timeout=timeout)
-        return httpx.Client(
-            base_url=real.base_url, auth=real.auth, headers=real.headers,
-            transport=server.transport(),
-        )  # fmt: skip
-
-    monkeypatch.setattr(KubeConnection, "client", client)
-    return server
 
 
 def test_dry_run_prints_a_workflow_the_crd_admits(job_file: Path) -> None:
@@ -665,9 +631,9 @@ def cluster(tmp_path: Path, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(kube, "SERVICE_ACCOUNT_DIR", tmp_path / "no-service-account")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setattr(
-        kube.Connection,
+        kube,
         "client",
-        lambda self, timeout=10.0: httpx.Client(base_url=self.server, transport=server.transport()),
+        lambda connection: httpx.Client(base_url=connection.server, transport=server.transport()),
     )
     return server
 

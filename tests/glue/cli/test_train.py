@@ -7,7 +7,6 @@ jobs in tests/cluster/test_training_admission.py); the kubeconfig is a real file
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from glue.cli import kubeconfig
 from glue.cli.main import app
 
 runner = CliRunner()
@@ -65,29 +63,6 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
         )
     )
     return spec, config
-
-
-@pytest.fixture
-def apiserver(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[httpx.Request]]:
-    """``apiserver(handler)`` routes the CLI's requests to ``handler``; returns the requests."""
-
-    def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
-        seen: list[httpx.Request] = []
-
-        def record(request: httpx.Request) -> httpx.Response:
-            seen.append(request)
-            return handler(request)
-
-        def client(self: kubeconfig.KubeConnection, *, timeout: float = 30.0) -> httpx.Client:
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-            return httpx.Client(
-                base_url=self.server, headers=headers, transport=httpx.MockTransport(record)
-            )
-
-        monkeypatch.setattr(kubeconfig.KubeConnection, "client", client)
-        return seen
-
-    return install
 
 
 def answers(post: httpx.Response | None = None, params: int = 200):

@@ -229,6 +229,7 @@ def test_configured_auth_reaches_the_chart_values() -> None:
             {"team": "*", "role": "reader", "users": ["oidc:auditor"]},
         ],
         "serviceAccountRole": "agent",
+        "serviceAccountRoles": {"kubeai-workflow": "none"},
         "controllers": ["kubeai-system/kubeai-controller"],
         "protectMetrics": True,
         "protectDocs": True,
@@ -250,6 +251,7 @@ def test_configured_auth_reaches_the_chart_values() -> None:
         {"team": "*", "role": "reader", "users": ["oidc:auditor"], "groups": []},
     ]
     assert got["serviceAccountRole"] == "agent"
+    assert got["serviceAccountRoles"] == {"kubeai-workflow": "none"}
     assert got["controllers"] == ["kubeai-system/kubeai-controller"]
     assert got["protectMetrics"] is True and got["protectDocs"] is True
     schema = json.loads(SCHEMA.read_text())

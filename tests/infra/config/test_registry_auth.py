@@ -7,9 +7,11 @@ from typing import Any, get_args
 
 import pytest
 
+from glue.model_registry.auth import settings as registry_settings
 from glue.model_registry.auth.settings import Role
+from infra.addons.argo import WORKFLOW_SERVICE_ACCOUNT
 from infra.config import RegistryAuth, platform_outputs
-from infra.config.registry_auth import RegistryRole
+from infra.config.registry_auth import DEFAULT_SERVICE_ACCOUNT_ROLES, AccountRole, RegistryRole
 from tests.infra import factories
 
 
@@ -29,6 +31,7 @@ def test_default_is_token_review_for_the_agents_audience() -> None:
     assert auth.kubernetes.enabled and auth.kubernetes.audiences == ["kubeai-registry"]
     assert auth.oidc.issuer is None and auth.static_tokens.existing_secret is None
     assert (auth.bindings, auth.controllers, auth.service_account_role) == ([], [], "writer")
+    assert auth.service_account_roles == {"kubeai-workflow": "promoter"}  # the pipeline's steps
     assert not auth.protect_metrics and not auth.protect_docs
     assert platform_outputs(config).registry_audience == "kubeai-registry"
 
@@ -58,6 +61,7 @@ def test_every_key_parses_from_camel_case() -> None:
                 "admins": {"groups": ["sso-group:platform"]},
                 "bindings": [{"team": "*", "role": "reader", "groups": ["sso-group:auditors"]}],
                 "serviceAccountRole": "agent",
+                "serviceAccountRoles": {"trainer": "writer"},
                 "controllers": ["kubeai-system/kubeai-controller"],
                 "protectMetrics": True,
                 "protectDocs": True,
@@ -67,6 +71,7 @@ def test_every_key_parses_from_camel_case() -> None:
     auth = config.glue.auth
     assert auth.oidc.ca_config_map == "corporate-ca" and auth.oidc.groups_prefix == "sso-group:"
     assert auth.static_tokens.key == "tokens" and auth.service_account_role == "agent"
+    assert auth.service_account_roles == {"kubeai-workflow": "promoter", "trainer": "writer"}
     assert auth.kubernetes.cache_seconds == 0 and auth.protect_docs
     assert platform_outputs(config).registry_audience == "registry.example"
 
@@ -135,6 +140,16 @@ def test_without_token_review_agents_get_no_token() -> None:
             "'none'",
         ),
         (
+            {"serviceAccountRoles": {"trainer": "owner"}},
+            "kubeai:glue.auth.serviceAccountRoles.trainer",
+            "'none'",
+        ),
+        (
+            {"serviceAccountRoles": {"cv/trainer": "writer"}},
+            "kubeai:glue.auth.serviceAccountRoles",
+            "pattern",
+        ),
+        (
             {"staticTokens": {"existingSecret": "Registry_Tokens"}},
             "kubeai:glue.auth.staticTokens.existingSecret",
             "",
@@ -155,6 +170,8 @@ def test_without_token_review_agents_get_no_token() -> None:
         "no-audience",
         "cache-too-long",
         "bad-service-account-role",
+        "bad-service-account-roles-role",
+        "namespaced-service-account-name",
         "bad-secret-name",
         "typo",
     ],
@@ -172,6 +189,10 @@ def test_roles_are_the_registrys() -> None:
 
 
 def test_service_account_roles_are_the_registrys() -> None:
-    """``serviceAccountRole`` takes the registry's roles and ``none``."""
+    """``serviceAccountRole`` and ``serviceAccountRoles`` take the registry's roles and ``none``;
+    the default map is the registry's and names the pipeline's ServiceAccount."""
     field = RegistryAuth.model_fields["service_account_role"]
     assert set(get_args(field.annotation)) == {*get_args(Role), "none"}
+    assert set(get_args(AccountRole)) == {*get_args(Role), "none"}
+    assert DEFAULT_SERVICE_ACCOUNT_ROLES == registry_settings.DEFAULT_SERVICE_ACCOUNT_ROLES
+    assert set(DEFAULT_SERVICE_ACCOUNT_ROLES) == {WORKFLOW_SERVICE_ACCOUNT}

@@ -107,9 +107,64 @@ def test_service_account_role_none_grants_nothing() -> None:
     assert policy.readable_teams(_sa("cv", "trainer")) == set()
 
 
+#: ServiceAccount -> (read, write, promote) in team cv under the default settings: the
+#: pipeline's account of the team's namespace promotes, any other of it writes; accounts of
+#: another namespace (the pipeline's included) and the controller's promote nowhere.
+ACCOUNT_MATRIX = {
+    ("cv", "kubeai-workflow"): (True, True, True),
+    ("cv", "trainer"): (True, True, False),
+    ("search", "kubeai-workflow"): (False, False, False),
+    ("kubeai-system", "lifecycle"): (True, True, False),
+}
+
+
+@pytest.mark.parametrize("account", ACCOUNT_MATRIX)
+def test_service_account_matrix(account: tuple[str, str]) -> None:
+    principal = _sa(*account)
+    got = tuple(POLICY.allows(principal, "cv", a) for a in ("read", "write", "promote"))
+    assert got == ACCOUNT_MATRIX[account]
+
+
+def test_the_pipelines_account_promotes_in_its_namespace_team_only() -> None:
+    workflow = _sa("cv", "kubeai-workflow")
+    assert POLICY.roles(workflow, "cv") == {"promoter"}
+    assert POLICY.roles(workflow, "search") == set()
+    assert POLICY.role_map(workflow) == {"cv": ["promoter"]}
+    POLICY.require(workflow, "cv", "promote")
+    with pytest.raises(Forbidden, match="has no role"):
+        POLICY.require(workflow, "search", "promote")
+    POLICY.require_initial_assignments(workflow, "cv", service_account=None)
+
+
+def test_service_account_roles_override_the_default_role_by_name() -> None:
+    policy = Policy(
+        AuthSettings(
+            service_account_role="reader",
+            service_account_roles={"trainer": "writer", "kubeai-workflow": "none"},
+        )
+    )
+    assert policy.roles(_sa("cv", "trainer"), "cv") == {"writer"}
+    assert policy.roles(_sa("cv", "other"), "cv") == {"reader"}
+    assert policy.roles(_sa("cv", "kubeai-workflow"), "cv") == set()
+    assert policy.readable_teams(_sa("cv", "kubeai-workflow")) == set()
+    added = AuthSettings(service_account_roles={"trainer": "agent"}).service_account_roles
+    assert added == {"kubeai-workflow": "promoter", "trainer": "agent"}  # added to the default
+    none = Policy(AuthSettings(service_account_role="none"))
+    assert none.roles(_sa("cv", "kubeai-workflow"), "cv") == {"promoter"}  # the default map
+    assert none.readable_teams(_sa("cv", "kubeai-workflow")) == {"cv"}
+
+
+def test_the_default_map_names_the_pipelines_account() -> None:
+    from glue.pipelines.templates import SERVICE_ACCOUNT
+
+    assert AuthSettings().service_account_roles == {SERVICE_ACCOUNT: "promoter"}
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
+        ({"service_account_roles": {"cv/kubeai-workflow": "promoter"}}, "no namespace"),
+        ({"service_account_roles": {"kubeai-workflow": "owner"}}, "promoter"),
         ({"controllers": ["lifecycle"]}, "namespace/name"),
         ({"bindings": [{"team": "CV", "role": "reader"}]}, "DNS-1123"),
         ({"bindings": [{"team": "cv", "role": "owner"}]}, "reader"),

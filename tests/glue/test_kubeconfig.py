@@ -1,5 +1,5 @@
-"""glue/cli/kubeconfig.py: the context kubectl would use, its TLS and credentials, and errors
-that name the file and key."""
+"""glue/kubeconfig.py: the context kubectl would use, its TLS material and credentials, and
+errors that name the file and key."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from glue.cli.kubeconfig import KubeconfigError, connect, kubeconfig_paths
-from tests.glue.cli.conftest import TlsFiles
+from glue.kubeconfig import KubeconfigError, connect, kubeconfig_paths
+from tests.glue.cli.conftest import TlsFiles, tls_files
+
+__all__ = ["tls_files"]  # the CLI tests' fixture: a CA and a server certificate
 
 
 def write(path: Path, users: list[dict[str, Any]], **extra: Any) -> Path:
@@ -67,6 +69,11 @@ def test_certificates(tmp_path: Path, tls_files: TlsFiles) -> None:
     connection = connect(path)
     assert isinstance(connection.verify, ssl.SSLContext)
     assert connection.verify.get_ca_certs()
+    # the material, for clients that build their own TLS (the controller's kopf login)
+    assert connection.ca == tls_files.ca.read_bytes() and not connection.insecure
+    assert connection.client_cert == tls_files.cert.read_bytes()
+    assert connection.client_key == tls_files.key
+    assert "PRIVATE" not in repr(connection)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +90,19 @@ def test_unusable_users_are_named(tmp_path: Path, user: dict[str, Any], words: s
     with pytest.raises(KubeconfigError) as caught:
         connect(path)
     assert words in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_insecure_and_ca_file(tmp_path: Path, tls_files: TlsFiles) -> None:
+    path = write(tmp_path / "config", [{"name": "u", "user": {"token": "t"}}])
+    doc = yaml.safe_load(path.read_text())
+    doc["clusters"][0]["cluster"]["certificate-authority"] = str(tls_files.ca)
+    path.write_text(yaml.safe_dump(doc))
+    connection = connect(path)
+    assert connection.ca == tls_files.ca and connection.client_cert is None
+    doc["clusters"][0]["cluster"] = {"server": "https://x.test", "insecure-skip-tls-verify": True}
+    path.write_text(yaml.safe_dump(doc))
+    connection = connect(path)
+    assert connection.verify is False and connection.insecure and connection.ca is None
 
 
 def test_missing_pieces(tmp_path: Path) -> None:

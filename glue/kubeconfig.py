@@ -1,7 +1,9 @@
-"""The Kubernetes API as the CLI reaches it: the kubeconfig's context, as ``kubectl`` reads it.
+"""The Kubernetes API through a kubeconfig, as ``kubectl`` reads it: the one reader of the
+``kubeai`` CLI (``--kubeconfig``/``--kube-context``) and of the lifecycle controller outside a pod.
 
 ``connect(kubeconfig, context)`` resolves one context and returns a ``KubeConnection`` (server,
-namespace, TLS and credentials) whose ``client()`` is an ``httpx.Client`` on the apiserver.
+namespace, TLS material and credentials) whose ``client()`` is an ``httpx.Client`` on the
+apiserver; its fields also fill other clients' settings (the controller's kopf login).
 
 Which file: ``--kubeconfig``, else ``KUBECONFIG`` (a ``:``-separated list; for each name the
 first file that defines it wins, and the first ``current-context`` set), else
@@ -53,9 +55,13 @@ class _TokenFileAuth(httpx.Auth):
         yield request
 
 
+#: A certificate or key: a file, or PEM bytes (a kubeconfig's ``-data`` form, decoded).
+Pem = Path | bytes
+
+
 @dataclass(frozen=True)
 class KubeConnection:
-    """A resolved kubeconfig context.
+    """A resolved kubeconfig context (or the pod's ServiceAccount, ``glue.controller.kube``).
 
     Attributes:
         server: the apiserver URL.
@@ -63,7 +69,10 @@ class KubeConnection:
         namespace: the context's namespace, or None when it names none.
         verify: an ``ssl.SSLContext`` (CA and client certificate loaded) or False.
         token: a bearer token (kept out of ``repr``), or None.
-        token_file: a file holding the bearer token, or None.
+        token_file: a file holding the bearer token (re-read at every request), or None.
+        ca: the apiserver's CA (file or PEM), None for the system's CAs.
+        insecure: TLS is not verified (``insecure-skip-tls-verify``).
+        client_cert, client_key: the client certificate and its key (file or PEM), or None.
     """
 
     server: str
@@ -72,9 +81,14 @@ class KubeConnection:
     verify: ssl.SSLContext | bool
     token: str | None = field(default=None, repr=False)
     token_file: Path | None = None
+    ca: Pem | None = None
+    insecure: bool = False
+    client_cert: Pem | None = None
+    client_key: Pem | None = field(default=None, repr=False)
 
-    def client(self, *, timeout: float = 30.0) -> httpx.Client:
-        """An ``httpx.Client`` on the apiserver with the context's credentials."""
+    def client(self, *, timeout: float = 30.0, trust_env: bool = True) -> httpx.Client:
+        """An ``httpx.Client`` on the apiserver with the context's credentials (``timeout``
+        seconds per request; ``trust_env=False`` ignores proxy variables, as kopf does)."""
         auth: httpx.Auth | None = None
         if self.token_file is not None:
             auth = _TokenFileAuth(self.token_file)
@@ -85,6 +99,7 @@ class KubeConnection:
             auth=auth,
             headers=headers,
             timeout=timeout,
+            trust_env=trust_env,
         )
 
 
@@ -140,22 +155,33 @@ def _file(base: Path, value: Any, where: str) -> Path:
     return path
 
 
-def _tls(
-    cluster: tuple[Path, dict[str, Any], str], user: tuple[Path, dict[str, Any], str]
-) -> ssl.SSLContext | bool:
-    """The ``verify`` value of a context: False, or an SSLContext with CA and client cert.
-    ``cluster``/``user``: (file naming it, its mapping, its key path for messages)."""
+@dataclass(frozen=True)
+class _Tls:
+    """A context's TLS material (``KubeConnection``'s fields of the same names)."""
+
+    verify: ssl.SSLContext | bool
+    ca: Pem | None = None
+    insecure: bool = False
+    client_cert: Pem | None = None
+    client_key: Pem | None = None
+
+
+def _tls(cluster: tuple[Path, dict[str, Any], str], user: tuple[Path, dict[str, Any], str]) -> _Tls:
+    """The TLS of a context: ``verify`` False, or an SSLContext with CA and client cert, and
+    the material it was made of. ``cluster``/``user``: (file naming it, its mapping, its key
+    path for messages)."""
     cluster_path, cluster_map, where_cluster = cluster
     user_path, user_map, where_user = user
     if cluster_map.get("insecure-skip-tls-verify"):
-        return False
+        return _Tls(verify=False, insecure=True)
     context = ssl.create_default_context()
+    ca: Pem | None = None
     if "certificate-authority-data" in cluster_map:
-        pem = _data(
+        ca = _data(
             cluster_map["certificate-authority-data"], f"{where_cluster}.certificate-authority-data"
         )
         try:
-            context.load_verify_locations(cadata=pem.decode())
+            context.load_verify_locations(cadata=ca.decode())
         except (ssl.SSLError, ValueError, UnicodeDecodeError):
             raise KubeconfigError(f"{where_cluster}.certificate-authority-data: no PEM") from None
     elif "certificate-authority" in cluster_map:
@@ -165,8 +191,8 @@ def _tls(
             f"{where_cluster}.certificate-authority",
         )
         context.load_verify_locations(cafile=str(ca))
-    cert: bytes | Path | None = None
-    key: bytes | Path | None = None
+    cert: Pem | None = None
+    key: Pem | None = None
     if "client-certificate-data" in user_map:
         cert = _data(user_map["client-certificate-data"], f"{where_user}.client-certificate-data")
     elif "client-certificate" in user_map:
@@ -179,7 +205,7 @@ def _tls(
         raise KubeconfigError(f"{where_user}: a client certificate needs its key, and back")
     if cert is not None and key is not None:
         _load_client_cert(context, cert, key, where_user)
-    return context
+    return _Tls(verify=context, ca=ca, client_cert=cert, client_key=key)
 
 
 def _load_client_cert(
@@ -251,7 +277,7 @@ def connect(
                 "tokenFile or a client certificate (e.g. a token kubectl prints)"
             )
     where_cluster = f"{cluster_path}: clusters[{cluster_name}].cluster"
-    verify = _tls((cluster_path, cluster, where_cluster), (user_path, user, where_user))
+    tls = _tls((cluster_path, cluster, where_cluster), (user_path, user, where_user))
     token_file = None
     if "tokenFile" in user:
         token_file = _file(user_path, user["tokenFile"], f"{where_user}.tokenFile")
@@ -260,7 +286,11 @@ def connect(
         server=server,
         context=name,
         namespace=spec.get("namespace") or None,
-        verify=verify,
+        verify=tls.verify,
         token=token,
         token_file=token_file,
+        ca=tls.ca,
+        insecure=tls.insecure,
+        client_cert=tls.client_cert,
+        client_key=tls.client_key,
     )
