@@ -136,3 +136,77 @@ def test_rollback_leaves_another_canary_alone(client: RegistryClient) -> None:
     gate.start_canary(client, service="s", model="digits", version=2, share=0.5)
     gate.rollback(client, service="s", model="digits", version=3, reason="not this one")
     assert client.get_service("s").assignments[0].canary_status == "active"
+
+
+def _report(env: Env, pod: str, models: list[tuple[str, int]], traffic: list[dict[str, Any]]):
+    return env.client.put(
+        f"{API}/services/s/pods/{pod}/status",
+        json={
+            "models": [{"model": m, "version": v, "state": "READY"} for m, v in models],
+            "traffic": traffic,
+        },
+    )
+
+
+def test_a_stable_pod_cannot_dilute_the_canary(env: Env, client: RegistryClient) -> None:
+    """Quoted: ``stable-0`` reported 100000 successes of the canary ``digits`` v3 and traffic of
+    a model ``nope`` v999 (both 200); a canary with 100/100 failures then passed "100100
+    requests, error ratio 0.0010"."""
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    counters = {"success": 100_000, "failure": 0, "duration_us": 100_000_000, "p99_us": 2000.0}
+    diluting = _report(
+        env, "stable-0", [("digits", 1)], [{"model": "digits", "version": 3, **counters}]
+    )
+    assert diluting.status_code == 422
+    assert [e["field"] for e in diluting.json()["errors"]] == ["body.traffic[0]"]
+    unknown = _report(
+        env,
+        "stable-0",
+        [("digits", 1), ("nope", 999)],
+        [
+            {"model": "digits", "version": 1, **counters},
+            {"model": "nope", "version": 999, **counters},
+        ],
+    )
+    assert unknown.status_code == 422
+    assert [e["field"] for e in unknown.json()["errors"]] == ["body.traffic[1]"]
+    _serve(env, "stable-0", 1, [(0, 0, 2.0), (100, 0, 2.0)])
+    _serve(env, "canary-0", 3, [(0, 0, 2.0), (0, 100, 2.0)])
+    result = _verify(client)
+    assert not result.passed
+    assert "error ratio 1.0000 (100/100) > 0.01" in result.reason
+    assert result.figures["canary"]["pods"] == ["canary-0"]
+
+
+def test_a_single_pod_service_has_no_stable_side_and_verify_says_so(
+    env: Env, client: RegistryClient
+) -> None:
+    """One live pod serves the canary; the gate has no stable traffic to compare with: it fails
+    when latency is judged and says why; on the error ratio alone it passes and says so."""
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.2)
+    assert client.desired_state("s", "only-0").models[0].role == "canary"
+    _serve(env, "only-0", 3, [(0, 0, 2.0), (50, 0, 2.0)])
+    result = _verify(client)
+    assert not result.passed
+    assert "no live pod serves stable version 1 (1 serve the canary)" in result.reason
+    assert (result.figures["canary_pods"], result.figures["stable_pods"]) == (1, 0)
+    ratio_only = gate.verify(
+        client, service="s", model="digits", canary=3, window_s=60, max_error_ratio=0.01
+    )
+    assert ratio_only.passed
+    assert "no live pod serves stable version 1" in ratio_only.reason
+    assert "nothing to compare with" in ratio_only.reason
+
+
+def test_share_must_be_a_json_number(env: Env, client: RegistryClient) -> None:
+    """Quoted: ``PUT canaries`` accepted ``share: "0.5"``, a string."""
+    for share in ("0.5", True, 0, 1, None):
+        r = env.client.put(f"{API}/services/s/canaries/digits", json={"version": 3, "share": share})
+        assert r.status_code == 422, (share, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == ["body.share"]
+    assert (
+        env.client.put(
+            f"{API}/services/s/canaries/digits", json={"version": 3, "share": 0.5}
+        ).status_code
+        == 200
+    )
