@@ -148,8 +148,10 @@ Uri = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=NO
 #: Version numbers are stored as 32-bit integers: 1 .. 2,147,483,647; JSON integers only (``3.0``
 #: is one, as JSON Schema counts; ``"3"`` and ``true`` are not).
 VersionNumber = Annotated[StrictInt, Field(ge=1, le=2_147_483_647), JsonInteger]
-#: Metric values: finite numbers (NaN and infinities are refused; JSON has no such numbers).
-MetricValue = Annotated[float, Field(allow_inf_nan=False)]
+#: Metric values: finite JSON numbers (NaN and infinities are refused; JSON has no such numbers).
+#: Strict, as every number of the API: ``"0.5"`` (a string) and ``true`` are refused, as JSON
+#: Schema's ``type: number`` refuses them; ``1`` is a number.
+MetricValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
 ]
@@ -498,12 +500,19 @@ class DatasetRead(BaseModel):
 # Inference services
 
 
+#: A canary's share of the service's live pods: a JSON number, 0 < share < 1 (strict: ``"0.5"``
+#: is refused). The count is ``share x pods`` rounded half up, at least one pod and, from two
+#: pods on, at least one stable pod (``glue.model_registry.service.inference``).
+CanaryShare = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
+
+
 class Assignment(Strict):
     """Desired model for a service: exactly one of ``version``/``alias``; optional canary.
 
-    ``canary_share`` (0 < share < 1) is the fraction of the service's pods that serve
-    ``canary_version``; pods are chosen by a stable hash of the pod name. ``canary_version``
-    and ``canary_share`` go together, and ``canary_version`` differs from ``version``.
+    ``canary_share`` (0 < share < 1) is the share of the service's live pods that serve
+    ``canary_version`` (``CanaryShare``: rounded half up, at least one canary pod and, with two
+    pods or more, at least one stable one). ``canary_version`` and ``canary_share`` go together,
+    and ``canary_version`` differs from ``version``.
     """
 
     model_config = ConfigDict(
@@ -537,7 +546,7 @@ class Assignment(Strict):
     version: VersionNumber | None = None
     alias: AliasName | None = None
     canary_version: VersionNumber | None = None
-    canary_share: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    canary_share: CanaryShare | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Assignment:
@@ -645,7 +654,7 @@ class TrafficCounters(Strict):
     success: Counter
     failure: Counter
     duration_us: Counter
-    p99_us: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    p99_us: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
 
 
 def _one_traffic_per_model_version(items: list[TrafficCounters]) -> list[TrafficCounters]:
@@ -658,7 +667,12 @@ def _one_traffic_per_model_version(items: list[TrafficCounters]) -> list[Traffic
 
 class PodStatusReport(Strict):
     """Body of ``PUT /api/v1/services/{service}/pods/{pod}/status``: the pod's full state, and
-    optionally its per-version request counters (``traffic``; older agents send none)."""
+    optionally its per-version request counters (``traffic``; older agents send none).
+
+    Each ``traffic`` entry names a model version the same report lists in ``models``, of a model
+    assigned to the service, and a registered version: else 422 naming ``body.traffic[i]`` (a
+    pod's counters count only for versions it serves).
+    """
 
     models: Annotated[list[ObservedModel], AfterValidator(_one_per_model_version)] = Field(
         max_length=256,
@@ -676,7 +690,11 @@ class PodStatusReport(Strict):
             max_length=256,
             json_schema_extra={
                 "uniqueItems": True,
-                RULES_KEYWORD: ["each model and version at most once"],
+                RULES_KEYWORD: [
+                    "each model and version at most once",
+                    "each model and version is one of models",
+                    "each model is assigned to the service and the version is registered",
+                ],
             },
         )
     )
@@ -709,7 +727,12 @@ CanaryStatus = Literal["active", "stale", "cleared"]
 
 class ResolvedAssignment(BaseModel):
     """An assignment with its alias resolved (``resolved_version`` None if the alias is unset)
-    and the state of its canary (``canary_status``, ``canary_cleared``)."""
+    and the state of its canary (``canary_status``, ``canary_cleared``).
+
+    ``canary_pods``/``stable_pods``: how many live pods (reports not ``stale``) are observed
+    serving ``canary_version``/``resolved_version`` READY. A pod in the middle of a swap may
+    count on both sides; an active canary with 0 on one side has nothing to compare with.
+    """
 
     model: str
     version: int | None
@@ -719,15 +742,17 @@ class ResolvedAssignment(BaseModel):
     resolved_version: int | None
     canary_status: CanaryStatus | None = None
     canary_cleared: CanaryCleared | None = None
+    canary_pods: int = 0
+    stable_pods: int = 0
 
 
 class CanarySet(Strict):
     """Body of ``PUT .../services/{service}/canaries/{model}``: serve ``version`` to the
-    ``share`` (0 < share < 1) of the service's pods. ``version`` must be newer than the
+    ``share`` (``CanaryShare``) of the service's live pods. ``version`` must be newer than the
     assignment's resolved primary."""
 
     version: VersionNumber
-    share: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    share: CanaryShare
     reason: LongText = ""
 
 

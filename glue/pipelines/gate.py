@@ -19,6 +19,11 @@ reports are current) reports the canary version READY (``wait_until_ready``, bou
 timeout; a pod reporting it FAILED ends the wait at once), then lets the canary serve for
 ``window_s`` seconds, then judges that window with ``verify``. A canary that never loads fails
 with a reason saying which pods did not report it READY.
+
+The figures carry how many live pods serve each side READY (``canary_pods``/``stable_pods``, from
+the service's status), and the reason names an empty side: a service with a single live pod serves
+the canary on it, so its gate has no stable traffic (it fails when latency is judged, and a pass
+on the error ratio alone says there was nothing to compare with).
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ PRODUCTION = "production"
 @dataclass(frozen=True)
 class GateResult:
     """The verdict of ``verify``: ``passed``, a one-line ``reason``, and the ``figures`` it was
-    based on (``canary``/``stable``: requests, failures, error_ratio, p99_ms, mean_ms, pods; the
-    thresholds; ``p99_ratio``)."""
+    based on (``canary``/``stable``: requests, failures, error_ratio, p99_ms, mean_ms, pods;
+    ``canary_pods``/``stable_pods``: live pods serving each side READY; the thresholds;
+    ``p99_ratio``)."""
 
     passed: bool
     reason: str
@@ -280,7 +286,15 @@ def verify(
         "min_requests": min_requests,
         "canary": _figures(traffic, canary),
         "stable": _figures(traffic, stable_version),
+        "canary_pods": assignment.canary_pods,
+        "stable_pods": assignment.stable_pods,
     }
+    no_stable_pod = (
+        f"no live pod serves stable version {stable_version} "
+        f"({assignment.canary_pods} serve the canary)"
+        if not assignment.stable_pods
+        else ""
+    )
 
     def fail(reason: str) -> GateResult:
         return GateResult(passed=False, reason=reason, figures=figures)
@@ -293,7 +307,10 @@ def verify(
     mine, stable = figures["canary"], figures["stable"]
     if mine is None or mine["requests"] < min_requests:
         seen = mine["requests"] if mine else 0
-        return fail(f"canary served {seen} requests in {window_s:g}s, fewer than {min_requests}")
+        empty = "; no live pod serves it" if not assignment.canary_pods else ""
+        return fail(
+            f"canary served {seen} requests in {window_s:g}s, fewer than {min_requests}{empty}"
+        )
     if mine["error_ratio"] > max_error_ratio:
         return fail(
             f"canary error ratio {mine['error_ratio']:.4f} ({mine['failures']}/"
@@ -305,7 +322,8 @@ def verify(
     ]
     if max_p99_ratio is not None or max_p99_ms is not None:
         if stable is None or not stable["requests"]:
-            return fail(f"stable version {stable_version} served no requests in {window_s:g}s")
+            why = f"; {no_stable_pod}" if no_stable_pod else ""
+            return fail(f"stable version {stable_version} served no requests in {window_s:g}s{why}")
         if mine["p99_ms"] is None or stable["p99_ms"] is None:
             return fail(
                 "no p99 latency reported: run tritonserver with "
@@ -329,6 +347,8 @@ def verify(
                     f"{stable['p99_ms']:.3f} ms by {excess:.3f} ms > {max_p99_ms:g} ms"
                 )
             passed.append(f"p99 {excess:+.3f} ms vs stable <= {max_p99_ms:g} ms")
+    elif no_stable_pod:
+        passed.append(f"{no_stable_pod}: nothing to compare with")
     return GateResult(passed=True, reason=", ".join(passed), figures=figures)
 
 

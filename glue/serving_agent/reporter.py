@@ -223,7 +223,8 @@ class Reporter:
         traffic: Iterable[TrafficCounters] = (),
     ) -> PodStatusReport:
         """The pod's observed state: served versions from the index plus failed desired ones,
-        with Triton's per-version request counters (``traffic``).
+        with Triton's per-version request counters (``traffic``) of the reported versions of
+        desired models (the registry refuses counters of any other version).
 
         Also sets ``served_version`` per desired model (the desired version when READY, else
         the newest READY one, else 0). Index rows whose name is not a registry model name are
@@ -268,7 +269,8 @@ class Reporter:
             shown = number if number in ready else (ready[-1] if ready else 0)
             self.metrics.served_version.labels(model=model).set(shown)
         ordered = sorted(models.values(), key=lambda m: (m.model, m.version))
-        report = PodStatusReport(models=ordered, agent=AGENT_NAME, traffic=list(traffic))
+        counted = [t for t in traffic if t.model in wanted and (t.model, t.version) in models]
+        report = PodStatusReport(models=ordered, agent=AGENT_NAME, traffic=counted)
         self._last_report = report
         return report
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from glue.model_registry import models as orm
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
 from glue.model_registry.api.params import (
@@ -219,9 +220,14 @@ def service_traffic(
 
 
 @router.get("/services/{service}/desired", response_model=schemas.DesiredState)
-def desired(team: ReadTeam, service: ServiceName, session: Reader, pod: PodQuery) -> Any:
-    """The versions one pod must serve now (aliases resolved, canary share applied)."""
-    return svc.desired_state(session, team=team, name=service, pod=pod)
+def desired(
+    team: ReadTeam, service: ServiceName, session: Reader, pod: PodQuery, settings: Settings
+) -> Any:
+    """The versions one pod must serve now (aliases resolved; a canary goes to its share of the
+    live pods: those that reported within ``observed_ttl_seconds``, and this one)."""
+    return svc.desired_state(
+        session, team=team, name=service, pod=pod, ttl_seconds=settings.observed_ttl_seconds
+    )
 
 
 def _pod_access(
@@ -233,12 +239,14 @@ def _pod_access(
     service: str,
     pod: str,
     action: Action,
-) -> None:
-    """``Forbidden`` unless ``who`` may ``action`` the service's ``pod``: membership first (so
-    nobody else learns which services exist), then the pod rule (``Policy.require_pod``)."""
+) -> orm.InferenceService:
+    """The service, once ``who`` may ``action`` its ``pod`` (``Forbidden`` otherwise):
+    membership first (so nobody else learns which services exist), then the pod rule
+    (``Policy.require_pod``)."""
     policy.require_team_member(who, team, action)
     found = svc.get_service(session, team=team, name=service)
     policy.require_pod(who, team, pod=pod, service_account=found.service_account, action=action)
+    return found
 
 
 @router.put("/services/{service}/pods/{pod}/status", response_model=schemas.ServiceRead)
@@ -255,9 +263,11 @@ def report_status(
     """A serving agent reports its pod's full observed state (replaces the previous one).
 
     Allowed to the ``agent`` role of the team, and to the service's own ServiceAccount for the
-    pod its token is bound to.
+    pod its token is bound to. 422 naming ``body.traffic[i]`` for counters of a version the
+    report does not observe or the service is not assigned.
     """
-    _pod_access(session, who, policy, team=team, service=service, pod=pod, action="report")
+    found = _pod_access(session, who, policy, team=team, service=service, pod=pod, action="report")
+    traffic.check(found, body)
     found = svc.report_pod_status(session, team=team, name=service, pod=pod, body=body)
     traffic.record(session, service=found, pod=pod, samples=body.traffic)
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)

@@ -1,9 +1,27 @@
-"""Inference services: desired assignments, what each pod must serve, and observed pod state."""
+"""Inference services: desired assignments, what each pod must serve, and observed pod state.
+
+**Canary split.** An assignment's canary goes to ``canary_count(share, n)`` of the service's ``n``
+*live* pods: those with a report newer than ``observed_ttl_seconds`` (the pods ``ServiceRead``
+does not flag ``stale``), plus the pod asking. That is ``share x n`` rounded half up, at least one
+pod and, with two pods or more, at most ``n - 1``: one pod always keeps the stable version, so
+the gate has stable traffic to compare with. A service with a single live pod serves the canary
+on it (a canary is asked for explicitly; holding it back would leave nothing to judge); the gate
+then has no stable traffic and ``verify`` says so. Pods already observed with the canary version
+(any state) keep it, the others are ranked by a SHA-256 of ``service/pod``: the choice is a
+function of the live set and the observed state, so it does not flap, and a pod joining or
+leaving moves no other pod unless the count itself changes (then one pod moves). A pod that
+reports no model at all is not live (it serves nothing); it counts once it asks or reports one.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -272,27 +290,101 @@ def canary_status(assignment: orm.ServiceAssignment) -> schemas.CanaryStatus | N
     return "cleared" if assignment.canary_cleared_version is not None else None
 
 
-def in_canary(*, service: str, pod: str, share: float) -> bool:
-    """Whether ``pod`` serves the canary: a stable hash of service/pod below ``share`` (0..1)."""
-    digest = hashlib.sha256(f"{service}/{pod}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+def canary_count(share: float, pods: int) -> int:
+    """How many of ``pods`` live pods serve a canary of ``share`` (0 < share < 1): ``share x
+    pods`` rounded half up (decimal, as written: 0.5 x 5 -> 3), at least 1, and at most
+    ``pods - 1`` when ``pods`` >= 2. One pod: 1 (it serves the canary); none: 0."""
+    if pods <= 1:
+        return max(pods, 0)
+    wanted = int((Decimal(repr(share)) * pods).to_integral_value(rounding=ROUND_HALF_UP))
+    return min(max(wanted, 1), pods - 1)
 
 
-def desired_state(session: Session, *, team: str, name: str, pod: str) -> schemas.DesiredState:
+def pod_rank(service: str, pod: str) -> bytes:
+    """A pod's place in the canary order of ``service`` (lowest first): SHA-256 of
+    ``service/pod``, the same on every replica of the registry and across restarts."""
+    return hashlib.sha256(f"{service}/{pod}".encode()).digest()
+
+
+def canary_pods(
+    *, service: str, live: Iterable[str], serving: Iterable[str], share: float
+) -> frozenset[str]:
+    """The pods of ``live`` that serve the canary: ``canary_count(share, len(live))`` of them,
+    pods in ``serving`` (observed with the canary version) first, then by ``pod_rank``."""
+    pods = set(live)
+    current = set(serving) & pods
+    ranked = sorted(pods, key=lambda p: (p not in current, pod_rank(service, p), p))
+    return frozenset(ranked[: canary_count(share, len(pods))])
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """A service's fresh observed state: the live ``pods`` and, per (model, version), each
+    live pod's reported state."""
+
+    pods: frozenset[str] = frozenset()
+    states: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: Iterable[orm.ObservedModel], cutoff: datetime | None) -> LiveState:
+        """From a service's observed rows; those reported before ``cutoff`` are left out."""
+        pods: set[str] = set()
+        states: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+        for row in rows:
+            if not is_stale(row, cutoff):
+                pods.add(row.pod)
+                states[(row.model, row.version)][row.pod] = row.state
+        return cls(frozenset(pods), dict(states))
+
+    def observing(self, model: str, version: int | None, *, ready: bool = False) -> set[str]:
+        """The live pods that report ``version`` of ``model`` (only READY ones: ``ready``)."""
+        found = self.states.get((model, version), {}) if version is not None else {}
+        return {pod for pod, state in found.items() if state == "READY" or not ready}
+
+
+def _observed_rows(session: Session, service: orm.InferenceService) -> Sequence[orm.ObservedModel]:
+    return session.scalars(
+        select(orm.ObservedModel)
+        .where(orm.ObservedModel.service_id == service.id)
+        .order_by(orm.ObservedModel.pod, orm.ObservedModel.model, orm.ObservedModel.version)
+    ).all()
+
+
+def serves_canary(
+    assignment: orm.ServiceAssignment, *, service: str, pod: str, live: LiveState
+) -> bool:
+    """Whether ``pod`` (live, or asking) serves the assignment's canary: an active one, and
+    ``pod`` among ``canary_pods`` of the live pods and ``pod``."""
+    if (
+        assignment.canary_version is None
+        or assignment.canary_share is None
+        or canary_status(assignment) != "active"  # a stale canary is never handed out
+    ):
+        return False
+    chosen = canary_pods(
+        service=service,
+        live=live.pods | {pod},
+        serving=live.observing(assignment.model.name, assignment.canary_version),
+        share=assignment.canary_share,
+    )
+    return pod in chosen
+
+
+def desired_state(
+    session: Session, *, team: str, name: str, pod: str, ttl_seconds: float = 0
+) -> schemas.DesiredState:
     """What ``pod`` must serve: one version per assigned model, aliases resolved; the canary
-    only to pods in its share, and never one that is not newer than the resolved primary."""
+    only to the pods of its share of the live pods (reports newer than ``ttl_seconds``, 0: all,
+    plus ``pod``; see the module's docstring), and never one that is not newer than the resolved
+    primary."""
     service = get_service(session, team=team, name=name)
+    live = LiveState.of(_observed_rows(session, service), stale_before(ttl_seconds))
     wanted: list[schemas.DesiredVersion] = []
     unresolved: list[str] = []
     for assignment in service.assignments:
         number = _resolve(assignment)
-        role = "primary"
-        if (
-            assignment.canary_version is not None
-            and assignment.canary_share is not None
-            and canary_status(assignment) == "active"  # a stale canary is never handed out
-            and in_canary(service=name, pod=pod, share=assignment.canary_share)
-        ):
+        role: Literal["primary", "canary"] = "primary"
+        if serves_canary(assignment, service=name, pod=pod, live=live):
             number, role = assignment.canary_version, "canary"
         if number is None:
             unresolved.append(assignment.model.name)
@@ -377,47 +469,53 @@ def stale_before(ttl_seconds: float) -> datetime | None:
     return utcnow() - timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None
 
 
+def is_stale(row: orm.ObservedModel, cutoff: datetime | None) -> bool:
+    """Whether ``row`` was reported before ``cutoff`` (``stale_before``)."""
+    return cutoff is not None and row.reported_at < cutoff
+
+
+def _resolved_assignment(a: orm.ServiceAssignment, live: LiveState) -> schemas.ResolvedAssignment:
+    resolved = _resolve(a)
+    return schemas.ResolvedAssignment(
+        model=a.model.name,
+        version=a.version,
+        alias=a.alias,
+        canary_version=a.canary_version,
+        canary_share=a.canary_share,
+        resolved_version=resolved,
+        canary_status=canary_status(a),
+        canary_cleared=(
+            schemas.CanaryCleared(
+                version=a.canary_cleared_version,
+                reason=a.canary_cleared_reason or "",
+                at=a.canary_cleared_at,
+            )
+            if a.canary_cleared_version is not None and a.canary_cleared_at is not None
+            else None
+        ),
+        canary_pods=len(live.observing(a.model.name, a.canary_version, ready=True)),
+        stable_pods=len(live.observing(a.model.name, resolved, ready=True)),
+    )
+
+
 def service_read(
     session: Session, service: orm.InferenceService, *, ttl_seconds: float = 0
 ) -> schemas.ServiceRead:
-    """API view: assignments (aliases resolved, canaries flagged ``stale``/``cleared``) and
-    every pod's observed state.
+    """API view: assignments (aliases resolved, canaries flagged ``stale``/``cleared``, how many
+    live pods serve the canary and the stable version READY) and every pod's observed state.
 
-    Reports older than ``ttl_seconds`` (0: never) carry ``stale=True``.
+    Reports older than ``ttl_seconds`` (0: never) carry ``stale=True`` and are not counted.
     """
     cutoff = stale_before(ttl_seconds)
-    observed = session.scalars(
-        select(orm.ObservedModel)
-        .where(orm.ObservedModel.service_id == service.id)
-        .order_by(orm.ObservedModel.pod, orm.ObservedModel.model, orm.ObservedModel.version)
-    )
+    observed = _observed_rows(session, service)
+    live = LiveState.of(observed, cutoff)
     return schemas.ServiceRead(
         name=service.name,
         team=service.team,
         description=service.description,
         service_account=service.service_account,
         created_at=service.created_at,
-        assignments=[
-            schemas.ResolvedAssignment(
-                model=a.model.name,
-                version=a.version,
-                alias=a.alias,
-                canary_version=a.canary_version,
-                canary_share=a.canary_share,
-                resolved_version=_resolve(a),
-                canary_status=canary_status(a),
-                canary_cleared=(
-                    schemas.CanaryCleared(
-                        version=a.canary_cleared_version,
-                        reason=a.canary_cleared_reason or "",
-                        at=a.canary_cleared_at,
-                    )
-                    if a.canary_cleared_version is not None and a.canary_cleared_at is not None
-                    else None
-                ),
-            )
-            for a in service.assignments
-        ],
+        assignments=[_resolved_assignment(a, live) for a in service.assignments],
         observed=[
             schemas.ObservedModelRead(
                 model=o.model,
@@ -426,7 +524,7 @@ def service_read(
                 error=o.error,
                 pod=o.pod,
                 reported_at=o.reported_at,
-                stale=cutoff is not None and o.reported_at < cutoff,
+                stale=is_stale(o, cutoff),
             )
             for o in observed
         ],

@@ -2,7 +2,10 @@
 
 Each pod report may carry, per model version, Triton's cumulative counters (``TrafficCounters``);
 they are stored as ``traffic_samples`` stamped with the registry's clock and kept
-``TRAFFIC_RETENTION_S`` seconds. A window's figures per version are summed over pods:
+``TRAFFIC_RETENTION_S`` seconds. A report's counters must be of versions the same report
+observes (its ``models``), of models assigned to the service (``check``): so a version's traffic
+is only ever summed from pods that served it, and a stable pod cannot dilute a canary's figures.
+A window's figures per version are summed over pods:
 
 - requests/failures: the increase of each pod's counters over the window, from its last sample
   before the window (or its first one inside it) to its last one inside; a counter that went
@@ -26,8 +29,38 @@ from sqlalchemy.orm import Session
 
 from glue.model_registry import models as orm
 from glue.model_registry import schemas
+from glue.model_registry.errors import Invalid
 from glue.model_registry.models import utcnow
 from glue.model_registry.service.inference import get_service
+
+
+def check(service: orm.InferenceService, report: schemas.PodStatusReport) -> None:
+    """``Invalid`` naming ``body.traffic[i]`` unless every traffic entry of ``report`` is of a
+    model assigned to ``service``, a registered version of it, and one the report's ``models``
+    list (the pod observes it)."""
+    observed = {(m.model, m.version) for m in report.models}
+    assigned = {a.model.name: a.model for a in service.assignments}
+    for index, item in enumerate(report.traffic):
+        where = f"body.traffic[{index}]"
+        what = f"traffic of model {item.model!r} version {item.version}"
+        model = assigned.get(item.model)
+        if model is None:
+            raise Invalid(
+                f"{what}: service {service.name!r} has no assignment of model {item.model!r}",
+                field=where,
+            )
+        if item.version > model.latest_version:
+            raise Invalid(
+                f"{what}: model {item.model!r} has no version {item.version} (latest is "
+                f"{model.latest_version})",
+                field=where,
+            )
+        if (item.model, item.version) not in observed:
+            raise Invalid(
+                f"{what}: the report's models do not observe that version; a pod reports "
+                "traffic only of the versions it serves",
+                field=where,
+            )
 
 
 def record(

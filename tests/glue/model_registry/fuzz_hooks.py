@@ -119,6 +119,18 @@ UNSTATABLE: dict[str, list[Rule]] = {
             r"is reported twice",
             "traffic of each model version at most once (x-kubeai-rules)",
         ),
+        Rule(
+            STATE,
+            r"body\.traffic\[\d+\]",
+            r"the report's models do not observe that version",
+            "traffic only of a version the report's models list (x-kubeai-rules)",
+        ),
+        Rule(
+            STATE,
+            r"body\.traffic\[\d+\]",
+            r"has no assignment of model|has no version",
+            "traffic only of a model assigned to the service, of a registered version",
+        ),
     ],
     "PUT /api/v1/teams/{team}/services/{service}/canaries/{model}": [
         Rule(STATE, r"body\.version", r"has no version", "the canary is a stored version"),

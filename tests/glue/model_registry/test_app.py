@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.glue.model_registry.conftest import CONFIG, SIGNATURE, Env
+from tests.glue.model_registry.service.agents import settle
 
 API = "/api/v1/teams/cv"
 PROBLEM = "application/problem+json"
@@ -281,17 +282,15 @@ def test_canary_share_splits_pods(env: Env) -> None:
             ],
         },
     )
-    roles = [
-        env.client.get(f"{API}/services/digits/desired", params={"pod": f"digits-{i}"}).json()[
-            "models"
-        ][0]
-        for i in range(200)
-    ]
-    canary = [r for r in roles if r["role"] == "canary"]
-    assert all(r["version"] == 2 for r in canary)
-    assert 25 <= len(canary) <= 75  # ~50 of 200 pods
+    pods = [f"digits-{i}" for i in range(200)]
+    roles = [told["digits"] for told in settle(env.client, API, "digits", pods).values()]
+    canary = [(version, role) for version, role in roles if role == "canary"]
+    assert {version for version, _ in canary} == {2}
+    assert len(canary) == 50  # a quarter of the 200 live pods
     first = env.client.get(f"{API}/services/digits/desired", params={"pod": "digits-7"}).json()
-    assert first["models"][0]["role"] == roles[7]["role"]  # stable per pod
+    assert first["models"][0]["role"] == roles[7][1]  # stable per pod
+    (assignment,) = env.client.get(f"{API}/services/digits").json()["assignments"]
+    assert (assignment["canary_pods"], assignment["stable_pods"]) == (50, 150)
 
 
 def test_openapi_documents_every_route(env: Env) -> None:

@@ -92,6 +92,37 @@ def test_limit_maximum_is_the_configured_page_size(tmp_path: Path) -> None:
             {"models": [{"model": "m", "version": 1, "state": "READY"}] * 2},
             False,
         ),
+        # Numbers are JSON numbers: a share or a latency sent as a string is refused (quoted:
+        # ``PUT canaries`` took ``share: "0.5"``).
+        ("CanarySet", {"version": 2, "share": "0.5"}, False),
+        ("CanarySet", {"version": 2, "share": True}, False),
+        ("CanarySet", {"version": 2, "share": 0.5}, True),
+        (
+            "AssignmentsSet",
+            {
+                "assignments": [
+                    {"model": "m", "version": 1, "canary_version": 2, "canary_share": "0.5"}
+                ]
+            },
+            False,
+        ),
+        (
+            "PodStatusReport",
+            {
+                "models": [],
+                "traffic": [
+                    {
+                        "model": "m",
+                        "version": 1,
+                        "success": 1,
+                        "failure": 0,
+                        "duration_us": 1,
+                        "p99_us": "900",
+                    }
+                ],
+            },
+            False,
+        ),
     ],
 )
 def test_schema_and_server_agree(env: Env, component: str, body: Any, valid: bool) -> None:
@@ -103,6 +134,7 @@ def test_schema_and_server_agree(env: Env, component: str, body: Any, valid: boo
         "DatasetCreate": ("POST", f"{API}/datasets"),
         "AssignmentsSet": ("PUT", f"{API}/services/s/assignments"),
         "PodStatusReport": ("PUT", f"{API}/services/s/pods/p/status"),
+        "CanarySet": ("PUT", f"{API}/services/s/canaries/m"),
     }[component]
     env.client.post(f"{API}/services", json={"name": "s"})
     response = env.client.request(*route, json=body)
@@ -125,6 +157,18 @@ def test_an_integral_float_is_an_integer(env: Env) -> None:
     for wrong in (1.5, "1", True):
         refused = env.client.put(f"{API}/models/digits/aliases/production", json={"version": wrong})
         assert refused.status_code == 422 and fields(refused) == ["body.version"], wrong
+
+
+def test_a_metric_value_is_a_json_number(env: Env) -> None:
+    """As a share or a latency: ``"0.95"`` (a string) and ``true`` are no metric values."""
+    env.create_model()
+    for n, wrong in enumerate(("0.95", True)):
+        body = env.version_body("digits", f"u{n}", metrics={"accuracy": wrong})
+        refused = env.client.post(f"{API}/models/digits/versions", json=body)
+        assert refused.status_code == 422, refused.text
+        assert fields(refused) == ["body.metrics.accuracy"], wrong
+    body = env.version_body("digits", "u-1", metrics={"accuracy": 1})
+    assert env.client.post(f"{API}/models/digits/versions", json=body).status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from glue.model_registry.client import RegistryClient, RegistryError
+from glue.model_registry.service.inference import canary_pods
 from glue.pipelines import gate
 from tests.glue.model_registry.conftest import Env, env
 from tests.support.registry import RegistryServer
@@ -169,13 +170,12 @@ def test_verify_refuses_a_threshold_that_is_not_finite(
 # waiting for the canary to load and serve before judging
 
 
-def _pods(share: float, *, canary: bool, count: int) -> list[str]:
-    """``count`` pod names of service ``s`` that the registry puts in (or out of) the canary
-    share (its own rule, ``in_canary``)."""
-    from glue.model_registry.service.inference import in_canary
-
-    names = (f"s-{n}" for n in range(1000))
-    return [p for p in names if in_canary(service="s", pod=p, share=share) == canary][:count]
+def _pods(share: float, *, canary: bool, count: int, live: int) -> list[str]:
+    """``count`` of the ``live`` pods ``s-0``.. of service ``s`` that the registry puts in (or
+    out of) the canary share when exactly those pods are live (its own rule, ``canary_pods``)."""
+    names = [f"s-{n}" for n in range(live)]
+    chosen = canary_pods(service="s", live=names, serving=(), share=share)
+    return [p for p in names if (p in chosen) == canary][:count]
 
 
 def _report(env: Env, pod: str, version: int, state: str, error: str | None = None) -> None:
@@ -226,8 +226,8 @@ def test_a_canary_that_becomes_ready_and_serves_enough_passes(
     each reports it READY, then for the window's traffic, then judges (the trial's pipeline
     judged at once and rolled back a good version: "canary served 0 requests")."""
     gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
-    [stable] = _pods(0.5, canary=False, count=1)
-    first, second = _pods(0.5, canary=True, count=2)
+    [stable] = _pods(0.5, canary=False, count=1, live=3)
+    first, second = _pods(0.5, canary=True, count=2, live=3)
     _report(env, stable, 1, "READY")
     _report(env, first, 3, "LOADING")
     _report(env, second, 3, "READY")
@@ -250,8 +250,8 @@ def test_a_canary_that_becomes_ready_and_serves_enough_passes(
 
 def test_a_canary_that_never_loads_fails_saying_so(env: Env, client: RegistryClient) -> None:
     gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
-    [stable] = _pods(0.5, canary=False, count=1)
-    [pod] = _pods(0.5, canary=True, count=1)
+    [stable] = _pods(0.5, canary=False, count=1, live=2)
+    [pod] = _pods(0.5, canary=True, count=1, live=2)
     _report(env, stable, 1, "READY")
     _report(env, pod, 3, "LOADING")
     clock = Clock([])
@@ -265,7 +265,7 @@ def test_a_canary_that_never_loads_fails_saying_so(env: Env, client: RegistryCli
 
 def test_a_canary_pod_that_fails_to_load_ends_the_wait(env: Env, client: RegistryClient) -> None:
     gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
-    [pod] = _pods(0.5, canary=True, count=1)
+    [pod] = _pods(0.5, canary=True, count=1, live=1)
     _report(env, pod, 3, "FAILED", error="model.onnx: invalid protobuf")
     clock = Clock([])
     result = _wait_and_verify(client, clock, timeout=600)
@@ -276,9 +276,9 @@ def test_a_canary_pod_that_fails_to_load_ends_the_wait(env: Env, client: Registr
 
 
 def test_no_pod_in_the_canary_share_is_not_ready(env: Env, client: RegistryClient) -> None:
+    """No live pod at all (none has reported): nothing serves the canary, so nothing is judged
+    (with one live pod, that pod serves the canary: ``canary_count``)."""
     gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
-    [stable] = _pods(0.5, canary=False, count=1)
-    _report(env, stable, 1, "READY")
     result = _wait_and_verify(client, Clock([]), timeout=2)
     assert not result.passed and "no pod of 's' is in the canary share yet" in result.reason
 
@@ -289,3 +289,79 @@ def test_wait_and_verify_refuses_non_finite_thresholds(client: RegistryClient) -
             client, service="s", model="digits", canary=3, ready_timeout_s=1,
             **{**LIMITS, "max_p99_ms": float("nan")},
         )  # fmt: skip
+
+
+def _report_traffic(
+    env: Env, pod: str, models: list[tuple[str, int]], traffic: list[dict[str, Any]]
+):
+    return env.client.put(
+        f"{API}/services/s/pods/{pod}/status",
+        json={
+            "models": [{"model": m, "version": v, "state": "READY"} for m, v in models],
+            "traffic": traffic,
+        },
+    )
+
+
+def test_a_stable_pod_cannot_dilute_the_canary(env: Env, client: RegistryClient) -> None:
+    """Quoted: ``stable-0`` reported 100000 successes of the canary ``digits`` v3 and traffic of
+    a model ``nope`` v999 (both 200); a canary with 100/100 failures then passed "100100
+    requests, error ratio 0.0010"."""
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.5)
+    counters = {"success": 100_000, "failure": 0, "duration_us": 100_000_000, "p99_us": 2000.0}
+    diluting = _report_traffic(
+        env, "stable-0", [("digits", 1)], [{"model": "digits", "version": 3, **counters}]
+    )
+    assert diluting.status_code == 422
+    assert [e["field"] for e in diluting.json()["errors"]] == ["body.traffic[0]"]
+    unknown = _report_traffic(
+        env,
+        "stable-0",
+        [("digits", 1), ("nope", 999)],
+        [
+            {"model": "digits", "version": 1, **counters},
+            {"model": "nope", "version": 999, **counters},
+        ],
+    )
+    assert unknown.status_code == 422
+    assert [e["field"] for e in unknown.json()["errors"]] == ["body.traffic[1]"]
+    _serve(env, "stable-0", 1, [(0, 0, 2.0), (100, 0, 2.0)])
+    _serve(env, "canary-0", 3, [(0, 0, 2.0), (0, 100, 2.0)])
+    result = _verify(client)
+    assert not result.passed
+    assert "error ratio 1.0000 (100/100) > 0.01" in result.reason
+    assert result.figures["canary"]["pods"] == ["canary-0"]
+
+
+def test_a_single_pod_service_has_no_stable_side_and_verify_says_so(
+    env: Env, client: RegistryClient
+) -> None:
+    """One live pod serves the canary; the gate has no stable traffic to compare with: it fails
+    when latency is judged and says why; on the error ratio alone it passes and says so."""
+    gate.start_canary(client, service="s", model="digits", version=3, share=0.2)
+    assert client.desired_state("s", "only-0").models[0].role == "canary"
+    _serve(env, "only-0", 3, [(0, 0, 2.0), (50, 0, 2.0)])
+    result = _verify(client)
+    assert not result.passed
+    assert "no live pod serves stable version 1 (1 serve the canary)" in result.reason
+    assert (result.figures["canary_pods"], result.figures["stable_pods"]) == (1, 0)
+    ratio_only = gate.verify(
+        client, service="s", model="digits", canary=3, window_s=60, max_error_ratio=0.01
+    )
+    assert ratio_only.passed
+    assert "no live pod serves stable version 1" in ratio_only.reason
+    assert "nothing to compare with" in ratio_only.reason
+
+
+def test_share_must_be_a_json_number(env: Env, client: RegistryClient) -> None:
+    """Quoted: ``PUT canaries`` accepted ``share: "0.5"``, a string."""
+    for share in ("0.5", True, 0, 1, None):
+        r = env.client.put(f"{API}/services/s/canaries/digits", json={"version": 3, "share": share})
+        assert r.status_code == 422, (share, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == ["body.share"]
+    assert (
+        env.client.put(
+            f"{API}/services/s/canaries/digits", json={"version": 3, "share": 0.5}
+        ).status_code
+        == 200
+    )

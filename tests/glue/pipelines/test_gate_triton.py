@@ -21,7 +21,7 @@ from glue.artifacts.store import ArtifactStore
 from glue.model_registry.client import RegistryClient
 from glue.model_registry.publish import publish_model
 from glue.model_registry.schemas import Assignment, ModelCreate, ServiceCreate, SourceRef
-from glue.model_registry.service.inference import in_canary
+from glue.model_registry.service.inference import canary_pods
 from glue.pipelines import gate
 from glue.serving_agent.agent import ServingAgent
 from glue.serving_agent.settings import AgentSettings
@@ -43,11 +43,11 @@ FAILING_EXECUTE = """
 
 
 def _pods() -> tuple[str, str]:
-    """A stable pod and a canary pod for a canary share of 0.5."""
-    names = [f"gate-pod-{i}" for i in range(64)]
-    stable = next(p for p in names if not in_canary(service=SERVICE, pod=p, share=0.5))
-    canary = next(p for p in names if in_canary(service=SERVICE, pod=p, share=0.5))
-    return stable, canary
+    """A stable pod and a canary pod: of two live pods, a share of 0.5 goes to one, the first
+    by rank (neither serves the canary yet)."""
+    pods = ("gate-pod-0", "gate-pod-1")
+    (canary,) = canary_pods(service=SERVICE, live=pods, serving=(), share=0.5)
+    return next(p for p in pods if p != canary), canary
 
 
 class Load:
@@ -194,6 +194,8 @@ def test_bad_canary_rolled_back_good_canary_released(world: tuple[RegistryClient
     with Load(urls) as load:
         gate.start_canary(client, service=SERVICE, model=MODEL, version=2, share=0.5)
         _wait_serving(client, {canary: 2})
+        (assignment,) = client.get_service(SERVICE).assignments
+        assert (assignment.canary_pods, assignment.stable_pods) == (1, 1)
         time.sleep(WINDOW + 1.5)
         bad = _verify(client, 2)
         assert not bad.passed and "error ratio" in bad.reason, bad

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from glue.model_registry.schemas import Assignment
-from glue.model_registry.service.inference import in_canary
+from glue.model_registry.service.inference import canary_pods
 from glue.serving_agent.agent import ServingAgent
 from glue.serving_agent.readiness import NOT_STARTED
 from glue.triton.repository import TritonRepository
@@ -126,15 +126,16 @@ def test_stays_ready_while_the_old_version_serves_during_a_swap(env: Env) -> Non
 def test_canary_pod_is_ready_only_when_its_primary_and_canary_versions_are_loaded(
     env: Env,
 ) -> None:
-    """The pod serves model A's primary version and, being in the canary share, model B's
-    canary version. B's load is refused at first (a proxy answers it 400): the pod stays not
-    ready with A loaded, and becomes ready once B's canary is loaded too."""
+    """The pod serves model A's primary version and, being the service's only live pod (so in
+    the canary share), model B's canary version. B's load is refused at first (a proxy answers
+    it 400): the pod stays not ready with A loaded, and becomes ready once B's canary is loaded
+    too."""
     other = env.add_model("b")
     a1 = env.publish(2.0)
     b1 = env.publish(5.0, model=other)
     b2 = env.publish(7.0, model=other)
     share = 0.5
-    assert in_canary(service=SERVICE, pod=POD, share=share)
+    assert canary_pods(service=SERVICE, live=[POD], serving=(), share=share) == {POD}
     env.client.set_assignments(
         SERVICE,
         [

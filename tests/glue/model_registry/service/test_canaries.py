@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from glue.model_registry import models as orm
 from tests.glue.model_registry.conftest import Env
+from tests.glue.model_registry.service.agents import settle
 
 API = "/api/v1/teams/cv"
 PODS = [f"digits-{i}" for i in range(40)]
@@ -42,14 +43,11 @@ def _service(env: Env, **assignment: Any) -> dict[str, Any]:
 
 
 def _served(env: Env) -> dict[str, tuple[int, str]]:
-    """pod -> (version, role) for every test pod."""
-    out = {}
-    for pod in PODS:
-        r = env.client.get(f"{API}/services/digits/desired", params={"pod": pod})
-        assert r.status_code == 200, r.text
-        (model,) = r.json()["models"]
-        out[pod] = (model["version"], model["role"])
-    return out
+    """pod -> (version, role) for every test pod, once their agents' polls have settled (the
+    canary goes to a share of the pods that reported)."""
+    return {
+        pod: models["digits"] for pod, models in settle(env.client, API, "digits", PODS).items()
+    }
 
 
 def _assignment(env: Env) -> dict[str, Any]:
@@ -186,7 +184,11 @@ def test_set_and_clear_canary_routes(env: Env) -> None:
     )
     assert started.status_code == 200, started.text
     assert started.json()["assignments"][0]["canary_status"] == "active"
-    assert {v for v, _ in _served(env).values()} == {2, 3}
+    served = _served(env)
+    assert sorted(v for v, _ in served.values()) == [2] * 20 + [3] * 20  # half of 40 pods
+    assert _served(env) == served  # asked again, every pod keeps its side
+    assignment = _assignment(env)
+    assert (assignment["canary_pods"], assignment["stable_pods"]) == (20, 20)
 
     cleared = env.client.delete(
         f"{API}/services/digits/canaries/digits", params={"reason": "error ratio 0.4 > 0.01"}

@@ -122,3 +122,57 @@ def test_reports_without_traffic_and_bad_traffic(env: Env) -> None:
         env.client.get(f"{API}/services/nope/traffic", params={"model": "digits"}).status_code
         == 404
     )
+
+
+def _fields(response: Any) -> list[str]:
+    return [e["field"] for e in response.json()["errors"]]
+
+
+def test_traffic_must_be_of_versions_the_report_observes_and_the_service_is_assigned(
+    env: Env,
+) -> None:
+    """Quoted: the stable pod ``stable-0`` reported traffic of the canary ``digits`` v3 and of a
+    model ``nope`` v999 (both accepted), diluting the canary's error ratio."""
+    _setup(env)
+    serving_v1 = [{"model": "digits", "version": 1, "state": "READY"}]
+    cases = [
+        # A version the report does not observe (the pod serves v1, not v2).
+        (serving_v1, [_t(2, 100_000, 0, 0)], "body.traffic[0]", "do not observe"),
+        # A model the service is not assigned, after a good entry.
+        (
+            serving_v1,
+            [_t(1, 5, 0, 0), {**_t(999, 1, 0, 0), "model": "nope"}],
+            "body.traffic[1]",
+            "has no assignment of model 'nope'",
+        ),
+        # Observed, but not a registered version.
+        (
+            [*serving_v1, {"model": "digits", "version": 9, "state": "READY"}],
+            [_t(9, 1, 0, 0)],
+            "body.traffic[0]",
+            "has no version 9",
+        ),
+    ]
+    for models, traffic, field, message in cases:
+        r = env.client.put(
+            f"{API}/services/s/pods/stable-0/status", json={"models": models, "traffic": traffic}
+        )
+        assert r.status_code == 422 and _fields(r) == [field], r.text
+        assert message in r.json()["detail"]
+    # Nothing of a refused report is kept: neither its state nor its counters.
+    assert env.client.get(f"{API}/services/s").json()["observed"] == []
+    assert _traffic(env) == {}
+    _report(env, "stable-0", _t(1, 5, 0, 0))  # its own version: accepted
+    assert _traffic(env)[1]["pods"] == ["stable-0"]
+
+
+def test_traffic_numbers_are_json_numbers(env: Env) -> None:
+    _setup(env)
+    r = env.client.put(
+        f"{API}/services/s/pods/a/status",
+        json={
+            "models": [{"model": "digits", "version": 1, "state": "READY"}],
+            "traffic": [{**_t(1, 1, 0, 1), "p99_us": "900"}],
+        },
+    )
+    assert r.status_code == 422 and _fields(r) == ["body.traffic[0].p99_us"]
