@@ -1,8 +1,10 @@
-# The glue image: model registry, serving agent and the kubeai CLI in one image.
+# The glue image: model registry, serving agent, lifecycle controller and the kubeai CLI in one
+# image (the pipeline's steps run `kubeai pipeline step ...` from it).
 #
 #   docker build -t ghcr.io/<owner>/kubeai-glue:<git sha> .      (BuildKit, the default builder)
 #   registry:      python -m glue.model_registry --host 0.0.0.0 --port 8080   (the default command)
 #   serving agent: python -m glue.serving_agent
+#   controller:    python -m glue.controller
 #
 # The base image is pinned by its full version tag; CI (.github/workflows/ci.yml) pushes one tag
 # per git sha and the charts require such a tag. No "latest" anywhere.
