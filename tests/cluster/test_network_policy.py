@@ -152,6 +152,7 @@ class Installed:
     pods: dict[Pod, dict[str, Any]]
     serving: set[Pod]
     registry: set[Pod]
+    controller: set[Pod]
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +176,7 @@ def installed(
     pods: list[dict[str, Any]] = []
     serving: set[Pod] = set()
     registry: set[Pod] = set()
+    controller: set[Pod] = set()
     for deployment in deployments:
         namespace = deployment["metadata"].get("namespace")
         labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -185,6 +187,8 @@ def installed(
             serving.add((namespace, pod["metadata"]["name"]))
         elif labels.get("app.kubernetes.io/component") == "model-registry":
             registry.add((namespace, pod["metadata"]["name"]))
+        elif labels.get("app.kubernetes.io/component") == CONTROLLER_COMPONENT:
+            controller.add((namespace, pod["metadata"]["name"]))
         else:
             continue
         pods.append(pod)
@@ -207,9 +211,15 @@ def installed(
             pods={key_of(p): p for p in pods},
             serving=serving,
             registry=registry,
+            controller=controller,
         )
         for pod in pods:
             client.delete(kube.object_path(pod), params={"gracePeriodSeconds": "0"})
+
+
+#: The lifecycle controller's pods and NetworkPolicy in the kubeai-glue chart.
+CONTROLLER_COMPONENT = "lifecycle-controller"
+CONTROLLER_POLICY = "kubeai-controller"
 
 
 def key_of(manifest: dict[str, Any]) -> Pod:
@@ -278,7 +288,8 @@ def team_namespaces(stack: str) -> tuple[str, str]:
 
 
 def test_every_policy_is_admitted_as_rendered(installed: Installed) -> None:
-    assert len(installed.policies) == 2 * 7 + 1  # two teams with datasets, the registry
+    # two teams with datasets, the registry, the lifecycle controller
+    assert len(installed.policies) == 2 * 7 + 2
     for key, policy in installed.policies.items():
         assert policy["spec"] == installed.rendered[key]["spec"], key
 
@@ -342,7 +353,11 @@ def test_registry_admits_the_platform_teams_ingress_and_monitoring_only(
     """The registry's policy selects the registry pods only (not its namespace's other pods) and
     admits its namespace, the team namespaces (not their cache namespaces), the ingress and
     monitoring namespaces and the ingress CIDRs; not ``elsewhere`` nor a team's serving client."""
-    (policy,) = [p for k, p in installed.policies.items() if k[0] == REGISTRY_NAMESPACE]
+    (policy,) = [
+        p
+        for k, p in installed.policies.items()
+        if k[0] == REGISTRY_NAMESPACE and k[1] != CONTROLLER_POLICY
+    ]
     assert installed.registry
     assert selected(api, policy) == installed.registry
     teams = [team_namespaces(stack)[0] for stack in TEAM_STACKS]
@@ -351,6 +366,16 @@ def test_registry_admits_the_platform_teams_ingress_and_monitoring_only(
         installed, REGISTRY_NAMESPACE, *teams, "ingress-nginx", "monitoring"
     )
     assert cidrs == PLATFORM_NETWORK["ingressCidrs"]
+
+
+def test_controller_admits_monitoring_only(api: httpx.Client, installed: Installed) -> None:
+    """The lifecycle controller only calls out; its policy selects its pods alone and admits
+    the monitoring namespace (Prometheus scraping its metrics port) and nothing else."""
+    policy = installed.policies[(REGISTRY_NAMESPACE, CONTROLLER_POLICY)]
+    assert installed.controller
+    assert selected(api, policy) == installed.controller
+    pods, cidrs = admitted(api, policy)
+    assert pods == in_namespaces(installed, "monitoring") and cidrs == []
 
 
 def test_named_ports_are_ports_of_the_selected_pods(
