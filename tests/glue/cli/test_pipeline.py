@@ -515,14 +515,13 @@ def test_canary_step_refuses_a_share_the_registry_refuses(
 
 
 def _pod(*, canary: bool) -> str:
-    """A pod name of service ``digits`` in (or out of) the canary share 0.5 (``in_canary``)."""
-    from glue.model_registry.service.inference import in_canary
+    """Of the two live pods ``digits-0``/``digits-1`` of service ``digits``, the one in (or out
+    of) the canary share 0.5 (the registry's own rule, ``canary_pods``: one of two)."""
+    from glue.model_registry.service.inference import canary_pods
 
-    return next(
-        p
-        for p in (f"digits-{n}" for n in range(1000))
-        if in_canary(service="digits", pod=p, share=0.5) == canary
-    )
+    live = ["digits-0", "digits-1"]
+    chosen = canary_pods(service="digits", live=live, serving=(), share=0.5)
+    return next(p for p in live if (p in chosen) == canary)
 
 
 def _loading(client: RegistryClient, pod: str, version: int, state: str) -> None:
