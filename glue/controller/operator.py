@@ -8,8 +8,7 @@
   ``register/status`` bound to the object's first sighting (``on.create``) and to changes of its
   ``status`` (``on.update``), filtered to finished jobs without the outcome annotation
   ``kubeai.dev/registration``;
-- the ``HANDLER_SETS`` hooks: each is called as ``hook(registry, settings)`` to add its own
-  handlers to the same operator (the dataset handlers of ``glue.controller.datasets`` go there).
+- the Fluid Dataset handlers of ``glue.controller.datasets``, on the same namespace index.
 
 How progress is stored, and why:
 
@@ -66,7 +65,6 @@ HANDLER_ID = "register/status"
 
 #: The index of team namespaces: namespace name -> team (the value of ``TEAM_LABEL``).
 TEAM_INDEX = "namespace_teams"
-HandlerSet = Callable[[kopf.OperatorRegistry, ControllerSettings], None]
 
 
 class MemoryDiffBase(kopf.DiffBaseStorage):
@@ -293,10 +291,8 @@ def register_job_handlers(
 WATCHED_KINDS: Sequence[JobKind] = jobs.WATCHED
 
 
-def build_registry(
-    settings: ControllerSettings, runtime: Runtime, hooks: Sequence[HandlerSet] = ()
-) -> kopf.OperatorRegistry:
-    """The operator's registry: login, settings, job handlers, then each hook's handlers."""
+def build_registry(settings: ControllerSettings, runtime: Runtime) -> kopf.OperatorRegistry:
+    """The operator's registry: login, settings, job handlers, then the dataset handlers."""
     registry = kopf.OperatorRegistry()
 
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -323,14 +319,7 @@ def build_registry(
         retry_max=settings.retry_max,
         team_index=TEAM_INDEX,
     )
-    for hook in (*HANDLER_SETS, *hooks):
-        hook(registry, settings)
     return registry
-
-
-#: Further handler sets of the same operator, each ``hook(registry, settings)`` (the Fluid
-#: Dataset handlers of ``glue.controller.datasets`` are always added by ``build_registry``).
-HANDLER_SETS: tuple[HandlerSet, ...] = ()
 
 
 def _json_logs() -> None:
@@ -354,7 +343,7 @@ async def _health(port: int, address: str, alive: Callable[[], bool]) -> web.App
     return runner
 
 
-async def run(settings: ControllerSettings, *, hooks: Sequence[HandlerSet] = ()) -> bool:
+async def run(settings: ControllerSettings) -> bool:
     """Run the controller until SIGTERM/SIGINT (returns True, Lease released) or until
     leadership is lost (returns False). Raises ``KubeconfigError`` without credentials."""
     _json_logs()
@@ -376,7 +365,7 @@ async def run(settings: ControllerSettings, *, hooks: Sequence[HandlerSet] = ())
     )
 
     async def operate(stop_work: asyncio.Event) -> None:
-        registry = build_registry(settings, runtime, hooks)
+        registry = build_registry(settings, runtime)
         ready = asyncio.Event()
         task = asyncio.ensure_future(
             kopf.operator(
