@@ -6,7 +6,7 @@ BENCH_VENV := .venv-bench
 PY := $(VENV)/bin/python
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv demo test lint typecheck unit bench clean tools e2e
+.PHONY: help venv venv-demo demo test lint typecheck unit bench clean tools e2e
 
 help:
 	@echo "make demo   - the model lifecycle end to end on real data (train, register, serve, hot swap)"
@@ -16,19 +16,26 @@ help:
 	@echo "make engine - the Pulumi CLI and Kubernetes provider built from pinned Go modules (part of make tools)"
 	@echo "make test-cluster - the tests on a real control plane (loopback-only network namespace)"
 
-$(VENV)/.stamp: pyproject.toml constraints/serving.txt constraints/engine.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
-	@echo "==> [1/3] creating $(VENV) (once, and again when pyproject.toml changes)"
-	$(PYTHON) -m venv $(VENV)
-	@echo "==> [2/3] upgrading pip"
-	$(PY) -m pip install --upgrade --progress-bar on "pip>=24"
-	@echo "==> [3/3] installing KubeAI and its tools into $(VENV) (first run: about 5 minutes; pip lists each package)"
-	$(PY) -m pip install --progress-bar on -c constraints/serving.txt -c constraints/engine.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]"
-	@touch $@
+# Virtual environments: tools/venv.py creates the venv, installs uv (pinned in
+# constraints/installer.txt) and then the project with the extras a target needs, printing each
+# step. `make demo` installs only what the demo runs (glue, demo: about 20 s on a fast package
+# index); `make test` (any target needing `venv`) adds the rest to the same .venv.
+INSTALL_INPUTS := pyproject.toml constraints/serving.txt constraints/engine.txt \
+	constraints/installer.txt tools/venv.py
+DEMO_EXTRAS := glue,demo
+ALL_EXTRAS := glue,demo,dev,infra,aws,gcp,alicloud
+
+$(VENV)/.stamp-demo: $(INSTALL_INPUTS)
+	@$(PYTHON) tools/venv.py $(VENV) --extras $(DEMO_EXTRAS) --stamp stamp-demo
+
+$(VENV)/.stamp: $(INSTALL_INPUTS)
+	@$(PYTHON) tools/venv.py $(VENV) --extras $(ALL_EXTRAS) --stamp stamp
 
 venv: $(VENV)/.stamp
 
-demo: venv
+venv-demo: $(VENV)/.stamp-demo
+
+demo: venv-demo
 	$(VENV)/bin/kubeai demo
 
 lint: venv
@@ -53,11 +60,9 @@ test: tools lint typecheck
 	@$(MAKE) --no-print-directory test-cluster
 	@$(MAKE) --no-print-directory test-engine
 
-$(BENCH_VENV)/.stamp: pyproject.toml constraints/serving.txt constraints/engine.txt benchmarks/requirements.txt
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
-	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints/serving.txt -c constraints/engine.txt -e ".[glue,demo,dev,infra,aws,gcp,alicloud]" -r benchmarks/requirements.txt
-	@touch $@
+$(BENCH_VENV)/.stamp: $(INSTALL_INPUTS) benchmarks/requirements.txt
+	@$(PYTHON) tools/venv.py $(BENCH_VENV) --extras $(ALL_EXTRAS) \
+		--requirements benchmarks/requirements.txt --stamp stamp
 
 bench: $(BENCH_VENV)/.stamp
 	$(BENCH_VENV)/bin/python -m benchmarks.run
