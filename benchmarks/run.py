@@ -36,6 +36,7 @@ from benchmarks.stacks import (
     QUICK_BUDGET,
     QUICK_SIZES,
     SIZES,
+    platform_program_rows,
     run_stacks_benchmark,
     stacks_tables,
 )
@@ -464,6 +465,45 @@ def lifecycle_tables(result: dict[str, Any]) -> list[Table]:
     return tables
 
 
+def platform_program_table(rows: list[dict[str, Any]]) -> Table:
+    """One platform stack + one team stack: evaluated under mocks, installed, ``pulumi up``
+    (rows of ``benchmarks.stacks.platform_program_rows``)."""
+    table = Table(
+        "step",
+        "platform + team stack",
+        "import s",
+        "platform s",
+        "team s",
+        "total s",
+        "peak RSS MiB",
+        "peak RSS of",
+        title="platform program: one platform stack + one team stack",
+        caption="under mocks: total = program import + both stacks, one fresh process; on the "
+        "control plane: each stack from its first apply to all Available",
+    )
+    for row in rows:
+        stacks = f"{row['platform_stack']} + {row['team_stack']}"
+        if "error" in row:
+            table.add_row(row["step"], stacks, f"FAILED: {row['error'][:200]}")
+            continue
+        checks = (
+            f" ({row['rejections']} rejected, {row['not_available']} not Available)"
+            if "rejections" in row
+            else ""
+        )
+        table.add_row(
+            row["step"],
+            stacks,
+            _cell(row.get("import_seconds"), 2),
+            _cell(row["platform_seconds"], 2),
+            _cell(row["team_seconds"], 2) + checks,
+            _cell(row["total_seconds"], 2),
+            _cell(row.get("peak_rss_mib")),
+            row.get("peak_rss_of", ""),
+        )
+    return table
+
+
 def _attempt(console: Console, call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
     """``(call(), False)``; ``({"skipped": why}, False)`` when it raises ``BenchmarkSkipped``,
     ``({"error": ...}, True)`` with the traceback printed when it raises anything else."""
@@ -570,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
                         sizes=QUICK_SIZES if args.quick else SIZES,
                         budget=QUICK_BUDGET if args.quick else BUDGET,
                         on_row=stacks_progress,
+                        program_pair=(PLATFORM, TEAM),
                     ),
                 )
                 failed = failed or broke
@@ -627,6 +668,10 @@ def main(argv: list[str] | None = None) -> int:
                     console.print(table)
             else:
                 console.print(f"[yellow]engine benchmark: {results['engine']}[/yellow]")
+        program = platform_program_rows(results, PLATFORM, TEAM)
+        if program:
+            results["platform_program"] = program
+            console.print(platform_program_table(program))
     except KeyboardInterrupt:
         console.print("[red]interrupted: every process started was stopped[/red]")
         return 130

@@ -62,8 +62,9 @@ ROOT = Path(__file__).resolve().parents[1]
 STACKS_DIR = ROOT / "stacks"
 PLATFORM_STACK = "prod-ack"
 TEAM_TEMPLATE = "team-cv-prod"
-SIZES = (10, 100, 500)
-QUICK_SIZES = (5, 20, 50)
+#: Team stacks per size; 1 is the platform program's own row (one platform + one team stack).
+SIZES = (1, 10, 100, 500)
+QUICK_SIZES = (1, 5, 20, 50)
 #: Seconds after which a child starts no further team stack (full run / ``--quick``).
 BUDGET = 600.0
 QUICK_BUDGET = 120.0
@@ -153,9 +154,17 @@ def _summary_ms(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def evaluate(count: int, *, budget: float, fresh_root: bool = False) -> dict[str, Any]:
-    """In this process: import the program, evaluate the platform stack once, then ``count``
-    team stacks; stops starting team stacks after ``budget`` seconds. Returns the measurements.
+def evaluate(
+    count: int,
+    *,
+    budget: float,
+    fresh_root: bool = False,
+    platform_stack: str = PLATFORM_STACK,
+    team_template: str = TEAM_TEMPLATE,
+) -> dict[str, Any]:
+    """In this process: import the program, evaluate ``platform_stack`` once, then ``count``
+    team stacks from ``team_template`` (which must run on ``platform_stack``); stops starting
+    team stacks after ``budget`` seconds. Returns the measurements.
 
     ``fresh_root``: call ``pulumi.runtime.reset_options()`` before each team stack's program, so
     no root Stack resource (nor its stack transformations) carries over from the previous one.
@@ -191,21 +200,21 @@ def evaluate(count: int, *, budget: float, fresh_root: bool = False) -> dict[str
 
     # The platform stack, once.
     t0 = time.perf_counter()
-    platform_config, _, platform_raw = load_stack(PLATFORM_STACK, STACKS_DIR)
+    platform_config, _, platform_raw = load_stack(platform_stack, STACKS_DIR)
     if not isinstance(platform_config, PlatformConfig):
-        raise RuntimeError(f"stack {PLATFORM_STACK!r} is not a platform stack")
+        raise RuntimeError(f"stack {platform_stack!r} is not a platform stack")
     declared, _ = record_program(
-        declare(platform_config, None), stack=PLATFORM_STACK, config=plain_config(platform_raw)
+        declare(platform_config, None), stack=platform_stack, config=plain_config(platform_raw)
     )
     platform_seconds = time.perf_counter() - t0
     platform_resources = len(declared)
     del declared
     outputs = platform_outputs(platform_config)
-    template_config, _, template = load_stack(TEAM_TEMPLATE, STACKS_DIR)
+    template_config, _, template = load_stack(team_template, STACKS_DIR)
     if not isinstance(template_config, TeamConfig):
-        raise RuntimeError(f"stack {TEAM_TEMPLATE!r} is not a team stack")
-    if template_config.platform_stack.rsplit("/", 1)[-1] != PLATFORM_STACK:
-        raise RuntimeError(f"{TEAM_TEMPLATE!r} does not run on {PLATFORM_STACK!r}")
+        raise RuntimeError(f"stack {team_template!r} is not a team stack")
+    if template_config.platform_stack.rsplit("/", 1)[-1] != platform_stack:
+        raise RuntimeError(f"{team_template!r} does not run on {platform_stack!r}")
     gc.collect()
     rss_after_platform = _rss_mib()
 
@@ -252,6 +261,8 @@ def evaluate(count: int, *, budget: float, fresh_root: bool = False) -> dict[str
     root = pulumi.runtime.get_root_resource()
     return {
         "variant": "fresh_root" if fresh_root else "as_is",
+        "platform_stack": platform_stack,
+        "team_template": team_template,
         "team_stacks_requested": count,
         "team_stacks": done,
         "distinct_team_names": len(names),
@@ -299,8 +310,16 @@ def _child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=BUDGET, help="seconds (soft)")
     parser.add_argument("--fresh-root", action="store_true", help="reset_options() per stack")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--platform-stack", default=PLATFORM_STACK, help="platform stack name")
+    parser.add_argument("--team-template", default=TEAM_TEMPLATE, help="team stack to copy")
     args = parser.parse_args(argv)
-    result = evaluate(args.child, budget=args.budget, fresh_root=args.fresh_root)
+    result = evaluate(
+        args.child,
+        budget=args.budget,
+        fresh_root=args.fresh_root,
+        platform_stack=args.platform_stack,
+        team_template=args.team_template,
+    )
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
@@ -309,11 +328,22 @@ def _child_main(argv: list[str] | None = None) -> int:
 # parent: every size, growth
 
 
-def _run_child(count: int, *, workdir: Path, budget: float, variant: str) -> dict[str, Any]:
-    """One fresh child process for ``count`` team stacks; its measurements plus the parent's
-    view of it (wall time, ``ru_maxrss`` and CPU time from ``wait4``)."""
-    out = workdir / f"{variant}-n{count}.json"
-    log = workdir / f"{variant}-n{count}.log"
+def _run_child(
+    count: int,
+    *,
+    workdir: Path,
+    budget: float,
+    variant: str,
+    pair: tuple[str, str] = (PLATFORM_STACK, TEAM_TEMPLATE),
+) -> dict[str, Any]:
+    """One fresh child process for ``count`` team stacks copied from ``pair`` (platform stack,
+    team stack); its measurements plus the parent's view of it (wall time, ``ru_maxrss`` and CPU
+    time from ``wait4``)."""
+    name = f"{variant}-n{count}" + (
+        "" if pair == (PLATFORM_STACK, TEAM_TEMPLATE) else f"-{pair[1]}"
+    )
+    out = workdir / f"{name}.json"
+    log = workdir / f"{name}.log"
     out.unlink(missing_ok=True)
     hard = budget + HARD_MARGIN
     started = time.monotonic()
@@ -330,6 +360,10 @@ def _run_child(count: int, *, workdir: Path, budget: float, variant: str) -> dic
                 "--out",
                 str(out),
                 *(["--fresh-root"] if variant == "fresh_root" else []),
+                "--platform-stack",
+                pair[0],
+                "--team-template",
+                pair[1],
             ],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
@@ -435,11 +469,15 @@ def run_stacks_benchmark(
     sizes: tuple[int, ...] = SIZES,
     budget: float = BUDGET,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    program_pair: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every size in its own fresh child process, smallest first; rows and growth figures.
 
     Both ``VARIANTS`` are measured, each size of each in its own child. ``on_row`` is called
-    with each row as it finishes. Raises ``BenchmarkSkipped`` when this
+    with each row as it finishes. ``program_pair`` (platform stack, team stack), when given and
+    not ``(PLATFORM_STACK, TEAM_TEMPLATE)``, is evaluated once more as one platform + one team
+    stack in its own child (the stacks the control-plane benchmarks apply; its row is under
+    ``platform_program``, see ``platform_program_rows``). Raises ``BenchmarkSkipped`` when this
     interpreter lacks the program's dependencies, ``RuntimeError`` when a child fails or hits the
     hard timeout.
     """
@@ -467,7 +505,14 @@ def run_stacks_benchmark(
         variants.append(
             {"name": variant, "description": description, "rows": rows, "growth": growth(rows)}
         )
+    program_rows: list[dict[str, Any]] = []
+    if program_pair is not None and program_pair != (PLATFORM_STACK, TEAM_TEMPLATE):
+        row = _run_child(1, workdir=workdir, budget=budget, variant="as_is", pair=program_pair)
+        program_rows.append(row)
+        if on_row is not None:
+            on_row(row)
     return {
+        "platform_program": program_rows,
         "platform_stack": PLATFORM_STACK,
         "team_template": TEAM_TEMPLATE,
         "method": (
@@ -485,6 +530,126 @@ def run_stacks_benchmark(
         "any_truncated": any(r["truncated"] for v in variants for r in v["rows"]),
         "duration_seconds": round(time.monotonic() - started, 1),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# the platform program: one platform stack + one team stack, evaluated, applied, `pulumi up`
+
+
+def _mocks_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A platform-program row from a size-1 child of this benchmark."""
+    platform, teams = row["platform_seconds"], row["teams_seconds"]
+    return {
+        "step": "evaluate under mocks",
+        "platform_stack": row.get("platform_stack", PLATFORM_STACK),
+        "team_stack": row.get("team_template", TEAM_TEMPLATE),
+        "import_seconds": row["import_seconds"],
+        "platform_seconds": platform,
+        "team_seconds": teams,
+        "total_seconds": round(row["import_seconds"] + platform + teams, 2),
+        "process_wall_seconds": row.get("process_wall_seconds"),
+        "peak_rss_mib": row["process_peak_rss_mib"],
+        "peak_rss_of": "the evaluating process (VmHWM)",
+        "resources": row["resources_total"],
+        "source": "stacks",
+    }
+
+
+def _installer_row(found: tuple[str, dict[str, Any]], platform: str) -> dict[str, Any]:
+    """A platform-program row from ``benchmarks.cluster.measure_apply``'s row of a team stack."""
+    source, row = found
+    out: dict[str, Any] = {
+        "step": "apply → all Available (infra.controlplane.install)",
+        "platform_stack": row.get("platform_stack") or platform,
+        "team_stack": row["stack"],
+        "source": source,
+    }
+    if "error" in row:
+        return {**out, "error": row["error"]}
+    platform_seconds, team_seconds = (
+        row["platform_install_seconds"],
+        row["apply_to_available_seconds"],
+    )
+    return {
+        **out,
+        "platform_seconds": platform_seconds,
+        "team_seconds": team_seconds,
+        "total_seconds": round(platform_seconds + team_seconds, 2),
+        "peak_rss_mib": (row.get("peak_rss") or {}).get("sum_of_peaks_mib"),
+        "peak_rss_of": "control plane processes (sum of VmHWM)",
+        "rejections": row["rejections"],
+        "not_available": len(row["not_available"]),
+    }
+
+
+def _engine_row(engine: dict[str, Any], platform: str, team: str) -> dict[str, Any] | None:
+    """A platform-program row from ``benchmarks.engine``'s ``up`` steps of both stacks."""
+    steps = {row["step"]: row for row in engine.get("steps", [])}
+    if "platform_up" not in steps:
+        return None
+    out: dict[str, Any] = {
+        "step": "pulumi up → all Available (Pulumi engine)",
+        "platform_stack": platform,
+        "team_stack": team,
+        "source": "engine",
+    }
+    ups = [steps.get("platform_up"), steps.get("team_up")]
+    failed = [r for r in ups if r is not None and "error" in r]
+    if failed or ups[1] is None:
+        return {**out, "error": failed[0]["error"] if failed else "the team stack's up did not run"}
+    platform_seconds, team_seconds = (r["seconds"] for r in ups if r is not None)
+    peaks = [
+        sum(v for v in r["peak_rss_by_process_mib"].values() if v is not None)
+        for r in ups
+        if r is not None
+    ]
+    return {
+        **out,
+        "platform_seconds": platform_seconds,
+        "team_seconds": team_seconds,
+        "total_seconds": round(platform_seconds + team_seconds, 2),
+        "peak_rss_mib": round(max(peaks), 1),
+        "peak_rss_of": "pulumi + pulumi-resource-kubernetes (VmHWM of each, summed; larger step)",
+    }
+
+
+def platform_program_rows(
+    results: dict[str, Any], platform: str, team: str
+) -> list[dict[str, Any]]:
+    """One platform stack plus one team stack, from whatever ran in this run of
+    ``benchmarks.run`` (``results`` keyed by benchmark): evaluated under mocks (this module's
+    size-1 rows: ``PLATFORM_STACK`` + ``TEAM_TEMPLATE``, and ``platform`` + ``team``), installed
+    to all Available on the control plane by our installer (the engine benchmark's side-by-side
+    run, else the cluster benchmark's apply row of ``team``), and ``pulumi up`` of both by the
+    engine. Each row: step, stacks, platform/team/total seconds, peak RSS (MiB) and what it is
+    of, or ``error``. Benchmarks that did not run (or were skipped) give no row."""
+    rows: list[dict[str, Any]] = []
+    stacks = results.get("stacks") or {}
+    as_is = next((v for v in stacks.get("variants", []) if v["name"] == "as_is"), None)
+    for row in (as_is or {}).get("rows", []):
+        if row["team_stacks"] == 1:
+            rows.append(_mocks_row(row))
+    rows += [_mocks_row(row) for row in stacks.get("platform_program", [])]
+    candidates = [
+        ("engine", (results.get("engine") or {}).get("installer") or {}),
+        ("cluster", (results.get("cluster") or {}).get("apply") or {}),
+    ]
+    found = next(
+        (
+            (source, row)
+            for source, apply in candidates
+            for row in apply.get("rows", [])
+            if row.get("stack") == team
+        ),
+        None,
+    )
+    if found is not None:
+        rows.append(_installer_row(found, platform))
+    engine = (results.get("engine") or {}).get("engine") or {}
+    engine_row = _engine_row(engine, platform, team)
+    if engine_row is not None:
+        rows.append(engine_row)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------

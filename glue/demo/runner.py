@@ -196,7 +196,7 @@ def _train(
     the version it printed (model, version, artifact_uri, metrics)."""
     algorithm, params = spec
     tag = log.stem.removeprefix("train-")
-    with console.status(f"training {tag} ({algorithm})"):
+    with _stage(console, f"training {tag} ({algorithm})"):
         trained = _run_training(children, env, registry_url, algorithm, params, log)
     _done(
         console,
@@ -295,7 +295,7 @@ def _run_locked(
     }
     try:
         with ChildProcesses(str(root), handle_signals=True) as children:
-            with console.status("starting the model registry", spinner="dots"):
+            with _stage(console, "starting the model registry"):
                 registry_url = start_registry(
                     children,
                     port=registry_port,
@@ -374,7 +374,7 @@ def _lifecycle(
 ) -> dict[str, Any]:
     """Steps 1-4 against the running registry; returns the report."""
     store = ArtifactStore(ArtifactSettings(local_root=state / "artifacts"))
-    with console.status("writing the digits dataset"):
+    with _stage(console, "writing the digits dataset"):
         uri = store.local_uri("teams", TEAM, "datasets", DATASET)
         split, _ = publish_digits_dataset(
             store=store, registry=client, uri=uri, team=TEAM, name=DATASET
@@ -387,7 +387,7 @@ def _lifecycle(
 
     v1 = _train(children, console, env, registry_url, V1, logs / "train-v1.log")
 
-    with console.status("starting tritonserver and the serving agent"):
+    with _stage(console, "starting tritonserver and the serving agent"):
         serving = start_serving(
             children,
             client,
@@ -409,7 +409,7 @@ def _lifecycle(
         f"control) + serving agent for service {SERVICE!r}",
     )
 
-    with console.status("promoting v1 to production and waiting for the agent"):
+    with _stage(console, "promoting v1 to production and waiting for the agent"):
         client.set_alias(MODEL, "production", v1["version"], reason="first release")
         load_v1, acc1 = _served_accuracy(client, triton_url, v1["version"], split, timeout=120)
     _done(
@@ -433,9 +433,10 @@ def _lifecycle(
                 reason="better accuracy",
             )
 
-    with console.status(
+    with _stage(
+        console,
         f"hot swap under load: {clients} clients for {swap_seconds:.0f}s; "
-        f"production → v{v2['version']} after {move_at:.0f}s"
+        f"production → v{v2['version']} after {move_at:.0f}s",
     ):
         generator = LoadGenerator(
             triton_url, MODEL, split.x_test, clients=clients, duration=swap_seconds
@@ -495,6 +496,19 @@ def _lifecycle(
         "agent_metrics_url": serving.metrics_url,
         "logs": str(logs),
     }
+
+
+@contextlib.contextmanager
+def _stage(console: Console, text: str) -> Iterator[None]:
+    """A step in progress: a spinner with ``text`` on a terminal; elsewhere (a pipe, a CI log,
+    where rich shows no spinner) ``… text`` printed when the step starts, so a log shows what
+    runs before its ``✓`` line."""
+    if console.is_terminal:
+        with console.status(text):
+            yield
+    else:
+        console.print(Text.assemble(("…", "dim"), " ", text))
+        yield
 
 
 def _done(console: Console, text: str) -> None:

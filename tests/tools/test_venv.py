@@ -1,0 +1,202 @@
+"""tools/venv.py: the extras, stamps, installer pin and commands behind `make demo`/`make test`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kubeai_tools_venv", ROOT / "tools" / "venv.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+venv_tool = _load()
+
+
+def test_extras_are_sorted_and_unique() -> None:
+    assert venv_tool.parse_extras("glue, demo,glue") == ["demo", "glue"]
+
+
+@pytest.mark.parametrize("text", ["", " , ", "glue,de mo", "glue;demo"])
+def test_bad_extras_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="--extras"):
+        venv_tool.parse_extras(text)
+
+
+def test_makefile_extras_are_the_projects_extras() -> None:
+    """Every extra the Makefile asks for exists in pyproject.toml; the demo's are a subset of the
+    full set (so `make test` after `make demo` only adds packages)."""
+    declared = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    )
+    makefile = (ROOT / "Makefile").read_text()
+    demo = re.search(r"^DEMO_EXTRAS := (\S+)$", makefile, re.M)
+    full = re.search(r"^ALL_EXTRAS := (\S+)$", makefile, re.M)
+    assert demo and full
+    demo_extras = set(venv_tool.parse_extras(demo.group(1)))
+    all_extras = set(venv_tool.parse_extras(full.group(1)))
+    assert all_extras <= declared
+    assert demo_extras <= all_extras
+    assert {"glue", "demo"} <= demo_extras
+    # The large provider SDKs and the dev tools are not part of the first `make demo`.
+    assert not demo_extras & {"aws", "gcp", "alicloud", "infra", "dev"}
+
+
+def test_installer_pin_is_exact() -> None:
+    version = venv_tool.installer_version(ROOT / venv_tool.INSTALLER_PIN)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+
+
+def test_installer_pin_without_exact_line(tmp_path: Path) -> None:
+    pin = tmp_path / "installer.txt"
+    pin.write_text("# comment\nuv>=0.13\n")
+    with pytest.raises(venv_tool.InstallError, match="uv=="):
+        venv_tool.installer_version(pin)
+    pin.write_text("uv==0.13.9  # pinned\n")
+    assert venv_tool.installer_version(pin) == "0.13.9"
+
+
+def test_digest_follows_contents_and_missing_files(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("x")
+    first = venv_tool.inputs_digest([a, b])
+    assert venv_tool.inputs_digest([b, a]) == first
+    b.write_text("")
+    assert venv_tool.inputs_digest([a, b]) == first  # a missing file counts as empty
+    a.write_text("y")
+    assert venv_tool.inputs_digest([a, b]) != first
+
+
+def _stamp(venv: Path, name: str, **record: object) -> Path:
+    venv.mkdir(exist_ok=True)
+    path = venv / f".{name}"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_full_install_covers_the_demo(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    full = _stamp(venv, "stamp", digest="d1", extras=["demo", "dev", "glue", "infra"])
+    assert venv_tool.covered_by(venv, "d1", ["demo", "glue"], []) == full
+    assert venv_tool.covered_by(venv, "d2", ["demo", "glue"], []) is None  # inputs changed
+    assert venv_tool.covered_by(venv, "d1", ["aws"], []) is None
+    assert venv_tool.covered_by(venv, "d1", ["glue"], ["benchmarks/requirements.txt"]) is None
+
+
+def test_demo_install_does_not_cover_the_test_extras(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    _stamp(venv, "stamp-demo", digest="d1", extras=["demo", "glue"])
+    assert venv_tool.covered_by(venv, "d1", ["demo", "dev", "glue"], []) is None
+
+
+def test_old_empty_stamp_covers_nothing(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".stamp").write_text("")
+    assert venv_tool.read_stamp(venv / ".stamp") is None
+    assert venv_tool.covered_by(venv, "d1", ["glue"], []) is None
+
+
+def test_commands_share_the_constraints() -> None:
+    venv = Path("/v")
+    uv = venv_tool.install_command("uv", venv, ["demo", "glue"], ["r.txt"])
+    pip = venv_tool.install_command("pip", venv, ["demo", "glue"], ["r.txt"])
+    tail = ["-c", "constraints/serving.txt", "-c", "constraints/engine.txt"]
+    tail += ["-e", ".[demo,glue]", "-r", "r.txt"]
+    assert uv == ["/v/bin/uv", "pip", "install", "--python", "/v/bin/python", *tail]
+    assert pip == ["/v/bin/python", "-m", "pip", "install", "--progress-bar", "on", *tail]
+    with pytest.raises(ValueError, match="installer"):
+        venv_tool.install_command("poetry", venv, ["glue"], [])
+
+
+def _record_runs(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[list[str]]:
+    runs: list[list[str]] = []
+
+    def run(command: list[str], step: str) -> None:
+        runs.append(list(command))
+        if fail and fail in step:
+            raise venv_tool.InstallError(f"{step} failed (exit 1)")
+
+    monkeypatch.setattr(venv_tool, "_run", run)
+    monkeypatch.setattr(venv_tool, "_uv_version", lambda _uv: None)
+    return runs
+
+
+def test_install_uses_uv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = _record_runs(monkeypatch)
+    used = venv_tool.install(tmp_path / "v", ["glue"], python="python3")
+    assert used == "uv"
+    steps = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("==> [")]
+    assert [s[:10] for s in steps] == ["==> [1/3] ", "==> [2/3] ", "==> [3/3] "]
+    assert runs[0] == ["python3", "-m", "venv", str(tmp_path / "v")]
+    pin = venv_tool.installer_version(ROOT / venv_tool.INSTALLER_PIN)
+    assert runs[1][-1] == f"uv=={pin}"
+    assert runs[2][:3] == [str(tmp_path / "v" / "bin" / "uv"), "pip", "install"]
+
+
+def test_install_falls_back_to_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = _record_runs(monkeypatch, fail="installing uv")
+    used = venv_tool.install(tmp_path / "v", ["glue"], python="python3")
+    assert used == "pip"
+    assert "falling back to pip" in capsys.readouterr().out
+    python = str(tmp_path / "v" / "bin" / "python")
+    assert runs[-2] == [python, "-m", "pip", "install", "-q", "--upgrade", venv_tool.PIP_MIN]
+    assert runs[-1][:4] == [python, "-m", "pip", "install"]
+
+
+def test_install_failure_names_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _record_runs(monkeypatch, fail="uv install")
+    with pytest.raises(venv_tool.InstallError, match="uv install failed"):
+        venv_tool.install(tmp_path / "v", ["glue"], python="python3")
+
+
+def test_main_installs_then_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Path, list[str]]] = []
+
+    def install(venv: Path, extras: list[str], requirements: list[str], **_: object) -> str:
+        calls.append((venv, extras))
+        venv.mkdir(parents=True, exist_ok=True)
+        return "uv"
+
+    monkeypatch.setattr(venv_tool, "install", install)
+    venv = tmp_path / "venv"
+    full = "glue,demo,dev,infra"
+    assert venv_tool.main([str(venv), "--extras", full, "--stamp", "stamp"]) == 0
+    record = json.loads((venv / ".stamp").read_text())
+    assert record["extras"] == ["demo", "dev", "glue", "infra"]
+    assert record["installer"] == "uv"
+    # The demo's extras are covered by the full install: stamped, nothing installed.
+    assert venv_tool.main([str(venv), "--extras", "glue,demo", "--stamp", "stamp-demo"]) == 0
+    assert len(calls) == 1
+    assert json.loads((venv / ".stamp-demo").read_text())["extras"] == ["demo", "glue"]
+
+
+def test_main_reports_a_failed_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def install(*_: object, **__: object) -> str:
+        raise venv_tool.InstallError("uv install failed (exit 2): uv pip install ...")
+
+    monkeypatch.setattr(venv_tool, "install", install)
+    venv = tmp_path / "venv"
+    assert venv_tool.main([str(venv), "--extras", "glue"]) == 1
+    assert "uv install failed" in capsys.readouterr().err
+    assert not (venv / ".stamp").exists()
