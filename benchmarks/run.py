@@ -1,9 +1,9 @@
 """``python -m benchmarks.run``: run the benchmarks, print the tables, write the results.
 
 Options: ``--only swap|registry|stacks|cluster|engine|lifecycle`` (one benchmark), ``--quick``
-(shorter: fewer registrations, shorter load windows, 5/20/50 team stacks instead of 10/100/500,
-100 KWOK GPU nodes and 1,000 pods instead of 1,000 and 10,000, 20 training jobs and 3 promotions
-instead of 100 and 8; the engine benchmark runs the same steps),
+(shorter: fewer registrations, shorter load windows, 1/5/20/50 team stacks instead of
+1/10/100/500, 100 KWOK GPU nodes and 1,000 pods instead of 1,000 and 10,000, 20 training jobs
+and 3 promotions instead of 100 and 8; the engine benchmark runs the same steps),
 ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
 Results go to ``<out>/results.json``; work directories and server logs to ``<out>/work/``.
 Every number is measured in this run. Exit status: 0 when every selected benchmark ran (parts
@@ -594,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
 
             def stacks_progress(row: dict[str, Any]) -> None:
                 console.print(
-                    f"  {row['variant']:<10} {row['team_stacks']:>4} team stacks  "
+                    f"  {row['variant']:<10} {row['platform_stack']} + {row['team_stacks']:>4} "
+                    f"team stacks from {row['team_template']}  "
                     f"{_cell(row['evaluation_seconds'], 2):>7} s  "
                     f"{_cell(row['team_stack_ms']['mean']):>6} ms/team stack  "
                     f"peak RSS {_cell(row['process_peak_rss_mib']):>6} MiB"

@@ -1,5 +1,5 @@
 """Evaluation time and peak memory of the Pulumi program under mocks: one platform stack plus
-N team stacks (N = 10, 100, 500; ``--quick``: 5, 20, 50), and how both grow with N.
+N team stacks (N = 1, 10, 100, 500; ``--quick``: 1, 5, 20, 50), and how both grow with N.
 
 For each N a FRESH Python process (``python -m benchmarks.stacks --child N ...``, so its peak
 memory is its own) does what a platform team's ``pulumi up`` of every stack would make the
