@@ -478,8 +478,10 @@ def platform_program_table(rows: list[dict[str, Any]]) -> Table:
         "peak RSS MiB",
         "peak RSS of",
         title="platform program: one platform stack + one team stack",
-        caption="under mocks: total = program import + both stacks, one fresh process; on the "
-        "control plane: each stack from its first apply to all Available",
+        caption="under mocks: one fresh process, total = program import + both stacks; on the "
+        "control plane: each stack from its first apply to all Available (our installer: "
+        "infra.controlplane.install; engine: the Pulumi CLI and Kubernetes provider, whose "
+        "VmHWMs are summed, the larger of the two steps)",
     )
     for row in rows:
         stacks = f"{row['platform_stack']} + {row['team_stack']}"

@@ -549,7 +549,7 @@ def _mocks_row(row: dict[str, Any]) -> dict[str, Any]:
         "total_seconds": round(row["import_seconds"] + platform + teams, 2),
         "process_wall_seconds": row.get("process_wall_seconds"),
         "peak_rss_mib": row["process_peak_rss_mib"],
-        "peak_rss_of": "the evaluating process (VmHWM)",
+        "peak_rss_of": "the process (VmHWM)",
         "resources": row["resources_total"],
         "source": "stacks",
     }
@@ -559,7 +559,7 @@ def _installer_row(found: tuple[str, dict[str, Any]], platform: str) -> dict[str
     """A platform-program row from ``benchmarks.cluster.measure_apply``'s row of a team stack."""
     source, row = found
     out: dict[str, Any] = {
-        "step": "apply → all Available (infra.controlplane.install)",
+        "step": "apply → all Available (our installer)",
         "platform_stack": row.get("platform_stack") or platform,
         "team_stack": row["stack"],
         "source": source,
@@ -576,7 +576,7 @@ def _installer_row(found: tuple[str, dict[str, Any]], platform: str) -> dict[str
         "team_seconds": team_seconds,
         "total_seconds": round(platform_seconds + team_seconds, 2),
         "peak_rss_mib": (row.get("peak_rss") or {}).get("sum_of_peaks_mib"),
-        "peak_rss_of": "control plane processes (sum of VmHWM)",
+        "peak_rss_of": "control plane (VmHWM sum)",
         "rejections": row["rejections"],
         "not_available": len(row["not_available"]),
     }
@@ -588,7 +588,7 @@ def _engine_row(engine: dict[str, Any], platform: str, team: str) -> dict[str, A
     if "platform_up" not in steps:
         return None
     out: dict[str, Any] = {
-        "step": "pulumi up → all Available (Pulumi engine)",
+        "step": "pulumi up → all Available (engine)",
         "platform_stack": platform,
         "team_stack": team,
         "source": "engine",
@@ -609,7 +609,7 @@ def _engine_row(engine: dict[str, Any], platform: str, team: str) -> dict[str, A
         "team_seconds": team_seconds,
         "total_seconds": round(platform_seconds + team_seconds, 2),
         "peak_rss_mib": round(max(peaks), 1),
-        "peak_rss_of": "pulumi + pulumi-resource-kubernetes (VmHWM of each, summed; larger step)",
+        "peak_rss_of": "pulumi + provider (VmHWM sum)",
     }
 
 

@@ -82,8 +82,8 @@ def test_rows_from_every_benchmark() -> None:
     assert [r["step"] for r in rows] == [
         "evaluate under mocks",
         "evaluate under mocks",
-        "apply → all Available (infra.controlplane.install)",
-        "pulumi up → all Available (Pulumi engine)",
+        "apply → all Available (our installer)",
+        "pulumi up → all Available (engine)",
     ]
     prod, local, installer, engine = rows
     assert (prod["platform_stack"], prod["team_stack"]) == (PLATFORM_STACK, TEAM_TEMPLATE)
