@@ -111,6 +111,55 @@ def test_old_empty_stamp_covers_nothing(tmp_path: Path) -> None:
     assert venv_tool.covered_by(venv, "d1", ["glue"], []) is None
 
 
+PIP_CONFIG_LIST = """\
+:env:.cert='/etc/ssl/certs/ca-certificates.crt'
+:env:.default-timeout='180'
+:env:.find-links='/opt/wheels'
+global.cert='/etc/ssl/old.pem'
+global.index-url='https://mirror.example/simple'
+install.index-url="https://install.example/simple"
+install.extra-index-url='https://a.example/simple
+https://b.example/simple'
+freeze.index-url='https://ignored.example/simple'
+"""
+
+
+def test_pip_config_sections_by_precedence() -> None:
+    config = venv_tool.parse_pip_config(PIP_CONFIG_LIST)
+    assert config["cert"] == "/etc/ssl/certs/ca-certificates.crt"  # PIP_CERT over the file
+    assert config["index-url"] == "https://install.example/simple"  # install over global
+    assert config["find-links"] == "/opt/wheels"
+    assert config["default-timeout"] == "180"
+    assert config["extra-index-url"].split() == [
+        "https://a.example/simple",
+        "https://b.example/simple",
+    ]
+    assert venv_tool.parse_pip_config("not a setting\n=x\n") == {}
+
+
+def test_uv_gets_pips_index_settings() -> None:
+    config = {
+        "index-url": "https://mirror.example/simple",
+        "extra-index-url": "https://a.example/simple\n https://b.example/simple",
+        "find-links": "/opt/wheels",
+        "cert": "/etc/ssl/certs/ca-certificates.crt",
+        "default-timeout": "180",
+    }
+    assert venv_tool.uv_environment(config, {}) == {
+        "UV_DEFAULT_INDEX": "https://mirror.example/simple",
+        "UV_INDEX": "https://a.example/simple https://b.example/simple",
+        "UV_FIND_LINKS": "/opt/wheels",
+        "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
+    }
+    # What the user set for uv wins; no pip setting, no variable.
+    given = {"UV_DEFAULT_INDEX": "https://mine.example/simple", "SSL_CERT_FILE": "/x.pem"}
+    assert venv_tool.uv_environment(config, given) == {
+        "UV_INDEX": "https://a.example/simple https://b.example/simple",
+        "UV_FIND_LINKS": "/opt/wheels",
+    }
+    assert venv_tool.uv_environment({}, {}) == {}
+
+
 def test_commands_share_the_constraints() -> None:
     venv = Path("/v")
     uv = venv_tool.install_command("uv", venv, ["demo", "glue"], ["r.txt"])
@@ -126,13 +175,14 @@ def test_commands_share_the_constraints() -> None:
 def _record_runs(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[list[str]]:
     runs: list[list[str]] = []
 
-    def run(command: list[str], step: str) -> None:
+    def run(command: list[str], step: str, env: dict[str, str] | None = None) -> None:
         runs.append(list(command))
         if fail and fail in step:
             raise venv_tool.InstallError(f"{step} failed (exit 1)")
 
     monkeypatch.setattr(venv_tool, "_run", run)
     monkeypatch.setattr(venv_tool, "_uv_version", lambda _uv: None)
+    monkeypatch.setattr(venv_tool, "_pip_config", lambda _python: {})
     return runs
 
 
