@@ -39,6 +39,31 @@ def test_reads_the_environment_with_prefix_and_nested_artifacts(
     assert settings.artifacts.local_root == tmp_path / "art"
     assert settings.artifacts.s3.endpoint_url == "http://127.0.0.1:9000"
     assert settings.triton_url == "http://127.0.0.1:8000" and settings.metrics_port == 0
+    assert settings.triton_grpc_url == "127.0.0.1:8001"  # Triton's default gRPC port
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("127.0.0.1:9001", "127.0.0.1:9001"), ("grpc://triton:8001", "grpc://triton:8001"), ("", "")],
+)
+def test_triton_grpc_url_is_host_port_or_empty(value: str, expected: str) -> None:
+    """Empty keeps repository control on the HTTP endpoint (``triton_url``)."""
+    settings = AgentSettings(**{**REQUIRED, "triton_grpc_url": value})  # type: ignore[arg-type]
+    assert settings.triton_grpc_url == expected
+
+
+def test_invalid_triton_grpc_url_exits_2_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from glue.serving_agent.__main__ import main
+
+    for key, value in REQUIRED.items():
+        monkeypatch.setenv(f"KUBEAI_AGENT_{key.upper()}", str(value))
+    monkeypatch.setenv("KUBEAI_AGENT_MODEL_REPOSITORY", str(tmp_path))
+    monkeypatch.setenv("KUBEAI_AGENT_TRITON_GRPC_URL", "localhost")
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "KUBEAI_AGENT_TRITON_GRPC_URL" in err and "must be host:port" in err
 
 
 def test_pod_defaults_to_a_cleaned_hostname(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,6 +85,10 @@ def test_pod_defaults_to_a_cleaned_hostname(monkeypatch: pytest.MonkeyPatch) -> 
         ("registry_url", "registry:8080", "http:// or https:// URL"),
         ("triton_url", "http://127.0.0.1:8000/v2", "without a path"),
         ("triton_url", "http://127.0.0.1:99999", "invalid port"),
+        ("triton_grpc_url", "127.0.0.1", "must be host:port"),
+        ("triton_grpc_url", "http://127.0.0.1:8001", "must be host:port"),
+        ("triton_grpc_url", "127.0.0.1:0", "must be host:port"),
+        ("triton_grpc_url", "127.0.0.1:8001/v2", "must be host:port"),
         ("model_repository", "s3://bucket/models", "local directory path"),
         ("repository_budget_bytes", "20 gigs", "is not a Kubernetes quantity"),
         ("repository_budget_bytes", "500m", "greater than or equal to 1"),
