@@ -52,20 +52,6 @@ def test_triton_grpc_url_is_host_port_or_empty(value: str, expected: str) -> Non
     assert settings.triton_grpc_url == expected
 
 
-def test_invalid_triton_grpc_url_exits_2_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    from glue.serving_agent.__main__ import main
-
-    for key, value in REQUIRED.items():
-        monkeypatch.setenv(f"KUBEAI_AGENT_{key.upper()}", str(value))
-    monkeypatch.setenv("KUBEAI_AGENT_MODEL_REPOSITORY", str(tmp_path))
-    monkeypatch.setenv("KUBEAI_AGENT_TRITON_GRPC_URL", "localhost")
-    assert main([]) == 2
-    err = capsys.readouterr().err
-    assert "KUBEAI_AGENT_TRITON_GRPC_URL" in err and "must be host:port" in err
-
-
 def test_pod_defaults_to_a_cleaned_hostname(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("socket.gethostname", lambda: "My_Laptop.local")
     assert default_pod_name() == "my-laptop.local"
@@ -126,14 +112,23 @@ def test_unknown_fields_are_refused() -> None:
         AgentSettings(**REQUIRED, poll_intervall=3)  # type: ignore[arg-type]
 
 
-def test_process_exits_2_naming_the_variable(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("POLL_INTERVAL", "0", "greater than or equal to 0.05"),
+        ("TRITON_GRPC_URL", "localhost", "must be host:port"),
+    ],
+)
+def test_process_exits_2_naming_the_variable(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBEAI_AGENT_")}
     env.update(
         {
             "KUBEAI_AGENT_REGISTRY_URL": "http://127.0.0.1:1",
             "KUBEAI_AGENT_SERVICE": "s",
             "KUBEAI_AGENT_MODEL_REPOSITORY": str(tmp_path),
-            "KUBEAI_AGENT_POLL_INTERVAL": "0",
+            f"KUBEAI_AGENT_{variable}": value,
         }
     )
     done = subprocess.run(
@@ -144,5 +139,5 @@ def test_process_exits_2_naming_the_variable(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert "KUBEAI_AGENT_POLL_INTERVAL" in done.stderr
-    assert "greater than or equal to 0.05" in done.stderr
+    assert f"KUBEAI_AGENT_{variable}" in done.stderr
+    assert message in done.stderr
