@@ -76,74 +76,71 @@ def _cell(value: Any, digits: int = 1) -> str:
 
 
 def swap_table(result: dict[str, Any]) -> Table:
-    """Hot swap and restart rollout side by side."""
-    hot, restart = result["hot_swap"], result["restart_rollout"]
-    load = result["load"]
+    """Hot swap and restart rollout side by side, per client count: the stall target."""
+    runs = result["runs"]
+    header = []
+    for run in runs:
+        n = run["load"]["clients"]
+        header += [f"hot swap, {n} cl.", f"restart, {n} cl."]
+    table = Table(
+        "",
+        *header,
+        title=(
+            f"model rollout v1 → v2 under load: {result['target']}"
+            + (" [--quick: fewer requests]" if result["requests_per_scenario"] < 100_000 else "")
+        ),
+    )
+    scenarios = [run[key] for run in runs for key in ("hot_swap", "restart_rollout")]
+    rows: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+        ("requests sent", lambda r: r["requests_sent"]),
+        ("failed requests", lambda r: r["failed_requests"]),
+        ("steady p50 / p99 (ms)", lambda r: _pair(r["steady_latency_ms"])),
+        ("max during rollout (ms)", lambda r: _cell(r["rollout_max_latency_ms"])),
+        ("bound 2 x steady p99 + 10 (ms)", lambda r: _cell(r["bound_ms"])),
+        ("bound met", lambda r: "yes" if r["bound_met"] else "NO"),
+        (
+            "steady max, same length before (ms)",
+            lambda r: _cell(r["steady_same_length_max_latency_ms"]),
+        ),
+        ("steady max, whole steady state (ms)", lambda r: _cell(r["steady_max_latency_ms"])),
+        ("rollout start → every request v2 (s)", lambda r: _cell(r["all_v2_after_seconds"], 2)),
+        ("rollout start → old version gone (s)", lambda r: _cell(r["rollout_seconds"], 2)),
+        ("requests/s, whole run", lambda r: _cell(r["requests_per_second"], 0)),
+        ("extra peak memory (MiB)", lambda r: _cell(r["memory_mib"]["extra_peak"])),
+        ("accuracy after (v2)", lambda r: _cell(r["accuracy_after"], 4)),
+    ]
+    for label, value in rows:
+        table.add_row(label, *(str(value(r)) for r in scenarios))
+    return table
+
+
+def swap_large_table(result: dict[str, Any]) -> Table:
+    """The large model's rollout: hot swap vs restart rollout (failures, time, memory)."""
+    large = result["large_model"]
+    hot, restart = large["hot_swap"], large["restart_rollout"]
+    gib = large["weights_bytes_per_version"] / (1 << 30)
     table = Table(
         "",
         "hot swap",
         "restart rollout",
         title=(
-            f"model rollout v1 → v2 under load ({load['clients']} clients, batch {load['batch']})"
+            f"large model rollout v1 → v2 ({gib:.2f} GiB of weights per version, "
+            f"{large['load']['clients']} clients)"
         ),
     )
-    rows: list[tuple[str, Any, Any, int]] = [
-        ("requests sent", hot["requests_sent"], restart["requests_sent"], 0),
-        ("failed requests", hot["failed_requests"], restart["failed_requests"], 0),
-        (
-            "rollout start → every request v2 (s)",
-            hot["all_v2_after_seconds"],
-            restart["all_v2_after_seconds"],
-            2,
-        ),
-        (
-            "rollout start → old version gone (s)",
-            hot["rollout_seconds"],
-            restart["rollout_seconds"],
-            2,
-        ),
-        (
-            "latency p50 / p99, whole run (ms)",
-            _pair(hot["latency_ms"]["all"]),
-            _pair(restart["latency_ms"]["all"]),
-            0,
-        ),
-        (
-            "latency p50 / p99, during rollout (ms)",
-            _pair(hot["latency_ms"]["rollout"]),
-            _pair(restart["latency_ms"]["rollout"]),
-            0,
-        ),
-        (
-            "latency max during rollout (ms)",
-            hot["rollout_max_latency_ms"],
-            restart["rollout_max_latency_ms"],
-            1,
-        ),
-        (
-            "requests > 100 ms during rollout",
-            hot["rollout_requests_over_100ms"],
-            restart["rollout_requests_over_100ms"],
-            0,
-        ),
-        ("requests/s, whole run", hot["requests_per_second"], restart["requests_per_second"], 0),
-        (
-            "Triton RSS before rollout (MiB)",
-            hot["memory_mib"]["baseline"],
-            restart["memory_mib"]["baseline"],
-            1,
-        ),
-        ("Triton RSS peak (MiB)", hot["memory_mib"]["peak"], restart["memory_mib"]["peak"], 1),
-        (
-            "extra peak memory (MiB)",
-            hot["memory_mib"]["extra_peak"],
-            restart["memory_mib"]["extra_peak"],
-            1,
-        ),
-        ("accuracy after (v2)", hot["accuracy_after"], restart["accuracy_after"], 4),
+    rows: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+        ("requests sent", lambda r: r["requests_sent"]),
+        ("failed requests", lambda r: r["failed_requests"]),
+        ("rollout start → every request v2 (s)", lambda r: _cell(r["all_v2_after_seconds"], 2)),
+        ("rollout start → old version gone (s)", lambda r: _cell(r["rollout_seconds"], 2)),
+        ("steady p50 / p99 (ms)", lambda r: _pair(r["steady_latency_ms"])),
+        ("max during rollout (ms)", lambda r: _cell(r["rollout_max_latency_ms"])),
+        ("Triton RSS before rollout (MiB)", lambda r: _cell(r["memory_mib"]["baseline"])),
+        ("Triton RSS peak (MiB)", lambda r: _cell(r["memory_mib"]["peak"])),
+        ("extra peak memory (MiB)", lambda r: _cell(r["memory_mib"]["extra_peak"])),
     ]
-    for label, a, b, digits in rows:
-        table.add_row(label, _cell(a, digits), _cell(b, digits))
+    for label, value in rows:
+        table.add_row(label, str(value(hot)), str(value(restart)))
     return table
 
 
@@ -543,15 +540,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.only in (None, "swap"):
-            with console.status("swap benchmark: training v1/v2, hot swap, restart rollout"):
+            with console.status("swap benchmark: hot swap vs restart rollout at 4 and 16 clients"):
                 try:
                     swap = run_swap_benchmark(
                         workdir=work / "swap",
-                        warmup=2.5 if args.quick else 4.0,
+                        requests=10_000 if args.quick else 100_000,
                         tail=1.5 if args.quick else 3.0,
+                        large_bytes=(256 << 20) if args.quick else (1 << 30),
                     )
                     results["swap"] = swap
-                    results["machine"]["versions"]["tritonserver"] = swap["hot_swap"][
+                    results["machine"]["versions"]["tritonserver"] = swap["runs"][0]["hot_swap"][
                         "tritonserver_version"
                     ]
                 except BenchmarkSkipped as exc:
@@ -560,8 +558,10 @@ def main(argv: list[str] | None = None) -> int:
                     failed = True
                     results["swap"] = {"error": f"{type(exc).__name__}: {exc}"}
                     console.print(traceback.format_exc(), markup=False)
-            if "hot_swap" in results["swap"]:
+            if "runs" in results["swap"]:
                 console.print(swap_table(results["swap"]))
+                if results["swap"]["large_model"]:
+                    console.print(swap_large_table(results["swap"]))
             else:
                 console.print(f"[yellow]swap benchmark: {results['swap']}[/yellow]")
         if args.only in (None, "registry"):

@@ -269,6 +269,7 @@ def serving_agent_process(
     pod: str,
     triton_url: str,
     model_repository: Path,
+    triton_grpc_url: str = "",
     artifacts_root: Path | str,
     metrics_port: int,
     log_path: Path,
@@ -279,7 +280,8 @@ def serving_agent_process(
     """A (not yet started) ``python -m glue.serving_agent`` for a local tritonserver.
 
     Settings go through the agent's ``KUBEAI_AGENT_*`` environment (local file artifact store
-    under ``artifacts_root``, metrics on 127.0.0.1:``metrics_port``, backoff 0.5..5 s).
+    under ``artifacts_root``, metrics on 127.0.0.1:``metrics_port``, backoff 0.5..5 s);
+    repository control goes to ``triton_grpc_url`` (``host:port``; empty: over HTTP).
     """
     return ManagedProcess(
         "serving agent",
@@ -292,6 +294,7 @@ def serving_agent_process(
             "KUBEAI_AGENT_SERVICE": service,
             "KUBEAI_AGENT_POD": pod,
             "KUBEAI_AGENT_TRITON_URL": triton_url,
+            "KUBEAI_AGENT_TRITON_GRPC_URL": triton_grpc_url,
             "KUBEAI_AGENT_MODEL_REPOSITORY": str(model_repository),
             "KUBEAI_AGENT_POLL_INTERVAL": str(poll_interval),
             "KUBEAI_AGENT_BACKOFF_INITIAL": "0.5",
@@ -391,6 +394,7 @@ def start_serving(
         service=service,
         pod=pod,
         triton_url=triton.http_url,
+        triton_grpc_url=triton.grpc_url,
         model_repository=model_repository,
         artifacts_root=artifacts_root,
         metrics_port=metrics_port,

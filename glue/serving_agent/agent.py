@@ -165,7 +165,9 @@ class ServingAgent:
             token_file=settings.registry_token_file,
         )
         self.triton = triton or TritonRepository(
-            settings.triton_url, load_timeout=settings.ready_timeout + 30
+            settings.triton_url,
+            grpc_url=settings.triton_grpc_url or None,
+            load_timeout=settings.ready_timeout + 30,
         )
         self.store = store or ArtifactStore(settings.artifacts)
         self.metrics = metrics or AgentMetrics()

@@ -7,6 +7,7 @@ store settings use ``__``::
     KUBEAI_AGENT_SERVICE=fraud-scoring
     KUBEAI_AGENT_POD=fraud-scoring-7d9f-abcde        # default: $POD_NAME, else the hostname
     KUBEAI_AGENT_TRITON_URL=http://127.0.0.1:8000
+    KUBEAI_AGENT_TRITON_GRPC_URL=127.0.0.1:8001                     # empty: control over HTTP
     KUBEAI_AGENT_TRITON_METRICS_URL=http://127.0.0.1:8002/metrics   # empty: no traffic figures
     KUBEAI_AGENT_MODEL_REPOSITORY=/models
     KUBEAI_AGENT_REPOSITORY_BUDGET_BYTES=20Gi         # the volume's sizeLimit; default: free space
@@ -30,6 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from glue.artifacts.settings import ArtifactSettings
 from glue.model_registry.schemas import DNS1123_LABEL, Assignment
+from glue.triton.repository import parse_grpc_address
 from infra.quantity import parse_quantity
 
 _POD_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
@@ -65,6 +67,11 @@ class AgentSettings(BaseSettings):
         service: the inference service this pod belongs to (DNS-1123 label).
         pod: this pod's name (DNS-1123 subdomain); default ``$POD_NAME`` or the hostname.
         triton_url: the tritonserver beside the agent, ``http://host:port`` (HTTP endpoint).
+        triton_grpc_url: that tritonserver's gRPC endpoint, ``host:port`` (``grpc://`` prefix
+            allowed): the agent loads, unloads and reads the repository index there, so a load
+            never holds one of Triton's HTTP worker threads (and the inference requests on its
+            connections) for the load's duration. Empty: repository control over ``triton_url``
+            (HTTP; inference on one HTTP thread then stalls during every load).
         triton_metrics_url: that tritonserver's Prometheus endpoint
             (``http://127.0.0.1:8002/metrics``), read on every reconcile for per-version request
             counters and p99 latency sent with the pod report; empty: not read.
@@ -108,6 +115,7 @@ class AgentSettings(BaseSettings):
         Field(default_factory=default_pod_name)
     )
     triton_url: str = "http://127.0.0.1:8000"
+    triton_grpc_url: str = "127.0.0.1:8001"
     triton_metrics_url: str = "http://127.0.0.1:8002/metrics"
     model_repository: Path
     poll_interval: float = Field(default=5.0, ge=0.05, le=3600)
@@ -140,6 +148,21 @@ class AgentSettings(BaseSettings):
         value = _check_http_url(value, "triton_url")
         if urlsplit(value).path not in ("", "/"):
             raise ValueError(f"triton_url {value!r} must be http://host:port without a path")
+        return value
+
+    @field_validator("triton_grpc_url")
+    @classmethod
+    def _triton_grpc_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        try:
+            parse_grpc_address(value)
+        except ValueError:
+            raise ValueError(
+                f"triton_grpc_url {value!r} must be host:port (Triton's gRPC endpoint, port "
+                "1-65535), or empty for repository control over triton_url"
+            ) from None
         return value
 
     @field_validator("triton_metrics_url")

@@ -282,15 +282,18 @@ class TritonServerProcess:
             *self.extra_args,
         ]
 
-    def start(self) -> None:
+    def start(self, ports: tuple[int, int, int] | None = None) -> None:
         """Launch the server (returns at once; call ``wait_live``). Output goes to ``log_path``.
+
+        Args:
+            ports: ``(http, grpc, metrics)`` to listen on; default: three picked free now.
 
         Raises ``TritonServerError`` if it is already running or cannot be executed.
         """
         if self.running():
             raise TritonServerError(f"tritonserver already running (pid {self.pid})")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
+        self.http_port, self.grpc_port, self.metrics_port = ports or free_ports(3)
         command = self.command()
         with self.log_path.open("ab") as log:
             log.write(f"--- start {' '.join(command)}\n".encode())

@@ -174,6 +174,8 @@ def test_tritonserver_runs_explicit_mode_on_the_shared_repository(
     ports = {p["name"]: p["containerPort"] for p in triton["ports"]}
     agent_env = literal_env(agent)
     assert agent_env[f"{PREFIX}TRITON_URL"] == f"http://127.0.0.1:{ports['http']}"
+    # Repository control over gRPC: a load never holds one of Triton's HTTP worker threads.
+    assert agent_env[f"{PREFIX}TRITON_GRPC_URL"] == f"127.0.0.1:{ports['grpc']}"
     assert agent_env[f"{PREFIX}TRITON_METRICS_URL"] == (
         f"http://127.0.0.1:{ports['metrics']}/metrics"
     )

@@ -323,6 +323,11 @@ TEMPLATE_CASES = {
         ("tritonserver.extraArgs={--allow-metrics=false}",),
         ("must not contain --allow-metrics=false",),
     ),
+    "triton-no-grpc": Case(
+        "triton-inference",
+        ("tritonserver.extraArgs={--allow-grpc=false}",),
+        ("must not contain --allow-grpc=false", "gRPC endpoint"),
+    ),
     "triton-grace-period-too-short": Case(
         "triton-inference",
         ("terminationGracePeriodSeconds=10",),

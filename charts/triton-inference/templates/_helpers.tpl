@@ -94,8 +94,8 @@ repository and tag are required and "latest" is refused even where the schema is
 {{- if has $flag (list "--model-repository" "--model-store" "--model-control-mode" "--load-model" "--http-port" "--grpc-port" "--metrics-port" "--strict-readiness" "--exit-timeout-secs" "--log-verbose") }}
 {{- fail (printf "tritonserver.extraArgs must not contain %s: the chart sets it (see tritonserver.* values)" $flag) }}
 {{- end }}
-{{- if or (has $flag (list "--allow-metrics" "--allow-http")) (hasPrefix "--metrics-config=summary_latencies=" .) }}
-{{- fail (printf "tritonserver.extraArgs must not contain %s: the serving agent drives tritonserver over HTTP and reads its metrics with per-version latency summaries (the canary gate judges their p99)" .) }}
+{{- if or (has $flag (list "--allow-metrics" "--allow-http" "--allow-grpc")) (hasPrefix "--metrics-config=summary_latencies=" .) }}
+{{- fail (printf "tritonserver.extraArgs must not contain %s: the serving agent loads models over tritonserver's gRPC endpoint, probes it over HTTP and reads its metrics with per-version latency summaries (the canary gate judges their p99)" .) }}
 {{- end }}
 {{- end }}
 {{- if .Values.autoscaling.enabled }}

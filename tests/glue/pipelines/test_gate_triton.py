@@ -115,6 +115,7 @@ def world(registry: RegistryServer, tmp_path: Path) -> Iterator[tuple[RegistryCl
                     pod=pod,
                     team=TEAM,
                     triton_url=server.http_url,
+                    triton_grpc_url=server.grpc_url,
                     triton_metrics_url=server.metrics_url,
                     model_repository=repo,
                     poll_interval=0.5,

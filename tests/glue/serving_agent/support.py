@@ -138,13 +138,17 @@ class Env:
     def agent(self, *, triton_url: str | None = None, **overrides: object) -> ServingAgent:
         """A serving agent for the test's service and pod (closed at teardown).
 
-        ``overrides`` are settings, except ``clock`` and ``store`` (``ServingAgent`` arguments).
+        Repository control goes over the server's gRPC endpoint (the agent's default path),
+        except when ``triton_url`` is given (a fault-injecting HTTP proxy): then it goes over
+        that URL, so the proxy sees and can break every control call. ``overrides`` are
+        settings, except ``clock`` and ``store`` (``ServingAgent`` arguments).
         """
         values: dict[str, object] = {
             "registry_url": self.registry.url,
             "service": SERVICE,
             "pod": POD,
             "triton_url": triton_url or self.triton.url,
+            "triton_grpc_url": "" if triton_url else self.triton.server.grpc_url,
             "model_repository": self.triton.repository,
             "ready_timeout": PATIENCE,
             "backoff_initial": 0.2,

@@ -154,6 +154,66 @@ def test_hot_swap_under_concurrent_inference_has_zero_failed_requests(env: Env) 
     print(f"\nhot swap: {swap_seconds:.3f}s, {len(answers)} requests, {len(failures)} failed")
 
 
+def test_hot_swap_controls_triton_over_grpc_only(env: Env) -> None:
+    """The agent's default path: loads, unloads and index reads go to Triton's gRPC endpoint, so
+    its HTTP endpoint (here a recording proxy) sees no repository call; inference from 3 threads
+    never fails during the swap."""
+    with FaultProxy(env.triton.url) as proxy:
+        v1 = env.publish(2.0)
+        env.assign(v1)
+        agent = env.agent(triton_url=proxy.url, triton_grpc_url=env.triton.server.grpc_url)
+        assert agent.triton.control == f"grpc://{env.triton.server.grpc_url}"
+        assert agent.reconcile_once().swapped == [(env.model, v1)]
+        v2 = env.publish(3.0, init_delay=0.3)
+        env.assign(v2)
+        stop = threading.Event()
+        answers: list[int] = []
+        failures: list[str] = []
+
+        def hammer() -> None:
+            with httpx.Client(timeout=10) as http:
+                while not stop.is_set():
+                    try:
+                        answers.append(infer(env.triton.url, env.model, [1.0], client=http)[0])
+                    except Exception as exc:
+                        failures.append(repr(exc))
+
+        threads = [threading.Thread(target=hammer) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_until(lambda: len(answers) >= 10, timeout=PATIENCE)
+            result = agent.reconcile_once()
+            seen = len(answers)
+            wait_until(lambda: len(answers) >= seen + 10, timeout=PATIENCE)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+        assert proxy.count("POST", r"^/v2/repository") == 0
+        assert proxy.count("GET", r"^/v2/repository") == 0
+    assert result.swapped == [(env.model, v2)] and result.failed == {}
+    assert failures == []
+    assert set(answers) == {v1, v2} and answers[-1] == v2
+    assert inits(env.triton.repository, env.model) == [v1, v2]
+    assert served(env) == {v2}
+
+
+def test_grpc_endpoint_unreachable_keeps_serving_and_reports(env: Env) -> None:
+    v1 = env.publish(2.0)
+    env.assign(v1)
+    env.agent().reconcile_once()
+    v2 = env.publish(3.0)
+    env.assign(v2)
+    agent = env.agent(triton_grpc_url=f"127.0.0.1:{free_ports(1)[0]}")
+    result = agent.reconcile_once()
+    assert not result.triton_ok and result.swapped == []
+    assert result.next_delay == agent.settings.backoff_initial
+    assert env.answer() == (v1, 2.0)
+    assert served(env) == {v1}
+    assert "tritonserver unreachable" in (env.observed_errors()[v2] or "")
+
+
 # -- failures keep the old version serving -------------------------------------------------------
 
 
@@ -541,6 +601,7 @@ def test_process_runs_from_env_and_stops_on_sigterm(env: Env, signum: signal.Sig
         "KUBEAI_AGENT_TEAM": TEAM,
         "KUBEAI_AGENT_POD": POD,
         "KUBEAI_AGENT_TRITON_URL": env.triton.url,
+        "KUBEAI_AGENT_TRITON_GRPC_URL": env.triton.server.grpc_url,
         "KUBEAI_AGENT_MODEL_REPOSITORY": str(env.triton.repository),
         "KUBEAI_AGENT_POLL_INTERVAL": "0.2",
         "KUBEAI_AGENT_ARTIFACTS__LOCAL_ROOT": str(env.registry.settings.artifacts.local_root),

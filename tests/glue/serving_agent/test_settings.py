@@ -39,6 +39,17 @@ def test_reads_the_environment_with_prefix_and_nested_artifacts(
     assert settings.artifacts.local_root == tmp_path / "art"
     assert settings.artifacts.s3.endpoint_url == "http://127.0.0.1:9000"
     assert settings.triton_url == "http://127.0.0.1:8000" and settings.metrics_port == 0
+    assert settings.triton_grpc_url == "127.0.0.1:8001"  # Triton's default gRPC port
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("127.0.0.1:9001", "127.0.0.1:9001"), ("grpc://triton:8001", "grpc://triton:8001"), ("", "")],
+)
+def test_triton_grpc_url_is_host_port_or_empty(value: str, expected: str) -> None:
+    """Empty keeps repository control on the HTTP endpoint (``triton_url``)."""
+    settings = AgentSettings(**{**REQUIRED, "triton_grpc_url": value})  # type: ignore[arg-type]
+    assert settings.triton_grpc_url == expected
 
 
 def test_pod_defaults_to_a_cleaned_hostname(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,6 +71,10 @@ def test_pod_defaults_to_a_cleaned_hostname(monkeypatch: pytest.MonkeyPatch) -> 
         ("registry_url", "registry:8080", "http:// or https:// URL"),
         ("triton_url", "http://127.0.0.1:8000/v2", "without a path"),
         ("triton_url", "http://127.0.0.1:99999", "invalid port"),
+        ("triton_grpc_url", "127.0.0.1", "must be host:port"),
+        ("triton_grpc_url", "http://127.0.0.1:8001", "must be host:port"),
+        ("triton_grpc_url", "127.0.0.1:0", "must be host:port"),
+        ("triton_grpc_url", "127.0.0.1:8001/v2", "must be host:port"),
         ("model_repository", "s3://bucket/models", "local directory path"),
         ("repository_budget_bytes", "20 gigs", "is not a Kubernetes quantity"),
         ("repository_budget_bytes", "500m", "greater than or equal to 1"),
@@ -97,14 +112,23 @@ def test_unknown_fields_are_refused() -> None:
         AgentSettings(**REQUIRED, poll_intervall=3)  # type: ignore[arg-type]
 
 
-def test_process_exits_2_naming_the_variable(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("POLL_INTERVAL", "0", "greater than or equal to 0.05"),
+        ("TRITON_GRPC_URL", "localhost", "must be host:port"),
+    ],
+)
+def test_process_exits_2_naming_the_variable(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBEAI_AGENT_")}
     env.update(
         {
             "KUBEAI_AGENT_REGISTRY_URL": "http://127.0.0.1:1",
             "KUBEAI_AGENT_SERVICE": "s",
             "KUBEAI_AGENT_MODEL_REPOSITORY": str(tmp_path),
-            "KUBEAI_AGENT_POLL_INTERVAL": "0",
+            f"KUBEAI_AGENT_{variable}": value,
         }
     )
     done = subprocess.run(
@@ -115,5 +139,5 @@ def test_process_exits_2_naming_the_variable(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert "KUBEAI_AGENT_POLL_INTERVAL" in done.stderr
-    assert "greater than or equal to 0.05" in done.stderr
+    assert f"KUBEAI_AGENT_{variable}" in done.stderr
+    assert message in done.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from glue.triton.repository import TritonRepository
 from glue.triton.server import (
     TritonServerError,
     TritonServerProcess,
@@ -72,6 +73,22 @@ def test_start_stop_reaps_the_process_and_frees_the_port(tmp_path: Path) -> None
         sock.bind(("127.0.0.1", port))  # the port is free again
     assert stop_seconds < 10
     assert server.stop() is None  # idempotent
+
+
+def test_start_listens_on_the_ports_given(tmp_path: Path) -> None:
+    """Ports chosen before the start (a caller that must know the URL in advance)."""
+    repository = tmp_path / "repo"
+    repository.mkdir()
+    http, grpc, metrics = free_ports(3)
+    server = TritonServerProcess(repository, tmp_path / "work", exit_timeout=2)
+    try:
+        server.start(ports=(http, grpc, metrics))
+        server.wait_live()
+        assert (server.http_port, server.grpc_port, server.metrics_port) == (http, grpc, metrics)
+        assert server.http_url == f"http://127.0.0.1:{http}"
+        assert TritonRepository(server.http_url, grpc_url=server.grpc_url).index() == []
+    finally:
+        server.stop()
 
 
 def test_wait_live_raises_with_the_log_tail_when_the_server_dies(tmp_path: Path) -> None:
