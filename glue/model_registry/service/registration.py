@@ -13,18 +13,9 @@ from typing import Any, Literal
 
 import structlog
 from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    Table,
     and_,
-    bindparam,
-    cast,
-    insert,
-    literal,
     null,
     select,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,6 +33,7 @@ from glue.model_registry.auth.principal import Principal
 from glue.model_registry.db import Database
 from glue.model_registry.errors import Conflict, Invalid, NotFound, Unavailable
 from glue.model_registry.models import utcnow
+from glue.model_registry.service import numbering
 from glue.model_registry.service.common import artifact_problem, check_artifact_uri
 from glue.model_registry.service.versions import new_version_read, version_read
 from glue.triton import layout
@@ -265,61 +257,6 @@ def _audit_row(
     }
 
 
-def _typed(table: Table, values: dict[str, Any]) -> list[ColumnElement[Any]]:
-    """``values`` as bound parameters cast to their columns' types (INSERT ... SELECT needs the
-    types: PostgreSQL would read an untyped parameter as text, which no JSON column accepts)."""
-    return [
-        cast(bindparam(None, v, type_=table.c[k].type), table.c[k].type) for k, v in values.items()
-    ]
-
-
-def insert_version_statement(
-    version: dict[str, Any], audit_event: dict[str, Any], resource_prefix: str
-) -> Select[tuple[int]]:
-    """PostgreSQL: bump the counter, insert the version and its audit event in ONE statement.
-
-    ``WITH n AS (UPDATE models ... RETURNING latest_version), v AS (INSERT INTO model_versions
-    ... SELECT ... FROM n RETURNING version), a AS (INSERT INTO audit_events ... FROM v) SELECT
-    version FROM v``. Run outside an explicit transaction, the model's row lock is held only
-    while the server executes it (no client round trip, no Python code in between). Yields no
-    row when the model does not exist; a reused source uid fails the whole statement
-    (``IntegrityError``), leaving the counter untouched.
-    """
-    models, versions, audits = (
-        orm.Model.__table__,
-        orm.ModelVersion.__table__,
-        orm.AuditEvent.__table__,
-    )
-    model_id = version["model_id"]
-    fields = {k: v for k, v in version.items() if k != "model_id"}
-    counter = (
-        update(models)
-        .where(models.c.id == model_id)
-        .values(latest_version=models.c.latest_version + 1)
-        .returning(models.c.id, models.c.latest_version)
-        .cte("n")
-    )
-    inserted = (
-        insert(versions)
-        .from_select(
-            ["model_id", "version", *fields],
-            select(counter.c.id, counter.c.latest_version, *_typed(versions, fields)),
-        )
-        .returning(versions.c.version)
-        .cte("v")
-    )
-    resource = literal(resource_prefix, String) + cast(inserted.c.version, String)
-    audited = (
-        insert(audits)
-        .from_select(
-            [*audit_event, "resource"],
-            select(*_typed(audits, audit_event), resource).select_from(inserted),
-        )
-        .cte("a")
-    )
-    return select(inserted.c.version).add_cte(audited)
-
-
 def _write_version(
     db: Database,
     *,
@@ -333,10 +270,9 @@ def _write_version(
 
     The number comes from the model's counter (``latest_version``), bumped in the same atomic
     write as the insert, so concurrent registrations (threads, worker processes, replicas) get
-    consecutive numbers with no gap or duplicate, and a failed insert leaves no number used.
-    PostgreSQL: one statement (``insert_version_statement``) in autocommit, the row lock held
-    for its execution only. SQLite: ``BEGIN IMMEDIATE`` (the database's write lock), counter
-    ``UPDATE ... RETURNING``, two INSERTs, COMMIT. No storage I/O happens here.
+    consecutive numbers with no gap or duplicate, and a failed insert leaves no number used;
+    concurrent registrations of this process are written together (``numbering``). No storage
+    I/O happens here.
 
     Raises ``NotFound`` when the model vanished, ``IntegrityError`` when the source uid was
     registered concurrently.
@@ -345,24 +281,12 @@ def _write_version(
         model_id=target.model_id, dataset_id=target.dataset_id, body=body, principal=principal
     )
     event = _audit_row(team=team, body=body, principal=principal, at=row["created_at"])
-    prefix = f"models/{model_name}/versions/"
-    number: int | None
-    if db.backend == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            number = connection.execute(insert_version_statement(row, event, prefix)).scalar()
-    else:
-        with db.writing() as session:
-            number = session.execute(
-                update(orm.Model)
-                .where(orm.Model.id == target.model_id)
-                .values(latest_version=orm.Model.latest_version + 1)
-                .returning(orm.Model.latest_version)
-            ).scalar()
-            if number is not None:
-                session.execute(insert(orm.ModelVersion), [{**row, "version": number}])
-                session.execute(
-                    insert(orm.AuditEvent), [{**event, "resource": f"{prefix}{number}"}]
-                )
+    number = numbering.number_and_insert(
+        db,
+        numbering.Pending(
+            version=row, event=event, resource_prefix=f"models/{model_name}/versions/"
+        ),
+    )
     if number is None:
         raise NotFound(f"model {model_name!r} does not exist in team {team!r}", field="path.model")
     return number, row["created_at"]

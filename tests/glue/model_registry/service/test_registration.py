@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from glue.artifacts.errors import StorageUnavailable
 from glue.model_registry import models as orm
 from glue.model_registry import schemas
-from glue.model_registry.app import create_app
 from glue.model_registry.auth.principal import LOCAL
 from glue.model_registry.db import Database
 from glue.model_registry.errors import Invalid, NotFound, Unavailable
@@ -277,26 +273,6 @@ def test_config_that_is_not_utf8_is_refused(env: Env) -> None:
 # ---------------------------------------------------------------------------------------------
 # Numbering on both backends, across two registry instances (own pools, own writer locks) on one
 # database; nothing half-written when a registration fails.
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_registries(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Env, Database, Database]]:
-    """An ``Env`` (model ``digits`` created) plus two ``Database`` instances on its database."""
-    url = None
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    env = Env(tmp_path)
-    if url is not None:
-        env.settings = env.settings.model_copy(update={"database_url": url})
-        env.client = TestClient(create_app(env.settings), raise_server_exceptions=False)
-    with env.client:
-        env.create_model()
-        first, second = Database(env.settings.database_url), Database(env.settings.database_url)
-        yield env, first, second
-        first.dispose()
-        second.dispose()
 
 
 def _register_on(db: Database, env: Env, body: dict[str, Any]) -> tuple[schemas.VersionRead, bool]:
