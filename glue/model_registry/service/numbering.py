@@ -22,9 +22,9 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
     String,
-    Table,
     bindparam,
     cast,
     insert,
@@ -65,7 +65,7 @@ class Pending:
         return self.model_id, str(self.version["source_uid"])
 
 
-def _typed(table: Table, values: dict[str, Any]) -> list[ColumnElement[Any]]:
+def _typed(table: FromClause, values: dict[str, Any]) -> list[ColumnElement[Any]]:
     """``values`` as bound parameters cast to their columns' types (INSERT ... SELECT needs the
     types: PostgreSQL would read an untyped parameter as text, which no JSON column accepts)."""
     return [
@@ -73,7 +73,7 @@ def _typed(table: Table, values: dict[str, Any]) -> list[ColumnElement[Any]]:
     ]
 
 
-def insert_version_statement(pending: Pending) -> Select[tuple[int]]:
+def insert_version_statement(pending: Pending) -> Select[Any]:
     """PostgreSQL: bump the counter, insert the version and its audit event in ONE statement.
 
     ``WITH n AS (UPDATE models ... RETURNING latest_version), v AS (INSERT INTO model_versions
@@ -83,34 +83,35 @@ def insert_version_statement(pending: Pending) -> Select[tuple[int]]:
     row when the model does not exist; a reused source uid fails the whole statement
     (``IntegrityError``), leaving the counter untouched.
     """
-    models, versions, audits = (
-        orm.Model.__table__,
-        orm.ModelVersion.__table__,
-        orm.AuditEvent.__table__,
-    )
     fields = {k: v for k, v in pending.version.items() if k != "model_id"}
     counter = (
-        update(models)
-        .where(models.c.id == pending.model_id)
-        .values(latest_version=models.c.latest_version + 1)
-        .returning(models.c.id, models.c.latest_version)
+        update(orm.Model)
+        .where(orm.Model.id == pending.model_id)
+        .values(latest_version=orm.Model.latest_version + 1)
+        .returning(orm.Model.id, orm.Model.latest_version)
         .cte("n")
     )
     inserted = (
-        insert(versions)
+        insert(orm.ModelVersion)
         .from_select(
             ["model_id", "version", *fields],
-            select(counter.c.id, counter.c.latest_version, *_typed(versions, fields)),
+            select(
+                counter.c.id,
+                counter.c.latest_version,
+                *_typed(orm.ModelVersion.__table__, fields),
+            ),
         )
-        .returning(versions.c.version)
+        .returning(orm.ModelVersion.version)
         .cte("v")
     )
     resource = literal(pending.resource_prefix, String) + cast(inserted.c.version, String)
     audited = (
-        insert(audits)
+        insert(orm.AuditEvent)
         .from_select(
             [*pending.event, "resource"],
-            select(*_typed(audits, pending.event), resource).select_from(inserted),
+            select(*_typed(orm.AuditEvent.__table__, pending.event), resource).select_from(
+                inserted
+            ),
         )
         .cte("a")
     )
