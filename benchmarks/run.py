@@ -149,20 +149,31 @@ def _pair(p: dict[str, Any]) -> str:
 
 
 def registry_table(result: dict[str, Any]) -> Table:
-    """One row per (backend, clients, server), our registry and MLflow adjacent."""
+    """One row per (backend, clients, server), our registry and MLflow adjacent; our rows show
+    the ratio to MLflow's best row of the same backend and clients, every row the server's and
+    the client's CPU per registration."""
+    goals = ", ".join(
+        f"{g['backend']} {g['clients']} clients: {_cell(g['ratio'], 2)} x MLflow, "
+        f"p99 {_cell(g['ours_p99_ms'])} ms ({'met' if g['goal_met'] else 'not met'})"
+        for g in result.get("goal", [])
+        if g["clients"] == max(result["clients"])
+    )
     table = Table(
         "backend",
         "clients",
         "server",
         "reg/s",
+        "vs MLflow",
         "p50 ms",
         "p99 ms",
         "errors",
         "versions 1..N",
+        "CPU ms/reg server / client",
         title=(
             f"model version registration, {result['registrations_per_configuration']} per row, "
             "one model per row"
         ),
+        caption=f"goal >= 5 x MLflow, p99 <= 100 ms; {goals}" if goals else None,
     )
     previous = None
     for row in result["rows"]:
@@ -179,15 +190,18 @@ def registry_table(result: dict[str, Any]) -> Table:
         errors = str(row["errors"])
         if row["not_attempted"]:
             errors += f" (+{row['not_attempted']} not sent)"
+        cpu = row.get("cpu_ms_per_registration", {})
         table.add_row(
             row["backend"],
             str(row["clients"]),
             row["server"],
             _cell(row["registrations_per_second"]),
+            f"{_cell(row['ratio_to_mlflow_best'], 2)} x" if "ratio_to_mlflow_best" in row else "",
             _cell(row["latency_ms"]["p50"]),
             _cell(row["latency_ms"]["p99"]),
             errors,
             check,
+            f"{_cell(cpu.get('server'), 2)} / {_cell(cpu.get('client'), 2)}",
         )
     return table
 

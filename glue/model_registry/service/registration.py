@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import (
+    and_,
+    null,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,10 +33,8 @@ from glue.model_registry.auth.principal import Principal
 from glue.model_registry.db import Database
 from glue.model_registry.errors import Conflict, Invalid, NotFound, Unavailable
 from glue.model_registry.models import utcnow
-from glue.model_registry.service import audit
+from glue.model_registry.service import numbering
 from glue.model_registry.service.common import artifact_problem, check_artifact_uri
-from glue.model_registry.service.datasets import dataset_query
-from glue.model_registry.service.models import get_model, model_query
 from glue.model_registry.service.versions import new_version_read, version_read
 from glue.triton import layout
 from glue.triton.config import ModelConfig, signature_mismatches
@@ -150,6 +154,54 @@ def find_by_source(session: Session, *, model_id: int, uid: str) -> orm.ModelVer
     )
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a registration writes to, read in one query before the artifact check.
+
+    ``model_id``: the model's row; ``existing``: the version already registered from the same
+    source uid, if any; ``dataset_id``: the row of ``body.dataset`` (None when not given).
+    """
+
+    model_id: int
+    existing: orm.ModelVersion | None
+    dataset_id: int | None
+
+
+def find_target(
+    session: Session, *, team: str, model_name: str, body: schemas.VersionCreate
+) -> Target:
+    """The model, the version of ``body.source.uid`` and the dataset of a registration.
+
+    One round trip: the model's id, the id of its version from the same source uid (outer
+    join) and the dataset's id (scalar subquery); the existing version is loaded only when
+    there is one (a retry). Raises ``NotFound`` (no such model, field ``path.model``) or
+    ``Invalid`` (``body.dataset`` not recorded in the team).
+    """
+    mv = orm.ModelVersion
+    dataset = (
+        select(orm.Dataset.id)
+        .where(orm.Dataset.team == team, orm.Dataset.name == body.dataset)
+        .scalar_subquery()
+        if body.dataset is not None
+        else null()
+    )
+    row = session.execute(
+        select(orm.Model.id, mv.id, dataset)
+        .outerjoin(mv, and_(mv.model_id == orm.Model.id, mv.source_uid == body.source.uid))
+        .where(orm.Model.team == team, orm.Model.name == model_name)
+    ).first()
+    if row is None:
+        raise NotFound(f"model {model_name!r} does not exist in team {team!r}", field="path.model")
+    model_id, version_id, dataset_id = row
+    if body.dataset is not None and dataset_id is None:
+        raise Invalid(
+            f"dataset {body.dataset!r} is not recorded in team {team!r}; register it first",
+            field="body.dataset",
+        )
+    existing = session.get(mv, version_id) if version_id is not None else None
+    return Target(model_id=model_id, existing=existing, dataset_id=dataset_id)
+
+
 def check_same_registration(existing: orm.ModelVersion, body: schemas.VersionCreate) -> None:
     """``Conflict`` when a retried registration (same source uid) carries another artifact.
 
@@ -167,79 +219,92 @@ def check_same_registration(existing: orm.ModelVersion, body: schemas.VersionCre
         )
 
 
+def _version_row(
+    *, model_id: int, dataset_id: int | None, body: schemas.VersionCreate, principal: Principal
+) -> dict[str, Any]:
+    """Column values of a new ``model_versions`` row except ``version``."""
+    return {
+        "model_id": model_id,
+        "created_at": utcnow(),
+        "artifact_uri": body.artifact_uri,
+        "manifest": body.manifest.model_dump(mode="json"),
+        "format": body.format,
+        "signature": body.signature.model_dump(mode="json"),
+        "metrics": body.metrics,
+        "params": body.params,
+        "dataset_id": dataset_id,
+        "source_kind": body.source.kind,
+        "source_namespace": body.source.namespace,
+        "source_name": body.source.name,
+        "source_uid": body.source.uid,
+        "created_by": principal.name,
+        "description": body.description,
+    }
+
+
+def _audit_row(
+    *, team: str, body: schemas.VersionCreate, principal: Principal, at: datetime
+) -> dict[str, Any]:
+    """Column values of the ``version.register`` audit event except ``resource`` (it names the
+    version number, which the write allocates)."""
+    return {
+        "at": at,
+        "principal": principal.name,
+        "method": principal.method,
+        "team": team,
+        "action": "version.register",
+        "detail": {"artifact_uri": body.artifact_uri, "source_uid": body.source.uid},
+    }
+
+
 def _write_version(
-    session: Session,
+    db: Database,
     *,
     team: str,
     model_name: str,
+    target: Target,
     body: schemas.VersionCreate,
     principal: Principal,
-) -> tuple[orm.ModelVersion, bool]:
-    """Insert the version in the write transaction of ``session``; returns ``(version, created)``.
+) -> tuple[int, datetime]:
+    """Number and insert the version with its audit event; returns ``(number, created_at)``.
 
-    The version number comes from bumping the model's counter with ``UPDATE ... RETURNING`` in
-    this transaction (row lock on PostgreSQL, database write lock on SQLite), so concurrent
-    registrations get consecutive numbers with no gap or duplicate. The same ``source.uid``
-    returns the existing version with ``created=False``. The artifact check
-    (``check_stored_artifact``) runs before this transaction, so no storage I/O holds a
-    database lock.
+    The number comes from the model's counter (``latest_version``), bumped in the same atomic
+    write as the insert, so concurrent registrations (threads, worker processes, replicas) get
+    consecutive numbers with no gap or duplicate, and a failed insert leaves no number used;
+    concurrent registrations of this process are written together (``numbering``). No storage
+    I/O happens here.
+
+    Raises ``NotFound`` when the model vanished, ``IntegrityError`` when the source uid was
+    registered concurrently.
     """
-    model_id = session.scalar(
-        model_query(team=team, name=model_name).with_only_columns(orm.Model.id)
+    row = _version_row(
+        model_id=target.model_id, dataset_id=target.dataset_id, body=body, principal=principal
     )
-    if model_id is None:
+    event = _audit_row(team=team, body=body, principal=principal, at=row["created_at"])
+    number = numbering.number_and_insert(
+        db,
+        numbering.Pending(
+            version=row, event=event, resource_prefix=f"models/{model_name}/versions/"
+        ),
+    )
+    if number is None:
         raise NotFound(f"model {model_name!r} does not exist in team {team!r}", field="path.model")
-    existing = find_by_source(session, model_id=model_id, uid=body.source.uid)
-    if existing is not None:
-        check_same_registration(existing, body)
-        return existing, False
-    dataset_id = None
-    if body.dataset is not None:
-        dataset_id = session.scalar(
-            dataset_query(team=team, name=body.dataset).with_only_columns(orm.Dataset.id)
-        )
-        if dataset_id is None:
-            raise Invalid(
-                f"dataset {body.dataset!r} is not recorded in team {team!r}; register it first",
-                field="body.dataset",
-            )
-    # Everything above only reads; the counter bump takes the model's row lock (PostgreSQL) and is
-    # followed by one INSERT and the commit, so the lock is held as briefly as possible.
-    number = session.execute(
-        update(orm.Model)
-        .where(orm.Model.id == model_id)
-        .values(latest_version=orm.Model.latest_version + 1)
-        .returning(orm.Model.latest_version)
-    ).scalar_one()
-    version = orm.ModelVersion(
-        model_id=model_id,
-        version=number,
-        created_at=utcnow(),
-        artifact_uri=body.artifact_uri,
-        manifest=body.manifest.model_dump(mode="json"),
-        format=body.format,
-        signature=body.signature.model_dump(mode="json"),
-        metrics=body.metrics,
-        params=body.params,
-        dataset_id=dataset_id,
-        source_kind=body.source.kind,
-        source_namespace=body.source.namespace,
-        source_name=body.source.name,
-        source_uid=body.source.uid,
-        created_by=principal.name,
-        description=body.description,
-    )
-    session.add(version)
-    session.flush()
-    audit.record(
-        session,
-        principal,
-        team=team,
-        action="version.register",
-        resource=f"models/{model_name}/versions/{number}",
-        detail={"artifact_uri": body.artifact_uri, "source_uid": body.source.uid},
-    )
-    return version, True
+    return number, row["created_at"]
+
+
+@contextmanager
+def _reading(db: Database) -> Iterator[Session]:
+    """A session for the registration's one read: on PostgreSQL over an autocommit connection
+    (no BEGIN/ROLLBACK round trips around the single SELECT), else ``db.reading()``."""
+    if db.backend != "postgresql":
+        with db.reading() as session:
+            yield session
+        return
+    with (
+        db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+        Session(bind=connection) as session,
+    ):
+        yield session
 
 
 def _ignore(_outcome: Outcome) -> None:
@@ -286,13 +351,12 @@ def register_version(
     except Invalid:
         on_outcome("refused")
         raise
-    with db.reading() as session:
-        found = get_model(session, team=team, name=model_name)
-        existing = find_by_source(session, model_id=found.id, uid=body.source.uid)
-        if existing is not None:
-            check_same_registration(existing, body)
+    with _reading(db) as session:
+        target = find_target(session, team=team, model_name=model_name, body=body)
+        if target.existing is not None:
+            check_same_registration(target.existing, body)
             on_outcome("existing")
-            return version_read(existing), False
+            return version_read(target.existing), False
     if verify_config:
         try:
             check_stored_artifact(model=model_name, body=body, store=store)
@@ -300,20 +364,22 @@ def register_version(
             on_outcome("refused")
             raise
     try:
-        with db.writing() as session:
-            version, created = _write_version(
-                session, team=team, model_name=model_name, body=body, principal=principal
-            )
-            result = (
-                new_version_read(team=team, model_name=model_name, version=version, body=body)
-                if created
-                else version_read(version)
-            )
+        number, created_at = _write_version(
+            db, team=team, model_name=model_name, target=target, body=body, principal=principal
+        )
+        created = True
+        result = new_version_read(
+            team=team,
+            model_name=model_name,
+            number=number,
+            created_at=created_at,
+            created_by=principal.name,
+            body=body,
+        )
     except IntegrityError:
         # A concurrent registration of the same source uid won the race: return it.
         with db.reading() as session:
-            found = get_model(session, team=team, name=model_name)
-            again = find_by_source(session, model_id=found.id, uid=body.source.uid)
+            again = find_by_source(session, model_id=target.model_id, uid=body.source.uid)
             if again is None:
                 raise
             check_same_registration(again, body)

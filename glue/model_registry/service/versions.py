@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,13 +45,20 @@ def version_read(version: orm.ModelVersion) -> schemas.VersionRead:
 
 
 def new_version_read(
-    *, team: str, model_name: str, version: orm.ModelVersion, body: schemas.VersionCreate
+    *,
+    team: str,
+    model_name: str,
+    number: int,
+    created_at: datetime,
+    created_by: str,
+    body: schemas.VersionCreate,
 ) -> schemas.VersionRead:
-    """API view of a just-registered version, built without further queries (no aliases yet)."""
+    """API view of version ``number`` just registered from ``body`` by ``created_by``, built
+    without further queries (a new version has no aliases yet)."""
     return schemas.VersionRead(
         team=team,
         model=model_name,
-        version=version.version,
+        version=number,
         artifact_uri=body.artifact_uri,
         manifest=body.manifest,
         format=body.format,
@@ -58,8 +67,8 @@ def new_version_read(
         params=body.params,
         dataset=body.dataset,
         source=body.source,
-        created_at=version.created_at,
-        created_by=version.created_by,
+        created_at=created_at,
+        created_by=created_by,
         description=body.description,
         aliases=[],
     )

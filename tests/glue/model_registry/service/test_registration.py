@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from glue.artifacts.errors import StorageUnavailable
+from glue.model_registry import models as orm
 from glue.model_registry import schemas
 from glue.model_registry.auth.principal import LOCAL
-from glue.model_registry.errors import Invalid, NotFound
+from glue.model_registry.db import Database
+from glue.model_registry.errors import Invalid, NotFound, Unavailable
 from glue.model_registry.service import registration
 from glue.model_registry.service.registration import Outcome, register_version
 from tests.glue.model_registry.conftest import CONFIG, Env
@@ -263,3 +268,104 @@ def test_config_that_is_not_utf8_is_refused(env: Env) -> None:
     field, detail = _refused(env, _body(env, "uid-utf8", files))
     assert field == "body.artifact_uri"
     assert "UTF-8" in detail
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbering on both backends, across two registry instances (own pools, own writer locks) on one
+# database; nothing half-written when a registration fails.
+
+
+def _register_on(db: Database, env: Env, body: dict[str, Any]) -> tuple[schemas.VersionRead, bool]:
+    return register_version(
+        db=db,
+        store=env.store,
+        team="cv",
+        model_name="digits",
+        principal=LOCAL,
+        body=schemas.VersionCreate.model_validate(body),
+        verify_config=True,
+    )
+
+
+def _counter_versions_audits(db: Database) -> tuple[int, list[int], list[str]]:
+    with db.reading() as session:
+        model = session.scalars(select(orm.Model).where(orm.Model.name == "digits")).one()
+        numbers = sorted(session.scalars(select(orm.ModelVersion.version)))
+        audits = session.scalars(
+            select(orm.AuditEvent.resource)
+            .where(orm.AuditEvent.action == "version.register")
+            .order_by(orm.AuditEvent.id)
+        ).all()
+        return model.latest_version, numbers, list(audits)
+
+
+def test_two_instances_number_concurrent_registrations_1_to_n(
+    two_registries: tuple[Env, Database, Database],
+) -> None:
+    env, first, second = two_registries
+    artifact = env.upload_model("digits", "shared")
+    bodies = [{**env.version_body("digits", f"uid-{i}"), **artifact} for i in range(24)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(
+            pool.map(
+                lambda i: _register_on(first if i % 2 else second, env, bodies[i]),
+                range(len(bodies)),
+            )
+        )
+    assert all(created for _, created in results)
+    assert sorted(v.version for v, _ in results) == list(range(1, 25))
+    counter, numbers, audits = _counter_versions_audits(first)
+    assert (counter, numbers) == (24, list(range(1, 25)))
+    assert sorted(audits) == sorted(f"models/digits/versions/{n}" for n in range(1, 25))
+
+
+def test_two_instances_register_one_source_uid_once(
+    two_registries: tuple[Env, Database, Database],
+) -> None:
+    env, first, second = two_registries
+    body = env.version_body("digits", "same-uid")
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(
+            pool.map(lambda i: _register_on(first if i % 2 else second, env, body), range(12))
+        )
+    assert {v.version for v, _ in results} == {1}
+    assert sum(created for _, created in results) == 1
+    assert _counter_versions_audits(first) == (1, [1], ["models/digits/versions/1"])
+
+
+def test_lost_race_on_the_source_uid_uses_no_number(
+    two_registries: tuple[Env, Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other instance registers the same uid while this one checks the artifact: this one's
+    write fails on the unique source uid and answers the winner's version; the counter, the
+    versions and the audit log hold the winner's registration only, and the next number is 2."""
+    env, first, second = two_registries
+    body = env.version_body("digits", "raced")
+    check = registration.check_stored_artifact
+
+    def racing_check(**kwargs: Any) -> None:
+        check(**kwargs)
+        monkeypatch.setattr(registration, "check_stored_artifact", check)
+        assert _register_on(second, env, body)[1] is True
+
+    monkeypatch.setattr(registration, "check_stored_artifact", racing_check)
+    version, created = _register_on(first, env, body)
+    assert (version.version, created) == (1, False)
+    assert _counter_versions_audits(first) == (1, [1], ["models/digits/versions/1"])
+    assert _register_on(first, env, env.version_body("digits", "next"))[0].version == 2
+
+
+def test_storage_outage_writes_nothing(
+    two_registries: tuple[Env, Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, first, _ = two_registries
+
+    def down(*_args: Any, **_kwargs: Any) -> bytes:
+        raise StorageUnavailable("connection refused")
+
+    monkeypatch.setattr(env.store, "read_bytes", down)
+    with pytest.raises(Unavailable):
+        _register_on(first, env, env.version_body("digits", "uid-1"))
+    assert _counter_versions_audits(first) == (0, [], [])
+    monkeypatch.undo()
+    assert _register_on(first, env, env.version_body("digits", "uid-2"))[0].version == 1

@@ -1,0 +1,137 @@
+"""Group commit of version writes: numbers 1..N per model, repeats and lost races isolated."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from glue.model_registry import models as orm
+from glue.model_registry.db import Database
+from glue.model_registry.models import utcnow
+from glue.model_registry.service import numbering
+from glue.model_registry.service.numbering import GroupCommit, Pending, write_batch
+from tests.glue.model_registry.conftest import Env
+
+
+def _model_id(db: Database) -> int:
+    with db.reading() as session:
+        return session.scalars(select(orm.Model.id).where(orm.Model.name == "digits")).one()
+
+
+def _pending(model_id: int, uid: str) -> Pending:
+    at = utcnow()
+    version = {
+        "model_id": model_id,
+        "created_at": at,
+        "artifact_uri": f"file:///tmp/{uid}",
+        "manifest": {"files": {}},
+        "format": "triton-python",
+        "signature": {"inputs": [], "outputs": []},
+        "metrics": {},
+        "params": {},
+        "dataset_id": None,
+        "source_kind": "PyTorchJob",
+        "source_namespace": "cv",
+        "source_name": f"train-{uid}",
+        "source_uid": uid,
+        "created_by": "test",
+        "description": "",
+    }
+    event = {
+        "at": at,
+        "principal": "test",
+        "method": "local",
+        "team": "cv",
+        "action": "version.register",
+        "detail": {"source_uid": uid},
+    }
+    return Pending(version=version, event=event, resource_prefix="models/digits/versions/")
+
+
+def _stored(db: Database) -> tuple[int, list[tuple[int, str]], list[str]]:
+    with db.reading() as session:
+        counter = session.scalars(select(orm.Model.latest_version)).one()
+        versions = session.execute(
+            select(orm.ModelVersion.version, orm.ModelVersion.source_uid).order_by(
+                orm.ModelVersion.version
+            )
+        ).all()
+        audits = session.scalars(select(orm.AuditEvent.resource).order_by(orm.AuditEvent.id))
+        return counter, [tuple(v) for v in versions], [a for a in audits if "versions" in a]
+
+
+def test_a_batch_numbers_in_order_and_isolates_a_repeated_uid(
+    two_registries: tuple[Env, Database, Database],
+) -> None:
+    _, db, _ = two_registries
+    model = _model_id(db)
+    batch = [_pending(model, "a"), _pending(model, "b"), _pending(model, "a")]
+    write_batch(db, batch)
+    assert [p.number for p in batch[:2]] == [1, 2]
+    assert isinstance(batch[2].error, IntegrityError)
+    assert _stored(db) == (
+        2,
+        [(1, "a"), (2, "b")],
+        ["models/digits/versions/1", "models/digits/versions/2"],
+    )
+
+
+def test_a_batch_with_a_uid_registered_meanwhile_leaves_no_gap(
+    two_registries: tuple[Env, Database, Database],
+) -> None:
+    """Another instance registered ``b`` first: the batch's transaction fails on it, so each is
+    written alone: ``b`` fails, the others get the next numbers, and no number is skipped."""
+    _, db, other = two_registries
+    model = _model_id(db)
+    write_batch(other, [_pending(model, "b")])
+    batch = [_pending(model, "a"), _pending(model, "b"), _pending(model, "c")]
+    write_batch(db, batch)
+    assert (batch[0].number, batch[2].number) == (2, 3)
+    assert isinstance(batch[1].error, IntegrityError) and batch[1].number is None
+    counter, versions, audits = _stored(db)
+    assert (counter, [v for v, _ in versions]) == (3, [1, 2, 3])
+    assert len(audits) == 3
+
+
+def test_a_missing_model_gets_no_number(two_registries: tuple[Env, Database, Database]) -> None:
+    _, db, _ = two_registries
+    model = _model_id(db)
+    batch = [_pending(model + 1000, "x"), _pending(model, "y")]
+    write_batch(db, batch)
+    assert (batch[0].number, batch[0].error, batch[1].number) == (None, None, 1)
+
+
+def test_queued_writes_go_in_one_batch(
+    two_registries: tuple[Env, Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the leader writes, the others queue; the next leader writes them all at once."""
+    _, db, _ = two_registries
+    model = _model_id(db)
+    queue = GroupCommit(db)
+    sizes: list[int] = []
+    queued = threading.Event()
+
+    def recording(db_: Database, batch: list[Pending]) -> None:
+        sizes.append(len(batch))
+        if len(sizes) == 1:
+            assert queued.wait(30)
+        write_batch(db_, batch)
+
+    monkeypatch.setattr(numbering, "write_batch", recording)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        first = pool.submit(queue.submit, _pending(model, "u0"))
+        while not sizes:
+            time.sleep(0.01)
+        rest = [pool.submit(queue.submit, _pending(model, f"u{i}")) for i in range(1, 8)]
+        while len(queue._queue) < 7:
+            time.sleep(0.01)
+        queued.set()
+        numbers = [first.result(30)] + [f.result(30) for f in rest]
+    assert sizes == [1, 7]
+    assert sorted(numbers) == list(range(1, 9))
+    assert _stored(db)[0] == 8
