@@ -222,12 +222,14 @@ class ServingAgent:
             self.traffic.close()
 
     def run(self, stop: threading.Event) -> None:
-        """Reconcile until ``stop`` is set: every ``poll_interval`` s, sooner/later on failures.
+        """Reconcile until ``stop`` is set: every ``poll_interval`` s, sooner/later on failures,
+        and (``long_poll``) at once when the desired state changes in between.
 
         Serves ``/metrics``, ``/readyz`` and ``/healthz`` meanwhile when
         ``settings.metrics_port`` > 0. Never raises for registry, storage or Triton failures
         (they are logged, reported and retried). Once ``stop`` is set, the registry is told to
-        forget this pod (``forget_pod``, best effort).
+        forget this pod (``forget_pod``, best effort); a long-poll in flight ends first (at
+        most ``poll_interval`` s later).
         """
         if self.settings.metrics_port:
             port = self.endpoint.start(self.settings.metrics_port, self.settings.metrics_address)
@@ -235,16 +237,52 @@ class ServingAgent:
         self._log.info("agent_started", triton=self.triton.url, registry=self.settings.registry_url)
         try:
             while not stop.is_set():
+                healthy = False
                 try:
-                    delay = self.reconcile_once().next_delay
+                    result = self.reconcile_once()
+                    delay = result.next_delay
+                    healthy = result.registry_ok and result.triton_ok
                 except Exception:  # a bug must not kill the sidecar: log, back off, go on
                     self._log.exception("reconcile_crashed")
                     delay = self.reporter.outage()
-                stop.wait(delay)
+                if healthy and self.settings.long_poll:
+                    self.await_change(delay, stop)
+                else:
+                    stop.wait(delay)
             self.forget_pod()
         finally:
             self.endpoint.stop()
             self._log.info("agent_stopped")
+
+    def await_change(self, delay: float, stop: threading.Event) -> bool:
+        """Wait up to ``delay`` s for the pod's desired state to change (True: changed), by
+        long-polls of the registry; returns early when ``stop`` is set between two of them.
+
+        A registry that answers at once without a change (no long-poll support) or fails is
+        not asked again: the rest of ``delay`` is slept (``stop`` ends it), so such a registry
+        is polled once per ``poll_interval`` as before.
+        """
+        deadline = time.monotonic() + delay
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.01:
+                return False
+            started = time.monotonic()
+            try:
+                _, changed = self.registry.wait_desired_state(
+                    self.settings.service, self.settings.pod, wait=remaining
+                )
+            except (RegistryUnavailable, RegistryError) as exc:
+                self._log.info("long_poll_failed", error=str(exc))
+                stop.wait(max(deadline - time.monotonic(), 0))
+                return False
+            if changed:
+                self._log.info("desired_changed")
+                return True
+            if time.monotonic() - started < remaining / 2:  # answered at once: no long-poll
+                stop.wait(max(deadline - time.monotonic(), 0))
+                return False
+        return False
 
     def forget_pod(self) -> bool:
         """Tell the registry this pod is gone (its observed state is removed); True if done.
@@ -383,6 +421,7 @@ class ServingAgent:
                 started = time.perf_counter()
                 self.swapper.finish_swap(model, number, served - {number}, config, log)
             else:
+                log.info("load_started", served=sorted(served))
                 config = self.installer.install(
                     desired,
                     log,
