@@ -114,7 +114,8 @@ def run(
     executable: Path | None = None,
     timeout_s: float = 10.0,
 ) -> LoadResult:
-    """GET ``url`` from ``clients`` keep-alive connections for ``seconds``; the parsed result.
+    """GET ``url`` from ``clients`` keep-alive connections for ``seconds`` (>= 1); the parsed
+    result.
 
     Raises ``RuntimeError`` with bombardier's stderr when it fails or prints no report.
     """
@@ -138,7 +139,8 @@ def run(
         [*command, url], capture_output=True, text=True, timeout=seconds + timeout_s + 30
     )
     if done.returncode != 0 or not done.stdout.strip():
-        raise RuntimeError(f"bombardier failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+        said = (done.stderr.strip() or done.stdout.strip())[-500:]
+        raise RuntimeError(f"bombardier failed ({done.returncode}): {said}")
     return parse(json.loads(done.stdout), clients=clients, seconds=seconds)
 
 

@@ -5,10 +5,14 @@ Two reads are polled by every serving agent (or by its operators): a pod's desir
 {ref}``). ``ReadPath.read`` answers them:
 
 1. **Validity check.** One indexed query reads the answer's *token* (``service.generations``:
-   generation counters bumped in the transaction of every write that can change the answer).
-   It runs on the event loop over one connection this process keeps for it, through the DBAPI
-   cursor with SQL compiled once (SQLite: a local read of microseconds; PostgreSQL: one round
-   trip in autocommit): no threadpool hop, no ORM, no BEGIN. Reads never write.
+   generation counters bumped in the transaction of every write that can change the answer),
+   on a connection this process keeps for it (autocommit: no BEGIN, no ORM). Reads never write.
+   SQLite: on the event loop, through the DBAPI cursor with SQL compiled once (a local read of
+   microseconds; no threadpool hop). PostgreSQL: a round trip must not block the loop, and one
+   per request would make the database the bound, so reads are *batched*: one thread with its
+   own connection reads the tokens of every key asked for while its previous read was in
+   flight, in one query (``TokenBatcher``). Every request still gets a token read that began
+   after it arrived, so it sees every write committed before it was sent.
 2. **Cache.** Each process keeps the serialised answer per key (LRU, ``cache_size`` entries)
    with the token it was computed at. Same token (and, for a canary's answer, not past the
    moment a live pod goes stale) -> the cached bytes; otherwise the answer is computed again in
@@ -37,11 +41,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
@@ -210,6 +216,57 @@ class Watcher:
             self._task = None
 
 
+class TokenBatcher:
+    """Token reads of many concurrent requests, one query at a time (see the module docstring).
+
+    ``read(keys)`` runs in one dedicated thread and returns the current token of each key
+    (absent: the resource does not exist). A request arriving while a read is in flight waits
+    for the next one, which starts after the current one ends: so its token is never older
+    than the request, and the number of queries is bounded by one per round trip, however
+    many requests arrive.
+    """
+
+    def __init__(self, read: Callable[[list[WatchKey]], dict[WatchKey, Token]]) -> None:
+        self._read = read
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readpath-tokens")
+        self._pending: dict[WatchKey, list[asyncio.Future[Token | None]]] = {}
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def token(self, key: WatchKey) -> Token | None:
+        """The token of ``key`` from a read that began after this call."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Token | None] = loop.create_future()
+        self._pending.setdefault(key, []).append(future)
+        if not self._running:
+            self._running = True
+            self._task = loop.create_task(self._drain(loop))
+        return await future
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                try:
+                    tokens = await loop.run_in_executor(self._executor, self._read, list(batch))
+                except Exception as exc:  # every waiter gets the error (503 for a DB outage)
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for key, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(tokens.get(key))
+        finally:
+            self._running = False
+
+    def close(self) -> None:
+        """Stop the reading thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 #: Computes an answer in the threadpool: ``(bytes, valid until (None: until a write))``.
 Compute = Callable[[], tuple[bytes, datetime | None]]
 
@@ -231,6 +288,8 @@ class ReadPath:
         self.cache = ReadCache(cache_size)
         self.watcher = Watcher(self._tokens, check_interval, max_waiters)
         self._connection: PoolProxiedConnection | None = None
+        self._batch_connection: Connection | None = None
+        self.batcher = TokenBatcher(self._batched_tokens) if db.backend == "postgresql" else None
 
     # -- the validity check ---------------------------------------------------------------------
 
@@ -265,18 +324,30 @@ class ReadPath:
             raise DBAPIError.instance(sql, params, exc, driver_error) from exc
 
     def _tokens(self, keys: list[WatchKey]) -> dict[WatchKey, Token]:
-        services = [(team, name) for kind, team, name in keys if kind == "service"]
-        models = [(team, name) for kind, team, name in keys if kind == "model"]
         with self.db.engine.connect() as connection:
-            found: dict[WatchKey, Token] = {}
-            for (team, name), token in generations.service_tokens(connection, services).items():
-                found[("service", team, name)] = token
-            for (team, name), token in generations.model_tokens(connection, models).items():
-                found[("model", team, name)] = token
-            return found
+            return _tokens_of(connection, keys)
+
+    def _batched_tokens(self, keys: list[WatchKey]) -> dict[WatchKey, Token]:
+        """``TokenBatcher``'s read, on its own autocommit connection (dropped after an error)."""
+        if self._batch_connection is None:
+            self._batch_connection = self.db.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        try:
+            return _tokens_of(self._batch_connection, keys)
+        except SQLAlchemyError:
+            self._batch_connection.invalidate()
+            self._batch_connection.close()
+            self._batch_connection = None
+            raise
 
     def close(self) -> None:
-        """Return the checking connection to the pool."""
+        """Return the checking connections to the pool; stop the batcher's thread."""
+        if self.batcher is not None:
+            self.batcher.close()
+        if self._batch_connection is not None:
+            self._batch_connection.close()
+            self._batch_connection = None
         if self._connection is not None:
             if self.db.backend == "postgresql":
                 self._connection.driver_connection.autocommit = False  # type: ignore[union-attr]
@@ -289,7 +360,10 @@ class ReadPath:
         """The answer of ``key`` (``(kind, team, name, ...)``) now: cached when its token is
         unchanged, else computed. ``compute`` raises the domain error (``NotFound``...) when the
         resource is missing."""
-        token = self.token(query, team=key[1], name=key[2])
+        if self.batcher is not None:
+            token = await self.batcher.token((key[0], key[1], key[2]))
+        else:
+            token = self.token(query, team=key[1], name=key[2])
         now = time.monotonic()
         cached = self.cache.get(key)
         if token is not None and cached is not None and cached.fresh(token, now):
@@ -328,6 +402,18 @@ class ReadPath:
             if entry.expires is not None:
                 remaining = min(remaining, max(entry.expires - now, 0.001))
             await self.watcher.wait(watch, entry.token, remaining)
+
+
+def _tokens_of(connection: Connection, keys: list[WatchKey]) -> dict[WatchKey, Token]:
+    """Tokens of service and model ``keys`` on ``connection``: one query per kind."""
+    services = [(team, name) for kind, team, name in keys if kind == "service"]
+    models = [(team, name) for kind, team, name in keys if kind == "model"]
+    found: dict[WatchKey, Token] = {}
+    for (team, name), token in generations.service_tokens(connection, services).items():
+        found[("service", team, name)] = token
+    for (team, name), token in generations.model_tokens(connection, models).items():
+        found[("model", team, name)] = token
+    return found
 
 
 def json_bytes(model: Any) -> bytes:

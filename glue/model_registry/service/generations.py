@@ -129,21 +129,20 @@ def model_tokens(
     return {(r[0], r[1]): (r[2], r[3], r[4]) for r in connection.execute(query)}
 
 
-def bump_service(session: Session, service_id: int) -> None:
-    """Raise the service's generation by one, in ``session``'s transaction."""
+def _bump(session: Session, table: type[orm.InferenceService] | type[orm.Model], row: int) -> None:
     session.execute(
-        update(orm.InferenceService)
-        .where(orm.InferenceService.id == service_id)
-        .values(generation=orm.InferenceService.generation + 1)
+        update(table)
+        .where(table.id == row)
+        .values(generation=table.generation + 1)
         .execution_options(synchronize_session=False)
     )
+
+
+def bump_service(session: Session, service_id: int) -> None:
+    """Raise the service's generation by one, in ``session``'s transaction."""
+    _bump(session, orm.InferenceService, service_id)
 
 
 def bump_model(session: Session, model_id: int) -> None:
     """Raise the model's generation by one, in ``session``'s transaction."""
-    session.execute(
-        update(orm.Model)
-        .where(orm.Model.id == model_id)
-        .values(generation=orm.Model.generation + 1)
-        .execution_options(synchronize_session=False)
-    )
+    _bump(session, orm.Model, model_id)

@@ -172,11 +172,15 @@ def test_a_write_that_does_not_change_the_answer_keeps_the_poll_waiting(seeded: 
     assert r.status_code == 304
 
 
-@pytest.fixture
-def two_apps(tmp_path: Path) -> Iterator[tuple[Env, TestClient]]:
-    """An ``Env`` and a second app instance (own cache, own watcher) on the same database."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_apps(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Env, TestClient]]:
+    """An ``Env`` and a second app instance (own cache, own watcher) on the same database:
+    a SQLite file, or PostgreSQL (token reads batched off the event loop)."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
     env = Env(tmp_path)
-    settings = registry_settings(tmp_path).model_copy(update={"long_poll_check_seconds": 0.05})
+    settings = registry_settings(tmp_path, url).model_copy(update={"long_poll_check_seconds": 0.05})
+    env.settings = settings
+    env.client = TestClient(create_app(settings), raise_server_exceptions=False)
     other = TestClient(create_app(settings), raise_server_exceptions=False)
     with env.client, other:
         _seed(env)
