@@ -211,8 +211,8 @@ def readpath_tables(result: dict[str, Any]) -> list[Table]:
         "errors",
         "goal",
         title=(
-            f"agents' read path ({result['workers']} workers each, {result['load_generator']}, "
-            f"{result['seconds_per_row']:g} s per row; goal at {goal['clients']} clients: "
+            f"agents' read path ({result['workers']} workers, {result['load_generator']}, "
+            f"{result['seconds_per_row']:g} s/row; goal at {goal['clients']} clients: "
             f">= {goal['rps_at_least']} req/s, p99 <= {goal['p99_ms_at_most']:g} ms)"
         ),
     )

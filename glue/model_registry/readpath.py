@@ -295,18 +295,16 @@ class ReadPath:
 
     def _checking_connection(self) -> PoolProxiedConnection:
         if self._connection is None:
-            connection = self.db.engine.raw_connection()
-            # Autocommit: each check is one statement and one snapshot, no BEGIN/ROLLBACK
-            # (SQLite connections of ``make_engine`` already leave transactions to the caller).
-            if self.db.backend == "postgresql":
-                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
-            self._connection = connection
+            # SQLite connections of ``make_engine`` are in autocommit (SQLAlchemy issues the
+            # BEGINs): each check is one statement and one snapshot, no BEGIN/ROLLBACK.
+            self._connection = self.db.engine.raw_connection()
         return self._connection
 
     def token(self, query: TokenQuery, *, team: str, name: str) -> Token | None:
         """The token of ``query`` for ``(team, name)``, read on this process's checking
-        connection through the DBAPI cursor (event-loop thread only). After a driver error the
-        connection is dropped (opened again by the next check) and ``DBAPIError`` raised."""
+        connection through the DBAPI cursor (event-loop thread; SQLite, where it is a local
+        read). After a driver error the connection is dropped (opened again by the next check)
+        and ``DBAPIError`` raised."""
         sql, positional = query.sql(self.db.engine.dialect)
         params: dict[str, str] = {"team": team, "name": name}
         driver_error = self.db.engine.dialect.loaded_dbapi.Error
@@ -349,8 +347,6 @@ class ReadPath:
             self._batch_connection.close()
             self._batch_connection = None
         if self._connection is not None:
-            if self.db.backend == "postgresql":
-                self._connection.driver_connection.autocommit = False  # type: ignore[union-attr]
             self._connection.close()
             self._connection = None
 
