@@ -75,7 +75,7 @@ class TokenQuery:
     into the token. ``sql(dialect)`` is its text for a DBAPI cursor (compiled once per dialect),
     for callers that skip SQLAlchemy's execution layer on the hot path."""
 
-    statement: Select[Any]
+    statement: Select[*tuple[Any, ...]]
     fold: Callable[[Iterable[Any]], Token | None]
 
     def __call__(self, connection: Connection, *, team: str, name: str) -> Token | None:
