@@ -423,6 +423,7 @@ def run_readpath_benchmark(
     A backend that cannot run here (PostgreSQL not installed) is listed in ``skipped``.
     Raises ``infra.gobuild.BuildError`` when bombardier cannot be built.
     """
+    load_at_start = [round(v, 2) for v in os.getloadavg()]
     workdir = workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     artifacts_root = workdir / "artifacts"
@@ -484,6 +485,8 @@ def run_readpath_benchmark(
             "polling agent sends); MLflow's alias GET has no conditional form.",
             "Alias move: 8 real serving agents against stub Tritons (8 real tritonservers would "
             "swamp the 2 cores); time from the PUT to the last agent's load_started log line.",
-            f"Machine load at start: {[round(v, 2) for v in os.getloadavg()]}.",
+            f"Load average (1/5/15 min) at start {load_at_start}, at end "
+            f"{[round(v, 2) for v in os.getloadavg()]}: other work on the 2 cores moves the "
+            "figures at 32 clients most.",
         ],
     }
