@@ -1,7 +1,7 @@
 """``python -m benchmarks.run``: run the benchmarks, print the tables, write the results.
 
-Options: ``--only swap|registry|stacks|cluster|engine|lifecycle`` (one benchmark), ``--quick``
-(shorter: fewer registrations, shorter load windows, 1/5/20/50 team stacks instead of
+Options: ``--only swap|registry|readpath|stacks|cluster|engine|lifecycle`` (one benchmark),
+``--quick`` (shorter: fewer registrations, shorter load windows, 1/5/20/50 team stacks instead of
 1/10/100/500, 100 KWOK GPU nodes and 1,000 pods instead of 1,000 and 10,000, 20 training jobs
 and 3 promotions instead of 100 and 8; the engine benchmark runs the same steps),
 ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
@@ -30,6 +30,7 @@ from rich.table import Table
 from benchmarks.cluster import SCALE_ROWS, run_cluster_benchmark
 from benchmarks.engine import PLATFORM, STEPS, TEAM, run_engine_benchmark
 from benchmarks.lifecycle import run_lifecycle_benchmark
+from benchmarks.readpath import run_readpath_benchmark
 from benchmarks.registry import CLIENTS, run_registry_benchmark
 from benchmarks.stacks import (
     BUDGET,
@@ -53,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument(
         "--only",
-        choices=("swap", "registry", "stacks", "cluster", "engine", "lifecycle"),
+        choices=("swap", "registry", "readpath", "stacks", "cluster", "engine", "lifecycle"),
         help="run one benchmark",
     )
     parser.add_argument("--quick", action="store_true", help="a shorter run (smoke test)")
@@ -204,6 +205,72 @@ def registry_table(result: dict[str, Any]) -> Table:
             f"{_cell(cpu.get('server'), 2)} / {_cell(cpu.get('client'), 2)}",
         )
     return table
+
+
+def readpath_tables(result: dict[str, Any]) -> list[Table]:
+    """The agents' read path: one row per (backend, clients, route, server), MLflow's alias GET
+    beside ours; then the alias move -> all agents loading row."""
+    goal = result["goal"]
+    table = Table(
+        "backend",
+        "clients",
+        "route",
+        "server",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "goal",
+        title=(
+            f"agents' read path ({result['workers']} workers, {result['load_generator']}, "
+            f"{result['seconds_per_row']:g} s/row; goal at {goal['clients']} clients: "
+            f">= {goal['rps_at_least']} req/s, p99 <= {goal['p99_ms_at_most']:g} ms)"
+        ),
+    )
+    previous = None
+    for row in result["rows"]:
+        key = (row["backend"], row["clients"])
+        if previous is not None and key != previous:
+            table.add_section()
+        previous = key
+        met = ""
+        if row["server"] == "ours" and row["clients"] == goal["clients"]:
+            ok = row["rps"] >= goal["rps_at_least"] and row["p99_ms"] <= goal["p99_ms_at_most"]
+            met = "met" if ok else "missed"
+        table.add_row(
+            row["backend"],
+            str(row["clients"]),
+            row["route"],
+            row["server"],
+            _cell(row["rps"]),
+            _cell(row["p50_ms"], 2),
+            _cell(row["p99_ms"], 2),
+            str(row["failed"]),
+            met,
+        )
+    tables = [table]
+    move = result.get("alias_move")
+    if move:
+        moves = Table(
+            "agents",
+            "moves",
+            "poll interval s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            title="alias move -> every agent started the load (long-poll)",
+        )
+        figures = move["all_agents_started_ms"]
+        moves.add_row(
+            str(move["agents"]),
+            str(move["moves"]),
+            _cell(move["poll_interval_s"]),
+            _cell(figures["p50"]),
+            _cell(figures["p99"]),
+            _cell(figures["max"]),
+        )
+        tables.append(moves)
+    return tables
 
 
 def cluster_tables(result: dict[str, Any]) -> list[Table]:
@@ -606,6 +673,34 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(registry_table(results["registry"]))
                 for skip in results["registry"]["skipped"]:
                     console.print(f"[yellow]skipped {skip['backend']}: {skip['reason']}[/yellow]")
+        if args.only in (None, "readpath"):
+            console.print("read path benchmark:")
+
+            def readpath_progress(row: dict[str, Any]) -> None:
+                console.print(
+                    f"  {row['backend']:<10} {row['clients']:>2} clients  {row['route']:<12} "
+                    f"{row['server']:<7} {_cell(row['rps']):>8} req/s  "
+                    f"p99 {_cell(row['p99_ms'], 2):>8} ms  errors {row['failed']}",
+                    highlight=False,
+                )
+
+            results["readpath"], broke = _attempt(
+                console,
+                lambda: run_readpath_benchmark(
+                    workdir=work / "readpath",
+                    seconds=2.0 if args.quick else 5.0,
+                    moves=3 if args.quick else 10,
+                    on_row=readpath_progress,
+                ),
+            )
+            failed = failed or broke
+            if "rows" in results["readpath"]:
+                for table in readpath_tables(results["readpath"]):
+                    console.print(table)
+                for skip in results["readpath"]["skipped"]:
+                    console.print(f"[yellow]skipped {skip['backend']}: {skip['reason']}[/yellow]")
+            else:
+                console.print(f"[yellow]readpath benchmark: {results['readpath']}[/yellow]")
         if args.only in (None, "stacks"):
 
             def stacks_progress(row: dict[str, Any]) -> None:

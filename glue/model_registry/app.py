@@ -36,6 +36,7 @@ from glue.model_registry.auth.policy import Policy
 from glue.model_registry.db import Database
 from glue.model_registry.errors import RegistryProblem
 from glue.model_registry.metrics import Metrics
+from glue.model_registry.readpath import ReadPath
 from glue.model_registry.settings import RegistrySettings
 
 log = structlog.get_logger("kubeai.registry")
@@ -51,6 +52,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         "registry started", backend=db.backend, authentication=not app.state.authenticator.open
     )
     yield
+    await app.state.readpath.watcher.close()
+    app.state.readpath.close()
     app.state.authenticator.close()
     db.dispose()
 
@@ -76,12 +79,18 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.authenticator = Authenticator(settings.auth)
     app.state.policy = Policy(settings.auth)
+    app.state.readpath = ReadPath(
+        app.state.db,
+        cache_size=settings.read_cache_size,
+        check_interval=settings.long_poll_check_seconds,
+        max_waiters=settings.long_poll_max_waiters,
+    )
 
-    # The last added is the outermost: observe > ErrorsAsProblems > BodyLimit > DocumentedMethods.
+    # The last added is the outermost: Observe > ErrorsAsProblems > BodyLimit > DocumentedMethods.
     app.add_middleware(middleware.DocumentedMethods)
     app.add_middleware(middleware.BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(middleware.ErrorsAsProblems)
-    app.middleware("http")(middleware.observe)
+    app.add_middleware(middleware.Observe)
 
     app.exception_handler(RegistryProblem)(problems.domain_problem)
     app.exception_handler(RequestValidationError)(problems.invalid_request)

@@ -134,6 +134,9 @@ class RegistryClient:
         verify: bool | str = True,
     ) -> None:
         self.team = team
+        self._timeout = timeout
+        #: ``(service, pod)`` -> (ETag, desired state) of the last answer received.
+        self._desired_seen: dict[tuple[str, str], tuple[str | None, schemas.DesiredState]] = {}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -177,7 +180,11 @@ class RegistryClient:
             raise ValueError("no team: give the client a team (kubeai --team, KUBEAI_TEAM)")
         return _path("teams", chosen, *segments)
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, not_modified: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """Send; ``RegistryUnavailable``/``RegistryError`` as the module says. ``not_modified``:
+        a 304 (answer to a conditional request) is returned, not refused."""
         try:
             response = self._http.request(method, API + path, **kwargs)
         except httpx.HTTPError as exc:
@@ -193,6 +200,8 @@ class RegistryClient:
             except ValueError:
                 problem = {"detail": response.text[:500]}
             raise RegistryError(response.status_code, problem if isinstance(problem, dict) else {})
+        if response.status_code == 304 and not_modified:
+            return response
         if response.status_code >= 300:
             target = response.headers.get("location") or "nowhere"
             detail = f"unexpected redirect to {target}: not an API URL"
@@ -435,10 +444,48 @@ class RegistryClient:
         return self._parse(response, schemas.TrafficRead)
 
     def desired_state(self, service: str, pod: str) -> schemas.DesiredState:
-        """The versions ``pod`` of ``service`` must serve now (aliases resolved, canary applied)."""
-        return self._get(
-            self._team_path("services", service, "desired"), schemas.DesiredState, pod=pod
+        """The versions ``pod`` of ``service`` must serve now (aliases resolved, canary applied).
+
+        Conditional: the request names the ETag of the last answer this client received for
+        the pod (``If-None-Match``), and a 304 returns that answer again (no body sent).
+        """
+        return self._desired(service, pod, wait=0.0)[0]
+
+    def wait_desired_state(
+        self, service: str, pod: str, *, wait: float
+    ) -> tuple[schemas.DesiredState, bool]:
+        """Long-poll: the pod's desired state once it differs from the last answer this client
+        received, or after ``wait`` seconds; returns ``(state, changed)``.
+
+        The registry holds the request until the answer changes (``wait`` and
+        ``If-None-Match``). A registry that does not long-poll (an older one) answers at once:
+        then ``changed`` says whether the body differs, and the call took no time (the caller
+        decides how long to sleep). Without an earlier answer it is a plain read (changed).
+        """
+        return self._desired(service, pod, wait=wait)
+
+    def _desired(self, service: str, pod: str, *, wait: float) -> tuple[schemas.DesiredState, bool]:
+        key = (service, pod)
+        last = self._desired_seen.get(key)
+        params: dict[str, Any] = {"pod": pod}
+        headers = {}
+        if last is not None and last[0]:
+            headers["If-None-Match"] = last[0]
+            if wait > 0:
+                params["wait"] = round(wait, 3)
+        response = self._request(
+            "GET",
+            self._team_path("services", service, "desired"),
+            params=params,
+            headers=headers,
+            timeout=self._timeout + float(params.get("wait", 0)),
+            not_modified=last is not None,
         )
+        if response.status_code == 304 and last is not None:
+            return last[1], False
+        state = self._parse(response, schemas.DesiredState)
+        self._desired_seen[key] = (response.headers.get("etag"), state)
+        return state, last is None or state != last[1]
 
     def report_pod_status(
         self, service: str, pod: str, report: schemas.PodStatusReport

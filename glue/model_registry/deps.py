@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request, Security
+from fastapi import Depends, Header, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from glue.artifacts.store import ArtifactStore
 from glue.model_registry import schemas
@@ -25,6 +26,7 @@ from glue.model_registry.auth.policy import Action, Policy
 from glue.model_registry.auth.principal import Principal, Unauthenticated
 from glue.model_registry.db import Database
 from glue.model_registry.metrics import Metrics
+from glue.model_registry.readpath import ReadPath
 from glue.model_registry.settings import RegistrySettings
 
 
@@ -41,9 +43,17 @@ def reading(request: Request) -> Iterator[Session]:
 
 
 def writing(request: Request) -> Iterator[Session]:
-    """Dependency: a write transaction, committed when the route function has returned."""
+    """Dependency: a write transaction, committed when the route function has returned; then
+    this process's long-polls re-check their answers at once (``ReadPath``)."""
     with database(request).writing() as session:
         yield session
+    read_path(request).watcher.poke()
+
+
+def read_path(request: Request) -> ReadPath:
+    """The app's read path (answer cache, validity check, long-poll watcher)."""
+    found: ReadPath = request.app.state.readpath
+    return found
 
 
 def artifact_store(request: Request) -> ArtifactStore:
@@ -85,7 +95,7 @@ bearer = HTTPBearer(
 )
 
 
-def caller(
+async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Principal:
@@ -93,14 +103,18 @@ def caller(
 
     The raw ``Authorization`` header is given to the app's ``Authenticator`` (so a non-bearer
     scheme gets a message naming it); the principal is kept on ``request.state.principal``
-    for the request log.
+    for the request log. Answered on the event loop when no I/O is needed
+    (``Authenticator.known``), else in the threadpool (an OIDC or TokenReview check).
     """
     del credentials  # declared for the OpenAPI security scheme; the header is read below
     authenticator: Authenticator = request.app.state.authenticator
     headers = request.headers.getlist("authorization")
     if len(headers) > 1 and not authenticator.open:
         raise Unauthenticated("send one Authorization header, not several")
-    principal = authenticator.authenticate(headers[0] if headers else None)
+    header = headers[0] if headers else None
+    principal = authenticator.known(header)
+    if principal is None:
+        principal = await run_in_threadpool(authenticator.authenticate, header)
     request.state.principal = principal
     return principal
 
@@ -117,7 +131,7 @@ TeamPath = Annotated[
 
 
 def _team_allowing(action: Action) -> Any:
-    def dependency(request: Request, team: TeamPath, who: Caller) -> str:
+    async def dependency(request: Request, team: TeamPath, who: Caller) -> str:
         policy(request).require(who, team, action)
         return team
 
@@ -126,6 +140,32 @@ def _team_allowing(action: Action) -> Any:
         f"Dependency: the path's team, after checking the caller may {action} in it."
     )
     return dependency
+
+
+async def wait_param(
+    request: Request,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            description="Long-poll: with If-None-Match naming the current answer, hold the "
+            "request up to this many seconds until the answer changes (then 200), else 304.",
+        ),
+    ] = 0,
+) -> float:
+    """Dependency: the long-poll ``wait`` (seconds), 0..``settings.long_poll_max_seconds``."""
+    maximum = app_settings(request).long_poll_max_seconds
+    if not wait <= maximum:  # also refuses nan and inf
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "wait"),
+                    "msg": f"must be a number of seconds from 0 to {maximum:g}",
+                    "type": "less_than_equal",
+                }
+            ]
+        )
+    return wait
 
 
 def guard(setting: str) -> Any:
@@ -151,3 +191,10 @@ Store = Annotated[ArtifactStore, Depends(artifact_store)]
 AppMetrics = Annotated[Metrics, Depends(app_metrics)]
 Settings = Annotated[RegistrySettings, Depends(app_settings)]
 Limit = Annotated[int, Depends(limit_param)]
+#: The long-poll ``wait`` of the read path (seconds, 0: answer at once).
+Wait = Annotated[float, Depends(wait_param)]
+#: The ``If-None-Match`` request header (ETags of answers the client holds).
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="ETags the client holds: 304 Not Modified when one is current."),
+]

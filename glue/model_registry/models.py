@@ -79,7 +79,9 @@ class Base(DeclarativeBase):
 
 
 class Model(Base):
-    """A registered model. ``latest_version`` is the per-model version counter."""
+    """A registered model. ``latest_version`` is the per-model version counter; ``generation``
+    counts the alias moves (``service.generations``: with ``latest_version`` it tells whether
+    a read of the model's versions or aliases may have changed)."""
 
     __tablename__ = "models"
     __table_args__ = (UniqueConstraint("team", "name", name="uq_models_team_name"),)
@@ -92,6 +94,7 @@ class Model(Base):
     framework: Mapped[str] = mapped_column(String(256), default="")
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     aliases: Mapped[list[Alias]] = relationship(back_populates="model", lazy="selectin")
@@ -195,7 +198,8 @@ class InferenceService(Base):
     """An inference service (its infrastructure is owned by Pulumi, its models by the registry).
 
     ``service_account``: the ServiceAccount its pods (serving agents) run as; when set, only
-    that account may report the service's pods.
+    that account may report the service's pods. ``generation`` is bumped by every write that
+    can change what its pods are told to serve (``service.generations``).
     """
 
     __tablename__ = "inference_services"
@@ -206,6 +210,7 @@ class InferenceService(Base):
     team: Mapped[str] = mapped_column(String(63), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     service_account: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     assignments: Mapped[list[ServiceAssignment]] = relationship(

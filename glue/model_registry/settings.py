@@ -42,6 +42,16 @@ class RegistrySettings(BaseSettings):
             ``body.artifact_uri`` / ``body.uri``), so no team records another team's files.
             Empty (the default): no team scoping (the URI is only checked against
             ``artifacts``). The kubeai-glue chart sets it.
+        read_cache_size: answers of the agents' read path (desired states, versions by alias)
+            each process keeps, computed once per change (``glue.model_registry.readpath``).
+        long_poll_max_seconds: the largest ``wait`` a read-path request may ask for (seconds);
+            a larger one is a 422 naming ``query.wait``.
+        long_poll_check_seconds: while long-polls wait, how often each process re-reads their
+            generation counters (one query for all of them): how soon a write made through
+            another worker or replica wakes them. A write through the same process wakes them
+            at once.
+        long_poll_max_waiters: long-polls one process holds at once; beyond that a request is
+            answered at once, as without ``wait``.
     """
 
     model_config = SettingsConfigDict(
@@ -57,6 +67,10 @@ class RegistrySettings(BaseSettings):
     migrate_on_start: bool = True
     observed_ttl_seconds: float = Field(default=120.0, ge=0, le=86_400)
     artifact_team_prefixes: list[str] = Field(default_factory=list, max_length=16)
+    read_cache_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    long_poll_max_seconds: float = Field(default=60.0, ge=0, le=3600)
+    long_poll_check_seconds: float = Field(default=0.05, ge=0.005, le=10)
+    long_poll_max_waiters: int = Field(default=10_000, ge=0, le=1_000_000)
 
     @field_validator("artifact_team_prefixes")
     @classmethod

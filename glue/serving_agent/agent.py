@@ -7,7 +7,8 @@ repository, garbage collection), the swapper (``swapper.py``: Triton loads and u
 confirmed in the repository index) and the reporter (``reporter.py``: observed state, reports,
 retry and outage delays). Each reconcile:
 
-1. fetches the pod's desired state (one version per model) from the registry;
+1. fetches the pod's desired state (one version per model) from the registry (a conditional
+   GET: the registry answers 304 when it is the one the agent already holds);
 2. for each model whose desired version N is not the one READY in Triton:
    a. installs N unless ``<repo>/<model>/<N>/`` already holds it verified against the manifest:
       first removes every other version of the model that Triton does not serve (so a swap
@@ -36,6 +37,12 @@ retry and outage delays). Each reconcile:
    pod from one that died without saying so. It carries Triton's per-version request counters
    and p99 latency (``traffic.py``, from ``triton_metrics_url``), which the canary gate judges;
    an unreadable metrics endpoint only leaves them out.
+
+Between reconciles (``poll_interval``, the report's heartbeat) the agent long-polls the desired
+state (``long_poll``: ``wait`` with the last ETag, ``await_change``), so an alias move or a new
+canary is reconciled within milliseconds instead of a poll interval later; a registry that does
+not long-poll is asked once per interval. ``load_started`` is logged when a swap of a new version
+begins.
 
 The model-level ``config.pbtxt`` is only rewritten when the config really changes: Triton reloads
 every loaded version of a model whose config file changed.
@@ -98,6 +105,9 @@ from glue.triton.repository import (
 
 #: Seconds a readiness probe's question to tritonserver may take (the chart's probe allows 3).
 PROBE_TIMEOUT = 1.0
+#: Longest ``wait`` of one long-poll (s): within the registry's default bound (60 s) and the
+#: idle timeouts of common proxies; a longer quiet interval takes several long-polls.
+LONG_POLL_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -224,12 +234,14 @@ class ServingAgent:
             self.traffic.close()
 
     def run(self, stop: threading.Event) -> None:
-        """Reconcile until ``stop`` is set: every ``poll_interval`` s, sooner/later on failures.
+        """Reconcile until ``stop`` is set: every ``poll_interval`` s, sooner/later on failures,
+        and (``long_poll``) at once when the desired state changes in between.
 
         Serves ``/metrics``, ``/readyz`` and ``/healthz`` meanwhile when
         ``settings.metrics_port`` > 0. Never raises for registry, storage or Triton failures
         (they are logged, reported and retried). Once ``stop`` is set, the registry is told to
-        forget this pod (``forget_pod``, best effort).
+        forget this pod (``forget_pod``, best effort); a long-poll in flight ends first (at
+        most ``LONG_POLL_SECONDS`` s later).
         """
         if self.settings.metrics_port:
             port = self.endpoint.start(self.settings.metrics_port, self.settings.metrics_address)
@@ -237,16 +249,53 @@ class ServingAgent:
         self._log.info("agent_started", triton=self.triton.url, registry=self.settings.registry_url)
         try:
             while not stop.is_set():
+                healthy = False
                 try:
-                    delay = self.reconcile_once().next_delay
+                    result = self.reconcile_once()
+                    delay = result.next_delay
+                    healthy = result.registry_ok and result.triton_ok
                 except Exception:  # a bug must not kill the sidecar: log, back off, go on
                     self._log.exception("reconcile_crashed")
                     delay = self.reporter.outage()
-                stop.wait(delay)
+                if healthy and self.settings.long_poll:
+                    self.await_change(delay, stop)
+                else:
+                    stop.wait(delay)
             self.forget_pod()
         finally:
             self.endpoint.stop()
             self._log.info("agent_stopped")
+
+    def await_change(self, delay: float, stop: threading.Event) -> bool:
+        """Wait up to ``delay`` s for the pod's desired state to change (True: changed), by
+        long-polls of the registry; returns early when ``stop`` is set between two of them.
+
+        A registry that answers at once without a change (no long-poll support) or fails is
+        not asked again: the rest of ``delay`` is slept (``stop`` ends it), so such a registry
+        is polled once per ``poll_interval`` as before.
+        """
+        deadline = time.monotonic() + delay
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.01:
+                return False
+            started = time.monotonic()
+            try:
+                _, changed = self.registry.wait_desired_state(
+                    self.settings.service, self.settings.pod, wait=min(remaining, LONG_POLL_SECONDS)
+                )
+            except (RegistryUnavailable, RegistryError) as exc:
+                self._log.info("long_poll_failed", error=str(exc))
+                stop.wait(max(deadline - time.monotonic(), 0))
+                return False
+            if changed:
+                self._log.info("desired_changed")
+                return True
+            if time.monotonic() - started < min(remaining, LONG_POLL_SECONDS) / 2:
+                # answered at once without a change: a registry that does not long-poll
+                stop.wait(max(deadline - time.monotonic(), 0))
+                return False
+        return False
 
     def forget_pod(self) -> bool:
         """Tell the registry this pod is gone (its observed state is removed); True if done.
@@ -385,6 +434,7 @@ class ServingAgent:
                 started = time.perf_counter()
                 self.swapper.finish_swap(model, number, served - {number}, config, log)
             else:
+                log.info("load_started", served=sorted(served))
                 config = self.installer.install(
                     desired,
                     log,

@@ -76,7 +76,13 @@ class AgentSettings(BaseSettings):
             (``http://127.0.0.1:8002/metrics``), read on every reconcile for per-version request
             counters and p99 latency sent with the pod report; empty: not read.
         model_repository: Triton's ``--model-repository`` directory, shared with the agent.
-        poll_interval: seconds between reconciles when all is well (0.05..3600).
+        poll_interval: seconds between reconciles when all is well (0.05..3600): the pod
+            reports (its heartbeat) at least this often. With ``long_poll`` a change of the
+            desired state is heard at once in between, and reconciled without waiting.
+        long_poll: between reconciles, hold a request open at the registry (``wait`` up to the
+            rest of ``poll_interval`` with the last ETag) so an alias move or canary reaches the
+            pod within milliseconds. A registry that answers at once (no long-poll support) is
+            then asked once per ``poll_interval``, as without it. False: plain polling.
         backoff_initial / backoff_max: seconds of the first retry delay after a failure and its
             cap; the delay doubles per consecutive failure (0.01..3600, initial <= max).
         ready_timeout: seconds a load may take until every version is READY (0.1..3600).
@@ -119,6 +125,7 @@ class AgentSettings(BaseSettings):
     triton_metrics_url: str = "http://127.0.0.1:8002/metrics"
     model_repository: Path
     poll_interval: float = Field(default=5.0, ge=0.05, le=3600)
+    long_poll: bool = True
     backoff_initial: float = Field(default=1.0, ge=0.01, le=3600)
     backoff_max: float = Field(default=60.0, ge=0.01, le=3600)
     ready_timeout: float = Field(default=120.0, ge=0.1, le=3600)

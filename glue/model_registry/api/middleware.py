@@ -1,23 +1,28 @@
 """Middleware of the registry app: the request body limit, unexpected errors as problem+json,
-and per-request metrics and logs."""
+and per-request metrics and logs (all pure ASGI)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 import structlog
-from fastapi import Request, Response
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from glue.model_registry.api import TEAM_PREFIX
 from glue.model_registry.api.openapi import Resources
 from glue.model_registry.api.problems import problem, unexpected
-from glue.model_registry.deps import app_metrics
+from glue.model_registry.metrics import Metrics
 
 log = structlog.get_logger("kubeai.registry")
 
 #: Routes answered without a log line per request (scraped or probed every few seconds).
 QUIET_ROUTES = ("/metrics", "/healthz")
+#: The serving agents' read path: no log line per successful answer (200 or 304).
+READ_PATH_ROUTES = (
+    f"{TEAM_PREFIX}/services/{{service}}/desired",
+    f"{TEAM_PREFIX}/models/{{model}}/versions/{{version}}",
+)
 
 
 class BodyLimit:
@@ -110,7 +115,7 @@ class ErrorsAsProblems:
 
     Starlette's outermost error middleware answers such an exception with the app's 500 too, but
     then re-raises it, and the server closes the connection without ``Connection: close``. Put
-    this around the other middleware of the app but inside ``observe`` (which then counts the
+    this around the other middleware of the app but inside ``Observe`` (which then counts the
     500). If the response
     had already started, nothing valid can be sent any more: the exception propagates and the
     server drops the connection, as it must.
@@ -153,25 +158,47 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
     return receive
 
 
-async def observe(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """HTTP middleware: request latency by method, route template and status (``app.state.metrics``)
-    and one log line per request (except ``QUIET_ROUTES``)."""
-    metrics = app_metrics(request)
-    start = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    elapsed = time.perf_counter() - start
-    metrics.request_seconds.labels(request.method, path, str(response.status_code)).observe(elapsed)
-    if path not in QUIET_ROUTES:
-        log.info(
-            "request",
-            method=request.method,
-            route=path,
-            status=response.status_code,
-            seconds=round(elapsed, 5),
-            principal=getattr(getattr(request.state, "principal", None), "name", None),
-        )
-    return response
+class Observe:
+    """ASGI middleware: request latency by method, route template and status
+    (``app.state.metrics``) and one log line per request, except ``QUIET_ROUTES`` and the
+    successful answers of ``READ_PATH_ROUTES`` (polled by every serving agent; their metrics
+    still count them).
+
+    Pure ASGI (not Starlette's ``BaseHTTPMiddleware``, whose per-request task and body stream
+    cost more than the read path's whole answer from cache).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            path = getattr(scope.get("route"), "path", "unmatched")
+            metrics: Metrics = scope["app"].state.metrics
+            metrics.request_seconds.labels(scope["method"], path, str(status)).observe(elapsed)
+            quiet = path in QUIET_ROUTES or (path in READ_PATH_ROUTES and status < 400)
+            if not quiet:
+                principal = (scope.get("state") or {}).get("principal")
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    route=path,
+                    status=status,
+                    seconds=round(elapsed, 5),
+                    principal=getattr(principal, "name", None),
+                )

@@ -1,7 +1,8 @@
 """The registry's OpenAPI document as this deployment's settings make the server behave.
 
 FastAPI builds the document from the routes' static types; what a setting decides at run time
-(the largest page, ``max_page_size``) is written in here, so the document never promises what the
+(the largest page, ``max_page_size``; the longest long-poll, ``long_poll_max_seconds``) is written
+in here, so the document never promises what the
 server refuses. ``install`` replaces the app's ``openapi()`` (the document is built once, on the
 first request of ``/openapi.json``).
 """
@@ -17,6 +18,8 @@ from glue.model_registry.settings import RegistrySettings
 
 #: The page-size query parameter of every list operation (``deps.Limit``).
 LIMIT_PARAMETER = "limit"
+#: The long-poll query parameter of the read path (``deps.Wait``).
+WAIT_PARAMETER = "wait"
 
 
 def install(app: FastAPI, settings: RegistrySettings) -> None:
@@ -33,7 +36,8 @@ def install(app: FastAPI, settings: RegistrySettings) -> None:
 
 def apply(document: dict[str, Any], settings: RegistrySettings) -> dict[str, Any]:
     """``document`` (changed in place and returned) with every ``limit`` query parameter's
-    ``maximum`` set to ``settings.max_page_size``; for an open registry (no authenticator,
+    ``maximum`` set to ``settings.max_page_size``, every ``wait`` one's to
+    ``settings.long_poll_max_seconds``; for an open registry (no authenticator,
     loopback only) no security requirement and no 401/403 answers, as none is enforced."""
     open_registry = not settings.auth.enabled
     if open_registry:
@@ -45,6 +49,8 @@ def apply(document: dict[str, Any], settings: RegistrySettings) -> dict[str, Any
                 for status in ("401", "403"):
                     operation.get("responses", {}).pop(status, None)
             for parameter in operation.get("parameters", ()):
+                if parameter.get("in") == "query" and parameter.get("name") == WAIT_PARAMETER:
+                    parameter["schema"]["maximum"] = settings.long_poll_max_seconds
                 if parameter.get("in") == "query" and parameter.get("name") == LIMIT_PARAMETER:
                     parameter["schema"]["maximum"] = settings.max_page_size
                     parameter["description"] = (

@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from glue.model_registry import models as orm
 from glue.model_registry import schemas
@@ -25,16 +26,22 @@ from glue.model_registry.auth.policy import Action
 from glue.model_registry.deps import (
     AppPolicy,
     Caller,
+    IfNoneMatch,
     Limit,
     PromoteTeam,
     Reader,
     ReadTeam,
     Settings,
     TeamPath,
+    Wait,
     Writer,
     WriteTeam,
+    app_settings,
+    database,
+    read_path,
 )
-from glue.model_registry.service import audit, traffic
+from glue.model_registry.readpath import json_bytes
+from glue.model_registry.service import audit, generations, traffic
 from glue.model_registry.service import inference as svc
 from glue.model_registry.service.common import check_body_team, page_of
 from glue.model_registry.service.versions import MAX_VERSION
@@ -219,14 +226,42 @@ def service_traffic(
     return traffic.window(session, team=team, name=service, model=model, window_s=window)
 
 
-@router.get("/services/{service}/desired", response_model=schemas.DesiredState)
-def desired(
-    team: ReadTeam, service: ServiceName, session: Reader, pod: PodQuery, settings: Settings
-) -> Any:
+@router.get(
+    "/services/{service}/desired",
+    response_model=schemas.DesiredState,
+    responses={304: {"description": "Not Modified: the If-None-Match ETag is current"}},
+)
+async def desired(
+    request: Request,
+    team: ReadTeam,
+    service: ServiceName,
+    pod: PodQuery,
+    wait: Wait,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
     """The versions one pod must serve now (aliases resolved; a canary goes to its share of the
-    live pods: those that reported within ``observed_ttl_seconds``, and this one)."""
-    return svc.desired_state(
-        session, team=team, name=service, pod=pod, ttl_seconds=settings.observed_ttl_seconds
+    live pods: those that reported within ``observed_ttl_seconds``, and this one).
+
+    Answers carry a strong ``ETag``; ``If-None-Match`` naming the current one is 304. With
+    ``wait`` (seconds) as well, the request is held until the answer changes (200) or the wait
+    ends (304): an agent hears of an alias move at once (``glue.model_registry.readpath``).
+    """
+    ttl = app_settings(request).observed_ttl_seconds
+    db = database(request)
+
+    def compute() -> tuple[bytes, datetime | None]:
+        with db.reading() as session:
+            state, until = svc.desired_state_until(
+                session, team=team, name=service, pod=pod, ttl_seconds=ttl
+            )
+            return json_bytes(state), until
+
+    return await read_path(request).read(
+        ("service", team, service, pod),
+        generations.service_token,
+        compute,
+        if_none_match=if_none_match,
+        wait=wait,
     )
 
 
@@ -268,7 +303,14 @@ def report_status(
     """
     found = _pod_access(session, who, policy, team=team, service=service, pod=pod, action="report")
     traffic.check(found, body)
-    found = svc.report_pod_status(session, team=team, name=service, pod=pod, body=body)
+    found = svc.report_pod_status(
+        session,
+        team=team,
+        name=service,
+        pod=pod,
+        body=body,
+        ttl_seconds=settings.observed_ttl_seconds,
+    )
     traffic.record(session, service=found, pod=pod, samples=body.traffic)
     return svc.service_read(session, found, ttl_seconds=settings.observed_ttl_seconds)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
@@ -20,14 +20,19 @@ from glue.model_registry.deps import (
     AppPolicy,
     Caller,
     Db,
+    IfNoneMatch,
     Limit,
     Reader,
     ReadTeam,
     Settings,
     Store,
+    Wait,
     WriteTeam,
+    database,
+    read_path,
 )
-from glue.model_registry.service import registration
+from glue.model_registry.readpath import json_bytes
+from glue.model_registry.service import generations, registration
 from glue.model_registry.service import versions as svc
 from glue.model_registry.service.common import page_of
 
@@ -97,9 +102,35 @@ def list_versions(
     return page_of([svc.version_read(v) for v in rows], total, limit=limit, offset=offset)
 
 
-@router.get("/models/{model}/versions/{version}", response_model=schemas.VersionRead)
-def get_version(
-    team: ReadTeam, model: ModelName, version: VersionRef, session: Reader
-) -> schemas.VersionRead:
-    """One version by number, ``latest`` (the newest) or alias name."""
-    return svc.version_read(svc.get_version(session, team=team, model_name=model, ref=version))
+@router.get(
+    "/models/{model}/versions/{version}",
+    response_model=schemas.VersionRead,
+    responses={304: {"description": "Not Modified: the If-None-Match ETag is current"}},
+)
+async def get_version(
+    request: Request,
+    team: ReadTeam,
+    model: ModelName,
+    version: VersionRef,
+    wait: Wait,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """One version by number, ``latest`` (the newest) or alias name.
+
+    Answers carry a strong ``ETag``; ``If-None-Match`` naming the current one is 304, and with
+    ``wait`` the request is held until the answer changes (an alias move) or the wait ends.
+    """
+    db = database(request)
+
+    def compute() -> tuple[bytes, None]:
+        with db.reading() as session:
+            found = svc.get_version(session, team=team, model_name=model, ref=version)
+            return json_bytes(svc.version_read(found)), None
+
+    return await read_path(request).read(
+        ("model", team, model, version),
+        generations.model_token,
+        compute,
+        if_none_match=if_none_match,
+        wait=wait,
+    )

@@ -114,6 +114,27 @@ class Authenticator:
             raise Unauthenticated("the bearer token is not a token (too long or not ASCII)")
         return checked(self._principal(token))
 
+    def known(self, authorization: str | None) -> Principal | None:
+        """``authenticate`` when it needs no I/O: the registry is open, the header is refused as
+        it stands, the token is a static one or a Kubernetes answer is cached (raises as
+        ``authenticate``); None when only ``authenticate`` can tell (an OIDC token, a token
+        Kubernetes must review): call it then, off the event loop."""
+        if self.open:
+            return LOCAL
+        if self.oidc is None and self.kubernetes is None:
+            return self.authenticate(authorization)
+        if not authorization:
+            return self.authenticate(authorization)
+        token = authorization.split(None, 1)[-1].strip()
+        if self.static is not None and self.static.find(token) is not None:
+            return self.authenticate(authorization)
+        if self.kubernetes is not None and self._cache is not None and self.oidc is None:
+            with self._lock:
+                cached = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
+            if cached is not None:
+                return self.authenticate(authorization)
+        return None
+
     def _principal(self, token: str) -> Principal:
         if self.static is not None:
             found = self.static.find(token)

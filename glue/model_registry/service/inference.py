@@ -32,6 +32,7 @@ from glue.model_registry import schemas
 from glue.model_registry.errors import Conflict, Invalid, NotFound
 from glue.model_registry.models import utcnow
 from glue.model_registry.service.common import page
+from glue.model_registry.service.generations import bump_service
 from glue.model_registry.service.models import get_model, model_query
 
 
@@ -182,6 +183,7 @@ def set_assignments(
     session.flush()
     service.assignments.extend(new)
     session.flush()
+    bump_service(session, service.id)
     return service
 
 
@@ -239,6 +241,7 @@ def set_canary(
     row.canary_version, row.canary_share = body.version, body.share
     row.canary_cleared_version = row.canary_cleared_reason = row.canary_cleared_at = None
     session.flush()
+    bump_service(session, service.id)
     return service
 
 
@@ -261,6 +264,8 @@ def clear_canary(
     service = get_service(session, team=team, name=name)
     cleared = _clear(_assignment(service, model), reason)
     session.flush()
+    if cleared is not None:
+        bump_service(session, service.id)
     return service, cleared
 
 
@@ -279,6 +284,9 @@ def clear_stale_canaries(
     )
     cleared = [(row.service, _clear(row, reason)) for row in rows]
     session.flush()
+    for service, number in cleared:
+        if number is not None:
+            bump_service(session, service.id)
     return [(service, number) for service, number in cleared if number is not None]
 
 
@@ -377,8 +385,23 @@ def desired_state(
     only to the pods of its share of the live pods (reports newer than ``ttl_seconds``, 0: all,
     plus ``pod``; see the module's docstring), and never one that is not newer than the resolved
     primary."""
+    return desired_state_until(session, team=team, name=name, pod=pod, ttl_seconds=ttl_seconds)[0]
+
+
+def desired_state_until(
+    session: Session, *, team: str, name: str, pod: str, ttl_seconds: float = 0
+) -> tuple[schemas.DesiredState, datetime | None]:
+    """``desired_state`` and until when it holds without any write: None (until a write) unless
+    a canary is active, then the moment the first live pod's report goes stale (the live set
+    shrinks with time alone), ``ttl_seconds`` after it was reported."""
     service = get_service(session, team=team, name=name)
-    live = LiveState.of(_observed_rows(session, service), stale_before(ttl_seconds))
+    observed = _observed_rows(session, service)
+    cutoff = stale_before(ttl_seconds)
+    live = LiveState.of(observed, cutoff)
+    until = None
+    if ttl_seconds > 0 and any(canary_status(a) == "active" for a in service.assignments):
+        fresh = [row.reported_at for row in observed if not is_stale(row, cutoff)]
+        until = min(fresh) + timedelta(seconds=ttl_seconds) if fresh else None
     wanted: list[schemas.DesiredVersion] = []
     unresolved: list[str] = []
     for assignment in service.assignments:
@@ -407,13 +430,30 @@ def desired_state(
                 manifest=Manifest.model_validate(version.manifest),
             )
         )
-    return schemas.DesiredState(service=name, pod=pod, models=wanted, unresolved=unresolved)
+    state = schemas.DesiredState(service=name, pod=pod, models=wanted, unresolved=unresolved)
+    return state, until
+
+
+def _has_canary(service: orm.InferenceService) -> bool:
+    return any(a.canary_version is not None for a in service.assignments)
 
 
 def report_pod_status(
-    session: Session, *, team: str, name: str, pod: str, body: schemas.PodStatusReport
+    session: Session,
+    *,
+    team: str,
+    name: str,
+    pod: str,
+    body: schemas.PodStatusReport,
+    ttl_seconds: float = 0,
 ) -> orm.InferenceService:
-    """Replace everything recorded for ``pod`` with the report (one transaction)."""
+    """Replace everything recorded for ``pod`` with the report (one transaction).
+
+    While the service has a canary, the canary's pods depend on the live pods and on what they
+    serve: a report that makes the pod live again (none before, or stale: older than
+    ``ttl_seconds``) or changes the versions it reports bumps the service's generation. A
+    steady heartbeat (same versions, fresh) does not.
+    """
     service = get_service(session, team=team, name=name)
     seen: set[tuple[str, int]] = set()
     for index, item in enumerate(body.models):
@@ -424,11 +464,18 @@ def report_pod_status(
                 field=f"body.models[{index}]",
             )
         seen.add(key)
-    rows = session.scalars(
-        select(orm.ObservedModel).where(
-            orm.ObservedModel.service_id == service.id, orm.ObservedModel.pod == pod
+    rows = list(
+        session.scalars(
+            select(orm.ObservedModel).where(
+                orm.ObservedModel.service_id == service.id, orm.ObservedModel.pod == pod
+            )
         )
     )
+    if _has_canary(service):
+        cutoff = stale_before(ttl_seconds)
+        was_live = any(not is_stale(row, cutoff) for row in rows)
+        if not was_live or {(r.model, r.version) for r in rows} != seen:
+            bump_service(session, service.id)
     for row in rows:
         session.delete(row)
     session.flush()
@@ -461,6 +508,8 @@ def forget_pod(session: Session, *, team: str, name: str, pod: str) -> int:
     )
     for row in rows:
         session.delete(row)
+    if rows and _has_canary(service):
+        bump_service(session, service.id)
     return len(rows)
 
 

@@ -333,6 +333,9 @@ def test_bad_layout_is_refused_before_download(env: Env) -> None:
             "UPDATE model_versions SET manifest = ? WHERE artifact_uri = ?",
             (json.dumps(manifest), uri),
         ).rowcount
+        # An edit past the API bumps the model's generation as every API write would, or the
+        # registry's cached answers (glue.model_registry.readpath) would not see it.
+        db.execute("UPDATE models SET generation = generation + 1 WHERE name = ?", (env.model,))
     assert changed == 1
     assert "2/model.py" in env.client.get_version(env.model, v3).manifest.files
     env.assign(v3)

@@ -163,6 +163,11 @@ def test_stale_pods_leave_the_live_set(env: Env) -> None:
             .where(orm.ObservedModel.pod == canary)
             .values(reported_at=utcnow() - timedelta(hours=1))
         )
+        # An hour passing is simulated by rewriting the report; a cached answer learns of real
+        # time passing from its expiry, of this rewrite from the generation a write bumps.
+        session.execute(
+            update(orm.InferenceService).values(generation=orm.InferenceService.generation + 1)
+        )
     assert _assignment(env, "digits")["canary_pods"] == 0  # the empty side is visible
     assert poll(env.client, API, "digits", [stable]) == {stable: {"digits": (2, "canary")}}
     # The stale pod comes back: it asks (it is live again) and the split settles to one each.

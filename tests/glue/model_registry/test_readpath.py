@@ -1,0 +1,254 @@
+"""The agents' read path over HTTP: ETags and 304s, long-polls that wake on writes and time out,
+two app instances on one database, and ``wait`` validation (``glue.model_registry.readpath``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from glue.model_registry.app import create_app
+from glue.model_registry.readpath import etag_matches, etag_of
+from tests.glue.model_registry.conftest import Env
+from tests.support.registry import registry_settings
+
+API = "/api/v1/teams/cv"
+DESIRED = f"{API}/services/svc/desired"
+PRODUCTION = f"{API}/models/digits/versions/production"
+
+
+def _seed(env: Env) -> None:
+    """Model ``digits`` v1..v3, ``production`` -> 1, service ``svc`` following it."""
+    env.create_model()
+    for n in (1, 2, 3):
+        r = env.client.post(
+            f"{API}/models/digits/versions", json=env.version_body("digits", f"u{n}")
+        )
+        assert r.status_code == 201, r.text
+    _move(env.client, 1)
+    r = env.client.post(
+        f"{API}/services",
+        json={"name": "svc", "assignments": [{"model": "digits", "alias": "production"}]},
+    )
+    assert r.status_code == 201, r.text
+
+
+def _move(client: TestClient, version: int) -> None:
+    r = client.put(f"{API}/models/digits/aliases/production", json={"version": version})
+    assert r.status_code == 200, r.text
+
+
+def _desired(client: TestClient, pod: str = "p1", **headers: str) -> tuple[int, str, dict]:
+    r = client.get(DESIRED, params={"pod": pod}, headers=headers)
+    return r.status_code, r.headers.get("etag", ""), (r.json() if r.content else {})
+
+
+@pytest.fixture
+def seeded(env: Env) -> Env:
+    _seed(env)
+    return env
+
+
+def test_etag_of_is_strong_and_matching_follows_rfc_9110() -> None:
+    tag = etag_of(b"{}")
+    assert tag.startswith('"') and tag.endswith('"') and tag == etag_of(b"{}")
+    assert etag_matches(tag, tag)
+    assert etag_matches(f'"other", W/{tag}', tag)
+    assert etag_matches("*", tag)
+    assert not etag_matches('"other"', tag) and not etag_matches(None, tag)
+
+
+def test_desired_answers_carry_an_etag_and_a_matching_one_is_304(seeded: Env) -> None:
+    status, etag, body = _desired(seeded.client)
+    assert status == 200 and etag and body["models"][0]["version"] == 1
+    r = seeded.client.get(DESIRED, params={"pod": "p1"}, headers={"If-None-Match": etag})
+    assert r.status_code == 304 and r.content == b"" and r.headers["etag"] == etag
+    # Another pod's answer names the pod: its own ETag.
+    assert _desired(seeded.client, "p2")[1] != etag
+    _move(seeded.client, 2)
+    status, moved, body = _desired(seeded.client, **{"If-None-Match": etag})
+    assert status == 200 and moved != etag and body["models"][0]["version"] == 2
+
+
+def test_the_304_etag_equals_the_200_one_and_the_body_is_the_api_view(seeded: Env) -> None:
+    first = seeded.client.get(DESIRED, params={"pod": "p1"})
+    again = seeded.client.get(DESIRED, params={"pod": "p1"})
+    assert first.headers["etag"] == again.headers["etag"] and first.content == again.content
+    assert set(first.json()) == {"service", "pod", "models", "unresolved"}
+
+
+def test_alias_resolution_has_etags_too_and_an_alias_move_changes_it(seeded: Env) -> None:
+    r = seeded.client.get(PRODUCTION)
+    assert r.status_code == 200 and r.json()["version"] == 1
+    etag = r.headers["etag"]
+    assert seeded.client.get(PRODUCTION, headers={"If-None-Match": etag}).status_code == 304
+    _move(seeded.client, 3)
+    r = seeded.client.get(PRODUCTION, headers={"If-None-Match": etag})
+    assert r.status_code == 200 and r.json()["version"] == 3 and r.headers["etag"] != etag
+    # A version by number lists the aliases pointing at it: the move changed v1's answer too.
+    assert (
+        "production" not in seeded.client.get(f"{API}/models/digits/versions/1").json()["aliases"]
+    )
+
+
+def test_missing_resources_are_still_404_problems(seeded: Env) -> None:
+    r = seeded.client.get(f"{API}/services/nope/desired", params={"pod": "p1"})
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "path.service"
+    r = seeded.client.get(f"{API}/models/nope/versions/production")
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("wait", ["-1", "abc", "1e9", "nan", "inf"])
+def test_a_bad_wait_is_a_422_naming_the_query_parameter(seeded: Env, wait: str) -> None:
+    for path, params in ((DESIRED, {"pod": "p1", "wait": wait}), (PRODUCTION, {"wait": wait})):
+        r = seeded.client.get(path, params=params)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["query.wait"]
+
+
+def test_a_long_poll_times_out_with_304(seeded: Env) -> None:
+    etag = _desired(seeded.client)[1]
+    started = time.monotonic()
+    r = seeded.client.get(
+        DESIRED, params={"pod": "p1", "wait": 0.3}, headers={"If-None-Match": etag}
+    )
+    assert r.status_code == 304 and r.headers["etag"] == etag
+    assert time.monotonic() - started >= 0.3
+
+
+def test_a_long_poll_without_a_matching_etag_answers_at_once(seeded: Env) -> None:
+    started = time.monotonic()
+    r = seeded.client.get(DESIRED, params={"pod": "p1", "wait": 30})
+    assert r.status_code == 200 and time.monotonic() - started < 10
+
+
+def _move_later(client: TestClient, version: int, delay: float) -> threading.Thread:
+    def move() -> None:
+        time.sleep(delay)
+        _move(client, version)
+
+    thread = threading.Thread(target=move)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("path", [DESIRED, PRODUCTION])
+def test_a_long_poll_wakes_on_an_alias_move(seeded: Env, path: str) -> None:
+    params = {"pod": "p1"} if path == DESIRED else {}
+    etag = seeded.client.get(path, params=params).headers["etag"]
+    mover = _move_later(seeded.client, 2, 0.3)
+    started = time.monotonic()
+    r = seeded.client.get(path, params={**params, "wait": 30}, headers={"If-None-Match": etag})
+    mover.join()
+    assert r.status_code == 200 and r.headers["etag"] != etag
+    body = r.json()
+    assert (body["models"][0]["version"] if path == DESIRED else body["version"]) == 2
+    assert time.monotonic() - started < 10  # woken by the move, not by the 30 s wait
+
+
+def test_a_write_that_does_not_change_the_answer_keeps_the_poll_waiting(seeded: Env) -> None:
+    """Another service's write wakes the check, not this answer: the poll times out with 304."""
+    r = seeded.client.post(f"{API}/services", json={"name": "other", "assignments": []})
+    assert r.status_code == 201
+    etag = _desired(seeded.client)[1]
+
+    def write() -> None:
+        time.sleep(0.2)
+        seeded.client.put(
+            f"{API}/services/other/assignments",
+            json={"assignments": [{"model": "digits", "version": 3}]},
+        )
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    r = seeded.client.get(
+        DESIRED, params={"pod": "p1", "wait": 1.0}, headers={"If-None-Match": etag}
+    )
+    writer.join()
+    assert r.status_code == 304
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_apps(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Env, TestClient]]:
+    """An ``Env`` and a second app instance (own cache, own watcher) on the same database:
+    a SQLite file, or PostgreSQL (token reads batched off the event loop)."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    env = Env(tmp_path)
+    settings = registry_settings(tmp_path, url).model_copy(update={"long_poll_check_seconds": 0.05})
+    env.settings = settings
+    env.client = TestClient(create_app(settings), raise_server_exceptions=False)
+    other = TestClient(create_app(settings), raise_server_exceptions=False)
+    with env.client, other:
+        _seed(env)
+        yield env, other
+
+
+def test_two_instances_on_one_database_never_serve_a_stale_answer(
+    two_apps: tuple[Env, TestClient],
+) -> None:
+    env, other = two_apps
+    status, etag, body = _desired(other)  # cached in the second instance
+    assert status == 200 and body["models"][0]["version"] == 1
+    assert _desired(env.client)[1] == etag  # same answer, same ETag, in either instance
+    _move(env.client, 2)  # written through the first
+    status, moved, body = _desired(other, **{"If-None-Match": etag})
+    assert status == 200 and body["models"][0]["version"] == 2 and moved != etag
+    assert other.get(PRODUCTION).json()["version"] == 2
+
+
+def test_a_long_poll_in_one_instance_wakes_on_a_write_through_another(
+    two_apps: tuple[Env, TestClient],
+) -> None:
+    env, other = two_apps
+    etag = _desired(other)[1]
+    mover = _move_later(env.client, 3, 0.3)
+    started = time.monotonic()
+    r = other.get(DESIRED, params={"pod": "p1", "wait": 30}, headers={"If-None-Match": etag})
+    mover.join()
+    assert r.status_code == 200 and r.json()["models"][0]["version"] == 3
+    assert time.monotonic() - started < 10
+
+
+def test_waiters_beyond_the_bound_are_answered_at_once(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    settings = registry_settings(tmp_path).model_copy(update={"long_poll_max_waiters": 0})
+    env.client = TestClient(create_app(settings), raise_server_exceptions=False)
+    with env.client:
+        _seed(env)
+        etag = _desired(env.client)[1]
+        started = time.monotonic()
+        r = env.client.get(
+            DESIRED, params={"pod": "p1", "wait": 30}, headers={"If-None-Match": etag}
+        )
+        assert r.status_code == 304 and time.monotonic() - started < 10
+
+
+def test_a_canary_answer_expires_when_a_live_pod_goes_stale(tmp_path: Path) -> None:
+    """Without any write, the live set shrinks with time: the cached answer is not reused past
+    the moment the first live pod's report goes stale."""
+    env = Env(tmp_path)
+    settings = registry_settings(tmp_path).model_copy(update={"observed_ttl_seconds": 1.0})
+    env.client = TestClient(create_app(settings), raise_server_exceptions=False)
+    with env.client:
+        _seed(env)
+        r = env.client.put(f"{API}/services/svc/canaries/digits", json={"version": 3, "share": 0.5})
+        assert r.status_code == 200, r.text
+        pods = ["p1", "p2"]
+        roles: dict[str, str] = {}
+        for pod in pods:
+            (model,) = _desired(env.client, pod)[2]["models"]
+            roles[pod] = model["role"]
+            report = {
+                "models": [{"model": "digits", "version": model["version"], "state": "READY"}]
+            }
+            put = env.client.put(f"{API}/services/svc/pods/{pod}/status", json=report)
+            assert put.status_code == 200, put.text
+        primary = next(
+            p for p in pods if _desired(env.client, p)[2]["models"][0]["role"] == "primary"
+        )
+        time.sleep(1.2)  # both reports are stale now: the asking pod is the only live one
+        assert _desired(env.client, primary)[2]["models"][0]["role"] == "canary"

@@ -1,0 +1,73 @@
+"""The agent's long-poll between reconciles: a change of the desired state is reconciled at once
+(not a poll interval later), and a registry that does not long-poll is asked once per interval."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from glue.model_registry.client import RegistryUnavailable
+from tests.glue.serving_agent.support import PATIENCE, POD, SERVICE, Env, desired, served
+
+
+def test_an_assignment_change_is_reconciled_long_before_the_poll_interval(env: Env) -> None:
+    one = env.publish(1.0)
+    two = env.publish(2.0)
+    env.assign(one)
+    agent = env.agent(poll_interval=300.0)  # a plain poll would wait 5 minutes
+    stop = threading.Event()
+    runner = threading.Thread(target=agent.run, args=(stop,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + PATIENCE
+        while served(env) != {one} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert served(env) == {one}
+        moved = time.monotonic()
+        env.assign(two)
+        while served(env) != {two} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert served(env) == {two}
+        assert time.monotonic() - moved < PATIENCE
+    finally:
+        stop.set()
+        env.assign(None)  # wakes the long-poll so the stop is seen at once
+        runner.join(PATIENCE)
+    assert not runner.is_alive()
+
+
+def test_a_registry_that_answers_at_once_is_asked_once_per_interval(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = env.agent(poll_interval=0.5)
+    calls: list[float] = []
+
+    def at_once(service: str, pod: str, *, wait: float) -> tuple[object, bool]:
+        assert (service, pod) == (SERVICE, POD) and wait > 0
+        calls.append(wait)
+        return desired(), False  # an older registry: 200 at once, nothing changed
+
+    monkeypatch.setattr(agent.registry, "wait_desired_state", at_once)
+    started = time.monotonic()
+    assert agent.await_change(0.5, threading.Event()) is False
+    assert time.monotonic() - started >= 0.45 and len(calls) == 1
+
+
+def test_a_failing_long_poll_sleeps_the_interval_and_a_stop_ends_it(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = env.agent()
+
+    def down(service: str, pod: str, *, wait: float) -> tuple[object, bool]:
+        raise RegistryUnavailable("registry down")
+
+    monkeypatch.setattr(agent.registry, "wait_desired_state", down)
+    started = time.monotonic()
+    assert agent.await_change(0.3, threading.Event()) is False
+    assert time.monotonic() - started >= 0.25
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    assert agent.await_change(30.0, stop) is False and time.monotonic() - started < 5
