@@ -726,34 +726,40 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 #: Where our server's CPU goes, in percent of ``py-spy record --gil`` samples (the thread holding
-#: the GIL) of ``python -m glue.model_registry`` (1 worker, 32 clients, this benchmark, 4,000
-#: registrations) on the 2-core development machine, 2026-11-30, with the changes of issue 12.
+#: the GIL) of ``python -m glue.model_registry`` (1 worker, 32 clients, this benchmark, 5,000
+#: registrations) on the 2-core development machine, 2026-11-30, after the registration route
+#: was trimmed (app-state dependencies on the event loop or read from the request, the answer
+#: serialised in the endpoint's one threadpool call, FastAPI's OpenTelemetry bridge off).
+#: uvicorn/uvloop's C code has no Python frame: its socket reads and writes show under the
+#: coroutine frame awaiting them (``Request.body``, ``RequestResponseCycle.send``).
 PROFILE_SHARES = {
     "sqlite": {
-        "web stack: ASGI middleware (BaseHTTPMiddleware request log/metrics, body limit, errors)"
-        " and the event loop's await path": 39.8,
-        "web stack: dependency resolution (each sync dependency a threadpool round trip)": 23.3,
-        "web stack: uvicorn HTTP parsing and the asyncio loop": 9.4,
-        "web stack: response serialisation": 6.0,
-        "web stack: threadpool hop of the endpoint (anyio)": 4.7,
-        "web stack: request body validation (pydantic via FastAPI)": 4.3,
-        "logging (structlog)": 3.2,
-        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 7.0,
-        "registration: artifact check (config.pbtxt read + parse, sha256)": 1.3,
-        "registration: the rest": 0.8,
+        "web stack: uvicorn/uvloop socket reads and writes": 25.2,
+        "web stack: FastAPI/Starlette routing and middleware (await path)": 12.3,
+        "web stack: uvicorn HTTP parsing and the asyncio loop": 10.4,
+        "web stack: dependency resolution (auth, team check, path params)": 9.9,
+        "web stack: threadpool hop of the endpoint (anyio)": 7.9,
+        "web stack: request body validation (pydantic via FastAPI)": 6.5,
+        "web stack: response serialisation and the endpoint's own code": 4.8,
+        "web stack: our ASGI middleware, metrics, response send path": 4.0,
+        "logging (structlog)": 3.0,
+        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 9.9,
+        "registration: artifact check (config.pbtxt read + parse, sha256)": 4.0,
+        "registration: the rest": 1.9,
     },
     "postgresql": {
-        "web stack: ASGI middleware (BaseHTTPMiddleware request log/metrics, body limit, errors)"
-        " and the event loop's await path": 46.9,
-        "web stack: dependency resolution (each sync dependency a threadpool round trip)": 19.3,
-        "web stack: uvicorn HTTP parsing and the asyncio loop": 7.9,
-        "web stack: threadpool hop of the endpoint (anyio)": 5.6,
-        "web stack: response serialisation": 5.2,
-        "web stack: request body validation (pydantic via FastAPI)": 1.9,
-        "logging (structlog)": 2.7,
-        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 7.2,
-        "registration: artifact check (config.pbtxt read + parse, sha256)": 1.6,
-        "registration: the rest": 1.6,
+        "web stack: uvicorn/uvloop socket reads and writes": 19.0,
+        "web stack: FastAPI/Starlette routing and middleware (await path)": 18.1,
+        "web stack: uvicorn HTTP parsing and the asyncio loop": 7.3,
+        "web stack: dependency resolution (auth, team check, path params)": 10.6,
+        "web stack: threadpool hop of the endpoint (anyio)": 7.7,
+        "web stack: request body validation (pydantic via FastAPI)": 9.5,
+        "web stack: response serialisation and the endpoint's own code": 0.8,
+        "web stack: our ASGI middleware, metrics, response send path": 3.6,
+        "logging (structlog)": 1.8,
+        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 17.0,
+        "registration: artifact check (config.pbtxt read + parse, sha256)": 2.6,
+        "registration: the rest": 2.0,
     },
 }
 
@@ -783,12 +789,13 @@ def profile_summary(
         ],
         "gil_profile_shares_percent": PROFILE_SHARES,
         "bound": (
-            "Server CPU in the web stack. A registration costs our server about 3-4 ms of CPU "
-            "(cpu_ms_per_registration), about 90% of it in uvicorn/Starlette/FastAPI and "
-            "logging: BaseHTTPMiddleware, sync dependencies each hopping to the threadpool, "
-            "validation, serialisation; the registration service itself (one SELECT, then the "
+            "Server CPU in the web stack. A registration costs our server about 2.3-2.7 ms of "
+            "CPU (cpu_ms_per_registration; 3-4 ms before the route was trimmed), about 80% of "
+            "it in uvicorn/Starlette/FastAPI and logging: socket I/O, the middleware's await "
+            "path, dependency resolution (auth, team check), the endpoint's one threadpool "
+            "hop, body validation; the registration service itself (one SELECT, then the "
             "write: one statement or one group-committed transaction, and the config.pbtxt "
-            "check) is about 9-10%. The version-number lock no longer bounds "
+            "check) is about 16-22%. The version-number lock no longer bounds "
             "it: concurrent registrations of a process share one transaction and one counter "
             "bump (before: one row-lock hand-off per registration between up to 32 "
             "PostgreSQL backends, and SQLite's busy-handler sleeps). On 2 shared cores that "

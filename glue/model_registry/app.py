@@ -7,8 +7,10 @@ Run it with ``python -m glue.model_registry`` (uvicorn) or build it in tests wit
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -42,6 +44,16 @@ from glue.model_registry.settings import RegistrySettings
 log = structlog.get_logger("kubeai.registry")
 
 
+def _without_opentelemetry() -> dict[str, Any]:
+    """``FastAPI(...)`` arguments turning its native OpenTelemetry bridge off, where it has one
+    (newer FastAPI releases): it asks OpenTelemetry's global providers on every request whether
+    someone configured them, about 5% of a registration's server CPU. The registry's telemetry
+    is its Prometheus metrics and structlog lines."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Migrate the schema at start when ``settings.migrate_on_start``; close the pool at the end."""
@@ -70,6 +82,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        **_without_opentelemetry(),
     )
     app.state.settings = settings
     app.state.db = Database(settings.database_url)

@@ -10,8 +10,8 @@ been built, but before the response is sent, so a failed commit is answered as a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +28,21 @@ from glue.model_registry.db import Database
 from glue.model_registry.metrics import Metrics
 from glue.model_registry.readpath import ReadPath
 from glue.model_registry.settings import RegistrySettings
+
+T = TypeVar("T")
+
+
+def on_loop(accessor: Callable[[Request], T]) -> Callable[[Request], Awaitable[T]]:
+    """``accessor`` as an ``async`` dependency: FastAPI runs a plain ``def`` dependency in the
+    threadpool (a thread hand-off and back per dependency and request), an ``async`` one on the
+    event loop. Only for accessors that do no blocking I/O (they read ``app.state``)."""
+
+    async def dependency(request: Request) -> T:
+        return accessor(request)
+
+    dependency.__name__ = accessor.__name__
+    dependency.__doc__ = accessor.__doc__
+    return dependency
 
 
 def database(request: Request) -> Database:
@@ -74,7 +89,7 @@ def app_settings(request: Request) -> RegistrySettings:
     return settings
 
 
-def limit_param(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
+async def limit_param(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
     """Dependency: the page size, 1..``settings.max_page_size``."""
     maximum = app_settings(request).max_page_size
     if limit > maximum:
@@ -179,17 +194,17 @@ def guard(setting: str) -> Any:
 
 
 Caller = Annotated[Principal, Depends(caller)]
-AppPolicy = Annotated[Policy, Depends(policy)]
+AppPolicy = Annotated[Policy, Depends(on_loop(policy))]
 #: The path's ``team``, once the caller may read / write / promote in it (else 401 or 403).
 ReadTeam = Annotated[str, Depends(_team_allowing("read"))]
 WriteTeam = Annotated[str, Depends(_team_allowing("write"))]
 PromoteTeam = Annotated[str, Depends(_team_allowing("promote"))]
-Db = Annotated[Database, Depends(database)]
+Db = Annotated[Database, Depends(on_loop(database))]
 Reader = Annotated[Session, Depends(reading, scope="function")]
 Writer = Annotated[Session, Depends(writing, scope="function")]
-Store = Annotated[ArtifactStore, Depends(artifact_store)]
-AppMetrics = Annotated[Metrics, Depends(app_metrics)]
-Settings = Annotated[RegistrySettings, Depends(app_settings)]
+Store = Annotated[ArtifactStore, Depends(on_loop(artifact_store))]
+AppMetrics = Annotated[Metrics, Depends(on_loop(app_metrics))]
+Settings = Annotated[RegistrySettings, Depends(on_loop(app_settings))]
 Limit = Annotated[int, Depends(limit_param)]
 #: The long-poll ``wait`` of the read path (seconds, 0: answer at once).
 Wait = Annotated[float, Depends(wait_param)]

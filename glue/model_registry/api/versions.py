@@ -16,19 +16,18 @@ from glue.model_registry.api.params import (
     VersionRef,
 )
 from glue.model_registry.deps import (
-    AppMetrics,
-    AppPolicy,
     Caller,
-    Db,
     IfNoneMatch,
     Limit,
     Reader,
     ReadTeam,
-    Settings,
-    Store,
     Wait,
     WriteTeam,
+    app_metrics,
+    app_settings,
+    artifact_store,
     database,
+    policy,
     read_path,
 )
 from glue.model_registry.readpath import json_bytes
@@ -46,37 +45,39 @@ router = APIRouter(prefix=TEAM_PREFIX, tags=["versions"])
     responses={200: {"model": schemas.VersionRead, "description": "already registered"}},
 )
 def register_version(
+    request: Request,
     team: WriteTeam,
     model: ModelName,
     body: schemas.VersionCreate,
-    response: Response,
     who: Caller,
-    policy: AppPolicy,
-    db: Db,
-    store: Store,
-    settings: Settings,
-    metrics: AppMetrics,
-) -> schemas.VersionRead:
+) -> Response:
     """Register a version; the same ``source.uid`` returns the existing one (200).
 
     A ServiceAccount (a training job, the lifecycle controller) may only register versions
     produced by a job in the team's namespace (403 naming ``body.source.namespace``).
+
+    The answer is the ``VersionRead`` serialised here (``json_bytes``), in this function's one
+    threadpool call: FastAPI would otherwise validate the returned model against
+    ``response_model`` again, in a second threadpool call, before serialising it. The app's
+    policy, database, store, settings and metrics are read from ``request`` (no dependency
+    resolution per request for them).
     """
-    policy.require_source(who, team, body.source.namespace)
+    settings = app_settings(request)
+    policy(request).require_source(who, team, body.source.namespace)
     version, created = registration.register_version(
-        db=db,
-        store=store,
+        db=database(request),
+        store=artifact_store(request),
         team=team,
         model_name=model,
         body=body,
         principal=who,
         verify_config=settings.verify_config,
-        on_outcome=metrics.count_registration,
+        on_outcome=app_metrics(request).count_registration,
         artifact_prefixes=settings.team_prefixes(team),
     )
-    if not created:
-        response.status_code = 200
-    return version
+    return Response(
+        json_bytes(version), status_code=201 if created else 200, media_type="application/json"
+    )
 
 
 @router.get("/models/{model}/versions", response_model=schemas.Page[schemas.VersionRead])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from glue.model_registry.schemas import VersionRead
 from tests.glue.model_registry.conftest import CONFIG, SIGNATURE, Env
 from tests.glue.model_registry.service.agents import settle
 
@@ -75,6 +76,21 @@ def test_register_version_with_lineage(env: Env) -> None:
     again = env.client.post(f"{API}/models/digits/versions", json=body)
     assert again.status_code == 200 and again.json()["version"] == 1
     assert env.client.get(f"{API}/models/digits").json()["latest_version"] == 1
+
+
+def test_registration_answers_the_version_as_the_read_route_does(env: Env) -> None:
+    """The registration route serialises its answer itself: the same JSON document as
+    ``GET .../versions/1`` (valid ``VersionRead``), ``application/json``, 201 then 200."""
+    env.create_model()
+    body = env.version_body("digits", "uid-1")
+    created = env.client.post(f"{API}/models/digits/versions", json=body)
+    again = env.client.post(f"{API}/models/digits/versions", json=body)
+    read = env.client.get(f"{API}/models/digits/versions/1")
+    assert (created.status_code, again.status_code, read.status_code) == (201, 200, 200)
+    for answer in (created, again):
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json() == read.json()
+    assert VersionRead.model_validate_json(created.content).version == 1
 
 
 def test_unknown_dataset_is_refused(env: Env) -> None:
