@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -506,17 +507,9 @@ def _measure(
                     continue
                 stack.callback(postgres.stop)
                 result["postgresql"] = postgres.version
-
-                def database_url(system: str, server: PostgresServer = postgres) -> str:
-                    return server.create_database(prefix=f"readpath{system}")
-
+                database_url: Callable[[str], str] = partial(_postgres_url, postgres)
             else:
-
-                def database_url(system: str) -> str:
-                    folder = workdir / f"sqlite-{system}" / "db"
-                    folder.mkdir(parents=True, exist_ok=True)
-                    return f"sqlite:///{folder / 'registry.db'}"
-
+                database_url = partial(_sqlite_url, workdir)
             measure_backend(
                 backend,
                 database_url=database_url,
@@ -531,3 +524,15 @@ def _measure(
     result["alias_move"] = measure_moves(
         workdir=workdir / "moves", artifacts_root=artifacts_root, art=art, moves=moves
     )
+
+
+def _postgres_url(server: PostgresServer, system: str) -> str:
+    """A fresh database for ``system``'s server on ``server``."""
+    return server.create_database(prefix=f"readpath{system}")
+
+
+def _sqlite_url(workdir: Path, system: str) -> str:
+    """A SQLite file for ``system``'s server below ``workdir``."""
+    folder = workdir / f"sqlite-{system}" / "db"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'registry.db'}"
