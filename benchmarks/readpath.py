@@ -21,9 +21,12 @@ glue.serving_agent``, default long-poll on, ``poll_interval`` 5 s) serve 8 pods 
 following the alias. Each agent drives a *stub* Triton (a small HTTP server in this process that
 answers the repository API: index, load, unload, readiness) instead of a real tritonserver:
 8 tritonservers with their Python backend stubs would swamp the 2 cores and measure Triton, not
-the read path. The alias is moved ``moves`` times (to a new version each time, once the agents
-serve the previous one); for each move the figure is the time from just before the ``PUT`` to the
-last of the 8 agents' ``load_started`` log lines (their own JSON log timestamps, same clock).
+the read path. The stub speaks HTTP only, so the agents get ``KUBEAI_AGENT_TRITON_GRPC_URL=""``
+(repository control over HTTP; the agent's default is Triton's gRPC port 127.0.0.1:8001, where
+nothing listens here). The alias is moved ``moves`` times (to a new version each time, once the
+agents serve the previous one); for each move the figure is the time from just before the
+``PUT`` to the last of the 8 agents' ``load_started`` log lines (their own JSON log timestamps,
+same clock).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ import numpy as np
 
 from benchmarks import loadgen
 from benchmarks.registry import Artifact, make_registry, prepare_artifacts
+from benchmarks.support import keeping_partial
 from glue.demo.processes import ManagedProcess
 from tests.support.postgres import PostgresNotInstalled, PostgresServer
 
@@ -324,6 +329,8 @@ def _agents(
                     "KUBEAI_AGENT_POD": f"moves-{index}",
                     "KUBEAI_AGENT_TEAM": TEAM,
                     "KUBEAI_AGENT_TRITON_URL": triton.url,
+                    # The stub speaks HTTP only: repository control over HTTP, not gRPC.
+                    "KUBEAI_AGENT_TRITON_GRPC_URL": "",
                     "KUBEAI_AGENT_TRITON_METRICS_URL": "",
                     "KUBEAI_AGENT_MODEL_REPOSITORY": str(repo),
                     "KUBEAI_AGENT_ARTIFACTS__LOCAL_ROOT": str(artifacts_root),
@@ -337,9 +344,17 @@ def _agents(
 
 
 def measure_moves(
-    *, workdir: Path, artifacts_root: Path, art: dict[str, Artifact], moves: int
+    *,
+    workdir: Path,
+    artifacts_root: Path,
+    art: dict[str, Artifact],
+    moves: int,
+    agents: int = AGENTS,
 ) -> dict[str, Any]:
-    """Alias move -> every one of ``AGENTS`` agents logged ``load_started`` (see the module)."""
+    """Alias move -> every one of ``agents`` agents logged ``load_started`` (see the module).
+
+    Raises ``TimeoutError`` naming the step when the agents do not get there (their logs are
+    below ``workdir / "agents"``)."""
     server = make_registry(
         "kubeai",
         database_url=f"sqlite:///{workdir / 'db' / 'registry.db'}",
@@ -355,10 +370,10 @@ def measure_moves(
         with httpx.Client(base_url=server.url, timeout=60) as http:
             service = {"name": "moves", "assignments": [{"model": MODEL, "alias": "production"}]}
             http.post(f"{API}/services", json=service).raise_for_status()
-            with _agents(server.url, workdir / "agents", artifacts_root, AGENTS) as agents:
-                logs = [log for _, log in agents]
+            with _agents(server.url, workdir / "agents", artifacts_root, agents) as started:
+                logs = [log for _, log in started]
                 _wait(lambda: all(_load_started(log, 1) for log in logs), 120, "agents serve v1")
-                _wait(lambda: _all_ready(http, 1), 60, "agents report v1 READY")
+                _wait(lambda: _all_ready(http, 1, agents), 60, "agents report v1 READY")
                 spans: list[float] = []
                 for version in range(2, moves + 2):
                     moved = time.time()
@@ -372,12 +387,16 @@ def measure_moves(
                     )
                     last = max(_load_started(log, version) or 0.0 for log in logs)
                     spans.append((last - moved) * 1000)
-                    _wait(lambda v=version: _all_ready(http, v), 60, f"agents report v{version}")  # type: ignore[misc]
+                    _wait(
+                        lambda v=version: _all_ready(http, v, agents),  # type: ignore[misc]
+                        60,
+                        f"agents report v{version}",
+                    )
     finally:
         server.stop()
     values = np.array(spans)
     return {
-        "agents": AGENTS,
+        "agents": agents,
         "moves": moves,
         "poll_interval_s": 5.0,
         "all_agents_started_ms": {
@@ -389,12 +408,12 @@ def measure_moves(
     }
 
 
-def _all_ready(http: httpx.Client, version: int) -> bool:
+def _all_ready(http: httpx.Client, version: int, agents: int) -> bool:
     service = http.get(f"{API}/services/moves").json()
     ready = {
         o["pod"] for o in service["observed"] if o["version"] == version and o["state"] == "READY"
     }
-    return len(ready) == AGENTS
+    return len(ready) == agents
 
 
 def _wait(done: Callable[[], bool], timeout: float, what: str) -> None:
@@ -421,41 +440,77 @@ def run_readpath_benchmark(
     """Request-rate rows per backend and route, then the alias-move row; see the module.
 
     A backend that cannot run here (PostgreSQL not installed) is listed in ``skipped``.
-    Raises ``infra.gobuild.BuildError`` when bombardier cannot be built.
+    Raises ``benchmarks.support.BenchmarkFailed`` when a step fails (``infra.gobuild.BuildError``
+    when bombardier cannot be built, a ``TimeoutError`` when the agents do not load, ...): its
+    ``partial`` is this result with every row measured before and without ``alias_move``.
     """
     load_at_start = [round(v, 2) for v in os.getloadavg()]
-    workdir = workdir.resolve()
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    result: dict[str, Any] = {
+        "workers": WORKERS,
+        "seconds_per_row": seconds,
+        "clients": list(clients),
+        "load_generator": f"bombardier {loadgen.BOMBARDIER_VERSION}",
+        "postgresql": None,
+        "goal": {"clients": 32, "rps_at_least": GOAL_RPS, "p99_ms_at_most": GOAL_P99_MS},
+        "rows": rows,
+        "skipped": skipped,
+        "notes": [
+            f"Both servers run {WORKERS} worker processes over the same database server.",
+            "desired 200 sends no validator; desired 304 sends the current ETag (what a "
+            "polling agent sends); MLflow's alias GET has no conditional form.",
+            "Alias move: 8 real serving agents against stub Tritons (8 real tritonservers would "
+            "swamp the 2 cores); time from the PUT to the last agent's load_started log line.",
+        ],
+    }
+    report = on_row or (lambda row: None)
+
+    def record(row: dict[str, Any]) -> None:
+        rows.append(row)
+        report(row)
+
+    with keeping_partial(result):
+        try:
+            _measure(result, workdir.resolve(), seconds, moves, clients, backends, record)
+        finally:
+            result["notes"].append(
+                f"Load average (1/5/15 min) at start {load_at_start}, at end "
+                f"{[round(v, 2) for v in os.getloadavg()]}: other work on the 2 cores moves the "
+                "figures at 32 clients most."
+            )
+    return result
+
+
+def _measure(
+    result: dict[str, Any],
+    workdir: Path,
+    seconds: float,
+    moves: int,
+    clients: tuple[int, ...],
+    backends: tuple[str, ...],
+    record: Callable[[dict[str, Any]], None],
+) -> None:
+    """Fill ``result`` (``record`` each row as measured, then ``alias_move``)."""
     shutil.rmtree(workdir, ignore_errors=True)
     artifacts_root = workdir / "artifacts"
     artifacts_root.mkdir(parents=True)
     art = prepare_artifacts(artifacts_root)
     bombardier = loadgen.binary()
-    rows: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    postgres_version = None
-    report = on_row or (lambda row: None)
     with ExitStack() as stack:
         for backend in backends:
             if backend == "postgresql":
                 try:
                     postgres = PostgresServer().start()
                 except PostgresNotInstalled as exc:
-                    skipped.append({"backend": backend, "reason": str(exc)})
+                    result["skipped"].append({"backend": backend, "reason": str(exc)})
                     continue
                 stack.callback(postgres.stop)
-                postgres_version = postgres.version
-
-                def database_url(system: str, server: PostgresServer = postgres) -> str:
-                    return server.create_database(prefix=f"readpath{system}")
-
+                result["postgresql"] = postgres.version
+                database_url: Callable[[str], str] = partial(_postgres_url, postgres)
             else:
-
-                def database_url(system: str) -> str:
-                    folder = workdir / f"sqlite-{system}" / "db"
-                    folder.mkdir(parents=True, exist_ok=True)
-                    return f"sqlite:///{folder / 'registry.db'}"
-
-            rows += measure_backend(
+                database_url = partial(_sqlite_url, workdir)
+            measure_backend(
                 backend,
                 database_url=database_url,
                 workdir=workdir,
@@ -464,29 +519,20 @@ def run_readpath_benchmark(
                 seconds=seconds,
                 clients=clients,
                 bombardier=bombardier,
-                on_row=report,
+                on_row=record,
             )
-    move = measure_moves(
+    result["alias_move"] = measure_moves(
         workdir=workdir / "moves", artifacts_root=artifacts_root, art=art, moves=moves
     )
-    return {
-        "workers": WORKERS,
-        "seconds_per_row": seconds,
-        "clients": list(clients),
-        "load_generator": f"bombardier {loadgen.BOMBARDIER_VERSION}",
-        "postgresql": postgres_version,
-        "goal": {"clients": 32, "rps_at_least": GOAL_RPS, "p99_ms_at_most": GOAL_P99_MS},
-        "rows": rows,
-        "alias_move": move,
-        "skipped": skipped,
-        "notes": [
-            f"Both servers run {WORKERS} worker processes over the same database server.",
-            "desired 200 sends no validator; desired 304 sends the current ETag (what a "
-            "polling agent sends); MLflow's alias GET has no conditional form.",
-            "Alias move: 8 real serving agents against stub Tritons (8 real tritonservers would "
-            "swamp the 2 cores); time from the PUT to the last agent's load_started log line.",
-            f"Load average (1/5/15 min) at start {load_at_start}, at end "
-            f"{[round(v, 2) for v in os.getloadavg()]}: other work on the 2 cores moves the "
-            "figures at 32 clients most.",
-        ],
-    }
+
+
+def _postgres_url(server: PostgresServer, system: str) -> str:
+    """A fresh database for ``system``'s server on ``server``."""
+    return server.create_database(prefix=f"readpath{system}")
+
+
+def _sqlite_url(workdir: Path, system: str) -> str:
+    """A SQLite file for ``system``'s server below ``workdir``."""
+    folder = workdir / f"sqlite-{system}" / "db"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'registry.db'}"

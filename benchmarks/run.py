@@ -6,8 +6,10 @@ Options: ``--only swap|registry|readpath|stacks|cluster|engine|lifecycle`` (one 
 and 3 promotions instead of 100 and 8; the engine benchmark runs the same steps),
 ``--registrations N``, ``--out DIR`` (default ``.kubeai/bench``).
 Results go to ``<out>/results.json``; work directories and server logs to ``<out>/work/``.
-Every number is measured in this run. Exit status: 0 when every selected benchmark ran (parts
-skipped for a missing tool are listed in the JSON), 1 when one failed, 130 on Ctrl-C.
+Every number is measured in this run; a benchmark that fails part-way keeps what it measured
+beside its ``error`` (``benchmarks.support.keeping_partial``). Exit status: 0 when every selected
+benchmark ran (parts skipped for a missing tool are listed in the JSON), 1 when one failed, 2
+when this venv lacks the benchmarks' dependencies (use ``make bench``), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,25 +26,34 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+from benchmarks.support import OUT_DIR, BenchmarkFailed, BenchmarkSkipped
 
-from benchmarks.cluster import SCALE_ROWS, run_cluster_benchmark
-from benchmarks.engine import PLATFORM, STEPS, TEAM, run_engine_benchmark
-from benchmarks.lifecycle import run_lifecycle_benchmark
-from benchmarks.readpath import run_readpath_benchmark
-from benchmarks.registry import CLIENTS, run_registry_benchmark
-from benchmarks.stacks import (
-    BUDGET,
-    QUICK_BUDGET,
-    QUICK_SIZES,
-    SIZES,
-    platform_program_rows,
-    run_stacks_benchmark,
-    stacks_tables,
-)
-from benchmarks.support import OUT_DIR, BenchmarkSkipped, apply_quiet_env, machine_info
-from benchmarks.swap import run_swap_benchmark
+# The benchmarks' own dependencies (rich, numpy, httpx, MLflow's server...) are installed in
+# .venv-bench by `make bench`; in another venv `--help` still works and a run says where to go.
+try:
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks.cluster import SCALE_ROWS, run_cluster_benchmark
+    from benchmarks.engine import PLATFORM, STEPS, TEAM, run_engine_benchmark
+    from benchmarks.lifecycle import run_lifecycle_benchmark
+    from benchmarks.readpath import run_readpath_benchmark
+    from benchmarks.registry import CLIENTS, run_registry_benchmark
+    from benchmarks.stacks import (
+        BUDGET,
+        QUICK_BUDGET,
+        QUICK_SIZES,
+        SIZES,
+        platform_program_rows,
+        run_stacks_benchmark,
+        stacks_tables,
+    )
+    from benchmarks.support import apply_quiet_env, machine_info
+    from benchmarks.swap import run_swap_benchmark
+except ModuleNotFoundError as exc:
+    _MISSING: ModuleNotFoundError | None = exc
+else:
+    _MISSING = None
 
 
 def _sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -585,20 +596,45 @@ def platform_program_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def _attempt(console: Console, call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-    """``(call(), False)``; ``({"skipped": why}, False)`` when it raises ``BenchmarkSkipped``,
-    ``({"error": ...}, True)`` with the traceback printed when it raises anything else."""
+    """Run one benchmark: ``(call(), False)``; ``({"skipped": why}, False)`` when it raises
+    ``BenchmarkSkipped``; ``({**partial, "error": ...}, True)`` with the traceback printed when
+    it raises anything else, ``partial`` being what it measured before (``BenchmarkFailed``,
+    see ``benchmarks.support.keeping_partial``; nothing for other errors)."""
     try:
         return call(), False
     except BenchmarkSkipped as exc:
         return {"skipped": str(exc)}, False
     except Exception as exc:
         console.print(traceback.format_exc(), markup=False)
-        return {"error": f"{type(exc).__name__}: {exc}"}, True
+        partial: dict[str, Any] = {}
+        error: BaseException = exc
+        if isinstance(exc, BenchmarkFailed):
+            partial = exc.partial
+            error = exc.__cause__ or exc
+        return {**partial, "error": f"{type(error).__name__}: {error}"}, True
+
+
+def _show_error(console: Console, name: str, result: dict[str, Any]) -> None:
+    """One line for a benchmark that failed after its partial tables were printed."""
+    if "error" in result:
+        console.print(
+            f"[red]{name} benchmark failed: {result['error']} "
+            "(the figures above were measured before; kept in results.json)[/red]",
+            highlight=False,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks; returns the exit status."""
     args = parse_args(argv)
+    if _MISSING is not None:
+        missing = str(_MISSING.name).partition(".")[0]
+        print(
+            f"benchmarks.run: module {missing!r} is not installed in this venv ({sys.prefix})"
+            "; run the benchmarks with `make bench` (its own venv, .venv-bench)",
+            file=sys.stderr,
+        )
+        return 2
     apply_quiet_env()
     # Piped output (make bench | tee) would otherwise be cut to 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 132)
@@ -622,24 +658,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in (None, "swap"):
             with console.status("swap benchmark: hot swap vs restart rollout at 4 and 16 clients"):
-                try:
-                    swap = run_swap_benchmark(
+                results["swap"], broke = _attempt(
+                    console,
+                    lambda: run_swap_benchmark(
                         workdir=work / "swap",
                         requests=10_000 if args.quick else 100_000,
                         tail=1.5 if args.quick else 3.0,
                         large_bytes=(256 << 20) if args.quick else (1 << 30),
-                    )
-                    results["swap"] = swap
-                    results["machine"]["versions"]["tritonserver"] = swap["runs"][0]["hot_swap"][
-                        "tritonserver_version"
-                    ]
-                except BenchmarkSkipped as exc:
-                    results["swap"] = {"skipped": str(exc)}
-                except Exception as exc:
-                    failed = True
-                    results["swap"] = {"error": f"{type(exc).__name__}: {exc}"}
-                    console.print(traceback.format_exc(), markup=False)
+                    ),
+                )
+                failed = failed or broke
             if "runs" in results["swap"]:
+                results["machine"]["versions"]["tritonserver"] = results["swap"]["runs"][0][
+                    "hot_swap"
+                ]["tritonserver_version"]
                 console.print(swap_table(results["swap"]))
                 if results["swap"]["large_model"]:
                     console.print(swap_large_table(results["swap"]))
@@ -657,22 +689,23 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
             with status:
-                try:
-                    results["registry"] = run_registry_benchmark(
+                results["registry"], broke = _attempt(
+                    console,
+                    lambda: run_registry_benchmark(
                         workdir=work / "registry",
                         count=count,
                         clients=CLIENTS,
                         budget=60.0 if args.quick else 120.0,
                         on_row=progress,
-                    )
-                except Exception as exc:
-                    failed = True
-                    results["registry"] = {"error": f"{type(exc).__name__}: {exc}"}
-                    console.print(traceback.format_exc(), markup=False)
+                    ),
+                )
+                failed = failed or broke
             if "rows" in results["registry"]:
                 console.print(registry_table(results["registry"]))
                 for skip in results["registry"]["skipped"]:
                     console.print(f"[yellow]skipped {skip['backend']}: {skip['reason']}[/yellow]")
+            else:
+                console.print(f"[yellow]registry benchmark: {results['registry']}[/yellow]")
         if args.only in (None, "readpath"):
             console.print("read path benchmark:")
 
@@ -699,6 +732,7 @@ def main(argv: list[str] | None = None) -> int:
                     console.print(table)
                 for skip in results["readpath"]["skipped"]:
                     console.print(f"[yellow]skipped {skip['backend']}: {skip['reason']}[/yellow]")
+                _show_error(console, "readpath", results["readpath"])
             else:
                 console.print(f"[yellow]readpath benchmark: {results['readpath']}[/yellow]")
         if args.only in (None, "stacks"):

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,34 @@ def apply_quiet_env() -> None:
 
 class BenchmarkSkipped(RuntimeError):  # noqa: N818 - reads as a state in `except` clauses
     """A benchmark (or part of it) cannot run on this machine; the message says why."""
+
+
+class BenchmarkFailed(RuntimeError):  # noqa: N818 - pairs with BenchmarkSkipped
+    """A benchmark failed after measuring part of its result.
+
+    ``partial`` is its result as far as it got (the same keys as a whole result, figures not
+    yet measured absent); the failure itself is ``__cause__``. Raised by ``keeping_partial``;
+    ``benchmarks.run`` records ``partial`` with an ``error`` key beside it.
+    """
+
+    def __init__(self, partial: dict[str, Any]) -> None:
+        super().__init__("benchmark failed after measuring part of its result")
+        self.partial = partial
+
+
+@contextlib.contextmanager
+def keeping_partial(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Yield ``result`` for a benchmark to fill as it measures; when the block raises, raise
+    ``BenchmarkFailed(result)`` from that error so what was measured is kept beside the error.
+
+    ``BenchmarkSkipped``, ``BenchmarkFailed`` and ``KeyboardInterrupt`` pass unchanged.
+    """
+    try:
+        yield result
+    except (BenchmarkSkipped, BenchmarkFailed):
+        raise
+    except Exception as exc:
+        raise BenchmarkFailed(result) from exc
 
 
 # ---------------------------------------------------------------------------------------------

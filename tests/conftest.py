@@ -8,7 +8,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 pytest_plugins = [
     "tests.support.moto",
     "tests.support.triton",
-    "tests.support.postgres",
+    "tests.support.postgres_fixtures",
     "tests.support.registry",
     "tests.support.helm",
 ]

@@ -28,7 +28,12 @@ current stamp already covers (``make test`` installed every extra, then ``make d
 two of them) writes its stamp without installing. Extras are only ever added to a venv, never
 removed.
 
-Exit status: 0 when installed (or already covered), 1 with a message when a step failed.
+A package index that cannot be reached (connection refused, DNS, proxy, TLS: pip's output) stops
+the run with an error naming the index (``PIP_INDEX_URL`` or pip's configuration); pip is no
+fallback then, as it fetches from the same index.
+
+Exit status: 0 when installed (or already covered), 1 with a message when a step failed, 2 for
+bad arguments (``KUBEAI_INSTALLER`` included), before anything is done.
 """
 
 from __future__ import annotations
@@ -54,8 +59,51 @@ INSTALLERS = ("uv", "pip")
 PIP_MIN = "pip>=24"
 
 
+#: pip's index when nothing configures another.
+DEFAULT_INDEX = "https://pypi.org/simple"
+#: Text in pip's output that means the package index could not be reached (not a missing wheel).
+NETWORK_MARKERS = (
+    "Failed to establish a new connection",
+    "connection broken by",
+    "Max retries exceeded",
+    "ConnectTimeoutError",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "No route to host",
+    "ProxyError",
+    "SSLError",
+    "Read timed out",
+    "Could not fetch URL",
+)
+
+
 class InstallError(RuntimeError):
-    """A step failed; the message names the step and the command."""
+    """A step failed; the message names the step and the command. ``output``: what the step
+    printed when it was captured (``_run(..., capture=True)``), else empty."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+def network_problem(output: str) -> str | None:
+    """The first line of pip's ``output`` saying the package index was unreachable (connection
+    refused, DNS, proxy, TLS, timeout), from the first ``NETWORK_MARKERS`` text it holds on, cut
+    to 200 characters; ``None`` when there is none."""
+    for line in output.splitlines():
+        for marker in NETWORK_MARKERS:
+            if marker in line:
+                return line[line.index(marker) :].strip()[:200]
+    return None
+
+
+def package_index(pip_config: dict[str, str]) -> str:
+    """Where pip fetches packages from, for messages: its ``index-url`` (``PIP_INDEX_URL`` or
+    pip's configuration; pip's default when unset) and any ``find-links``."""
+    index = pip_config.get("index-url") or f"{DEFAULT_INDEX} (pip's default)"
+    links = " ".join(pip_config.get("find-links", "").split())
+    return index + (f" (find-links {links})" if links else "")
 
 
 def parse_extras(text: str) -> list[str]:
@@ -231,12 +279,49 @@ class Steps:
         print(f"    done in {time.monotonic() - since:.1f} s", flush=True)
 
 
-def _run(command: Sequence[str], step: str, env: dict[str, str] | None = None) -> None:
+def _run(
+    command: Sequence[str], step: str, env: dict[str, str] | None = None, *, capture: bool = False
+) -> None:
+    """Run ``command`` in the repository root, its output shown; ``capture``: also keep the
+    output (stdout and stderr, line by line, so no progress bars) for the ``InstallError``.
+    Raises ``InstallError`` naming ``step`` when it exits non-zero."""
     shown = [f"{k}={v}" for k, v in (env or {}).items()]
     print("    $ " + " ".join([*shown, *command]), flush=True)
-    code = subprocess.call(list(command), cwd=ROOT, env={**os.environ, **(env or {})})
+    environ = {**os.environ, **(env or {})}
+    output = ""
+    if capture:
+        lines = []
+        with subprocess.Popen(
+            list(command),
+            cwd=ROOT,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                print("    " + line, end="", flush=True)
+                lines.append(line)
+        code = process.returncode
+        output = "".join(lines)
+    else:
+        code = subprocess.call(list(command), cwd=ROOT, env=environ)
     if code != 0:
-        raise InstallError(f"{step} failed (exit {code}): {' '.join(command)}")
+        raise InstallError(f"{step} failed (exit {code}): {' '.join(command)}", output)
+
+
+def _unreachable(exc: InstallError, index: str) -> InstallError | None:
+    """An ``InstallError`` naming the package ``index`` when ``exc``'s output shows it was
+    unreachable (``network_problem``); ``None`` otherwise."""
+    problem = network_problem(exc.output)
+    if problem is None:
+        return None
+    return InstallError(
+        f"{exc} -- the package index {index} is unreachable: {problem} "
+        "(set PIP_INDEX_URL / PIP_FIND_LINKS to a reachable index or wheel folder)"
+    )
 
 
 def install(
@@ -249,7 +334,11 @@ def install(
 ) -> str:
     """Create ``venv`` if needed and install the project with ``extras`` into it; returns the
     installer used (``uv``, or ``pip`` when uv could not be installed or was not asked for).
-    Raises ``InstallError`` naming the failed step."""
+    Raises ``InstallError`` naming the failed step (and the package index when it was
+    unreachable: then there is no fallback to pip, which would fetch from the same index);
+    ``ValueError`` for an ``installer`` not in ``INSTALLERS``, before anything is done."""
+    if installer not in INSTALLERS:
+        raise ValueError(f"installer must be one of {INSTALLERS}, not {installer!r}")
     steps = Steps(3)
     since = steps.begin(f"virtual environment {venv}")
     if (venv / "bin" / "python").exists():
@@ -257,6 +346,8 @@ def install(
     else:
         _run([python, "-m", "venv", str(venv)], "creating the virtual environment")
     steps.end(since)
+    pip_config = _pip_config(venv / "bin" / "python")
+    index = package_index(pip_config)
     if installer == "uv":
         version = installer_version(ROOT / INSTALLER_PIN)
         since = steps.begin(f"installer uv {version} (pinned in {INSTALLER_PIN})")
@@ -268,9 +359,19 @@ def install(
                 _run(
                     [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"uv=={version}"],
                     "installing uv",
+                    capture=True,
                 )
             except InstallError as exc:
-                print(f"    {exc}\n    falling back to pip (slower)", flush=True)
+                # Unreachable index: pip would fail the same way, so no fallback. Otherwise no
+                # uv wheel installs on this platform, and pip does the whole install.
+                unreachable = _unreachable(exc, index)
+                if unreachable is not None:
+                    raise unreachable from exc
+                print(
+                    f"    {exc}\n    no uv wheel installs on this platform: "
+                    "falling back to pip (slower)",
+                    flush=True,
+                )
                 installer = "pip"
         steps.end(since)
     else:
@@ -278,20 +379,26 @@ def install(
         steps.end(since)
     if installer == "pip":
         # The venv's own pip may predate editable installs of a pyproject-only project.
-        _run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", PIP_MIN],
-            "upgrading pip",
-        )
+        try:
+            _run(
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", PIP_MIN],
+                "upgrading pip",
+                capture=True,
+            )
+        except InstallError as exc:
+            unreachable = _unreachable(exc, index)
+            if unreachable is not None:
+                raise unreachable from exc
+            raise
     where = f"{len(extras)} extras: {', '.join(extras)}"
     if requirements:
         where += f"; requirements {', '.join(requirements)}"
     since = steps.begin(f"KubeAI and its dependencies with {installer} ({where})")
-    env = (
-        uv_environment(_pip_config(venv / "bin" / "python"), dict(os.environ))
-        if installer == "uv"
-        else {}
-    )
-    _run(install_command(installer, venv, extras, requirements), f"{installer} install", env)
+    env = uv_environment(pip_config, dict(os.environ)) if installer == "uv" else {}
+    try:
+        _run(install_command(installer, venv, extras, requirements), f"{installer} install", env)
+    except InstallError as exc:
+        raise InstallError(f"{exc} (package index: {index})") from exc
     steps.end(since)
     print(f"==> {venv} ready in {time.monotonic() - steps.started:.1f} s", flush=True)
     return installer
@@ -327,10 +434,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--installer",
         choices=INSTALLERS,
-        default=os.environ.get("KUBEAI_INSTALLER") or "uv",
-        help="uv (default) or pip ($KUBEAI_INSTALLER)",
+        help="uv (default) or pip; default: $KUBEAI_INSTALLER, else uv",
     )
     args = parser.parse_args(argv)
+    # argparse checks `choices` on the command line only, not a default from the environment.
+    installer = args.installer or os.environ.get("KUBEAI_INSTALLER") or "uv"
+    if installer not in INSTALLERS:
+        print(
+            f"error: KUBEAI_INSTALLER={installer!r} is not an installer: use one of "
+            f"{', '.join(INSTALLERS)} (exact, lower case)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         extras = parse_extras(args.extras)
     except ValueError as exc:
@@ -347,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> {venv}: {', '.join(extras)} already installed (stamp {holder.name})")
     else:
         try:
-            record["installer"] = install(venv, extras, requirements, installer=args.installer)
+            record["installer"] = install(venv, extras, requirements, installer=installer)
         except InstallError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

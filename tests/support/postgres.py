@@ -1,9 +1,10 @@
 """A real, throw-away PostgreSQL server, started from the Debian packages when installed.
 
-The one PostgreSQL starter of the repository: tests take the ``postgres_url`` fixture (skipped
-with the reason when no ``initdb`` is installed; ``.ci/run`` installs PostgreSQL with apt-get
-first), and the benchmarks use ``PostgresServer`` directly (``benchmarks/registry.py``; they run
-from the repository root, so ``tests.support`` is importable there too).
+The one PostgreSQL starter of the repository: tests take the ``postgres_url`` fixture of
+``tests.support.postgres_fixtures`` (skipped with the reason when no ``initdb`` is installed;
+``.ci/run`` installs PostgreSQL with apt-get first), and the benchmarks use ``PostgresServer``
+directly (they run from the repository root, so ``tests.support`` is importable there too).
+This module imports no pytest: the benchmarks run in venvs without it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support.net import free_port
 
@@ -126,23 +124,3 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the session (max_connections 200); skipped if not installed."""
-    server = PostgresServer(max_connections=200)
-    try:
-        server.start()
-    except PostgresNotInstalled as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database on the session's server; its SQLAlchemy URL."""
-    return postgres_server.create_database("t")

@@ -172,17 +172,24 @@ def test_commands_share_the_constraints() -> None:
         venv_tool.install_command("poetry", venv, ["glue"], [])
 
 
-def _record_runs(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[list[str]]:
+def _record_runs(
+    monkeypatch: pytest.MonkeyPatch,
+    fail: str | None = None,
+    output: str = "",
+    pip_config: dict[str, str] | None = None,
+) -> list[list[str]]:
     runs: list[list[str]] = []
 
-    def run(command: list[str], step: str, env: dict[str, str] | None = None) -> None:
+    def run(
+        command: list[str], step: str, env: dict[str, str] | None = None, *, capture: bool = False
+    ) -> None:
         runs.append(list(command))
         if fail and fail in step:
-            raise venv_tool.InstallError(f"{step} failed (exit 1)")
+            raise venv_tool.InstallError(f"{step} failed (exit 1)", output if capture else "")
 
     monkeypatch.setattr(venv_tool, "_run", run)
     monkeypatch.setattr(venv_tool, "_uv_version", lambda _uv: None)
-    monkeypatch.setattr(venv_tool, "_pip_config", lambda _python: {})
+    monkeypatch.setattr(venv_tool, "_pip_config", lambda _python: pip_config or {})
     return runs
 
 
@@ -250,3 +257,125 @@ def test_main_reports_a_failed_step(
     assert venv_tool.main([str(venv), "--extras", "glue"]) == 1
     assert "uv install failed" in capsys.readouterr().err
     assert not (venv / ".stamp").exists()
+
+
+#: What pip 25 prints (``-q``) for ``pip install uv==...`` with ``PIP_INDEX_URL`` on a closed port.
+PIP_UNREACHABLE = (
+    "WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, status=None)) "
+    "after connection broken by 'NewConnectionError(\"HTTPConnection(host='127.0.0.1', port=9): "
+    "Failed to establish a new connection: [Errno 111] Connection refused\")': /simple/uv/\n"
+    "ERROR: Could not find a version that satisfies the requirement uv==0.13.9 "
+    "(from versions: none)\n"
+    "ERROR: No matching distribution found for uv==0.13.9\n"
+)
+#: ... and on a platform with no uv wheel (the index answers).
+PIP_NO_WHEEL = (
+    "ERROR: Could not find a version that satisfies the requirement uv==0.13.9 "
+    "(from versions: 0.1.0)\nERROR: No matching distribution found for uv==0.13.9\n"
+)
+CLOSED_INDEX = {"index-url": "http://127.0.0.1:9/simple"}
+
+
+def test_network_problem_is_told_from_a_missing_wheel() -> None:
+    found = venv_tool.network_problem(PIP_UNREACHABLE)
+    assert found is not None and "Connection refused" in found
+    assert venv_tool.network_problem(PIP_NO_WHEEL) is None
+
+
+def test_package_index_names_pips_index_or_its_default() -> None:
+    assert venv_tool.package_index(CLOSED_INDEX) == "http://127.0.0.1:9/simple"
+    assert venv_tool.package_index({}) == "https://pypi.org/simple (pip's default)"
+    links = venv_tool.package_index({**CLOSED_INDEX, "find-links": "/opt/a\n/opt/b"})
+    assert links == "http://127.0.0.1:9/simple (find-links /opt/a /opt/b)"
+
+
+def test_unreachable_index_stops_without_the_pip_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``PIP_INDEX_URL=http://127.0.0.1:9/simple make venv-demo``: one error naming the index,
+    no second round of retries with pip."""
+    runs = _record_runs(
+        monkeypatch, fail="installing uv", output=PIP_UNREACHABLE, pip_config=CLOSED_INDEX
+    )
+    with pytest.raises(venv_tool.InstallError) as failed:
+        venv_tool.install(tmp_path / "v", ["glue"], python="python3")
+    message = str(failed.value)
+    assert "installing uv failed" in message and "http://127.0.0.1:9/simple" in message
+    assert "unreachable" in message and "Connection refused" in message
+    assert len(runs) == 2  # the venv, uv: no pip upgrade, no install
+    assert "falling back" not in capsys.readouterr().out
+
+
+def test_no_uv_wheel_falls_back_to_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = _record_runs(monkeypatch, fail="installing uv", output=PIP_NO_WHEEL)
+    assert venv_tool.install(tmp_path / "v", ["glue"], python="python3") == "pip"
+    assert "no uv wheel installs on this platform" in capsys.readouterr().out
+    assert runs[-1][1:4] == ["-m", "pip", "install"]
+
+
+def test_unreachable_index_on_the_pip_upgrade_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record_runs(monkeypatch, fail="upgrading pip", output=PIP_UNREACHABLE, pip_config=CLOSED_INDEX)
+    with pytest.raises(venv_tool.InstallError, match=r"upgrading pip failed .*127\.0\.0\.1:9"):
+        venv_tool.install(tmp_path / "v", ["glue"], installer="pip", python="python3")
+
+
+def test_a_failed_install_names_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _record_runs(monkeypatch, fail="uv install", pip_config=CLOSED_INDEX)
+    with pytest.raises(venv_tool.InstallError, match=r"package index: http://127\.0\.0\.1:9/"):
+        venv_tool.install(tmp_path / "v", ["glue"], python="python3")
+
+
+def test_run_captures_the_output_of_a_failed_step(capsys: pytest.CaptureFixture[str]) -> None:
+    code = "import sys; print('first'); print('second', file=sys.stderr); sys.exit(3)"
+    with pytest.raises(venv_tool.InstallError, match=r"^probe failed \(exit 3\)") as failed:
+        venv_tool._run([sys.executable, "-c", code], "probe", capture=True)
+    assert failed.value.output.split() == ["first", "second"]
+    assert "    first" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["bogus", "PIP"])
+def test_a_bad_kubeai_installer_stops_before_anything(
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``KUBEAI_INSTALLER=bogus make venv-demo``: one line naming the variable and the valid
+    values; no venv created, nothing installed."""
+    runs = _record_runs(monkeypatch)
+    monkeypatch.setenv("KUBEAI_INSTALLER", value)
+    venv = tmp_path / "venv"
+    assert venv_tool.main([str(venv), "--extras", "glue,demo"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and runs == [] and not venv.exists()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and f"KUBEAI_INSTALLER={value!r}" in lines[0]
+    assert "uv, pip" in lines[0]
+
+
+def test_kubeai_installer_pip_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[str] = []
+
+    def install(venv: Path, extras: list[str], requirements: list[str], **kw: str) -> str:
+        used.append(kw["installer"])
+        venv.mkdir(parents=True, exist_ok=True)
+        return kw["installer"]
+
+    monkeypatch.setattr(venv_tool, "install", install)
+    monkeypatch.setenv("KUBEAI_INSTALLER", "pip")
+    assert venv_tool.main([str(tmp_path / "v"), "--extras", "glue"]) == 0
+    assert venv_tool.main([str(tmp_path / "w"), "--extras", "glue", "--installer", "uv"]) == 0
+    assert used == ["pip", "uv"]
+
+
+def test_install_refuses_an_unknown_installer_before_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = _record_runs(monkeypatch)
+    with pytest.raises(ValueError, match="installer must be one of"):
+        venv_tool.install(tmp_path / "v", ["glue"], installer="bogus", python="python3")
+    assert runs == []
