@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from glue.model_registry.app import create_app
 from glue.model_registry.readpath import etag_matches, etag_of
@@ -252,3 +253,102 @@ def test_a_canary_answer_expires_when_a_live_pod_goes_stale(tmp_path: Path) -> N
         )
         time.sleep(1.2)  # both reports are stale now: the asking pod is the only live one
         assert _desired(env.client, primary)[2]["models"][0]["role"] == "canary"
+
+
+# -- the database raises the generations (rolling upgrades, direct SQL) -------------------------
+
+#: What a replica running code from before the read path writes for ``production -> 2``: the
+#: alias row and its history entry, no generation bump.
+OLD_CODE_MOVE = (
+    "UPDATE aliases SET version_id = (SELECT v.id FROM model_versions v JOIN models m"
+    " ON m.id = v.model_id WHERE m.name = 'digits' AND v.version = 2) WHERE name = 'production'",
+    "INSERT INTO alias_events (model_id, alias, from_version, to_version, actor, reason, at)"
+    " SELECT id, 'production', 1, 2, 'old-replica', '', CURRENT_TIMESTAMP FROM models"
+    " WHERE name = 'digits'",
+)
+
+
+def _plain_sql(url: str, statements: tuple[str, ...]) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_a_move_written_by_old_code_reaches_a_replica_that_cached_the_answer(
+    two_apps: tuple[Env, TestClient],
+) -> None:
+    """Rolling upgrade: the new replica had cached version 1 for both reads; the old replica
+    (plain SQL, no bump) moves production to 2; the new replica answers 2."""
+    env, new = two_apps
+    desired = _desired(new)
+    production = new.get(PRODUCTION)
+    assert desired[2]["models"][0]["version"] == 1 and production.json()["version"] == 1
+    _plain_sql(env.settings.database_url, OLD_CODE_MOVE)
+    status, etag, body = _desired(new, **{"If-None-Match": desired[1]})
+    assert status == 200 and etag != desired[1] and body["models"][0]["version"] == 2
+    r = new.get(PRODUCTION, headers={"If-None-Match": production.headers["etag"]})
+    assert r.status_code == 200 and r.json()["version"] == 2
+
+
+def test_a_plain_sql_write_wakes_a_long_poll(two_apps: tuple[Env, TestClient]) -> None:
+    """No process of the registry wrote: only the cross-process check can see it."""
+    env, other = two_apps
+    etag = _desired(other)[1]
+
+    def move() -> None:
+        time.sleep(0.3)
+        _plain_sql(env.settings.database_url, OLD_CODE_MOVE)
+
+    mover = threading.Thread(target=move)
+    mover.start()
+    started = time.monotonic()
+    r = other.get(DESIRED, params={"pod": "p1", "wait": 30}, headers={"If-None-Match": etag})
+    mover.join()
+    assert r.status_code == 200 and r.json()["models"][0]["version"] == 2
+    assert time.monotonic() - started < 10
+
+
+def _generation(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.scalar(
+                text("SELECT generation FROM inference_services WHERE name = 'svc'")
+            )
+    finally:
+        engine.dispose()
+    assert found is not None
+    return int(found)
+
+
+def _report(client: TestClient, pod: str, version: int) -> None:
+    report = {"models": [{"model": "digits", "version": version, "state": "READY"}]}
+    r = client.put(f"{API}/services/svc/pods/{pod}/status", json=report)
+    assert r.status_code == 200, r.text
+
+
+def test_only_pod_reports_that_change_a_canarys_live_set_raise_the_generation(
+    two_apps: tuple[Env, TestClient],
+) -> None:
+    env, _ = two_apps
+    url = env.settings.database_url
+    _report(env.client, "p1", 1)
+    before = _generation(url)
+    _report(env.client, "p1", 1)  # heartbeat, no canary
+    _report(env.client, "p2", 1)  # a new pod, no canary: the answers do not depend on pods
+    assert _generation(url) == before
+    r = env.client.put(f"{API}/services/svc/canaries/digits", json={"version": 3, "share": 0.5})
+    assert r.status_code == 200, r.text
+    with_canary = _generation(url)
+    assert with_canary > before
+    _report(env.client, "p1", 1)  # heartbeat with a canary: same rows, updated in place
+    assert _generation(url) == with_canary
+    _report(env.client, "p3", 1)  # a new live pod changes the canary's share
+    assert _generation(url) > with_canary
+    changed = _generation(url)
+    assert env.client.delete(f"{API}/services/svc/pods/p3").status_code == 204
+    assert _generation(url) > changed
