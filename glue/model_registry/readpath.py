@@ -29,7 +29,9 @@ Two reads are polled by every serving agent (or by its operators): a pod's desir
    a write commits in this process (``Watcher.poke``, called by the write session's dependency).
    A changed token wakes its waiters, which recompute and answer if their ETag no longer
    matches. No waiter, no task: idle cost is zero. At most ``max_waiters`` per process; beyond
-   that a request is answered at once (304 or 200), as without ``wait``.
+   that a request is answered at once (304 or 200), as without ``wait``. A client that goes
+   away (``http.disconnect`` on the ASGI receive channel) frees its slot at once;
+   ``If-None-Match: *`` matches any current answer, so it is answered (304) at once, never held.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+from starlette.types import Receive
 
 from glue.model_registry.db import Database
 from glue.model_registry.models import utcnow
@@ -381,23 +384,55 @@ class ReadPath:
         *,
         if_none_match: str | None,
         wait: float,
+        receive: Receive | None = None,
     ) -> Response:
         """The conditional, optionally long-polled answer of ``key`` (see the module docstring):
-        200 with the body and ``ETag``, or 304 with the ``ETag`` and no body."""
+        200 with the body and ``ETag``, or 304 with the ``ETag`` and no body.
+
+        ``If-None-Match: *`` matches any current answer: 304 at once, never held. ``receive``
+        (the request's ASGI receive channel) ends a long-poll as soon as the client goes away
+        (``http.disconnect``), freeing its slot."""
         deadline = time.monotonic() + wait
         watch: WatchKey = (key[0], key[1], key[2])
-        while True:
-            entry = await self.current(key, query, compute)
-            headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
-            if not etag_matches(if_none_match, entry.etag):
-                return Response(entry.body, media_type="application/json", headers=headers)
-            now = time.monotonic()
-            remaining = deadline - now
-            if remaining <= 0 or self.watcher.full():
-                return Response(status_code=304, headers=headers)
-            if entry.expires is not None:
-                remaining = min(remaining, max(entry.expires - now, 0.001))
-            await self.watcher.wait(watch, entry.token, remaining)
+        gone: asyncio.Future[None] | None = None
+        try:
+            while True:
+                entry = await self.current(key, query, compute)
+                headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
+                if not etag_matches(if_none_match, entry.etag):
+                    return Response(entry.body, media_type="application/json", headers=headers)
+                now = time.monotonic()
+                remaining = deadline - now
+                if remaining <= 0 or self.watcher.full() or _any(if_none_match):
+                    return Response(status_code=304, headers=headers)
+                if entry.expires is not None:
+                    remaining = min(remaining, max(entry.expires - now, 0.001))
+                if receive is None:
+                    await self.watcher.wait(watch, entry.token, remaining)
+                    continue
+                if gone is None:
+                    gone = asyncio.ensure_future(_disconnected(receive))
+                waiting = asyncio.ensure_future(self.watcher.wait(watch, entry.token, remaining))
+                await asyncio.wait((waiting, gone), return_when=asyncio.FIRST_COMPLETED)
+                if not waiting.done():  # the client went away: free the slot now
+                    waiting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await waiting
+                    return Response(status_code=304, headers=headers)
+        finally:
+            if gone is not None and not gone.done():
+                gone.cancel()
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return when the ASGI receive channel says the client disconnected."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _any(if_none_match: str | None) -> bool:
+    """Whether ``If-None-Match`` lists ``*``."""
+    return bool(if_none_match) and any(t.strip() == "*" for t in str(if_none_match).split(","))
 
 
 def _tokens_of(connection: Connection, keys: list[WatchKey]) -> dict[WatchKey, Token]:

@@ -133,4 +133,5 @@ async def get_version(
         compute,
         if_none_match=if_none_match,
         wait=wait,
+        receive=request.receive,
     )

@@ -3,11 +3,13 @@ two app instances on one database, and ``wait`` validation (``glue.model_registr
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -15,7 +17,7 @@ from sqlalchemy import create_engine, text
 from glue.model_registry.app import create_app
 from glue.model_registry.readpath import etag_matches, etag_of
 from tests.glue.model_registry.conftest import Env
-from tests.support.registry import registry_settings
+from tests.support.registry import RegistryServer, registry_settings
 
 API = "/api/v1/teams/cv"
 DESIRED = f"{API}/services/svc/desired"
@@ -352,3 +354,52 @@ def test_only_pod_reports_that_change_a_canarys_live_set_raise_the_generation(
     changed = _generation(url)
     assert env.client.delete(f"{API}/services/svc/pods/p3").status_code == 204
     assert _generation(url) > changed
+
+
+# -- long-poll slots ---------------------------------------------------------------------------
+
+
+def test_a_long_poll_of_if_none_match_star_is_answered_at_once(seeded: Env) -> None:
+    started = time.monotonic()
+    r = seeded.client.get(DESIRED, params={"pod": "p1", "wait": 30}, headers={"If-None-Match": "*"})
+    assert r.status_code == 304 and r.headers["etag"] and time.monotonic() - started < 10
+
+
+def test_long_polls_given_up_by_their_clients_free_their_slots(tmp_path: Path) -> None:
+    """max_waiters 5; five long-polls (wait 10) dropped after 0.5 s: a new long-poll is held
+    (its wait runs out: 304 after ~1 s), not answered at once as beyond the bound."""
+    env = Env(tmp_path)
+    settings = registry_settings(tmp_path).model_copy(update={"long_poll_max_waiters": 5})
+    env.client = TestClient(create_app(settings), raise_server_exceptions=False)
+    with env.client:
+        _seed(env)
+    server = RegistryServer(settings).start()
+    try:
+        url = server.url + DESIRED
+        etag = httpx.get(url, params={"pod": "p1"}).headers["etag"]
+
+        async def drop_five_then_poll() -> tuple[int, float]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                params = {"pod": "p1", "wait": 10}
+                polls = [
+                    asyncio.create_task(
+                        client.get(url, params=params, headers={"If-None-Match": etag})
+                    )
+                    for _ in range(5)
+                ]
+                await asyncio.sleep(0.5)
+                for poll in polls:
+                    poll.cancel()
+                await asyncio.gather(*polls, return_exceptions=True)
+            await asyncio.sleep(0.3)
+            async with httpx.AsyncClient(timeout=30) as client:
+                started = time.monotonic()
+                r = await client.get(
+                    url, params={"pod": "p1", "wait": 1}, headers={"If-None-Match": etag}
+                )
+                return r.status_code, time.monotonic() - started
+
+        status, held = asyncio.run(drop_five_then_poll())
+        assert status == 304 and held >= 0.9
+    finally:
+        server.stop()
