@@ -105,12 +105,45 @@ def test_missing_resources_are_still_404_problems(seeded: Env) -> None:
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("wait", ["-1", "abc", "1e9", "nan", "inf"])
+@pytest.mark.parametrize("wait", ["-1", "abc", "nan", "inf", "-inf"])
 def test_a_bad_wait_is_a_422_naming_the_query_parameter(seeded: Env, wait: str) -> None:
     for path, params in ((DESIRED, {"pod": "p1", "wait": wait}), (PRODUCTION, {"wait": wait})):
         r = seeded.client.get(path, params=params)
         assert r.status_code == 422, r.text
         assert [e["field"] for e in r.json()["errors"]] == ["query.wait"]
+        if wait != "abc":  # says what is valid, not pydantic's "greater than or equal to 0"
+            assert "finite number of seconds, 0 or more" in r.json()["errors"][0]["message"]
+
+
+def test_a_wait_beyond_the_maximum_is_taken_as_the_maximum(tmp_path: Path) -> None:
+    """LONG_POLL_MAX_SECONDS=1 and an agent asking for 5 (its poll interval): held 1 s, 304.
+    With 0 (long-polls off) any wait is answered at once."""
+    for maximum in (1.0, 0.0):
+        (tmp_path / str(maximum)).mkdir()
+        env = Env(tmp_path / str(maximum))
+        settings = registry_settings(env.tmp).model_copy(update={"long_poll_max_seconds": maximum})
+        env.client = TestClient(create_app(settings), raise_server_exceptions=False)
+        with env.client:
+            _seed(env)
+            etag = _desired(env.client)[1]
+            for wait in ("5", "1e9"):
+                started = time.monotonic()
+                r = env.client.get(
+                    DESIRED, params={"pod": "p1", "wait": wait}, headers={"If-None-Match": etag}
+                )
+                held = time.monotonic() - started
+                assert r.status_code == 304, r.text
+                assert held >= maximum and (maximum or held < 10)
+
+
+def test_repeated_if_none_match_lines_are_one_list(seeded: Env) -> None:
+    etag = _desired(seeded.client)[1]
+    r = seeded.client.get(
+        DESIRED,
+        params={"pod": "p1"},
+        headers=[("If-None-Match", '"zzz"'), ("If-None-Match", etag)],
+    )
+    assert r.status_code == 304 and r.headers["etag"] == etag
 
 
 def test_a_long_poll_times_out_with_304(seeded: Env) -> None:
