@@ -46,6 +46,7 @@ router = APIRouter(prefix=TEAM_PREFIX, tags=["versions"])
     responses={200: {"model": schemas.VersionRead, "description": "already registered"}},
 )
 def register_version(
+    request: Request,
     team: WriteTeam,
     model: ModelName,
     body: schemas.VersionCreate,
@@ -74,7 +75,9 @@ def register_version(
         on_outcome=metrics.count_registration,
         artifact_prefixes=settings.team_prefixes(team),
     )
-    if not created:
+    if created:  # committed (numbering.py): this process's long-polls check now
+        read_path(request).watcher.poke()
+    else:
         response.status_code = 200
     return version
 

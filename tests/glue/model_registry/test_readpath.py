@@ -13,9 +13,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
 
 from glue.model_registry.app import create_app
-from glue.model_registry.readpath import etag_matches, etag_of
+from glue.model_registry.db import Database
+from glue.model_registry.readpath import ReadPath, Watcher, WatchKey, etag_matches, etag_of
+from glue.model_registry.service import generations
+from glue.model_registry.service.generations import Token
 from tests.glue.model_registry.conftest import Env
 from tests.support.registry import RegistryServer, registry_settings
 
@@ -436,3 +441,86 @@ def test_long_polls_given_up_by_their_clients_free_their_slots(tmp_path: Path) -
         assert status == 304 and held >= 0.9
     finally:
         server.stop()
+
+
+# -- one computation per change, quiet outages, registrations, metrics -------------------------
+
+
+def test_concurrent_readers_of_a_changed_answer_compute_it_once(seeded: Env) -> None:
+    """300 waiters woken by one alias move recompute once, not each (single flight)."""
+    db = Database(seeded.settings.database_url)
+    path = ReadPath(db, cache_size=10, check_interval=0.05, max_waiters=10)
+    computed: list[int] = []
+
+    def compute() -> tuple[bytes, None]:
+        computed.append(1)
+        time.sleep(0.2)
+        return b'{"n": %d}' % len(computed), None
+
+    async def readers() -> set[str]:
+        key = ("model", "cv", "digits", "production")
+        entries = await asyncio.gather(
+            *(path.current(key, generations.model_token, compute) for _ in range(30))
+        )
+        return {e.etag for e in entries}
+
+    try:
+        assert len(asyncio.run(readers())) == 1 and len(computed) == 1
+        _plain_sql(seeded.settings.database_url, OLD_CODE_MOVE)
+        assert len(asyncio.run(readers())) == 1 and len(computed) == 2
+    finally:
+        path.close()
+        db.dispose()
+
+
+def test_a_failing_long_poll_check_backs_off_and_logs_once() -> None:
+    """The database is down with one waiter: not a warning every check_interval."""
+    calls: list[int] = []
+
+    def down(keys: list[WatchKey]) -> dict[WatchKey, Token]:
+        calls.append(1)
+        raise OperationalError("SELECT", {}, OSError("connection refused"))
+
+    watcher = Watcher(down, interval=0.01, max_waiters=10)
+    with capture_logs() as logs:
+        assert asyncio.run(watcher.wait(("service", "cv", "svc"), (1,), 1.5)) is False
+    assert len(calls) <= 10  # 150 at a steady 10 ms
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["long-poll check failed"]
+
+
+def test_a_registration_wakes_a_long_poll_of_the_same_process_at_once(tmp_path: Path) -> None:
+    """Cross-process checks every 10 s here: only the registration's poke can wake it soon."""
+    env = Env(tmp_path)
+    settings = registry_settings(tmp_path).model_copy(update={"long_poll_check_seconds": 10.0})
+    env.settings = settings
+    env.client = TestClient(create_app(settings), raise_server_exceptions=False)
+    with env.client:
+        _seed(env)
+        latest = f"{API}/models/digits/versions/latest"
+        etag = env.client.get(latest).headers["etag"]
+
+        def register() -> None:
+            time.sleep(0.3)
+            body = env.version_body("digits", "u4")
+            assert env.client.post(f"{API}/models/digits/versions", json=body).status_code == 201
+
+        registrar = threading.Thread(target=register)
+        registrar.start()
+        started = time.monotonic()
+        r = env.client.get(latest, params={"wait": 30}, headers={"If-None-Match": etag})
+        registrar.join()
+        assert r.status_code == 200 and r.json()["version"] == 4
+        assert time.monotonic() - started < 8
+
+
+def test_the_read_path_is_counted_in_the_metrics(seeded: Env) -> None:
+    etag = _desired(seeded.client)[1]
+    _desired(seeded.client, **{"If-None-Match": etag})
+    seeded.client.get(PRODUCTION)
+    text = seeded.client.get("/metrics").text
+    assert 'kubeai_registry_read_answers_total{kind="service",status="200"} 1.0' in text
+    assert 'kubeai_registry_read_answers_total{kind="service",status="304"} 1.0' in text
+    assert 'kubeai_registry_read_answers_total{kind="model",status="200"} 1.0' in text
+    assert 'kubeai_registry_read_cache_total{kind="service",result="hit"} 1.0' in text
+    assert 'kubeai_registry_read_cache_total{kind="service",result="miss"} 1.0' in text
+    assert "kubeai_registry_long_poll_waiters 0.0" in text
