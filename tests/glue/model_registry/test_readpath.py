@@ -524,3 +524,44 @@ def test_the_read_path_is_counted_in_the_metrics(seeded: Env) -> None:
     assert 'kubeai_registry_read_cache_total{kind="service",result="hit"} 1.0' in text
     assert 'kubeai_registry_read_cache_total{kind="service",result="miss"} 1.0' in text
     assert "kubeai_registry_long_poll_waiters 0.0" in text
+
+
+def test_a_pods_first_report_racing_a_canary_set_still_bumps(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL, READ COMMITTED: a canary set not yet committed when a new pod's row is
+    inserted. The pod's trigger waits for the service row the canary's bump holds, then sees the
+    canary: both bump (else cached canary answers would miss the pod until the TTL)."""
+    env = Env(tmp_path)
+    env.settings = registry_settings(tmp_path, postgres_url)
+    env.client = TestClient(create_app(env.settings), raise_server_exceptions=False)
+    with env.client:
+        _seed(env)
+    before = _generation(postgres_url)
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as canary:
+            canary.execute(
+                text("UPDATE service_assignments SET canary_version = 3, canary_share = 0.5")
+            )
+            pod_done = threading.Event()
+
+            def new_pod() -> None:
+                with engine.begin() as connection:
+                    connection.execute(
+                        text(
+                            "INSERT INTO observed_models (service_id, pod, model, version, state,"
+                            " reported_at) SELECT id, 'p9', 'digits', 1, 'READY', now()"
+                            " FROM inference_services WHERE name = 'svc'"
+                        )
+                    )
+                pod_done.set()
+
+            reporter = threading.Thread(target=new_pod)
+            reporter.start()
+            assert not pod_done.wait(0.5)  # waits for the canary's lock on the service row
+            canary.commit()
+            reporter.join(10)
+        assert pod_done.is_set() and _generation(postgres_url) == before + 2
+    finally:
+        engine.dispose()
