@@ -152,6 +152,9 @@ async def wait_param(
             "request up to this many seconds until the answer changes (then 200), else 304. "
             "More than the registry's maximum (KUBEAI_REGISTRY_LONG_POLL_MAX_SECONDS) is "
             "taken as the maximum; 0: answer at once.",
+            # Documented, and checked below with a message naming what is valid (pydantic's
+            # ``ge`` would tell a nan it must be "greater than or equal to 0").
+            json_schema_extra={"minimum": 0},
         ),
     ] = 0,
 ) -> float:
