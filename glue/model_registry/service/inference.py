@@ -467,9 +467,9 @@ def report_pod_status(
     if rows and all(is_stale(row, cutoff) for row in rows.values()):
         bump_service(session, service.id)
     now = utcnow()
-    for key, row in rows.items():
+    for key, gone in rows.items():
         if key not in reported:
-            session.delete(row)
+            session.delete(gone)
     session.flush()
     for key, item in reported.items():
         row = rows.get(key)
