@@ -97,6 +97,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         cache_size=settings.read_cache_size,
         check_interval=settings.long_poll_check_seconds,
         max_waiters=settings.long_poll_max_waiters,
+        metrics=app.state.metrics,
     )
 
     # The last added is the outermost: Observe > ErrorsAsProblems > BodyLimit > DocumentedMethods.

@@ -10,6 +10,7 @@ been built, but before the response is sent, so a failed commit is answered as a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -162,25 +163,43 @@ async def wait_param(
     wait: Annotated[
         float,
         Query(
-            ge=0,
             description="Long-poll: with If-None-Match naming the current answer, hold the "
-            "request up to this many seconds until the answer changes (then 200), else 304.",
+            "request up to this many seconds until the answer changes (then 200), else 304. "
+            "More than the registry's maximum (KUBEAI_REGISTRY_LONG_POLL_MAX_SECONDS) is "
+            "taken as the maximum; 0: answer at once.",
+            # Documented, and checked below with a message naming what is valid (pydantic's
+            # ``ge`` would tell a nan it must be "greater than or equal to 0").
+            json_schema_extra={"minimum": 0},
         ),
     ] = 0,
 ) -> float:
-    """Dependency: the long-poll ``wait`` (seconds), 0..``settings.long_poll_max_seconds``."""
-    maximum = app_settings(request).long_poll_max_seconds
-    if not wait <= maximum:  # also refuses nan and inf
+    """Dependency: the long-poll ``wait`` in seconds, a finite number >= 0 (else a 422 naming
+    ``query.wait``), clamped to ``settings.long_poll_max_seconds`` (0 there: long-polls off)."""
+    if not (math.isfinite(wait) and wait >= 0):  # also refuses nan and inf
         raise RequestValidationError(
             [
                 {
                     "loc": ("query", "wait"),
-                    "msg": f"must be a number of seconds from 0 to {maximum:g}",
-                    "type": "less_than_equal",
+                    "msg": "must be a finite number of seconds, 0 or more",
+                    "type": "greater_than_equal",
                 }
             ]
         )
-    return wait
+    return min(wait, app_settings(request).long_poll_max_seconds)
+
+
+async def if_none_match_param(
+    request: Request,
+    if_none_match: Annotated[
+        str | None,
+        Header(description="ETags the client holds: 304 Not Modified when one is current."),
+    ] = None,
+) -> str | None:
+    """Dependency: every ``If-None-Match`` header line as one list (RFC 9110 5.3: repeated
+    lines are one comma-separated value), or None."""
+    del if_none_match  # declared for the OpenAPI document; every line is read below
+    lines = request.headers.getlist("if-none-match")
+    return ", ".join(lines) if lines else None
 
 
 def guard(setting: str) -> Any:
@@ -208,8 +227,5 @@ Settings = Annotated[RegistrySettings, Depends(on_loop(app_settings))]
 Limit = Annotated[int, Depends(limit_param)]
 #: The long-poll ``wait`` of the read path (seconds, 0: answer at once).
 Wait = Annotated[float, Depends(wait_param)]
-#: The ``If-None-Match`` request header (ETags of answers the client holds).
-IfNoneMatch = Annotated[
-    str | None,
-    Header(description="ETags the client holds: 304 Not Modified when one is current."),
-]
+#: The ``If-None-Match`` request header(s) (ETags of answers the client holds), as one list.
+IfNoneMatch = Annotated[str | None, Depends(if_none_match_param)]

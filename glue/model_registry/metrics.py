@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from glue.model_registry.service.registration import Outcome
 
@@ -28,6 +28,25 @@ class Metrics:
             "kubeai_registry_alias_moves_total",
             "Alias moves by kind (set, rollback).",
             ["kind"],
+            registry=self.registry,
+        )
+
+        self.read_answers = Counter(
+            "kubeai_registry_read_answers_total",
+            "Answers of the agents' read path by kind (service: desired state, model: version "
+            "by number or alias) and status (200, 304).",
+            ["kind", "status"],
+            registry=self.registry,
+        )
+        self.read_cache = Counter(
+            "kubeai_registry_read_cache_total",
+            "Read-path answers taken from the process's cache (hit) or computed (miss), by kind.",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.long_poll_waiters = Gauge(
+            "kubeai_registry_long_poll_waiters",
+            "Long-polls this process holds now.",
             registry=self.registry,
         )
 

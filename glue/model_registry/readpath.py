@@ -16,7 +16,9 @@ Two reads are polled by every serving agent (or by its operators): a pod's desir
 2. **Cache.** Each process keeps the serialised answer per key (LRU, ``cache_size`` entries)
    with the token it was computed at. Same token (and, for a canary's answer, not past the
    moment a live pod goes stale) -> the cached bytes; otherwise the answer is computed again in
-   the threadpool through the ORM, and cached. Several workers or replicas each cache their
+   the threadpool through the ORM, and cached; concurrent readers of one (key, token) share
+   one computation (single flight: after an alias move, 300 woken long-polls compute once).
+   Several workers or replicas each cache their
    own: the token comes from the shared database, so none serves an answer older than the last
    committed write it can see.
 3. **ETag.** The strong ETag is a hash of the answer's bytes: every process computes the same
@@ -26,10 +28,16 @@ Two reads are polled by every serving agent (or by its operators): a pod's desir
    until the answer changes or ``wait`` runs out (then 304). Waiters are parked on the process's
    ``Watcher``: while any waits, ONE task re-reads the tokens of every waited key in one query
    every ``check_interval`` seconds (the cross-worker and cross-replica path), and at once when
-   a write commits in this process (``Watcher.poke``, called by the write session's dependency).
-   A changed token wakes its waiters, which recompute and answer if their ETag no longer
-   matches. No waiter, no task: idle cost is zero. At most ``max_waiters`` per process; beyond
-   that a request is answered at once (304 or 200), as without ``wait``.
+   a write commits in this process (``Watcher.poke``: called by the write session's dependency
+   and after a registration). A changed token wakes its waiters, which recompute and answer if
+   their ETag no longer matches. While the check fails (the database is down) it backs off up
+   to ``CHECK_BACKOFF_MAX`` seconds and logs once. No waiter, no task: idle cost is zero. At
+   most ``max_waiters`` per process; beyond that a request is answered at once (304 or 200), as
+   without ``wait``. A client that goes away (``http.disconnect`` on the ASGI receive channel)
+   frees its slot at once; ``If-None-Match: *`` matches any current answer, so it is answered
+   (304) at once, never held.
+5. **Metrics** (``glue.model_registry.metrics``): answers by kind and status, cache hits and
+   misses, long-polls held.
 """
 
 from __future__ import annotations
@@ -52,8 +60,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+from starlette.types import Receive
 
 from glue.model_registry.db import Database
+from glue.model_registry.metrics import Metrics
 from glue.model_registry.models import utcnow
 from glue.model_registry.service import generations
 from glue.model_registry.service.generations import Token, TokenQuery
@@ -64,6 +74,9 @@ log = structlog.get_logger("kubeai.registry")
 Key = tuple[str, ...]
 #: The key a long-poll waits on: ``(kind, team, name)`` (the token's scope).
 WatchKey = tuple[str, str, str]
+
+#: Longest pause (s) between two long-poll checks while they fail (the database is down).
+CHECK_BACKOFF_MAX = 2.0
 
 #: Headers of every answer: caches must revalidate (the ETag), never reuse blindly.
 CACHE_CONTROL = "no-cache"
@@ -190,9 +203,10 @@ class Watcher:
 
     async def _run(self) -> None:
         assert self._wake is not None
+        delay = self.interval
         while self._waiters:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
             waiting = list(self._waiters)
             if not waiting:
@@ -200,8 +214,14 @@ class Watcher:
             try:
                 tokens = await run_in_threadpool(self.check, sorted({w.key for w in waiting}))
             except (SQLAlchemyError, OSError) as exc:
-                log.warning("long-poll check failed", error=str(exc))
+                # The database is down: check less often (up to CHECK_BACKOFF_MAX), log once.
+                if delay == self.interval:
+                    log.warning("long-poll check failed", error=str(exc))
+                delay = min(max(delay * 2, self.interval), CHECK_BACKOFF_MAX)
                 continue
+            if delay != self.interval:
+                log.info("long-poll check recovered")
+                delay = self.interval
             for waiter in waiting:
                 if tokens.get(waiter.key) != waiter.token and not waiter.future.done():
                     waiter.future.set_result(None)
@@ -279,14 +299,26 @@ class ReadPath:
         cache_size: answers kept (LRU).
         check_interval: seconds between two token checks of waiting long-polls.
         max_waiters: long-polls held at once (more are answered at once).
+        metrics: the app's metrics (answers by status, cache hits and misses, waiters).
     """
 
     def __init__(
-        self, db: Database, *, cache_size: int, check_interval: float, max_waiters: int
+        self,
+        db: Database,
+        *,
+        cache_size: int,
+        check_interval: float,
+        max_waiters: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.cache = ReadCache(cache_size)
         self.watcher = Watcher(self._tokens, check_interval, max_waiters)
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.long_poll_waiters.set_function(lambda: self.watcher.waiting)
+        #: Answers being computed, per key and token: concurrent readers share one computation.
+        self._computing: dict[tuple[Key, Token], asyncio.Future[Entry]] = {}
         self._connection: PoolProxiedConnection | None = None
         self._batch_connection: Connection | None = None
         self.batcher = TokenBatcher(self._batched_tokens) if db.backend == "postgresql" else None
@@ -362,8 +394,31 @@ class ReadPath:
             token = self.token(query, team=key[1], name=key[2])
         now = time.monotonic()
         cached = self.cache.get(key)
-        if token is not None and cached is not None and cached.fresh(token, now):
+        hit = token is not None and cached is not None and cached.fresh(token, now)
+        if self.metrics is not None:
+            self.metrics.read_cache.labels(key[0], "hit" if hit else "miss").inc()
+        if hit:
+            assert cached is not None
             return cached
+        if token is None:  # missing: ``compute`` raises the domain error; nothing to share
+            return await self._compute(key, None, compute, now)
+        # Single flight: the first reader of (key, token) computes, the others await it. The
+        # computation is a task of its own, so a reader going away does not cancel the others.
+        flight = (key, token)
+        computing = self._computing.get(flight)
+        if computing is None:
+            computing = asyncio.ensure_future(self._compute(key, token, compute, now))
+            self._computing[flight] = computing
+            computing.add_done_callback(lambda done: self._landed(flight, done))
+        return await asyncio.shield(computing)
+
+    def _landed(self, flight: tuple[Key, Token], done: asyncio.Future[Entry]) -> None:
+        if self._computing.get(flight) is done:
+            del self._computing[flight]
+        if not done.cancelled():
+            done.exception()  # retrieved (its readers raise it), even if all went away
+
+    async def _compute(self, key: Key, token: Token | None, compute: Compute, now: float) -> Entry:
         body, until = await run_in_threadpool(compute)
         expires = None
         if until is not None:
@@ -381,23 +436,61 @@ class ReadPath:
         *,
         if_none_match: str | None,
         wait: float,
+        receive: Receive | None = None,
     ) -> Response:
         """The conditional, optionally long-polled answer of ``key`` (see the module docstring):
-        200 with the body and ``ETag``, or 304 with the ``ETag`` and no body."""
+        200 with the body and ``ETag``, or 304 with the ``ETag`` and no body.
+
+        ``If-None-Match: *`` matches any current answer: 304 at once, never held. ``receive``
+        (the request's ASGI receive channel) ends a long-poll as soon as the client goes away
+        (``http.disconnect``), freeing its slot."""
         deadline = time.monotonic() + wait
         watch: WatchKey = (key[0], key[1], key[2])
-        while True:
-            entry = await self.current(key, query, compute)
-            headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
-            if not etag_matches(if_none_match, entry.etag):
-                return Response(entry.body, media_type="application/json", headers=headers)
-            now = time.monotonic()
-            remaining = deadline - now
-            if remaining <= 0 or self.watcher.full():
-                return Response(status_code=304, headers=headers)
-            if entry.expires is not None:
-                remaining = min(remaining, max(entry.expires - now, 0.001))
-            await self.watcher.wait(watch, entry.token, remaining)
+        gone: asyncio.Future[None] | None = None
+        try:
+            while True:
+                entry = await self.current(key, query, compute)
+                headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
+                if not etag_matches(if_none_match, entry.etag):
+                    self._count(key, 200)
+                    return Response(entry.body, media_type="application/json", headers=headers)
+                now = time.monotonic()
+                remaining = deadline - now
+                if remaining <= 0 or self.watcher.full() or _any(if_none_match):
+                    self._count(key, 304)
+                    return Response(status_code=304, headers=headers)
+                if entry.expires is not None:
+                    remaining = min(remaining, max(entry.expires - now, 0.001))
+                if receive is None:
+                    await self.watcher.wait(watch, entry.token, remaining)
+                    continue
+                if gone is None:
+                    gone = asyncio.ensure_future(_disconnected(receive))
+                waiting = asyncio.ensure_future(self.watcher.wait(watch, entry.token, remaining))
+                await asyncio.wait((waiting, gone), return_when=asyncio.FIRST_COMPLETED)
+                if not waiting.done():  # the client went away: free the slot now
+                    waiting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await waiting
+                    return Response(status_code=304, headers=headers)
+        finally:
+            if gone is not None and not gone.done():
+                gone.cancel()
+
+    def _count(self, key: Key, status: int) -> None:
+        if self.metrics is not None:
+            self.metrics.read_answers.labels(key[0], str(status)).inc()
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return when the ASGI receive channel says the client disconnected."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _any(if_none_match: str | None) -> bool:
+    """Whether ``If-None-Match`` lists ``*``."""
+    return bool(if_none_match) and any(t.strip() == "*" for t in str(if_none_match).split(","))
 
 
 def _tokens_of(connection: Connection, keys: list[WatchKey]) -> dict[WatchKey, Token]:

@@ -44,8 +44,9 @@ class RegistrySettings(BaseSettings):
             ``artifacts``). The kubeai-glue chart sets it.
         read_cache_size: answers of the agents' read path (desired states, versions by alias)
             each process keeps, computed once per change (``glue.model_registry.readpath``).
-        long_poll_max_seconds: the largest ``wait`` a read-path request may ask for (seconds);
-            a larger one is a 422 naming ``query.wait``.
+        long_poll_max_seconds: the longest a read-path request is held (seconds): a larger
+            ``wait`` is taken as this one (a negative, nan or inf one is a 422 naming
+            ``query.wait``); 0 turns long-polls off (every request is answered at once).
         long_poll_check_seconds: while long-polls wait, how often each process re-reads their
             generation counters (one query for all of them): how soon a write made through
             another worker or replica wakes them. A write through the same process wakes them

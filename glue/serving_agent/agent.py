@@ -108,6 +108,13 @@ PROBE_TIMEOUT = 1.0
 #: Longest ``wait`` of one long-poll (s): within the registry's default bound (60 s) and the
 #: idle timeouts of common proxies; a longer quiet interval takes several long-polls.
 LONG_POLL_SECONDS = 30.0
+#: A long-poll answered sooner than this (or than half its ``wait``) without a change was not
+#: held: the registry does not long-poll (s).
+LONG_POLL_HELD_SECONDS = 0.5
+#: After a registry did not long-poll, seconds until it is asked again; doubled while it still
+#: does not, up to the maximum.
+LONG_POLL_REPROBE_SECONDS = 300.0
+LONG_POLL_REPROBE_MAX_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,10 @@ class ServingAgent:
         self.store = store or ArtifactStore(settings.artifacts)
         self.metrics = metrics or AgentMetrics()
         self._lock = threading.Lock()
+        #: Long-polls are not tried before this monotonic time (a registry that does not
+        #: long-poll), and the current re-probe delay (0: long-polls work).
+        self._long_poll_off_until = 0.0
+        self._long_poll_backoff = 0.0
         self._log = structlog.get_logger("kubeai.serving_agent").bind(
             service=settings.service, pod=settings.pod
         )
@@ -246,7 +257,12 @@ class ServingAgent:
         if self.settings.metrics_port:
             port = self.endpoint.start(self.settings.metrics_port, self.settings.metrics_address)
             self._log.info("endpoint_serving", port=port)
-        self._log.info("agent_started", triton=self.triton.url, registry=self.settings.registry_url)
+        self._log.info(
+            "agent_started",
+            triton=self.triton.url,
+            triton_control=self.triton.control,
+            registry=self.settings.registry_url,
+        )
         try:
             while not stop.is_set():
                 healthy = False
@@ -270,32 +286,65 @@ class ServingAgent:
         """Wait up to ``delay`` s for the pod's desired state to change (True: changed), by
         long-polls of the registry; returns early when ``stop`` is set between two of them.
 
-        A registry that answers at once without a change (no long-poll support) or fails is
-        not asked again: the rest of ``delay`` is slept (``stop`` ends it), so such a registry
-        is polled once per ``poll_interval`` as before.
+        A registry that does not long-poll (no ETag, answers at once without a change, or
+        refuses ``wait`` with a 422) is remembered as such (one warning) and not asked again
+        until a re-probe ``LONG_POLL_REPROBE_SECONDS`` later (doubling while it still does not,
+        up to ``LONG_POLL_REPROBE_MAX_SECONDS``): meanwhile ``delay`` is slept (``stop`` ends
+        it), so such a registry gets one desired-state read per ``poll_interval``. A registry
+        holding the request shorter than asked (a lower maximum) is simply asked again. Other
+        failures sleep the rest of ``delay``.
         """
         deadline = time.monotonic() + delay
+        if time.monotonic() < self._long_poll_off_until:
+            stop.wait(delay)
+            return False
         while not stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0.01:
                 return False
+            wait = min(remaining, LONG_POLL_SECONDS)
             started = time.monotonic()
             try:
                 _, changed = self.registry.wait_desired_state(
-                    self.settings.service, self.settings.pod, wait=min(remaining, LONG_POLL_SECONDS)
+                    self.settings.service, self.settings.pod, wait=wait
                 )
-            except (RegistryUnavailable, RegistryError) as exc:
+            except RegistryError as exc:
+                if exc.status == 422:  # a registry refusing this wait (an older one)
+                    self._long_poll_unsupported(str(exc))
+                else:
+                    self._log.info("long_poll_failed", error=str(exc))
+                stop.wait(max(deadline - time.monotonic(), 0))
+                return False
+            except RegistryUnavailable as exc:
                 self._log.info("long_poll_failed", error=str(exc))
                 stop.wait(max(deadline - time.monotonic(), 0))
                 return False
             if changed:
+                self._long_poll_supported()
                 self._log.info("desired_changed")
                 return True
-            if time.monotonic() - started < min(remaining, LONG_POLL_SECONDS) / 2:
-                # answered at once without a change: a registry that does not long-poll
+            if time.monotonic() - started < min(wait / 2, LONG_POLL_HELD_SECONDS):
+                self._long_poll_unsupported("answered at once without a change")
                 stop.wait(max(deadline - time.monotonic(), 0))
                 return False
+            self._long_poll_supported()
         return False
+
+    def _long_poll_unsupported(self, reason: str) -> None:
+        """Stop long-polling until the next re-probe (warns once, when it starts)."""
+        if self._long_poll_backoff == 0:
+            self._log.warning("long_poll_unsupported", reason=reason)
+            self._long_poll_backoff = LONG_POLL_REPROBE_SECONDS
+        else:
+            doubled = self._long_poll_backoff * 2
+            self._long_poll_backoff = min(doubled, LONG_POLL_REPROBE_MAX_SECONDS)
+        self._long_poll_off_until = time.monotonic() + self._long_poll_backoff
+
+    def _long_poll_supported(self) -> None:
+        if self._long_poll_backoff:
+            self._log.info("long_poll_supported")
+        self._long_poll_backoff = 0.0
+        self._long_poll_off_until = 0.0
 
     def forget_pod(self) -> bool:
         """Tell the registry this pod is gone (its observed state is removed); True if done.

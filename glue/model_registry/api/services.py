@@ -262,6 +262,7 @@ async def desired(
         compute,
         if_none_match=if_none_match,
         wait=wait,
+        receive=request.receive,
     )
 
 

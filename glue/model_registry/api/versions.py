@@ -75,6 +75,8 @@ def register_version(
         on_outcome=app_metrics(request).count_registration,
         artifact_prefixes=settings.team_prefixes(team),
     )
+    if created:  # committed (numbering.py): this process's long-polls check now
+        read_path(request).watcher.poke()
     return Response(
         json_bytes(version), status_code=201 if created else 200, media_type="application/json"
     )
@@ -134,4 +136,5 @@ async def get_version(
         compute,
         if_none_match=if_none_match,
         wait=wait,
+        receive=request.receive,
     )

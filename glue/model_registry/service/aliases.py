@@ -17,7 +17,6 @@ from glue.model_registry import schemas
 from glue.model_registry.errors import Conflict, NotFound
 from glue.model_registry.models import utcnow
 from glue.model_registry.service.common import page
-from glue.model_registry.service.generations import bump_model
 from glue.model_registry.service.inference import clear_stale_canaries
 from glue.model_registry.service.models import get_model, model_query
 
@@ -82,8 +81,7 @@ def _move_alias(
         reason=reason,
     )
     session.add(event)
-    session.flush()
-    bump_model(session, model.id)
+    session.flush()  # the database raises the model's generation (migration 0006)
     session.expire(model, ["aliases"])
     why = (
         f"alias {alias!r} moved to version {target.version}: a canary must be newer than the "

@@ -10,10 +10,12 @@ reader compares a *token* read in one indexed query:
   latest_version) per assignment)``;
 - a model's token: ``(model id, model generation, latest_version)``.
 
-Every write that can change such an answer changes a token in its own transaction:
-``bump_service`` (assignments set, canary set or cleared, a pod report or removal that changes
-the live set or what a pod serves while the service has a canary), ``bump_model`` (an alias move
-or rollback); registering a version raises ``models.latest_version`` already. Reads never write.
+The database raises the counters itself, in the transaction of every write that can change
+such an answer (triggers of migration 0006: an alias or version row of the model, an
+assignment or canary of the service, a pod row inserted or deleted while the service has a
+canary), so old replicas during a rolling upgrade and direct SQL invalidate too; registering a
+version raises ``models.latest_version``. ``bump_service`` is left for what the database cannot
+judge (a pod live again after its report went stale: the TTL is a setting). Reads never write.
 A token that did not change means the answer did not, except for the passage of time (a live pod
 going stale, which only matters to a canary): the reader bounds a cached answer's life for that.
 """
@@ -129,20 +131,11 @@ def model_tokens(
     return {(r[0], r[1]): (r[2], r[3], r[4]) for r in connection.execute(query)}
 
 
-def _bump(session: Session, table: type[orm.InferenceService] | type[orm.Model], row: int) -> None:
-    session.execute(
-        update(table)
-        .where(table.id == row)
-        .values(generation=table.generation + 1)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def bump_service(session: Session, service_id: int) -> None:
     """Raise the service's generation by one, in ``session``'s transaction."""
-    _bump(session, orm.InferenceService, service_id)
-
-
-def bump_model(session: Session, model_id: int) -> None:
-    """Raise the model's generation by one, in ``session``'s transaction."""
-    _bump(session, orm.Model, model_id)
+    session.execute(
+        update(orm.InferenceService)
+        .where(orm.InferenceService.id == service_id)
+        .values(generation=orm.InferenceService.generation + 1)
+        .execution_options(synchronize_session=False)
+    )

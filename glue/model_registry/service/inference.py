@@ -182,8 +182,7 @@ def set_assignments(
     service.assignments.clear()
     session.flush()
     service.assignments.extend(new)
-    session.flush()
-    bump_service(session, service.id)
+    session.flush()  # the database raises the service's generation (migration 0006)
     return service
 
 
@@ -241,7 +240,6 @@ def set_canary(
     row.canary_version, row.canary_share = body.version, body.share
     row.canary_cleared_version = row.canary_cleared_reason = row.canary_cleared_at = None
     session.flush()
-    bump_service(session, service.id)
     return service
 
 
@@ -264,8 +262,6 @@ def clear_canary(
     service = get_service(session, team=team, name=name)
     cleared = _clear(_assignment(service, model), reason)
     session.flush()
-    if cleared is not None:
-        bump_service(session, service.id)
     return service, cleared
 
 
@@ -284,9 +280,6 @@ def clear_stale_canaries(
     )
     cleared = [(row.service, _clear(row, reason)) for row in rows]
     session.flush()
-    for service, number in cleared:
-        if number is not None:
-            bump_service(session, service.id)
     return [(service, number) for service, number in cleared if number is not None]
 
 
@@ -434,10 +427,6 @@ def desired_state_until(
     return state, until
 
 
-def _has_canary(service: orm.InferenceService) -> bool:
-    return any(a.canary_version is not None for a in service.assignments)
-
-
 def report_pod_status(
     session: Session,
     *,
@@ -449,55 +438,62 @@ def report_pod_status(
 ) -> orm.InferenceService:
     """Replace everything recorded for ``pod`` with the report (one transaction).
 
-    While the service has a canary, the canary's pods depend on the live pods and on what they
-    serve: a report that makes the pod live again (none before, or stale: older than
-    ``ttl_seconds``) or changes the versions it reports bumps the service's generation. A
-    steady heartbeat (same versions, fresh) does not.
+    Rows of versions the pod still reports are updated in place (state, error, time), others
+    inserted or deleted. While the service has a canary, the canary's pods depend on the live
+    pods and on what they serve: the database raises the service's generation when a row is
+    inserted or deleted (migration 0006), so a steady heartbeat (same versions) changes nothing
+    the read path checks. A report that makes the pod live again after its rows went stale
+    (older than ``ttl_seconds``) raises it here (the database does not know the TTL).
     """
     service = get_service(session, team=team, name=name)
-    seen: set[tuple[str, int]] = set()
+    reported: dict[tuple[str, int], schemas.ObservedModel] = {}
     for index, item in enumerate(body.models):
         key = (item.model, item.version)
-        if key in seen:
+        if key in reported:
             raise Invalid(
                 f"model {item.model!r} version {item.version} is reported twice",
                 field=f"body.models[{index}]",
             )
-        seen.add(key)
-    rows = list(
-        session.scalars(
+        reported[key] = item
+    rows = {
+        (row.model, row.version): row
+        for row in session.scalars(
             select(orm.ObservedModel).where(
                 orm.ObservedModel.service_id == service.id, orm.ObservedModel.pod == pod
             )
         )
-    )
-    if _has_canary(service):
-        cutoff = stale_before(ttl_seconds)
-        was_live = any(not is_stale(row, cutoff) for row in rows)
-        if not was_live or {(r.model, r.version) for r in rows} != seen:
-            bump_service(session, service.id)
-    for row in rows:
-        session.delete(row)
-    session.flush()
+    }
+    cutoff = stale_before(ttl_seconds)
+    if rows and all(is_stale(row, cutoff) for row in rows.values()):
+        bump_service(session, service.id)
     now = utcnow()
-    for item in body.models:
-        session.add(
-            orm.ObservedModel(
-                service_id=service.id,
-                pod=pod,
-                model=item.model,
-                version=item.version,
-                state=item.state,
-                error=item.error,
-                reported_at=now,
+    for key, gone in rows.items():
+        if key not in reported:
+            session.delete(gone)
+    session.flush()
+    for key, item in reported.items():
+        row = rows.get(key)
+        if row is None:
+            session.add(
+                orm.ObservedModel(
+                    service_id=service.id,
+                    pod=pod,
+                    model=item.model,
+                    version=item.version,
+                    state=item.state,
+                    error=item.error,
+                    reported_at=now,
+                )
             )
-        )
+        else:
+            row.state, row.error, row.reported_at = item.state, item.error, now
     session.flush()
     return service
 
 
 def forget_pod(session: Session, *, team: str, name: str, pod: str) -> int:
-    """Remove a pod's observed rows (pod deleted); returns how many were removed."""
+    """Remove a pod's observed rows (pod deleted); returns how many were removed (the database
+    raises the service's generation when it has a canary, migration 0006)."""
     service = get_service(session, team=team, name=name)
     rows = list(
         session.scalars(
@@ -508,8 +504,6 @@ def forget_pod(session: Session, *, team: str, name: str, pod: str) -> int:
     )
     for row in rows:
         session.delete(row)
-    if rows and _has_canary(service):
-        bump_service(session, service.id)
     return len(rows)
 
 

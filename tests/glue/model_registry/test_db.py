@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from glue.model_registry.db import Database, DatabaseUnreachable, MigrationFailed
+from glue.model_registry.db import Database, DatabaseUnreachable, MigrationFailed, alembic_config
 from glue.model_registry.models import Base
 
 
@@ -30,6 +31,29 @@ def test_migrations_match_models(database_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     db.dispose()
     assert diff == []
+
+
+def _generation_triggers(db: Database) -> set[str]:
+    query = (
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+        if db.backend == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    )
+    with db.engine.connect() as conn:
+        return {name for name in conn.scalars(text(query)) if name.startswith("kubeai_generation")}
+
+
+def test_the_generation_triggers_come_and_go_with_revision_0006(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    assert {"kubeai_generation_aliases", "kubeai_generation_observed_models_insert"} & (
+        _generation_triggers(db)
+    )
+    command.downgrade(alembic_config(database_url), "0005")
+    assert _generation_triggers(db) == set()
+    db.migrate()  # and back up: created again
+    assert _generation_triggers(db)
+    db.dispose()
 
 
 # -- concurrent migrations (registry replicas starting together) -------------------------------
