@@ -184,6 +184,10 @@ class ChildProcesses:
     ``KeyboardInterrupt`` / ``Terminated`` in the main thread, but never between a child's start
     and its joining the set (they are held until it has joined), and only once: a repeated
     signal while the children are being stopped is ignored, so the cleanup is not cut short.
+    A stop whose exception was swallowed (a signal handler that raises while the main thread
+    runs a weakref callback or ``__del__`` — e.g. an import's module-lock callback — is printed
+    as "Exception ignored" and lost) is raised again before the next child starts, so the run
+    still stops with the signal's exit status.
 
     Leaving the block stops every child, newest first (the serving agent before Triton before
     the registry), then SIGKILLs any process still carrying ``env`` (``MARKER_ENV``), e.g. the
@@ -201,6 +205,7 @@ class ChildProcesses:
         self._children: list[Stoppable] = []
         self._starting = 0
         self._held: KeyboardInterrupt | None = None
+        self._pending: KeyboardInterrupt | None = None
         self._signalled = False
         self._previous: dict[int, Any] = {}
 
@@ -209,6 +214,7 @@ class ChildProcesses:
             return  # the run is already stopping
         self._signalled = True
         exc = STOP_SIGNALS.get(signum, KeyboardInterrupt)()
+        self._pending = exc
         if self._starting:
             self._held = exc
             return
@@ -217,8 +223,11 @@ class ChildProcesses:
     def start(self, child: Stoppable) -> Any:
         """Start ``child`` and add it to the set; returns what ``child.start()`` returns.
 
-        A signal arriving meanwhile is raised once the child has joined the set.
+        A signal arriving meanwhile is raised once the child has joined the set; one whose
+        exception was swallowed earlier is raised here, before anything starts.
         """
+        if self._pending is not None:
+            raise self._pending
         self._starting += 1
         try:
             self._children.append(child)

@@ -3,6 +3,7 @@ stops everything it started with exit status 143 on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -129,6 +130,34 @@ def test_signal_handler_raises_once(signum: int) -> None:
             assert not isinstance(caught.value, DemoTerminated)
         children._on_signal(signum, None)  # a second signal during the cleanup is ignored
     assert signal.getsignal(signum) == before
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need main thread"
+)
+def test_a_swallowed_stop_is_raised_before_the_next_child_starts() -> None:
+    """CI, SIGTERM right after the demo's registry started: the handler raised while the main
+    thread ran an import's module-lock weakref callback, Python printed "Exception ignored in:
+    <function _get_module_lock.<locals>.cb ...> ... Terminated" and the demo ran on (killed
+    after 90 s instead of exiting 143). The stop must still end the run."""
+
+    class Child:
+        started = False
+
+        def start(self) -> None:
+            self.started = True
+
+        def stop(self) -> None:
+            pass
+
+    child = Child()
+    with ChildProcesses("unused-marker", handle_signals=True) as children:
+        with contextlib.suppress(KeyboardInterrupt):  # what "Exception ignored" amounts to
+            children._on_signal(signal.SIGTERM, None)
+        with pytest.raises(DemoTerminated) as caught:
+            children.start(child)
+        assert caught.value.exit_code == 143
+    assert not child.started
 
 
 def test_a_second_demo_in_the_same_workdir_is_refused_at_once_naming_the_first(
