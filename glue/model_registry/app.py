@@ -24,6 +24,7 @@ from glue.model_registry.api import (
     aliases,
     datasets,
     docs,
+    fastpath,
     identity,
     middleware,
     models,
@@ -100,7 +101,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         metrics=app.state.metrics,
     )
 
-    # The last added is the outermost: Observe > ErrorsAsProblems > BodyLimit > DocumentedMethods.
+    # The last added is the outermost:
+    # Observe > ErrorsAsProblems > BodyLimit > DocumentedMethods > ReadFastPath.
+    app.add_middleware(fastpath.ReadFastPath)
     app.add_middleware(middleware.DocumentedMethods)
     app.add_middleware(middleware.BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(middleware.ErrorsAsProblems)

@@ -27,7 +27,7 @@ from glue.model_registry.auth.policy import Action, Policy
 from glue.model_registry.auth.principal import Principal, Unauthenticated
 from glue.model_registry.db import Database
 from glue.model_registry.metrics import Metrics
-from glue.model_registry.readpath import ReadPath
+from glue.model_registry.readpath import ReadPath, joined_if_none_match, long_poll_seconds
 from glue.model_registry.settings import RegistrySettings
 
 T = TypeVar("T")
@@ -185,7 +185,7 @@ async def wait_param(
                 }
             ]
         )
-    return min(wait, app_settings(request).long_poll_max_seconds)
+    return long_poll_seconds(wait, app_settings(request).long_poll_max_seconds)
 
 
 async def if_none_match_param(
@@ -198,8 +198,7 @@ async def if_none_match_param(
     """Dependency: every ``If-None-Match`` header line as one list (RFC 9110 5.3: repeated
     lines are one comma-separated value), or None."""
     del if_none_match  # declared for the OpenAPI document; every line is read below
-    lines = request.headers.getlist("if-none-match")
-    return ", ".join(lines) if lines else None
+    return joined_if_none_match(request.headers.getlist("if-none-match"))
 
 
 def guard(setting: str) -> Any:

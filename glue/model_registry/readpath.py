@@ -99,6 +99,18 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
+def joined_if_none_match(lines: list[str]) -> str | None:
+    """Every ``If-None-Match`` header line as one list (RFC 9110 5.3: repeated lines are one
+    comma-separated value), or None when there is none."""
+    return ", ".join(lines) if lines else None
+
+
+def long_poll_seconds(requested: float, maximum: float) -> float:
+    """How long a long-poll asking for ``requested`` seconds (finite, >= 0) is held: at most
+    ``maximum`` (``long_poll_max_seconds``; 0 turns long-polls off)."""
+    return min(requested, maximum)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One computed answer: its bytes and ETag, the token it is valid for, and (monotonic

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.types import Receive
 
 from glue.model_registry import models as orm
 from glue.model_registry import schemas
@@ -23,6 +24,7 @@ from glue.model_registry.api.params import (
     WindowQuery,
 )
 from glue.model_registry.auth.policy import Action
+from glue.model_registry.db import Database
 from glue.model_registry.deps import (
     AppPolicy,
     Caller,
@@ -40,7 +42,7 @@ from glue.model_registry.deps import (
     database,
     read_path,
 )
-from glue.model_registry.readpath import json_bytes
+from glue.model_registry.readpath import ReadPath, json_bytes
 from glue.model_registry.service import audit, generations, traffic
 from glue.model_registry.service import inference as svc
 from glue.model_registry.service.common import check_body_team, page_of
@@ -246,23 +248,49 @@ async def desired(
     ``wait`` (seconds) as well, the request is held until the answer changes (200) or the wait
     ends (304): an agent hears of an alias move at once (``glue.model_registry.readpath``).
     """
-    ttl = app_settings(request).observed_ttl_seconds
-    db = database(request)
+    return await desired_answer(
+        database(request),
+        read_path(request),
+        app_settings(request).observed_ttl_seconds,
+        team=team,
+        service=service,
+        pod=pod,
+        wait=wait,
+        if_none_match=if_none_match,
+        receive=request.receive,
+    )
+
+
+async def desired_answer(
+    db: Database,
+    reads: ReadPath,
+    ttl_seconds: float,
+    *,
+    team: str,
+    service: str,
+    pod: str,
+    wait: float,
+    if_none_match: str | None,
+    receive: Receive | None,
+) -> Response:
+    """The answer of ``GET .../services/{service}/desired?pod=`` for valid, authorised
+    arguments (the route's and ``fastpath.ReadFastPath``'s): see ``ReadPath.read``. Raises
+    ``NotFound`` for an unknown service, ``SQLAlchemyError`` when the database fails."""
 
     def compute() -> tuple[bytes, datetime | None]:
         with db.reading() as session:
             state, until = svc.desired_state_until(
-                session, team=team, name=service, pod=pod, ttl_seconds=ttl
+                session, team=team, name=service, pod=pod, ttl_seconds=ttl_seconds
             )
             return json_bytes(state), until
 
-    return await read_path(request).read(
+    return await reads.read(
         ("service", team, service, pod),
         generations.service_token,
         compute,
         if_none_match=if_none_match,
         wait=wait,
-        receive=request.receive,
+        receive=receive,
     )
 
 

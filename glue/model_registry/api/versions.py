@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.types import Receive
 
 from glue.model_registry import schemas
 from glue.model_registry.api import TEAM_PREFIX
@@ -15,6 +16,7 @@ from glue.model_registry.api.params import (
     SourceUidQuery,
     VersionRef,
 )
+from glue.model_registry.db import Database
 from glue.model_registry.deps import (
     Caller,
     IfNoneMatch,
@@ -30,7 +32,7 @@ from glue.model_registry.deps import (
     policy,
     read_path,
 )
-from glue.model_registry.readpath import json_bytes
+from glue.model_registry.readpath import ReadPath, json_bytes
 from glue.model_registry.service import generations, registration
 from glue.model_registry.service import versions as svc
 from glue.model_registry.service.common import page_of
@@ -123,18 +125,44 @@ async def get_version(
     Answers carry a strong ``ETag``; ``If-None-Match`` naming the current one is 304, and with
     ``wait`` the request is held until the answer changes (an alias move) or the wait ends.
     """
-    db = database(request)
+    return await version_answer(
+        database(request),
+        read_path(request),
+        team=team,
+        model=model,
+        version=version,
+        wait=wait,
+        if_none_match=if_none_match,
+        receive=request.receive,
+    )
+
+
+async def version_answer(
+    db: Database,
+    reads: ReadPath,
+    *,
+    team: str,
+    model: str,
+    version: str,
+    wait: float,
+    if_none_match: str | None,
+    receive: Receive | None,
+) -> Response:
+    """The answer of ``GET .../models/{model}/versions/{version}`` for valid, authorised
+    arguments (the route's and ``fastpath.ReadFastPath``'s): see ``ReadPath.read``. Raises
+    ``NotFound`` for an unknown model or version, ``SQLAlchemyError`` when the database
+    fails."""
 
     def compute() -> tuple[bytes, None]:
         with db.reading() as session:
             found = svc.get_version(session, team=team, model_name=model, ref=version)
             return json_bytes(svc.version_read(found)), None
 
-    return await read_path(request).read(
+    return await reads.read(
         ("model", team, model, version),
         generations.model_token,
         compute,
         if_none_match=if_none_match,
         wait=wait,
-        receive=request.receive,
+        receive=receive,
     )
