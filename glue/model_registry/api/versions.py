@@ -16,7 +16,6 @@ from glue.model_registry.api.params import (
     VersionRef,
 )
 from glue.model_registry.deps import (
-    Caller,
     IfNoneMatch,
     Limit,
     Reader,
@@ -26,6 +25,7 @@ from glue.model_registry.deps import (
     app_metrics,
     app_settings,
     artifact_store,
+    authenticated,
     database,
     policy,
     read_path,
@@ -49,7 +49,6 @@ def register_version(
     team: WriteTeam,
     model: ModelName,
     body: schemas.VersionCreate,
-    who: Caller,
 ) -> Response:
     """Register a version; the same ``source.uid`` returns the existing one (200).
 
@@ -60,8 +59,10 @@ def register_version(
     threadpool call: FastAPI would otherwise validate the returned model against
     ``response_model`` again, in a second threadpool call, before serialising it. The app's
     policy, database, store, settings and metrics are read from ``request`` (no dependency
-    resolution per request for them).
+    resolution per request for them), and so is the caller that ``WriteTeam`` authenticated
+    (``authenticated``).
     """
+    who = authenticated(request)
     settings = app_settings(request)
     policy(request).require_source(who, team, body.source.namespace)
     version, created = registration.register_version(
