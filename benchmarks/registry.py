@@ -725,41 +725,42 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summaries
 
 
-#: Where our server's CPU goes, in percent of ``py-spy record --gil`` samples (the thread holding
-#: the GIL) of ``python -m glue.model_registry`` (1 worker, 32 clients, this benchmark, 5,000
-#: registrations) on the 2-core development machine, 2026-11-30, after the registration route
-#: was trimmed (app-state dependencies on the event loop or read from the request, the answer
-#: serialised in the endpoint's one threadpool call, FastAPI's OpenTelemetry bridge off).
-#: uvicorn/uvloop's C code has no Python frame: its socket reads and writes show under the
-#: coroutine frame awaiting them (``Request.body``, ``RequestResponseCycle.send``).
+#: Where our server's CPU goes, in percent of ``py-spy record --gil -r 200`` samples (the thread
+#: holding the GIL) of ``python -m glue.model_registry`` (1 worker, 32 clients, 20 s of this
+#: benchmark's load) on the shared 2-core development machine, 2026-12-01, after the startup
+#: objects were frozen out of the collector and the register route stopped resolving the caller
+#: twice. Samples are sorted into these groups by their stack (a frame of the registration
+#: service first, then logging, body validation, dependency resolution, socket I/O, threadpool,
+#: endpoint, our middleware, FastAPI/Starlette, the rest: uvicorn and the loop). uvicorn/uvloop's
+#: C code has no Python frame: its socket reads and writes show under the coroutine frame
+#: awaiting them (``Request.body``, ``RequestResponseCycle.send``). About 1,000-2,000 samples
+#: each: shares move by a few points between runs.
 PROFILE_SHARES = {
     "sqlite": {
-        "web stack: uvicorn/uvloop socket reads and writes": 25.2,
-        "web stack: FastAPI/Starlette routing and middleware (await path)": 12.3,
-        "web stack: uvicorn HTTP parsing and the asyncio loop": 10.4,
+        "web stack: uvicorn/uvloop socket reads and writes": 10.4,
+        "web stack: FastAPI/Starlette routing and middleware (await path)": 11.3,
+        "web stack: uvicorn HTTP parsing and the asyncio loop": 2.8,
         "web stack: dependency resolution (auth, team check, path params)": 9.9,
-        "web stack: threadpool hop of the endpoint (anyio)": 7.9,
-        "web stack: request body validation (pydantic via FastAPI)": 6.5,
-        "web stack: response serialisation and the endpoint's own code": 4.8,
-        "web stack: our ASGI middleware, metrics, response send path": 4.0,
-        "logging (structlog)": 3.0,
-        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 9.9,
-        "registration: artifact check (config.pbtxt read + parse, sha256)": 4.0,
-        "registration: the rest": 1.9,
+        "web stack: threadpool hop of the endpoint (anyio)": 9.2,
+        "web stack: request body validation (pydantic via FastAPI)": 4.2,
+        "web stack: our ASGI middleware, metrics, response send path": 2.3,
+        "logging (structlog)": 4.6,
+        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 21.3,
+        "registration: artifact check (URI, listing, config.pbtxt read + parse, sha256)": 18.8,
+        "registration: the rest": 5.1,
     },
     "postgresql": {
-        "web stack: uvicorn/uvloop socket reads and writes": 19.0,
-        "web stack: FastAPI/Starlette routing and middleware (await path)": 18.1,
-        "web stack: uvicorn HTTP parsing and the asyncio loop": 7.3,
-        "web stack: dependency resolution (auth, team check, path params)": 10.6,
-        "web stack: threadpool hop of the endpoint (anyio)": 7.7,
-        "web stack: request body validation (pydantic via FastAPI)": 9.5,
-        "web stack: response serialisation and the endpoint's own code": 0.8,
-        "web stack: our ASGI middleware, metrics, response send path": 3.6,
-        "logging (structlog)": 1.8,
-        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 17.0,
-        "registration: artifact check (config.pbtxt read + parse, sha256)": 2.6,
-        "registration: the rest": 2.0,
+        "web stack: uvicorn/uvloop socket reads and writes": 20.3,
+        "web stack: FastAPI/Starlette routing and middleware (await path)": 14.9,
+        "web stack: uvicorn HTTP parsing and the asyncio loop": 6.1,
+        "web stack: dependency resolution (auth, team check, path params)": 7.7,
+        "web stack: threadpool hop of the endpoint (anyio)": 10.3,
+        "web stack: request body validation (pydantic via FastAPI)": 4.4,
+        "web stack: our ASGI middleware, metrics, response send path": 4.5,
+        "logging (structlog)": 5.7,
+        "registration: SQL (driver + SQLAlchemy), the read and the group-committed write": 20.0,
+        "registration: artifact check (URI, listing, config.pbtxt read + parse, sha256)": 3.7,
+        "registration: the rest": 2.4,
     },
 }
 
@@ -789,19 +790,22 @@ def profile_summary(
         ],
         "gil_profile_shares_percent": PROFILE_SHARES,
         "bound": (
-            "Server CPU in the web stack. A registration costs our server about 2.3-2.7 ms of "
-            "CPU (cpu_ms_per_registration; 3-4 ms before the route was trimmed), about 80% of "
-            "it in uvicorn/Starlette/FastAPI and logging: socket I/O, the middleware's await "
-            "path, dependency resolution (auth, team check), the endpoint's one threadpool "
-            "hop, body validation; the registration service itself (one SELECT, then the "
-            "write: one statement or one group-committed transaction, and the config.pbtxt "
-            "check) is about 16-22%. The version-number lock no longer bounds "
-            "it: concurrent registrations of a process share one transaction and one counter "
-            "bump (before: one row-lock hand-off per registration between up to 32 "
-            "PostgreSQL backends, and SQLite's busy-handler sleeps). On 2 shared cores that "
-            "also run the database and the client, the ceiling is about cores x 1000 / server "
-            "CPU ms. At 32 closed-loop clients the mean latency is 32 / (registrations/s) "
-            "(Little's law), so p99 <= 100 ms needs well over 320 registrations/s."
+            "Server CPU. A registration costs our server about 2.3-3.4 ms of CPU "
+            "(cpu_ms_per_registration; 3-4 ms before the route was trimmed), 55-70% of it in "
+            "uvicorn/Starlette/FastAPI and logging (socket I/O, the middleware's await path, "
+            "dependency resolution, the endpoint's one threadpool hop, body validation) and "
+            "30-45% in the registration service (one SELECT, then the write: one statement or "
+            "one group-committed transaction, and the artifact check). On PostgreSQL each "
+            "registration also makes 2 pool checkouts, each with the pool's pre-ping round "
+            "trip. The version-number lock no longer bounds it: concurrent registrations of "
+            "a process share one transaction and one counter bump, and on SQLite the "
+            "processes' leaders take turns on a file lock instead of SQLite's sleeping busy "
+            "handler. On 2 shared cores that also run the database and the client, the "
+            "ceiling is about cores x 1000 / server CPU ms (600-850/s). At 32 closed-loop "
+            "clients the mean latency is 32 / (registrations/s) (Little's law), so p99 <= "
+            "100 ms needs well over 320 registrations/s and a tail under 2 x the mean: a "
+            "worker preempted by the machine's other load (or, before gc.freeze, a full "
+            "collection of the startup objects: up to 218 ms) stalls all its connections."
         ),
     }
 

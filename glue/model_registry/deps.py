@@ -135,6 +135,18 @@ async def caller(
     return principal
 
 
+def authenticated(request: Request) -> Principal:
+    """The caller that ``caller`` authenticated for this request (``request.state.principal``),
+    for a route whose team dependency (``ReadTeam``, ``WriteTeam``, ``PromoteTeam``) already
+    resolved it: declaring ``Caller`` there as well has FastAPI resolve the caller's
+    sub-dependencies (the bearer scheme) a second time per request before it finds the cached
+    principal. Raises ``Unauthenticated`` if no ``caller`` ran for the request."""
+    found = getattr(request.state, "principal", None)
+    if not isinstance(found, Principal):
+        raise Unauthenticated("no caller was authenticated for this request")
+    return found
+
+
 def policy(request: Request) -> Policy:
     """Dependency: the app's authorization policy."""
     found: Policy = request.app.state.policy

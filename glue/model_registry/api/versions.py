@@ -18,7 +18,6 @@ from glue.model_registry.api.params import (
 )
 from glue.model_registry.db import Database
 from glue.model_registry.deps import (
-    Caller,
     IfNoneMatch,
     Limit,
     Reader,
@@ -28,6 +27,7 @@ from glue.model_registry.deps import (
     app_metrics,
     app_settings,
     artifact_store,
+    authenticated,
     database,
     policy,
     read_path,
@@ -51,7 +51,6 @@ def register_version(
     team: WriteTeam,
     model: ModelName,
     body: schemas.VersionCreate,
-    who: Caller,
 ) -> Response:
     """Register a version; the same ``source.uid`` returns the existing one (200).
 
@@ -62,8 +61,10 @@ def register_version(
     threadpool call: FastAPI would otherwise validate the returned model against
     ``response_model`` again, in a second threadpool call, before serialising it. The app's
     policy, database, store, settings and metrics are read from ``request`` (no dependency
-    resolution per request for them).
+    resolution per request for them), and so is the caller that ``WriteTeam`` authenticated
+    (``authenticated``).
     """
+    who = authenticated(request)
     settings = app_settings(request)
     policy(request).require_source(who, team, body.source.namespace)
     version, created = registration.register_version(

@@ -11,12 +11,25 @@ at most one transaction per process queues for it. A batch with nothing else que
 alone (``write_one``: one statement on PostgreSQL). If a batch fails (a source uid registered
 meanwhile by another process), each of its registrations is written alone, so one failure
 never fails another, and a failed write uses no number.
+
+On a SQLite file the leaders of several processes (``--workers N``) take turns through
+``WriterTurn``, an exclusive ``flock`` on a file next to the database, before ``BEGIN IMMEDIATE``:
+SQLite's own wait for its write lock is a busy handler that sleeps 1, 2, 5 ... 100 ms between
+attempts, so a process that lost the race slept while the others took the lock again and again
+(a whole worker's queued registrations stalled for up to a second); the kernel wakes the next
+``flock`` waiter as soon as the lock is released. The busy timeout still covers writers that
+do not take the turn (other routes, other tools).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -35,6 +48,9 @@ from sqlalchemy import (
 
 from glue.model_registry import models as orm
 from glue.model_registry.db import Database
+
+if sys.platform != "win32":
+    import fcntl
 
 
 @dataclass(eq=False)
@@ -195,6 +211,52 @@ def write_batch(db: Database, batch: list[Pending]) -> None:
             p.error = exc
 
 
+#: Suffix of the lock file next to a SQLite database that its writing processes take turns on.
+WRITER_LOCK_SUFFIX = "-writer.lock"
+
+
+class WriterTurn:
+    """Cross-process turns at writing one SQLite database file: ``hold()`` is an exclusive
+    ``fcntl.flock`` on ``<database>-writer.lock`` (created when missing), released when the
+    block ends or the process dies. Taken by one thread of a process at a time (the group
+    commit's leader). A no-op for PostgreSQL, in-memory databases and where ``fcntl`` is missing.
+    """
+
+    def __init__(self, db: Database) -> None:
+        database = db.engine.url.database if db.backend == "sqlite" else None
+        if sys.platform == "win32":  # pragma: no cover - no flock
+            database = None
+        self._path = (
+            Path(database + WRITER_LOCK_SUFFIX) if database and database != ":memory:" else None
+        )
+        self._fd: int | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Wait for this process's turn (other processes' turns end first), keep it in the block.
+        A lock file that cannot be created (a read-only directory) leaves the waiting to
+        SQLite's busy handler, as without turns."""
+        if self._path is not None and self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                self._path = None
+        if self._fd is None or sys.platform == "win32":
+            yield
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (a later ``hold`` opens it again)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class GroupCommit:
     """The write queue of one process and database: ``submit`` returns when the registration is
     written, having been written by this thread (the leader) or by another with its batch."""
@@ -204,6 +266,10 @@ class GroupCommit:
         self._mutex = threading.Lock()
         self._queue: list[Pending] = []
         self._writing = False
+        self._turn = WriterTurn(db)
+
+    def __del__(self) -> None:
+        self._turn.close()
 
     def submit(self, pending: Pending) -> int | None:
         """Queue ``pending`` and wait until written; returns its number (None: no such model).
@@ -224,7 +290,8 @@ class GroupCommit:
         with self._mutex:
             batch, self._queue = self._queue, []
         try:
-            write_batch(self._db, batch)
+            with self._turn.hold():
+                write_batch(self._db, batch)
         finally:
             with self._mutex:
                 if self._queue:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from fastapi import Request
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
+from glue.model_registry.auth.principal import Principal, Unauthenticated
+from glue.model_registry.deps import authenticated
 from tests.glue.model_registry.conftest import Env
 
 API = "/api/v1/teams/cv"
@@ -47,3 +51,14 @@ def test_reads_never_commit(env: Env) -> None:
     finally:
         event.remove(engine, "commit", count)
     assert commits == []
+
+
+def test_authenticated_is_the_caller_the_team_dependency_resolved() -> None:
+    """``authenticated`` hands a route the principal ``caller`` stored for the request, and
+    refuses (401) a request no ``caller`` ran for, rather than acting as nobody."""
+    request = Request({"type": "http", "headers": [], "state": {}})
+    with pytest.raises(Unauthenticated):
+        authenticated(request)
+    who = Principal(name="alice", groups=frozenset({"cv"}))
+    request.state.principal = who
+    assert authenticated(request) is who

@@ -8,6 +8,7 @@ slow to reap them, but a zombie holds no port.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from glue.model_registry.__main__ import die_with_supervisor, is_loopback
+from glue.model_registry.__main__ import die_with_supervisor, freeze_startup_objects, is_loopback
 from tests.support.net import free_port, wait_http
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG is Linux")
@@ -259,3 +260,13 @@ def test_an_open_registry_refuses_a_public_bind(tmp_path: Path) -> None:
     assert "refusing to serve without authentication on 0.0.0.0" in done.stderr
     assert "KUBEAI_REGISTRY_AUTH__KUBERNETES__ENABLED" in done.stderr
     assert not (tmp_path / "r.db").exists()  # refused before touching the database
+
+
+def test_startup_objects_are_frozen_out_of_collections() -> None:
+    """After ``freeze_startup_objects`` the collector no longer traverses what lived at start
+    (a full collection then pauses the worker for milliseconds, not hundreds of them)."""
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +17,13 @@ from glue.model_registry import models as orm
 from glue.model_registry.db import Database
 from glue.model_registry.models import utcnow
 from glue.model_registry.service import numbering
-from glue.model_registry.service.numbering import GroupCommit, Pending, write_batch
+from glue.model_registry.service.numbering import (
+    WRITER_LOCK_SUFFIX,
+    GroupCommit,
+    Pending,
+    WriterTurn,
+    write_batch,
+)
 from tests.glue.model_registry.conftest import Env
 
 
@@ -135,3 +144,66 @@ def test_queued_writes_go_in_one_batch(
     assert sizes == [1, 7]
     assert sorted(numbers) == list(range(1, 9))
     assert _stored(db)[0] == 8
+
+
+def test_writer_turns_of_one_sqlite_file_exclude_each_other(tmp_path: Path) -> None:
+    """Two turns on one database file (as two worker processes hold them: separate lock file
+    descriptions): the second waits until the first ends, then gets its turn."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    first, second = Database(url), Database(url)
+    try:
+        a, b = WriterTurn(first), WriterTurn(second)
+        events: list[str] = []
+        with a.hold():
+            waiter = threading.Thread(target=lambda: _hold_and_record(b, events))
+            waiter.start()
+            time.sleep(0.2)
+            events.append("first ends")
+        waiter.join(10)
+        assert events == ["first ends", "second holds"]
+        assert (tmp_path / f"registry.db{WRITER_LOCK_SUFFIX}").exists()
+        a.close()
+        b.close()
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def _hold_and_record(turn: WriterTurn, events: list[str]) -> None:
+    with turn.hold():
+        events.append("second holds")
+
+
+def test_a_writer_turn_without_a_lock_file_leaves_waiting_to_sqlite(tmp_path: Path) -> None:
+    """A lock file that cannot be created (the directory is gone or read-only) does not fail
+    the write: the turn is skipped."""
+    gone = Database(f"sqlite:///{tmp_path / 'db' / 'registry.db'}")
+    try:
+        (tmp_path / "db").rmdir()
+        turn = WriterTurn(gone)
+        with turn.hold():
+            pass
+        assert turn._fd is None
+    finally:
+        gone.dispose()
+
+
+def test_group_commit_writes_under_the_writer_turn(
+    two_registries: tuple[Env, Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leader writes its batch inside the process's turn (SQLite: held; PostgreSQL: none)."""
+    _, db, _ = two_registries
+    model = _model_id(db)
+    queue = GroupCommit(db)
+    held: list[bool] = []
+    hold = queue._turn.hold
+
+    @contextmanager
+    def recording() -> Iterator[None]:
+        with hold():
+            held.append(queue._turn._fd is not None)
+            yield
+
+    monkeypatch.setattr(queue._turn, "hold", recording)
+    assert queue.submit(_pending(model, "t1")) == 1
+    assert held == [db.backend == "sqlite"]
