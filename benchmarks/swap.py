@@ -37,6 +37,7 @@ the second before it.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import multiprocessing.sharedctypes
 import os
@@ -93,6 +94,35 @@ GIB = 1 << 30
 # the load, in a process of its own; its target can be switched mid-run
 
 
+class _Recorder:
+    """One client thread's samples in preallocated numpy arrays (grown by chunks).
+
+    A list of per-request tuples would give the collector 100k+ tracked objects to walk in
+    every full pass, pausing every client thread; numpy arrays hold no Python objects.
+    """
+
+    CHUNK = 1 << 16
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sent = np.empty(self.CHUNK, dtype=np.float64)
+        self.latency = np.empty(self.CHUNK, dtype=np.float64)
+        self.version = np.empty(self.CHUNK, dtype=np.int64)
+        self.errors: dict[int, str] = {}
+
+    def add(self, sent: float, latency: float, version: int, error: str = "") -> None:
+        """Record one request (``version`` -1 and ``error`` for a failed one)."""
+        i = self.count
+        if i == len(self.sent):
+            self.sent = np.concatenate([self.sent, np.empty(self.CHUNK)])
+            self.latency = np.concatenate([self.latency, np.empty(self.CHUNK)])
+            self.version = np.concatenate([self.version, np.empty(self.CHUNK, dtype=np.int64)])
+        self.sent[i], self.latency[i], self.version[i] = sent, latency, version
+        if error:
+            self.errors[i] = error
+        self.count = i + 1
+
+
 def _load_worker(
     urls: list[str],
     model: str,
@@ -100,7 +130,7 @@ def _load_worker(
     batch: int,
     seed: int,
     state: dict[str, Any],
-    out: list[tuple[float, float, int, str]],
+    out: _Recorder,
 ) -> None:
     """One client thread: send until ``stop``; follow ``target`` (an index into ``urls``)."""
     import tritonclient.http as httpclient
@@ -124,9 +154,9 @@ def _load_worker(
                     )
                     current = index
                 _, version = infer_once(client, model, rows)
-                out.append((sent, time.monotonic() - sent, version, ""))
+                out.add(sent, time.monotonic() - sent, version)
             except Exception as exc:
-                out.append((sent, time.monotonic() - sent, -1, str(exc)[:300] or repr(exc)))
+                out.add(sent, time.monotonic() - sent, -1, str(exc)[:300] or repr(exc))
             finally:
                 with state["lock"]:
                     state["inflight"][index] -= 1
@@ -145,25 +175,41 @@ def _load_main(
     state: dict[str, Any],
     result: Path,
 ) -> None:
-    """The load process: ``clients`` threads until ``stop``; samples to ``result`` (.npz)."""
-    buckets: list[list[tuple[float, float, int, str]]] = [[] for _ in range(clients)]
+    """The load process: ``clients`` threads until ``stop``; samples to ``result`` (.npz).
+
+    The cyclic garbage collector is off while the load runs (objects alive at the start are
+    frozen out of its passes first): a collection stops every client thread at once, a pause
+    of the load generator, not of the server. Reference counting still frees the per-request
+    objects; the few cycles left are collected when the load stops.
+    """
+    recorders = [_Recorder() for _ in range(clients)]
     threads = [
         threading.Thread(
-            target=_load_worker, args=(urls, model, x, batch, i, state, buckets[i]), daemon=True
+            target=_load_worker, args=(urls, model, x, batch, i, state, recorders[i]), daemon=True
         )
         for i in range(clients)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    rows = sorted(r for b in buckets for r in b)
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.enable()
+    sent = np.concatenate([r.sent[: r.count] for r in recorders])
+    order = np.argsort(sent, kind="stable")
+    errors = np.array(
+        [r.errors.get(i, "") for r in recorders for i in range(r.count)], dtype=object
+    )
     np.savez(
         result,
-        sent=np.array([r[0] for r in rows], dtype=np.float64),
-        latency=np.array([r[1] for r in rows], dtype=np.float64),
-        version=np.array([r[2] for r in rows], dtype=np.int64),
-        error=np.array([r[3] for r in rows], dtype=object),
+        sent=sent[order],
+        latency=np.concatenate([r.latency[: r.count] for r in recorders])[order],
+        version=np.concatenate([r.version[: r.count] for r in recorders])[order],
+        error=errors[order],
     )
 
 
