@@ -25,7 +25,9 @@ Scenarios:
   drained, then A is stopped (rollout end).
 
 The load runs in a process of its own (``LoadProcess``), so nothing the benchmark does meanwhile
-(registry calls, index polls, memory sampling) holds the load threads' interpreter lock.
+(registry calls, index polls, memory sampling) holds the load threads' interpreter lock. The
+load generator itself adds no collector pauses (samples in numpy arrays, startup objects frozen
+out of the collector: see ``_load_main``) and reports its own pauses (``load_process``).
 
 Figures per scenario: requests sent, failed requests, time from the rollout start until every
 request gets v2 (``summarize_swap``), steady-state p50/p99, the largest latency of a request in
