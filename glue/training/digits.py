@@ -56,6 +56,8 @@ MAX_PARAM_CHARS = 1024
 #: swap live traffic reaches only a warm instance (a cold python-backend instance answered its
 #: first requests several times slower than p99). Not ``random_data``: random FP32 bytes hold
 #: NaNs, which scikit-learn refuses, and tritonserver 2.51 crashed on that failed warmup.
+#: ``dynamic_batching``: requests queued while the instance is busy reach ``execute`` together
+#: and are scored in one call (the template's ``execute``).
 CONFIG_TEMPLATE = """name: "{name}"
 backend: "python"
 max_batch_size: 256
@@ -67,6 +69,7 @@ output [
   {{ name: "PROBABILITIES" data_type: TYPE_FP32 dims: [ 10 ] }}
 ]
 instance_group [ {{ kind: KIND_CPU count: 1 }} ]
+dynamic_batching {{ }}
 model_warmup [
   {{
     name: "first_requests"

@@ -214,4 +214,5 @@ def test_written_config_warms_the_model_up_before_it_is_ready() -> None:
     assert set(warmup.inputs) == {image.name}
     sample = warmup.inputs[image.name]
     assert sample.data_type == image.data_type and list(sample.dims) == list(image.dims)
+    assert config.HasField("dynamic_batching")  # queued requests are scored in one call
     assert sample.zero_data  # random_data gives NaN floats: the SVC refuses them, Triton crashed
