@@ -25,7 +25,9 @@ Scenarios:
   drained, then A is stopped (rollout end).
 
 The load runs in a process of its own (``LoadProcess``), so nothing the benchmark does meanwhile
-(registry calls, index polls, memory sampling) holds the load threads' interpreter lock.
+(registry calls, index polls, memory sampling) holds the load threads' interpreter lock. The
+load generator itself adds no collector pauses (samples in numpy arrays, startup objects frozen
+out of the collector: see ``_load_main``) and reports its own pauses (``load_process``).
 
 Figures per scenario: requests sent, failed requests, time from the rollout start until every
 request gets v2 (``summarize_swap``), steady-state p50/p99, the largest latency of a request in
@@ -37,9 +39,11 @@ the second before it.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import multiprocessing.sharedctypes
 import os
+import resource
 import shutil
 import threading
 import time
@@ -93,6 +97,35 @@ GIB = 1 << 30
 # the load, in a process of its own; its target can be switched mid-run
 
 
+class _Recorder:
+    """One client thread's samples in preallocated numpy arrays (grown by chunks).
+
+    A list of per-request tuples would give the collector 100k+ tracked objects to walk in
+    every full pass, pausing every client thread; numpy arrays hold no Python objects.
+    """
+
+    CHUNK = 1 << 16
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sent = np.empty(self.CHUNK, dtype=np.float64)
+        self.latency = np.empty(self.CHUNK, dtype=np.float64)
+        self.version = np.empty(self.CHUNK, dtype=np.int64)
+        self.errors: dict[int, str] = {}
+
+    def add(self, sent: float, latency: float, version: int, error: str = "") -> None:
+        """Record one request (``version`` -1 and ``error`` for a failed one)."""
+        i = self.count
+        if i == len(self.sent):
+            self.sent = np.concatenate([self.sent, np.empty(self.CHUNK)])
+            self.latency = np.concatenate([self.latency, np.empty(self.CHUNK)])
+            self.version = np.concatenate([self.version, np.empty(self.CHUNK, dtype=np.int64)])
+        self.sent[i], self.latency[i], self.version[i] = sent, latency, version
+        if error:
+            self.errors[i] = error
+        self.count = i + 1
+
+
 def _load_worker(
     urls: list[str],
     model: str,
@@ -100,7 +133,7 @@ def _load_worker(
     batch: int,
     seed: int,
     state: dict[str, Any],
-    out: list[tuple[float, float, int, str]],
+    out: _Recorder,
 ) -> None:
     """One client thread: send until ``stop``; follow ``target`` (an index into ``urls``)."""
     import tritonclient.http as httpclient
@@ -124,9 +157,9 @@ def _load_worker(
                     )
                     current = index
                 _, version = infer_once(client, model, rows)
-                out.append((sent, time.monotonic() - sent, version, ""))
+                out.add(sent, time.monotonic() - sent, version)
             except Exception as exc:
-                out.append((sent, time.monotonic() - sent, -1, str(exc)[:300] or repr(exc)))
+                out.add(sent, time.monotonic() - sent, -1, str(exc)[:300] or repr(exc))
             finally:
                 with state["lock"]:
                     state["inflight"][index] -= 1
@@ -145,25 +178,60 @@ def _load_main(
     state: dict[str, Any],
     result: Path,
 ) -> None:
-    """The load process: ``clients`` threads until ``stop``; samples to ``result`` (.npz)."""
-    buckets: list[list[tuple[float, float, int, str]]] = [[] for _ in range(clients)]
+    """The load process: ``clients`` threads until ``stop``; samples to ``result`` (.npz).
+
+    A collection stops every client thread at once: a pause of the load generator, not of the
+    server. So the samples go to numpy arrays (no tracked objects) and the objects alive at the
+    start (imported modules, tritonclient) are frozen out of the collector's passes: what is
+    left to walk is the per-request garbage (tritonclient leaves reference cycles, ~4 objects
+    a request), which the young generations free in passes of well under a millisecond. The
+    passes are timed (``gc_pause_ms``) next to how late the main thread wakes from a 5 ms
+    sleep (``wakeup_late_ms``: the interpreter lock and the machine's scheduling).
+    """
+    recorders = [_Recorder() for _ in range(clients)]
     threads = [
         threading.Thread(
-            target=_load_worker, args=(urls, model, x, batch, i, state, buckets[i]), daemon=True
+            target=_load_worker, args=(urls, model, x, batch, i, state, recorders[i]), daemon=True
         )
         for i in range(clients)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    rows = sorted(r for b in buckets for r in b)
+    pauses: list[float] = []
+    began = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - began[0])
+
+    gc.collect()
+    gc.freeze()
+    gc.callbacks.append(timed)
+    stalls = []
+    try:
+        for thread in threads:
+            thread.start()
+        # Meanwhile: how late a 5 ms sleep of this process wakes up (the GIL, the machine).
+        while any(thread.is_alive() for thread in threads):
+            before = time.perf_counter()
+            time.sleep(0.005)
+            stalls.append(time.perf_counter() - before - 0.005)
+    finally:
+        gc.callbacks.remove(timed)
+    sent = np.concatenate([r.sent[: r.count] for r in recorders])
+    order = np.argsort(sent, kind="stable")
+    errors = np.array(
+        [r.errors.get(i, "") for r in recorders for i in range(r.count)], dtype=object
+    )
     np.savez(
         result,
-        sent=np.array([r[0] for r in rows], dtype=np.float64),
-        latency=np.array([r[1] for r in rows], dtype=np.float64),
-        version=np.array([r[2] for r in rows], dtype=np.int64),
-        error=np.array([r[3] for r in rows], dtype=object),
+        sent=sent[order],
+        latency=np.concatenate([r.latency[: r.count] for r in recorders])[order],
+        version=np.concatenate([r.version[: r.count] for r in recorders])[order],
+        error=errors[order],
+        wakeup_late_ms=np.round(np.percentile(stalls, [50, 99, 100]) * 1000, 2),
+        gc_pause_ms=np.round(np.array([len(pauses), max(pauses, default=0.0) * 1000]), 2),
+        max_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     )
 
 
@@ -193,6 +261,10 @@ class LoadProcess:
         self.urls = urls
         self._result = workdir / f"load-{uuid.uuid4().hex[:8]}.npz"
         self._samples: list[Sample] | None = None
+        #: The load process's own figures, set by ``finish``: how late a 5 ms sleep of its
+        #: main thread woke up (p50/p99/max ms: pauses of the load generator itself), its
+        #: garbage collector's passes (count, longest in ms), its peak RSS.
+        self.diagnostics: dict[str, Any] = {}
         self._state: dict[str, Any] = {
             "stop": context.Event(),
             "lock": context.Lock(),
@@ -267,6 +339,15 @@ class LoadProcess:
                     data["sent"], data["latency"], data["version"], data["error"], strict=True
                 )
             ]
+            late = [float(v) for v in data["wakeup_late_ms"]]
+            self.diagnostics = {
+                "wakeup_late_ms": dict(zip(("p50", "p99", "max"), late, strict=True)),
+                "gc_pause_ms": {
+                    "passes": int(data["gc_pause_ms"][0]),
+                    "max": float(data["gc_pause_ms"][1]),
+                },
+                "max_rss_mib": int(data["max_rss_mib"]),
+            }
         self._result.unlink()
         self._samples = samples
         return samples
@@ -463,7 +544,9 @@ def stall_figures(
     Steady state: requests sent from ``SETTLE_SECONDS`` after the load started until the rollout
     start. In flight during the rollout: sent before ``finished`` and answered after ``started``.
     ``steady_same_length_max_latency_ms``: the largest latency in a window as long as the rollout
-    just before it (what the machine's noise alone gives in that much time).
+    just before it (what the machine's noise alone gives in that much time);
+    ``after_same_length_max_latency_ms`` and ``after_latency_ms``: the same for the window after
+    the rollout (the new version alone; the load's tail may be shorter than the rollout).
     """
     steady = [
         s.latency for s in samples if s.ok and load_started + SETTLE_SECONDS <= s.sent < started
@@ -472,6 +555,13 @@ def stall_figures(
     before = started - (finished - started)
     same_length = [
         s.latency for s in samples if s.ok and before <= s.sent and s.sent + s.latency < started
+    ]
+    # The same length again right after it, or what the load's tail gives: the new version's
+    # own noise floor (it may be a slower model than the old one the steady state measured).
+    after = [
+        s.latency
+        for s in samples
+        if s.ok and finished < s.sent and s.sent + s.latency <= finished + (finished - started)
     ]
     during = [s.latency for s in samples if s.sent <= finished and s.sent + s.latency >= started]
     p99 = percentiles_ms(steady)["p99"]
@@ -483,6 +573,8 @@ def stall_figures(
         "steady_same_length_max_latency_ms": (
             round(max(same_length) * 1000, 1) if same_length else None
         ),
+        "after_same_length_max_latency_ms": round(max(after) * 1000, 1) if after else None,
+        "after_latency_ms": percentiles_ms(after),
         "rollout_max_latency_ms": worst,
         "rollout_requests_in_flight": len(during),
         "bound_ms": bound,
@@ -541,6 +633,7 @@ def summarize(
             "sample_interval_ms": int(sampler.interval * 1000),
         },
         "rollout_seconds": round(finished - started, 3),
+        "rollout_started_unix": round(time.time() - (time.monotonic() - started), 3),
         "load_seconds": round(time.monotonic() - load_started, 1),
     }
 
@@ -585,6 +678,7 @@ def _end_scenario(
     _after_rollout(load, plan, finished)
     samples = load.finish()
     sampler.stop()
+    diagnostics = load.diagnostics
     accuracy: float | None = None
     answered: set[int] = set()
     if versions.y is not None:
@@ -593,6 +687,7 @@ def _end_scenario(
         "tritonserver_version": triton_version(url),
         "accuracy_after": round(accuracy, 4) if accuracy is not None else None,
         "versions_after": sorted(answered),
+        "load_process": diagnostics,
         **summarize(
             samples, started=started, finished=finished, sampler=sampler, load_started=load_started
         ),
@@ -601,6 +696,17 @@ def _end_scenario(
 
 # ---------------------------------------------------------------------------------------------
 # scenario 1: hot swap through the registry and the serving agent
+
+
+def _keep_logs(state: Path, workdir: Path, versions: Versions, plan: LoadPlan) -> None:
+    """Copy every ``*.log`` below a scenario's ``state`` directory (Triton, agent, registry) to
+    ``workdir/logs/<scenario>-<models>-<clients>/`` before the state is removed, so a slow
+    request can be laid beside the events (``rollout_started_unix`` aligns the clocks)."""
+    target = workdir / "logs" / f"{state.name}-{versions.v1.parents[1].name}-{plan.clients}"
+    for log in state.rglob("*.log"):
+        copy = target / log.relative_to(state)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(log, copy)
 
 
 def _wait_until(check: Callable[[], bool], *, timeout: float, poll: float, what: str) -> float:
@@ -694,6 +800,7 @@ def run_hot_swap(versions: Versions, workdir: Path, plan: LoadPlan) -> dict[str,
                 load, plan, sampler, versions, triton.http_url, (load_started, started, finished)
             )
     finally:
+        _keep_logs(state, workdir, versions, plan)
         shutil.rmtree(state, ignore_errors=True)
     return {
         "scenario": "hot swap (one tritonserver, serving agent, registry alias move)",
@@ -764,6 +871,7 @@ def run_restart_rollout(versions: Versions, workdir: Path, plan: LoadPlan) -> di
                 load, plan, sampler, versions, server_b.http_url, (load_started, started, stopped)
             )
     finally:
+        _keep_logs(state, workdir, versions, plan)
         shutil.rmtree(state, ignore_errors=True)
     return {
         "scenario": "restart rollout done right (second tritonserver, switch traffic, stop old)",

@@ -4,6 +4,7 @@ Inputs: IMAGE FP32 [batch, 64] (8x8 pixel intensities 0..16). Outputs: LABEL INT
 PROBABILITIES FP32 [batch, 10]. The estimator is ``model.joblib`` in this version's directory.
 """
 
+import contextlib
 import os
 
 import joblib
@@ -19,19 +20,39 @@ class TritonPythonModel:
         path = os.path.join(args["model_repository"], args["model_version"], "model.joblib")
         self.estimator = joblib.load(path)
 
+    def finalize(self):
+        """At unload: lowest CPU priority for every thread of this stub process, so tearing the
+        interpreter down (~0.3 CPU-s with scikit-learn loaded) yields to the version now
+        serving instead of stalling its requests on a busy machine."""
+        try:
+            threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+        except OSError:  # no procfs: the calling thread only
+            threads = [0]
+        for tid in threads:
+            with contextlib.suppress(OSError):  # the thread has exited meanwhile
+                os.setpriority(os.PRIO_PROCESS, tid, 19)
+
     def execute(self, requests):
-        """One response per request: predicted label and class probabilities."""
-        responses = []
-        for request in requests:
-            image = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
-            probabilities = self.estimator.predict_proba(image.astype(np.float64))
-            labels = self.estimator.classes_[probabilities.argmax(axis=1)]
+        """One response per request: predicted label and class probabilities.
+
+        Triton's dynamic batcher hands over every request queued meanwhile: their rows are
+        scored in one call (scikit-learn's per-call input checks cost more than the rows).
+        """
+        images = [pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy() for r in requests]
+        probabilities = self.estimator.predict_proba(np.concatenate(images).astype(np.float64))
+        labels = self.estimator.classes_[probabilities.argmax(axis=1)].astype(np.int64)
+        responses, first = [], 0
+        for image in images:
+            last = first + len(image)
             responses.append(
                 pb_utils.InferenceResponse(
                     output_tensors=[
-                        pb_utils.Tensor("LABEL", labels.astype(np.int64).reshape(-1, 1)),
-                        pb_utils.Tensor("PROBABILITIES", probabilities.astype(np.float32)),
+                        pb_utils.Tensor("LABEL", labels[first:last].reshape(-1, 1)),
+                        pb_utils.Tensor(
+                            "PROBABILITIES", probabilities[first:last].astype(np.float32)
+                        ),
                     ]
                 )
             )
+            first = last
         return responses

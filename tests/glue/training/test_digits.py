@@ -200,3 +200,19 @@ def test_other_algorithms_train_without_warnings(algorithm: str, params: dict[st
         warnings.simplefilter("error")
         _, metrics = digits.train_and_evaluate(make_digits_split(), algorithm, params)
     assert metrics["accuracy"] >= 0.9
+
+
+def test_written_config_warms_the_model_up_before_it_is_ready() -> None:
+    """Triton runs ``model_warmup`` before a version is READY: a swapped-in version gets live
+    traffic only once warm. The warmup matches the model's input and batch limit."""
+    from glue.triton.config import parse_model_config
+
+    config = parse_model_config(digits.CONFIG_TEMPLATE.format(name="digits"))
+    (warmup,) = config.model_warmup
+    assert warmup.count >= 1 and 1 <= warmup.batch_size <= config.max_batch_size
+    (image,) = config.input
+    assert set(warmup.inputs) == {image.name}
+    sample = warmup.inputs[image.name]
+    assert sample.data_type == image.data_type and list(sample.dims) == list(image.dims)
+    assert config.HasField("dynamic_batching")  # queued requests are scored in one call
+    assert sample.zero_data  # random_data gives NaN floats: the SVC refuses them, Triton crashed
