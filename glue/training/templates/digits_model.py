@@ -4,7 +4,6 @@ Inputs: IMAGE FP32 [batch, 64] (8x8 pixel intensities 0..16). Outputs: LABEL INT
 PROBABILITIES FP32 [batch, 10]. The estimator is ``model.joblib`` in this version's directory.
 """
 
-import contextlib
 import os
 
 import joblib
@@ -19,18 +18,6 @@ class TritonPythonModel:
         """Load ``<model_repository>/<model_version>/model.joblib``."""
         path = os.path.join(args["model_repository"], args["model_version"], "model.joblib")
         self.estimator = joblib.load(path)
-
-    def finalize(self):
-        """At unload: lowest CPU priority for every thread of this stub process, so tearing the
-        interpreter down (~0.3 CPU-s with scikit-learn loaded) yields to the version now
-        serving instead of stalling its requests on a busy machine."""
-        try:
-            threads = [int(tid) for tid in os.listdir("/proc/self/task")]
-        except OSError:  # no procfs: the calling thread only
-            threads = [0]
-        for tid in threads:
-            with contextlib.suppress(OSError):  # the thread has exited meanwhile
-                os.setpriority(os.PRIO_PROCESS, tid, 19)
 
     def execute(self, requests):
         """One response per request: predicted label and class probabilities.
