@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -156,6 +156,20 @@ def swap_large_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def _in_sections(
+    table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...]
+) -> Iterator[dict[str, Any]]:
+    """``rows`` one by one, with a section line added to ``table`` where the values of
+    ``keys`` change from one row to the next."""
+    previous = None
+    for row in rows:
+        group = tuple(row[k] for k in keys)
+        if previous is not None and group != previous:
+            table.add_section()
+        previous = group
+        yield row
+
+
 def _pair(p: dict[str, Any]) -> str:
     return f"{_cell(p['p50'], 2)} / {_cell(p['p99'], 2)}"
 
@@ -187,12 +201,7 @@ def registry_table(result: dict[str, Any]) -> Table:
         ),
         caption=f"goal >= 5 x MLflow, p99 <= 100 ms; {goals}" if goals else None,
     )
-    previous = None
-    for row in result["rows"]:
-        key = (row["backend"], row["clients"])
-        if previous is not None and key != previous:
-            table.add_section()
-        previous = key
+    for row in _in_sections(table, result["rows"], ("backend", "clients")):
         versions = row["versions"]
         check = (
             f"yes ({versions['listed']})"
@@ -238,12 +247,7 @@ def readpath_tables(result: dict[str, Any]) -> list[Table]:
             f">= {goal['rps_at_least']} req/s, p99 <= {goal['p99_ms_at_most']:g} ms)"
         ),
     )
-    previous = None
-    for row in result["rows"]:
-        key = (row["backend"], row["clients"])
-        if previous is not None and key != previous:
-            table.add_section()
-        previous = key
+    for row in _in_sections(table, result["rows"], ("backend", "clients")):
         met = ""
         if row["server"] == "ours" and row["clients"] == goal["clients"]:
             ok = row["rps"] >= goal["rps_at_least"] and row["p99_ms"] <= goal["p99_ms_at_most"]
