@@ -312,16 +312,34 @@ def _run(
         raise InstallError(f"{step} failed (exit {code}): {' '.join(command)}", output)
 
 
-def _unreachable(exc: InstallError, index: str) -> InstallError | None:
-    """An ``InstallError`` naming the package ``index`` when ``exc``'s output shows it was
+class UnreachableIndexError(InstallError):
+    """An ``InstallError`` whose output shows the package index could not be reached: no
+    fallback can help, the message names the index."""
+
+
+def _unreachable(exc: InstallError, index: str) -> UnreachableIndexError | None:
+    """An ``UnreachableIndexError`` naming the package ``index`` when ``exc``'s output shows it was
     unreachable (``network_problem``); ``None`` otherwise."""
     problem = network_problem(exc.output)
     if problem is None:
         return None
-    return InstallError(
+    return UnreachableIndexError(
         f"{exc} -- the package index {index} is unreachable: {problem} "
         "(set PIP_INDEX_URL / PIP_FIND_LINKS to a reachable index or wheel folder)"
     )
+
+
+def _pip_install(venv: Path, args: Sequence[str], step: str, index: str) -> None:
+    """``pip install -q <args>`` with ``venv``'s pip. Raises ``UnreachableIndexError`` naming
+    ``index`` when the index could not be reached, else ``InstallError`` naming ``step``."""
+    python = str(venv / "bin" / "python")
+    try:
+        _run([python, "-m", "pip", "install", "-q", *args], step, capture=True)
+    except InstallError as exc:
+        unreachable = _unreachable(exc, index)
+        if unreachable is not None:
+            raise unreachable from exc
+        raise
 
 
 def install(
@@ -356,17 +374,10 @@ def install(
             print("    already installed", flush=True)
         else:
             try:
-                _run(
-                    [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"uv=={version}"],
-                    "installing uv",
-                    capture=True,
-                )
-            except InstallError as exc:
-                # Unreachable index: pip would fail the same way, so no fallback. Otherwise no
-                # uv wheel installs on this platform, and pip does the whole install.
-                unreachable = _unreachable(exc, index)
-                if unreachable is not None:
-                    raise unreachable from exc
+                _pip_install(venv, [f"uv=={version}"], "installing uv", index)
+            except UnreachableIndexError:  # pip would fail the same way: no fallback
+                raise
+            except InstallError as exc:  # no uv wheel installs here: pip does the whole install
                 print(
                     f"    {exc}\n    no uv wheel installs on this platform: "
                     "falling back to pip (slower)",
@@ -379,17 +390,7 @@ def install(
         steps.end(since)
     if installer == "pip":
         # The venv's own pip may predate editable installs of a pyproject-only project.
-        try:
-            _run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", PIP_MIN],
-                "upgrading pip",
-                capture=True,
-            )
-        except InstallError as exc:
-            unreachable = _unreachable(exc, index)
-            if unreachable is not None:
-                raise unreachable from exc
-            raise
+        _pip_install(venv, ["--upgrade", PIP_MIN], "upgrading pip", index)
     where = f"{len(extras)} extras: {', '.join(extras)}"
     if requirements:
         where += f"; requirements {', '.join(requirements)}"
